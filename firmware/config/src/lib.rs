@@ -1,0 +1,14 @@
+//! The lvsfw configuration: one validated model and the readers that fill it.
+//!
+//! No I/O here beyond what a caller hands in: readers take text and return either a
+//! [`Config`] or every problem they found, each naming where it is.
+
+mod issue;
+mod model;
+mod prefix;
+
+pub mod native;
+
+pub use issue::{Issue, Issues};
+pub use model::{Config, Interface, Role, Route, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
+pub use prefix::IpPrefix;

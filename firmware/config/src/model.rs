@@ -1,0 +1,80 @@
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use crate::IpPrefix;
+
+/// Addresses one interface may carry in the configuration (VIPs are not counted here).
+pub const MAX_ADDRESSES_PER_INTERFACE: usize = 64;
+/// Static routes in one configuration.
+pub const MAX_ROUTES: usize = 256;
+
+/// The whole validated configuration of one appliance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// `None` keeps the board's default hostname.
+    pub hostname: Option<String>,
+    pub interfaces: Vec<Interface>,
+    pub routes: Vec<Route>,
+}
+
+impl Config {
+    pub fn interface(&self, role: Role) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.role == role)
+    }
+}
+
+/// What a NIC is for. The board maps each role to one physical NIC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Faces the clients; carries the virtual service addresses.
+    Ext,
+    /// Faces the real servers; carries the gateway address they route through.
+    Int,
+    /// The management network: web page and API.
+    Mgmt,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Ext, Role::Int, Role::Mgmt];
+
+    /// The role's name, which is also the kernel name its interface is given.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Ext => "ext",
+            Role::Int => "int",
+            Role::Mgmt => "mgmt",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == text)
+            .ok_or_else(|| format!("\"{text}\" is not a NIC role (expected ext, int or mgmt)"))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub role: Role,
+    pub addresses: Vec<IpPrefix>,
+    /// `None` leaves the driver's MTU as it is.
+    pub mtu: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub to: IpPrefix,
+    pub via: IpAddr,
+}

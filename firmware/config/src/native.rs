@@ -1,0 +1,357 @@
+//! The native configuration: JSON, as the web API and the config partition carry it.
+//!
+//! Parsing happens in two steps: serde_json reads the text into a raw tree of strings
+//! and numbers (a syntax or type error names its line and column), then [`validate`]
+//! turns that into a [`Config`], collecting every problem with the JSON path where it
+//! was found.
+//!
+//! serde_json rather than the design card's serde-json-core: serde-json-core reports no
+//! position for an error, and with its `custom-error-messages` feature it panics on an
+//! unknown-field message longer than 64 bytes.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use crate::{Config, Interface, IpPrefix, Issues, Role, Route};
+use crate::{MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
+
+/// The largest native configuration accepted, in bytes.
+pub const MAX_TEXT_LEN: usize = 1 << 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    hostname: Option<String>,
+    interfaces: Option<Vec<RawInterface>>,
+    routes: Option<Vec<RawRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInterface {
+    role: String,
+    addresses: Option<Vec<String>>,
+    mtu: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    to: String,
+    via: String,
+}
+
+/// Reads a native JSON configuration and validates it.
+pub fn from_json(text: &str) -> Result<Config, Issues> {
+    let mut issues = Issues::default();
+    if text.len() > MAX_TEXT_LEN {
+        issues.push("", format!("larger than {MAX_TEXT_LEN} bytes"));
+        return Err(issues);
+    }
+    let raw: RawConfig = match serde_json::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            issues.push(
+                format!("{}:{}", e.line(), e.column()),
+                without_position(&e.to_string()),
+            );
+            return Err(issues);
+        }
+    };
+    let config = validate(raw, &mut issues);
+    if issues.is_empty() {
+        Ok(config)
+    } else {
+        Err(issues)
+    }
+}
+
+/// serde_json appends " at line L column C" to its messages; the location is ours to place.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
+    let mut config = Config {
+        hostname: raw.hostname,
+        ..Config::default()
+    };
+    if let Some(name) = &config.hostname {
+        if let Err(why) = check_hostname(name) {
+            issues.push("hostname", why);
+        }
+    }
+
+    let mut roles_seen = HashSet::new();
+    let mut addresses_seen = HashSet::new();
+    for (i, raw_if) in raw.interfaces.unwrap_or_default().into_iter().enumerate() {
+        let at = format!("interfaces[{i}]");
+        let role = match raw_if.role.parse::<Role>() {
+            Ok(role) => role,
+            Err(why) => {
+                issues.push(format!("{at}.role"), why);
+                continue;
+            }
+        };
+        if !roles_seen.insert(role) {
+            issues.push(format!("{at}.role"), format!("role {role} is configured twice"));
+        }
+        let raw_addresses = raw_if.addresses.unwrap_or_default();
+        if raw_addresses.len() > MAX_ADDRESSES_PER_INTERFACE {
+            issues.push(
+                format!("{at}.addresses"),
+                format!("more than {MAX_ADDRESSES_PER_INTERFACE} addresses"),
+            );
+        }
+        let mut addresses = Vec::new();
+        for (j, text) in raw_addresses.iter().enumerate() {
+            let at = format!("{at}.addresses[{j}]");
+            match text.parse::<IpPrefix>() {
+                Ok(p) if !addresses_seen.insert(p.addr) => {
+                    issues.push(at, format!("address {} is configured twice", p.addr))
+                }
+                Ok(p) => addresses.push(p),
+                Err(why) => issues.push(at, why),
+            }
+        }
+        if let Some(mtu) = raw_if.mtu {
+            let has_v6 = addresses.iter().any(|p| p.addr.is_ipv6());
+            let min = if has_v6 { 1280 } else { 68 };
+            if !(min..=65535).contains(&mtu) {
+                issues.push(
+                    format!("{at}.mtu"),
+                    format!("{mtu} is outside {min}..65535"),
+                );
+            }
+        }
+        config.interfaces.push(Interface {
+            role,
+            addresses,
+            mtu: raw_if.mtu,
+        });
+    }
+
+    let raw_routes = raw.routes.unwrap_or_default();
+    if raw_routes.len() > MAX_ROUTES {
+        issues.push("routes", format!("more than {MAX_ROUTES} routes"));
+    }
+    for (i, raw_route) in raw_routes.into_iter().enumerate() {
+        let at = format!("routes[{i}]");
+        if let Some(route) = validate_route(&config, &raw_route, &at, issues) {
+            config.routes.push(route);
+        }
+    }
+    config
+}
+
+fn validate_route(config: &Config, raw: &RawRoute, at: &str, issues: &mut Issues) -> Option<Route> {
+    let to = match raw.to.parse::<IpPrefix>() {
+        Ok(to) if to.network() != to.addr => {
+            issues.push(
+                format!("{at}.to"),
+                format!("{to} has host bits set (did you mean {}/{}?)", to.network(), to.len),
+            );
+            return None;
+        }
+        Ok(to) => to,
+        Err(why) => {
+            issues.push(format!("{at}.to"), why);
+            return None;
+        }
+    };
+    let via = match raw.via.parse::<IpAddr>() {
+        Ok(via) => via,
+        Err(_) => {
+            issues.push(
+                format!("{at}.via"),
+                format!("\"{}\" is not an IPv4 or IPv6 address", raw.via),
+            );
+            return None;
+        }
+    };
+    if via.is_ipv4() != to.addr.is_ipv4() {
+        issues.push(format!("{at}.via"), format!("{via} is not of the same family as {to}"));
+        return None;
+    }
+    let on_link = config
+        .interfaces
+        .iter()
+        .flat_map(|i| &i.addresses)
+        .any(|p| p.contains(via));
+    if !on_link {
+        issues.push(
+            format!("{at}.via"),
+            format!("gateway {via} is not inside any configured interface address"),
+        );
+        return None;
+    }
+    Some(Route { to, via })
+}
+
+/// RFC 1123 host name: letters, digits and '-' in dot-separated labels, at most 64 bytes
+/// (the kernel's limit for `sethostname`).
+fn check_hostname(name: &str) -> Result<(), String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if name.is_empty() || name.len() > 64 || !name.split('.').all(label_ok) {
+        return Err(format!(
+            "\"{name}\" is not a host name (letters, digits and '-', dot-separated, at most 64 characters)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LB1: &str = r#"{
+        "hostname": "lb1",
+        "interfaces": [
+            {"role": "ext", "addresses": ["192.168.0.101/24"], "mtu": 1500},
+            {"role": "int", "addresses": ["192.168.33.20/24", "fd33::20/64"]}
+        ],
+        "routes": [ {"to": "0.0.0.0/0", "via": "192.168.0.1"} ]
+    }"#;
+
+    fn messages(text: &str) -> Vec<String> {
+        from_json(text)
+            .unwrap_err()
+            .iter()
+            .map(|i| i.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn reads_a_complete_config() {
+        let c = from_json(LB1).unwrap();
+        assert_eq!(c.hostname.as_deref(), Some("lb1"));
+        let ext = c.interface(Role::Ext).unwrap();
+        assert_eq!(ext.addresses, vec!["192.168.0.101/24".parse().unwrap()]);
+        assert_eq!(ext.mtu, Some(1500));
+        let int = c.interface(Role::Int).unwrap();
+        assert_eq!(int.addresses.len(), 2);
+        assert_eq!(int.mtu, None);
+        assert!(c.interface(Role::Mgmt).is_none());
+        assert_eq!(
+            c.routes,
+            vec![Route {
+                to: "0.0.0.0/0".parse().unwrap(),
+                via: "192.168.0.1".parse().unwrap()
+            }]
+        );
+    }
+
+    #[test]
+    fn empty_object_is_an_empty_config() {
+        assert_eq!(from_json("{}").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_with_what_was_expected() {
+        let m = messages("{\n  \"hostname\": \"lb1\"\n  \"interfaces\": []\n}");
+        assert_eq!(m, vec!["3:3: expected `,` or `}`"]);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let m = messages(r#"{"hostnmae": "lb1"}"#);
+        assert_eq!(
+            m,
+            vec!["1:11: unknown field `hostnmae`, expected one of `hostname`, `interfaces`, `routes`"]
+        );
+    }
+
+    #[test]
+    fn every_value_error_is_reported_with_its_path() {
+        let m = messages(
+            r#"{
+            "hostname": "lb_1",
+            "interfaces": [
+                {"role": "ext", "addresses": ["192.168.0.300/24", "192.168.0.101/33"], "mtu": 40},
+                {"role": "dmz"},
+                {"role": "ext"}
+            ],
+            "routes": [
+                {"to": "10.1.2.3/8", "via": "192.168.0.1"},
+                {"to": "0.0.0.0/0", "via": "10.9.9.9"},
+                {"to": "::/0", "via": "192.168.0.1"}
+            ]
+        }"#,
+        );
+        assert_eq!(
+            m,
+            vec![
+                "hostname: \"lb_1\" is not a host name (letters, digits and '-', dot-separated, at most 64 characters)",
+                "interfaces[0].addresses[0]: \"192.168.0.300\" is not an IPv4 or IPv6 address",
+                "interfaces[0].addresses[1]: prefix length 33 is longer than 32",
+                "interfaces[0].mtu: 40 is outside 68..65535",
+                "interfaces[1].role: \"dmz\" is not a NIC role (expected ext, int or mgmt)",
+                "interfaces[2].role: role ext is configured twice",
+                "routes[0].to: 10.1.2.3/8 has host bits set (did you mean 10.0.0.0/8?)",
+                "routes[1].via: gateway 10.9.9.9 is not inside any configured interface address",
+                "routes[2].via: 192.168.0.1 is not of the same family as ::/0",
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_addresses_across_interfaces_are_rejected() {
+        let m = messages(
+            r#"{"interfaces": [
+                {"role": "ext", "addresses": ["192.168.0.101/24"]},
+                {"role": "int", "addresses": ["192.168.0.101/24"]}
+            ]}"#,
+        );
+        assert_eq!(
+            m,
+            vec!["interfaces[1].addresses[0]: address 192.168.0.101 is configured twice"]
+        );
+    }
+
+    #[test]
+    fn ipv6_needs_an_mtu_of_at_least_1280() {
+        let m = messages(r#"{"interfaces": [{"role": "int", "addresses": ["fd00::1/64"], "mtu": 1000}]}"#);
+        assert_eq!(m, vec!["interfaces[0].mtu: 1000 is outside 1280..65535"]);
+    }
+
+    #[test]
+    fn wrong_types_are_named_with_their_position() {
+        let m = messages(r#"{"interfaces": [{"role": "ext", "mtu": "big"}]}"#);
+        assert_eq!(m, vec!["1:44: invalid type: string \"big\", expected u32"]);
+    }
+
+    #[test]
+    fn escaped_strings_are_unescaped() {
+        let c = from_json(r#"{"hostname": "lb\u0031"}"#).unwrap();
+        assert_eq!(c.hostname.as_deref(), Some("lb1"));
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_parsing() {
+        let big = " ".repeat(MAX_TEXT_LEN + 1);
+        assert_eq!(messages(&big), vec![format!("larger than {MAX_TEXT_LEN} bytes")]);
+    }
+
+    #[test]
+    fn too_many_routes_is_an_error() {
+        let routes: Vec<String> = (0..=MAX_ROUTES)
+            .map(|i| format!(r#"{{"to": "10.{}.{}.0/24", "via": "192.168.0.1"}}"#, i / 256, i % 256))
+            .collect();
+        let text = format!(
+            r#"{{"interfaces": [{{"role": "ext", "addresses": ["192.168.0.2/24"]}}], "routes": [{}]}}"#,
+            routes.join(",")
+        );
+        assert_eq!(messages(&text), vec![format!("routes: more than {MAX_ROUTES} routes")]);
+    }
+}
