@@ -73,7 +73,7 @@ pub struct Interface {
     pub mtu: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Route {
     pub to: IpPrefix,
     pub via: IpAddr,

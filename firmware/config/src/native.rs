@@ -99,7 +99,10 @@ fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
             }
         };
         if !roles_seen.insert(role) {
-            issues.push(format!("{at}.role"), format!("role {role} is configured twice"));
+            issues.push(
+                format!("{at}.role"),
+                format!("role {role} is configured twice"),
+            );
         }
         let raw_addresses = raw_if.addresses.unwrap_or_default();
         if raw_addresses.len() > MAX_ADDRESSES_PER_INTERFACE {
@@ -154,7 +157,11 @@ fn validate_route(config: &Config, raw: &RawRoute, at: &str, issues: &mut Issues
         Ok(to) if to.network() != to.addr => {
             issues.push(
                 format!("{at}.to"),
-                format!("{to} has host bits set (did you mean {}/{}?)", to.network(), to.len),
+                format!(
+                    "{to} has host bits set (did you mean {}/{}?)",
+                    to.network(),
+                    to.len
+                ),
             );
             return None;
         }
@@ -175,7 +182,10 @@ fn validate_route(config: &Config, raw: &RawRoute, at: &str, issues: &mut Issues
         }
     };
     if via.is_ipv4() != to.addr.is_ipv4() {
-        issues.push(format!("{at}.via"), format!("{via} is not of the same family as {to}"));
+        issues.push(
+            format!("{at}.via"),
+            format!("{via} is not of the same family as {to}"),
+        );
         return None;
     }
     let on_link = config
@@ -321,7 +331,9 @@ mod tests {
 
     #[test]
     fn ipv6_needs_an_mtu_of_at_least_1280() {
-        let m = messages(r#"{"interfaces": [{"role": "int", "addresses": ["fd00::1/64"], "mtu": 1000}]}"#);
+        let m = messages(
+            r#"{"interfaces": [{"role": "int", "addresses": ["fd00::1/64"], "mtu": 1000}]}"#,
+        );
         assert_eq!(m, vec!["interfaces[0].mtu: 1000 is outside 1280..65535"]);
     }
 
@@ -340,18 +352,30 @@ mod tests {
     #[test]
     fn oversized_input_is_refused_before_parsing() {
         let big = " ".repeat(MAX_TEXT_LEN + 1);
-        assert_eq!(messages(&big), vec![format!("larger than {MAX_TEXT_LEN} bytes")]);
+        assert_eq!(
+            messages(&big),
+            vec![format!("larger than {MAX_TEXT_LEN} bytes")]
+        );
     }
 
     #[test]
     fn too_many_routes_is_an_error() {
         let routes: Vec<String> = (0..=MAX_ROUTES)
-            .map(|i| format!(r#"{{"to": "10.{}.{}.0/24", "via": "192.168.0.1"}}"#, i / 256, i % 256))
+            .map(|i| {
+                format!(
+                    r#"{{"to": "10.{}.{}.0/24", "via": "192.168.0.1"}}"#,
+                    i / 256,
+                    i % 256
+                )
+            })
             .collect();
         let text = format!(
             r#"{{"interfaces": [{{"role": "ext", "addresses": ["192.168.0.2/24"]}}], "routes": [{}]}}"#,
             routes.join(",")
         );
-        assert_eq!(messages(&text), vec![format!("routes: more than {MAX_ROUTES} routes")]);
+        assert_eq!(
+            messages(&text),
+            vec![format!("routes: more than {MAX_ROUTES} routes")]
+        );
     }
 }

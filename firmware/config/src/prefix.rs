@@ -26,7 +26,9 @@ impl IpPrefix {
                 IpAddr::V4((u32::from(a) & mask).into())
             }
             IpAddr::V6(a) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
                 IpAddr::V6((u128::from(a) & mask).into())
             }
         }
@@ -90,7 +92,10 @@ mod tests {
         assert_eq!(p.len, 24);
         assert_eq!("10.0.0.1".parse::<IpPrefix>().unwrap().len, 32);
         assert_eq!("fd00::1".parse::<IpPrefix>().unwrap().len, 128);
-        assert_eq!("fd00::1/64".parse::<IpPrefix>().unwrap().to_string(), "fd00::1/64");
+        assert_eq!(
+            "fd00::1/64".parse::<IpPrefix>().unwrap().to_string(),
+            "fd00::1/64"
+        );
     }
 
     #[test]

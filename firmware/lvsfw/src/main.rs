@@ -1,1 +1,34 @@
-fn main() {}
+//! lvsfw: the whole user space of the load-balancer appliance in one binary.
+//!
+//! As PID 1 it is init; `lvsfw balancer` is the supervised child that does the work.
+
+mod balancer;
+mod board;
+mod init;
+mod logger;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: lvsfw COMMAND
+  balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
+  version                                   print the version
+As PID 1 (the appliance's /init) lvsfw runs as init.";
+
+fn main() -> ExitCode {
+    if std::process::id() == 1 {
+        init::run();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("balancer") => balancer::run(&args[1..]),
+        Some("version") => {
+            println!("lvsfw {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The balancer: the child PID 1 supervises. Today it owns the interfaces; VRRP, IPVS,
+//! checks, the web page and the console commands join it in later steps.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use config::{Config, Role};
+use netif::kernel::Kernel;
+use netif::{nic, Desired, DesiredLink, Owned};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::board::{self, Board};
+
+pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
+const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
+/// How often the interfaces are compared with the configuration again, so that a link
+/// taken down or an address removed by hand comes back.
+const RECONCILE_EVERY: Duration = Duration::from_secs(10);
+
+struct Options {
+    board: Option<PathBuf>,
+    config: PathBuf,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        board: None,
+        config: CONFIG_PATH.into(),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("{arg} needs a file"))
+        };
+        match arg.as_str() {
+            "--board" => options.board = Some(value()?),
+            "--config" => options.config = value()?,
+            other => return Err(format!("unknown argument \"{other}\"")),
+        }
+    }
+    Ok(options)
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    crate::logger::init("balancer");
+    let options = match parse_args(args) {
+        Ok(o) => o,
+        Err(why) => {
+            log::error!("{why}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::error!("starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(options))
+}
+
+async fn serve(options: Options) -> ExitCode {
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => {
+            log::error!("cannot watch for SIGTERM");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The board was checked by PID 1, which passes it only when it is valid.
+    let board = options.board.as_deref().and_then(|path| {
+        let text = std::fs::read_to_string(path).ok()?;
+        board::parse(&text).ok()
+    });
+    let config = load_config(&options.config);
+    if let Some(name) = config.as_ref().and_then(|c| c.hostname.as_deref()) {
+        if let Err(e) = nix::unistd::sethostname(name) {
+            log::error!("setting hostname {name}: {}", e.desc());
+        }
+    }
+    let kernel = match Kernel::connect() {
+        Ok(k) => k,
+        Err(e) => {
+            log::error!("rtnetlink: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let mut first = true;
+    let mut ticker = tokio::time::interval(RECONCILE_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let (Some(board), Some(config)) = (&board, &config) {
+                    reconcile_interfaces(&kernel, board, config, first).await;
+                } else if first {
+                    log::warn!("interfaces left as they are: no usable {}",
+                        if board.is_none() { "board file" } else { "configuration" });
+                }
+                first = false;
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    log::info!("stopping");
+    ExitCode::SUCCESS
+}
+
+fn load_config(path: &Path) -> Option<Config> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            log::error!("{}: {e}", path.display());
+            return None;
+        }
+    };
+    match config::native::from_json(&text) {
+        Ok(config) => Some(config),
+        Err(issues) => {
+            for issue in issues.iter() {
+                let separator = if issue.location.starts_with(|c: char| c.is_ascii_digit()) {
+                    ":"
+                } else {
+                    ": "
+                };
+                log::error!("{}{separator}{issue}", path.display());
+            }
+            None
+        }
+    }
+}
+
+/// Maps each role the board knows to its NIC and says what that NIC should look like.
+fn desired(board: &Board, config: &Config, class_net: &Path) -> Desired {
+    let mut desired = Desired {
+        routes: config.routes.clone(),
+        ..Desired::default()
+    };
+    for role in Role::ALL {
+        let wanted = config.interface(role);
+        let Some(matcher) = board.nic(role) else {
+            if wanted.is_some() {
+                log::error!(
+                    "the configuration sets up {role}, but board {} has no {role} NIC",
+                    board.name
+                );
+            }
+            continue;
+        };
+        // Once renamed, the NIC is found under its role name; sysfs matching still works.
+        let Some(found) = nic::find(class_net, matcher) else {
+            log::error!("{role}: no NIC at {matcher}");
+            continue;
+        };
+        desired.links.push(DesiredLink {
+            index: found.index,
+            name: role.name().to_string(),
+            mtu: wanted.and_then(|w| w.mtu),
+            addresses: wanted.map(|w| w.addresses.clone()).unwrap_or_default(),
+        });
+    }
+    desired
+}
+
+async fn reconcile_interfaces(kernel: &Kernel, board: &Board, config: &Config, first: bool) {
+    let desired = desired(board, config, Path::new("/sys/class/net"));
+    let actual = match kernel.read().await {
+        Ok(actual) => actual,
+        Err(e) => {
+            log::error!("{e}");
+            return;
+        }
+    };
+    let owned = Owned::load(Path::new(OWNED_PATH));
+    let ops = netif::plan(&desired, &actual, &owned);
+    let mut failures = 0;
+    for op in &ops {
+        if let Err(e) = kernel.apply(op).await {
+            log::error!("{e}");
+            failures += 1;
+        }
+    }
+    if let Err(e) = Owned::from_desired(&desired).save(Path::new(OWNED_PATH)) {
+        log::error!("{OWNED_PATH}: {e}");
+    }
+    match netif::sysctl::apply(Path::new("/proc/sys"), &netif::sysctl::wanted(config)) {
+        Ok(changed) if !changed.is_empty() => log::info!("set {}", changed.join(", ")),
+        Ok(_) => {}
+        Err(e) => log::error!("sysctl {e}"),
+    }
+    if !first && !ops.is_empty() {
+        log::info!("interfaces reconciled: {} changes", ops.len());
+    }
+    if first {
+        let summary: Vec<String> = desired
+            .links
+            .iter()
+            .map(|l| {
+                let addrs: Vec<String> = l.addresses.iter().map(|a| a.to_string()).collect();
+                format!(
+                    "{} {}",
+                    l.name,
+                    if addrs.is_empty() {
+                        "-".into()
+                    } else {
+                        addrs.join(" ")
+                    }
+                )
+            })
+            .collect();
+        let state = if failures == 0 { "up" } else { "partly up" };
+        log::info!("interfaces {state} ({})", summary.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_name_what_is_wrong() {
+        let args = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let o = args(&["--board", "/b", "--config", "/c"]).unwrap();
+        assert_eq!(o.board.as_deref(), Some(Path::new("/b")));
+        assert_eq!(o.config, Path::new("/c"));
+        assert_eq!(args(&["--board"]).err().unwrap(), "--board needs a file");
+        assert_eq!(
+            args(&["--bored", "x"]).err().unwrap(),
+            "unknown argument \"--bored\""
+        );
+    }
+}

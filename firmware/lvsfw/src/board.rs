@@ -1,0 +1,241 @@
+//! The board file: what one kind of box looks like (NIC roles, modules, console).
+//!
+//! One statement a line, `#` or `!` starts a comment, as in keepalived.conf:
+//!
+//! ```text
+//! name qemu-x86_64
+//! nic ext pci 0000:00:10.0
+//! module ip_vs
+//! ```
+
+use config::{Issues, Role};
+use netif::NicMatch;
+
+pub const PATH: &str = "/etc/lvsfw/board.conf";
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Board {
+    pub name: String,
+    /// The hostname until a configuration sets one.
+    pub hostname: Option<String>,
+    pub console: Option<String>,
+    pub kernel_package: Option<String>,
+    pub cmdline: Option<String>,
+    pub nics: Vec<(Role, NicMatch)>,
+    pub modules: Vec<String>,
+}
+
+impl Board {
+    pub fn nic(&self, role: Role) -> Option<&NicMatch> {
+        self.nics.iter().find(|(r, _)| *r == role).map(|(_, m)| m)
+    }
+}
+
+const KEYWORDS: [&str; 7] = [
+    "name",
+    "hostname",
+    "console",
+    "kernel_package",
+    "cmdline",
+    "nic",
+    "module",
+];
+
+/// Reads a board file; every problem is reported with its `line:col`.
+pub fn parse(text: &str) -> Result<Board, Issues> {
+    let mut board = Board::default();
+    let mut issues = Issues::default();
+    for (n, raw_line) in text.lines().enumerate() {
+        let line = raw_line
+            .find(['#', '!'])
+            .map_or(raw_line, |at| &raw_line[..at]);
+        let words = words_with_columns(line);
+        let Some(&(col, keyword)) = words.first() else {
+            continue;
+        };
+        let at = |col: usize| format!("{}:{}", n + 1, col);
+        let args = &words[1..];
+        let rest = line[col - 1 + keyword.len()..].trim();
+        let want = |count: usize, issues: &mut Issues, usage: &str| {
+            if args.len() == count {
+                true
+            } else {
+                issues.push(at(col), format!("{keyword}: expected {usage}"));
+                false
+            }
+        };
+        match keyword {
+            "name" if want(1, &mut issues, "one board name") => board.name = args[0].1.to_string(),
+            "hostname" if want(1, &mut issues, "one host name") => {
+                board.hostname = Some(args[0].1.to_string())
+            }
+            "console" if !args.is_empty() => board.console = Some(rest.to_string()),
+            "kernel_package" if want(1, &mut issues, "one Debian package name") => {
+                board.kernel_package = Some(args[0].1.to_string())
+            }
+            "cmdline" => board.cmdline = Some(rest.to_string()),
+            "nic" if want(3, &mut issues, "ROLE pci|mac ADDRESS") => {
+                let role = match args[0].1.parse::<Role>() {
+                    Ok(role) => role,
+                    Err(why) => {
+                        issues.push(at(args[0].0), why);
+                        continue;
+                    }
+                };
+                match NicMatch::parse(args[1].1, args[2].1) {
+                    Ok(_) if board.nic(role).is_some() => {
+                        issues.push(at(args[0].0), format!("role {role} is mapped twice"))
+                    }
+                    Ok(m) => board.nics.push((role, m)),
+                    Err(why) => issues.push(at(args[1].0), why),
+                }
+            }
+            "module" if want(1, &mut issues, "one module name") => {
+                board.modules.push(args[0].1.to_string())
+            }
+            "console" => issues.push(at(col), "console: expected a device name"),
+            k if KEYWORDS.contains(&k) => {}
+            unknown => {
+                let hint = did_you_mean(unknown, &KEYWORDS)
+                    .map(|k| format!(" (did you mean \"{k}\"?)"))
+                    .unwrap_or_default();
+                issues.push(
+                    at(col),
+                    format!(
+                        "unknown keyword \"{unknown}\"{hint}; expected one of {}",
+                        KEYWORDS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if board.name.is_empty() && issues.is_empty() {
+        issues.push("1:1", "the board has no \"name\" statement");
+    }
+    if issues.is_empty() {
+        Ok(board)
+    } else {
+        Err(issues)
+    }
+}
+
+/// Whitespace-separated words with their 1-based column.
+fn words_with_columns(line: &str) -> Vec<(usize, &str)> {
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices().chain([(line.len(), ' ')]) {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                words.push((s + 1, &line[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    words
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QEMU: &str = "\
+# lvsfw board
+name qemu-x86_64
+hostname lvsfw
+console ttyS0 115200
+kernel_package linux-image-cloud-amd64
+cmdline console=ttyS0,115200 panic=-1   loglevel=4
+nic ext  pci 0000:00:10.0   ! the first lab NIC
+nic int  mac 52:54:00:00:00:11
+module virtio_net
+module ip_vs
+";
+
+    #[test]
+    fn reads_every_statement() {
+        let b = parse(QEMU).unwrap();
+        assert_eq!(b.name, "qemu-x86_64");
+        assert_eq!(b.hostname.as_deref(), Some("lvsfw"));
+        assert_eq!(b.console.as_deref(), Some("ttyS0 115200"));
+        assert_eq!(b.kernel_package.as_deref(), Some("linux-image-cloud-amd64"));
+        assert_eq!(
+            b.cmdline.as_deref(),
+            Some("console=ttyS0,115200 panic=-1   loglevel=4")
+        );
+        assert_eq!(
+            b.nic(Role::Ext),
+            Some(&NicMatch::Pci("0000:00:10.0".into()))
+        );
+        assert_eq!(
+            b.nic(Role::Int),
+            Some(&NicMatch::Mac([0x52, 0x54, 0, 0, 0, 0x11]))
+        );
+        assert_eq!(b.nic(Role::Mgmt), None);
+        assert_eq!(b.modules, vec!["virtio_net", "ip_vs"]);
+    }
+
+    #[test]
+    fn every_error_names_line_and_column() {
+        let text = "name x\nnic dmz pci 0000:00:10.0\nnic ext pci 00:10.0\nmodul ip_vs\nnic ext pci 0000:00:10.0\nnic ext pci 0000:00:11.0\nmodule\n";
+        let messages: Vec<String> = parse(text)
+            .unwrap_err()
+            .iter()
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "2:5: \"dmz\" is not a NIC role (expected ext, int or mgmt)",
+                "3:9: \"00:10.0\" is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:10.0)",
+                "4:1: unknown keyword \"modul\" (did you mean \"module\"?); expected one of name, hostname, console, kernel_package, cmdline, nic, module",
+                "6:5: role ext is mapped twice",
+                "7:1: module: expected one module name",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_board_needs_a_name() {
+        let messages: Vec<String> = parse("module ip_vs\n")
+            .unwrap_err()
+            .iter()
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(messages, vec!["1:1: the board has no \"name\" statement"]);
+    }
+
+    #[test]
+    fn did_you_mean_only_for_near_misses() {
+        assert_eq!(did_you_mean("hostnme", &KEYWORDS), Some("hostname"));
+        assert_eq!(did_you_mean("interface", &KEYWORDS), None);
+    }
+}

@@ -1,0 +1,260 @@
+//! The rtnetlink shell: reads links, addresses and routes, and applies [`Op`]s.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use config::{IpPrefix, Route};
+use futures::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+
+use crate::{Actual, ActualLink, Op};
+
+/// The main routing table (RT_TABLE_MAIN).
+const MAIN_TABLE: u32 = 254;
+
+#[derive(Debug)]
+pub struct Error {
+    pub what: String,
+    pub source: rtnetlink::Error,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn context(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
+    let what = what.into();
+    move |source| Error { what, source }
+}
+
+/// A connection to the kernel's routing netlink. Must be created inside a tokio runtime.
+pub struct Kernel {
+    handle: Handle,
+}
+
+impl Kernel {
+    pub fn connect() -> std::io::Result<Kernel> {
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(connection);
+        Ok(Kernel { handle })
+    }
+
+    pub async fn read(&self) -> Result<Actual, Error> {
+        let links: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(context("listing links"))?;
+        let addresses: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(context("listing addresses"))?;
+        let mut actual = Actual::default();
+        for link in links {
+            actual.links.push(actual_link(&link, &addresses));
+        }
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut query = RouteMessageBuilder::<IpAddr>::new().build();
+            query.header.address_family = family;
+            let routes: Vec<RouteMessage> = self
+                .handle
+                .route()
+                .get(query)
+                .execute()
+                .try_collect()
+                .await
+                .map_err(context("listing routes"))?;
+            actual
+                .routes
+                .extend(routes.iter().filter_map(gateway_route));
+        }
+        Ok(actual)
+    }
+
+    pub async fn apply(&self, op: &Op) -> Result<(), Error> {
+        let link = self.handle.link();
+        match op {
+            Op::Rename { index, from, to } => {
+                let down = LinkUnspec::new_with_index(*index).down().build();
+                link.set(down)
+                    .execute()
+                    .await
+                    .map_err(context(format!("taking {from} down to rename it")))?;
+                let rename = LinkUnspec::new_with_index(*index).name(to.clone()).build();
+                link.set(rename)
+                    .execute()
+                    .await
+                    .map_err(context(format!("renaming {from} to {to}")))
+            }
+            Op::SetMtu { index, mtu } => link
+                .set(LinkUnspec::new_with_index(*index).mtu(*mtu).build())
+                .execute()
+                .await
+                .map_err(context(format!("setting MTU {mtu} on link {index}"))),
+            Op::SetUp { index } => link
+                .set(LinkUnspec::new_with_index(*index).up().build())
+                .execute()
+                .await
+                .map_err(context(format!("bringing link {index} up"))),
+            Op::AddAddress { index, prefix } => self
+                .handle
+                .address()
+                .add(*index, prefix.addr, prefix.len)
+                .execute()
+                .await
+                .map_err(context(format!("adding {prefix} to link {index}"))),
+            Op::DelAddress { index, prefix } => {
+                let found: Vec<AddressMessage> = self
+                    .handle
+                    .address()
+                    .get()
+                    .set_link_index_filter(*index)
+                    .set_address_filter(prefix.addr)
+                    .set_prefix_length_filter(prefix.len)
+                    .execute()
+                    .try_collect()
+                    .await
+                    .map_err(context(format!("looking up {prefix} on link {index}")))?;
+                for message in found {
+                    self.handle
+                        .address()
+                        .del(message)
+                        .execute()
+                        .await
+                        .map_err(context(format!("removing {prefix} from link {index}")))?;
+                }
+                Ok(())
+            }
+            Op::AddRoute(route) => self
+                .handle
+                .route()
+                .add(route_message(route).map_err(context(format!("route {}", route.to)))?)
+                .execute()
+                .await
+                .map_err(context(format!(
+                    "adding route {} via {}",
+                    route.to, route.via
+                ))),
+            Op::DelRoute(route) => self
+                .handle
+                .route()
+                .del(route_message(route).map_err(context(format!("route {}", route.to)))?)
+                .execute()
+                .await
+                .map_err(context(format!(
+                    "removing route {} via {}",
+                    route.to, route.via
+                ))),
+        }
+    }
+}
+
+fn actual_link(link: &LinkMessage, addresses: &[AddressMessage]) -> ActualLink {
+    let mut name = String::new();
+    let mut mtu = 0;
+    for attribute in &link.attributes {
+        match attribute {
+            LinkAttribute::IfName(n) => name = n.clone(),
+            LinkAttribute::Mtu(m) => mtu = *m,
+            _ => {}
+        }
+    }
+    let index = link.header.index;
+    ActualLink {
+        index,
+        name,
+        mtu,
+        up: link.header.flags.contains(LinkFlags::Up),
+        addresses: addresses
+            .iter()
+            .filter(|a| a.header.index == index)
+            .filter_map(address_prefix)
+            .collect(),
+    }
+}
+
+/// For IPv4 the local address is IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point links).
+fn address_prefix(message: &AddressMessage) -> Option<IpPrefix> {
+    let mut address = None;
+    for attribute in &message.attributes {
+        match attribute {
+            AddressAttribute::Local(a) => {
+                return Some(IpPrefix {
+                    addr: *a,
+                    len: message.header.prefix_len,
+                })
+            }
+            AddressAttribute::Address(a) => address = Some(*a),
+            _ => {}
+        }
+    }
+    address.map(|addr| IpPrefix {
+        addr,
+        len: message.header.prefix_len,
+    })
+}
+
+fn gateway_route(message: &RouteMessage) -> Option<Route> {
+    if message.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let mut table = u32::from(message.header.table);
+    let mut destination = None;
+    let mut gateway = None;
+    for attribute in &message.attributes {
+        match attribute {
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Destination(d) => destination = ip_of(d),
+            RouteAttribute::Gateway(g) => gateway = ip_of(g),
+            _ => {}
+        }
+    }
+    if table != MAIN_TABLE {
+        return None;
+    }
+    let via = gateway?;
+    let unspecified = if via.is_ipv4() {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u16; 8])
+    };
+    Some(Route {
+        to: IpPrefix {
+            addr: destination.unwrap_or(unspecified),
+            len: message.header.destination_prefix_length,
+        },
+        via,
+    })
+}
+
+fn ip_of(address: &RouteAddress) -> Option<IpAddr> {
+    match address {
+        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+fn route_message(route: &Route) -> Result<RouteMessage, rtnetlink::Error> {
+    Ok(RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(route.to.addr, route.to.len)
+        .map_err(|e| rtnetlink::Error::InvalidNla(e.to_string()))?
+        .gateway(route.via)
+        .map_err(|e| rtnetlink::Error::InvalidNla(e.to_string()))?
+        .build())
+}

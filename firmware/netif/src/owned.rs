@@ -1,0 +1,129 @@
+//! What lvsfw itself put into the kernel, remembered across restarts of the balancer.
+//!
+//! The record lives on /run (tmpfs): after a reboot the kernel starts empty and so does
+//! the record. Without it a restarted balancer could not tell its own stale addresses
+//! from an operator's.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use config::{IpPrefix, Route};
+
+use crate::Desired;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Owned {
+    /// (link name, address) pairs.
+    pub addresses: BTreeSet<(String, IpPrefix)>,
+    pub routes: BTreeSet<Route>,
+}
+
+impl Owned {
+    pub fn from_desired(desired: &Desired) -> Owned {
+        Owned {
+            addresses: desired
+                .links
+                .iter()
+                .flat_map(|l| l.addresses.iter().map(|p| (l.name.clone(), *p)))
+                .collect(),
+            routes: desired.routes.iter().copied().collect(),
+        }
+    }
+
+    /// One line an entry: `address LINK PREFIX` or `route PREFIX via ADDRESS`.
+    pub fn to_text(&self) -> String {
+        let mut text = String::new();
+        for (link, prefix) in &self.addresses {
+            text.push_str(&format!("address {link} {prefix}\n"));
+        }
+        for route in &self.routes {
+            text.push_str(&format!("route {} via {}\n", route.to, route.via));
+        }
+        text
+    }
+
+    /// Reads a record; lines that do not parse are skipped, as the record is only a hint
+    /// written by this program (a damaged one must not stop the balancer).
+    pub fn from_text(text: &str) -> Owned {
+        let mut owned = Owned::default();
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["address", link, prefix] => {
+                    if let Ok(prefix) = prefix.parse() {
+                        owned.addresses.insert((link.to_string(), prefix));
+                    }
+                }
+                ["route", to, "via", via] => {
+                    if let (Ok(to), Ok(via)) = (to.parse(), via.parse()) {
+                        owned.routes.insert(Route { to, via });
+                    }
+                }
+                _ => {}
+            }
+        }
+        owned
+    }
+
+    pub fn load(path: &Path) -> Owned {
+        fs::read_to_string(path)
+            .map(|t| Owned::from_text(&t))
+            .unwrap_or_default()
+    }
+
+    /// Written to a temporary file and renamed, so a crash leaves the old or the new record.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, self.to_text())?;
+        fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DesiredLink;
+
+    #[test]
+    fn round_trips_through_its_file() {
+        let desired = Desired {
+            links: vec![DesiredLink {
+                index: 2,
+                name: "ext".into(),
+                mtu: None,
+                addresses: vec![
+                    "192.168.0.101/24".parse().unwrap(),
+                    "fd00::1/64".parse().unwrap(),
+                ],
+            }],
+            routes: vec![Route {
+                to: "0.0.0.0/0".parse().unwrap(),
+                via: "192.168.0.1".parse().unwrap(),
+            }],
+        };
+        let owned = Owned::from_desired(&desired);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lvsfw/netif.owned");
+        owned.save(&path).unwrap();
+        assert_eq!(Owned::load(&path), owned);
+        assert_eq!(owned.addresses.len(), 2);
+    }
+
+    #[test]
+    fn damaged_lines_are_skipped_and_a_missing_file_is_empty() {
+        let owned = Owned::from_text(
+            "address ext 192.168.0.101/24\naddress ext nonsense\ngarbage\nroute 1.2.3.0/24 via\n",
+        );
+        assert_eq!(owned.addresses.len(), 1);
+        assert!(owned.routes.is_empty());
+        assert_eq!(
+            Owned::load(Path::new("/nonexistent/lvsfw")),
+            Owned::default()
+        );
+    }
+}
