@@ -1,0 +1,241 @@
+//! The table as `ipvsadm -Ln` prints it, so operators read what they are used to.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+
+use crate::model::{DestinationStatus, Info, ServiceKey, ServiceStatus, Stats};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// Weights and connection counts (`ipvsadm -Ln`).
+    Connections,
+    /// Counters (`ipvsadm -Ln --stats --exact`).
+    Stats,
+    /// Rates (`ipvsadm -Ln --rate --exact`).
+    Rate,
+}
+
+fn endpoint(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+        IpAddr::V4(a) => format!("{a}:{port}"),
+    }
+}
+
+fn service_name(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => format!("{:<4} {}", protocol.name(), endpoint(*addr, *port)),
+        ServiceKey::Fwmark { ipv6, mark } => {
+            format!("FWM  {mark}{}", if *ipv6 { " IPv6" } else { "" })
+        }
+    }
+}
+
+fn numbers(columns: Columns, s: &Stats) -> String {
+    let v = match columns {
+        Columns::Stats => [
+            s.conns,
+            s.in_packets,
+            s.out_packets,
+            s.in_bytes,
+            s.out_bytes,
+        ],
+        _ => [s.cps, s.in_pps, s.out_pps, s.in_bps, s.out_bps],
+    };
+    v.iter().map(|n| format!(" {n:>8}")).collect()
+}
+
+pub fn render(
+    info: &Info,
+    table: &[(ServiceStatus, Vec<DestinationStatus>)],
+    columns: Columns,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "IP Virtual Server version {} (size={})",
+        info.version_text(),
+        info.conn_table_size
+    );
+    match columns {
+        Columns::Connections => {
+            out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+            out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+        }
+        Columns::Stats => {
+            out.push_str(
+                "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n",
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
+        Columns::Rate => {
+            out.push_str(
+                "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n",
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
+    }
+    for (service, dests) in table {
+        let s = &service.service;
+        let name = service_name(&s.key);
+        match columns {
+            Columns::Connections => {
+                let _ = write!(out, "{name} {}", s.scheduler);
+                let flags = [
+                    (s.sched_flags & 1, "flag-1"),
+                    (s.sched_flags & 2, "flag-2"),
+                    (s.sched_flags & 4, "flag-3"),
+                ];
+                for (_, word) in flags.iter().filter(|(bit, _)| *bit != 0) {
+                    let _ = write!(out, " ({word})");
+                }
+                if let Some(timeout) = s.persistence_timeout {
+                    let _ = write!(out, " persistent {timeout}");
+                    let full = if s.key.is_ipv6() { 128 } else { 32 };
+                    if s.persistence_prefix != full {
+                        if s.key.is_ipv6() {
+                            let _ = write!(out, " mask {}", s.persistence_prefix);
+                        } else {
+                            let mask = u32::MAX
+                                .checked_shl(32 - u32::from(s.persistence_prefix))
+                                .unwrap_or(0);
+                            let _ = write!(out, " mask {}", std::net::Ipv4Addr::from(mask));
+                        }
+                    }
+                }
+                if let Some(pe) = &s.pe_name {
+                    let _ = write!(out, " pe {pe}");
+                }
+                if s.one_packet {
+                    out.push_str(" ops");
+                }
+                out.push('\n');
+                for d in dests {
+                    let dd = &d.destination;
+                    let _ = writeln!(
+                        out,
+                        "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                        endpoint(dd.addr, dd.port),
+                        dd.forward.name(),
+                        dd.weight,
+                        d.active_conns,
+                        d.inactive_conns
+                    );
+                }
+            }
+            Columns::Stats | Columns::Rate => {
+                let _ = writeln!(out, "{name:<33}{}", numbers(columns, &service.stats));
+                for d in dests {
+                    let dd = &d.destination;
+                    let _ = writeln!(
+                        out,
+                        "  -> {:<28}{}",
+                        endpoint(dd.addr, dd.port),
+                        numbers(columns, &d.stats)
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Destination, Forward, Protocol, Service};
+
+    fn table() -> Vec<(ServiceStatus, Vec<DestinationStatus>)> {
+        let key = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "192.168.0.100".parse().unwrap(),
+            port: 80,
+        };
+        let dest = |last: u8, weight, inact, conns| DestinationStatus {
+            destination: Destination::new(
+                IpAddr::from([192, 168, 33, last]),
+                80,
+                Forward::Masq,
+                weight,
+            ),
+            active_conns: 0,
+            inactive_conns: inact,
+            persistent_conns: 0,
+            stats: Stats {
+                conns,
+                ..Stats::default()
+            },
+        };
+        let mut persistent = Service::new(
+            ServiceKey::Fwmark {
+                ipv6: false,
+                mark: 3,
+            },
+            "wlc",
+        );
+        persistent.persistence_timeout = Some(360);
+        persistent.persistence_prefix = 24;
+        vec![
+            (
+                ServiceStatus {
+                    service: Service::new(key, "rr"),
+                    stats: Stats {
+                        conns: 23,
+                        ..Stats::default()
+                    },
+                },
+                vec![dest(11, 1, 19, 19), dest(12, 0, 4, 4)],
+            ),
+            (
+                ServiceStatus {
+                    service: persistent,
+                    stats: Stats::default(),
+                },
+                vec![],
+            ),
+        ]
+    }
+
+    const INFO: Info = Info {
+        version: 0x010201,
+        conn_table_size: 4096,
+    };
+
+    #[test]
+    fn lists_like_ipvsadm() {
+        let text = render(&INFO, &table(), Columns::Connections);
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "IP Virtual Server version 1.2.1 (size=4096)",
+                "Prot LocalAddress:Port Scheduler Flags",
+                "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+                "TCP  192.168.0.100:80 rr",
+                "  -> 192.168.33.11:80             Masq    1      0          19",
+                "  -> 192.168.33.12:80             Masq    0      0          4",
+                "FWM  3 wlc persistent 360 mask 255.255.255.0",
+            ]
+        );
+    }
+
+    #[test]
+    fn stats_columns() {
+        let text = render(&INFO, &table(), Columns::Stats);
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        // ipvsadm: "%-33s" for the name, then "%9llu" a column.
+        let zeros = "        0".repeat(4);
+        assert_eq!(
+            lines[3],
+            format!("TCP  192.168.0.100:80{}       23{zeros}", " ".repeat(12))
+        );
+        assert_eq!(
+            lines[4],
+            format!("  -> 192.168.33.11:80{}       19{zeros}", " ".repeat(12))
+        );
+    }
+}
