@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use netlink_packet_core::{
@@ -14,6 +14,8 @@ use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlMessage};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::time::TimeVal;
 
 use crate::message::{self, IpvsMessage};
 use crate::model::*;
@@ -89,7 +91,7 @@ impl Client {
         let replies =
             match self.transact(GenlMessage::from_payload(request), false, "looking up IPVS") {
                 Err(Error::Refused { source, .. })
-                    if source.raw_os_error() == Some(libc::ENOENT) =>
+                    if source.raw_os_error() == Some(nix::errno::Errno::ENOENT as i32) =>
                 {
                     return Err(Error::Unavailable)
                 }
@@ -294,23 +296,12 @@ impl Client {
 }
 
 fn set_receive_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: a valid socket descriptor and a timeval of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    // SAFETY: the descriptor belongs to `socket`, which outlives this borrow.
+    let fd = unsafe { BorrowedFd::borrow_raw(socket.as_raw_fd()) };
+    setsockopt(
+        &fd,
+        sockopt::ReceiveTimeout,
+        &TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros() as _),
+    )
+    .map_err(io::Error::from)
 }

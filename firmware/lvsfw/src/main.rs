@@ -5,6 +5,7 @@
 mod balancer;
 mod board;
 mod init;
+mod ipvs_cli;
 mod logger;
 
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: lvsfw COMMAND
   balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
+  ipvs list [--stats | --rate]              print the kernel's IPVS table like ipvsadm -Ln
   version                                   print the version
 As PID 1 (the appliance's /init) lvsfw runs as init.";
 
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("balancer") => balancer::run(&args[1..]),
+        Some("ipvs") => ipvs_cli::run(&args[1..]),
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

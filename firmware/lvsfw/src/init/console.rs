@@ -6,7 +6,7 @@
 /// The longest line kept; longer input is dropped up to its newline, with one message.
 pub const MAX_LINE: usize = 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help,
     Status,
@@ -14,6 +14,8 @@ pub enum Command {
     Reboot,
     /// Kills the balancer child so that its supervision can be seen to work.
     KillBalancer,
+    /// Runs `lvsfw ipvs ARGS...` as a short-lived child.
+    Ipvs(Vec<String>),
 }
 
 const COMMANDS: [(&str, Command, &str); 5] = [
@@ -45,6 +47,10 @@ pub fn help() -> String {
     for (words, _, what) in COMMANDS {
         text.push_str(&format!("  {words:<22}{what}\n"));
     }
+    text.push_str(&format!(
+        "  {:<22}{}\n",
+        "ipvs list [--stats|--rate]", "the kernel's IPVS table"
+    ));
     text
 }
 
@@ -56,7 +62,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     }
     let joined = words.join(" ");
     if let Some((_, command, _)) = COMMANDS.iter().find(|(w, _, _)| *w == joined) {
-        return Ok(Some(*command));
+        return Ok(Some(command.clone()));
+    }
+    if words[0] == "ipvs" {
+        return Ok(Some(Command::Ipvs(
+            words[1..].iter().map(|w| w.to_string()).collect(),
+        )));
     }
     let shown: String = joined.chars().take(40).collect();
     let ellipsis = if joined.chars().count() > 40 {
@@ -129,6 +140,10 @@ mod tests {
         );
         assert_eq!(parse(""), Ok(None));
         assert_eq!(
+            parse("ipvs list --stats"),
+            Ok(Some(Command::Ipvs(vec!["list".into(), "--stats".into()])))
+        );
+        assert_eq!(
             parse("reboto now"),
             Err("unknown command \"reboto now\"; type \"help\" for the list".into())
         );
@@ -144,6 +159,7 @@ mod tests {
         for (words, _, _) in COMMANDS {
             assert!(text.contains(words), "{words} missing from help");
         }
+        assert!(text.contains("ipvs list"));
     }
 
     #[test]

@@ -31,6 +31,8 @@ use power_button::PowerButton;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// After SIGKILL, how long to wait for the kernel to report the child gone.
 const KILL_GRACE: Duration = Duration::from_secs(1);
+/// A console tool (`ipvs list`) that takes longer than this is killed.
+const TOOL_LIMIT: Duration = Duration::from_secs(10);
 
 const HANDLED_SIGNALS: [Signal; 6] = [
     Signal::SIGCHLD,
@@ -129,6 +131,25 @@ fn open_power_buttons() -> Vec<PowerButton> {
     Vec::new()
 }
 
+/// Starts this same binary with `args`, its output on the console. The child is reaped
+/// by `Pid1::reap` like every other, never by std.
+fn spawn_self(args: &[String]) -> std::io::Result<Pid> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
+    let mut command = Process::new(exe);
+    command.arg0("lvsfw").args(args).stdin(Stdio::null());
+    // SAFETY: between fork and exec only async-signal-safe calls are allowed;
+    // sigprocmask is one. The child must not inherit PID 1's blocked signals.
+    unsafe {
+        command.pre_exec(|| {
+            SigSet::empty()
+                .thread_set_mask()
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = command.spawn()?;
+    Ok(Pid::from_raw(child.id() as i32))
+}
+
 struct Balancer {
     pid: Option<Pid>,
     started: Instant,
@@ -152,6 +173,8 @@ struct Pid1 {
     balancer_args: Vec<String>,
     shutdown: Option<Shutdown>,
     booted: Instant,
+    /// A console tool running in the foreground, and when it must be done.
+    tool: Option<(Pid, Instant)>,
 }
 
 impl Pid1 {
@@ -186,6 +209,7 @@ impl Pid1 {
             balancer_args: vec!["balancer".into()],
             shutdown: None,
             booted: Instant::now(),
+            tool: None,
         }
     }
 
@@ -196,6 +220,7 @@ impl Pid1 {
         let next_timer = [
             self.balancer.restart_at,
             self.shutdown.as_ref().map(|s| s.deadline),
+            self.tool.map(|(_, deadline)| deadline),
         ]
         .into_iter()
         .flatten()
@@ -292,6 +317,9 @@ impl Pid1 {
                 Ok(status) => {
                     if status.pid().is_some() && status.pid() == self.balancer.pid {
                         self.balancer_exited(status);
+                    } else if status.pid().is_some() && status.pid() == self.tool.map(|(p, _)| p) {
+                        self.tool = None;
+                        self.prompt();
                     }
                 }
             }
@@ -322,26 +350,8 @@ impl Pid1 {
 
     fn start_balancer(&mut self) {
         self.balancer.restart_at = None;
-        let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
-        let mut command = Process::new(exe);
-        command
-            .arg0("lvsfw")
-            .args(&self.balancer_args)
-            .stdin(Stdio::null());
-        // SAFETY: between fork and exec only async-signal-safe calls are allowed;
-        // sigprocmask is one. The child must not inherit PID 1's blocked signals.
-        unsafe {
-            command.pre_exec(|| {
-                SigSet::empty()
-                    .thread_set_mask()
-                    .map_err(std::io::Error::from)
-            });
-        }
-        match command.spawn() {
-            Ok(child) => {
-                let pid = Pid::from_raw(child.id() as i32);
-                // Reaped by `reap`, never by std: dropping `child` does not wait.
-                drop(child);
+        match spawn_self(&self.balancer_args) {
+            Ok(pid) => {
                 self.balancer.pid = Some(pid);
                 self.balancer.started = Instant::now();
                 log::info!("balancer started (pid {pid})");
@@ -359,6 +369,16 @@ impl Pid1 {
 
     fn run_timers(&mut self) {
         let now = Instant::now();
+        if let Some((pid, deadline)) = self.tool {
+            if deadline <= now {
+                log::warn!(
+                    "console tool (pid {pid}) took longer than {} s; killed",
+                    TOOL_LIMIT.as_secs()
+                );
+                let _ = kill(pid, Signal::SIGKILL);
+                self.tool = None;
+            }
+        }
         if self.shutdown.is_none() && self.balancer.restart_at.is_some_and(|at| at <= now) {
             self.balancer.restarts += 1;
             self.start_balancer();
@@ -430,6 +450,10 @@ impl Pid1 {
             Ok(n) => n,
         };
         for line in self.console.push(&buf[..n]) {
+            if self.tool.is_some() {
+                self.say("busy: the previous command is still running\n");
+                continue;
+            }
             let reply = match line {
                 Line::TooLong => format!(
                     "error: line longer than {} bytes, ignored\n",
@@ -442,7 +466,9 @@ impl Pid1 {
                 },
             };
             self.say(&reply);
-            self.prompt();
+            if self.tool.is_none() {
+                self.prompt();
+            }
         }
     }
 
@@ -466,6 +492,16 @@ impl Pid1 {
                 }
                 None => "the balancer is not running\n".into(),
             },
+            Command::Ipvs(args) => {
+                let args: Vec<String> = ["ipvs".to_string()].into_iter().chain(args).collect();
+                match spawn_self(&args) {
+                    Ok(pid) => {
+                        self.tool = Some((pid, Instant::now() + TOOL_LIMIT));
+                        String::new()
+                    }
+                    Err(e) => format!("error: {e}\n"),
+                }
+            }
         }
     }
 
