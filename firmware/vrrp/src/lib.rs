@@ -1,6 +1,8 @@
-//! VRRP without I/O: packets (RFC 3768 for v2, RFC 5798 for v3) and, in later steps,
-//! the per-instance state machine driven as `(event, now) -> actions`.
+//! VRRP without I/O: packets (RFC 3768 for v2, RFC 5798 for v3) and the per-instance
+//! state machine driven as `(event, now) -> actions`.
 
+pub mod instance;
 pub mod packet;
 
+pub use instance::{Action, DropCounters, Event, Instance, Settings, State};
 pub use packet::{Auth, ChecksumMode, Error, Packet, Repr, Version};
