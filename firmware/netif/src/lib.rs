@@ -5,11 +5,13 @@
 //! applies operations over rtnetlink; [`nic`] finds a role's NIC in sysfs by PCI address or
 //! MAC, never by probe order.
 
+pub mod announce;
 pub mod kernel;
 pub mod nic;
 pub mod owned;
 pub mod plan;
 pub mod sysctl;
+pub mod vrrp_socket;
 
 pub use nic::NicMatch;
 pub use owned::Owned;

@@ -1,0 +1,171 @@
+//! The sockets VRRP speaks through: raw IP protocol 112, joined to 224.0.0.18 or
+//! ff02::12 on one interface, sending with TTL / hop limit 255 (RFC 5798 §5.1.1.3).
+
+use std::io::{self, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use smoltcp::wire::Ipv4Packet;
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+pub const PROTOCOL: i32 = 112;
+pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// An advertisement is at most 8 + 255 × 16 bytes; with an IPv4 header and options,
+/// 4.2 KB holds any of them.
+const RECEIVE_BUFFER: usize = 4200;
+
+/// A packet as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit, which §7.1 requires to be 255.
+    pub ttl: u8,
+    pub payload: Vec<u8>,
+}
+
+pub struct VrrpSocket {
+    fd: AsyncFd<Socket>,
+    ipv6: bool,
+}
+
+impl VrrpSocket {
+    /// Opens the socket of one instance on interface `ifname` (index `ifindex`),
+    /// sending from `local`. `multicast` false is keepalived's unicast_peer mode.
+    pub fn open(
+        ifname: &str,
+        ifindex: u32,
+        local: IpAddr,
+        multicast: bool,
+    ) -> io::Result<VrrpSocket> {
+        let ipv6 = local.is_ipv6();
+        let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(PROTOCOL)))?;
+        socket.set_nonblocking(true)?;
+        socket.bind_device(Some(ifname.as_bytes()))?;
+        match local {
+            IpAddr::V4(local) => {
+                socket.set_ttl_v4(255)?;
+                socket.set_multicast_ttl_v4(255)?;
+                socket.set_multicast_loop_v4(false)?;
+                // Internetwork control, as keepalived and most routers send VRRP.
+                socket.set_tos_v4(0xc0)?;
+                socket.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(local), 0)))?;
+                if multicast {
+                    socket.set_multicast_if_v4(&local)?;
+                    socket
+                        .join_multicast_v4_n(&GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
+                }
+            }
+            IpAddr::V6(local) => {
+                socket.set_unicast_hops_v6(255)?;
+                socket.set_multicast_hops_v6(255)?;
+                socket.set_multicast_loop_v6(false)?;
+                setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true).map_err(io::Error::from)?;
+                setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
+                let scope = if local.is_unicast_link_local() {
+                    ifindex
+                } else {
+                    0
+                };
+                socket.bind(&SockAddr::from(SocketAddrV6::new(local, 0, 0, scope)))?;
+                if multicast {
+                    socket.set_multicast_if_v6(ifindex)?;
+                    socket.join_multicast_v6(&GROUP_V6, ifindex)?;
+                }
+            }
+        }
+        // SAFETY: `socket` owns its descriptor; AsyncFd takes the socket and nothing
+        // else closes or replaces that descriptor while it is registered.
+        let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
+        Ok(VrrpSocket { fd, ipv6 })
+    }
+
+    pub async fn recv(&self) -> io::Result<Received> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            let result = if self.ipv6 {
+                guard.try_io(|fd| receive_v6(fd.get_ref()))
+            } else {
+                guard.try_io(|fd| receive_v4(fd.get_ref()))
+            };
+            match result {
+                Ok(Ok(Some(received))) => return Ok(received),
+                Ok(Ok(None)) => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Sends one advertisement; the caller computed its checksum for `dst`.
+    pub fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        let to = SockAddr::from(SocketAddr::new(dst, 0));
+        self.fd.get_ref().send_to(payload, &to).map(|_| ())
+    }
+}
+
+/// IPv4 raw sockets deliver the IP header; smoltcp reads it. A packet whose header
+/// does not parse is skipped (Ok(None)), not an error of the socket.
+fn receive_v4(socket: &Socket) -> io::Result<Option<Received>> {
+    let mut buffer = [MaybeUninit::<u8>::uninit(); RECEIVE_BUFFER];
+    let (n, _) = socket.recv_from(&mut buffer)?;
+    // SAFETY: recv_from initialised the first n bytes.
+    let bytes: Vec<u8> = buffer[..n]
+        .iter()
+        .map(|b| unsafe { b.assume_init() })
+        .collect();
+    let Ok(ip) = Ipv4Packet::new_checked(&bytes[..]) else {
+        return Ok(None);
+    };
+    Ok(Some(Received {
+        src: IpAddr::V4(ip.src_addr()),
+        dst: IpAddr::V4(ip.dst_addr()),
+        ttl: ip.hop_limit(),
+        payload: ip.payload().to_vec(),
+    }))
+}
+
+/// IPv6 raw sockets deliver only the payload; hop limit and destination come as
+/// control messages (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO).
+fn receive_v6(socket: &Socket) -> io::Result<Option<Received>> {
+    let mut buffer = [0u8; RECEIVE_BUFFER];
+    let mut iov = [IoSliceMut::new(&mut buffer)];
+    let mut control = nix::cmsg_space!(libc_int, nix::libc::in6_pktinfo);
+    let message = recvmsg::<SockaddrIn6>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut control),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let Some(src) = message.address else {
+        return Ok(None);
+    };
+    let mut ttl = 0u8;
+    let mut dst = IpAddr::V6(GROUP_V6);
+    for cmsg in message.cmsgs().map_err(io::Error::from)? {
+        match cmsg {
+            ControlMessageOwned::Ipv6HopLimit(hops) => ttl = hops.clamp(0, 255) as u8,
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                dst = IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr))
+            }
+            _ => {}
+        }
+    }
+    let n = message.bytes;
+    Ok(Some(Received {
+        src: IpAddr::V6(src.ip()),
+        dst,
+        ttl,
+        payload: buffer[..n].to_vec(),
+    }))
+}
+
+#[allow(non_camel_case_types)]
+type libc_int = nix::libc::c_int;
