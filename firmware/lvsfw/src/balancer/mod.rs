@@ -5,15 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use config::{Config, Role};
+use config::Config;
 use netif::kernel::Kernel;
-use netif::{nic, Desired, DesiredLink, Owned};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::board::{self, Board};
+use crate::board;
+use interfaces::InterfaceReconciler;
+
+mod interfaces;
 
 pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
-const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
 /// How often the interfaces are compared with the configuration again, so that a link
 /// taken down or an address removed by hand comes back.
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
@@ -96,10 +97,7 @@ async fn serve(options: Options) -> ExitCode {
         }
     };
 
-    let mut interfaces = InterfaceReconciler {
-        passes: 0,
-        last_problems: Vec::new(),
-    };
+    let mut interfaces = InterfaceReconciler::default();
     match (&board, &config) {
         (None, _) => log::warn!("interfaces left as they are: no usable board file"),
         (_, None) => log::warn!("interfaces left as they are: no usable configuration"),
@@ -143,108 +141,6 @@ fn load_config(path: &Path) -> Option<Config> {
             None
         }
     }
-}
-
-/// Maps each role the board knows to its NIC and says what that NIC should look like;
-/// also says what could not be mapped.
-fn desired(board: &Board, config: &Config, class_net: &Path) -> (Desired, Vec<String>) {
-    let mut desired = Desired {
-        routes: config.routes.clone(),
-        ..Desired::default()
-    };
-    let mut problems = Vec::new();
-    for role in Role::ALL {
-        let wanted = config.interface(role);
-        let Some(matcher) = board.nic(role) else {
-            if wanted.is_some() {
-                problems.push(format!(
-                    "the configuration sets up {role}, but board {} has no {role} NIC",
-                    board.name
-                ));
-            }
-            continue;
-        };
-        // Once renamed, the NIC is found under its role name; sysfs matching still works.
-        let Some(found) = nic::find(class_net, matcher) else {
-            problems.push(format!("{role}: no NIC at {matcher}"));
-            continue;
-        };
-        desired.links.push(DesiredLink {
-            index: found.index,
-            name: role.name().to_string(),
-            mtu: wanted.and_then(|w| w.mtu),
-            addresses: wanted.map(|w| w.addresses.clone()).unwrap_or_default(),
-        });
-    }
-    (desired, problems)
-}
-
-/// Keeps the interfaces as the configuration wants them, pass after pass, and reports
-/// a problem once rather than on every pass.
-struct InterfaceReconciler {
-    passes: u64,
-    last_problems: Vec<String>,
-}
-
-impl InterfaceReconciler {
-    async fn pass(&mut self, kernel: &Kernel, board: &Board, config: &Config) {
-        let first = self.passes == 0;
-        self.passes += 1;
-        let (desired, problems) = desired(board, config, Path::new("/sys/class/net"));
-        if problems != self.last_problems {
-            for problem in &problems {
-                log::error!("{problem}");
-            }
-            self.last_problems = problems;
-        }
-        let actual = match kernel.read().await {
-            Ok(actual) => actual,
-            Err(e) => {
-                log::error!("{e}");
-                return;
-            }
-        };
-        let owned = Owned::load(Path::new(OWNED_PATH));
-        let ops = netif::plan(&desired, &actual, &owned);
-        let mut failures = 0;
-        for op in &ops {
-            if let Err(e) = kernel.apply(op).await {
-                log::error!("{e}");
-                failures += 1;
-            }
-        }
-        if let Err(e) = Owned::from_desired(&desired).save(Path::new(OWNED_PATH)) {
-            log::error!("{OWNED_PATH}: {e}");
-        }
-        match netif::sysctl::apply(Path::new("/proc/sys"), &netif::sysctl::wanted(config)) {
-            Ok(changed) if !changed.is_empty() => log::info!("set {}", changed.join(", ")),
-            Ok(_) => {}
-            Err(e) => log::error!("sysctl {e}"),
-        }
-        if first {
-            let state = if failures == 0 { "up" } else { "partly up" };
-            log::info!("interfaces {state} ({})", summary(&desired));
-        } else if !ops.is_empty() {
-            log::info!("interfaces reconciled: {} changes", ops.len());
-        }
-    }
-}
-
-fn summary(desired: &Desired) -> String {
-    let links: Vec<String> = desired
-        .links
-        .iter()
-        .map(|l| {
-            let addrs: Vec<String> = l.addresses.iter().map(|a| a.to_string()).collect();
-            let addrs = if addrs.is_empty() {
-                "-".to_string()
-            } else {
-                addrs.join(" ")
-            };
-            format!("{} {addrs}", l.name)
-        })
-        .collect();
-    links.join(", ")
 }
 
 #[cfg(test)]

@@ -1,0 +1,116 @@
+//! The interfaces as the configuration wants them: each role's NIC found on the board,
+//! renamed, raised, addressed and routed, pass after pass.
+
+use std::path::Path;
+
+use config::{Config, Role};
+use netif::kernel::Kernel;
+use netif::{nic, Desired, DesiredLink, Owned};
+
+use crate::board::Board;
+
+/// What lvsfw added to the kernel, kept on tmpfs across restarts of the balancer.
+const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
+
+/// Maps each role the board knows to its NIC and says what that NIC should look like;
+/// also says what could not be mapped.
+fn desired(board: &Board, config: &Config, class_net: &Path) -> (Desired, Vec<String>) {
+    let mut desired = Desired {
+        routes: config.routes.clone(),
+        ..Desired::default()
+    };
+    let mut problems = Vec::new();
+    for role in Role::ALL {
+        let wanted = config.interface(role);
+        let Some(matcher) = board.nic(role) else {
+            if wanted.is_some() {
+                problems.push(format!(
+                    "the configuration sets up {role}, but board {} has no {role} NIC",
+                    board.name
+                ));
+            }
+            continue;
+        };
+        // Once renamed, the NIC is found under its role name; sysfs matching still works.
+        let Some(found) = nic::find(class_net, matcher) else {
+            problems.push(format!("{role}: no NIC at {matcher}"));
+            continue;
+        };
+        desired.links.push(DesiredLink {
+            index: found.index,
+            name: role.name().to_string(),
+            mtu: wanted.and_then(|w| w.mtu),
+            addresses: wanted.map(|w| w.addresses.clone()).unwrap_or_default(),
+        });
+    }
+    (desired, problems)
+}
+
+/// Keeps the interfaces as the configuration wants them, pass after pass, and reports
+/// a problem once rather than on every pass.
+#[derive(Default)]
+pub struct InterfaceReconciler {
+    passes: u64,
+    last_problems: Vec<String>,
+}
+
+impl InterfaceReconciler {
+    pub async fn pass(&mut self, kernel: &Kernel, board: &Board, config: &Config) {
+        let first = self.passes == 0;
+        self.passes += 1;
+        let (desired, problems) = desired(board, config, Path::new("/sys/class/net"));
+        if problems != self.last_problems {
+            for problem in &problems {
+                log::error!("{problem}");
+            }
+            self.last_problems = problems;
+        }
+        let actual = match kernel.read().await {
+            Ok(actual) => actual,
+            Err(e) => {
+                log::error!("{e}");
+                return;
+            }
+        };
+        let owned = Owned::load(Path::new(OWNED_PATH));
+        let ops = netif::plan(&desired, &actual, &owned);
+        let mut failures = 0;
+        for op in &ops {
+            if let Err(e) = kernel.apply(op).await {
+                log::error!("{e}");
+                failures += 1;
+            }
+        }
+        if let Err(e) = Owned::from_desired(&desired).save(Path::new(OWNED_PATH)) {
+            log::error!("{OWNED_PATH}: {e}");
+        }
+        match netif::sysctl::apply(Path::new("/proc/sys"), &netif::sysctl::wanted(config)) {
+            Ok(changed) if !changed.is_empty() => log::info!("set {}", changed.join(", ")),
+            Ok(_) => {}
+            Err(e) => log::error!("sysctl {e}"),
+        }
+        if first {
+            let state = if failures == 0 { "up" } else { "partly up" };
+            log::info!("interfaces {state} ({})", summary(&desired));
+        } else if !ops.is_empty() {
+            log::info!("interfaces reconciled: {} changes", ops.len());
+        }
+    }
+}
+
+fn summary(desired: &Desired) -> String {
+    let links: Vec<String> = desired
+        .links
+        .iter()
+        .map(|l| {
+            let addrs: Vec<String> = l.addresses.iter().map(|a| a.to_string()).collect();
+            let addrs = if addrs.is_empty() {
+                "-".to_string()
+            } else {
+                addrs.join(" ")
+            };
+            format!("{} {addrs}", l.name)
+        })
+        .collect();
+    links.join(", ")
+}
