@@ -1,0 +1,240 @@
+//! An lvsfw appliance in QEMU: the image's kernel and initramfs, its own files appended
+//! as a cpio, virtio NICs on taps in the lab's bridges at the PCI slots the board maps
+//! (0000:00:10.0 ext, :11.0 int, :12.0 mgmt), console and monitor on unix sockets.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::command::Error;
+use crate::console::Console;
+use crate::cpio;
+use crate::lab::{Lab, Net};
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplianceSpec {
+    /// Short (it names the taps, at most 10 characters): "lb1".
+    pub name: String,
+    /// Replaces /etc/lvsfw/config.json.
+    pub config_json: Option<String>,
+    /// Replaces /etc/lvsfw/board.conf.
+    pub board_conf: Option<String>,
+    /// Other files for the image: (path without leading '/', contents).
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Adds the mgmt NIC (the lab must have the mgmt bridge).
+    pub mgmt: bool,
+    /// Appended to the board's kernel command line.
+    pub extra_cmdline: String,
+}
+
+pub struct Appliance {
+    pub name: String,
+    pub console: Console,
+    qemu: Child,
+    monitor: PathBuf,
+    started: Instant,
+}
+
+impl Appliance {
+    pub(crate) fn boot(lab: &Lab, spec: ApplianceSpec, index: u32) -> Result<Appliance, Error> {
+        if spec.name.is_empty() || spec.name.len() > 10 {
+            return Err(Error(format!(
+                "appliance name {:?}: 1 to 10 characters",
+                spec.name
+            )));
+        }
+        let image = crate::image_dir();
+        let kernel = image.join("vmlinuz");
+        let base = image.join("initramfs.cpio");
+        let cmdline = std::fs::read_to_string(image.join("cmdline")).map_err(|e| {
+            Error(format!(
+                "{}: {e}; run scripts/build-image qemu-x86_64",
+                image.display()
+            ))
+        })?;
+        let mut initramfs = std::fs::read(&base).map_err(|e| {
+            Error(format!(
+                "{}: {e}; run scripts/build-image qemu-x86_64",
+                base.display()
+            ))
+        })?;
+
+        let mut files: Vec<(String, Vec<u8>)> = spec.files.clone();
+        if let Some(config) = &spec.config_json {
+            files.push(("etc/lvsfw/config.json".into(), config.clone().into_bytes()));
+        }
+        if let Some(board) = &spec.board_conf {
+            files.push(("etc/lvsfw/board.conf".into(), board.clone().into_bytes()));
+        }
+        if !files.is_empty() {
+            while !initramfs.len().is_multiple_of(4) {
+                initramfs.push(0);
+            }
+            let refs: Vec<(&str, &[u8])> = files
+                .iter()
+                .map(|(p, d)| (p.as_str(), d.as_slice()))
+                .collect();
+            initramfs.extend(cpio::newc(&refs));
+        }
+        let initrd = lab.dir.join(format!("{}.initramfs", spec.name));
+        std::fs::write(&initrd, &initramfs)?;
+
+        let console_socket = lab.dir.join(format!("{}.console.sock", spec.name));
+        let monitor = lab.dir.join(format!("{}.monitor.sock", spec.name));
+        let _ = std::fs::remove_file(&console_socket);
+        let _ = std::fs::remove_file(&monitor);
+
+        let mut nets = vec![(Net::Ext, 0x10), (Net::Int, 0x11)];
+        if spec.mgmt {
+            nets.push((Net::Mgmt, 0x12));
+        }
+        let mut args: Vec<String> = [
+            "netns",
+            "exec",
+            &lab.switch,
+            "qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            "-nodefaults",
+            "-machine",
+            "pc",
+            "-m",
+            "256",
+            "-smp",
+            "1",
+            "-display",
+            "none",
+            "-no-user-config",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(["-kernel".into(), kernel.to_string_lossy().into_owned()]);
+        args.extend(["-initrd".into(), initrd.to_string_lossy().into_owned()]);
+        args.extend([
+            "-append".into(),
+            format!("{} {}", cmdline.trim(), spec.extra_cmdline),
+        ]);
+        args.extend([
+            "-chardev".into(),
+            format!(
+                "socket,id=console,path={},server=on,wait=off",
+                console_socket.display()
+            ),
+            "-serial".into(),
+            "chardev:console".into(),
+            "-monitor".into(),
+            format!("unix:{},server=on,wait=off", monitor.display()),
+        ]);
+        for (net, slot) in nets {
+            let tap = format!("{}-{}", spec.name, net.bridge());
+            lab.in_switch(&["tuntap", "add", "dev", &tap, "mode", "tap"])?;
+            lab.in_switch(&["link", "set", &tap, "master", net.bridge(), "up"])?;
+            let id = net.bridge();
+            args.extend([
+                "-netdev".into(),
+                format!("tap,id={id},ifname={tap},script=no,downscript=no"),
+                "-device".into(),
+                format!("virtio-net-pci,netdev={id},addr={slot:#x},mac=52:54:00:{index:02x}:00:{slot:02x}"),
+            ]);
+        }
+
+        let log = std::fs::File::create(lab.dir.join(format!("{}.qemu.log", spec.name)))?;
+        let mut command = Command::new("ip");
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // SAFETY: prctl is async-signal-safe. The VM dies with the test process even if
+        // the test is killed before its drop runs.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let started = Instant::now();
+        let mut qemu = command
+            .spawn()
+            .map_err(|e| Error(format!("starting QEMU: {e}")))?;
+        let log_path = lab.dir.join(format!("{}.console.log", spec.name));
+        let console = match Console::connect(&console_socket, &log_path, Duration::from_secs(10)) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = qemu.kill();
+                let _ = qemu.wait();
+                return Err(e);
+            }
+        };
+        Ok(Appliance {
+            name: spec.name,
+            console,
+            qemu,
+            monitor,
+            started,
+        })
+    }
+
+    /// When QEMU was started, for boot-time measurements.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn wait_for(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        self.console.wait_for(pattern, timeout)
+    }
+
+    pub fn send_line(&mut self, line: &str) -> Result<(), Error> {
+        self.console.send_line(line)
+    }
+
+    /// A QEMU monitor command (`system_powerdown`, `quit`, `info network`); returns what
+    /// the monitor answered within a second.
+    pub fn monitor(&self, command: &str) -> Result<String, Error> {
+        let mut stream = UnixStream::connect(&self.monitor)
+            .map_err(|e| Error(format!("monitor {}: {e}", self.monitor.display())))?;
+        stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+        stream.write_all(format!("{command}\n").as_bytes())?;
+        let mut reply = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => reply.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+        Ok(String::from_utf8_lossy(&reply).into_owned())
+    }
+
+    /// Waits for QEMU to exit by itself; `None` if it is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.qemu.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Pulls the plug: QEMU is killed, the guest gets no chance to react.
+    pub fn kill(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
+}
+
+impl Drop for Appliance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,130 @@
+//! An appliance's serial console: everything it prints is kept (the last 4 MiB) and
+//! logged to a file; tests wait for lines and type commands.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::command::Error;
+
+const KEEP: usize = 4 << 20;
+
+#[derive(Default)]
+struct Transcript {
+    /// Bytes dropped from the front to stay within KEEP.
+    dropped: usize,
+    bytes: Vec<u8>,
+}
+
+pub struct Console {
+    stream: UnixStream,
+    transcript: Arc<Mutex<Transcript>>,
+    /// Absolute offset up to which `wait_for` has consumed the output.
+    cursor: usize,
+    log: PathBuf,
+}
+
+impl Console {
+    /// Connects to QEMU's console socket, trying for up to `timeout` while QEMU starts.
+    pub fn connect(socket: &Path, log: &Path, timeout: Duration) -> Result<Console, Error> {
+        let deadline = Instant::now() + timeout;
+        let stream = loop {
+            match UnixStream::connect(socket) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(Error(format!("console socket {}: {e}", socket.display())))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        let transcript = Arc::new(Mutex::new(Transcript::default()));
+        let mut reader = stream.try_clone()?;
+        let mut file = File::create(log)?;
+        let shared = Arc::clone(&transcript);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            // Ends when QEMU closes the socket (it exited or was killed).
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = file.write_all(&buf[..n]);
+                let mut t = shared.lock().unwrap_or_else(|p| p.into_inner());
+                t.bytes.extend_from_slice(&buf[..n]);
+                if t.bytes.len() > KEEP {
+                    let excess = t.bytes.len() - KEEP;
+                    t.bytes.drain(..excess);
+                    t.dropped += excess;
+                }
+            }
+        });
+        Ok(Console {
+            stream,
+            transcript,
+            cursor: 0,
+            log: log.to_path_buf(),
+        })
+    }
+
+    /// Everything still kept, as text.
+    pub fn text(&self) -> String {
+        let t = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&t.bytes).replace('\r', "")
+    }
+
+    fn tail(&self, lines: usize) -> String {
+        let text = self.text();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits until a line containing `pattern` appears after everything matched so far;
+    /// returns that line. The error shows the last 40 lines of the console.
+    pub fn wait_for(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let t = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
+                let from = self.cursor.saturating_sub(t.dropped).min(t.bytes.len());
+                let text = String::from_utf8_lossy(&t.bytes[from..]).into_owned();
+                if let Some(at) = text.find(pattern) {
+                    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+                    // Only whole bytes of valid text are counted; lossless for ASCII logs.
+                    self.cursor = t.dropped + from + line_end;
+                    return Ok(text[line_start..line_end]
+                        .trim_end_matches('\r')
+                        .to_string());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "no console line with {pattern:?} within {timeout:?} (log: {})\n--- last lines ---\n{}",
+                    self.log.display(),
+                    self.tail(40)
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Types a line at the console, as an operator would.
+    pub fn send_line(&mut self, line: &str) -> Result<(), Error> {
+        self.stream.write_all(line.as_bytes())?;
+        self.stream.write_all(b"\r")?;
+        Ok(())
+    }
+
+    /// Sends raw bytes (garbage, control keys).
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.stream.write_all(bytes)?;
+        Ok(())
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+}

@@ -1,0 +1,268 @@
+//! Namespaces: a switch namespace with the bridges, and one namespace per host.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::appliance::{Appliance, ApplianceSpec};
+use crate::command::{ip, run, Error};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+const PREFIX: &str = "lvsfw-";
+
+/// The lab's networks, one bridge each in the switch namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    Ext,
+    Int,
+    Mgmt,
+}
+
+impl Net {
+    pub fn bridge(self) -> &'static str {
+        match self {
+            Net::Ext => "ext",
+            Net::Int => "int",
+            Net::Mgmt => "mgmt",
+        }
+    }
+}
+
+/// A client or real server: a namespace with one veth into a lab bridge.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub namespace: String,
+    pub address: String,
+}
+
+impl Host {
+    /// Runs a command in the host's namespace to completion; a failure is an error.
+    pub fn run(&self, args: &[&str]) -> Result<Output, Error> {
+        let mut full = vec!["netns", "exec", self.namespace.as_str()];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
+    /// Runs a command and returns its output whatever its exit status.
+    pub fn output(&self, args: &[&str]) -> Result<Output, Error> {
+        let mut full = vec!["netns", "exec", self.namespace.as_str()];
+        full.extend_from_slice(args);
+        Ok(Command::new("ip").args(&full).output()?)
+    }
+
+    /// An HTTP GET with curl (2 s limit); the body, or an error naming the failure.
+    pub fn http_get(&self, url: &str) -> Result<String, Error> {
+        let out = self.output(&["curl", "-sS", "--max-time", "2", url])?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(Error(format!(
+                "GET {url} from {}: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    /// One ping of `address`, true if it answered within 2 s.
+    pub fn ping(&self, address: &str) -> bool {
+        self.output(&["ping", "-c", "1", "-W", "2", address])
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+}
+
+pub struct Lab {
+    pub name: String,
+    pub switch: String,
+    pub dir: PathBuf,
+    hosts: Vec<Host>,
+    children: Vec<Child>,
+    appliances: u32,
+}
+
+impl Lab {
+    /// A new lab with bridges `ext` and `int` (and `mgmt` when asked).
+    pub fn new(test: &str, with_mgmt: bool) -> Result<Lab, Error> {
+        sweep_stale();
+        let short: String = test
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(12)
+            .collect();
+        let name = format!(
+            "{PREFIX}{short}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/lab-logs")
+            .join(&name);
+        std::fs::create_dir_all(&dir)?;
+        let switch = format!("{name}-sw");
+        ip(&["netns", "add", &switch])?;
+        let lab = Lab {
+            name,
+            switch,
+            dir,
+            hosts: Vec::new(),
+            children: Vec::new(),
+            appliances: 0,
+        };
+        lab.in_switch(&["link", "set", "lo", "up"])?;
+        let mut nets = vec![Net::Ext, Net::Int];
+        if with_mgmt {
+            nets.push(Net::Mgmt);
+        }
+        for net in nets {
+            // No multicast snooping: VRRP adverts must reach every port.
+            lab.in_switch(&[
+                "link",
+                "add",
+                net.bridge(),
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ])?;
+            lab.in_switch(&["link", "set", net.bridge(), "up"])?;
+        }
+        Ok(lab)
+    }
+
+    /// `ip -n SWITCH args`
+    pub fn in_switch(&self, args: &[&str]) -> Result<(), Error> {
+        let mut full = vec!["-n", self.switch.as_str()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// A host namespace on `net` with `address` (CIDR) and, if given, a default route via
+    /// `gateway`, which is always a lab address.
+    pub fn add_host(
+        &mut self,
+        name: &str,
+        net: Net,
+        address: &str,
+        gateway: Option<&str>,
+    ) -> Result<Host, Error> {
+        let namespace = format!("{}-{name}", self.name);
+        ip(&["netns", "add", &namespace])?;
+        let host = Host {
+            name: name.to_string(),
+            namespace: namespace.clone(),
+            address: address.split('/').next().unwrap_or(address).to_string(),
+        };
+        self.hosts.push(host.clone());
+        let port = format!("h-{name}");
+        self.in_switch(&[
+            "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &namespace,
+        ])?;
+        self.in_switch(&["link", "set", &port, "master", net.bridge(), "up"])?;
+        ip(&["-n", &namespace, "link", "set", "lo", "up"])?;
+        ip(&["-n", &namespace, "link", "set", "eth0", "up"])?;
+        ip(&[
+            "-n", &namespace, "addr", "add", address, "dev", "eth0", "nodad",
+        ])?;
+        if let Some(gw) = gateway {
+            ip(&["-n", &namespace, "route", "add", "default", "via", gw])?;
+        }
+        Ok(host)
+    }
+
+    /// Starts a long-running program in a host's namespace (a web server, a peer); it is
+    /// killed by PID when the lab is dropped, or earlier with [`Lab::stop`].
+    pub fn spawn(&mut self, host: &Host, args: &[&str], log_name: &str) -> Result<u32, Error> {
+        let log = std::fs::File::create(self.dir.join(format!("{log_name}.log")))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &host.namespace])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| Error(format!("starting {args:?} in {}: {e}", host.name)))?;
+        let pid = child.id();
+        self.children.push(child);
+        Ok(pid)
+    }
+
+    /// Stops a program started with [`Lab::spawn`]: SIGTERM, then SIGKILL after 2 s.
+    pub fn stop(&mut self, pid: u32) {
+        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
+            let mut child = self.children.remove(i);
+            terminate(&mut child, Duration::from_secs(2));
+        }
+    }
+
+    /// A web server answering `body` on port 80 of `host` (busybox httpd).
+    pub fn serve_http(&mut self, host: &Host, body: &str) -> Result<u32, Error> {
+        let root = self.dir.join(format!("www-{}", host.name));
+        std::fs::create_dir_all(&root)?;
+        std::fs::write(root.join("index.html"), body)?;
+        let root = root.to_string_lossy().into_owned();
+        self.spawn(
+            host,
+            &["busybox", "httpd", "-f", "-p", "80", "-h", &root],
+            &format!("httpd-{}", host.name),
+        )
+    }
+
+    /// Boots an appliance wired into this lab's bridges.
+    pub fn boot(&mut self, spec: ApplianceSpec) -> Result<Appliance, Error> {
+        self.appliances += 1;
+        Appliance::boot(self, spec, self.appliances)
+    }
+}
+
+fn terminate(child: &mut Child, grace: Duration) {
+    let pid = Pid::from_raw(child.id() as i32);
+    let _ = kill(pid, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for mut child in std::mem::take(&mut self.children) {
+            terminate(&mut child, Duration::from_secs(2));
+        }
+        for host in &self.hosts {
+            let _ = ip(&["netns", "del", &host.namespace]);
+        }
+        let _ = ip(&["netns", "del", &self.switch]);
+    }
+}
+
+/// Deletes namespaces left by labs of test processes that no longer exist (killed
+/// before their drop ran). Their QEMUs died with them (PR_SET_PDEATHSIG).
+fn sweep_stale() {
+    let Ok(output) = run("ip", &["netns", "list"]) else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let pid: Option<i32> = rest.split('-').nth(1).and_then(|p| p.parse().ok());
+        if let Some(pid) = pid {
+            let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+            if !alive {
+                let _ = ip(&["netns", "del", name]);
+            }
+        }
+    }
+}
