@@ -1,0 +1,404 @@
+//! Runs every checker of the balancer in one task: one heap of deadlines, one timer, at
+//! most `max_in_flight` probes at a time, each probe a short tokio task. Health changes go
+//! out on an mpsc channel; checks are added, changed and removed through a [`Handle`].
+//!
+//! One task and one heap rather than one sleeping task per real server: the idle cost is
+//! one timer entry in total, and the bound on open sockets is in one place.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::{self, JoinSet};
+use tokio::time::Instant;
+
+use crate::checker::{Action, Checker, Event, Health, Transition};
+use crate::outcome::{Failure, ProbeResult};
+use crate::probe::Prober;
+use crate::random::Jitter;
+use crate::spec::{CheckKind, CheckSpec, SpecError};
+
+/// Probes in flight at once by default: sockets open at once, well under the usual
+/// 1024-descriptor limit. A probe that finds every slot taken starts when one frees.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+/// Commands queued toward the scheduler before [`Handle`] calls wait.
+pub const COMMAND_QUEUE: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Probes (open sockets) at once. keepalived has no such bound; when every slot is
+    /// taken, a due probe starts late, when one frees, rather than opening more sockets.
+    pub max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+}
+
+/// A health change of one checker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report<Id> {
+    pub id: Id,
+    pub health: Health,
+    /// What was probed and what it found, e.g. `HTTP_GET 192.168.33.11:80/: HTTP status
+    /// 503, expected 200-299 (4 attempts)`.
+    pub reason: String,
+}
+
+enum Command<Id> {
+    Set { id: Id, spec: Arc<CheckSpec> },
+    Remove { id: Id },
+}
+
+/// Adds, changes and removes checks of a running [`Scheduler`]; cheap to clone.
+pub struct Handle<Id> {
+    commands: mpsc::Sender<Command<Id>>,
+    counters: Arc<Counters>,
+}
+
+impl<Id> Clone for Handle<Id> {
+    fn clone(&self) -> Self {
+        Handle {
+            commands: self.commands.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
+/// What the scheduler is doing, for status pages and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub checkers: usize,
+    pub in_flight: usize,
+    /// Probes started since the scheduler was made.
+    pub probes_started: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    checkers: AtomicUsize,
+    in_flight: AtomicUsize,
+    probes_started: AtomicU64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandleError {
+    Invalid(SpecError),
+    /// The scheduler has stopped.
+    Stopped,
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandleError::Invalid(error) => write!(f, "invalid check: {error}"),
+            HandleError::Stopped => f.write_str("the health-check scheduler has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
+impl<Id> Handle<Id> {
+    /// Starts checking `id` with `spec`, or changes its check.
+    ///
+    /// A new check starts up (down with `alpha`) and is reported only when that changes.
+    /// Setting the same spec again changes nothing; a different spec restarts the checker
+    /// from its current health (one failure takes it down, one full pass brings it up).
+    pub async fn set(&self, id: Id, spec: CheckSpec) -> Result<(), HandleError> {
+        spec.validate().map_err(HandleError::Invalid)?;
+        self.commands
+            .send(Command::Set {
+                id,
+                spec: Arc::new(spec),
+            })
+            .await
+            .map_err(|_| HandleError::Stopped)
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            checkers: self.counters.checkers.load(Ordering::Relaxed),
+            in_flight: self.counters.in_flight.load(Ordering::Relaxed),
+            probes_started: self.counters.probes_started.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops checking `id`; a probe still out is forgotten.
+    pub async fn remove(&self, id: Id) -> Result<(), HandleError> {
+        self.commands
+            .send(Command::Remove { id })
+            .await
+            .map_err(|_| HandleError::Stopped)
+    }
+}
+
+struct Entry<Id> {
+    id: Id,
+    spec: Arc<CheckSpec>,
+    checker: Checker,
+    /// Unique per (re)start of a checker: stale deadlines and results carry an old one.
+    generation: u64,
+}
+
+/// A deadline in the heap: (when, slot, generation), earliest first.
+type Deadline = Reverse<(Instant, usize, u64)>;
+
+/// The checkers and the probes in flight. Build with [`Scheduler::new`], run with
+/// [`Scheduler::run`].
+pub struct Scheduler<Id> {
+    limits: Limits,
+    commands: mpsc::Receiver<Command<Id>>,
+    slots: Vec<Option<Entry<Id>>>,
+    free: Vec<usize>,
+    by_id: HashMap<Id, usize>,
+    deadlines: BinaryHeap<Deadline>,
+    probes: JoinSet<(usize, u64, ProbeResult)>,
+    /// Which slot a probe task serves, to count a panicked probe as a failure.
+    probe_slots: HashMap<task::Id, (usize, u64)>,
+    next_generation: u64,
+    jitter: Jitter,
+    prober: Prober,
+    counters: Arc<Counters>,
+}
+
+impl<Id> Scheduler<Id>
+where
+    Id: Clone + Eq + Hash + Send + 'static,
+{
+    pub fn new(limits: Limits) -> (Self, Handle<Id>) {
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let counters = Arc::new(Counters::default());
+        let scheduler = Scheduler {
+            limits: Limits {
+                max_in_flight: limits.max_in_flight.max(1),
+            },
+            commands: rx,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            probes: JoinSet::new(),
+            probe_slots: HashMap::new(),
+            next_generation: 0,
+            jitter: Jitter::new(),
+            prober: Prober::new(),
+            counters: counters.clone(),
+        };
+        let handle = Handle {
+            commands: tx,
+            counters,
+        };
+        (scheduler, handle)
+    }
+
+    /// Checks until every [`Handle`] is dropped or `reports` is closed.
+    ///
+    /// Each report is sent with `send().await`: a receiver that does not keep up holds the
+    /// checking back rather than losing a health change. Changes are rare (two per server
+    /// outage), so a queue of a few dozen is plenty.
+    pub async fn run(mut self, reports: mpsc::Sender<Report<Id>>) {
+        let sleep = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(sleep);
+        loop {
+            self.start_due_probes(Instant::now());
+            self.publish_counts();
+            let wake = if self.probes.len() < self.limits.max_in_flight {
+                self.deadlines.peek().map(|Reverse((due, _, _))| *due)
+            } else {
+                None
+            };
+            if let Some(due) = wake {
+                if sleep.deadline() != due {
+                    sleep.as_mut().reset(due);
+                }
+            }
+            tokio::select! {
+                Some(joined) = self.probes.join_next_with_id(), if !self.probes.is_empty() => {
+                    let (slot, generation, result) = match joined {
+                        Ok((task, done)) => {
+                            self.probe_slots.remove(&task);
+                            done
+                        }
+                        Err(error) => {
+                            let Some((slot, generation)) = self.probe_slots.remove(&error.id())
+                            else {
+                                continue;
+                            };
+                            let failure = Failure::Internal(format!("probe task: {error}"));
+                            (slot, generation, ProbeResult::Failed(failure))
+                        }
+                    };
+                    if let Some(report) = self.finish_probe(slot, generation, result) {
+                        if reports.send(report).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(Command::Set { id, spec }) => self.set(id, spec),
+                    Some(Command::Remove { id }) => self.remove(&id),
+                    None => return,
+                },
+                () = &mut sleep, if wake.is_some() => {}
+            }
+        }
+    }
+
+    fn start_due_probes(&mut self, now: Instant) {
+        while self.probes.len() < self.limits.max_in_flight {
+            let Some(Reverse((due, slot, generation))) = self.deadlines.peek().copied() else {
+                return;
+            };
+            if due > now {
+                return;
+            }
+            self.deadlines.pop();
+            let Some(entry) = self.live_entry(slot, generation) else {
+                continue;
+            };
+            let Some(Action::Probe(probe)) = entry.checker.on_event(Event::Timer, now.into_std())
+            else {
+                continue;
+            };
+            let spec = entry.spec.clone();
+            let prober = self.prober.clone();
+            let handle = self.probes.spawn(async move {
+                let result = prober.run(&spec, probe.url).await;
+                (slot, generation, result)
+            });
+            self.probe_slots.insert(handle.id(), (slot, generation));
+            self.counters.probes_started.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn publish_counts(&self) {
+        let counters = &self.counters;
+        counters.checkers.store(self.by_id.len(), Ordering::Relaxed);
+        counters
+            .in_flight
+            .store(self.probes.len(), Ordering::Relaxed);
+    }
+
+    fn finish_probe(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        result: ProbeResult,
+    ) -> Option<Report<Id>> {
+        let now = Instant::now();
+        let entry = self.live_entry(slot, generation)?;
+        let action = entry
+            .checker
+            .on_event(Event::Probed(result), now.into_std());
+        let deadline = entry.checker.next_deadline().map(Instant::from_std);
+        let report = match action {
+            Some(Action::Report(transition)) => Some(Report {
+                id: entry.id.clone(),
+                health: transition.health,
+                reason: describe(&entry.spec, &transition),
+            }),
+            _ => None,
+        };
+        if let Some(due) = deadline {
+            self.deadlines.push(Reverse((due, slot, generation)));
+        }
+        report
+    }
+
+    fn live_entry(&mut self, slot: usize, generation: u64) -> Option<&mut Entry<Id>> {
+        self.slots
+            .get_mut(slot)?
+            .as_mut()
+            .filter(|entry| entry.generation == generation)
+    }
+
+    fn set(&mut self, id: Id, spec: Arc<CheckSpec>) {
+        if spec.validate().is_err() {
+            // Handle::set refuses these before they get here.
+            return;
+        }
+        let now = Instant::now().into_std();
+        let random = self.jitter.next_u32();
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let slot = match self.by_id.get(&id) {
+            Some(&slot) => {
+                let Some(old) = self.slots[slot].as_ref() else {
+                    return;
+                };
+                if old.spec == spec {
+                    return;
+                }
+                let checker = Checker::resume(&spec, now, random, old.checker.health());
+                self.slots[slot] = Some(Entry {
+                    id,
+                    spec,
+                    checker,
+                    generation,
+                });
+                slot
+            }
+            None => {
+                let entry = Entry {
+                    id: id.clone(),
+                    checker: Checker::new(&spec, now, random),
+                    spec,
+                    generation,
+                };
+                let slot = match self.free.pop() {
+                    Some(slot) => {
+                        self.slots[slot] = Some(entry);
+                        slot
+                    }
+                    None => {
+                        self.slots.push(Some(entry));
+                        self.slots.len() - 1
+                    }
+                };
+                self.by_id.insert(id, slot);
+                slot
+            }
+        };
+        if let Some(entry) = &self.slots[slot] {
+            if let Some(due) = entry.checker.next_deadline() {
+                self.deadlines
+                    .push(Reverse((Instant::from_std(due), slot, generation)));
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &Id) {
+        if let Some(slot) = self.by_id.remove(id) {
+            // Its heap entry and any probe result are now stale and will be skipped.
+            self.slots[slot] = None;
+            self.free.push(slot);
+        }
+    }
+}
+
+/// `HTTP_GET 192.168.33.11:80/health: <cause>`, `TCP_CHECK 192.168.33.11:80: <cause>`.
+fn describe(spec: &CheckSpec, transition: &Transition) -> String {
+    let path = match (&spec.kind, transition.url) {
+        (CheckKind::Http(http), Some(index)) => http
+            .urls
+            .get(index)
+            .map(|url| url.path.as_str())
+            .unwrap_or(""),
+        _ => "",
+    };
+    format!(
+        "{} {}{path}: {}",
+        spec.kind_name(),
+        spec.connect_to,
+        transition.cause
+    )
+}
