@@ -13,6 +13,8 @@ use crate::board;
 use interfaces::InterfaceReconciler;
 
 mod interfaces;
+pub mod lvs;
+pub mod vrrp_task;
 
 pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
 /// How often the interfaces are compared with the configuration again, so that a link

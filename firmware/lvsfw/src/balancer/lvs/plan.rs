@@ -1,0 +1,167 @@
+//! What the virtual services should be, and the IPVS table that follows from it and from
+//! the real servers' health. Pure: the task feeds health changes in and sends the table
+//! to the kernel.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use checks::CheckSpec;
+use ipvs::{Destination, Forward, Service, ServiceKey, Table};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealServer {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub weight: u32,
+    pub forward: Forward,
+    /// keepalived's `inhibit_on_failure`: a dead server stays with weight 0 (its
+    /// established connections keep going) instead of being removed.
+    pub inhibit_on_failure: bool,
+    pub upper_threshold: u32,
+    pub lower_threshold: u32,
+    /// Every checker must be up for the server to be alive (keepalived); none means
+    /// always alive.
+    pub checks: Vec<CheckSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualService {
+    pub service: Service,
+    pub real_servers: Vec<RealServer>,
+    /// keepalived's `sorry_server`: takes the traffic while quorum is lost.
+    pub sorry_server: Option<(IpAddr, u16)>,
+    pub sorry_forward: Forward,
+    /// keepalived's `quorum` (default 1) and `hysteresis` (default 0): the summed weight
+    /// of live servers that keeps the service up.
+    pub quorum: u32,
+    pub hysteresis: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub services: Vec<VirtualService>,
+}
+
+/// One checker of one real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckId {
+    pub service: ServiceKey,
+    pub addr: IpAddr,
+    pub port: u16,
+    pub index: usize,
+}
+
+/// Health of every checker and quorum of every service, as they have evolved.
+#[derive(Debug, Clone, Default)]
+pub struct HealthBook {
+    /// Checkers reported down; absent means up (keepalived's initial state).
+    down: HashMap<CheckId, bool>,
+    /// Services whose quorum is currently lost.
+    quorum_lost: HashMap<ServiceKey, bool>,
+}
+
+impl HealthBook {
+    pub fn set(&mut self, id: CheckId, up: bool) {
+        self.down.insert(id, !up);
+    }
+
+    /// Starts a checker as down (keepalived's `alpha`).
+    pub fn start_down(&mut self, id: CheckId) {
+        self.down.entry(id).or_insert(true);
+    }
+
+    fn alive(&self, service: ServiceKey, rs: &RealServer) -> bool {
+        (0..rs.checks.len()).all(|index| {
+            let id = CheckId {
+                service,
+                addr: rs.addr,
+                port: rs.port,
+                index,
+            };
+            !self.down.get(&id).copied().unwrap_or(false)
+        })
+    }
+
+    /// Forgets checkers and services that the plan no longer has.
+    pub fn retain(&mut self, plan: &Plan) {
+        let live: std::collections::HashSet<CheckId> =
+            plan.check_ids().into_iter().map(|(id, _)| id).collect();
+        self.down.retain(|id, _| live.contains(id));
+        self.quorum_lost
+            .retain(|key, _| plan.services.iter().any(|s| s.service.key == *key));
+    }
+}
+
+impl Plan {
+    /// Every checker of every real server, with its id.
+    pub fn check_ids(&self) -> Vec<(CheckId, &CheckSpec)> {
+        let mut ids = Vec::new();
+        for vs in &self.services {
+            for rs in &vs.real_servers {
+                for (index, spec) in rs.checks.iter().enumerate() {
+                    let id = CheckId {
+                        service: vs.service.key,
+                        addr: rs.addr,
+                        port: rs.port,
+                        index,
+                    };
+                    ids.push((id, spec));
+                }
+            }
+        }
+        ids
+    }
+
+    /// The IPVS table this plan asks for given `health`; updates the quorum state.
+    pub fn desired(&self, health: &mut HealthBook) -> Table {
+        let mut table = Table::default();
+        for vs in &self.services {
+            let key = vs.service.key;
+            table.insert_service(vs.service.clone());
+            let mut live_weight = 0u64;
+            for rs in &vs.real_servers {
+                let alive = health.alive(key, rs);
+                if alive {
+                    live_weight += u64::from(rs.weight);
+                }
+                if alive || rs.inhibit_on_failure {
+                    let mut dest = Destination::new(
+                        rs.addr,
+                        rs.port,
+                        rs.forward,
+                        if alive { rs.weight } else { 0 },
+                    );
+                    dest.upper_threshold = rs.upper_threshold;
+                    dest.lower_threshold = rs.lower_threshold;
+                    table.insert_destination(&key, dest);
+                }
+            }
+            let lost = quorum_lost(
+                health.quorum_lost.get(&key).copied(),
+                live_weight,
+                u64::from(vs.quorum),
+                u64::from(vs.hysteresis),
+            );
+            health.quorum_lost.insert(key, lost);
+            if let (true, Some((addr, port))) = (lost, vs.sorry_server) {
+                table.insert_destination(&key, Destination::new(addr, port, vs.sorry_forward, 1));
+            }
+        }
+        table
+    }
+}
+
+/// keepalived's quorum with hysteresis (ipwrapper.c): at start quorum holds if the live
+/// weight reaches quorum + hysteresis; once up it is lost below quorum − hysteresis (or
+/// at no live weight); once lost it is gained again at quorum + hysteresis.
+fn quorum_lost(was_lost: Option<bool>, live: u64, quorum: u64, hysteresis: u64) -> bool {
+    let up_at = quorum + hysteresis;
+    let down_below = quorum.saturating_sub(hysteresis);
+    match was_lost {
+        None | Some(true) => live < up_at,
+        Some(false) => live == 0 || live < down_below,
+    }
+}
+
+#[cfg(test)]
+mod tests;
