@@ -16,7 +16,10 @@ fn median(sorted: &[f64]) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let boots: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let boots: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
     let image = lvsfw_lab::image_dir();
     let binary = std::fs::metadata(image.join("lvsfw"))?.len();
     let initramfs = std::fs::metadata(image.join("initramfs.cpio"))?.len();
@@ -34,9 +37,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     times.sort_by(|a, b| a.total_cmp(b));
     println!("| what | value |");
     println!("|---|---|");
-    println!("| lvsfw binary (static, musl) | {binary} bytes ({:.2} MiB) |", binary as f64 / 1048576.0);
-    println!("| initramfs (uncompressed cpio) | {initramfs} bytes ({:.2} MiB) |", initramfs as f64 / 1048576.0);
-    println!("| QEMU start to \"interfaces up\", median of {boots} boots (TCG) | {:.0} ms |", median(&times));
-    println!("| min / max | {:.0} / {:.0} ms |", times[0], times[times.len() - 1]);
+    println!(
+        "| lvsfw binary (static, musl) | {binary} bytes ({:.2} MiB) |",
+        binary as f64 / 1048576.0
+    );
+    println!(
+        "| initramfs (uncompressed cpio) | {initramfs} bytes ({:.2} MiB) |",
+        initramfs as f64 / 1048576.0
+    );
+    println!(
+        "| QEMU start to \"interfaces up\", median of {boots} boots (TCG) | {:.0} ms |",
+        median(&times)
+    );
+    println!(
+        "| min / max | {:.0} / {:.0} ms |",
+        times[0],
+        times[times.len() - 1]
+    );
     Ok(())
 }
