@@ -6,9 +6,13 @@
 mod issue;
 mod model;
 mod prefix;
+mod suggest;
+
+pub mod keepalived;
 
 pub mod native;
 
 pub use issue::{Issue, Issues};
 pub use model::{Config, Interface, Role, Route, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
 pub use prefix::IpPrefix;
+pub use suggest::did_you_mean;

@@ -8,7 +8,7 @@
 //! module ip_vs
 //! ```
 
-use config::{Issues, Role};
+use config::{did_you_mean, Issues, Role};
 use netif::NicMatch;
 
 pub const PATH: &str = "/etc/lvsfw/board.conf";
@@ -136,33 +136,6 @@ fn words_with_columns(line: &str) -> Vec<(usize, &str)> {
     words
 }
 
-/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,11 +204,5 @@ module ip_vs
             .map(|i| i.to_string())
             .collect();
         assert_eq!(messages, vec!["1:1: the board has no \"name\" statement"]);
-    }
-
-    #[test]
-    fn did_you_mean_only_for_near_misses() {
-        assert_eq!(did_you_mean("hostnme", &KEYWORDS), Some("hostname"));
-        assert_eq!(did_you_mean("interface", &KEYWORDS), None);
     }
 }

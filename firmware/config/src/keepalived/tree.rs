@@ -1,0 +1,404 @@
+//! keepalived.conf as keepalived reads it: a line is a keyword and its arguments, `{`
+//! opens a block of statements and `}` closes it, `!` and `#` start comments, "…" quotes
+//! a word with spaces. Every word keeps its file, line and column for error messages.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::Issues;
+
+/// Where a word is: `file:line:col` (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pos {
+    pub file: Arc<PathBuf>,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stmt {
+    pub keyword: Word,
+    pub args: Vec<Word>,
+    pub block: Option<Vec<Stmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Word(Word),
+    Open(Pos),
+    Close(Pos),
+    Newline,
+}
+
+/// Files included at most this deep (keepalived stops runaway include loops too).
+const MAX_INCLUDE_DEPTH: usize = 8;
+/// The most words a configuration may hold, included files counted.
+pub const MAX_WORDS: usize = 4_000_000;
+
+fn tokenize(text: &str, file: &Arc<PathBuf>, issues: &mut Issues) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        let pos = |i: usize| Pos {
+            file: Arc::clone(file),
+            line: n + 1,
+            col: i + 1,
+        };
+        while i < chars.len() {
+            let c = chars[i];
+            if c.is_whitespace() {
+                i += 1;
+            } else if c == '!' || c == '#' {
+                break;
+            } else if c == '{' {
+                tokens.push(Token::Open(pos(i)));
+                i += 1;
+            } else if c == '}' {
+                tokens.push(Token::Close(pos(i)));
+                i += 1;
+            } else if c == '"' {
+                let start = i;
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&c| c == '"')
+                    .map(|e| i + 1 + e);
+                match end {
+                    Some(end) => {
+                        tokens.push(Token::Word(Word {
+                            text: chars[start + 1..end].iter().collect(),
+                            pos: pos(start),
+                        }));
+                        i = end + 1;
+                    }
+                    None => {
+                        issues.push(pos(start).to_string(), "unterminated quoted string");
+                        break;
+                    }
+                }
+            } else {
+                let start = i;
+                while i < chars.len() && !chars[i].is_whitespace() && !"{}!#".contains(chars[i]) {
+                    i += 1;
+                }
+                tokens.push(Token::Word(Word {
+                    text: chars[start..i].iter().collect(),
+                    pos: pos(start),
+                }));
+            }
+        }
+        tokens.push(Token::Newline);
+    }
+    tokens
+}
+
+/// Reads `path` (and what it includes) into statements; every problem goes to `issues`.
+pub fn read_file(path: &Path, issues: &mut Issues) -> Vec<Stmt> {
+    read_depth(path, None, 0, issues)
+}
+
+/// Reads configuration text that came from somewhere other than a file (a pasted
+/// keepalived.conf); `name` stands for the file in messages, includes are relative to
+/// the current folder.
+pub fn read_text(text: &str, name: &str, issues: &mut Issues) -> Vec<Stmt> {
+    let file = Arc::new(PathBuf::from(name));
+    parse_tokens(tokenize(text, &file, issues), &file, 0, issues)
+}
+
+fn read_depth(path: &Path, from: Option<&Pos>, depth: usize, issues: &mut Issues) -> Vec<Stmt> {
+    let where_ = from.map_or(path.display().to_string(), |p| p.to_string());
+    if depth > MAX_INCLUDE_DEPTH {
+        issues.push(
+            where_,
+            format!("includes nested deeper than {MAX_INCLUDE_DEPTH} (a loop?)"),
+        );
+        return Vec::new();
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            issues.push(where_, format!("cannot read {}: {e}", path.display()));
+            return Vec::new();
+        }
+    };
+    let file = Arc::new(path.to_path_buf());
+    parse_tokens(tokenize(&text, &file, issues), &file, depth, issues)
+}
+
+fn parse_tokens(
+    tokens: Vec<Token>,
+    file: &Arc<PathBuf>,
+    depth: usize,
+    issues: &mut Issues,
+) -> Vec<Stmt> {
+    let words = tokens
+        .iter()
+        .filter(|t| matches!(t, Token::Word(_)))
+        .count();
+    if words > MAX_WORDS {
+        issues.push(
+            file.display().to_string(),
+            format!("more than {MAX_WORDS} words"),
+        );
+        return Vec::new();
+    }
+    let mut iter = tokens.into_iter().peekable();
+    parse_block(&mut iter, None, depth, issues)
+}
+
+fn parse_block(
+    tokens: &mut std::iter::Peekable<std::vec::IntoIter<Token>>,
+    opened: Option<&Pos>,
+    depth: usize,
+    issues: &mut Issues,
+) -> Vec<Stmt> {
+    let mut stmts: Vec<Stmt> = Vec::new();
+    let mut current: Option<Stmt> = None;
+    while let Some(token) = tokens.next() {
+        match token {
+            Token::Word(w) => match current.as_mut() {
+                Some(stmt) => stmt.args.push(w),
+                None => {
+                    current = Some(Stmt {
+                        keyword: w,
+                        args: Vec::new(),
+                        block: None,
+                    })
+                }
+            },
+            Token::Newline => finish(&mut current, &mut stmts, depth, issues),
+            Token::Open(pos) => {
+                let block = parse_block(tokens, Some(&pos), depth, issues);
+                match current.as_mut() {
+                    Some(stmt) => stmt.block = Some(block),
+                    None => issues.push(pos.to_string(), "a block must follow a keyword"),
+                }
+                finish(&mut current, &mut stmts, depth, issues);
+            }
+            Token::Close(pos) => {
+                finish(&mut current, &mut stmts, depth, issues);
+                if opened.is_none() {
+                    issues.push(pos.to_string(), "'}' without a matching '{'");
+                    continue;
+                }
+                return stmts;
+            }
+        }
+    }
+    finish(&mut current, &mut stmts, depth, issues);
+    if let Some(pos) = opened {
+        issues.push(pos.to_string(), "'{' is never closed");
+    }
+    stmts
+}
+
+fn finish(current: &mut Option<Stmt>, stmts: &mut Vec<Stmt>, depth: usize, issues: &mut Issues) {
+    let Some(stmt) = current.take() else { return };
+    if stmt.keyword.text == "include" && stmt.block.is_none() {
+        match stmt.args.as_slice() {
+            [pattern] => stmts.extend(include(pattern, depth, issues)),
+            _ => issues.push(
+                stmt.keyword.pos.to_string(),
+                "include: expected one file or pattern",
+            ),
+        }
+    } else {
+        stmts.push(stmt);
+    }
+}
+
+/// keepalived's `include`: a glob, relative to the including file's folder; files in
+/// name order. A pattern that matches nothing is an error (a typo would drop a block).
+fn include(pattern: &Word, depth: usize, issues: &mut Issues) -> Vec<Stmt> {
+    let base = pattern
+        .pos
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let full = if Path::new(&pattern.text).is_absolute() {
+        PathBuf::from(&pattern.text)
+    } else {
+        base.join(&pattern.text)
+    };
+    let paths = glob_files(&full);
+    if paths.is_empty() {
+        issues.push(
+            pattern.pos.to_string(),
+            format!("include {}: no such file", pattern.text),
+        );
+        return Vec::new();
+    }
+    paths
+        .iter()
+        .flat_map(|p| read_depth(p, Some(&pattern.pos), depth + 1, issues))
+        .collect()
+}
+
+/// `*` and `?` in the last component of `pattern`.
+fn glob_files(pattern: &Path) -> Vec<PathBuf> {
+    let Some(name) = pattern
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+    else {
+        return Vec::new();
+    };
+    if !name.contains(['*', '?']) {
+        return if pattern.is_file() {
+            vec![pattern.to_path_buf()]
+        } else {
+            Vec::new()
+        };
+    }
+    let dir = pattern.parent().unwrap_or(Path::new("."));
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| wildcard(&name, &e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found
+}
+
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // dp[j]: pattern[..i] matches text[..j]
+    let mut dp = vec![false; t.len() + 1];
+    dp[0] = true;
+    for &pc in &p {
+        let mut next = vec![false; t.len() + 1];
+        if pc == '*' {
+            let mut any = false;
+            for j in 0..=t.len() {
+                any |= dp[j];
+                next[j] = any;
+            }
+        } else {
+            for j in 1..=t.len() {
+                next[j] = dp[j - 1] && (pc == '?' || pc == t[j - 1]);
+            }
+        }
+        dp = next;
+    }
+    dp[t.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Vec<Stmt>, Vec<String>) {
+        let mut issues = Issues::default();
+        let stmts = read_text(text, "k.conf", &mut issues);
+        (stmts, issues.iter().map(|i| i.to_string()).collect())
+    }
+
+    fn shape(stmts: &[Stmt]) -> String {
+        stmts
+            .iter()
+            .map(|s| {
+                let mut out = s.keyword.text.clone();
+                for a in &s.args {
+                    out.push(' ');
+                    out.push_str(&a.text);
+                }
+                if let Some(b) = &s.block {
+                    out.push_str(&format!(" {{{}}}", shape(b)));
+                }
+                out
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn blocks_lines_comments_and_quotes() {
+        let (stmts, issues) = parse(
+            "! comment\nvrrp_instance VI_1 { # trailing\n  state MASTER\n  authentication {\n    auth_type PASS\n    auth_pass \"a b\" }\n}\n",
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(
+            shape(&stmts),
+            "vrrp_instance VI_1 {state MASTER; authentication {auth_type PASS; auth_pass a b}}"
+        );
+        assert_eq!(
+            stmts[0].block.as_ref().unwrap()[0].keyword.pos.to_string(),
+            "k.conf:3:3"
+        );
+    }
+
+    #[test]
+    fn one_line_blocks_hold_one_statement_a_line() {
+        let (stmts, _) = parse("virtual_ipaddress { 192.168.0.100 dev eth2 }\n");
+        assert_eq!(shape(&stmts), "virtual_ipaddress {192.168.0.100 dev eth2}");
+    }
+
+    #[test]
+    fn unbalanced_braces_and_quotes_are_reported_with_their_place() {
+        let (_, issues) = parse("a {\n b\n");
+        assert_eq!(issues, vec!["k.conf:1:3: '{' is never closed"]);
+        let (_, issues) = parse("a\n}\n");
+        assert_eq!(issues, vec!["k.conf:2:1: '}' without a matching '{'"]);
+        let (_, issues) = parse("a \"b\n");
+        assert_eq!(issues, vec!["k.conf:1:3: unterminated quoted string"]);
+    }
+
+    #[test]
+    fn includes_are_relative_to_the_including_file_and_globbed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        std::fs::write(dir.path().join("conf.d/b.conf"), "second\n").unwrap();
+        std::fs::write(dir.path().join("conf.d/a.conf"), "first\n").unwrap();
+        std::fs::write(dir.path().join("conf.d/skip.txt"), "no\n").unwrap();
+        std::fs::write(
+            dir.path().join("main.conf"),
+            "include conf.d/*.conf\nlast\ninclude missing.conf\n",
+        )
+        .unwrap();
+        let mut issues = Issues::default();
+        let stmts = read_file(&dir.path().join("main.conf"), &mut issues);
+        assert_eq!(shape(&stmts), "first; second; last");
+        let messages: Vec<String> = issues.iter().map(|i| i.to_string()).collect();
+        assert_eq!(messages.len(), 1);
+        assert!(
+            messages[0].ends_with("main.conf:3:9: include missing.conf: no such file"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn an_include_loop_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("self.conf"), "include self.conf\n").unwrap();
+        let mut issues = Issues::default();
+        read_file(&dir.path().join("self.conf"), &mut issues);
+        assert!(
+            issues.iter().any(|i| i.message.contains("deeper than")),
+            "{issues:?}"
+        );
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*.conf", "a.conf"));
+        assert!(!wildcard("*.conf", "a.confx"));
+        assert!(wildcard("a?c", "abc"));
+        assert!(wildcard("*", ""));
+    }
+}
