@@ -17,6 +17,10 @@ pub mod lvs;
 pub mod vrrp_task;
 
 pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
+/// The pasted keepalived.conf, when there is one.
+pub const KEEPALIVED_PATH: &str = "/etc/lvsfw/keepalived.conf";
+/// Which IPVS services lvsfw made, across restarts of the balancer.
+const IPVS_OWNED_PATH: &str = "/run/lvsfw/ipvs.owned";
 /// How often the interfaces are compared with the configuration again, so that a link
 /// taken down or an address removed by hand comes back.
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
@@ -24,12 +28,14 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 struct Options {
     board: Option<PathBuf>,
     config: PathBuf,
+    keepalived: PathBuf,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         board: None,
         config: CONFIG_PATH.into(),
+        keepalived: KEEPALIVED_PATH.into(),
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -41,6 +47,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "--board" => options.board = Some(value()?),
             "--config" => options.config = value()?,
+            "--keepalived" => options.keepalived = value()?,
             other => return Err(format!("unknown argument \"{other}\"")),
         }
     }
@@ -106,6 +113,20 @@ async fn serve(options: Options) -> ExitCode {
         _ => {}
     }
     let mut ticker = tokio::time::interval(RECONCILE_EVERY);
+    ticker.tick().await;
+    if let (Some(board), Some(config)) = (&board, &config) {
+        interfaces.pass(&kernel, board, config).await;
+    }
+    // Real servers are added only once the interfaces that reach them are up: the
+    // kernel refuses a NAT destination it has no route to.
+    // Kept open for the life of the balancer: a reload sends the next plan on it.
+    let (plans, plans_rx) = tokio::sync::mpsc::channel(4);
+    if let Some(k) = load_keepalived(&options.keepalived) {
+        let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
+        tokio::spawn(lvs::run(plans_rx, worker));
+        let _ = plans.send(lvs::plan(&k)).await;
+    }
+
     loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -119,6 +140,34 @@ async fn serve(options: Options) -> ExitCode {
     }
     log::info!("stopping");
     ExitCode::SUCCESS
+}
+
+/// keepalived.conf is optional: without it the balancer only keeps the interfaces.
+fn load_keepalived(path: &Path) -> Option<config::keepalived::Keepalived> {
+    if !path.exists() {
+        return None;
+    }
+    match config::keepalived::read_file(path) {
+        Ok(read) => {
+            for note in &read.notes {
+                log::info!("note: {note}");
+            }
+            log::info!(
+                "{}: {} virtual servers, {} VRRP instances",
+                path.display(),
+                read.config.virtual_servers.len(),
+                read.config.vrrp_instances.len()
+            );
+            Some(read.config)
+        }
+        Err(issues) => {
+            for issue in issues.iter() {
+                log::error!("{issue}");
+            }
+            log::error!("{}: not used; nothing of it is applied", path.display());
+            None
+        }
+    }
 }
 
 fn load_config(path: &Path) -> Option<Config> {

@@ -1,14 +1,12 @@
 //! The virtual services: health checks feed the real servers' health, which with the
 //! plan gives the IPVS table, which a worker thread reconciles with the kernel.
 
-// Not started yet: the balancer starts these once the keepalived.conf reader (issue 3)
-// gives it virtual servers and VRRP instances. Until then only the tests use them.
-#![allow(dead_code, unused_imports)]
-
+mod from_config;
 mod plan;
 mod worker;
 
-pub use plan::{CheckId, HealthBook, Plan, RealServer, VirtualService};
+pub use from_config::plan;
+pub use plan::{CheckId, HealthBook, Plan};
 pub use worker::IpvsWorker;
 
 use checks::{Handle, Health, Limits, Report, Scheduler};

@@ -8,6 +8,9 @@ use std::sync::mpsc as std_mpsc;
 
 use ipvs::{Client, ServiceKey, Table};
 
+/// How soon a pass that failed is tried again.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct IpvsWorker {
     tables: std_mpsc::Sender<Table>,
 }
@@ -34,10 +37,26 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
     let mut unavailable_said = false;
     let mut owned = load_owned(&owned_path);
     let mut first = true;
-    while let Ok(mut desired) = incoming.recv() {
+    let mut last: Option<Table> = None;
+    let mut retry = false;
+    loop {
+        // After a failed pass, the same table is tried again when nothing newer comes.
+        let received = if retry {
+            incoming
+                .recv_timeout(RETRY_AFTER)
+                .map_err(|e| e == std_mpsc::RecvTimeoutError::Disconnected)
+        } else {
+            incoming.recv().map_err(|_| true)
+        };
+        let mut desired = match (received, last.take()) {
+            (Ok(table), _) => table,
+            (Err(false), Some(previous)) => previous,
+            _ => return,
+        };
         while let Ok(newer) = incoming.try_recv() {
             desired = newer;
         }
+        retry = true;
         if client.is_none() {
             match Client::connect() {
                 Ok(c) => client = Some(c),
@@ -46,10 +65,12 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
                         log::warn!("IPVS is not available in this kernel: virtual services are not programmed");
                         unavailable_said = true;
                     }
+                    retry = false;
                     continue;
                 }
                 Err(e) => {
                     log::error!("IPVS: {e}");
+                    last = Some(desired);
                     continue;
                 }
             }
@@ -60,6 +81,7 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
             Err(e) => {
                 log::error!("IPVS: {e}");
                 client = None;
+                last = Some(desired);
                 continue;
             }
         };
@@ -93,6 +115,8 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
         }
         owned = desired.services.keys().copied().collect();
         save_owned(&owned_path, &owned);
+        retry = failed > 0;
+        last = Some(desired);
     }
 }
 

@@ -1,0 +1,156 @@
+//! keepalived's virtual_server blocks as a [`Plan`]: what IPVS should hold and how each
+//! real server is checked.
+
+use std::net::SocketAddr;
+
+use checks::{CheckKind, CheckSpec, HttpCheck, StatusCodes, Timing, Url};
+use config::keepalived::{self, Keepalived, LbKind, VsKey};
+use ipvs::{Forward, Protocol, Service, ServiceKey};
+
+use super::plan::{Plan, RealServer, VirtualService};
+
+pub fn plan(k: &Keepalived) -> Plan {
+    Plan {
+        services: k.virtual_servers.iter().map(virtual_service).collect(),
+    }
+}
+
+fn virtual_service(vs: &keepalived::VirtualServer) -> VirtualService {
+    let key = match vs.key {
+        VsKey::Addr(addr, port) => ServiceKey::Addr {
+            protocol: match vs.protocol {
+                keepalived::Protocol::Tcp => Protocol::Tcp,
+                keepalived::Protocol::Udp => Protocol::Udp,
+                keepalived::Protocol::Sctp => Protocol::Sctp,
+            },
+            addr,
+            port,
+        },
+        VsKey::Fwmark(mark) => ServiceKey::Fwmark { ipv6: false, mark },
+    };
+    let mut service = Service::new(key, &vs.lb_algo);
+    service.persistence_timeout = vs.persistence_timeout;
+    if let Some(prefix) = vs.persistence_granularity {
+        service.persistence_prefix = prefix;
+    }
+    let forward = match vs.lb_kind {
+        LbKind::Nat => Forward::Masq,
+        LbKind::Dr => Forward::Route,
+        LbKind::Tun => Forward::Tunnel,
+    };
+    VirtualService {
+        service,
+        real_servers: vs
+            .real_servers
+            .iter()
+            .map(|rs| real_server(vs, rs, forward))
+            .collect(),
+        sorry_server: vs.sorry_server,
+        sorry_forward: forward,
+        quorum: vs.quorum,
+        hysteresis: vs.hysteresis,
+    }
+}
+
+fn real_server(
+    vs: &keepalived::VirtualServer,
+    rs: &keepalived::RealServer,
+    forward: Forward,
+) -> RealServer {
+    RealServer {
+        addr: rs.addr,
+        port: rs.port,
+        weight: rs.weight,
+        forward,
+        inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
+        upper_threshold: 0,
+        lower_threshold: 0,
+        checks: rs.checks.iter().map(|c| check(vs, rs, c)).collect(),
+    }
+}
+
+fn check(
+    vs: &keepalived::VirtualServer,
+    rs: &keepalived::RealServer,
+    c: &keepalived::Check,
+) -> CheckSpec {
+    let connect_to = SocketAddr::new(
+        c.connect_ip.unwrap_or(rs.addr),
+        c.connect_port.unwrap_or(rs.port),
+    );
+    let kind = match c.kind {
+        keepalived::CheckKind::Tcp => CheckKind::Tcp,
+        keepalived::CheckKind::HttpGet | keepalived::CheckKind::SslGet => {
+            let urls = c
+                .urls
+                .iter()
+                .map(|u| Url {
+                    status_codes: match u.status_code {
+                        Some(code) => StatusCodes::from_ranges([code..=code]).unwrap_or_default(),
+                        None => StatusCodes::default(),
+                    },
+                    digest: u.digest,
+                    ..Url::new(u.path.clone())
+                })
+                .collect();
+            let mut http = HttpCheck::new(urls);
+            http.tls = c.kind == keepalived::CheckKind::SslGet;
+            http.virtualhost = c.virtualhost.clone().or_else(|| vs.virtualhost.clone());
+            CheckKind::Http(http)
+        }
+    };
+    let delay_loop = c.delay_loop.unwrap_or(vs.delay_loop);
+    let timing = Timing {
+        connect_timeout: c.connect_timeout,
+        retry: c.retry,
+        delay_before_retry: c.delay_before_retry,
+        delay_loop,
+        warmup: c.warmup.unwrap_or(delay_loop),
+        alpha: vs.alpha,
+    };
+    CheckSpec {
+        kind,
+        connect_to,
+        bindto: c.bindto,
+        timing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_3_1_plan() {
+        let text = include_str!("../../../../config/testdata/seed-3-1.conf");
+        let k = config::keepalived::read_text(text, "seed-3-1.conf")
+            .unwrap()
+            .config;
+        let plan = plan(&k);
+        let vs = &plan.services[0];
+        assert_eq!(vs.service.scheduler, "rr");
+        assert_eq!(
+            vs.service.key,
+            ServiceKey::Addr {
+                protocol: Protocol::Tcp,
+                addr: "192.168.0.100".parse().unwrap(),
+                port: 80
+            }
+        );
+        assert_eq!(vs.real_servers.len(), 2);
+        let rs = &vs.real_servers[0];
+        assert!(rs.inhibit_on_failure);
+        assert_eq!((rs.weight, rs.forward), (1, Forward::Masq));
+        let check = &rs.checks[0];
+        assert_eq!(check.connect_to, "192.168.33.11:80".parse().unwrap());
+        assert_eq!(check.timing.delay_loop, std::time::Duration::from_secs(6));
+        assert_eq!(check.timing.retry, 3);
+        assert!(check.validate().is_ok());
+        let CheckKind::Http(http) = &check.kind else {
+            panic!("{check:?}")
+        };
+        assert!(
+            http.urls[0].status_codes.contains(200) && !http.urls[0].status_codes.contains(204)
+        );
+    }
+}
