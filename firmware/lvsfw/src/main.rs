@@ -4,6 +4,7 @@
 
 mod balancer;
 mod board;
+mod config_cli;
 mod init;
 mod ipvs_cli;
 mod logger;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: lvsfw COMMAND
   balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
+  config import FILE                        check a keepalived.conf for `config apply`
   ipvs list [--stats | --rate]              print the kernel's IPVS table like ipvsadm -Ln
   version                                   print the version
 As PID 1 (the appliance's /init) lvsfw runs as init.";
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("balancer") => balancer::run(&args[1..]),
+        Some("config") => config_cli::run(&args[1..]),
         Some("ipvs") => ipvs_cli::run(&args[1..]),
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));

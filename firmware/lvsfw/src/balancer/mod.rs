@@ -77,13 +77,14 @@ pub fn run(args: &[String]) -> ExitCode {
 }
 
 async fn serve(options: Options) -> ExitCode {
-    let (mut term, mut int) = match (
+    let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(t), Ok(i)) => (t, i),
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
         _ => {
-            log::error!("cannot watch for SIGTERM");
+            log::error!("cannot watch for SIGTERM and SIGHUP");
             return ExitCode::FAILURE;
         }
     };
@@ -121,10 +122,10 @@ async fn serve(options: Options) -> ExitCode {
     // kernel refuses a NAT destination it has no route to.
     // Kept open for the life of the balancer: a reload sends the next plan on it.
     let (plans, plans_rx) = tokio::sync::mpsc::channel(4);
-    if let Some(k) = load_keepalived(&options.keepalived) {
-        let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
-        tokio::spawn(lvs::run(plans_rx, worker));
-        let _ = plans.send(lvs::plan(&k)).await;
+    let mut plans_rx = Some(plans_rx);
+    match load_keepalived(&options.keepalived) {
+        Loaded::Config(k) => start_lvs(&plans, &mut plans_rx, &k).await,
+        Loaded::Absent | Loaded::Invalid => {}
     }
 
     loop {
@@ -132,6 +133,17 @@ async fn serve(options: Options) -> ExitCode {
             _ = ticker.tick() => {
                 if let (Some(board), Some(config)) = (&board, &config) {
                     interfaces.pass(&kernel, board, config).await;
+                }
+            }
+            // keepalived's reload signal: the file is read again; an invalid one
+            // changes nothing and the running configuration stays.
+            _ = hup.recv() => {
+                log::info!("SIGHUP: reading {} again", options.keepalived.display());
+                match load_keepalived(&options.keepalived) {
+                    Loaded::Config(k) => start_lvs(&plans, &mut plans_rx, &k).await,
+                    Loaded::Absent => log::warn!("{}: gone; the running configuration stays",
+                        options.keepalived.display()),
+                    Loaded::Invalid => {}
                 }
             }
             _ = term.recv() => break,
@@ -142,10 +154,31 @@ async fn serve(options: Options) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Hands the virtual servers of `k` to the LVS task, starting it on first use.
+async fn start_lvs(
+    plans: &tokio::sync::mpsc::Sender<lvs::Plan>,
+    plans_rx: &mut Option<tokio::sync::mpsc::Receiver<lvs::Plan>>,
+    k: &config::keepalived::Keepalived,
+) {
+    if let Some(rx) = plans_rx.take() {
+        let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
+        tokio::spawn(lvs::run(rx, worker));
+    }
+    if plans.send(lvs::plan(k)).await.is_err() {
+        log::error!("the LVS task has stopped; virtual servers not updated");
+    }
+}
+
+enum Loaded {
+    Config(config::keepalived::Keepalived),
+    Absent,
+    Invalid,
+}
+
 /// keepalived.conf is optional: without it the balancer only keeps the interfaces.
-fn load_keepalived(path: &Path) -> Option<config::keepalived::Keepalived> {
+fn load_keepalived(path: &Path) -> Loaded {
     if !path.exists() {
-        return None;
+        return Loaded::Absent;
     }
     match config::keepalived::read_file(path) {
         Ok(read) => {
@@ -158,14 +191,14 @@ fn load_keepalived(path: &Path) -> Option<config::keepalived::Keepalived> {
                 read.config.virtual_servers.len(),
                 read.config.vrrp_instances.len()
             );
-            Some(read.config)
+            Loaded::Config(read.config)
         }
         Err(issues) => {
             for issue in issues.iter() {
                 log::error!("{issue}");
             }
             log::error!("{}: not used; nothing of it is applied", path.display());
-            None
+            Loaded::Invalid
         }
     }
 }

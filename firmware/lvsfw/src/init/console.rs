@@ -16,9 +16,21 @@ pub enum Command {
     KillBalancer,
     /// Runs `lvsfw ipvs ARGS...` as a short-lived child.
     Ipvs(Vec<String>),
+    /// The lines that follow, up to one holding a single `.`, are a keepalived.conf.
+    ConfigImport,
+    /// Puts the imported keepalived.conf in service (keepalived's reload).
+    ConfigApply,
+    /// Prints a file, such as /proc/net/ip_vs.
+    DebugCat(String),
+    /// Runs a program of the image, stdin from a file after `<`; only when the kernel
+    /// command line has `lvsfw.debug` (test images carry tools such as ipvsadm).
+    DebugRun {
+        argv: Vec<String>,
+        stdin: Option<String>,
+    },
 }
 
-const COMMANDS: [(&str, Command, &str); 5] = [
+const COMMANDS: [(&str, Command, &str); 7] = [
     ("help", Command::Help, "list the commands"),
     (
         "status",
@@ -36,6 +48,16 @@ const COMMANDS: [(&str, Command, &str); 5] = [
         "stop the balancer cleanly and reboot",
     ),
     (
+        "config import",
+        Command::ConfigImport,
+        "paste a keepalived.conf, end with a line holding a single \".\"",
+    ),
+    (
+        "config apply",
+        Command::ConfigApply,
+        "put the imported keepalived.conf in service",
+    ),
+    (
         "debug kill-balancer",
         Command::KillBalancer,
         "SIGKILL the balancer (it is restarted)",
@@ -47,10 +69,16 @@ pub fn help() -> String {
     for (words, _, what) in COMMANDS {
         text.push_str(&format!("  {words:<22}{what}\n"));
     }
-    text.push_str(&format!(
-        "  {:<22}{}\n",
-        "ipvs list [--stats|--rate]", "the kernel's IPVS table"
-    ));
+    for (words, what) in [
+        ("ipvs list [--stats|--rate]", "the kernel's IPVS table"),
+        ("debug cat FILE", "print a file, e.g. /proc/net/ip_vs"),
+        (
+            "debug run PROG ARGS [< FILE]",
+            "with lvsfw.debug on the kernel command line",
+        ),
+    ] {
+        text.push_str(&format!("  {words:<22}{what}\n"));
+    }
     text
 }
 
@@ -64,10 +92,25 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     if let Some((_, command, _)) = COMMANDS.iter().find(|(w, _, _)| *w == joined) {
         return Ok(Some(command.clone()));
     }
-    if words[0] == "ipvs" {
-        return Ok(Some(Command::Ipvs(
-            words[1..].iter().map(|w| w.to_string()).collect(),
-        )));
+    let owned = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    match words.as_slice() {
+        ["ipvs", rest @ ..] => return Ok(Some(Command::Ipvs(owned(rest)))),
+        ["debug", "cat", file] => return Ok(Some(Command::DebugCat(file.to_string()))),
+        ["debug", "cat", ..] => return Err("usage: debug cat FILE".into()),
+        ["debug", "run", argv @ .., "<", file] if !argv.is_empty() => {
+            return Ok(Some(Command::DebugRun {
+                argv: owned(argv),
+                stdin: Some(file.to_string()),
+            }))
+        }
+        ["debug", "run", argv @ ..] if !argv.is_empty() && !argv.contains(&"<") => {
+            return Ok(Some(Command::DebugRun {
+                argv: owned(argv),
+                stdin: None,
+            }))
+        }
+        ["debug", "run", ..] => return Err("usage: debug run PROGRAM [ARGS...] [< FILE]".into()),
+        _ => {}
     }
     let shown: String = joined.chars().take(40).collect();
     let ellipsis = if joined.chars().count() > 40 {
@@ -143,6 +186,27 @@ mod tests {
             parse("ipvs list --stats"),
             Ok(Some(Command::Ipvs(vec!["list".into(), "--stats".into()])))
         );
+        assert_eq!(parse("config  import"), Ok(Some(Command::ConfigImport)));
+        assert_eq!(
+            parse("debug cat /proc/net/ip_vs"),
+            Ok(Some(Command::DebugCat("/proc/net/ip_vs".into())))
+        );
+        assert_eq!(
+            parse("debug run /sbin/ipvsadm -R < /tmp/rules"),
+            Ok(Some(Command::DebugRun {
+                argv: vec!["/sbin/ipvsadm".into(), "-R".into()],
+                stdin: Some("/tmp/rules".into())
+            }))
+        );
+        assert_eq!(
+            parse("debug run < /tmp/rules"),
+            Err("usage: debug run PROGRAM [ARGS...] [< FILE]".into())
+        );
+        assert_eq!(
+            parse("debug run a < b c"),
+            Err("usage: debug run PROGRAM [ARGS...] [< FILE]".into())
+        );
+        assert_eq!(parse("debug cat"), Err("usage: debug cat FILE".into()));
         assert_eq!(
             parse("reboto now"),
             Err("unknown command \"reboto now\"; type \"help\" for the list".into())

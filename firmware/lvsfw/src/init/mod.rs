@@ -5,6 +5,7 @@ mod backoff;
 mod console;
 mod modules;
 mod mounts;
+mod paste;
 mod power_button;
 
 use std::io::{Read, Write};
@@ -25,6 +26,7 @@ use nix::unistd::{sethostname, sync, Pid};
 use crate::board::{self, Board};
 use backoff::Backoff;
 use console::{Command, Line, LineBuffer};
+use paste::{Paste, Pasted};
 use power_button::PowerButton;
 
 /// How long the balancer gets to stop after SIGTERM before it is killed.
@@ -33,6 +35,12 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const KILL_GRACE: Duration = Duration::from_secs(1);
 /// A console tool (`ipvs list`) that takes longer than this is killed.
 const TOOL_LIMIT: Duration = Duration::from_secs(10);
+/// `debug run` tools (ipvsadm -R of a large table under TCG) get longer.
+const DEBUG_TOOL_LIMIT: Duration = Duration::from_secs(300);
+/// Where `config import` leaves the pasted text for its checker.
+const PASTED_PATH: &str = "/run/lvsfw/pasted.conf";
+/// The largest file `debug cat` prints.
+const MAX_CAT: u64 = 1 << 20;
 
 const HANDLED_SIGNALS: [Signal; 6] = [
     Signal::SIGCHLD,
@@ -173,8 +181,21 @@ struct Pid1 {
     balancer_args: Vec<String>,
     shutdown: Option<Shutdown>,
     booted: Instant,
-    /// A console tool running in the foreground, and when it must be done.
-    tool: Option<(Pid, Instant)>,
+    /// A console tool running in the foreground.
+    tool: Option<Tool>,
+    /// `config import` is reading pasted lines.
+    paste: Option<Paste>,
+    /// `lvsfw.debug` on the kernel command line: `debug run` is allowed.
+    debug: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tool {
+    pid: Pid,
+    started: Instant,
+    limit: Duration,
+    /// Say how it ended and how long it took (for `debug run`).
+    report: bool,
 }
 
 impl Pid1 {
@@ -210,6 +231,9 @@ impl Pid1 {
             shutdown: None,
             booted: Instant::now(),
             tool: None,
+            paste: None,
+            debug: std::fs::read_to_string("/proc/cmdline")
+                .is_ok_and(|c| c.split_whitespace().any(|w| w == "lvsfw.debug")),
         }
     }
 
@@ -220,7 +244,7 @@ impl Pid1 {
         let next_timer = [
             self.balancer.restart_at,
             self.shutdown.as_ref().map(|s| s.deadline),
-            self.tool.map(|(_, deadline)| deadline),
+            self.tool.map(|t| t.started + t.limit),
         ]
         .into_iter()
         .flatten()
@@ -317,7 +341,18 @@ impl Pid1 {
                 Ok(status) => {
                     if status.pid().is_some() && status.pid() == self.balancer.pid {
                         self.balancer_exited(status);
-                    } else if status.pid().is_some() && status.pid() == self.tool.map(|(p, _)| p) {
+                    } else if status.pid().is_some() && status.pid() == self.tool.map(|t| t.pid) {
+                        if let Some(tool) = self.tool.take().filter(|t| t.report) {
+                            let how = match status {
+                                WaitStatus::Exited(_, code) => format!("exit code {code}"),
+                                WaitStatus::Signaled(_, signal, _) => format!("killed by {signal}"),
+                                other => format!("{other:?}"),
+                            };
+                            self.say(&format!(
+                                "debug run: {how} after {} ms\n",
+                                tool.started.elapsed().as_millis()
+                            ));
+                        }
                         self.tool = None;
                         self.prompt();
                     }
@@ -369,13 +404,14 @@ impl Pid1 {
 
     fn run_timers(&mut self) {
         let now = Instant::now();
-        if let Some((pid, deadline)) = self.tool {
-            if deadline <= now {
+        if let Some(tool) = self.tool {
+            if tool.started + tool.limit <= now {
                 log::warn!(
-                    "console tool (pid {pid}) took longer than {} s; killed",
-                    TOOL_LIMIT.as_secs()
+                    "console tool (pid {}) took longer than {} s; killed",
+                    tool.pid,
+                    tool.limit.as_secs()
                 );
-                let _ = kill(pid, Signal::SIGKILL);
+                let _ = kill(tool.pid, Signal::SIGKILL);
                 self.tool = None;
             }
         }
@@ -454,6 +490,36 @@ impl Pid1 {
                 self.say("busy: the previous command is still running\n");
                 continue;
             }
+            if let Some(paste) = &mut self.paste {
+                let reply = match line {
+                    Line::TooLong => {
+                        self.paste = None;
+                        format!(
+                            "error: line longer than {} bytes; import abandoned, nothing changed\n",
+                            console::MAX_LINE
+                        )
+                    }
+                    Line::Text(text) => match paste.line(&text) {
+                        Pasted::More => continue,
+                        Pasted::TooBig => {
+                            self.paste = None;
+                            format!(
+                                "error: more than {} bytes pasted; import abandoned, nothing changed\n",
+                                paste::MAX_PASTE
+                            )
+                        }
+                        Pasted::Done(text) => {
+                            self.paste = None;
+                            self.check_pasted(&text)
+                        }
+                    },
+                };
+                self.say(&reply);
+                if self.tool.is_none() {
+                    self.prompt();
+                }
+                continue;
+            }
             let reply = match line {
                 Line::TooLong => format!(
                     "error: line longer than {} bytes, ignored\n",
@@ -466,7 +532,7 @@ impl Pid1 {
                 },
             };
             self.say(&reply);
-            if self.tool.is_none() {
+            if self.tool.is_none() && self.paste.is_none() {
                 self.prompt();
             }
         }
@@ -496,12 +562,79 @@ impl Pid1 {
                 let args: Vec<String> = ["ipvs".to_string()].into_iter().chain(args).collect();
                 match spawn_self(&args) {
                     Ok(pid) => {
-                        self.tool = Some((pid, Instant::now() + TOOL_LIMIT));
+                        self.start_tool(pid, TOOL_LIMIT, false);
                         String::new()
                     }
                     Err(e) => format!("error: {e}\n"),
                 }
             }
+            Command::ConfigImport => {
+                self.paste = Some(Paste::default());
+                "paste the keepalived.conf; end with a line holding a single \".\"\n".into()
+            }
+            Command::ConfigApply => self.apply_candidate(),
+            Command::DebugCat(file) => cat(&file),
+            Command::DebugRun { argv, stdin } => {
+                if !self.debug {
+                    return "error: debug run needs lvsfw.debug on the kernel command line\n"
+                        .into();
+                }
+                match run_program(&argv, stdin.as_deref()) {
+                    Ok(pid) => {
+                        self.start_tool(pid, DEBUG_TOOL_LIMIT, true);
+                        String::new()
+                    }
+                    Err(e) => format!("error: {}: {e}\n", argv[0]),
+                }
+            }
+        }
+    }
+
+    fn start_tool(&mut self, pid: Pid, limit: Duration, report: bool) {
+        self.tool = Some(Tool {
+            pid,
+            started: Instant::now(),
+            limit,
+            report,
+        });
+    }
+
+    /// Hands the pasted text to `lvsfw config import` in a child process.
+    fn check_pasted(&mut self, text: &str) -> String {
+        if let Err(e) = crate::config_cli::write_whole(Path::new(PASTED_PATH), text.as_bytes()) {
+            return format!("error: {PASTED_PATH}: {e}\n");
+        }
+        match spawn_self(&["config".into(), "import".into(), PASTED_PATH.into()]) {
+            Ok(pid) => {
+                self.start_tool(pid, TOOL_LIMIT, false);
+                String::new()
+            }
+            Err(e) => format!("error: {e}\n"),
+        }
+    }
+
+    /// Moves the imported keepalived.conf into service and tells the balancer to read
+    /// it again, as keepalived does on SIGHUP.
+    fn apply_candidate(&mut self) -> String {
+        let candidate = Path::new(crate::config_cli::CANDIDATE_PATH);
+        let text = match std::fs::read(candidate) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return "error: nothing imported; use \"config import\" first\n".into()
+            }
+            Err(e) => return format!("error: {}: {e}\n", candidate.display()),
+        };
+        let running = Path::new(crate::balancer::KEEPALIVED_PATH);
+        if let Err(e) = crate::config_cli::write_whole(running, &text) {
+            return format!("error: {}: {e}; nothing changed\n", running.display());
+        }
+        let _ = std::fs::remove_file(candidate);
+        match self.balancer.pid {
+            Some(pid) => {
+                let _ = kill(pid, Signal::SIGHUP);
+                "applied; the balancer reads it now\n".into()
+            }
+            None => "applied; the balancer reads it when it starts\n".into(),
         }
     }
 
@@ -532,4 +665,39 @@ impl Pid1 {
             let _ = out.flush();
         }
     }
+}
+
+fn cat(file: &str) -> String {
+    use std::io::Read as _;
+    let mut text = Vec::new();
+    match std::fs::File::open(file).and_then(|f| f.take(MAX_CAT).read_to_end(&mut text)) {
+        Ok(_) => {
+            let mut text = String::from_utf8_lossy(&text).into_owned();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
+        }
+        Err(e) => format!("error: {file}: {e}\n"),
+    }
+}
+
+/// Starts a program of the image for `debug run`, its output on the console.
+fn run_program(argv: &[String], stdin: Option<&str>) -> std::io::Result<Pid> {
+    let input = match stdin {
+        Some(file) => Stdio::from(std::fs::File::open(file)?),
+        None => Stdio::null(),
+    };
+    let mut command = Process::new(&argv[0]);
+    command.args(&argv[1..]).stdin(input);
+    // SAFETY: as in spawn_self, only sigprocmask runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            SigSet::empty()
+                .thread_set_mask()
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = command.spawn()?;
+    Ok(Pid::from_raw(child.id() as i32))
 }
