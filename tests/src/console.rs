@@ -111,6 +111,17 @@ impl Console {
         }
     }
 
+    /// Like [`Console::wait_for`], but returns everything from the previous match up to
+    /// and including the line with `pattern`: a command's whole output.
+    pub fn wait_through(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        let start = self.cursor;
+        self.wait_for(pattern, timeout)?;
+        let t = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
+        let from = start.saturating_sub(t.dropped).min(t.bytes.len());
+        let to = self.cursor.saturating_sub(t.dropped).min(t.bytes.len());
+        Ok(String::from_utf8_lossy(&t.bytes[from..to]).replace('\r', ""))
+    }
+
     /// Types a line at the console, as an operator would.
     pub fn send_line(&mut self, line: &str) -> Result<(), Error> {
         self.stream.write_all(line.as_bytes())?;

@@ -31,7 +31,14 @@ pub fn newc(files: &[(&str, &[u8])]) -> Vec<u8> {
         inode += 1;
     }
     for (path, data) in files {
-        entry(&mut out, inode, path, 0o100644, data);
+        // Programs and shared objects (ELF) must be executable: ld.so and the program
+        // itself are opened for exec by the kernel.
+        let mode = if data.starts_with(b"\x7fELF") {
+            0o100755
+        } else {
+            0o100644
+        };
+        entry(&mut out, inode, path, mode, data);
         inode += 1;
     }
     entry(&mut out, 0, "TRAILER!!!", 0, &[]);

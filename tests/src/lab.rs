@@ -192,6 +192,11 @@ impl Lab {
         Ok(pid)
     }
 
+    /// Where the output of the program spawned as `log_name` goes.
+    pub fn log_path(&self, log_name: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{log_name}.log"))
+    }
+
     /// Stops a program started with [`Lab::spawn`]: SIGTERM, then SIGKILL after 2 s.
     pub fn stop(&mut self, pid: u32) {
         if let Some(i) = self.children.iter().position(|c| c.id() == pid) {

@@ -11,6 +11,7 @@ mod appliance;
 mod command;
 mod console;
 mod cpio;
+pub mod host_program;
 mod lab;
 
 pub use appliance::{Appliance, ApplianceSpec};

@@ -49,6 +49,37 @@ fn numbers(columns: Columns, s: &Stats) -> String {
     v.iter().map(|n| format!(" {n:>8}")).collect()
 }
 
+/// An address as ipvsadm compares it: its bytes, IPv4 ones in the first four.
+fn addr_bytes(addr: IpAddr) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    match addr {
+        IpAddr::V4(a) => bytes[..4].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => bytes = a.octets(),
+    }
+    bytes
+}
+
+fn service_order(key: &ServiceKey) -> (u32, u8, u8, [u8; 16], u16) {
+    const AF_INET: u8 = 2;
+    const AF_INET6: u8 = 10;
+    let family = |v6: bool| if v6 { AF_INET6 } else { AF_INET };
+    match *key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            let number = match protocol {
+                crate::Protocol::Tcp => 6,
+                crate::Protocol::Udp => 17,
+                crate::Protocol::Sctp => 132,
+            };
+            (0, number, family(addr.is_ipv6()), addr_bytes(addr), port)
+        }
+        ServiceKey::Fwmark { ipv6, mark } => (mark, 0, family(ipv6), [0; 16], 0),
+    }
+}
+
 pub fn render(
     info: &Info,
     table: &[(ServiceStatus, Vec<DestinationStatus>)],
@@ -79,7 +110,18 @@ pub fn render(
             out.push_str("  -> RemoteAddress:Port\n");
         }
     }
-    for (service, dests) in table {
+    // ipvsadm sorts what it lists (services by fwmark, protocol, family, address, port;
+    // destinations by address, port), so operators and scripts find rows where they expect.
+    let mut sorted: Vec<(&ServiceStatus, Vec<&DestinationStatus>)> = table
+        .iter()
+        .map(|(service, dests)| {
+            let mut dests: Vec<&DestinationStatus> = dests.iter().collect();
+            dests.sort_by_key(|d| (addr_bytes(d.destination.addr), d.destination.port));
+            (service, dests)
+        })
+        .collect();
+    sorted.sort_by_key(|(service, _)| service_order(&service.service.key));
+    for (service, dests) in sorted {
         let s = &service.service;
         let name = service_name(&s.key);
         match columns {
@@ -219,6 +261,51 @@ mod tests {
                 "  -> 192.168.33.11:80             Masq    1      0          19",
                 "  -> 192.168.33.12:80             Masq    0      0          4",
                 "FWM  3 wlc persistent 360 mask 255.255.255.0",
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_are_sorted_as_ipvsadm_sorts_them_whatever_the_kernel_order() {
+        let mut reversed = table();
+        reversed.reverse();
+        for (_, dests) in &mut reversed {
+            dests.reverse();
+        }
+        assert_eq!(
+            render(&INFO, &reversed, Columns::Connections),
+            render(&INFO, &table(), Columns::Connections)
+        );
+        let order = |k: ServiceKey| service_order(&k);
+        let tcp = |addr: [u8; 4], port| ServiceKey::Addr {
+            protocol: crate::Protocol::Tcp,
+            addr: addr.into(),
+            port,
+        };
+        let udp = ServiceKey::Addr {
+            protocol: crate::Protocol::Udp,
+            addr: [10, 0, 0, 1].into(),
+            port: 53,
+        };
+        let fwm = |mark| ServiceKey::Fwmark { ipv6: false, mark };
+        let mut keys = vec![
+            fwm(2),
+            fwm(1),
+            udp,
+            tcp([10, 0, 0, 2], 80),
+            tcp([10, 0, 0, 1], 443),
+            tcp([10, 0, 0, 1], 80),
+        ];
+        keys.sort_by_key(|k| order(*k));
+        assert_eq!(
+            keys,
+            vec![
+                tcp([10, 0, 0, 1], 80),
+                tcp([10, 0, 0, 1], 443),
+                tcp([10, 0, 0, 2], 80),
+                udp,
+                fwm(1),
+                fwm(2)
             ]
         );
     }

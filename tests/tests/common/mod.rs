@@ -1,0 +1,143 @@
+//! The seed's scenario 3-1 as several tests need it: a client, two real servers whose
+//! default route is the appliance, and one appliance whose keepalived.conf is given.
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::time::{Duration, Instant};
+
+use lvsfw_lab::addresses::*;
+use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
+
+pub const SEED_3_1: &str = include_str!("../../../firmware/config/testdata/seed-3-1.conf");
+pub const DOCKER1: &str = "<html><h1>Hello Docker1</h1></html>";
+pub const DOCKER2: &str = "<html><h1>Hello Docker2</h1></html>";
+
+/// The VIP is a plain address of the single balancer in 3-1 (no VRRP).
+pub fn lb1_config() -> String {
+    format!(
+        r#"{{"hostname": "lb1", "interfaces": [
+            {{"role": "ext", "addresses": ["{LB1_EXT}/24", "{VIP}/24"]}},
+            {{"role": "int", "addresses": ["{LB1_INT}/24"]}}]}}"#
+    )
+}
+
+pub struct Scenario {
+    pub lab: Lab,
+    pub client: Host,
+    pub rs1: Host,
+    pub rs2: Host,
+    /// PID of real server 1's web server.
+    pub httpd1: u32,
+}
+
+pub fn scenario(test: &str) -> Result<Scenario, Error> {
+    let mut lab = Lab::new(test, false)?;
+    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
+    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(LB1_INT))?;
+    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(LB1_INT))?;
+    let httpd1 = lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
+    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    Ok(Scenario {
+        lab,
+        client,
+        rs1,
+        rs2,
+        httpd1,
+    })
+}
+
+impl Scenario {
+    /// Boots lb1 with `keepalived_conf` and waits until its interfaces are up.
+    pub fn boot_lb1(
+        &mut self,
+        keepalived_conf: &str,
+        mut files: Vec<(String, Vec<u8>)>,
+        extra_cmdline: &str,
+    ) -> Result<Appliance, Error> {
+        files.push((
+            "etc/lvsfw/keepalived.conf".into(),
+            keepalived_conf.as_bytes().to_vec(),
+        ));
+        let mut lb1 = self.lab.boot(ApplianceSpec {
+            name: "lb1".into(),
+            config_json: Some(lb1_config()),
+            files,
+            extra_cmdline: extra_cmdline.into(),
+            ..ApplianceSpec::default()
+        })?;
+        lb1.wait_for("balancer: interfaces up", Duration::from_secs(60))?;
+        Ok(lb1)
+    }
+}
+
+pub fn get(client: &Host) -> String {
+    client
+        .http_get(&format!("http://{VIP}/"))
+        .map(|b| b.trim().to_string())
+        .unwrap_or_else(|e| format!("error: {e}"))
+}
+
+/// Polls until `n` requests in a row satisfy `ok`, for at most `limit`.
+pub fn until(
+    client: &Host,
+    limit: Duration,
+    n: usize,
+    ok: impl Fn(&[String]) -> bool,
+) -> Result<Vec<String>, Error> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let answers: Vec<String> = (0..n).map(|_| get(client)).collect();
+        if ok(&answers) {
+            return Ok(answers);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error(format!(
+                "after {limit:?} the answers were {answers:?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+pub fn alternating(answers: &[String]) -> bool {
+    answers.windows(2).all(|w| w[0] != w[1]) && answers.iter().all(|a| a == DOCKER1 || a == DOCKER2)
+}
+
+/// The output of a console command that runs as a child (`ipvs list`, `debug run`),
+/// up to the prompt that follows it.
+pub fn command_output(lb: &mut Appliance, line: &str) -> Result<String, Error> {
+    lb.send_line(line)?;
+    lb.wait_for(line, Duration::from_secs(5))?;
+    let out = lb
+        .console
+        .wait_through("lvsfw> ", Duration::from_secs(60))?;
+    Ok(out
+        .lines()
+        .filter(|l| !l.starts_with("lvsfw> ") && !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// `/proc/net/ip_vs`'s hexadecimal form of an IPv4 endpoint: "C0A8210B:0050".
+pub fn proc_endpoint(addr: &str, port: u16) -> String {
+    let octets: Vec<u8> = addr.split('.').map(|o| o.parse().unwrap()).collect();
+    format!(
+        "{:02X}{:02X}{:02X}{:02X}:{port:04X}",
+        octets[0], octets[1], octets[2], octets[3]
+    )
+}
+
+/// Types a keepalived.conf at the console with `config import` and applies it.
+pub fn import_and_apply(lb: &mut Appliance, conf: &str) -> Result<(), Error> {
+    lb.send_line("config import")?;
+    lb.wait_for("paste the keepalived.conf", Duration::from_secs(5))?;
+    for line in conf.lines() {
+        lb.send_line(line)?;
+    }
+    lb.send_line(".")?;
+    lb.wait_for("imported:", Duration::from_secs(20))?;
+    // The checker has printed its verdict; the prompt says it has also finished.
+    lb.wait_for("lvsfw> ", Duration::from_secs(5))?;
+    lb.send_line("config apply")?;
+    lb.wait_for("applied; the balancer reads it now", Duration::from_secs(5))?;
+    Ok(())
+}

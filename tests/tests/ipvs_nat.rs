@@ -1,0 +1,273 @@
+//! IPVS NAT beyond the seed (issue 4): failure without inhibit_on_failure, a weight
+//! change that keeps established connections, and Debian's ipvsadm as a witness.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use lvsfw_lab::addresses::*;
+use lvsfw_lab::{host_program, Error};
+
+#[test]
+fn without_inhibit_a_dead_server_is_removed_and_added_back() -> Result<(), Error> {
+    let conf = SEED_3_1.replace("inhibit_on_failure", "");
+    assert_ne!(conf, SEED_3_1, "the seed sets inhibit_on_failure");
+    let mut s = scenario("noinhib")?;
+    let mut lb1 = s.boot_lb1(&conf, vec![], "")?;
+    lb1.wait_for("IPVS: 3 changes applied", Duration::from_secs(20))?;
+    until(&s.client, Duration::from_secs(10), 10, alternating)?;
+
+    s.lab.stop(s.httpd1);
+    until(&s.client, Duration::from_secs(25), 6, |a| {
+        a.iter().all(|x| x == DOCKER2)
+    })?;
+    lb1.wait_for(
+        "real server 192.168.33.11:80 of TCP 192.168.0.100:80: down",
+        Duration::from_secs(5),
+    )?;
+    let listing = command_output(&mut lb1, "ipvs list")?;
+    assert!(
+        !listing.contains("192.168.33.11:80") && listing.contains("-> 192.168.33.12:80"),
+        "server 1 removed, server 2 kept:\n{listing}"
+    );
+    let proc = command_output(&mut lb1, "debug cat /proc/net/ip_vs")?;
+    assert!(
+        !proc.contains(&proc_endpoint(RS1, 80)) && proc.contains(&proc_endpoint(RS2, 80)),
+        "/proc/net/ip_vs:\n{proc}"
+    );
+
+    s.lab.serve_http(&s.rs1, &format!("{DOCKER1}\n"))?;
+    lb1.wait_for(
+        "real server 192.168.33.11:80 of TCP 192.168.0.100:80: up",
+        Duration::from_secs(40),
+    )?;
+    until(&s.client, Duration::from_secs(10), 10, alternating)?;
+    let listing = command_output(&mut lb1, "ipvs list")?;
+    assert!(
+        listing.contains("-> 192.168.33.11:80"),
+        "added back:\n{listing}"
+    );
+    Ok(())
+}
+
+/// An echo service on port 9000 of both real servers, beside the seed's HTTP one.
+fn with_echo_service(weight: u32) -> String {
+    let mut conf = SEED_3_1.to_string();
+    conf.push_str(&format!(
+        "
+virtual_server {VIP} 9000 {{
+    delay_loop 6
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server {RS1} 9000 {{
+        weight {weight}
+        TCP_CHECK {{
+            connect_timeout 3
+        }}
+    }}
+    real_server {RS2} 9000 {{
+        weight {weight}
+        TCP_CHECK {{
+            connect_timeout 3
+        }}
+    }}
+}}
+"
+    ));
+    conf
+}
+
+const ECHO_SERVER: &str = "
+import socket, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('', 9000))
+s.listen(16)
+def echo(c):
+    while True:
+        d = c.recv(100)
+        if not d:
+            return
+        c.sendall(d)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=echo, args=(c,), daemon=True).start()
+";
+
+/// Opens one connection to the VIP, echoes once, waits for the flag file (at most
+/// 120 s), echoes again on the same connection.
+const LONG_CLIENT: &str = "
+import socket, sys, os, time
+c = socket.create_connection((sys.argv[1], 9000), timeout=10)
+c.sendall(b'one'); print('first', c.recv(100).decode(), flush=True)
+for _ in range(1200):
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.1)
+c.sendall(b'two'); print('second', c.recv(100).decode(), flush=True)
+";
+
+#[test]
+fn a_weight_change_keeps_established_connections() -> Result<(), Error> {
+    let mut s = scenario("weight")?;
+    for rs in [s.rs1.clone(), s.rs2.clone()] {
+        s.lab.spawn(
+            &rs,
+            &["python3", "-c", ECHO_SERVER],
+            &format!("echo-{}", rs.name),
+        )?;
+    }
+    let mut lb1 = s.boot_lb1(&with_echo_service(1), vec![], "")?;
+    lb1.wait_for("IPVS: 6 changes applied", Duration::from_secs(20))?;
+
+    let flag = s.lab.log_path("reloaded-flag");
+    let client = s.client.clone();
+    s.lab.spawn(
+        &client,
+        &["python3", "-c", LONG_CLIENT, VIP, &flag.to_string_lossy()],
+        "long-client",
+    )?;
+    let client_log = s.lab.log_path("long-client");
+    wait_for_file_line(&client_log, "first one", Duration::from_secs(20))?;
+
+    import_and_apply(&mut lb1, &with_echo_service(3))?;
+    // Two weights edited in place: no service or destination deleted and added again.
+    lb1.wait_for("IPVS: 2 changes applied", Duration::from_secs(20))?;
+    let listing = command_output(&mut lb1, "ipvs list")?;
+    let echo_servers: Vec<Vec<&str>> = listing
+        .lines()
+        .filter(|l| l.contains(":9000") && l.contains("->"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(echo_servers.len(), 2, "{listing}");
+    assert!(
+        echo_servers.iter().all(|f| f[3] == "3"),
+        "weight 3:\n{listing}"
+    );
+    let active: u32 = echo_servers
+        .iter()
+        .map(|f| f[4].parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(
+        active, 1,
+        "the long connection is still counted:\n{listing}"
+    );
+
+    std::fs::write(&flag, b"")?;
+    wait_for_file_line(&client_log, "second two", Duration::from_secs(20))?;
+    Ok(())
+}
+
+fn wait_for_file_line(path: &std::path::Path, text: &str, limit: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let content = std::fs::read_to_string(path).unwrap_or_default();
+        if content.lines().any(|l| l.contains(text)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error(format!(
+                "{}: no line with {text:?} within {limit:?}:\n{content}",
+                path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Several schedulers, persistence with a netmask, UDP and a fwmark service; no checks,
+/// so every real server is up as keepalived has it.
+fn many_services() -> String {
+    let vs = |head: &str, body: &str, servers: &[(&str, u16, u32)]| {
+        let mut text = format!("virtual_server {head} {{\n    lb_kind NAT\n{body}");
+        for (addr, port, weight) in servers {
+            text.push_str(&format!(
+                "    real_server {addr} {port} {{\n        weight {weight}\n    }}\n"
+            ));
+        }
+        text.push_str("}\n");
+        text
+    };
+    [
+        vs(
+            &format!("{VIP} 80"),
+            "    lb_algo wrr\n    protocol TCP\n    persistence_timeout 300\n    persistence_granularity 255.255.255.0\n",
+            &[(RS1, 80, 2), (RS2, 80, 1)],
+        ),
+        vs(
+            &format!("{VIP} 443"),
+            "    lb_algo lc\n    protocol TCP\n",
+            &[(RS1, 443, 1), (RS2, 443, 5)],
+        ),
+        vs(
+            &format!("{VIP} 53"),
+            "    lb_algo sh\n    protocol UDP\n",
+            &[(RS1, 53, 1), (RS2, 53, 1)],
+        ),
+        vs(
+            "fwmark 7",
+            "    lb_algo wlc\n    persistence_timeout 60\n",
+            &[(RS1, 80, 1), (RS2, 80, 2)],
+        ),
+        vs(
+            &format!("{VIP} 8080"),
+            "    lb_algo sed\n    protocol TCP\n",
+            &[(RS1, 8080, 1)],
+        ),
+        vs(
+            &format!("{VIP} 8081"),
+            "    lb_algo mh\n    protocol TCP\n",
+            &[(RS2, 8081, 1)],
+        ),
+        vs(
+            &format!("{VIP} 132"),
+            "    lb_algo nq\n    protocol SCTP\n",
+            &[(RS1, 132, 1)],
+        ),
+    ]
+    .concat()
+}
+
+#[test]
+fn debians_ipvsadm_agrees_with_lvsfw_ipvs_list() -> Result<(), Error> {
+    let ipvsadm = ["/usr/sbin/ipvsadm", "/sbin/ipvsadm"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .ok_or_else(|| Error("ipvsadm is not installed: run scripts/setup".into()))?;
+    let mut s = scenario("ipvsadm")?;
+    let files = host_program::with_libraries(ipvsadm)?;
+    let mut lb1 = s.boot_lb1(&many_services(), files, "lvsfw.debug")?;
+    lb1.wait_for("IPVS: 18 changes applied", Duration::from_secs(30))?;
+
+    for (ours, theirs) in [
+        ("ipvs list", format!("debug run {ipvsadm} -Ln")),
+        (
+            "ipvs list --stats",
+            format!("debug run {ipvsadm} -Ln --stats --exact"),
+        ),
+        (
+            "ipvs list --rate",
+            format!("debug run {ipvsadm} -Ln --rate --exact"),
+        ),
+    ] {
+        let lvsfw = command_output(&mut lb1, ours)?;
+        let witness = command_output(&mut lb1, &theirs)?;
+        let (witness, end) = witness
+            .rsplit_once("\ndebug run: ")
+            .ok_or_else(|| Error(format!("{theirs} did not end:\n{witness}")))?;
+        assert!(
+            end.starts_with("exit code 0 "),
+            "{theirs}: {end}\n{witness}"
+        );
+        // Rates and counters move between the two reads only with traffic; there is none.
+        assert_eq!(
+            lvsfw.lines().collect::<Vec<_>>(),
+            witness.lines().collect::<Vec<_>>(),
+            "{ours} against ipvsadm"
+        );
+        assert!(lvsfw.contains("FWM  7"), "{lvsfw}");
+    }
+    Ok(())
+}
