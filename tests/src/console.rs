@@ -84,13 +84,25 @@ impl Console {
     /// Waits until a line containing `pattern` appears after everything matched so far;
     /// returns that line. The error shows the last 40 lines of the console.
     pub fn wait_for(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        self.wait(pattern, timeout, false)
+    }
+
+    /// Like [`Console::wait_for`], but only once the line holding `pattern` has ended.
+    pub fn wait_for_line(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        self.wait(pattern, timeout, true)
+    }
+
+    fn wait(&mut self, pattern: &str, timeout: Duration, whole: bool) -> Result<String, Error> {
         let deadline = Instant::now() + timeout;
         loop {
             {
                 let t = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
                 let from = self.cursor.saturating_sub(t.dropped).min(t.bytes.len());
                 let text = String::from_utf8_lossy(&t.bytes[from..]).into_owned();
-                if let Some(at) = text.find(pattern) {
+                let found = text
+                    .find(pattern)
+                    .filter(|&at| !whole || text[at..].contains('\n'));
+                if let Some(at) = found {
                     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
                     let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
                     // Only whole bytes of valid text are counted; lossless for ASCII logs.
@@ -114,8 +126,17 @@ impl Console {
     /// Like [`Console::wait_for`], but returns everything from the previous match up to
     /// and including the line with `pattern`: a command's whole output.
     pub fn wait_through(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        self.through(pattern, timeout, false)
+    }
+
+    /// [`Console::wait_through`] up to the end of the line holding `pattern`.
+    pub fn wait_through_line(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
+        self.through(pattern, timeout, true)
+    }
+
+    fn through(&mut self, pattern: &str, timeout: Duration, whole: bool) -> Result<String, Error> {
         let start = self.cursor;
-        self.wait_for(pattern, timeout)?;
+        self.wait(pattern, timeout, whole)?;
         let t = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
         let from = start.saturating_sub(t.dropped).min(t.bytes.len());
         let to = self.cursor.saturating_sub(t.dropped).min(t.bytes.len());

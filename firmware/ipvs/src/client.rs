@@ -23,6 +23,9 @@ use crate::reconcile::{Op, Table};
 
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(5);
 const RECEIVE_BUFFER: usize = 64 * 1024;
+/// Requests sent together by [`Client::apply_all`]; their acknowledgements fit the
+/// socket's default receive buffer many times over.
+pub const BATCH: usize = 128;
 /// A dump of more replies than this is cut off as an error (1,000,000 destinations).
 const MAX_REPLIES: usize = 1_000_000;
 
@@ -231,27 +234,75 @@ impl Client {
     }
 
     pub fn apply(&mut self, op: &Op) -> Result<(), Error> {
-        let (message, what) = match op {
-            Op::AddService(s) => (message::new_service(s), format!("adding service {}", s.key)),
-            Op::EditService(s) => (
-                message::set_service(s),
-                format!("editing service {}", s.key),
-            ),
-            Op::DelService(k) => (message::del_service(k), format!("removing service {k}")),
-            Op::AddDestination(k, d) => (
-                message::new_dest(k, d),
-                format!("adding {}:{} to {k}", d.addr, d.port),
-            ),
-            Op::EditDestination(k, d) => (
-                message::set_dest(k, d),
-                format!("editing {}:{} of {k}", d.addr, d.port),
-            ),
-            Op::DelDestination(k, addr, port) => (
-                message::del_dest(k, *addr, *port),
-                format!("removing {addr}:{port} from {k}"),
-            ),
-        };
+        let (message, what) = op_message(op);
         self.request(message, &what).map(|_| ())
+    }
+
+    /// Applies `ops` in order, [`BATCH`] requests to a send, each still acknowledged on
+    /// its own; returns the ones the kernel refused, by index. Batching saves a system
+    /// call and a wake-up per request, which is most of the cost of a large table.
+    pub fn apply_all(&mut self, ops: &[Op]) -> Vec<(usize, Error)> {
+        let mut failures = Vec::new();
+        for (n, chunk) in ops.chunks(BATCH).enumerate() {
+            let base = n * BATCH;
+            if let Err(e) = self.apply_batch(chunk, base, &mut failures) {
+                // Nothing more can be told of this batch's unanswered requests; the
+                // caller sees them failed and reads the kernel again on its next pass.
+                let answered: Vec<usize> = failures.iter().map(|(i, _)| *i).collect();
+                for i in (base..base + chunk.len()).filter(|i| !answered.contains(i)) {
+                    failures.push((i, Error::Io(io::Error::new(e.kind(), e.to_string()))));
+                }
+            }
+        }
+        failures
+    }
+
+    fn apply_batch(
+        &mut self,
+        chunk: &[Op],
+        base: usize,
+        failures: &mut Vec<(usize, Error)>,
+    ) -> io::Result<()> {
+        let first = self.sequence.wrapping_add(1);
+        let mut out = Vec::new();
+        for op in chunk {
+            let mut payload = GenlMessage::from_payload(op_message(op).0);
+            payload.set_resolved_family_id(self.family);
+            payload.finalize();
+            let mut request = NetlinkMessage::from(payload);
+            self.sequence = self.sequence.wrapping_add(1);
+            request.header.sequence_number = self.sequence;
+            request.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+            request.finalize();
+            let start = out.len();
+            out.resize(start + request.buffer_len(), 0);
+            request.serialize(&mut out[start..]);
+            // Each message of a batch starts on a 4-byte boundary (NLMSG_ALIGN).
+            out.resize(out.len().next_multiple_of(4), 0);
+        }
+        self.socket.send(&out, 0)?;
+        self.requests += chunk.len() as u64;
+
+        let mut answered = vec![false; chunk.len()];
+        let mut pending = chunk.len();
+        let mut buffer = Vec::with_capacity(RECEIVE_BUFFER);
+        while pending > 0 {
+            buffer.clear();
+            let size = self.socket.recv(&mut buffer, 0)?;
+            for (index, refused) in read_acks(&buffer[..size], first, &mut answered)? {
+                pending -= 1;
+                if let Some(source) = refused {
+                    failures.push((
+                        base + index,
+                        Error::Refused {
+                            what: op_message(&chunk[index]).1,
+                            source,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn flush(&mut self) -> Result<(), Error> {
@@ -295,6 +346,63 @@ impl Client {
     }
 }
 
+/// The acknowledgements in `bytes` for requests numbered from `first`: each newly
+/// answered request's index, with the kernel's error if it refused. Replies to other
+/// requests, and repeats, are skipped.
+fn read_acks(
+    bytes: &[u8],
+    first: u32,
+    answered: &mut [bool],
+) -> io::Result<Vec<(usize, Option<io::Error>)>> {
+    let mut acks = Vec::new();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let message = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(&bytes[offset..])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let length = message.header.length as usize;
+        if length == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "zero-length message",
+            ));
+        }
+        offset += length.next_multiple_of(4);
+        let index = message.header.sequence_number.wrapping_sub(first) as usize;
+        if index >= answered.len() || answered[index] {
+            continue;
+        }
+        if let NetlinkPayload::Error(e) = message.payload {
+            answered[index] = true;
+            acks.push((index, e.code.is_some().then(|| e.to_io())));
+        }
+    }
+    Ok(acks)
+}
+
+/// The request for an operation, and how it is named in an error.
+fn op_message(op: &Op) -> (IpvsMessage, String) {
+    match op {
+        Op::AddService(s) => (message::new_service(s), format!("adding service {}", s.key)),
+        Op::EditService(s) => (
+            message::set_service(s),
+            format!("editing service {}", s.key),
+        ),
+        Op::DelService(k) => (message::del_service(k), format!("removing service {k}")),
+        Op::AddDestination(k, d) => (
+            message::new_dest(k, d),
+            format!("adding {}:{} to {k}", d.addr, d.port),
+        ),
+        Op::EditDestination(k, d) => (
+            message::set_dest(k, d),
+            format!("editing {}:{} of {k}", d.addr, d.port),
+        ),
+        Op::DelDestination(k, addr, port) => (
+            message::del_dest(k, *addr, *port),
+            format!("removing {addr}:{port} from {k}"),
+        ),
+    }
+}
+
 fn set_receive_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
     // SAFETY: the descriptor belongs to `socket`, which outlives this borrow.
     let fd = unsafe { BorrowedFd::borrow_raw(socket.as_raw_fd()) };
@@ -304,4 +412,54 @@ fn set_receive_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
         &TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros() as _),
     )
     .map_err(io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroI32;
+
+    use netlink_packet_core::{ErrorMessage, NetlinkHeader, NLMSG_ERROR};
+
+    use super::*;
+
+    fn reply(sequence: u32, errno: i32) -> Vec<u8> {
+        let mut error = ErrorMessage::default();
+        error.code = NonZeroI32::new(-errno);
+        error.header = vec![0; 16];
+        let mut header = NetlinkHeader::default();
+        header.sequence_number = sequence;
+        header.message_type = NLMSG_ERROR;
+        let mut message =
+            NetlinkMessage::<GenlMessage<IpvsMessage>>::new(header, NetlinkPayload::Error(error));
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn acknowledgements_are_matched_to_requests_by_sequence_number() {
+        // Requests numbered u32::MAX - 1, u32::MAX, 0 (the counter wrapped).
+        let first = u32::MAX - 1;
+        let mut answered = [false; 3];
+        let bytes = [
+            reply(first.wrapping_add(2), 2), // ENOENT for the third
+            reply(7, 0),                     // someone else's request
+            reply(first, 0),                 // the first acknowledged
+            reply(first, 0),                 // a repeat changes nothing
+        ]
+        .concat();
+        let acks = read_acks(&bytes, first, &mut answered).unwrap();
+        assert_eq!(acks.len(), 2);
+        assert_eq!(acks[0].0, 2);
+        assert_eq!(acks[0].1.as_ref().and_then(|e| e.raw_os_error()), Some(2));
+        assert_eq!(acks[1].0, 0);
+        assert!(acks[1].1.is_none());
+        assert_eq!(answered, [true, false, true]);
+
+        let later = read_acks(&reply(u32::MAX, 17), first, &mut answered).unwrap();
+        assert_eq!(later[0].0, 1);
+        assert_eq!(later[0].1.as_ref().and_then(|e| e.raw_os_error()), Some(17));
+        assert!(read_acks(&[0u8; 16], first, &mut answered).is_err());
+    }
 }

@@ -6,6 +6,7 @@ mod balancer;
 mod board;
 mod config_cli;
 mod init;
+mod ipvs_bench;
 mod ipvs_cli;
 mod logger;
 
@@ -16,6 +17,7 @@ usage: lvsfw COMMAND
   balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
   config import FILE                        check a keepalived.conf for `config apply`
   ipvs list [--stats | --rate]              print the kernel's IPVS table like ipvsadm -Ln
+  ipvs bench SERVICES DESTS RUNS RULES      time applying a generated table (benchmark)
   version                                   print the version
 As PID 1 (the appliance's /init) lvsfw runs as init.";
 
@@ -27,6 +29,9 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("balancer") => balancer::run(&args[1..]),
         Some("config") => config_cli::run(&args[1..]),
+        Some("ipvs") if args.get(1).map(String::as_str) == Some("bench") => {
+            ipvs_bench::run(&args[2..])
+        }
         Some("ipvs") => ipvs_cli::run(&args[1..]),
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));

@@ -7,7 +7,7 @@ mod worker;
 
 pub use from_config::plan;
 pub use plan::{CheckId, HealthBook, Plan};
-pub use worker::IpvsWorker;
+pub use worker::{pass, IpvsWorker};
 
 use checks::{Handle, Health, Limits, Report, Scheduler};
 use tokio::sync::mpsc;

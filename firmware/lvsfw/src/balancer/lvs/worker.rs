@@ -5,11 +5,14 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use ipvs::{Client, ServiceKey, Table};
 
 /// How soon a pass that failed is tried again.
-const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How often the kernel's table is read and compared even when nothing changed.
+const READ_KERNEL_EVERY: Duration = Duration::from_secs(30);
 
 pub struct IpvsWorker {
     tables: std_mpsc::Sender<Table>,
@@ -37,25 +40,33 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
     let mut unavailable_said = false;
     let mut owned = load_owned(&owned_path);
     let mut first = true;
-    let mut last: Option<Table> = None;
+    // The newest desired table, and whether the kernel held it (for lvsfw's services)
+    // when the last pass ended.
+    let mut current: Option<Table> = None;
+    let mut in_kernel = false;
+    let mut last_read = Instant::now();
     let mut retry = false;
     loop {
-        // After a failed pass, the same table is tried again when nothing newer comes.
-        let received = if retry {
-            incoming
-                .recv_timeout(RETRY_AFTER)
-                .map_err(|e| e == std_mpsc::RecvTimeoutError::Disconnected)
+        let wait = if retry {
+            RETRY_AFTER
         } else {
-            incoming.recv().map_err(|_| true)
+            READ_KERNEL_EVERY
         };
-        let mut desired = match (received, last.take()) {
-            (Ok(table), _) => table,
-            (Err(false), Some(previous)) => previous,
-            _ => return,
+        let (desired, timed_out) = match incoming.recv_timeout(wait) {
+            Ok(mut table) => {
+                while let Ok(newer) = incoming.try_recv() {
+                    table = newer;
+                }
+                (table, false)
+            }
+            // A failed pass is tried again, and a quiet table is checked against the
+            // kernel now and then, when nothing newer comes.
+            Err(std_mpsc::RecvTimeoutError::Timeout) => match &current {
+                Some(table) => (table.clone(), true),
+                None => continue,
+            },
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
         };
-        while let Ok(newer) = incoming.try_recv() {
-            desired = newer;
-        }
         retry = true;
         if client.is_none() {
             match Client::connect() {
@@ -70,54 +81,109 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
                 }
                 Err(e) => {
                     log::error!("IPVS: {e}");
-                    last = Some(desired);
+                    current = Some(desired);
+                    in_kernel = false;
                     continue;
                 }
             }
         }
         let Some(c) = client.as_mut() else { continue };
-        let actual = match c.table() {
-            Ok(t) => t,
+        // A change is applied against the table the kernel was left with, so a weight
+        // change costs one request however large the table; the kernel itself is read
+        // when that is unknown, after a failure, and every READ_KERNEL_EVERY, which puts
+        // back what someone changed by hand.
+        let read_kernel = timed_out || !in_kernel || last_read.elapsed() >= READ_KERNEL_EVERY;
+        let known = if read_kernel { None } else { current.as_ref() };
+        let result = match pass(c, &desired, &owned, first, known) {
+            Ok(result) => result,
             Err(e) => {
                 log::error!("IPVS: {e}");
                 client = None;
-                last = Some(desired);
+                current = Some(desired);
+                in_kernel = false;
                 continue;
             }
         };
-        if first {
-            for key in actual.services.keys() {
-                if !desired.services.contains_key(key) && !owned.contains(key) {
-                    log::warn!("IPVS service {key} is not lvsfw's; left as it is");
-                }
-            }
-            first = false;
+        if read_kernel {
+            last_read = Instant::now();
         }
-        let is_owned = |key: &ServiceKey| owned.contains(key);
-        let ops = ipvs::reconcile(&desired, &actual, &is_owned);
-        let mut failed = 0;
-        for op in &ops {
-            if let Err(e) = c.apply(op) {
-                log::error!("IPVS: {e}");
-                failed += 1;
-            }
-        }
-        if !ops.is_empty() {
+        first = false;
+        let failed = result.failed;
+        if result.ops > 0 {
             log::info!(
-                "IPVS: {} changes applied{}",
-                ops.len() - failed,
+                "IPVS: {} changes applied{} ({} ms, {} netlink requests)",
+                result.ops - failed,
                 if failed > 0 {
                     format!(", {failed} failed")
                 } else {
                     String::new()
-                }
+                },
+                result.elapsed.as_millis(),
+                result.requests
             );
         }
         owned = desired.services.keys().copied().collect();
         save_owned(&owned_path, &owned);
         retry = failed > 0;
-        last = Some(desired);
+        in_kernel = failed == 0;
+        current = Some(desired);
     }
+}
+
+/// What one reconciling pass did.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass {
+    pub ops: usize,
+    pub failed: usize,
+    /// Netlink requests, the reads of the kernel's table included.
+    pub requests: u64,
+    pub elapsed: Duration,
+}
+
+/// Applies the operations that turn the kernel's table into `desired`; only services
+/// in `owned` may be removed. The kernel's table is `known` when given, else read (an
+/// error means it could not be).
+pub fn pass(
+    c: &mut Client,
+    desired: &Table,
+    owned: &BTreeSet<ServiceKey>,
+    report_foreign: bool,
+    known: Option<&Table>,
+) -> Result<Pass, ipvs::Error> {
+    let started = Instant::now();
+    let requests_before = c.requests;
+    let read;
+    let actual = match known {
+        Some(table) => table,
+        None => {
+            read = c.table()?;
+            &read
+        }
+    };
+    if report_foreign {
+        for key in actual.services.keys() {
+            if !desired.services.contains_key(key) && !owned.contains(key) {
+                log::warn!("IPVS service {key} is not lvsfw's; left as it is");
+            }
+        }
+    }
+    let is_owned = |key: &ServiceKey| owned.contains(key);
+    let ops = ipvs::reconcile(desired, actual, &is_owned);
+    let failures = c.apply_all(&ops);
+    // A kernel that refuses everything must not flood the console: a few, then a count.
+    for (_, e) in failures.iter().take(10) {
+        log::error!("IPVS: {e}");
+    }
+    if failures.len() > 10 {
+        log::error!("IPVS: {} more operations refused", failures.len() - 10);
+    }
+    let failed = failures.len();
+    Ok(Pass {
+        ops: ops.len(),
+        failed,
+        requests: c.requests - requests_before,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// The record is one service key a line, in its Display form.
