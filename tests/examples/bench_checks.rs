@@ -1,0 +1,246 @@
+//! Health-check benchmark (issue 4): 2,000 real servers checked every second
+//! (delay_loop 1), in the appliance VM under TCG. The CPU share and memory of lvsfw's
+//! balancer process, beside Debian's keepalived checking the same keepalived.conf in
+//! the same VM image (carried in with its libraries, `keepalived -C`, checkers only).
+//! Run with `scripts/bench-checks` (root; expects `scripts/build-image qemu-x86_64`).
+
+use std::time::Duration;
+
+use lvsfw_lab::addresses::*;
+use lvsfw_lab::{host_program, Appliance, ApplianceSpec, Error, Lab, Net};
+
+const SERVERS_PER_VS: u32 = 10;
+/// The real servers live in 10.33.0.0/16 on the int network.
+const RS_NET_GATEWAY: &str = "10.33.0.1";
+
+fn rs_addr(i: u32) -> String {
+    format!("10.33.{}.{}", 1 + i / 250, 1 + i % 250)
+}
+
+fn keepalived_conf(servers: u32, check: &str) -> String {
+    let mut conf = String::new();
+    for v in 0..servers.div_ceil(SERVERS_PER_VS) {
+        conf.push_str(&format!(
+            "virtual_server 192.168.0.{} {} {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n",
+            100 + v / 100,
+            8000 + v % 100
+        ));
+        for i in v * SERVERS_PER_VS..((v + 1) * SERVERS_PER_VS).min(servers) {
+            let body = match check {
+                "TCP_CHECK" => "        TCP_CHECK {\n            connect_timeout 3\n        }\n".to_string(),
+                _ => "        HTTP_GET {\n            url {\n                path /\n                status_code 200\n            }\n            connect_timeout 3\n        }\n".to_string(),
+            };
+            conf.push_str(&format!(
+                "    real_server {} 80 {{\n        weight 1\n{body}    }}\n",
+                rs_addr(i)
+            ));
+        }
+        conf.push_str("}\n");
+    }
+    conf
+}
+
+/// Answers every connection on port 80 of every address with a small HTTP 200.
+const RESPONDER: &str = "
+import asyncio
+async def serve(reader, writer):
+    try:
+        await asyncio.wait_for(reader.readuntil(b'\\r\\n\\r\\n'), 5)
+        writer.write(b'HTTP/1.0 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n')
+        await writer.drain()
+    except Exception:
+        pass
+    writer.close()
+async def main():
+    server = await asyncio.start_server(serve, '0.0.0.0', 80, backlog=4096)
+    await server.serve_forever()
+asyncio.run(main())
+";
+
+fn config_json() -> String {
+    format!(
+        r#"{{"interfaces": [{{"role": "ext", "addresses": ["{LB1_EXT}/24"]}},
+            {{"role": "int", "addresses": ["{LB1_INT}/24", "{RS_NET_GATEWAY}/16"]}}]}}"#
+    )
+}
+
+/// Clock ticks (utime + stime) and resident kB of a process in the VM.
+fn sample(vm: &mut Appliance, pid: u32) -> Result<(u64, u64), Error> {
+    vm.send_line(&format!("debug cat /proc/{pid}/stat"))?;
+    let stat = vm
+        .console
+        .wait_for_line(&format!("{pid} ("), Duration::from_secs(10))?;
+    // Fields after the command name's closing parenthesis: utime is the 12th, stime 13th.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    vm.send_line(&format!("debug cat /proc/{pid}/status"))?;
+    let rss = vm
+        .console
+        .wait_for_line("VmRSS:", Duration::from_secs(10))?;
+    let kb = rss
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Ok((ticks, kb))
+}
+
+/// CPU share (of one core) and resident memory of `pids` over `window`.
+fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<(f64, u64), Error> {
+    let before: Vec<(u64, u64)> = pids
+        .iter()
+        .map(|p| sample(vm, *p))
+        .collect::<Result<_, _>>()?;
+    let started = std::time::Instant::now();
+    std::thread::sleep(window);
+    let after: Vec<(u64, u64)> = pids
+        .iter()
+        .map(|p| sample(vm, *p))
+        .collect::<Result<_, _>>()?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ticks: u64 = before.iter().zip(&after).map(|(b, a)| a.0 - b.0).sum();
+    let rss: u64 = after.iter().map(|a| a.1).sum();
+    // USER_HZ is 100 on x86_64.
+    Ok((ticks as f64 / 100.0 / elapsed * 100.0, rss))
+}
+
+fn pid_from(vm: &mut Appliance, command: &str, pattern: &str) -> Result<u32, Error> {
+    vm.send_line(command)?;
+    let line = vm.console.wait_for_line(pattern, Duration::from_secs(10))?;
+    line.split(pattern)
+        .nth(1)
+        .and_then(|rest| {
+            rest.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
+        .ok_or_else(|| Error(format!("no pid in {line:?}")))
+}
+
+fn number_in_file(vm: &mut Appliance, file: &str) -> Result<u32, Error> {
+    let command = format!("debug cat {file}");
+    vm.send_line(&command)?;
+    vm.console
+        .wait_for_line(&command, Duration::from_secs(10))?;
+    let out = vm
+        .console
+        .wait_through("lvsfw> ", Duration::from_secs(10))?;
+    out.lines()
+        .find_map(|l| l.trim().parse().ok())
+        .ok_or_else(|| Error(format!("{file}: no number in {out:?}")))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let servers: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let window = Duration::from_secs(args.next().and_then(|a| a.parse().ok()).unwrap_or(20));
+    let keepalived = "/usr/sbin/keepalived";
+
+    let mut lab = Lab::new("benchchk", false)?;
+    let rs = lab.add_host("rs", Net::Int, &format!("{}/16", rs_addr(0)), None)?;
+    let batch: String = (1..servers)
+        .map(|i| format!("addr add {}/16 dev eth0 nodad\n", rs_addr(i)))
+        .collect();
+    let batch_file = lab.log_path("rs-addresses");
+    std::fs::write(&batch_file, batch)?;
+    lvsfw_lab::run(
+        "ip",
+        &["-n", &rs.namespace, "-batch", &batch_file.to_string_lossy()],
+    )?;
+    lab.spawn(&rs, &["python3", "-c", RESPONDER], "responder")?;
+
+    let mut rows = Vec::new();
+    for (n, check) in ["TCP_CHECK", "HTTP_GET"].into_iter().enumerate() {
+        let conf = keepalived_conf(servers, check);
+        let changes = servers + servers.div_ceil(SERVERS_PER_VS);
+
+        // lvsfw: the balancer runs the checks of its keepalived.conf.
+        let mut vm = lab.boot(ApplianceSpec {
+            name: format!("l{n}"),
+            config_json: Some(config_json()),
+            files: vec![(
+                "etc/lvsfw/keepalived.conf".into(),
+                conf.clone().into_bytes(),
+            )],
+            extra_cmdline: "lvsfw.debug".into(),
+            ..ApplianceSpec::default()
+        })?;
+        vm.wait_for(
+            &format!("IPVS: {changes} changes applied"),
+            Duration::from_secs(120),
+        )?;
+        std::thread::sleep(Duration::from_secs(5));
+        let pid = pid_from(&mut vm, "status", "running, pid")?;
+        let (cpu, rss) = measure(&mut vm, &[pid], window)?;
+        let downs = vm.console.text().matches(": down (").count();
+        rows.push((format!("lvsfw balancer, {check}"), cpu, rss, downs));
+        vm.kill();
+
+        // keepalived: the same file, checkers only, in the same image.
+        let mut files = host_program::with_libraries(keepalived)?;
+        files.push(("etc/keepalived/keepalived.conf".into(), conf.into_bytes()));
+        let mut vm = lab.boot(ApplianceSpec {
+            name: format!("k{n}"),
+            config_json: Some(config_json()),
+            files,
+            extra_cmdline: "lvsfw.debug".into(),
+            ..ApplianceSpec::default()
+        })?;
+        vm.wait_for("balancer: interfaces up", Duration::from_secs(60))?;
+        vm.send_line(&format!(
+            "debug run {keepalived} -C -f /etc/keepalived/keepalived.conf -p /run/k.pid -c /run/kc.pid"
+        ))?;
+        vm.console
+            .wait_for_line("debug run: ", Duration::from_secs(60))?;
+        let mut applied = false;
+        for _ in 0..120 {
+            std::thread::sleep(Duration::from_secs(1));
+            vm.send_line("ipvs list")?;
+            let out = vm
+                .console
+                .wait_through("lvsfw> ", Duration::from_secs(20))?;
+            if out.matches("-> 10.33.").count() >= servers as usize {
+                applied = true;
+                break;
+            }
+        }
+        if !applied {
+            return Err(format!("keepalived did not load {servers} real servers").into());
+        }
+        std::thread::sleep(Duration::from_secs(5));
+        let parent = number_in_file(&mut vm, "/run/k.pid")?;
+        let child = number_in_file(&mut vm, "/run/kc.pid")?;
+        let (cpu, rss) = measure(&mut vm, &[parent, child], window)?;
+        rows.push((
+            format!("keepalived -C (parent + checker), {check}"),
+            cpu,
+            rss,
+            0,
+        ));
+        vm.kill();
+    }
+
+    println!(
+        "{servers} real servers, delay_loop 1, one appliance VM (TCG, 1 vCPU); CPU over {} s after warm-up:",
+        window.as_secs()
+    );
+    println!("| process | CPU (% of one core) | RSS |");
+    println!("|---|---|---|");
+    for (what, cpu, rss, downs) in rows {
+        let note = if downs > 0 {
+            format!(" ({downs} checks reported down)")
+        } else {
+            String::new()
+        };
+        println!(
+            "| {what}{note} | {cpu:.1} % | {:.1} MiB |",
+            rss as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
