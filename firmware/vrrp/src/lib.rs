@@ -1,6 +1,7 @@
 //! VRRP without I/O: packets (RFC 3768 for v2, RFC 5798 for v3) and the per-instance
 //! state machine driven as `(event, now) -> actions`.
 
+pub mod ah;
 pub mod instance;
 pub mod packet;
 
