@@ -4,6 +4,8 @@
 pub mod ah;
 pub mod instance;
 pub mod packet;
+pub mod sync;
 
-pub use instance::{Action, DropCounters, Event, Instance, Settings, State};
+pub use instance::{Action, DropCounters, Event, Instance, Invalid, Settings, State};
 pub use packet::{Auth, ChecksumMode, Error, Packet, Repr, Version};
+pub use sync::SyncGroup;
