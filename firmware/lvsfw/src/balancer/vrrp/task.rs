@@ -82,6 +82,8 @@ pub struct GroupTask {
     kernel: Kernel,
     probe: LinkProbe,
     board: Arc<Board>,
+    /// Each member's state and master as last written: a change is written at once.
+    published: Vec<(State, Option<IpAddr>)>,
 }
 
 impl GroupTask {
@@ -134,6 +136,7 @@ impl GroupTask {
             kernel,
             probe,
             board,
+            published: Vec::new(),
         })
     }
 
@@ -341,7 +344,6 @@ impl GroupTask {
     }
 
     async fn carry_out(&mut self, actions: Vec<(usize, Action)>) {
-        let mut changed = false;
         for (i, action) in actions {
             match action {
                 Action::Send { priority, ah_seq } => self.send(i, priority, ah_seq),
@@ -355,7 +357,6 @@ impl GroupTask {
                     self.announce(i, self.members[i].spec.garp.repeat);
                 }
                 Action::Transition { from, to } => {
-                    changed = true;
                     let group = self
                         .name
                         .as_ref()
@@ -374,12 +375,24 @@ impl GroupTask {
                 }
             }
         }
-        if changed {
+        let now: Vec<(State, Option<IpAddr>)> = self
+            .group
+            .members()
+            .iter()
+            .map(|m| (m.state(), m.master_ip()))
+            .collect();
+        if now != self.published {
             self.publish();
         }
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
+        self.published = self
+            .group
+            .members()
+            .iter()
+            .map(|m| (m.state(), m.master_ip()))
+            .collect();
         let now_instant = Instant::now();
         let now = SystemTime::now();
         let entries = self
