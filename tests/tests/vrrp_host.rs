@@ -413,3 +413,93 @@ fn keepalived_v2_with_ah() -> Result<(), Error> {
 fn keepalived_v3() -> Result<(), Error> {
     against_keepalived("kav3", 3, "0.1", "")
 }
+
+/// FRR's vrrpd sends and answers from a macvlan with the virtual MAC
+/// 00:00:5e:00:01:VRID that holds the VIP (its documented setup).
+fn frr_macvlan(host: &Host) -> Result<(), Error> {
+    host.run(&[
+        "ip", "link", "add", "vrrp4-51", "link", "eth0", "type", "macvlan", "mode", "bridge",
+    ])?;
+    host.run(&[
+        "ip",
+        "link",
+        "set",
+        "vrrp4-51",
+        "address",
+        "00:00:5e:00:01:33",
+    ])?;
+    host.run(&["ip", "addr", "add", &format!("{VIP}/24"), "dev", "vrrp4-51"])?;
+    host.run(&["ip", "link", "set", "vrrp4-51", "up"])?;
+    Ok(())
+}
+
+fn frr_conf(priority: u8) -> String {
+    format!(
+        "interface eth0\n vrrp 51 version 3\n vrrp 51 priority {priority}\n vrrp 51 advertisement-interval 100\n vrrp 51 ip {VIP}\n"
+    )
+}
+
+/// vrrpd's IPv4 state as `show vrrp` gives it: Initialize, Backup or Master.
+fn frr_state(frr: &peers::Frr) -> Option<String> {
+    frr.show_vrrp()
+        .lines()
+        .find(|l| l.trim_start().starts_with("Status (v4)"))
+        .and_then(|l| l.split_whitespace().last().map(String::from))
+}
+
+fn wait_frr(frr: &peers::Frr, state: &str, limit: Duration) -> Result<Duration, Error> {
+    let start = std::time::Instant::now();
+    loop {
+        let now = frr_state(frr);
+        if now.as_deref() == Some(state) {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() >= limit {
+            return Err(Error(format!(
+                "vrrpd is {now:?}, not {state}, after {limit:?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn frr_vrrpd_v3() -> Result<(), Error> {
+    let Segment {
+        mut lab, lb1, lb2, ..
+    } = segment("frrv3")?;
+    let interval = Duration::from_millis(100);
+    let conf = |p| instance("VI_1", 3, p, "0.1", "");
+
+    // vrrpd master, lvsfw backup.
+    frr_macvlan(&lb1)?;
+    let frr = peers::Frr::start(&mut lab, &lb1, "frr-lb1", &frr_conf(150))?;
+    let lvsfw = Lvsfw::start(&mut lab, &lb2, "lvsfw-lb2", &conf(100))?;
+    wait_frr(&frr, "Master", master_down(150, interval) + MARGIN * 5)?;
+    lvsfw.wait_state("VI_1", "BACKUP", MARGIN)?;
+    wait_master(&lvsfw, LB1)?;
+    std::thread::sleep(master_down(100, interval) * 2);
+    assert_eq!(lvsfw.state("VI_1").as_deref(), Some("BACKUP"));
+    lab.signal(frr.vrrpd, Signal::SIGTERM)?;
+    // vrrpd may or may not say goodbye with priority 0: Master_Down_Interval bounds both.
+    let took = lvsfw.wait_state("VI_1", "MASTER", master_down(100, interval) + MARGIN)?;
+    eprintln!("frr: lvsfw took over from vrrpd in {took:?}");
+    lab.wait_exit(frr.vrrpd, Duration::from_secs(5));
+    lab.signal(frr.zebra, Signal::SIGTERM)?;
+    lab.wait_exit(frr.zebra, Duration::from_secs(5));
+    stop(&mut lab, lvsfw.pid)?;
+
+    // lvsfw master, vrrpd backup.
+    frr_macvlan(&lb2)?;
+    let lvsfw = Lvsfw::start(&mut lab, &lb1, "lvsfw-lb1", &conf(150))?;
+    let frr = peers::Frr::start(&mut lab, &lb2, "frr-lb2", &frr_conf(100))?;
+    lvsfw.wait_state("VI_1", "MASTER", master_down(150, interval) + MARGIN * 2)?;
+    wait_frr(&frr, "Backup", MARGIN * 5)?;
+    std::thread::sleep(master_down(100, interval) * 2);
+    assert_eq!(frr_state(&frr).as_deref(), Some("Backup"));
+    assert_eq!(lvsfw.state("VI_1").as_deref(), Some("MASTER"));
+    lab.signal(lvsfw.pid, Signal::SIGTERM)?;
+    let took = wait_frr(&frr, "Master", skew(100, interval) + MARGIN)?;
+    eprintln!("frr: vrrpd took over from lvsfw in {took:?}");
+    Ok(())
+}
