@@ -1,5 +1,6 @@
 //! Namespaces: a switch namespace with the bridges, and one namespace per host.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -179,12 +180,21 @@ impl Lab {
     /// killed by PID when the lab is dropped, or earlier with [`Lab::stop`].
     pub fn spawn(&mut self, host: &Host, args: &[&str], log_name: &str) -> Result<u32, Error> {
         let log = std::fs::File::create(self.dir.join(format!("{log_name}.log")))?;
-        let child = Command::new("ip")
+        let mut command = Command::new("ip");
+        command
             .args(["netns", "exec", &host.namespace])
             .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
+            .stderr(log);
+        // SAFETY: prctl is async-signal-safe. `ip netns exec` execs the program, which
+        // keeps the setting: it dies with the test even if the test is killed first.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let child = command
             .spawn()
             .map_err(|e| Error(format!("starting {args:?} in {}: {e}", host.name)))?;
         let pid = child.id();
@@ -202,6 +212,32 @@ impl Lab {
         if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
             let mut child = self.children.remove(i);
             terminate(&mut child, Duration::from_secs(2));
+        }
+    }
+
+    /// Sends `signal` to a program started with [`Lab::spawn`] (and only to one of those).
+    pub fn signal(&mut self, pid: u32, signal: Signal) -> Result<(), Error> {
+        if !self.children.iter().any(|c| c.id() == pid) {
+            return Err(Error(format!("{pid} is not a program of this lab")));
+        }
+        kill(Pid::from_raw(pid as i32), signal).map_err(|e| Error(format!("signalling {pid}: {e}")))
+    }
+
+    /// Waits up to `limit` for a program started with [`Lab::spawn`] to exit; its
+    /// status, or None if it is still running.
+    pub fn wait_exit(&mut self, pid: u32, limit: Duration) -> Option<std::process::ExitStatus> {
+        let i = self.children.iter().position(|c| c.id() == pid)?;
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.children[i].try_wait() {
+                // Reaped by try_wait; wait() now returns the same status at once.
+                let mut done = self.children.remove(i);
+                return done.wait().ok().or(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

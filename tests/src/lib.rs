@@ -13,6 +13,7 @@ mod console;
 mod cpio;
 pub mod host_program;
 mod lab;
+pub mod peers;
 
 pub use appliance::{Appliance, ApplianceSpec};
 pub use command::{run, Error};

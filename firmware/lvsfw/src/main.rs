@@ -9,6 +9,7 @@ mod init;
 mod ipvs_bench;
 mod ipvs_cli;
 mod logger;
+mod run;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,9 @@ usage: lvsfw COMMAND
   config import FILE                        check a keepalived.conf for `config apply`
   ipvs list [--stats | --rate]              print the kernel's IPVS table like ipvsadm -Ln
   ipvs bench SERVICES DESTS RUNS RULES      time applying a generated table (benchmark)
+  run -f FILE [--status FILE]               run a keepalived.conf's VRRP and LVS as an
+                                            ordinary process (interface names as they are)
+  vrrp status [--json] [--status FILE]      each VRRP instance's state, master, counters
   version                                   print the version
 As PID 1 (the appliance's /init) lvsfw runs as init.";
 
@@ -33,6 +37,10 @@ fn main() -> ExitCode {
             ipvs_bench::run(&args[2..])
         }
         Some("ipvs") => ipvs_cli::run(&args[1..]),
+        Some("run") => run::run(&args[1..]),
+        Some("vrrp") if args.get(1).map(String::as_str) == Some("status") => {
+            balancer::vrrp::status::command(&args[2..])
+        }
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

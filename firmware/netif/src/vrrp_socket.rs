@@ -13,6 +13,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 pub const PROTOCOL: i32 = 112;
+/// keepalived's `auth_type AH` wraps VRRPv2 in IPsec AH (protocol 51).
+pub const PROTOCOL_AH: i32 = 51;
 pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// An advertisement is at most 8 + 255 × 16 bytes; with an IPv4 header and options,
@@ -27,6 +29,9 @@ pub struct Received {
     /// IPv4 TTL or IPv6 hop limit, which §7.1 requires to be 255.
     pub ttl: u8,
     pub payload: Vec<u8>,
+    /// IPv4: the whole datagram as it arrived, header included (AH's ICV covers the
+    /// header). Empty for IPv6.
+    pub datagram: Vec<u8>,
 }
 
 pub struct VrrpSocket {
@@ -43,9 +48,31 @@ impl VrrpSocket {
         local: IpAddr,
         multicast: bool,
     ) -> io::Result<VrrpSocket> {
+        VrrpSocket::open_with(ifname, ifindex, local, multicast, false)
+    }
+
+    /// `ah` opens an IPv4 socket for protocol 51 that sends whole datagrams
+    /// (IP_HDRINCL): AH's ICV covers the IP header, so lvsfw writes the header itself.
+    pub fn open_with(
+        ifname: &str,
+        ifindex: u32,
+        local: IpAddr,
+        multicast: bool,
+        ah: bool,
+    ) -> io::Result<VrrpSocket> {
         let ipv6 = local.is_ipv6();
+        if ah && ipv6 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "AH authentication is VRRPv2 over IPv4 only",
+            ));
+        }
         let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(PROTOCOL)))?;
+        let protocol = if ah { PROTOCOL_AH } else { PROTOCOL };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(protocol)))?;
+        if ah {
+            socket.set_header_included_v4(true)?;
+        }
         socket.set_nonblocking(true)?;
         socket.bind_device(Some(ifname.as_bytes()))?;
         match local {
@@ -55,7 +82,12 @@ impl VrrpSocket {
                 socket.set_multicast_loop_v4(false)?;
                 // Internetwork control, as keepalived and most routers send VRRP.
                 socket.set_tos_v4(0xc0)?;
-                socket.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(local), 0)))?;
+                // A raw socket bound to an address receives only datagrams addressed to
+                // it: bind for unicast peers only; for multicast the source comes from
+                // IP_MULTICAST_IF.
+                if !multicast {
+                    socket.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(local), 0)))?;
+                }
                 if multicast {
                     socket.set_multicast_if_v4(&local)?;
                     socket
@@ -73,7 +105,9 @@ impl VrrpSocket {
                 } else {
                     0
                 };
-                socket.bind(&SockAddr::from(SocketAddrV6::new(local, 0, 0, scope)))?;
+                if !multicast {
+                    socket.bind(&SockAddr::from(SocketAddrV6::new(local, 0, 0, scope)))?;
+                }
                 if multicast {
                     socket.set_multicast_if_v6(ifindex)?;
                     socket.join_multicast_v6(&GROUP_V6, ifindex)?;
@@ -103,7 +137,8 @@ impl VrrpSocket {
         }
     }
 
-    /// Sends one advertisement; the caller computed its checksum for `dst`.
+    /// Sends one advertisement; the caller computed its checksum for `dst`. On an AH
+    /// socket `payload` is the whole IPv4 datagram.
     pub fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let to = SockAddr::from(SocketAddr::new(dst, 0));
         self.fd.get_ref().send_to(payload, &to).map(|_| ())
@@ -128,6 +163,7 @@ fn receive_v4(socket: &Socket) -> io::Result<Option<Received>> {
         dst: IpAddr::V4(ip.dst_addr()),
         ttl: ip.hop_limit(),
         payload: ip.payload().to_vec(),
+        datagram: bytes.clone(),
     }))
 }
 
@@ -164,6 +200,7 @@ fn receive_v6(socket: &Socket) -> io::Result<Option<Received>> {
         dst,
         ttl,
         payload: buffer[..n].to_vec(),
+        datagram: Vec::new(),
     }))
 }
 

@@ -52,16 +52,26 @@ pub enum Event<'a> {
         /// IPv4 TTL or IPv6 hop limit as received.
         ttl: u8,
         advert: &'a Repr,
+        /// With keepalived's AH: the sequence number of a datagram whose ICV verified.
+        ah_seq: Option<u32>,
     },
+    /// A packet for this instance that failed a check before it could be parsed into an
+    /// advertisement; it changes nothing and is counted (RFC 5798 §7.1).
+    Invalid(Invalid),
     /// A tracked interface went down (true) or came back (false).
     Fault(bool),
+    /// keepalived's sync group moves this member to the group's new state: MASTER
+    /// with the others, BACKUP (leaving mastership without a priority-0 advert) or FAULT
+    /// (with one, as for a fault of its own); see [`crate::SyncGroup`].
+    Sync(State),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Send an advertisement with this priority.
+    /// Send an advertisement with this priority; with AH, under this sequence number.
     Send {
         priority: u8,
+        ah_seq: Option<u32>,
     },
     /// Configure the virtual addresses.
     AddAddresses,
@@ -74,7 +84,24 @@ pub enum Action {
     },
 }
 
-/// Why an advertisement was dropped (RFC 5798 §7.1), one counter each.
+/// Packet-level failures the shell finds before there is an advertisement to judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    /// Shorter than its header or its address count (§7.1: "all included fields").
+    Length,
+    /// A version other than 2 or 3 in the version field (§7.1 item 2).
+    Version,
+    /// Not an ADVERTISEMENT (§5.2.2).
+    Type,
+    /// The VRRP checksum does not verify (§7.1 item 3).
+    Checksum,
+    /// keepalived's AH: the ICV or SPI does not verify (RFC 3768 §7.1 authentication).
+    Auth,
+    /// A VRID that no instance on the receiving interface runs (§7.1 item 4).
+    Vrid,
+}
+
+/// Why an advertisement was dropped (RFC 5798 §7.1, RFC 3768 §7.1), one counter each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DropCounters {
     pub ttl: u64,
@@ -83,6 +110,23 @@ pub struct DropCounters {
     pub auth: u64,
     pub interval: u64,
     pub addresses: u64,
+    pub length: u64,
+    pub checksum: u64,
+    pub kind: u64,
+}
+
+impl DropCounters {
+    pub fn total(&self) -> u64 {
+        self.ttl
+            + self.version
+            + self.vrid
+            + self.auth
+            + self.interval
+            + self.addresses
+            + self.length
+            + self.checksum
+            + self.kind
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +141,12 @@ pub struct Instance {
     preempt_after: Option<Instant>,
     master_ip: Option<IpAddr>,
     since: Option<Instant>,
+    /// keepalived's one AH counter per instance: the last sequence number sent or
+    /// accepted. A received number must be above it (the replay check).
+    ah_seq: u32,
+    /// In a sync group: our master-down timer ran out, but the group held us back
+    /// until every member is ready (keepalived's `wantstate` MASTER).
+    wants_master: bool,
     pub drops: DropCounters,
     pub adverts_received: u64,
     pub adverts_sent: u64,
@@ -114,6 +164,8 @@ impl Instance {
             preempt_after: None,
             master_ip: None,
             since: None,
+            ah_seq: 0,
+            wants_master: false,
             drops: DropCounters::default(),
             adverts_received: 0,
             adverts_sent: 0,
@@ -137,6 +189,23 @@ impl Instance {
     /// When the current state was entered.
     pub fn since(&self) -> Option<Instant> {
         self.since
+    }
+
+    /// In a sync group: our master-down timer ran out and we wait for the others.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master
+    }
+
+    /// A backup whose master-down timer has run out: the next Timer makes it master.
+    pub fn master_down_due(&self, now: Instant) -> bool {
+        self.state == State::Backup && self.master_down_at.is_some_and(|t| t <= now)
+    }
+
+    /// A sync group holds this member back: it wants MASTER, but not every member does
+    /// yet. keepalived re-arms the master-down timer and waits as backup.
+    pub fn defer_takeover(&mut self, now: Instant) {
+        self.wants_master = true;
+        self.master_down_at = Some(now + self.master_down_interval());
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -185,11 +254,40 @@ impl Instance {
             (State::Master, Event::Timer) if self.adver_at.is_some_and(|t| t <= now) => {
                 self.send_advert(self.settings.priority, now, &mut actions)
             }
-            (State::Backup | State::Master, Event::Advert { src, ttl, advert })
-                if self.accept(ttl, advert) =>
-            {
+            (
+                State::Backup | State::Master,
+                Event::Advert {
+                    src,
+                    ttl,
+                    advert,
+                    ah_seq,
+                },
+            ) if self.accept(ttl, advert, ah_seq) => {
                 self.adverts_received += 1;
-                self.on_advert(src, advert, now, &mut actions);
+                self.on_advert(src, advert, ah_seq, now, &mut actions);
+            }
+            (State::Backup, Event::Sync(State::Master)) => self.become_master(now, &mut actions),
+            (State::Master, Event::Sync(State::Backup)) => {
+                self.adver_at = None;
+                self.master_down_at = Some(now + self.master_down_interval());
+                actions.push(Action::RemoveAddresses);
+                self.enter(State::Backup, now, &mut actions);
+            }
+            (State::Fault, Event::Sync(State::Backup)) => self.start(now, &mut actions),
+            (State::Master | State::Backup, Event::Sync(State::Fault)) => {
+                self.leave_master(&mut actions);
+                self.enter(State::Fault, now, &mut actions);
+            }
+            (_, Event::Invalid(why)) => {
+                let counter = match why {
+                    Invalid::Length => &mut self.drops.length,
+                    Invalid::Version => &mut self.drops.version,
+                    Invalid::Type => &mut self.drops.kind,
+                    Invalid::Checksum => &mut self.drops.checksum,
+                    Invalid::Auth => &mut self.drops.auth,
+                    Invalid::Vrid => &mut self.drops.vrid,
+                };
+                *counter += 1;
             }
             _ => {}
         }
@@ -211,6 +309,7 @@ impl Instance {
 
     fn become_master(&mut self, now: Instant, actions: &mut Vec<Action>) {
         self.master_down_at = None;
+        self.wants_master = false;
         self.master_ip = Some(self.settings.primary_ip);
         self.became_master += 1;
         actions.push(Action::AddAddresses);
@@ -222,22 +321,29 @@ impl Instance {
     fn leave_master(&mut self, actions: &mut Vec<Action>) {
         if self.state == State::Master {
             self.adver_at = None;
+            let ah_seq = self.next_ah_seq();
             actions.push(Action::Send {
                 priority: STOP_PRIORITY,
+                ah_seq,
             });
             self.adverts_sent += 1;
             actions.push(Action::RemoveAddresses);
         }
         self.master_down_at = None;
+        self.wants_master = false;
     }
 
     fn send_advert(&mut self, priority: u8, now: Instant, actions: &mut Vec<Action>) {
-        actions.push(Action::Send { priority });
+        let ah_seq = self.next_ah_seq();
+        actions.push(Action::Send { priority, ah_seq });
         self.adverts_sent += 1;
         self.adver_at = Some(now + self.settings.advert_int);
     }
 
     fn enter(&mut self, to: State, now: Instant, actions: &mut Vec<Action>) {
+        if to != State::Backup {
+            self.wants_master = false;
+        }
         if to != self.state {
             actions.push(Action::Transition {
                 from: self.state,
@@ -250,15 +356,21 @@ impl Instance {
 
     /// The receive checks of RFC 5798 §7.1 that depend on the instance's settings; the
     /// packet checks (length, version field, checksum) were done by [`Repr::parse`].
-    fn accept(&mut self, ttl: u8, advert: &Repr) -> bool {
+    fn accept(&mut self, ttl: u8, advert: &Repr, ah_seq: Option<u32>) -> bool {
         let s = &self.settings;
+        let replayed = match (s.auth, ah_seq) {
+            // keepalived: "sequence number already processed" (RFC 2402 §3.4.3).
+            (Auth::Ah, Some(seq)) => seq <= self.ah_seq,
+            (Auth::Ah, None) => true,
+            (_, _) => false,
+        };
         let drop = if ttl != 255 {
             &mut self.drops.ttl
         } else if advert.version != s.version {
             &mut self.drops.version
         } else if advert.vrid != s.vrid {
             &mut self.drops.vrid
-        } else if s.version == Version::V2 && advert.auth != s.auth {
+        } else if s.version == Version::V2 && (advert.auth != s.auth || replayed) {
             &mut self.drops.auth
         } else if s.version == Version::V2 && advert.advert_int_cs != centiseconds(s.advert_int) {
             // RFC 3768 §7.1: a v2 router MUST discard an advert with another interval.
@@ -266,13 +378,33 @@ impl Instance {
         } else if !s.skip_check_adv_addr && !same_addresses(&advert.addresses, &s.addresses) {
             &mut self.drops.addresses
         } else {
+            if let (Auth::Ah, Some(seq)) = (s.auth, ah_seq) {
+                self.ah_seq = seq;
+            }
             return true;
         };
         *drop += 1;
         false
     }
 
-    fn on_advert(&mut self, src: IpAddr, advert: &Repr, now: Instant, actions: &mut Vec<Action>) {
+    /// The sequence number of the next AH advertisement; `None` without AH. keepalived
+    /// stops at 0xFFFFFFFD (136 years of one-second adverts); so do we.
+    fn next_ah_seq(&mut self) -> Option<u32> {
+        if self.settings.auth != Auth::Ah {
+            return None;
+        }
+        self.ah_seq = self.ah_seq.saturating_add(1).min(0xffff_fffd);
+        Some(self.ah_seq)
+    }
+
+    fn on_advert(
+        &mut self,
+        src: IpAddr,
+        advert: &Repr,
+        _ah_seq: Option<u32>,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) {
         let ours = self.settings.priority;
         match self.state {
             State::Backup => {
@@ -283,11 +415,19 @@ impl Instance {
                     self.learn_interval(advert);
                     self.master_ip = Some(src);
                     self.master_down_at = Some(now + self.master_down_interval());
+                    self.wants_master = false;
                 }
                 // else: preempt a lower-priority master by letting the timer run out.
             }
             State::Master => {
                 if advert.priority == STOP_PRIORITY {
+                    self.send_advert(ours, now, actions);
+                } else if advert.priority < ours
+                    || (advert.priority == ours && src < self.settings.primary_ip)
+                {
+                    // RFC 5798 §6.4.3 discards this; keepalived answers a lower master at
+                    // once ("forcing new election") so that a split brain ends within one
+                    // round trip. (With AH, accept() already moved our counter past theirs.)
                     self.send_advert(ours, now, actions);
                 } else if advert.priority > ours
                     || (advert.priority == ours && src > self.settings.primary_ip)

@@ -14,7 +14,7 @@ use interfaces::InterfaceReconciler;
 
 mod interfaces;
 pub mod lvs;
-pub mod vrrp_task;
+pub mod vrrp;
 
 pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
 /// The pasted keepalived.conf, when there is one.
@@ -123,8 +123,12 @@ async fn serve(options: Options) -> ExitCode {
     // Kept open for the life of the balancer: a reload sends the next plan on it.
     let (plans, plans_rx) = tokio::sync::mpsc::channel(4);
     let mut plans_rx = Some(plans_rx);
+    let mut vrrp = VrrpRunning::default();
     match load_keepalived(&options.keepalived) {
-        Loaded::Config(k) => start_lvs(&plans, &mut plans_rx, &k).await,
+        Loaded::Config(k) => {
+            start_lvs(&plans, &mut plans_rx, &k).await;
+            vrrp.apply(&k, &kernel, board.as_ref()).await;
+        }
         Loaded::Absent | Loaded::Invalid => {}
     }
 
@@ -140,7 +144,10 @@ async fn serve(options: Options) -> ExitCode {
             _ = hup.recv() => {
                 log::info!("SIGHUP: reading {} again", options.keepalived.display());
                 match load_keepalived(&options.keepalived) {
-                    Loaded::Config(k) => start_lvs(&plans, &mut plans_rx, &k).await,
+                    Loaded::Config(k) => {
+                        start_lvs(&plans, &mut plans_rx, &k).await;
+                        vrrp.apply(&k, &kernel, board.as_ref()).await;
+                    }
                     Loaded::Absent => log::warn!("{}: gone; the running configuration stays",
                         options.keepalived.display()),
                     Loaded::Invalid => {}
@@ -151,7 +158,67 @@ async fn serve(options: Options) -> ExitCode {
         }
     }
     log::info!("stopping");
+    vrrp.stop().await;
     ExitCode::SUCCESS
+}
+
+/// The VRRP tasks and the part of keepalived.conf they were started from.
+#[derive(Default)]
+struct VrrpRunning {
+    running: Option<(vrrp::Vrrp, VrrpConfig)>,
+}
+
+/// What the VRRP tasks depend on: a reload that leaves it alone leaves them alone.
+type VrrpConfig = (
+    config::keepalived::GlobalDefs,
+    Vec<config::keepalived::VrrpInstance>,
+    Vec<config::keepalived::SyncGroup>,
+);
+
+impl VrrpRunning {
+    /// Starts the instances of `k`; on a reload, restarts them only if their part of the
+    /// file changed (then masters step down with priority 0 and all start as backup).
+    async fn apply(
+        &mut self,
+        k: &config::keepalived::Keepalived,
+        kernel: &Kernel,
+        board: Option<&board::Board>,
+    ) {
+        let wanted = (
+            k.global.clone(),
+            k.vrrp_instances.clone(),
+            k.sync_groups.clone(),
+        );
+        if self.running.as_ref().is_some_and(|(_, had)| *had == wanted) {
+            return;
+        }
+        if let Some((old, _)) = self.running.take() {
+            log::info!("VRRP configuration changed: restarting the instances");
+            old.stop().await;
+        }
+        if k.vrrp_instances.is_empty() {
+            return;
+        }
+        // On the appliance keepalived.conf names interfaces by role (ext, int, mgmt);
+        // the board says which NIC each role is.
+        let links = vrrp::links(kernel).await.unwrap_or_else(|e| {
+            log::error!("VRRP: {e}");
+            Vec::new()
+        });
+        let names = vrrp::RoleNames {
+            board,
+            links: &links,
+            class_net: Path::new("/sys/class/net"),
+        };
+        let started = vrrp::Vrrp::start(k, &names, vrrp::status::DEFAULT_PATH.into()).await;
+        self.running = Some((started, wanted));
+    }
+
+    async fn stop(&mut self) {
+        if let Some((running, _)) = self.running.take() {
+            running.stop().await;
+        }
+    }
 }
 
 /// Hands the virtual servers of `k` to the LVS task, starting it on first use.
@@ -169,14 +236,14 @@ async fn start_lvs(
     }
 }
 
-enum Loaded {
+pub(crate) enum Loaded {
     Config(config::keepalived::Keepalived),
     Absent,
     Invalid,
 }
 
 /// keepalived.conf is optional: without it the balancer only keeps the interfaces.
-fn load_keepalived(path: &Path) -> Loaded {
+pub(crate) fn load_keepalived(path: &Path) -> Loaded {
     if !path.exists() {
         return Loaded::Absent;
     }

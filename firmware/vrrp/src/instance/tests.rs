@@ -41,6 +41,7 @@ fn from<'a>(src: &str, advert: &'a Repr) -> Event<'a> {
         src: ip(src),
         ttl: 255,
         advert,
+        ah_seq: None,
     }
 }
 
@@ -49,7 +50,10 @@ const PEER: &str = "192.168.0.102";
 fn takeover() -> Vec<Action> {
     vec![
         Action::AddAddresses,
-        Action::Send { priority: 100 },
+        Action::Send {
+            priority: 100,
+            ah_seq: None,
+        },
         Action::Announce,
         Action::Transition {
             from: State::Backup,
@@ -105,7 +109,10 @@ fn the_address_owner_is_master_at_once() {
         actions,
         vec![
             Action::AddAddresses,
-            Action::Send { priority: 255 },
+            Action::Send {
+                priority: 255,
+                ah_seq: None
+            },
             Action::Announce,
             Action::Transition {
                 from: State::Initialize,
@@ -125,7 +132,10 @@ fn a_master_advertises_every_interval() {
         assert_eq!(r.next_deadline(), Some(at));
         assert_eq!(
             r.handle(Event::Timer, at),
-            vec![Action::Send { priority: 255 }]
+            vec![Action::Send {
+                priority: 255,
+                ah_seq: None
+            }]
         );
     }
     assert_eq!(r.adverts_sent, 6);
@@ -237,7 +247,14 @@ fn equal_priorities_are_decided_by_the_higher_primary_address() {
     let t1 = r.next_deadline().unwrap();
     r.handle(Event::Timer, t1);
     let same = advert(&s, 100);
-    assert_eq!(r.handle(from("192.168.0.99", &same), t1 + ms(10)), vec![]);
+    // keepalived answers a master that loses the tie with an advert at once.
+    assert_eq!(
+        r.handle(from("192.168.0.99", &same), t1 + ms(10)),
+        vec![Action::Send {
+            priority: 100,
+            ah_seq: None
+        }]
+    );
     assert_eq!(r.state(), State::Master);
     r.handle(from(PEER, &same), t1 + ms(20));
     assert_eq!(r.state(), State::Backup);
@@ -252,7 +269,10 @@ fn a_master_answers_priority_zero_with_an_advert_at_once() {
     let t1 = t0 + ms(400);
     assert_eq!(
         r.handle(from(PEER, &advert(&s, 0)), t1),
-        vec![Action::Send { priority: 255 }]
+        vec![Action::Send {
+            priority: 255,
+            ah_seq: None
+        }]
     );
     assert_eq!(r.next_deadline(), Some(t1 + Duration::from_secs(1)));
 }
@@ -265,7 +285,10 @@ fn shutdown_of_a_master_sends_priority_zero_and_removes_addresses() {
     assert_eq!(
         r.handle(Event::Shutdown, t0 + ms(5)),
         vec![
-            Action::Send { priority: 0 },
+            Action::Send {
+                priority: 0,
+                ah_seq: None
+            },
             Action::RemoveAddresses,
             Action::Transition {
                 from: State::Master,
@@ -314,6 +337,7 @@ fn section_7_1_checks_drop_and_count() {
         src: ip(PEER),
         ttl: 254,
         advert: &good,
+        ah_seq: None,
     };
     for event in [
         low_ttl,
@@ -338,7 +362,8 @@ fn section_7_1_checks_drop_and_count() {
             vrid: 1,
             auth: 1,
             interval: 1,
-            addresses: 1
+            addresses: 1,
+            ..DropCounters::default()
         }
     );
     assert_eq!(r.adverts_received, 0);
@@ -366,7 +391,10 @@ fn a_tracked_interface_fault_gives_up_mastership_and_recovery_waits_as_backup() 
     assert_eq!(
         r.handle(Event::Fault(true), t0 + ms(100)),
         vec![
-            Action::Send { priority: 0 },
+            Action::Send {
+                priority: 0,
+                ah_seq: None
+            },
             Action::RemoveAddresses,
             Action::Transition {
                 from: State::Master,
@@ -379,7 +407,10 @@ fn a_tracked_interface_fault_gives_up_mastership_and_recovery_waits_as_backup() 
         r.handle(Event::Fault(false), t0 + Duration::from_secs(6)),
         vec![
             Action::AddAddresses,
-            Action::Send { priority: 255 },
+            Action::Send {
+                priority: 255,
+                ah_seq: None
+            },
             Action::Announce,
             Action::Transition {
                 from: State::Fault,
@@ -400,4 +431,113 @@ fn a_tracked_interface_fault_gives_up_mastership_and_recovery_waits_as_backup() 
             Some(t0 + ms(1) + backup.master_down_interval())
         )
     );
+}
+
+#[test]
+fn a_master_answers_a_lower_master_at_once_as_keepalived_does() {
+    let t0 = Instant::now();
+    let s = settings(Version::V2, 150, Duration::from_secs(1));
+    let mut r = Instance::new(s.clone());
+    r.handle(Event::Startup, t0);
+    let t1 = r.next_deadline().unwrap();
+    r.handle(Event::Timer, t1);
+    let t2 = t1 + ms(200);
+    assert_eq!(
+        r.handle(from(PEER, &advert(&s, 100)), t2),
+        vec![Action::Send {
+            priority: 150,
+            ah_seq: None
+        }]
+    );
+    assert_eq!(r.next_deadline(), Some(t2 + Duration::from_secs(1)));
+}
+
+fn ah_settings(priority: u8) -> Settings {
+    let mut s = settings(Version::V2, priority, Duration::from_secs(1));
+    s.auth = Auth::Ah;
+    s
+}
+
+fn with_seq<'a>(advert: &'a Repr, seq: u32) -> Event<'a> {
+    Event::Advert {
+        src: ip(PEER),
+        ttl: 255,
+        advert,
+        ah_seq: Some(seq),
+    }
+}
+
+#[test]
+fn ah_sequence_numbers_count_up_and_replays_are_dropped() {
+    let t0 = Instant::now();
+    let s = ah_settings(100);
+    let mut r = Instance::new(s.clone());
+    r.handle(Event::Startup, t0);
+    let better = advert(&s, 150);
+    let t1 = t0 + ms(100);
+    r.handle(with_seq(&better, 7), t1);
+    let deadline = r.next_deadline();
+    assert_eq!(deadline, Some(t1 + r.master_down_interval()));
+    // The same number again, a lower one, or none at all: dropped as authentication
+    // failures, and the master-down timer is not reset.
+    for event in [
+        with_seq(&better, 7),
+        with_seq(&better, 3),
+        from(PEER, &better),
+    ] {
+        assert_eq!(r.handle(event, t1 + ms(500)), vec![]);
+    }
+    assert_eq!(r.next_deadline(), deadline);
+    assert_eq!(r.drops.auth, 3);
+    // Taking over, our counter continues above the last number accepted (keepalived
+    // keeps one counter per instance), so the old master's peers accept us.
+    let actions = r.handle(Event::Timer, deadline.unwrap());
+    assert!(actions.contains(&Action::Send {
+        priority: 100,
+        ah_seq: Some(8)
+    }));
+    let t2 = deadline.unwrap() + Duration::from_secs(1);
+    assert!(r.handle(Event::Timer, t2).contains(&Action::Send {
+        priority: 100,
+        ah_seq: Some(9)
+    }));
+    assert_eq!(
+        r.handle(Event::Shutdown, t2 + ms(1))[0],
+        Action::Send {
+            priority: 0,
+            ah_seq: Some(10)
+        }
+    );
+}
+
+#[test]
+fn packet_level_failures_are_counted_each_under_its_reason() {
+    let t0 = Instant::now();
+    let mut r = Instance::new(settings(Version::V3, 100, ms(100)));
+    r.handle(Event::Startup, t0);
+    let deadline = r.next_deadline();
+    for why in [
+        Invalid::Length,
+        Invalid::Version,
+        Invalid::Type,
+        Invalid::Checksum,
+        Invalid::Auth,
+        Invalid::Vrid,
+    ] {
+        assert_eq!(r.handle(Event::Invalid(why), t0 + ms(10)), vec![]);
+    }
+    assert_eq!(r.next_deadline(), deadline);
+    assert_eq!(
+        r.drops,
+        DropCounters {
+            length: 1,
+            version: 1,
+            kind: 1,
+            checksum: 1,
+            auth: 1,
+            vrid: 1,
+            ..DropCounters::default()
+        }
+    );
+    assert_eq!(r.drops.total(), 6);
 }

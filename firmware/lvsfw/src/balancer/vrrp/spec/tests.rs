@@ -1,0 +1,203 @@
+use super::*;
+
+fn prefix(s: &str) -> IpPrefix {
+    s.parse().unwrap()
+}
+
+fn link(index: u32, name: &str, addresses: &[&str]) -> LinkInfo {
+    LinkInfo {
+        index,
+        name: name.into(),
+        addresses: addresses.iter().map(|a| prefix(a)).collect(),
+    }
+}
+
+fn read(text: &str) -> Keepalived {
+    config::keepalived::read_text(text, "test.conf")
+        .unwrap()
+        .config
+}
+
+fn seed_links() -> Vec<LinkInfo> {
+    vec![
+        link(1, "lo", &["127.0.0.1/8"]),
+        // A VIP left behind by a crash comes first: it must not be the primary.
+        link(
+            2,
+            "eth0",
+            &["192.168.0.100/32", "192.168.0.101/24", "fe80::1/64"],
+        ),
+        link(3, "eth1", &["192.168.33.20/24"]),
+        link(4, "eth2", &["192.168.0.102/24"]),
+    ]
+}
+
+#[test]
+fn the_seed_3_2_instance_with_vips_on_two_devices_and_ah() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/testdata/seed-3-2.conf"
+    ))
+    .unwrap();
+    let k = read(&text);
+    let links = seed_links();
+    let (groups, problems) = groups(&k, &HostNames(&links));
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(groups.len(), 1);
+    let m = &groups[0].members[0];
+    assert_eq!(groups[0].name, None);
+    assert_eq!(
+        (m.name.as_str(), m.ifname.as_str(), m.ifindex),
+        ("VI_1", "eth0", 2)
+    );
+    assert_eq!(m.settings.version, Version::V2);
+    assert_eq!(m.settings.vrid, 51);
+    assert_eq!(m.settings.priority, 100);
+    assert_eq!(m.settings.advert_int, Duration::from_secs(3));
+    assert_eq!(m.settings.auth, Auth::Ah);
+    assert_eq!(m.ah_key, Some(Key::from_pass("sfjpvrrp")));
+    assert_eq!(
+        m.settings.primary_ip,
+        "192.168.0.101".parse::<IpAddr>().unwrap()
+    );
+    assert!(m.settings.preempt);
+    assert_eq!(
+        m.vips,
+        vec![
+            Vip {
+                prefix: prefix("192.168.0.100/32"),
+                ifname: "eth2".into(),
+                ifindex: 4,
+                excluded: false
+            },
+            Vip {
+                prefix: prefix("192.168.33.10/24"),
+                ifname: "eth1".into(),
+                ifindex: 3,
+                excluded: false
+            },
+        ]
+    );
+    assert_eq!(m.track, vec![("eth0".to_string(), 2)]);
+    assert_eq!(
+        m.garp,
+        GarpTiming {
+            delay: Duration::from_secs(5),
+            repeat: 5,
+            refresh: None
+        }
+    );
+    assert_eq!(m.vrids_here, vec![51]);
+}
+
+const TWO: &str = r#"
+global_defs {
+    vrrp_version 3
+    vrrp_garp_master_refresh 60
+}
+vrrp_sync_group G {
+    group {
+        EXT
+        INT
+    }
+}
+vrrp_instance EXT {
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    nopreempt
+    track_interface {
+        eth1
+    }
+    unicast_peer {
+        192.168.0.102
+    }
+    garp_master_repeat 2
+    virtual_ipaddress {
+        192.168.0.100
+    }
+    virtual_ipaddress_excluded {
+        192.168.0.200/24 dev eth2
+    }
+}
+vrrp_instance INT {
+    interface eth0
+    virtual_router_id 52
+    priority 150
+    virtual_ipaddress {
+        192.168.33.10/24 dev eth1
+    }
+}
+vrrp_instance LONE {
+    interface eth1
+    virtual_router_id 51
+    version 2
+    authentication {
+        auth_type PASS
+        auth_pass secret
+    }
+    virtual_ipaddress {
+        192.168.33.99
+    }
+}
+"#;
+
+#[test]
+fn sync_groups_unicast_tracking_excluded_addresses_and_defaults() {
+    let k = read(TWO);
+    let links = seed_links();
+    let (groups, problems) = groups(&k, &HostNames(&links));
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0].name.as_deref(), Some("G"));
+    let names: Vec<&str> = groups[0].members.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, vec!["EXT", "INT"]);
+    let ext = &groups[0].members[0];
+    assert_eq!(ext.settings.version, Version::V3);
+    assert_eq!(ext.settings.advert_int, Duration::from_millis(100));
+    assert!(!ext.settings.preempt);
+    assert_eq!(
+        ext.unicast_peers,
+        vec!["192.168.0.102".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        ext.track,
+        vec![("eth0".to_string(), 2), ("eth1".to_string(), 3)]
+    );
+    // Excluded addresses are configured but never advertised.
+    assert_eq!(
+        ext.settings.addresses,
+        vec!["192.168.0.100".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(ext.vips.len(), 2);
+    assert!(ext.vips[1].excluded);
+    assert_eq!(ext.garp.repeat, 2);
+    assert_eq!(ext.garp.refresh, Some(Duration::from_secs(60)));
+    assert_eq!(ext.vrids_here, vec![51, 52]);
+    let lone = &groups[1].members[0];
+    assert_eq!(lone.settings.version, Version::V2);
+    assert_eq!(lone.settings.auth, Auth::Pass(*b"secret\0\0"));
+    assert_eq!(
+        lone.settings.primary_ip,
+        "192.168.33.20".parse::<IpAddr>().unwrap()
+    );
+    assert_eq!(lone.vrids_here, vec![51]);
+}
+
+#[test]
+fn an_instance_that_cannot_run_is_reported_and_the_others_run() {
+    let k = read(TWO);
+    let links = vec![link(2, "eth0", &["192.168.0.101/24"]), link(3, "eth1", &[])];
+    let (groups, problems) = groups(&k, &HostNames(&links));
+    assert_eq!(
+        problems,
+        vec![
+            "vrrp_instance EXT: no interface \"eth2\"",
+            "vrrp_instance LONE: interface eth1 has no IPv4 address to send from",
+        ]
+    );
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].members.len(), 1);
+    assert_eq!(groups[0].members[0].name, "INT");
+}

@@ -1,0 +1,281 @@
+//! What `lvsfw vrrp status` shows. The running process writes one JSON file (by default
+//! `/run/lvsfw/vrrp.json`): to a temporary name, then renamed over the old one, so a
+//! reader never sees half a file. It is rewritten at once on every state change and at
+//! most once a second for counters; the process removes it when it stops.
+//!
+//! A file rather than a socket: the reader needs no protocol, no connection to a busy
+//! process and no permissions beyond reading /run; the snapshot survives a hung writer
+//! (the pid in it tells a reader whether the writer still lives), and the same file can
+//! feed the console and the page later.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_PATH: &str = "/run/lvsfw/vrrp.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Drops {
+    pub ttl: u64,
+    pub version: u64,
+    pub vrid: u64,
+    pub auth: u64,
+    pub interval: u64,
+    pub addresses: u64,
+    pub length: u64,
+    pub checksum: u64,
+    #[serde(rename = "type")]
+    pub kind: u64,
+}
+
+impl From<vrrp::DropCounters> for Drops {
+    fn from(d: vrrp::DropCounters) -> Drops {
+        Drops {
+            ttl: d.ttl,
+            version: d.version,
+            vrid: d.vrid,
+            auth: d.auth,
+            interval: d.interval,
+            addresses: d.addresses,
+            length: d.length,
+            checksum: d.checksum,
+            kind: d.kind,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub sync_group: Option<String>,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    /// keepalived's words: INIT, BACKUP, MASTER, FAULT.
+    pub state: String,
+    pub priority: u8,
+    /// The current master's address when known (ours when MASTER).
+    pub master: Option<IpAddr>,
+    /// When the current state was entered, milliseconds since the Unix epoch.
+    pub since_ms: Option<u64>,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub became_master: u64,
+    pub drops: Drops,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusFile {
+    pub pid: u32,
+    pub written_ms: u64,
+    pub instances: Vec<InstanceStatus>,
+}
+
+pub fn state_name(state: vrrp::State) -> &'static str {
+    match state {
+        vrrp::State::Initialize => "INIT",
+        vrrp::State::Backup => "BACKUP",
+        vrrp::State::Master => "MASTER",
+        vrrp::State::Fault => "FAULT",
+    }
+}
+
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Writes `status` to `path` atomically (temporary file in the same directory, rename).
+pub fn write(path: &Path, status: &StatusFile) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = PathBuf::from(path);
+    tmp.set_extension(format!("tmp.{}", std::process::id()));
+    let text = serde_json::to_string_pretty(status).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text + "\n")?;
+    std::fs::rename(&tmp, path)
+}
+
+pub fn read(path: &Path) -> Result<StatusFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `2026-11-25 12:31:36Z`, from milliseconds since the epoch (UTC; the appliance has
+/// no time zone).
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86400, secs % 86400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+fn ago(now_ms: u64, then_ms: u64) -> String {
+    let d = Duration::from_millis(now_ms.saturating_sub(then_ms));
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{:.1} s ago", d.as_secs_f64()),
+        120..=7199 => format!("{} min ago", s / 60),
+        _ => format!("{} h ago", s / 3600),
+    }
+}
+
+/// The table `lvsfw vrrp status` prints.
+pub fn render(status: &StatusFile, now_ms: u64, alive: bool) -> String {
+    let mut out = String::new();
+    if !alive {
+        out.push_str(&format!(
+            "warning: the lvsfw process {} that wrote this is gone; last written {}\n",
+            status.pid,
+            utc(status.written_ms)
+        ));
+    }
+    for i in &status.instances {
+        let group = i
+            .sync_group
+            .as_ref()
+            .map(|g| format!(", sync group {g}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{}: {} (VRRPv{} VRID {} on {}{group})\n",
+            i.name, i.state, i.version, i.vrid, i.interface
+        ));
+        let master = i
+            .master
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        out.push_str(&format!("  priority {}, master {master}\n", i.priority));
+        if let Some(since) = i.since_ms {
+            out.push_str(&format!(
+                "  since {} ({})\n",
+                utc(since),
+                ago(now_ms, since)
+            ));
+        }
+        out.push_str(&format!(
+            "  adverts sent {}, received {}; became master {} times\n",
+            i.adverts_sent, i.adverts_received, i.became_master
+        ));
+        let d = &i.drops;
+        out.push_str(&format!(
+            "  dropped: ttl {}, version {}, vrid {}, auth {}, interval {}, addresses {}, length {}, checksum {}, type {}\n",
+            d.ttl, d.version, d.vrid, d.auth, d.interval, d.addresses, d.length, d.checksum, d.kind
+        ));
+    }
+    if status.instances.is_empty() {
+        out.push_str("no VRRP instances\n");
+    }
+    out
+}
+
+/// `lvsfw vrrp status [--json] [--status FILE]`
+pub fn command(args: &[String]) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let mut path = PathBuf::from(DEFAULT_PATH);
+    let mut json = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--status" => match args.next() {
+                Some(p) => path = p.into(),
+                None => {
+                    eprintln!("lvsfw vrrp status: --status needs a file");
+                    return ExitCode::from(2);
+                }
+            },
+            other => {
+                eprintln!("lvsfw vrrp status: unknown argument \"{other}\"");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let status = match read(&path) {
+        Ok(s) => s,
+        Err(e) if !path.exists() => {
+            eprintln!("no VRRP is running here ({e})");
+            return ExitCode::from(3);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let alive = Path::new(&format!("/proc/{}", status.pid)).exists();
+    if json {
+        match serde_json::to_string_pretty(&status) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", render(&status, unix_ms(SystemTime::now()), alive));
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
+        assert_eq!(utc(1_795_000_000_000), "2026-11-18 11:06:40Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn renders_an_instance_and_round_trips_through_json() {
+        let status = StatusFile {
+            pid: 42,
+            written_ms: 10_000,
+            instances: vec![InstanceStatus {
+                name: "VI_1".into(),
+                sync_group: None,
+                interface: "ext".into(),
+                vrid: 51,
+                version: 2,
+                state: "MASTER".into(),
+                priority: 100,
+                master: Some("192.168.0.101".parse().unwrap()),
+                since_ms: Some(4_000),
+                adverts_sent: 6,
+                adverts_received: 0,
+                became_master: 1,
+                drops: Drops {
+                    ttl: 1,
+                    ..Drops::default()
+                },
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/vrrp.json");
+        write(&path, &status).unwrap();
+        assert_eq!(read(&path).unwrap(), status);
+        assert_eq!(
+            render(&status, 10_000, true),
+            "VI_1: MASTER (VRRPv2 VRID 51 on ext)\n  priority 100, master 192.168.0.101\n  since 1970-01-01 00:00:04Z (6.0 s ago)\n  adverts sent 6, received 0; became master 1 times\n  dropped: ttl 1, version 0, vrid 0, auth 0, interval 0, addresses 0, length 0, checksum 0, type 0\n"
+        );
+    }
+}
