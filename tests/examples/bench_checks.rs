@@ -64,8 +64,8 @@ fn config_json() -> String {
     )
 }
 
-/// Clock ticks (utime + stime) and resident kB of a process in the VM.
-fn sample(vm: &mut Appliance, pid: u32) -> Result<(u64, u64), Error> {
+/// Clock ticks in user space and in the kernel, and resident kB, of a process in the VM.
+fn sample(vm: &mut Appliance, pid: u32) -> Result<(u64, u64, u64), Error> {
     vm.send_line(&format!("debug cat /proc/{pid}/stat"))?;
     let stat = vm
         .console
@@ -76,7 +76,8 @@ fn sample(vm: &mut Appliance, pid: u32) -> Result<(u64, u64), Error> {
         .map(|(_, rest)| rest)
         .unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    let user = fields[11].parse::<u64>().unwrap_or(0);
+    let system = fields[12].parse::<u64>().unwrap_or(0);
     vm.send_line(&format!("debug cat /proc/{pid}/status"))?;
     let rss = vm
         .console
@@ -86,26 +87,57 @@ fn sample(vm: &mut Appliance, pid: u32) -> Result<(u64, u64), Error> {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    Ok((ticks, kb))
+    Ok((user, system, kb))
+}
+
+struct Usage {
+    /// Percent of one core, all and in user space.
+    cpu: f64,
+    user: f64,
+    rss_kb: u64,
 }
 
 /// CPU share (of one core) and resident memory of `pids` over `window`.
-fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<(f64, u64), Error> {
-    let before: Vec<(u64, u64)> = pids
+fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<Usage, Error> {
+    let before: Vec<_> = pids
         .iter()
         .map(|p| sample(vm, *p))
         .collect::<Result<_, _>>()?;
     let started = std::time::Instant::now();
     std::thread::sleep(window);
-    let after: Vec<(u64, u64)> = pids
+    let after: Vec<_> = pids
         .iter()
         .map(|p| sample(vm, *p))
         .collect::<Result<_, _>>()?;
     let elapsed = started.elapsed().as_secs_f64();
-    let ticks: u64 = before.iter().zip(&after).map(|(b, a)| a.0 - b.0).sum();
-    let rss: u64 = after.iter().map(|a| a.1).sum();
-    // USER_HZ is 100 on x86_64.
-    Ok((ticks as f64 / 100.0 / elapsed * 100.0, rss))
+    let user: u64 = before.iter().zip(&after).map(|(b, a)| a.0 - b.0).sum();
+    let system: u64 = before.iter().zip(&after).map(|(b, a)| a.1 - b.1).sum();
+    // USER_HZ is 100 on x86_64: a tick is 10 ms.
+    let percent = |ticks: u64| ticks as f64 / 100.0 / elapsed * 100.0;
+    Ok(Usage {
+        cpu: percent(user + system),
+        user: percent(user),
+        rss_kb: after.iter().map(|a| a.2).sum(),
+    })
+}
+
+/// Real servers in rotation now: the ones a failed check has not taken out.
+fn servers_in_table(vm: &mut Appliance) -> Result<usize, Error> {
+    // `ipvs list` of 2,000 servers takes longer than a console tool may run at 115200 baud.
+    vm.send_line("ipvs summary")?;
+    let line = vm
+        .console
+        .wait_for_line(" destinations (", Duration::from_secs(20))?;
+    // "[lvsfw> ]200 services, 2000 destinations (0 with weight 0), ..."
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "destinations").unwrap_or(0);
+    let number = |i: usize| {
+        words
+            .get(i)
+            .and_then(|w| w.trim_start_matches('(').parse::<usize>().ok())
+            .ok_or_else(|| Error(format!("not a summary: {line:?}")))
+    };
+    Ok(number(at.wrapping_sub(1))? - number(at + 1)?)
 }
 
 fn pid_from(vm: &mut Appliance, command: &str, pattern: &str) -> Result<u32, Error> {
@@ -176,9 +208,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         std::thread::sleep(Duration::from_secs(5));
         let pid = pid_from(&mut vm, "status", "running, pid")?;
-        let (cpu, rss) = measure(&mut vm, &[pid], window)?;
-        let downs = vm.console.text().matches(": down (").count();
-        rows.push((format!("lvsfw balancer, {check}"), cpu, rss, downs));
+        let usage = measure(&mut vm, &[pid], window)?;
+        rows.push((
+            format!("lvsfw balancer, {check}"),
+            usage,
+            servers_in_table(&mut vm)?,
+        ));
         vm.kill();
 
         // keepalived: the same file, checkers only, in the same image.
@@ -215,12 +250,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_secs(5));
         let parent = number_in_file(&mut vm, "/run/k.pid")?;
         let child = number_in_file(&mut vm, "/run/kc.pid")?;
-        let (cpu, rss) = measure(&mut vm, &[parent, child], window)?;
+        let usage = measure(&mut vm, &[parent, child], window)?;
         rows.push((
             format!("keepalived -C (parent + checker), {check}"),
-            cpu,
-            rss,
-            0,
+            usage,
+            servers_in_table(&mut vm)?,
         ));
         vm.kill();
     }
@@ -229,17 +263,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{servers} real servers, delay_loop 1, one appliance VM (TCG, 1 vCPU); CPU over {} s after warm-up:",
         window.as_secs()
     );
-    println!("| process | CPU (% of one core) | RSS |");
-    println!("|---|---|---|");
-    for (what, cpu, rss, downs) in rows {
-        let note = if downs > 0 {
-            format!(" ({downs} checks reported down)")
-        } else {
-            String::new()
-        };
+    println!("| process | CPU (% of one core) | of which user space | RSS | real servers in rotation at the end |");
+    println!("|---|---|---|---|---|");
+    for (what, usage, in_table) in rows {
         println!(
-            "| {what}{note} | {cpu:.1} % | {:.1} MiB |",
-            rss as f64 / 1024.0
+            "| {what} | {:.1} % | {:.1} % | {:.1} MiB | {in_table} of {servers} |",
+            usage.cpu,
+            usage.user,
+            usage.rss_kb as f64 / 1024.0
         );
     }
     Ok(())

@@ -49,6 +49,23 @@ fn numbers(columns: Columns, s: &Stats) -> String {
     v.iter().map(|n| format!(" {n:>8}")).collect()
 }
 
+/// One line for a table too large to read on a serial console: how many services and
+/// destinations, how many of those are out of rotation, and the connections.
+pub fn summary(table: &[(ServiceStatus, Vec<DestinationStatus>)]) -> String {
+    let dests = table.iter().flat_map(|(_, d)| d);
+    let (mut count, mut idle, mut active, mut inactive) = (0usize, 0usize, 0u64, 0u64);
+    for d in dests {
+        count += 1;
+        idle += usize::from(d.destination.weight == 0);
+        active += u64::from(d.active_conns);
+        inactive += u64::from(d.inactive_conns);
+    }
+    format!(
+        "{} services, {count} destinations ({idle} with weight 0), {active} active and {inactive} inactive connections\n",
+        table.len()
+    )
+}
+
 /// An address as ipvsadm compares it: its bytes, IPv4 ones in the first four.
 fn addr_bytes(addr: IpAddr) -> [u8; 16] {
     let mut bytes = [0u8; 16];
@@ -307,6 +324,14 @@ mod tests {
                 fwm(1),
                 fwm(2)
             ]
+        );
+    }
+
+    #[test]
+    fn summary_counts_what_the_listing_shows() {
+        assert_eq!(
+            summary(&table()),
+            "2 services, 2 destinations (1 with weight 0), 0 active and 23 inactive connections\n"
         );
     }
 

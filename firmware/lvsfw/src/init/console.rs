@@ -71,6 +71,10 @@ pub fn help() -> String {
     }
     for (words, what) in [
         ("ipvs list [--stats|--rate]", "the kernel's IPVS table"),
+        (
+            "ipvs summary",
+            "how many services, destinations, connections",
+        ),
         ("debug cat FILE", "print a file, e.g. /proc/net/ip_vs"),
         (
             "debug run PROG ARGS [< FILE]",
