@@ -14,6 +14,7 @@ use interfaces::InterfaceReconciler;
 
 mod interfaces;
 pub mod lvs;
+mod sync_daemon;
 pub mod vrrp;
 
 pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";

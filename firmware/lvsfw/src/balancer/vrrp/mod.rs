@@ -21,6 +21,8 @@ pub struct Vrrp {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     board: Arc<task::Board>,
+    /// The IPVS sync daemon following an instance (`lvs_sync_daemon`).
+    sync_daemon: Option<JoinHandle<()>>,
 }
 
 impl Vrrp {
@@ -51,7 +53,30 @@ impl Vrrp {
                 Err(e) => log::error!("{e}; not started"),
             }
         }
-        Vrrp { stop, tasks, board }
+        let sync_daemon = k
+            .global
+            .lvs_sync_daemon
+            .as_ref()
+            .and_then(|(ifname, instance, id)| match names.link(ifname) {
+                Ok(link) => Some(tokio::spawn(super::sync_daemon::run(
+                    super::sync_daemon::Follow {
+                        ifname: link.name.clone(),
+                        instance: instance.clone(),
+                        sync_id: *id,
+                    },
+                    board.states(),
+                ))),
+                Err(e) => {
+                    log::error!("lvs_sync_daemon: {e}; connections are not synchronised");
+                    None
+                }
+            });
+        Vrrp {
+            stop,
+            tasks,
+            board,
+            sync_daemon,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -65,6 +90,11 @@ impl Vrrp {
             let _ = task.await;
         }
         self.board.remove();
+        // The last holder of the board: dropping it tells the sync daemon to stop.
+        drop(self.board);
+        if let Some(follower) = self.sync_daemon {
+            let _ = follower.await;
+        }
     }
 }
 

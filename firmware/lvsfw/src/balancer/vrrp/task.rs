@@ -31,6 +31,8 @@ const RECEIVE_QUEUE: usize = 256;
 pub struct Board {
     path: std::path::PathBuf,
     entries: Mutex<Vec<InstanceStatus>>,
+    /// Each instance's state word, for what follows VRRP (the IPVS sync daemon).
+    states: watch::Sender<Vec<(String, String)>>,
 }
 
 impl Board {
@@ -38,7 +40,12 @@ impl Board {
         Arc::new(Board {
             path,
             entries: Mutex::new(Vec::new()),
+            states: watch::Sender::new(Vec::new()),
         })
+    }
+
+    pub fn states(&self) -> watch::Receiver<Vec<(String, String)>> {
+        self.states.subscribe()
     }
 
     fn update(&self, fresh: Vec<InstanceStatus>) {
@@ -49,6 +56,15 @@ impl Board {
                 None => entries.push(entry),
             }
         }
+        let states: Vec<(String, String)> = entries
+            .iter()
+            .map(|e| (e.name.clone(), e.state.clone()))
+            .collect();
+        self.states.send_if_modified(|old| {
+            let changed = *old != states;
+            *old = states;
+            changed
+        });
         let file = status::StatusFile {
             pid: std::process::id(),
             written_ms: status::unix_ms(SystemTime::now()),

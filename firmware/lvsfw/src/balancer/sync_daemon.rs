@@ -1,0 +1,108 @@
+//! keepalived's `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N]`: the kernel's IPVS
+//! connection synchronisation follows one VRRP instance. While it is MASTER the kernel
+//! sends its connections (the master daemon); otherwise it receives the master's (the
+//! backup daemon), so a backup that takes over already knows every established
+//! connection and forwards it to the same real server.
+
+use ipvs::{Client, SyncDaemon, SyncState};
+use tokio::sync::watch;
+
+/// What the sync daemon follows, with the interface already resolved to a kernel name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follow {
+    pub ifname: String,
+    pub instance: String,
+    pub sync_id: u32,
+}
+
+/// The daemon the kernel should run for an instance state: MASTER sends, every other
+/// state (BACKUP, FAULT, INIT) receives.
+pub fn wanted(state: Option<&str>) -> SyncState {
+    match state {
+        Some("MASTER") => SyncState::Master,
+        _ => SyncState::Backup,
+    }
+}
+
+/// Runs until `states` closes (the VRRP tasks stopped); then stops both daemons.
+pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, String)>>) {
+    let mut applied: Option<SyncState> = None;
+    loop {
+        let state = states
+            .borrow_and_update()
+            .iter()
+            .find(|(name, _)| *name == follow.instance)
+            .map(|(_, state)| state.clone());
+        let want = wanted(state.as_deref());
+        if applied != Some(want) {
+            let f = follow.clone();
+            match tokio::task::spawn_blocking(move || switch(&f, Some(want))).await {
+                Ok(Ok(())) => {
+                    log::info!(
+                        "IPVS sync daemon: {} on {} (id {}), following {}",
+                        if want == SyncState::Master {
+                            "master"
+                        } else {
+                            "backup"
+                        },
+                        follow.ifname,
+                        follow.sync_id,
+                        follow.instance
+                    );
+                    applied = Some(want);
+                }
+                Ok(Err(ipvs::Error::Unavailable)) => {
+                    log::warn!("IPVS sync daemon: the kernel has no IPVS; connections are not synchronised");
+                    return;
+                }
+                Ok(Err(e)) => log::error!("IPVS sync daemon: {e}"),
+                Err(e) => log::error!("IPVS sync daemon: {e}"),
+            }
+        }
+        if states.changed().await.is_err() {
+            break;
+        }
+    }
+    let f = follow.clone();
+    let _ = tokio::task::spawn_blocking(move || switch(&f, None)).await;
+}
+
+/// Makes the kernel run the `want` daemon alone (none when `None`).
+fn switch(follow: &Follow, want: Option<SyncState>) -> Result<(), ipvs::Error> {
+    let mut client = Client::connect()?;
+    let running = client.sync_daemons()?;
+    for daemon in &running {
+        if Some(daemon.state) != want {
+            client.stop_sync_daemon(daemon.state)?;
+        }
+    }
+    if let Some(state) = want {
+        let wanted = SyncDaemon {
+            state,
+            interface: follow.ifname.clone(),
+            sync_id: follow.sync_id,
+        };
+        match running.iter().find(|d| d.state == state) {
+            Some(d) if *d == wanted => {}
+            Some(_) => {
+                client.stop_sync_daemon(state)?;
+                client.start_sync_daemon(&wanted)?;
+            }
+            None => client.start_sync_daemon(&wanted)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_master_sends_and_every_other_state_receives() {
+        assert_eq!(wanted(Some("MASTER")), SyncState::Master);
+        for state in [Some("BACKUP"), Some("FAULT"), Some("INIT"), None] {
+            assert_eq!(wanted(state), SyncState::Backup, "{state:?}");
+        }
+    }
+}

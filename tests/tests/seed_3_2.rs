@@ -1,0 +1,284 @@
+//! The seed's scenario 3-2 (issue 5): two appliances with the seed's keepalived.conf
+//! (VRRP with AH on the third NIC, the external VIP and the internal gateway VIP in one
+//! instance), real servers routed through the gateway VIP, and a client that keeps
+//! asking. The master is killed; the backup takes over within the master-down interval
+//! and an established connection survives through the kernel's connection sync.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use lvsfw_lab::addresses::*;
+use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
+
+const SEED_3_2: &str = include_str!("../../firmware/config/testdata/seed-3-2.conf");
+
+/// The seed's file with the lab's names: its eth0 (the VRRP link) is the mgmt NIC,
+/// eth1 the internal one, eth2 the external one, as the appliance names NICs by role.
+/// Added for the test of connection sync: lvs_sync_daemon, and a TCP echo service.
+fn lab_config(state: &str) -> String {
+    let seed = SEED_3_2
+        .replace("state MASTER # BACKUP", &format!("state {state}"))
+        .replace("interface eth0", "interface mgmt")
+        .replace("dev eth2", "dev ext")
+        .replace("dev eth1", "dev int");
+    assert!(!seed.contains("eth"), "every interface name mapped");
+    format!(
+        "global_defs {{\n    lvs_sync_daemon mgmt VI_1\n}}\n{seed}
+virtual_server {VIP} 9000 {{
+    delay_loop 6
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server {RS1} 9000 {{
+        weight 1
+        TCP_CHECK {{
+            connect_timeout 3
+        }}
+    }}
+    real_server {RS2} 9000 {{
+        weight 1
+        TCP_CHECK {{
+            connect_timeout 3
+        }}
+    }}
+}}
+"
+    )
+}
+
+fn native_config(name: &str, ext: &str, int: &str, mgmt: &str) -> String {
+    format!(
+        r#"{{"hostname": "{name}", "interfaces": [
+            {{"role": "ext", "addresses": ["{ext}/24"]}},
+            {{"role": "int", "addresses": ["{int}/24"]}},
+            {{"role": "mgmt", "addresses": ["{mgmt}/24"]}}]}}"#
+    )
+}
+
+/// Asks the VIP every 20 ms (each request bounded by 300 ms) until the stop file
+/// appears or 300 s pass; prints the longest time between two answers and the answers.
+const PROBER: &str = r#"
+import os, sys, time, urllib.request
+url, stop = sys.argv[1], sys.argv[2]
+last_ok, longest, answers = None, 0.0, []
+end = time.monotonic() + 300
+while time.monotonic() < end and not os.path.exists(stop):
+    t = time.monotonic()
+    try:
+        body = urllib.request.urlopen(url, timeout=0.3).read().decode().strip()
+        now = time.monotonic()
+        if last_ok is not None:
+            longest = max(longest, now - last_ok)
+        last_ok = now
+        answers.append(body)
+    except Exception:
+        pass
+    time.sleep(max(0.0, 0.02 - (time.monotonic() - t)))
+print("longest-gap-ms", int(longest * 1000), flush=True)
+for a in answers[-10:]:
+    print("answer", a, flush=True)
+"#;
+
+const ECHO_SERVER: &str = "
+import socket, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('', 9000))
+s.listen(16)
+def echo(c):
+    while True:
+        d = c.recv(100)
+        if not d:
+            return
+        c.sendall(d)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=echo, args=(c,), daemon=True).start()
+";
+
+const LONG_CLIENT: &str = "
+import socket, sys, os, time
+c = socket.create_connection((sys.argv[1], 9000), timeout=10)
+c.sendall(b'one'); print('first', c.recv(100).decode(), flush=True)
+for _ in range(3000):
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.1)
+c.sendall(b'two'); print('second', c.recv(100).decode(), flush=True)
+";
+
+fn boot(
+    lab: &mut Lab,
+    name: &str,
+    state: &str,
+    addrs: (&str, &str, &str),
+) -> Result<Appliance, Error> {
+    lab.boot(ApplianceSpec {
+        name: name.into(),
+        config_json: Some(native_config(name, addrs.0, addrs.1, addrs.2)),
+        files: vec![(
+            "etc/lvsfw/keepalived.conf".into(),
+            lab_config(state).into_bytes(),
+        )],
+        mgmt: true,
+        ..ApplianceSpec::default()
+    })
+}
+
+fn file_line(path: &std::path::Path, prefix: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .map(str::to_string)
+}
+
+fn wait_file_line(path: &std::path::Path, prefix: &str, limit: Duration) -> Result<String, Error> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(line) = file_line(path, prefix) {
+            return Ok(line);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error(format!(
+                "{}: no line {prefix:?} within {limit:?}: {}",
+                path.display(),
+                std::fs::read_to_string(path).unwrap_or_default()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn probe(lab: &mut Lab, client: &Host, log: &str) -> Result<std::path::PathBuf, Error> {
+    let stop = lab.log_path(&format!("{log}-stop"));
+    lab.spawn(
+        client,
+        &[
+            "python3",
+            "-c",
+            PROBER,
+            &format!("http://{VIP}/"),
+            &stop.to_string_lossy(),
+        ],
+        log,
+    )?;
+    Ok(stop)
+}
+
+#[test]
+fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Error> {
+    let mut lab = Lab::new("seed32", true)?;
+    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
+    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(GATEWAY_VIP))?;
+    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(GATEWAY_VIP))?;
+    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
+    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    for rs in [&rs1, &rs2] {
+        lab.spawn(
+            rs,
+            &["python3", "-c", ECHO_SERVER],
+            &format!("echo-{}", rs.name),
+        )?;
+    }
+
+    let mut lb1 = boot(&mut lab, "lb1", "MASTER", (LB1_EXT, LB1_INT, "10.0.2.16"))?;
+    lb1.wait_for("IPVS: 6 changes applied", Duration::from_secs(60))?;
+    lb1.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(30))?;
+    lb1.wait_for("IPVS sync daemon: master on", Duration::from_secs(10))?;
+    let mut lb2 = boot(&mut lab, "lb2", "BACKUP", (LB2_EXT, LB2_INT, "10.0.2.15"))?;
+    lb2.wait_for("IPVS: 6 changes applied", Duration::from_secs(60))?;
+    lb2.wait_for("IPVS sync daemon: backup on", Duration::from_secs(10))?;
+
+    // Both real servers answer through the VIP, alternating.
+    until(&client, Duration::from_secs(30), 20, alternating)?;
+
+    // A long-lived connection through lb1, and a client asking every 20 ms.
+    let flag = lab.log_path("failed-over");
+    lab.spawn(
+        &client,
+        &["python3", "-c", LONG_CLIENT, VIP, &flag.to_string_lossy()],
+        "long-client",
+    )?;
+    let long_log = lab.log_path("long-client");
+    wait_file_line(&long_log, "first one", Duration::from_secs(20))?;
+    // The connection reaches the backup's table before the master goes (sync interval).
+    std::thread::sleep(Duration::from_secs(3));
+    let stop_probe = probe(&mut lab, &client, "prober")?;
+    std::thread::sleep(Duration::from_secs(3));
+
+    // The master dies hard.
+    lb1.monitor("quit")?;
+    lb1.kill();
+    let killed = std::time::Instant::now();
+    lb2.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(20))?;
+    eprintln!(
+        "lb2 MASTER {} ms after lb1 was quit",
+        killed.elapsed().as_millis()
+    );
+    lb2.wait_for("IPVS sync daemon: master on", Duration::from_secs(10))?;
+    std::thread::sleep(Duration::from_secs(5));
+    std::fs::write(&stop_probe, b"")?;
+    let gap = wait_file_line(
+        &lab.log_path("prober"),
+        "longest-gap-ms",
+        Duration::from_secs(10),
+    )?;
+    let gap_ms: u64 = gap
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
+    // master-down = 3 x advert_int + (256 - priority) x advert_int / 256 = 9 + 1.83 s.
+    let master_down_ms = 3 * 3000 + (256 - 100) * 3000 / 256;
+    eprintln!("client's longest gap: {gap_ms} ms (master-down interval {master_down_ms} ms)");
+    assert!(
+        gap_ms < master_down_ms + 1000,
+        "longest gap {gap_ms} ms, master-down {master_down_ms} ms + 1 s"
+    );
+    let answers = std::fs::read_to_string(lab.log_path("prober"))?;
+    let last: Vec<String> = answers
+        .lines()
+        .filter_map(|l| l.strip_prefix("answer "))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        alternating(&last) && last.len() >= 4,
+        "answers after the takeover: {last:?}"
+    );
+
+    // The connection opened through lb1 goes on through lb2.
+    std::fs::write(&flag, b"")?;
+    wait_file_line(&long_log, "second two", Duration::from_secs(20))?;
+
+    // lb1 comes back. Both have priority 100 in the seed: per RFC 5798 §6.4.2 a backup
+    // stays backup while adverts of an equal priority arrive, so lb2 keeps the VIPs and
+    // the client sees no gap.
+    let stop_probe = probe(&mut lab, &client, "prober-return")?;
+    std::thread::sleep(Duration::from_secs(2));
+    let mut lb1 = boot(&mut lab, "lb1b", "MASTER", (LB1_EXT, LB1_INT, "10.0.2.16"))?;
+    lb1.wait_for("IPVS sync daemon: backup on", Duration::from_secs(60))?;
+    // Three advert intervals and the skew pass without lb1 taking over.
+    std::thread::sleep(Duration::from_millis(master_down_ms + 1000));
+    let text = lb1.console.text();
+    assert!(
+        !text.contains("VI_1: BACKUP -> MASTER"),
+        "lb1 took over an equal priority"
+    );
+    std::fs::write(&stop_probe, b"")?;
+    let gap = wait_file_line(
+        &lab.log_path("prober-return"),
+        "longest-gap-ms",
+        Duration::from_secs(10),
+    )?;
+    let gap_ms: u64 = gap
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
+    eprintln!("client's longest gap while lb1 returned: {gap_ms} ms");
+    assert!(gap_ms < 1000, "longest gap {gap_ms} ms while lb1 returned");
+    Ok(())
+}
