@@ -282,3 +282,62 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
     assert!(gap_ms < 1000, "longest gap {gap_ms} ms while lb1 returned");
     Ok(())
 }
+
+#[test]
+fn a_returning_master_of_higher_priority_preempts_without_a_gap() -> Result<(), Error> {
+    let mut lab = Lab::new("preempt", true)?;
+    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
+    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(GATEWAY_VIP))?;
+    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(GATEWAY_VIP))?;
+    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
+    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    // The usual variant of the seed: the master's copy has the higher priority.
+    let boot_priority =
+        |lab: &mut Lab, name: &str, state: &str, priority: u8, addrs: (&str, &str, &str)| {
+            let conf = lab_config(state).replace("priority 100", &format!("priority {priority}"));
+            lab.boot(ApplianceSpec {
+                name: name.into(),
+                config_json: Some(native_config(name, addrs.0, addrs.1, addrs.2)),
+                files: vec![("etc/lvsfw/keepalived.conf".into(), conf.into_bytes())],
+                mgmt: true,
+                ..ApplianceSpec::default()
+            })
+        };
+    let mut lb2 = boot_priority(
+        &mut lab,
+        "lb2",
+        "BACKUP",
+        100,
+        (LB2_EXT, LB2_INT, "10.0.2.15"),
+    )?;
+    lb2.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?;
+    until(&client, Duration::from_secs(30), 10, alternating)?;
+
+    let stop_probe = probe(&mut lab, &client, "prober")?;
+    std::thread::sleep(Duration::from_secs(2));
+    let mut lb1 = boot_priority(
+        &mut lab,
+        "lb1",
+        "MASTER",
+        150,
+        (LB1_EXT, LB1_INT, "10.0.2.16"),
+    )?;
+    lb1.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?;
+    lb2.wait_for("VI_1: MASTER -> BACKUP", Duration::from_secs(10))?;
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::write(&stop_probe, b"")?;
+    let gap = wait_file_line(
+        &lab.log_path("prober"),
+        "longest-gap-ms",
+        Duration::from_secs(10),
+    )?;
+    let gap_ms: u64 = gap
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
+    eprintln!("client's longest gap while lb1 preempted: {gap_ms} ms");
+    assert!(gap_ms < 1000, "longest gap {gap_ms} ms while lb1 preempted");
+    until(&client, Duration::from_secs(10), 10, alternating)?;
+    Ok(())
+}
