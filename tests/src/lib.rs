@@ -14,6 +14,8 @@ mod cpio;
 pub mod host_program;
 mod lab;
 pub mod peers;
+pub mod programs;
+pub mod seed;
 
 pub use appliance::{Appliance, ApplianceSpec};
 pub use command::{run, Error};

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lvsfw_lab::addresses::*;
+use lvsfw_lab::programs::{ECHO_SERVER, LONG_CLIENT};
 use lvsfw_lab::{host_program, Error};
 
 #[test]
@@ -78,36 +79,6 @@ virtual_server {VIP} 9000 {{
     ));
     conf
 }
-
-const ECHO_SERVER: &str = "
-import socket, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('', 9000))
-s.listen(16)
-def echo(c):
-    while True:
-        d = c.recv(100)
-        if not d:
-            return
-        c.sendall(d)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=echo, args=(c,), daemon=True).start()
-";
-
-/// Opens one connection to the VIP, echoes once, waits for the flag file (at most
-/// 120 s), echoes again on the same connection.
-const LONG_CLIENT: &str = "
-import socket, sys, os, time
-c = socket.create_connection((sys.argv[1], 9000), timeout=10)
-c.sendall(b'one'); print('first', c.recv(100).decode(), flush=True)
-for _ in range(1200):
-    if os.path.exists(sys.argv[2]):
-        break
-    time.sleep(0.1)
-c.sendall(b'two'); print('second', c.recv(100).decode(), flush=True)
-";
 
 #[test]
 fn a_weight_change_keeps_established_connections() -> Result<(), Error> {

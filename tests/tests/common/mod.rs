@@ -1,15 +1,13 @@
 //! The seed's scenario 3-1 as several tests need it: a client, two real servers whose
 //! default route is the appliance, and one appliance whose keepalived.conf is given.
-#![allow(dead_code)] // each test file uses its own part of this
+#![allow(dead_code, unused_imports)] // each test file uses its own part of this
 
 use std::time::{Duration, Instant};
 
 use lvsfw_lab::addresses::*;
 use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
 
-pub const SEED_3_1: &str = include_str!("../../../firmware/config/testdata/seed-3-1.conf");
-pub const DOCKER1: &str = "<html><h1>Hello Docker1</h1></html>";
-pub const DOCKER2: &str = "<html><h1>Hello Docker2</h1></html>";
+pub use lvsfw_lab::seed::{DOCKER1, DOCKER2, SEED_3_1};
 
 /// The VIP is a plain address of the single balancer in 3-1 (no VRRP).
 pub fn lb1_config() -> String {
