@@ -7,29 +7,11 @@ use std::time::{Duration, Instant};
 
 use lvsfw_lab::addresses::*;
 use lvsfw_lab::programs::PROBER;
-use lvsfw_lab::seed::{lab_config_3_2, three_nic_config, DOCKER1, DOCKER2};
-use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
+use lvsfw_lab::seed::{boot_3_2, hosts_3_2, Hosts32, LB1_ADDRS, LB2_ADDRS};
+use lvsfw_lab::{Host, Lab};
 
 fn say(text: &str) {
     println!("\n== {text}");
-}
-
-fn boot(
-    lab: &mut Lab,
-    name: &str,
-    state: &str,
-    addrs: (&str, &str, &str),
-) -> Result<Appliance, Error> {
-    lab.boot(ApplianceSpec {
-        name: name.into(),
-        config_json: Some(three_nic_config(name, addrs.0, addrs.1, addrs.2)),
-        files: vec![(
-            "etc/lvsfw/keepalived.conf".into(),
-            lab_config_3_2(state).into_bytes(),
-        )],
-        mgmt: true,
-        ..ApplianceSpec::default()
-    })
 }
 
 fn ask(client: &Host, n: usize) {
@@ -45,21 +27,17 @@ fn ask(client: &Host, n: usize) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     say("a lab of network namespaces: ext 192.168.0.0/24, int 192.168.33.0/24, mgmt 10.0.2.0/24");
     let mut lab = Lab::new("demo", true)?;
-    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
-    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(GATEWAY_VIP))?;
-    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(GATEWAY_VIP))?;
-    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
-    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    let Hosts32 { client, .. } = hosts_3_2(&mut lab)?;
     println!("   real servers {RS1} and {RS2} route through the gateway VIP {GATEWAY_VIP}");
 
     say("lb1 (state MASTER) and lb2 (state BACKUP) boot in QEMU with the seed's keepalived.conf");
-    let mut lb1 = boot(&mut lab, "lb1", "MASTER", (LB1_EXT, LB1_INT, "10.0.2.16"))?;
+    let mut lb1 = boot_3_2(&mut lab, "lb1", "MASTER", None, LB1_ADDRS)?;
     println!(
         "   {}",
         lb1.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?
             .trim()
     );
-    let mut lb2 = boot(&mut lab, "lb2", "BACKUP", (LB2_EXT, LB2_INT, "10.0.2.15"))?;
+    let mut lb2 = boot_3_2(&mut lab, "lb2", "BACKUP", None, LB2_ADDRS)?;
     println!(
         "   {}",
         lb2.wait_for("VI_1: INIT -> BACKUP", Duration::from_secs(60))?

@@ -2,6 +2,7 @@
 //! files, the real servers' pages, and the appliances' addresses.
 
 use crate::addresses::*;
+use crate::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
 
 pub const SEED_3_1: &str = include_str!("../../firmware/config/testdata/seed-3-1.conf");
 pub const DOCKER1: &str = "<html><h1>Hello Docker1</h1></html>";
@@ -50,4 +51,47 @@ pub fn three_nic_config(name: &str, ext: &str, int: &str, mgmt: &str) -> String 
             {{"role": "int", "addresses": ["{int}/24"]}},
             {{"role": "mgmt", "addresses": ["{mgmt}/24"]}}]}}"#
     )
+}
+
+/// The hosts of scenario 3-2: a client outside, two real servers (Docker1, Docker2)
+/// whose default route is the internal gateway VIP.
+pub struct Hosts32 {
+    pub client: Host,
+    pub rs1: Host,
+    pub rs2: Host,
+}
+
+pub fn hosts_3_2(lab: &mut Lab) -> Result<Hosts32, Error> {
+    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
+    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(GATEWAY_VIP))?;
+    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(GATEWAY_VIP))?;
+    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
+    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    Ok(Hosts32 { client, rs1, rs2 })
+}
+
+/// lb1's addresses (ext, int, mgmt): its mgmt address is the higher of the two.
+pub const LB1_ADDRS: (&str, &str, &str) = (LB1_EXT, LB1_INT, "10.0.2.16");
+pub const LB2_ADDRS: (&str, &str, &str) = (LB2_EXT, LB2_INT, "10.0.2.15");
+
+/// Boots an appliance of scenario 3-2 with the seed's file for `state`, its priority
+/// replaced by `priority` when given.
+pub fn boot_3_2(
+    lab: &mut Lab,
+    name: &str,
+    state: &str,
+    priority: Option<u8>,
+    addrs: (&str, &str, &str),
+) -> Result<Appliance, Error> {
+    let mut conf = lab_config_3_2(state);
+    if let Some(p) = priority {
+        conf = conf.replace("priority 100", &format!("priority {p}"));
+    }
+    lab.boot(ApplianceSpec {
+        name: name.into(),
+        config_json: Some(three_nic_config(name, addrs.0, addrs.1, addrs.2)),
+        files: vec![("etc/lvsfw/keepalived.conf".into(), conf.into_bytes())],
+        mgmt: true,
+        ..ApplianceSpec::default()
+    })
 }

@@ -11,26 +11,8 @@ use std::time::Duration;
 use common::*;
 use lvsfw_lab::addresses::*;
 use lvsfw_lab::programs::{ECHO_SERVER, LONG_CLIENT, PROBER};
-use lvsfw_lab::seed::{lab_config_3_2 as lab_config, three_nic_config as native_config};
-use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
-
-fn boot(
-    lab: &mut Lab,
-    name: &str,
-    state: &str,
-    addrs: (&str, &str, &str),
-) -> Result<Appliance, Error> {
-    lab.boot(ApplianceSpec {
-        name: name.into(),
-        config_json: Some(native_config(name, addrs.0, addrs.1, addrs.2)),
-        files: vec![(
-            "etc/lvsfw/keepalived.conf".into(),
-            lab_config(state).into_bytes(),
-        )],
-        mgmt: true,
-        ..ApplianceSpec::default()
-    })
-}
+use lvsfw_lab::seed::{boot_3_2, hosts_3_2, Hosts32, LB1_ADDRS, LB2_ADDRS};
+use lvsfw_lab::{Error, Host, Lab};
 
 fn file_line(path: &std::path::Path, prefix: &str) -> Option<String> {
     std::fs::read_to_string(path)
@@ -76,11 +58,7 @@ fn probe(lab: &mut Lab, client: &Host, log: &str) -> Result<std::path::PathBuf, 
 #[test]
 fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Error> {
     let mut lab = Lab::new("seed32", true)?;
-    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
-    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(GATEWAY_VIP))?;
-    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(GATEWAY_VIP))?;
-    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
-    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    let Hosts32 { client, rs1, rs2 } = hosts_3_2(&mut lab)?;
     for rs in [&rs1, &rs2] {
         lab.spawn(
             rs,
@@ -89,11 +67,11 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
         )?;
     }
 
-    let mut lb1 = boot(&mut lab, "lb1", "MASTER", (LB1_EXT, LB1_INT, "10.0.2.16"))?;
+    let mut lb1 = boot_3_2(&mut lab, "lb1", "MASTER", None, LB1_ADDRS)?;
     lb1.wait_for("IPVS: 6 changes applied", Duration::from_secs(60))?;
     lb1.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(30))?;
     lb1.wait_for("IPVS sync daemon: master on", Duration::from_secs(10))?;
-    let mut lb2 = boot(&mut lab, "lb2", "BACKUP", (LB2_EXT, LB2_INT, "10.0.2.15"))?;
+    let mut lb2 = boot_3_2(&mut lab, "lb2", "BACKUP", None, LB2_ADDRS)?;
     lb2.wait_for("IPVS: 6 changes applied", Duration::from_secs(60))?;
     lb2.wait_for("IPVS sync daemon: backup on", Duration::from_secs(10))?;
 
@@ -163,7 +141,7 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
     // the client sees no gap.
     let stop_probe = probe(&mut lab, &client, "prober-return")?;
     std::thread::sleep(Duration::from_secs(2));
-    let mut lb1 = boot(&mut lab, "lb1b", "MASTER", (LB1_EXT, LB1_INT, "10.0.2.16"))?;
+    let mut lb1 = boot_3_2(&mut lab, "lb1b", "MASTER", None, LB1_ADDRS)?;
     lb1.wait_for("IPVS sync daemon: backup on", Duration::from_secs(60))?;
     // Three advert intervals and the skew pass without lb1 taking over.
     std::thread::sleep(Duration::from_millis(master_down_ms + 1000));
@@ -191,42 +169,15 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
 #[test]
 fn a_returning_master_of_higher_priority_preempts_without_a_gap() -> Result<(), Error> {
     let mut lab = Lab::new("preempt", true)?;
-    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
-    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(GATEWAY_VIP))?;
-    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(GATEWAY_VIP))?;
-    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
-    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    let Hosts32 { client, .. } = hosts_3_2(&mut lab)?;
     // The usual variant of the seed: the master's copy has the higher priority.
-    let boot_priority =
-        |lab: &mut Lab, name: &str, state: &str, priority: u8, addrs: (&str, &str, &str)| {
-            let conf = lab_config(state).replace("priority 100", &format!("priority {priority}"));
-            lab.boot(ApplianceSpec {
-                name: name.into(),
-                config_json: Some(native_config(name, addrs.0, addrs.1, addrs.2)),
-                files: vec![("etc/lvsfw/keepalived.conf".into(), conf.into_bytes())],
-                mgmt: true,
-                ..ApplianceSpec::default()
-            })
-        };
-    let mut lb2 = boot_priority(
-        &mut lab,
-        "lb2",
-        "BACKUP",
-        100,
-        (LB2_EXT, LB2_INT, "10.0.2.15"),
-    )?;
+    let mut lb2 = boot_3_2(&mut lab, "lb2", "BACKUP", Some(100), LB2_ADDRS)?;
     lb2.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?;
     until(&client, Duration::from_secs(30), 10, alternating)?;
 
     let stop_probe = probe(&mut lab, &client, "prober")?;
     std::thread::sleep(Duration::from_secs(2));
-    let mut lb1 = boot_priority(
-        &mut lab,
-        "lb1",
-        "MASTER",
-        150,
-        (LB1_EXT, LB1_INT, "10.0.2.16"),
-    )?;
+    let mut lb1 = boot_3_2(&mut lab, "lb1", "MASTER", Some(150), LB1_ADDRS)?;
     lb1.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?;
     lb2.wait_for("VI_1: MASTER -> BACKUP", Duration::from_secs(10))?;
     std::thread::sleep(Duration::from_secs(3));

@@ -10,6 +10,7 @@ mod ipvs_bench;
 mod ipvs_cli;
 mod logger;
 mod run;
+mod service;
 
 use std::process::ExitCode;
 

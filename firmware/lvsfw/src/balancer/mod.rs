@@ -56,25 +56,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 }
 
 pub fn run(args: &[String]) -> ExitCode {
-    crate::logger::init("balancer");
-    let options = match parse_args(args) {
-        Ok(o) => o,
-        Err(why) => {
-            log::error!("{why}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            log::error!("starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(serve(options))
+    crate::service::run("balancer", args, parse_args, serve)
 }
 
 async fn serve(options: Options) -> ExitCode {

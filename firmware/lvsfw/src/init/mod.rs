@@ -145,8 +145,14 @@ fn spawn_self(args: &[String]) -> std::io::Result<Pid> {
     let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
     let mut command = Process::new(exe);
     command.arg0("lvsfw").args(args).stdin(Stdio::null());
+    spawn(command)
+}
+
+/// Starts `command` with every signal unblocked: the child must not inherit PID 1's
+/// blocked signals. The child is reaped by `Pid1::reap`, never by std.
+fn spawn(mut command: Process) -> std::io::Result<Pid> {
     // SAFETY: between fork and exec only async-signal-safe calls are allowed;
-    // sigprocmask is one. The child must not inherit PID 1's blocked signals.
+    // sigprocmask is one.
     unsafe {
         command.pre_exec(|| {
             SigSet::empty()
@@ -690,14 +696,5 @@ fn run_program(argv: &[String], stdin: Option<&str>) -> std::io::Result<Pid> {
     };
     let mut command = Process::new(&argv[0]);
     command.args(&argv[1..]).stdin(input);
-    // SAFETY: as in spawn_self, only sigprocmask runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            SigSet::empty()
-                .thread_set_mask()
-                .map_err(std::io::Error::from)
-        });
-    }
-    let child = command.spawn()?;
-    Ok(Pid::from_raw(child.id() as i32))
+    spawn(command)
 }

@@ -1,0 +1,34 @@
+//! What every long-running command (`balancer`, `run`) does before its own work: log as
+//! its component, parse its arguments, and run on a single-threaded tokio runtime.
+
+use std::future::Future;
+use std::process::ExitCode;
+
+pub fn run<O, Fut>(
+    component: &'static str,
+    args: &[String],
+    parse: impl FnOnce(&[String]) -> Result<O, String>,
+    serve: impl FnOnce(O) -> Fut,
+) -> ExitCode
+where
+    Fut: Future<Output = ExitCode>,
+{
+    crate::logger::init(component);
+    let options = match parse(args) {
+        Ok(o) => o,
+        Err(why) => {
+            log::error!("{why}");
+            return ExitCode::from(2);
+        }
+    };
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(serve(options)),
+        Err(e) => {
+            log::error!("starting the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
