@@ -53,24 +53,24 @@ impl Vrrp {
                 Err(e) => log::error!("{e}; not started"),
             }
         }
-        let sync_daemon = k
-            .global
-            .lvs_sync_daemon
-            .as_ref()
-            .and_then(|(ifname, instance, id)| match names.link(ifname) {
-                Ok(link) => Some(tokio::spawn(super::sync_daemon::run(
-                    super::sync_daemon::Follow {
-                        ifname: link.name.clone(),
-                        instance: instance.clone(),
-                        sync_id: *id,
-                    },
-                    board.states(),
-                ))),
-                Err(e) => {
-                    log::error!("lvs_sync_daemon: {e}; connections are not synchronised");
-                    None
-                }
-            });
+        let sync_daemon =
+            k.global
+                .lvs_sync_daemon
+                .as_ref()
+                .and_then(|sync| match names.link(&sync.interface) {
+                    Ok(link) => Some(tokio::spawn(super::sync_daemon::run(
+                        super::sync_daemon::Follow {
+                            ifname: link.name.clone(),
+                            instance: sync.vrrp_instance.clone(),
+                            sync_id: sync.id.map_or(0, u32::from),
+                        },
+                        board.states(),
+                    ))),
+                    Err(e) => {
+                        log::error!("lvs_sync_daemon: {e}; connections are not synchronised");
+                        None
+                    }
+                });
         Vrrp {
             stop,
             tasks,
