@@ -384,6 +384,7 @@ impl Reader {
         let name = self.one(s, "an instance name")?.text.clone();
         self.spans.record(at.to_string(), &s.keyword.pos);
         let mut i = VrrpInstance::new(&name);
+        let mut vrid_given = false;
         for st in self.block(s) {
             self.mark(at, st);
             match st.keyword.text.as_str() {
@@ -404,7 +405,10 @@ impl Reader {
                         i.interface = w.text.clone();
                     }
                 }
-                "virtual_router_id" => i.vrid = self.number(st, 1, 255).unwrap_or(0) as u8,
+                "virtual_router_id" => {
+                    vrid_given = true;
+                    i.vrid = self.number(st, 1, 255).unwrap_or(0) as u8
+                }
                 "priority" => {
                     i.priority = self.number(st, 1, 255).unwrap_or(defaults::PRIORITY.into()) as u8
                 }
@@ -459,7 +463,7 @@ impl Reader {
                 format!("vrrp_instance {}: interface is missing", i.name),
             );
         }
-        if i.vrid == 0 {
+        if !vrid_given {
             self.error(
                 &s.keyword,
                 format!(

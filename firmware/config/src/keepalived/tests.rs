@@ -178,7 +178,6 @@ fn every_error_of_a_file_at_once_with_place_and_hint() {
             "k.conf:3:21: virtual_router_id: \"300\" is not a whole number from 1 to 255",
             "k.conf:4:3: unknown keyword \"priorty\" in vrrp_instance (did you mean \"priority\"?)",
             "k.conf:5:14: advert_int: \"fast\" is not a number of seconds up to 255",
-            "k.conf:1:1: vrrp_instance VI_1: virtual_router_id (1 to 255) is missing",
             "k.conf:8:11: lb_algo: \"random\" is not a scheduler (expected one of rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh)",
             "k.conf:10:5: MISC_CHECK is not supported: the appliance has no shell to run scripts; use HTTP_GET, SSL_GET or TCP_CHECK",
         ]

@@ -27,11 +27,12 @@ struct Validator<'a> {
     findings: Vec<Finding>,
 }
 
-/// Every finding of `k`, in the order of the model.
+/// Every finding of `k`, in the order of the model. A native configuration without
+/// interfaces says nothing about the appliance's addresses and counts as none.
 pub fn validate(k: &Keepalived, native: Option<&Config>) -> Vec<Finding> {
     let mut v = Validator {
         k,
-        native,
+        native: native.filter(|n| !n.interfaces.is_empty()),
         findings: Vec::new(),
     };
     v.global();
