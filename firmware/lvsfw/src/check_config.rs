@@ -92,7 +92,11 @@ mod tests {
     #[test]
     fn a_good_file_is_printed_normalized_and_reads_back_the_same() {
         let checked = check(&seed("seed-3-2.conf"), false).unwrap();
-        assert!(checked.text.contains("    lb_kind NAT\n"), "{}", checked.text);
+        assert!(
+            checked.text.contains("    lb_kind NAT\n"),
+            "{}",
+            checked.text
+        );
         let again = keepalived::read_text(&checked.text, "again.conf").unwrap();
         let first = keepalived::read_file(&seed("seed-3-2.conf")).unwrap();
         assert_eq!(again.config, first.config);
