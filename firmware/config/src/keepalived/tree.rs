@@ -47,6 +47,9 @@ enum Token {
 const MAX_INCLUDE_DEPTH: usize = 8;
 /// The most words a configuration may hold, included files counted.
 pub const MAX_WORDS: usize = 4_000_000;
+/// Blocks inside blocks: keepalived's deepest is 4 (virtual_server, real_server, HTTP_GET,
+/// url). The limit keeps the recursive parser's stack small whatever the input.
+pub const MAX_NESTING: usize = 16;
 
 fn tokenize(text: &str, file: &Arc<PathBuf>, issues: &mut Issues) -> Vec<Token> {
     let mut tokens = Vec::new();
@@ -156,12 +159,37 @@ fn parse_tokens(
         return Vec::new();
     }
     let mut iter = tokens.into_iter().peekable();
-    parse_block(&mut iter, None, depth, issues)
+    parse_block(&mut iter, None, 0, depth, issues)
+}
+
+type Tokens = std::iter::Peekable<std::vec::IntoIter<Token>>;
+
+/// Skips a block opened at `pos` that is nested too deeply, without recursion.
+fn skip_block(tokens: &mut Tokens, pos: &Pos, issues: &mut Issues) {
+    issues.push(
+        pos.to_string(),
+        format!("blocks nested deeper than {MAX_NESTING}"),
+    );
+    let mut open = 1usize;
+    for token in tokens.by_ref() {
+        match token {
+            Token::Open(_) => open += 1,
+            Token::Close(_) => {
+                open -= 1;
+                if open == 0 {
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
+    issues.push(pos.to_string(), "'{' is never closed");
 }
 
 fn parse_block(
-    tokens: &mut std::iter::Peekable<std::vec::IntoIter<Token>>,
+    tokens: &mut Tokens,
     opened: Option<&Pos>,
+    nesting: usize,
     depth: usize,
     issues: &mut Issues,
 ) -> Vec<Stmt> {
@@ -180,8 +208,12 @@ fn parse_block(
                 }
             },
             Token::Newline => finish(&mut current, &mut stmts, depth, issues),
+            Token::Open(pos) if nesting == MAX_NESTING => {
+                skip_block(tokens, &pos, issues);
+                current = None;
+            }
             Token::Open(pos) => {
-                let block = parse_block(tokens, Some(&pos), depth, issues);
+                let block = parse_block(tokens, Some(&pos), nesting + 1, depth, issues);
                 match current.as_mut() {
                     Some(stmt) => stmt.block = Some(block),
                     None => issues.push(pos.to_string(), "a block must follow a keyword"),
@@ -392,6 +424,23 @@ mod tests {
             issues.iter().any(|i| i.message.contains("deeper than")),
             "{issues:?}"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = "a {\n".repeat(200_000) + &"}\n".repeat(200_000);
+        let (stmts, issues) = parse(&text);
+        assert_eq!(issues, vec!["k.conf:17:3: blocks nested deeper than 16"]);
+        assert_eq!(stmts.len(), 1);
+        let (_, issues) = parse(&"a {\n".repeat(200_000));
+        assert_eq!(
+            issues[..2],
+            [
+                "k.conf:17:3: blocks nested deeper than 16",
+                "k.conf:17:3: '{' is never closed"
+            ]
+        );
+        assert_eq!(issues.len(), 2 + 16);
     }
 
     #[test]
