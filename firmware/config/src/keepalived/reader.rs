@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::model::*;
-use super::spans::Spans;
+use super::spans::{Node, Spans};
 use super::tree::{Stmt, Word};
 use crate::suggest::did_you_mean;
 use crate::units::hex16;
@@ -191,30 +191,34 @@ impl Reader {
         for s in stmts {
             match s.keyword.text.as_str() {
                 "global_defs" => {
-                    self.spans.record("global_defs".into(), &s.keyword.pos);
-                    k.global = self.global_defs(s)
+                    let at = self.item(Spans::ROOT, "global_defs", None, s);
+                    k.global = self.global_defs(s, at)
                 }
                 "vrrp_instance" => {
-                    let at = format!("vrrp_instances[{}]", k.vrrp_instances.len());
-                    if let Some(i) = self.vrrp_instance(s, &at) {
+                    let n = k.vrrp_instances.len();
+                    let at = self.item(Spans::ROOT, "vrrp_instances", Some(n), s);
+                    if let Some(i) = self.vrrp_instance(s, at) {
                         k.vrrp_instances.push(i);
                     }
                 }
                 "vrrp_sync_group" => {
-                    let at = format!("vrrp_sync_groups[{}]", k.sync_groups.len());
-                    if let Some(g) = self.sync_group(s, &at) {
+                    let n = k.sync_groups.len();
+                    let at = self.item(Spans::ROOT, "vrrp_sync_groups", Some(n), s);
+                    if let Some(g) = self.sync_group(s, at) {
                         k.sync_groups.push(g);
                     }
                 }
                 "virtual_server_group" => {
-                    let at = format!("virtual_server_groups[{}]", k.virtual_server_groups.len());
-                    if let Some(g) = self.virtual_server_group(s, &at) {
+                    let n = k.virtual_server_groups.len();
+                    let at = self.item(Spans::ROOT, "virtual_server_groups", Some(n), s);
+                    if let Some(g) = self.virtual_server_group(s, at) {
                         k.virtual_server_groups.push(g);
                     }
                 }
                 "virtual_server" => {
-                    let at = format!("virtual_servers[{}]", k.virtual_servers.len());
-                    if let Some(vs) = self.virtual_server(s, &at) {
+                    let n = k.virtual_servers.len();
+                    let at = self.item(Spans::ROOT, "virtual_servers", Some(n), s);
+                    if let Some(vs) = self.virtual_server(s, at) {
                         k.virtual_servers.push(vs);
                     }
                 }
@@ -235,13 +239,19 @@ impl Reader {
         k
     }
 
-    /// Records where `st` is, as `at.KEYWORD`.
-    fn mark(&mut self, at: &str, st: &Stmt) {
-        self.spans
-            .record(format!("{at}.{}", st.keyword.text), &st.keyword.pos);
+    /// Records that the item `at.field[index]` is the statement `st`.
+    fn item(&mut self, at: Node, field: &'static str, index: Option<usize>, st: &Stmt) -> Node {
+        self.spans.child(at, field, index, Some(&st.keyword.pos))
     }
 
-    fn global_defs(&mut self, s: &Stmt) -> GlobalDefs {
+    /// Records where the setting `st` of `at` is, by its keyword (one of `known`).
+    fn mark(&mut self, at: Node, st: &Stmt, known: &[&'static str]) {
+        if let Some(keyword) = known.iter().find(|k| **k == st.keyword.text) {
+            self.spans.child(at, keyword, None, Some(&st.keyword.pos));
+        }
+    }
+
+    fn global_defs(&mut self, s: &Stmt, at: Node) -> GlobalDefs {
         const KNOWN: &[&str] = &[
             "router_id",
             "vrrp_version",
@@ -260,7 +270,7 @@ impl Reader {
         ];
         let mut g = GlobalDefs::default();
         for s in self.block(s) {
-            self.mark("global_defs", s);
+            self.mark(at, s, KNOWN);
             match s.keyword.text.as_str() {
                 "router_id" => g.router_id = self.one(s, "a name").map(|w| w.text.clone()),
                 "vrrp_version" => g.vrrp_version = self.number(s, 2, 3).unwrap_or(2) as u8,
@@ -312,7 +322,8 @@ impl Reader {
         })
     }
 
-    fn vips(&mut self, s: &Stmt, at: &str) -> Vec<Vip> {
+    /// The lines of `s`, recorded as `at.field[n]`.
+    fn vips(&mut self, s: &Stmt, at: Node, field: &'static str) -> Vec<Vip> {
         let mut vips = Vec::new();
         for line in self.block(s) {
             let address = match line.keyword.text.parse::<IpPrefix>() {
@@ -343,14 +354,13 @@ impl Reader {
                     )),
                 }
             }
-            self.spans
-                .record(format!("{at}[{}]", vips.len()), &line.keyword.pos);
+            self.item(at, field, Some(vips.len()), line);
             vips.push(vip);
         }
         vips
     }
 
-    fn vrrp_instance(&mut self, s: &Stmt, at: &str) -> Option<VrrpInstance> {
+    fn vrrp_instance(&mut self, s: &Stmt, at: Node) -> Option<VrrpInstance> {
         const KNOWN: &[&str] = &[
             "state",
             "interface",
@@ -382,11 +392,10 @@ impl Reader {
             "smtp_alert",
         ];
         let name = self.one(s, "an instance name")?.text.clone();
-        self.spans.record(at.to_string(), &s.keyword.pos);
         let mut i = VrrpInstance::new(&name);
         let mut vrid_given = false;
         for st in self.block(s) {
-            self.mark(at, st);
+            self.mark(at, st, KNOWN);
             match st.keyword.text.as_str() {
                 "state" => match self
                     .one(st, "MASTER or BACKUP")
@@ -415,9 +424,9 @@ impl Reader {
                 "advert_int" => i.advert_int = self.seconds(st, 255.0).unwrap_or(i.advert_int),
                 "version" => i.version = self.number(st, 2, 3).map(|v| v as u8),
                 "authentication" => i.auth = self.authentication(st),
-                "virtual_ipaddress" => i.vips = self.vips(st, &format!("{at}.virtual_ipaddress")),
+                "virtual_ipaddress" => i.vips = self.vips(st, at, "virtual_ipaddress"),
                 "virtual_ipaddress_excluded" => {
-                    i.excluded_vips = self.vips(st, &format!("{at}.virtual_ipaddress_excluded"))
+                    i.excluded_vips = self.vips(st, at, "virtual_ipaddress_excluded")
                 }
                 "nopreempt" => i.nopreempt = self.flag(st),
                 "preempt_delay" => {
@@ -536,7 +545,7 @@ impl Reader {
         }
     }
 
-    fn sync_group(&mut self, s: &Stmt, at: &str) -> Option<SyncGroup> {
+    fn sync_group(&mut self, s: &Stmt, at: Node) -> Option<SyncGroup> {
         const KNOWN: &[&str] = &[
             "group",
             "notify",
@@ -548,7 +557,6 @@ impl Reader {
             "global_tracking",
         ];
         let name = self.one(s, "a group name")?.text.clone();
-        self.spans.record(at.to_string(), &s.keyword.pos);
         let mut g = SyncGroup {
             name,
             members: Vec::new(),
@@ -558,8 +566,7 @@ impl Reader {
             match st.keyword.text.as_str() {
                 "group" => {
                     for m in self.block(st) {
-                        self.spans
-                            .record(format!("{at}.group[{}]", g.members.len()), &m.keyword.pos);
+                        self.item(at, "group", Some(g.members.len()), m);
                         g.members.push(m.keyword.text.clone());
                     }
                 }
@@ -576,9 +583,8 @@ impl Reader {
     }
 
     /// `virtual_server_group NAME { IP PORT | IP-LAST PORT | fwmark N … }`.
-    fn virtual_server_group(&mut self, s: &Stmt, at: &str) -> Option<VirtualServerGroup> {
+    fn virtual_server_group(&mut self, s: &Stmt, at: Node) -> Option<VirtualServerGroup> {
         let name = self.one(s, "a group name")?.text.clone();
-        self.spans.record(at.to_string(), &s.keyword.pos);
         let mut entries = Vec::new();
         for line in self.block(s) {
             let entry = match (line.keyword.text.as_str(), line.args.as_slice()) {
@@ -610,17 +616,15 @@ impl Reader {
                 }
             };
             if let Some(entry) = entry {
-                self.spans.record(
-                    format!("{at}.entries[{}]", entries.len()),
-                    &line.keyword.pos,
-                );
+                self.spans
+                    .child(at, "entries", Some(entries.len()), Some(&line.keyword.pos));
                 entries.push(entry);
             }
         }
         Some(VirtualServerGroup { name, entries })
     }
 
-    fn virtual_server(&mut self, s: &Stmt, at: &str) -> Option<VirtualServer> {
+    fn virtual_server(&mut self, s: &Stmt, at: Node) -> Option<VirtualServer> {
         const KNOWN: &[&str] = &[
             "delay_loop",
             "lb_algo",
@@ -651,8 +655,10 @@ impl Reader {
                     ip: self.address(s, ip)?,
                     port: self.port(s, port)?,
                 };
-                self.spans.record(format!("{at}.key.addr.ip"), ip_at);
-                self.spans.record(format!("{at}.key.addr.port"), port_at);
+                let key_at = self.spans.child(at, "key", None, None);
+                let addr = self.spans.child(key_at, "addr", None, None);
+                self.spans.child(addr, "ip", None, Some(ip_at));
+                self.spans.child(addr, "port", None, Some(port_at));
                 key
             }
             _ => {
@@ -663,12 +669,11 @@ impl Reader {
                 return None;
             }
         };
-        self.spans.record(at.to_string(), &s.keyword.pos);
         let mut vs = VirtualServer::new(key);
         let mut protocol_given = false;
         for st in self.block(s) {
             if st.keyword.text != "real_server" {
-                self.mark(at, st);
+                self.mark(at, st, KNOWN);
             }
             match st.keyword.text.as_str() {
                 "delay_loop" => vs.delay_loop = self.seconds(st, 86400.0).unwrap_or(vs.delay_loop),
@@ -757,8 +762,8 @@ impl Reader {
                     vs.virtualhost = self.one(st, "a host name").map(|w| w.text.clone())
                 }
                 "real_server" => {
-                    let rs_at = format!("{at}.real_servers[{}]", vs.real_servers.len());
-                    if let Some(rs) = self.real_server(st, &rs_at) {
+                    let rs_at = self.item(at, "real_servers", Some(vs.real_servers.len()), st);
+                    if let Some(rs) = self.real_server(st, rs_at) {
                         vs.real_servers.push(rs);
                     }
                 }
@@ -775,7 +780,7 @@ impl Reader {
         Some(vs)
     }
 
-    fn real_server(&mut self, s: &Stmt, at: &str) -> Option<RealServer> {
+    fn real_server(&mut self, s: &Stmt, at: Node) -> Option<RealServer> {
         const KNOWN: &[&str] = &[
             "weight",
             "inhibit_on_failure",
@@ -786,7 +791,7 @@ impl Reader {
         let (ip, port) = match s.args.as_slice() {
             [ip, port] => {
                 let pair = (self.address(s, ip)?, self.port(s, port)?);
-                self.spans.record(format!("{at}.port"), &port.pos);
+                self.spans.child(at, "port", None, Some(&port.pos));
                 pair
             }
             _ => {
@@ -794,7 +799,6 @@ impl Reader {
                 return None;
             }
         };
-        self.spans.record(at.to_string(), &s.keyword.pos);
         let mut rs = RealServer {
             ip,
             port,
@@ -805,7 +809,7 @@ impl Reader {
         for st in self.block(s) {
             let kind = match st.keyword.text.as_str() {
                 "weight" => {
-                    self.mark(at, st);
+                    self.mark(at, st, KNOWN);
                     rs.weight = self.number(st, 0, 65535).unwrap_or(1) as u32;
                     None
                 }
@@ -829,8 +833,8 @@ impl Reader {
                 }
             };
             if let Some(kind) = kind {
-                let check_at = format!("{at}.checks[{}]", rs.checks.len());
-                if let Some(c) = self.check(st, kind, &check_at) {
+                let check_at = self.item(at, "checks", Some(rs.checks.len()), st);
+                if let Some(c) = self.check(st, kind, check_at) {
                     rs.checks.push(c);
                 }
             }
@@ -838,7 +842,7 @@ impl Reader {
         Some(rs)
     }
 
-    fn check(&mut self, s: &Stmt, kind: CheckKind, at: &str) -> Option<Check> {
+    fn check(&mut self, s: &Stmt, kind: CheckKind, at: Node) -> Option<Check> {
         let http = kind != CheckKind::Tcp;
         let mut c = Check::new(kind);
         let known: &[&str] = if http {
@@ -867,7 +871,6 @@ impl Reader {
                 "delay_loop",
             ]
         };
-        self.spans.record(at.to_string(), &s.keyword.pos);
         for st in self.block(s) {
             let k = st.keyword.text.as_str();
             if !known.contains(&k) {
@@ -884,7 +887,7 @@ impl Reader {
                     c.connect_ip = self.one(st, "an address").and_then(|w| self.address(st, w))
                 }
                 "connect_port" => {
-                    self.mark(at, st);
+                    self.mark(at, st, known);
                     c.connect_port = self.one(st, "a port").and_then(|w| self.port(st, w))
                 }
                 "bindto" => c.bindto = self.one(st, "an address").and_then(|w| self.address(st, w)),

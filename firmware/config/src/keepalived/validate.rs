@@ -72,18 +72,21 @@ impl Validator<'_> {
     }
 
     /// A string that keepalived.conf can carry: no double quote, no control character.
-    fn text(&mut self, path: impl Into<String>, keyword: &str, value: &str) {
+    fn text(&mut self, path: impl Lazy, keyword: &str, value: &str) {
         if value.chars().any(|c| c == '"' || c.is_control()) {
             self.push(
-                path,
+                path.path(),
                 format!("{keyword}: {value:?} cannot hold a double quote or a control character"),
             );
         }
     }
 
-    fn too_many(&mut self, path: &str, len: usize, max: usize, what: &str) {
+    fn too_many(&mut self, path: impl Lazy, len: usize, max: usize, what: &str) {
         if len > max {
-            self.push(path, format!("{what}: more than {max} (there are {len})"));
+            self.push(
+                path.path(),
+                format!("{what}: more than {max} (there are {len})"),
+            );
         }
     }
 
@@ -172,20 +175,24 @@ impl Validator<'_> {
                 self.push(&at, format!("vrrp_instance: {} is defined twice", i.name));
             }
             self.text(&at, "vrrp_instance", &i.name);
-            self.text(format!("{at}.interface"), "interface", &i.interface);
+            self.text(|| format!("{at}.interface"), "interface", &i.interface);
             for t in &i.track_interfaces {
-                self.text(format!("{at}.track_interface"), "track_interface", t);
+                self.text(|| format!("{at}.track_interface"), "track_interface", t);
             }
             for n in &i.notify {
-                self.text(format!("{at}.notify"), n.event.keyword(), &n.command);
+                self.text(|| format!("{at}.notify"), n.event.keyword(), &n.command);
             }
             if let Some(auth) = &i.auth {
-                self.text(format!("{at}.authentication"), "auth_pass", &auth.auth_pass);
+                self.text(
+                    || format!("{at}.authentication"),
+                    "auth_pass",
+                    &auth.auth_pass,
+                );
             }
             for (n, vip) in i.vips.iter().chain(&i.excluded_vips).enumerate() {
                 for value in [&vip.dev, &vip.label, &vip.scope].into_iter().flatten() {
                     self.text(
-                        format!("{at}.virtual_ipaddress[{n}]"),
+                        || format!("{at}.virtual_ipaddress[{n}]"),
                         "virtual_ipaddress",
                         value,
                     );
@@ -238,19 +245,19 @@ impl Validator<'_> {
                 );
             }
             self.too_many(
-                &format!("{at}.track_interface"),
+                || format!("{at}.track_interface"),
                 i.track_interfaces.len(),
                 MAX_TRACK_INTERFACES,
                 "track_interface",
             );
             self.too_many(
-                &format!("{at}.unicast_peer"),
+                || format!("{at}.unicast_peer"),
                 i.unicast_peers.len(),
                 MAX_UNICAST_PEERS,
                 "unicast_peer",
             );
             self.too_many(
-                &format!("{at}.notify"),
+                || format!("{at}.notify"),
                 i.notify.len(),
                 MAX_NOTIFY_SCRIPTS,
                 "notify",
@@ -336,7 +343,7 @@ impl Validator<'_> {
             (&i.vips, "virtual_ipaddress"),
             (&i.excluded_vips, "virtual_ipaddress_excluded"),
         ] {
-            self.too_many(&format!("{at}.{name}"), list.len(), MAX_VIPS, name);
+            self.too_many(|| format!("{at}.{name}"), list.len(), MAX_VIPS, name);
         }
         // One instance advertises one family; the other goes to virtual_ipaddress_excluded.
         let Some(first) = i.vips.first() else { return };
@@ -376,7 +383,7 @@ impl Validator<'_> {
                 self.push(&at, format!("vrrp_sync_group: {} is defined twice", g.name));
             }
             self.too_many(
-                &format!("{at}.group"),
+                || format!("{at}.group"),
                 g.members.len(),
                 MAX_SYNC_GROUP_MEMBERS,
                 "group",
@@ -420,7 +427,7 @@ impl Validator<'_> {
                 );
             }
             self.too_many(
-                &format!("{at}.entries"),
+                || format!("{at}.entries"),
                 g.entries.len(),
                 MAX_GROUP_ENTRIES,
                 "virtual_server_group",
@@ -544,7 +551,7 @@ impl Validator<'_> {
             self.text(at, "virtual_server group", name);
         }
         if let Some(host) = &vs.virtualhost {
-            self.text(format!("{at}.virtualhost"), "virtualhost", host);
+            self.text(|| format!("{at}.virtualhost"), "virtualhost", host);
         }
         if !SCHEDULERS.contains(&vs.lb_algo.as_str()) {
             self.push(
@@ -586,17 +593,17 @@ impl Validator<'_> {
             }
         }
         self.too_many(
-            &format!("{at}.real_servers"),
+            || format!("{at}.real_servers"),
             vs.real_servers.len(),
             MAX_REAL_SERVERS_PER_VIRTUAL_SERVER,
             "real_server",
         );
         let mut seen = HashSet::new();
         for (r, rs) in vs.real_servers.iter().enumerate() {
-            let rs_at = format!("{at}.real_servers[{r}]");
+            let rs_at = || format!("{at}.real_servers[{r}]");
             if !seen.insert((rs.ip, rs.port)) {
                 self.push(
-                    &rs_at,
+                    rs_at(),
                     format!(
                         "real_server: {} {} is listed twice in this virtual_server",
                         rs.ip, rs.port
@@ -605,14 +612,14 @@ impl Validator<'_> {
             }
             if rs.port == 0 && !any_port {
                 self.push(
-                    format!("{rs_at}.port"),
+                    format!("{}.port", rs_at()),
                     "real_server: port 0 is only for a fwmark or port-0 virtual_server",
                 );
             }
             if let Some(v4) = vs_family {
                 if v4 != rs.ip.is_ipv4() && vs.lb_kind != LbKind::Tun {
                     self.push(
-                        &rs_at,
+                        rs_at(),
                         format!(
                             "real_server: {} is {} but the virtual_server is {} (only TUN crosses families)",
                             rs.ip,
@@ -624,7 +631,7 @@ impl Validator<'_> {
             }
             if let Some(instance) = vips.get(&rs.ip) {
                 self.push(
-                    &rs_at,
+                    rs_at(),
                     format!(
                         "real_server: {} is a virtual_ipaddress of vrrp_instance {instance}; a real server cannot be a VIP",
                         rs.ip
@@ -633,7 +640,7 @@ impl Validator<'_> {
             }
             if rs.weight > 65535 {
                 self.push(
-                    format!("{rs_at}.weight"),
+                    format!("{}.weight", rs_at()),
                     format!("weight: {} is not from 0 to 65535", rs.weight),
                 );
             }
@@ -646,7 +653,7 @@ impl Validator<'_> {
 
     /// NAT replies must come back through the balancer: a NAT real server lives in an
     /// `int` network, or behind a route whose gateway is in one.
-    fn nat_reachable(&mut self, rs: &RealServer, at: &str) {
+    fn nat_reachable(&mut self, rs: &RealServer, at: &dyn Fn() -> String) {
         let Some(native) = self.native else { return };
         let int: Vec<crate::IpPrefix> = native
             .interface(Role::Int)
@@ -670,7 +677,7 @@ impl Validator<'_> {
                 )
             };
             self.push(
-                at,
+                at(),
                 format!(
                     "real_server: {} is not reachable through an int address ({has}); a NAT real server must be in an int network or behind a route via one",
                     rs.ip
@@ -679,56 +686,56 @@ impl Validator<'_> {
         }
     }
 
-    fn checks(&mut self, rs: &RealServer, at: &str) {
+    fn checks(&mut self, rs: &RealServer, at: &dyn Fn() -> String) {
         self.too_many(
-            &format!("{at}.checks"),
+            || format!("{}.checks", at()),
             rs.checks.len(),
             MAX_CHECKS_PER_REAL_SERVER,
             "checks",
         );
         for (n, c) in rs.checks.iter().enumerate() {
-            let c_at = format!("{at}.checks[{n}]");
+            let c_at = || format!("{}.checks[{n}]", at());
             let kw = c.kind.keyword();
             if c.kind == CheckKind::Tcp {
                 if !c.urls.is_empty() {
-                    self.push(&c_at, "TCP_CHECK: takes no url");
+                    self.push(c_at(), "TCP_CHECK: takes no url");
                 }
             } else if c.urls.is_empty() {
                 self.push(
-                    &c_at,
+                    c_at(),
                     format!("{kw}: needs at least one url {{ path ... }}"),
                 );
             }
             self.too_many(
-                &format!("{c_at}.url"),
+                || format!("{}.url", c_at()),
                 c.urls.len(),
                 MAX_URLS_PER_CHECK,
                 "url",
             );
             if let Some(host) = &c.virtualhost {
-                self.text(format!("{c_at}.virtualhost"), "virtualhost", host);
+                self.text(|| format!("{}.virtualhost", c_at()), "virtualhost", host);
             }
             for (u, url) in c.urls.iter().enumerate() {
-                self.text(format!("{c_at}.url[{u}].path"), "path", &url.path);
+                self.text(|| format!("{}.url[{u}].path", c_at()), "path", &url.path);
                 if url.path.is_empty() {
-                    self.push(format!("{c_at}.url[{u}]"), "url: path is missing");
+                    self.push(format!("{}.url[{u}]", c_at()), "url: path is missing");
                 }
                 if let Some(code) = url.status_code.filter(|c| !(100..=599).contains(c)) {
                     self.push(
-                        format!("{c_at}.url[{u}].status_code"),
+                        format!("{}.url[{u}].status_code", c_at()),
                         format!("status_code: {code} is not from 100 to 599"),
                     );
                 }
             }
             if c.connect_port == Some(0) {
                 self.push(
-                    format!("{c_at}.connect_port"),
+                    format!("{}.connect_port", c_at()),
                     "connect_port: 0 is not a port (1 to 65535)",
                 );
             }
             if c.retry > 1000 {
                 self.push(
-                    format!("{c_at}.retry"),
+                    format!("{}.retry", c_at()),
                     format!("retry: {} is not from 0 to 1000", c.retry),
                 );
             }
@@ -758,4 +765,28 @@ fn range_problem(first: IpAddr, last: IpAddr) -> Option<String> {
         ));
     }
     (last_n < first_n).then(|| format!("the range {first} to {last} ends before it starts"))
+}
+
+/// A path built only when there is something to report: most items are fine, and a large
+/// configuration should not pay for formatting every path.
+trait Lazy {
+    fn path(self) -> String;
+}
+
+impl<F: FnOnce() -> String> Lazy for F {
+    fn path(self) -> String {
+        self()
+    }
+}
+
+impl Lazy for &str {
+    fn path(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Lazy for &String {
+    fn path(self) -> String {
+        self.clone()
+    }
 }
