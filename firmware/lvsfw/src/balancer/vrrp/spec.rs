@@ -248,7 +248,11 @@ fn member(
         garp: GarpTiming {
             delay: i.garp_master_delay.unwrap_or(k.global.garp_master_delay),
             repeat: i.garp_master_repeat.unwrap_or(k.global.garp_master_repeat),
-            refresh: k.global.garp_master_refresh.filter(|d| !d.is_zero()),
+            // The instance's own garp_master_refresh wins over the global one.
+            refresh: i
+                .garp_master_refresh
+                .or(k.global.garp_master_refresh)
+                .filter(|d| !d.is_zero()),
         },
         ah_key,
         track,
