@@ -136,7 +136,7 @@ impl Default for GlobalDefs {
 pub struct LvsSyncDaemon {
     pub interface: String,
     pub vrrp_instance: String,
-    /// The sync id; keepalived's default when absent.
+    /// The sync id; absent, the instance's virtual_router_id (as keepalived does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u8>,
 }

@@ -62,7 +62,7 @@ impl Vrrp {
                         super::sync_daemon::Follow {
                             ifname: link.name.clone(),
                             instance: sync.vrrp_instance.clone(),
-                            sync_id: sync.id.map_or(0, u32::from),
+                            sync_id: sync_id(k, sync),
                         },
                         board.states(),
                     ))),
@@ -136,4 +136,36 @@ pub async fn links(kernel: &Kernel) -> Result<Vec<LinkInfo>, String> {
             addresses: l.addresses,
         })
         .collect())
+}
+
+/// keepalived's sync id: the one given, else the followed instance's virtual_router_id.
+fn sync_id(k: &Keepalived, sync: &config::keepalived::LvsSyncDaemon) -> u32 {
+    let vrid = || {
+        k.vrrp_instances
+            .iter()
+            .find(|i| i.name == sync.vrrp_instance)
+            .map_or(0, |i| i.vrid)
+    };
+    u32::from(sync.id.unwrap_or_else(vrid))
+}
+
+#[cfg(test)]
+mod sync_id_tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_id_defaults_to_the_instance_s_router_id() {
+        let read = |sync: &str| {
+            config::keepalived::read_text(
+                &format!("global_defs {{\n lvs_sync_daemon eth0 VI_1{sync}\n}}\nvrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n}}\n"),
+                "k.conf",
+            )
+            .unwrap()
+            .config
+        };
+        let k = read("");
+        assert_eq!(sync_id(&k, k.global.lvs_sync_daemon.as_ref().unwrap()), 51);
+        let k = read(" id 7");
+        assert_eq!(sync_id(&k, k.global.lvs_sync_daemon.as_ref().unwrap()), 7);
+    }
 }
