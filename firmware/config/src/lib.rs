@@ -5,14 +5,17 @@
 
 mod issue;
 mod model;
+pub mod password;
 mod prefix;
 mod suggest;
+mod units;
 
 pub mod keepalived;
 
 pub mod native;
 
 pub use issue::{Issue, Issues};
-pub use model::{Config, Interface, Role, Route, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
+pub use model::{Admin, Config, Interface, Role, Route, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
+pub use password::PasswordHash;
 pub use prefix::IpPrefix;
 pub use suggest::did_you_mean;

@@ -2,7 +2,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::IpPrefix;
+use crate::keepalived::Keepalived;
+use crate::{IpPrefix, PasswordHash};
 
 /// Addresses one interface may carry in the configuration (VIPs are not counted here).
 pub const MAX_ADDRESSES_PER_INTERFACE: usize = 64;
@@ -16,6 +17,19 @@ pub struct Config {
     pub hostname: Option<String>,
     pub interfaces: Vec<Interface>,
     pub routes: Vec<Route>,
+    pub admin: Admin,
+    /// Load balancing and VRRP, as keepalived.conf says them.
+    pub keepalived: Keepalived,
+}
+
+/// Who may manage the appliance, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Admin {
+    /// The address the management page and API listen on: one of the mgmt interface's
+    /// addresses. `None`: every mgmt address.
+    pub management_address: Option<IpAddr>,
+    /// `None`: no password set yet (the console asks for one).
+    pub password: Option<PasswordHash>,
 }
 
 impl Config {

@@ -3,7 +3,9 @@
 //! Parsing happens in two steps: serde_json reads the text into a raw tree of strings
 //! and numbers (a syntax or type error names its line and column), then [`validate`]
 //! turns that into a [`Config`], collecting every problem with the JSON path where it
-//! was found.
+//! was found. The `keepalived` part is the keepalived model itself (its fields named by
+//! keepalived's keywords), checked by the same validation as a keepalived.conf.
+//! [`to_json`] writes a configuration back, so JSON → model → JSON gives the same text.
 //!
 //! serde_json rather than the design card's serde-json-core: serde-json-core reports no
 //! position for an error, and with its `custom-error-messages` feature it panics on an
@@ -12,35 +14,90 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{Config, Interface, IpPrefix, Issues, Role, Route};
+use crate::keepalived::{self, Keepalived};
+use crate::{Admin, Config, Interface, IpPrefix, Issues, PasswordHash, Role, Route};
 use crate::{MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
 
-/// The largest native configuration accepted, in bytes.
-pub const MAX_TEXT_LEN: usize = 1 << 20;
+/// The largest native configuration accepted, in bytes: room for 10,000 virtual servers
+/// of 10 real servers each with their checks.
+pub const MAX_TEXT_LEN: usize = 64 << 20;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<String>,
     interfaces: Option<Vec<RawInterface>>,
     routes: Option<Vec<RawRoute>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin: Option<RawAdmin>,
+    keepalived: Option<Keepalived>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawInterface {
     role: String,
     addresses: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     mtu: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawRoute {
     to: String,
     via: String,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    management_address: Option<String>,
+    /// `$pbkdf2-sha256$i=…$salt$hash`; see [`PasswordHash`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_hash: Option<String>,
+}
+
+/// The configuration as native JSON, pretty-printed; [`from_json`] reads it back to the
+/// same configuration.
+pub fn to_json(config: &Config) -> String {
+    let admin = &config.admin;
+    let raw = RawConfig {
+        hostname: config.hostname.clone(),
+        interfaces: Some(
+            config
+                .interfaces
+                .iter()
+                .map(|i| RawInterface {
+                    role: i.role.name().into(),
+                    addresses: Some(i.addresses.iter().map(|a| a.to_string()).collect()),
+                    mtu: i.mtu,
+                })
+                .collect(),
+        ),
+        routes: Some(
+            config
+                .routes
+                .iter()
+                .map(|r| RawRoute {
+                    to: r.to.to_string(),
+                    via: r.via.to_string(),
+                })
+                .collect(),
+        ),
+        admin: (*admin != Admin::default()).then(|| RawAdmin {
+            management_address: admin.management_address.map(|a| a.to_string()),
+            password_hash: admin.password.as_ref().map(|p| p.to_string()),
+        }),
+        keepalived: Some(config.keepalived.clone()),
+    };
+    let mut text = serde_json::to_string_pretty(&raw).expect("the model always serializes");
+    text.push('\n');
+    text
 }
 
 /// Reads a native JSON configuration and validates it.
@@ -79,6 +136,7 @@ fn without_position(message: &str) -> String {
 fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
     let mut config = Config {
         hostname: raw.hostname,
+        keepalived: raw.keepalived.unwrap_or_default(),
         ..Config::default()
     };
     if let Some(name) = &config.hostname {
@@ -149,7 +207,46 @@ fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
             config.routes.push(route);
         }
     }
+    if let Some(raw_admin) = raw.admin {
+        config.admin = validate_admin(&config, raw_admin, issues);
+    }
+    for finding in keepalived::validate(&config.keepalived, Some(&config)) {
+        issues.push(format!("keepalived.{}", finding.path), finding.message);
+    }
     config
+}
+
+fn validate_admin(config: &Config, raw: RawAdmin, issues: &mut Issues) -> Admin {
+    let mut admin = Admin::default();
+    if let Some(text) = raw.management_address {
+        let at = "admin.management_address";
+        match text.parse::<IpAddr>() {
+            Err(_) => issues.push(at, format!("\"{text}\" is not an IPv4 or IPv6 address")),
+            Ok(addr) => {
+                let mgmt = config.interface(Role::Mgmt);
+                match mgmt {
+                    Some(i) if i.addresses.iter().any(|p| p.addr == addr) => {
+                        admin.management_address = Some(addr)
+                    }
+                    Some(_) => issues.push(
+                        at,
+                        format!("{addr} is not an address of the mgmt interface"),
+                    ),
+                    None => issues.push(
+                        at,
+                        format!("{addr}: there is no mgmt interface to carry it"),
+                    ),
+                }
+            }
+        }
+    }
+    if let Some(text) = raw.password_hash {
+        match text.parse::<PasswordHash>() {
+            Ok(hash) => admin.password = Some(hash),
+            Err(why) => issues.push("admin.password_hash", why),
+        }
+    }
+    admin
 }
 
 fn validate_route(config: &Config, raw: &RawRoute, at: &str, issues: &mut Issues) -> Option<Route> {
@@ -278,7 +375,7 @@ mod tests {
         let m = messages(r#"{"hostnmae": "lb1"}"#);
         assert_eq!(
             m,
-            vec!["1:11: unknown field `hostnmae`, expected one of `hostname`, `interfaces`, `routes`"]
+            vec!["1:11: unknown field `hostnmae`, expected one of `hostname`, `interfaces`, `routes`, `admin`, `keepalived`"]
         );
     }
 

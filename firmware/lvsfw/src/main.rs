@@ -4,6 +4,7 @@
 
 mod balancer;
 mod board;
+mod check_config;
 mod config_cli;
 mod init;
 mod ipvs_bench;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: lvsfw COMMAND
   balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
+  check-config FILE [--json]                check a keepalived.conf or .json; print it normalized
   config import FILE                        check a keepalived.conf for `config apply`
   ipvs list [--stats | --rate]              print the kernel's IPVS table like ipvsadm -Ln
   ipvs bench SERVICES DESTS RUNS RULES      time applying a generated table (benchmark)
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Some("vrrp") if args.get(1).map(String::as_str) == Some("status") => {
             balancer::vrrp::status::command(&args[2..])
         }
+        Some("check-config") => check_config::run(&args[1..]),
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

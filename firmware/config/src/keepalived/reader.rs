@@ -7,13 +7,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::model::*;
+use super::spans::{Node, Spans};
 use super::tree::{Stmt, Word};
 use crate::suggest::did_you_mean;
+use crate::units::hex16;
 use crate::{IpPrefix, Issues};
 
 pub struct Reader {
     pub issues: Issues,
     pub notes: Vec<String>,
+    /// Where each item came from, by its JSON path.
+    pub spans: Spans,
     scripts_noted: bool,
 }
 
@@ -33,6 +37,7 @@ impl Reader {
         Reader {
             issues: Issues::default(),
             notes: Vec::new(),
+            spans: Spans::default(),
             scripts_noted: false,
         }
     }
@@ -55,7 +60,7 @@ impl Reader {
         if !self.scripts_noted {
             self.scripts_noted = true;
             self.notes.push(format!(
-                "{}: {} accepted, but the appliance runs no scripts (it has no shell)",
+                "{}: {} accepted and kept for export, but the appliance runs no scripts (it has no shell); the same holds for every other script keyword",
                 s.keyword.pos, s.keyword.text
             ));
         }
@@ -121,25 +126,45 @@ impl Reader {
         }
     }
 
+    /// A switch: the keyword alone means on; keepalived also takes on/off, true/false,
+    /// yes/no after it.
     fn flag(&mut self, s: &Stmt) -> bool {
-        if !s.args.is_empty() {
-            self.error(&s.args[0], format!("{} takes no value", s.keyword.text));
+        match s.args.as_slice() {
+            [] => true,
+            [w] => match w.text.as_str() {
+                "on" | "true" | "yes" => true,
+                "off" | "false" | "no" => false,
+                other => {
+                    let msg = format!(
+                        "{}: \"{other}\" is not on, off, true, false, yes or no",
+                        s.keyword.text
+                    );
+                    self.error(w, msg);
+                    true
+                }
+            },
+            [_, extra, ..] => {
+                let msg = format!("{}: takes at most one value (on or off)", s.keyword.text);
+                self.error(extra, msg);
+                true
+            }
         }
-        true
     }
 
     fn address(&mut self, s: &Stmt, w: &Word) -> Option<IpAddr> {
         self.parse(s, w, "an IPv4 or IPv6 address")
     }
 
+    /// A port from 0 to 65535; whether 0 is allowed there is for validation to judge
+    /// (keepalived takes it for fwmark and persistent services).
     fn port(&mut self, s: &Stmt, w: &Word) -> Option<u16> {
         match w.text.parse::<u16>() {
-            Ok(p) if p > 0 => Some(p),
+            Ok(p) => Some(p),
             _ => {
                 self.error(
                     w,
                     format!(
-                        "{}: \"{}\" is not a port (1 to 65535)",
+                        "{}: \"{}\" is not a port (0 to 65535)",
                         s.keyword.text, w.text
                     ),
                 );
@@ -165,33 +190,44 @@ impl Reader {
         let mut k = Keepalived::default();
         for s in stmts {
             match s.keyword.text.as_str() {
-                "global_defs" => k.global = self.global_defs(s),
+                "global_defs" => {
+                    let at = self.item(Spans::ROOT, "global_defs", None, s);
+                    k.global = self.global_defs(s, at)
+                }
                 "vrrp_instance" => {
-                    if let Some(i) = self.vrrp_instance(s) {
-                        if k.vrrp_instances.len() == MAX_VRRP_INSTANCES {
-                            self.error(&s.keyword, format!("more than {MAX_VRRP_INSTANCES} vrrp_instance blocks"));
-                        } else {
-                            k.vrrp_instances.push(i);
-                        }
+                    let n = k.vrrp_instances.len();
+                    let at = self.item(Spans::ROOT, "vrrp_instances", Some(n), s);
+                    if let Some(i) = self.vrrp_instance(s, at) {
+                        k.vrrp_instances.push(i);
                     }
                 }
                 "vrrp_sync_group" => {
-                    if let Some(g) = self.sync_group(s) {
+                    let n = k.sync_groups.len();
+                    let at = self.item(Spans::ROOT, "vrrp_sync_groups", Some(n), s);
+                    if let Some(g) = self.sync_group(s, at) {
                         k.sync_groups.push(g);
                     }
                 }
-                "virtual_server" => {
-                    if let Some(vs) = self.virtual_server(s) {
-                        if k.virtual_servers.len() == MAX_VIRTUAL_SERVERS {
-                            self.error(&s.keyword, format!("more than {MAX_VIRTUAL_SERVERS} virtual_server blocks"));
-                        } else {
-                            k.virtual_servers.push(vs);
-                        }
+                "virtual_server_group" => {
+                    let n = k.virtual_server_groups.len();
+                    let at = self.item(Spans::ROOT, "virtual_server_groups", Some(n), s);
+                    if let Some(g) = self.virtual_server_group(s, at) {
+                        k.virtual_server_groups.push(g);
                     }
                 }
-                "virtual_server_group" | "static_ipaddress" | "static_routes" => self.error(
+                "virtual_server" => {
+                    let n = k.virtual_servers.len();
+                    let at = self.item(Spans::ROOT, "virtual_servers", Some(n), s);
+                    if let Some(vs) = self.virtual_server(s, at) {
+                        k.virtual_servers.push(vs);
+                    }
+                }
+                "static_ipaddress" | "static_routes" => self.error(
                     &s.keyword,
-                    format!("{} is not supported yet by lvsfw", s.keyword.text),
+                    format!(
+                        "{} is not supported by lvsfw: give the interfaces' addresses and routes in the native configuration",
+                        s.keyword.text
+                    ),
                 ),
                 "vrrp_script" => self.error(
                     &s.keyword,
@@ -203,7 +239,19 @@ impl Reader {
         k
     }
 
-    fn global_defs(&mut self, s: &Stmt) -> GlobalDefs {
+    /// Records that the item `at.field[index]` is the statement `st`.
+    fn item(&mut self, at: Node, field: &'static str, index: Option<usize>, st: &Stmt) -> Node {
+        self.spans.child(at, field, index, Some(&st.keyword.pos))
+    }
+
+    /// Records where the setting `st` of `at` is, by its keyword (one of `known`).
+    fn mark(&mut self, at: Node, st: &Stmt, known: &[&'static str]) {
+        if let Some(keyword) = known.iter().find(|k| **k == st.keyword.text) {
+            self.spans.child(at, keyword, None, Some(&st.keyword.pos));
+        }
+    }
+
+    fn global_defs(&mut self, s: &Stmt, at: Node) -> GlobalDefs {
         const KNOWN: &[&str] = &[
             "router_id",
             "vrrp_version",
@@ -222,6 +270,7 @@ impl Reader {
         ];
         let mut g = GlobalDefs::default();
         for s in self.block(s) {
+            self.mark(at, s, KNOWN);
             match s.keyword.text.as_str() {
                 "router_id" => g.router_id = self.one(s, "a name").map(|w| w.text.clone()),
                 "vrrp_version" => g.vrrp_version = self.number(s, 2, 3).unwrap_or(2) as u8,
@@ -229,31 +278,15 @@ impl Reader {
                     g.garp_master_delay = self.seconds(s, 86400.0).unwrap_or(g.garp_master_delay)
                 }
                 "vrrp_garp_master_repeat" => {
-                    g.garp_master_repeat = self.number(s, 1, 255).unwrap_or(5) as u32
+                    g.garp_master_repeat = self
+                        .number(s, 1, 255)
+                        .unwrap_or(defaults::GARP_MASTER_REPEAT.into())
+                        as u32
                 }
                 "vrrp_garp_master_refresh" => g.garp_master_refresh = self.seconds(s, 86400.0),
                 "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = self.flag(s),
                 "vrrp_strict" => g.strict = self.flag(s),
-                "lvs_sync_daemon" => match s.args.as_slice() {
-                    [ifname, instance, rest @ ..] => {
-                        let id = match rest {
-                            [] => 0,
-                            [w, v] if w.text == "id" => self.parse(s, v, "a sync id").unwrap_or(0),
-                            _ => {
-                                self.error(
-                                    &s.keyword,
-                                    "lvs_sync_daemon: expected INTERFACE VRRP_INSTANCE [id N]",
-                                );
-                                0
-                            }
-                        };
-                        g.lvs_sync_daemon = Some((ifname.text.clone(), instance.text.clone(), id));
-                    }
-                    _ => self.error(
-                        &s.keyword,
-                        "lvs_sync_daemon: expected INTERFACE VRRP_INSTANCE [id N]",
-                    ),
-                },
+                "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 "enable_script_security" | "script_user" => self.note_scripts(s),
                 "notification_email"
                 | "notification_email_from"
@@ -268,10 +301,32 @@ impl Reader {
         g
     }
 
-    fn vips(&mut self, s: &Stmt) -> Vec<Vip> {
+    fn lvs_sync_daemon(&mut self, s: &Stmt) -> Option<LvsSyncDaemon> {
+        const EXPECTED: &str = "lvs_sync_daemon: expected INTERFACE VRRP_INSTANCE [id N]";
+        let [ifname, instance, rest @ ..] = s.args.as_slice() else {
+            self.error(&s.keyword, EXPECTED);
+            return None;
+        };
+        let id = match rest {
+            [] => None,
+            [w, v] if w.text == "id" => Some(self.parse(s, v, "a sync id (0 to 255)")?),
+            _ => {
+                self.error(&s.keyword, EXPECTED);
+                return None;
+            }
+        };
+        Some(LvsSyncDaemon {
+            interface: ifname.text.clone(),
+            vrrp_instance: instance.text.clone(),
+            id,
+        })
+    }
+
+    /// The lines of `s`, recorded as `at.field[n]`.
+    fn vips(&mut self, s: &Stmt, at: Node, field: &'static str) -> Vec<Vip> {
         let mut vips = Vec::new();
         for line in self.block(s) {
-            let prefix = match line.keyword.text.parse::<IpPrefix>() {
+            let address = match line.keyword.text.parse::<IpPrefix>() {
                 Ok(p) => p,
                 Err(why) => {
                     self.error(&line.keyword, format!("{}: {why}", s.keyword.text));
@@ -279,9 +334,11 @@ impl Reader {
                 }
             };
             let mut vip = Vip {
-                prefix,
+                address,
+                brd: None,
                 dev: None,
                 label: None,
+                scope: None,
             };
             let mut args = line.args.iter();
             while let Some(option) = args.next() {
@@ -289,23 +346,21 @@ impl Reader {
                 match (option.text.as_str(), value) {
                     ("dev", Some(v)) => vip.dev = Some(v.text.clone()),
                     ("label", Some(v)) => vip.label = Some(v.text.clone()),
-                    ("brd" | "scope", Some(_)) => {}
+                    ("scope", Some(v)) => vip.scope = Some(v.text.clone()),
+                    ("brd", Some(v)) => vip.brd = self.address(line, v),
                     (_, _) => self.error(option, format!(
                         "{}: \"{}\" is not an address option (expected dev, brd, label or scope, each with a value)",
                         s.keyword.text, option.text
                     )),
                 }
             }
-            if vips.len() == MAX_VIPS {
-                self.error(&line.keyword, format!("more than {MAX_VIPS} addresses"));
-                break;
-            }
+            self.item(at, field, Some(vips.len()), line);
             vips.push(vip);
         }
         vips
     }
 
-    fn vrrp_instance(&mut self, s: &Stmt) -> Option<VrrpInstance> {
+    fn vrrp_instance(&mut self, s: &Stmt, at: Node) -> Option<VrrpInstance> {
         const KNOWN: &[&str] = &[
             "state",
             "interface",
@@ -332,29 +387,15 @@ impl Reader {
             "notify_backup",
             "notify_fault",
             "notify_stop",
+            "notify_deleted",
+            "notify_master_rx_lower_pri",
             "smtp_alert",
         ];
         let name = self.one(s, "an instance name")?.text.clone();
-        let mut i = VrrpInstance {
-            name,
-            state: InitialState::Backup,
-            interface: String::new(),
-            vrid: 0,
-            priority: 100,
-            advert_int: Duration::from_secs(1),
-            version: None,
-            auth: None,
-            vips: Vec::new(),
-            excluded_vips: Vec::new(),
-            nopreempt: false,
-            preempt_delay: Duration::ZERO,
-            track_interfaces: Vec::new(),
-            unicast_src_ip: None,
-            unicast_peers: Vec::new(),
-            garp_master_delay: None,
-            garp_master_repeat: None,
-        };
+        let mut i = VrrpInstance::new(&name);
+        let mut vrid_given = false;
         for st in self.block(s) {
+            self.mark(at, st, KNOWN);
             match st.keyword.text.as_str() {
                 "state" => match self
                     .one(st, "MASTER or BACKUP")
@@ -373,13 +414,20 @@ impl Reader {
                         i.interface = w.text.clone();
                     }
                 }
-                "virtual_router_id" => i.vrid = self.number(st, 1, 255).unwrap_or(0) as u8,
-                "priority" => i.priority = self.number(st, 1, 255).unwrap_or(100) as u8,
+                "virtual_router_id" => {
+                    vrid_given = true;
+                    i.vrid = self.number(st, 1, 255).unwrap_or(0) as u8
+                }
+                "priority" => {
+                    i.priority = self.number(st, 1, 255).unwrap_or(defaults::PRIORITY.into()) as u8
+                }
                 "advert_int" => i.advert_int = self.seconds(st, 255.0).unwrap_or(i.advert_int),
                 "version" => i.version = self.number(st, 2, 3).map(|v| v as u8),
                 "authentication" => i.auth = self.authentication(st),
-                "virtual_ipaddress" => i.vips = self.vips(st),
-                "virtual_ipaddress_excluded" => i.excluded_vips = self.vips(st),
+                "virtual_ipaddress" => i.vips = self.vips(st, at, "virtual_ipaddress"),
+                "virtual_ipaddress_excluded" => {
+                    i.excluded_vips = self.vips(st, at, "virtual_ipaddress_excluded")
+                }
                 "nopreempt" => i.nopreempt = self.flag(st),
                 "preempt_delay" => {
                     i.preempt_delay = self.seconds(st, 1000.0).unwrap_or(Duration::ZERO)
@@ -405,9 +453,17 @@ impl Reader {
                 "garp_master_repeat" => {
                     i.garp_master_repeat = self.number(st, 1, 255).map(|n| n as u32)
                 }
-                "garp_master_refresh" | "accept" | "no_accept" | "strict_mode" | "smtp_alert" => {}
-                k if k.starts_with("notify") => self.note_scripts(st),
-                _ => self.unknown(st, "vrrp_instance", KNOWN),
+                "garp_master_refresh" => i.garp_master_refresh = self.seconds(st, 86400.0),
+                "accept" => i.accept = Some(self.flag(st)),
+                "no_accept" => i.accept = Some(!self.flag(st)),
+                "strict_mode" => i.strict_mode = Some(self.flag(st)),
+                "smtp_alert" => {
+                    self.flag(st);
+                }
+                k => match NotifyEvent::from_keyword(k) {
+                    Some(event) => i.notify.extend(self.notify(st, event)),
+                    None => self.unknown(st, "vrrp_instance", KNOWN),
+                },
             }
         }
         if i.interface.is_empty() {
@@ -416,7 +472,7 @@ impl Reader {
                 format!("vrrp_instance {}: interface is missing", i.name),
             );
         }
-        if i.vrid == 0 {
+        if !vrid_given {
             self.error(
                 &s.keyword,
                 format!(
@@ -428,7 +484,26 @@ impl Reader {
         Some(i)
     }
 
-    fn authentication(&mut self, s: &Stmt) -> Option<(AuthType, String)> {
+    /// `notify_master /path/script arg…`: kept for export, never run.
+    fn notify(&mut self, st: &Stmt, event: NotifyEvent) -> Option<NotifyScript> {
+        self.note_scripts(st);
+        if st.args.is_empty() {
+            self.error(
+                &st.keyword,
+                format!("{}: expected a script", st.keyword.text),
+            );
+            return None;
+        }
+        let command = st
+            .args
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Some(NotifyScript { event, command })
+    }
+
+    fn authentication(&mut self, s: &Stmt) -> Option<Authentication> {
         let mut kind = None;
         let mut pass = None;
         for st in self.block(s) {
@@ -447,15 +522,18 @@ impl Reader {
             }
         }
         match (kind, pass) {
-            (Some(k), Some(p)) => {
+            (Some(auth_type), Some(p)) => {
                 // keepalived uses the first 8 characters (RFC 3768 §5.3.10) and says so.
-                if p.len() > 8 {
+                if p.chars().count() > 8 {
                     self.notes.push(format!(
                         "{}: auth_pass is cut to its first 8 characters, as keepalived does",
                         s.keyword.pos
                     ));
                 }
-                Some((k, p.chars().take(8).collect()))
+                Some(Authentication {
+                    auth_type,
+                    auth_pass: p.chars().take(8).collect(),
+                })
             }
             _ => {
                 self.error(
@@ -467,22 +545,86 @@ impl Reader {
         }
     }
 
-    fn sync_group(&mut self, s: &Stmt) -> Option<SyncGroup> {
+    fn sync_group(&mut self, s: &Stmt, at: Node) -> Option<SyncGroup> {
+        const KNOWN: &[&str] = &[
+            "group",
+            "notify",
+            "notify_master",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
+            "smtp_alert",
+            "global_tracking",
+        ];
         let name = self.one(s, "a group name")?.text.clone();
-        let mut members = Vec::new();
+        let mut g = SyncGroup {
+            name,
+            members: Vec::new(),
+            notify: Vec::new(),
+        };
         for st in self.block(s) {
             match st.keyword.text.as_str() {
-                "group" => members.extend(self.block(st).iter().map(|m| m.keyword.text.clone())),
-                k if k.starts_with("notify") || k == "smtp_alert" || k == "global_tracking" => {
-                    self.note_scripts(st)
+                "group" => {
+                    for m in self.block(st) {
+                        self.item(at, "group", Some(g.members.len()), m);
+                        g.members.push(m.keyword.text.clone());
+                    }
                 }
-                _ => self.unknown(st, "vrrp_sync_group", &["group", "notify", "smtp_alert"]),
+                "smtp_alert" | "global_tracking" => {
+                    self.flag(st);
+                }
+                k => match NotifyEvent::from_keyword(k).filter(|e| KNOWN.contains(&e.keyword())) {
+                    Some(event) => g.notify.extend(self.notify(st, event)),
+                    None => self.unknown(st, "vrrp_sync_group", KNOWN),
+                },
             }
         }
-        Some(SyncGroup { name, members })
+        Some(g)
     }
 
-    fn virtual_server(&mut self, s: &Stmt) -> Option<VirtualServer> {
+    /// `virtual_server_group NAME { IP PORT | IP-LAST PORT | fwmark N … }`.
+    fn virtual_server_group(&mut self, s: &Stmt, at: Node) -> Option<VirtualServerGroup> {
+        let name = self.one(s, "a group name")?.text.clone();
+        let mut entries = Vec::new();
+        for line in self.block(s) {
+            let entry = match (line.keyword.text.as_str(), line.args.as_slice()) {
+                ("fwmark", [mark]) => self
+                    .parse(line, mark, "a firewall mark")
+                    .map(GroupEntry::Fwmark),
+                (_, [port]) => {
+                    let range = address_range(&line.keyword.text);
+                    if range.is_none() {
+                        self.error(
+                            &line.keyword,
+                            format!(
+                                "virtual_server_group: \"{}\" is not an address or a range such as 192.168.1.10-20",
+                                line.keyword.text
+                            ),
+                        );
+                    }
+                    let port = self.port(line, port);
+                    range
+                        .zip(port)
+                        .map(|((first, last), port)| GroupEntry::Range { first, last, port })
+                }
+                _ => {
+                    self.error(
+                        &line.keyword,
+                        "virtual_server_group: expected IP PORT, IP-LAST PORT or fwmark N",
+                    );
+                    None
+                }
+            };
+            if let Some(entry) = entry {
+                self.spans
+                    .child(at, "entries", Some(entries.len()), Some(&line.keyword.pos));
+                entries.push(entry);
+            }
+        }
+        Some(VirtualServerGroup { name, entries })
+    }
+
+    fn virtual_server(&mut self, s: &Stmt, at: Node) -> Option<VirtualServer> {
         const KNOWN: &[&str] = &[
             "delay_loop",
             "lb_algo",
@@ -506,14 +648,19 @@ impl Reader {
             [w, mark] if w.text == "fwmark" => {
                 VsKey::Fwmark(self.parse(s, mark, "a firewall mark")?)
             }
-            [w, _] if w.text == "group" => {
-                self.error(
-                    w,
-                    "virtual_server group: virtual_server_group is not supported yet by lvsfw",
-                );
-                return None;
+            [w, name] if w.text == "group" => VsKey::Group(name.text.clone()),
+            [ip, port] => {
+                let (ip_at, port_at) = (&ip.pos, &port.pos);
+                let key = VsKey::Addr {
+                    ip: self.address(s, ip)?,
+                    port: self.port(s, port)?,
+                };
+                let key_at = self.spans.child(at, "key", None, None);
+                let addr = self.spans.child(key_at, "addr", None, None);
+                self.spans.child(addr, "ip", None, Some(ip_at));
+                self.spans.child(addr, "port", None, Some(port_at));
+                key
             }
-            [ip, port] => VsKey::Addr(self.address(s, ip)?, self.port(s, port)?),
             _ => {
                 self.error(
                     &s.keyword,
@@ -522,28 +669,12 @@ impl Reader {
                 return None;
             }
         };
-        let mut vs = VirtualServer {
-            key,
-            delay_loop: Duration::from_secs(60),
-            lb_algo: "wlc".into(),
-            lb_kind: LbKind::Nat,
-            protocol: Protocol::Tcp,
-            persistence_timeout: None,
-            persistence_granularity: None,
-            sorry_server: None,
-            quorum: 1,
-            hysteresis: 0,
-            alpha: false,
-            omega: false,
-            inhibit_on_failure: false,
-            ha_suspend: false,
-            virtualhost: None,
-            real_servers: Vec::new(),
-        };
-        const SCHEDULERS: &[&str] = &[
-            "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
-        ];
+        let mut vs = VirtualServer::new(key);
+        let mut protocol_given = false;
         for st in self.block(s) {
+            if st.keyword.text != "real_server" {
+                self.mark(at, st, KNOWN);
+            }
             match st.keyword.text.as_str() {
                 "delay_loop" => vs.delay_loop = self.seconds(st, 86400.0).unwrap_or(vs.delay_loop),
                 "lb_algo" | "lvs_sched" => {
@@ -574,21 +705,26 @@ impl Reader {
                         None => {}
                     }
                 }
-                "protocol" => match self
-                    .one(st, "TCP, UDP or SCTP")
-                    .map(|w| (w, w.text.as_str()))
-                {
-                    Some((_, "TCP")) => vs.protocol = Protocol::Tcp,
-                    Some((_, "UDP")) => vs.protocol = Protocol::Udp,
-                    Some((_, "SCTP")) => vs.protocol = Protocol::Sctp,
-                    Some((w, other)) => {
-                        let msg = format!("protocol: \"{other}\" is not TCP, UDP or SCTP");
-                        self.error(w, msg)
+                "protocol" => {
+                    protocol_given = true;
+                    match self
+                        .one(st, "TCP, UDP or SCTP")
+                        .map(|w| (w, w.text.as_str()))
+                    {
+                        Some((_, "TCP")) => vs.protocol = Protocol::Tcp,
+                        Some((_, "UDP")) => vs.protocol = Protocol::Udp,
+                        Some((_, "SCTP")) => vs.protocol = Protocol::Sctp,
+                        Some((w, other)) => {
+                            let msg = format!("protocol: \"{other}\" is not TCP, UDP or SCTP");
+                            self.error(w, msg)
+                        }
+                        None => {}
                     }
-                    None => {}
-                },
+                }
                 // keepalived: 360 s when given without a value.
-                "persistence_timeout" if st.args.is_empty() => vs.persistence_timeout = Some(360),
+                "persistence_timeout" if st.args.is_empty() => {
+                    vs.persistence_timeout = Some(defaults::PERSISTENCE_TIMEOUT)
+                }
                 "persistence_timeout" => {
                     vs.persistence_timeout = self.number(st, 1, 2_678_400).map(|n| n as u32)
                 }
@@ -610,7 +746,11 @@ impl Reader {
                     }
                     _ => self.error(&st.keyword, "sorry_server: expected IP PORT"),
                 },
-                "quorum" => vs.quorum = self.number(st, 1, u32::MAX as u64).unwrap_or(1) as u32,
+                "quorum" => {
+                    vs.quorum = self
+                        .number(st, 1, u32::MAX as u64)
+                        .unwrap_or(defaults::QUORUM.into()) as u32
+                }
                 "hysteresis" => {
                     vs.hysteresis = self.number(st, 0, u32::MAX as u64).unwrap_or(0) as u32
                 }
@@ -622,17 +762,25 @@ impl Reader {
                     vs.virtualhost = self.one(st, "a host name").map(|w| w.text.clone())
                 }
                 "real_server" => {
-                    if let Some(rs) = self.real_server(st) {
+                    let rs_at = self.item(at, "real_servers", Some(vs.real_servers.len()), st);
+                    if let Some(rs) = self.real_server(st, rs_at) {
                         vs.real_servers.push(rs);
                     }
                 }
                 _ => self.unknown(st, "virtual_server", KNOWN),
             }
         }
+        if !protocol_given && !matches!(vs.key, VsKey::Fwmark(_)) {
+            self.notes.push(format!(
+                "{}: virtual_server {}: no protocol set, so UDP, as keepalived does (write \"protocol TCP\" for a TCP service)",
+                s.keyword.pos,
+                s.args.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+            ));
+        }
         Some(vs)
     }
 
-    fn real_server(&mut self, s: &Stmt) -> Option<RealServer> {
+    fn real_server(&mut self, s: &Stmt, at: Node) -> Option<RealServer> {
         const KNOWN: &[&str] = &[
             "weight",
             "inhibit_on_failure",
@@ -640,52 +788,63 @@ impl Reader {
             "SSL_GET",
             "TCP_CHECK",
         ];
-        let (addr, port) = match s.args.as_slice() {
-            [ip, port] => (self.address(s, ip)?, self.port(s, port)?),
+        let (ip, port) = match s.args.as_slice() {
+            [ip, port] => {
+                let pair = (self.address(s, ip)?, self.port(s, port)?);
+                self.spans.child(at, "port", None, Some(&port.pos));
+                pair
+            }
             _ => {
                 self.error(&s.keyword, "real_server: expected IP PORT");
                 return None;
             }
         };
         let mut rs = RealServer {
-            addr,
+            ip,
             port,
-            weight: 1,
+            weight: defaults::WEIGHT,
             inhibit_on_failure: None,
             checks: Vec::new(),
         };
         for st in self.block(s) {
-            match st.keyword.text.as_str() {
-                "weight" => rs.weight = self.number(st, 0, 65535).unwrap_or(1) as u32,
-                "inhibit_on_failure" => rs.inhibit_on_failure = Some(self.flag(st)),
-                "HTTP_GET" => rs.checks.extend(self.check(st, CheckKind::HttpGet)),
-                "SSL_GET" => rs.checks.extend(self.check(st, CheckKind::SslGet)),
-                "TCP_CHECK" => rs.checks.extend(self.check(st, CheckKind::Tcp)),
-                "MISC_CHECK" | "SMTP_CHECK" | "DNS_CHECK" | "BFD_CHECK" | "FILE_CHECK" => self.error(
-                    &st.keyword,
-                    format!("{} is not supported: the appliance has no shell to run scripts; use HTTP_GET, SSL_GET or TCP_CHECK", st.keyword.text),
-                ),
-                _ => self.unknown(st, "real_server", KNOWN),
+            let kind = match st.keyword.text.as_str() {
+                "weight" => {
+                    self.mark(at, st, KNOWN);
+                    rs.weight = self.number(st, 0, 65535).unwrap_or(1) as u32;
+                    None
+                }
+                "inhibit_on_failure" => {
+                    rs.inhibit_on_failure = Some(self.flag(st));
+                    None
+                }
+                "HTTP_GET" => Some(CheckKind::HttpGet),
+                "SSL_GET" => Some(CheckKind::SslGet),
+                "TCP_CHECK" => Some(CheckKind::Tcp),
+                "MISC_CHECK" | "SMTP_CHECK" | "DNS_CHECK" | "BFD_CHECK" | "FILE_CHECK" => {
+                    self.error(
+                        &st.keyword,
+                        format!("{} is not supported: the appliance has no shell to run scripts; use HTTP_GET, SSL_GET or TCP_CHECK", st.keyword.text),
+                    );
+                    None
+                }
+                _ => {
+                    self.unknown(st, "real_server", KNOWN);
+                    None
+                }
+            };
+            if let Some(kind) = kind {
+                let check_at = self.item(at, "checks", Some(rs.checks.len()), st);
+                if let Some(c) = self.check(st, kind, check_at) {
+                    rs.checks.push(c);
+                }
             }
         }
         Some(rs)
     }
 
-    fn check(&mut self, s: &Stmt, kind: CheckKind) -> Option<Check> {
+    fn check(&mut self, s: &Stmt, kind: CheckKind, at: Node) -> Option<Check> {
         let http = kind != CheckKind::Tcp;
-        let mut c = Check {
-            kind,
-            urls: Vec::new(),
-            connect_ip: None,
-            connect_port: None,
-            bindto: None,
-            connect_timeout: Duration::from_secs(5),
-            retry: 1,
-            delay_before_retry: Duration::from_secs(if http { 3 } else { 1 }),
-            warmup: None,
-            virtualhost: None,
-            delay_loop: None,
-        };
+        let mut c = Check::new(kind);
         let known: &[&str] = if http {
             &[
                 "url",
@@ -728,13 +887,16 @@ impl Reader {
                     c.connect_ip = self.one(st, "an address").and_then(|w| self.address(st, w))
                 }
                 "connect_port" => {
+                    self.mark(at, st, known);
                     c.connect_port = self.one(st, "a port").and_then(|w| self.port(st, w))
                 }
                 "bindto" => c.bindto = self.one(st, "an address").and_then(|w| self.address(st, w)),
                 "connect_timeout" => {
                     c.connect_timeout = self.seconds(st, 3600.0).unwrap_or(c.connect_timeout)
                 }
-                "retry" | "nb_get_retry" => c.retry = self.number(st, 0, 1000).unwrap_or(1) as u32,
+                "retry" | "nb_get_retry" => {
+                    c.retry = self.number(st, 0, 1000).unwrap_or(defaults::RETRY.into()) as u32
+                }
                 "delay_before_retry" => {
                     c.delay_before_retry = self.seconds(st, 3600.0).unwrap_or(c.delay_before_retry)
                 }
@@ -804,13 +966,25 @@ fn granularity(text: &str) -> Option<u8> {
     (bits.leading_ones() + bits.trailing_zeros() == 32).then_some(bits.leading_ones() as u8)
 }
 
-fn hex16(text: &str) -> Option<[u8; 16]> {
-    if text.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+/// keepalived's `IP` or `IP-LAST`: LAST replaces the last byte of an IPv4 address
+/// (decimal) or the last 16-bit group of an IPv6 address (hex).
+fn address_range(text: &str) -> Option<(IpAddr, IpAddr)> {
+    let Some((first, last)) = text.split_once('-') else {
+        let ip: IpAddr = text.parse().ok()?;
+        return Some((ip, ip));
+    };
+    let first: IpAddr = first.parse().ok()?;
+    let last = match first {
+        IpAddr::V4(a) => {
+            let mut octets = a.octets();
+            octets[3] = last.parse().ok()?;
+            IpAddr::from(octets)
+        }
+        IpAddr::V6(a) => {
+            let mut segments = a.segments();
+            segments[7] = u16::from_str_radix(last, 16).ok()?;
+            IpAddr::from(segments)
+        }
+    };
+    Some((first, last))
 }

@@ -15,7 +15,7 @@ fn seed_file(name: &str) -> std::path::PathBuf {
 
 fn seed_real_server(last: u8) -> RealServer {
     RealServer {
-        addr: ip(&format!("192.168.33.{last}")),
+        ip: ip(&format!("192.168.33.{last}")),
         port: 80,
         weight: 1,
         inhibit_on_failure: Some(true),
@@ -41,7 +41,10 @@ fn seed_real_server(last: u8) -> RealServer {
 
 fn seed_virtual_server() -> VirtualServer {
     VirtualServer {
-        key: VsKey::Addr(ip("192.168.0.100"), 80),
+        key: VsKey::Addr {
+            ip: ip("192.168.0.100"),
+            port: 80,
+        },
         delay_loop: Duration::from_secs(6),
         lb_algo: "rr".into(),
         lb_kind: LbKind::Nat,
@@ -79,9 +82,11 @@ fn seed_3_1() {
 fn seed_3_2() {
     let read = read_file(&seed_file("seed-3-2.conf")).unwrap();
     let vip = |p: &str, dev: &str| Vip {
-        prefix: p.parse().unwrap(),
+        address: p.parse().unwrap(),
+        brd: None,
         dev: Some(dev.into()),
         label: None,
+        scope: None,
     };
     assert_eq!(
         read.config.vrrp_instances,
@@ -93,7 +98,10 @@ fn seed_3_2() {
             priority: 100,
             advert_int: Duration::from_secs(3),
             version: None,
-            auth: Some((AuthType::Ah, "sfjpvrrp".into())),
+            auth: Some(Authentication {
+                auth_type: AuthType::Ah,
+                auth_pass: "sfjpvrrp".into(),
+            }),
             vips: vec![
                 vip("192.168.0.100", "eth2"),
                 vip("192.168.33.10/24", "eth1")
@@ -106,10 +114,17 @@ fn seed_3_2() {
             unicast_peers: vec![],
             garp_master_delay: None,
             garp_master_repeat: None,
+            garp_master_refresh: None,
+            accept: None,
+            strict_mode: None,
+            notify: vec![],
         }]
     );
     assert_eq!(read.config.virtual_servers, vec![seed_virtual_server()]);
     assert_eq!(read.config.global, GlobalDefs::default());
+    assert!(read.config.sync_groups.is_empty());
+    assert!(read.config.virtual_server_groups.is_empty());
+    assert!(read.notes.is_empty(), "{:?}", read.notes);
 }
 
 fn errors(text: &str) -> Vec<String> {
@@ -130,7 +145,8 @@ fn defaults_are_keepalived_s() {
     let vs = &read.config.virtual_servers[0];
     assert_eq!(
         (vs.delay_loop, vs.lb_algo.as_str(), vs.lb_kind, vs.protocol),
-        (Duration::from_secs(60), "wlc", LbKind::Nat, Protocol::Tcp)
+        // keepalived 2.2 takes UDP when no protocol is given (and says so).
+        (Duration::from_secs(60), "wlc", LbKind::Nat, Protocol::Udp)
     );
     assert_eq!(vs.persistence_timeout, Some(360));
     let c = &vs.real_servers[0].checks[0];
@@ -162,7 +178,6 @@ fn every_error_of_a_file_at_once_with_place_and_hint() {
             "k.conf:3:21: virtual_router_id: \"300\" is not a whole number from 1 to 255",
             "k.conf:4:3: unknown keyword \"priorty\" in vrrp_instance (did you mean \"priority\"?)",
             "k.conf:5:14: advert_int: \"fast\" is not a number of seconds up to 255",
-            "k.conf:1:1: vrrp_instance VI_1: virtual_router_id (1 to 255) is missing",
             "k.conf:8:11: lb_algo: \"random\" is not a scheduler (expected one of rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh)",
             "k.conf:10:5: MISC_CHECK is not supported: the appliance has no shell to run scripts; use HTTP_GET, SSL_GET or TCP_CHECK",
         ]
@@ -179,6 +194,7 @@ fn scripts_and_mail_are_accepted_with_a_note() {
     assert_eq!(read.notes.len(), 2, "{:?}", read.notes);
     assert!(read.notes[0].contains("notification_email accepted and ignored"));
     assert!(read.notes[1].contains("runs no scripts"));
+    assert_eq!(read.config.vrrp_instances[0].notify.len(), 2);
 }
 
 #[test]

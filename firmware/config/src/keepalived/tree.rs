@@ -47,62 +47,128 @@ enum Token {
 const MAX_INCLUDE_DEPTH: usize = 8;
 /// The most words a configuration may hold, included files counted.
 pub const MAX_WORDS: usize = 4_000_000;
+/// Blocks inside blocks: keepalived's deepest is 4 (virtual_server, real_server, HTTP_GET,
+/// url). The limit keeps the recursive parser's stack small whatever the input.
+pub const MAX_NESTING: usize = 16;
 
-fn tokenize(text: &str, file: &Arc<PathBuf>, issues: &mut Issues) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let chars: Vec<char> = line.chars().collect();
-        let mut i = 0;
-        let pos = |i: usize| Pos {
+/// Tokens straight from the text, a line at a time: no token list is built, so a large
+/// configuration goes through the lexer and the parser in one pass.
+struct Lexer<'t> {
+    lines: std::iter::Enumerate<std::str::Lines<'t>>,
+    /// The line being read, its number (1-based) and what is left of it.
+    line: Option<(usize, &'t str)>,
+    /// Byte offset and column (1-based, in characters) of the rest of the line.
+    at: usize,
+    col: usize,
+    file: Arc<PathBuf>,
+    words: usize,
+}
+
+impl<'t> Lexer<'t> {
+    fn new(text: &'t str, file: &Arc<PathBuf>) -> Self {
+        Lexer {
+            lines: text.lines().enumerate(),
+            line: None,
+            at: 0,
+            col: 1,
             file: Arc::clone(file),
-            line: n + 1,
-            col: i + 1,
+            words: 0,
+        }
+    }
+
+    fn pos(&self, line: usize, col: usize) -> Pos {
+        Pos {
+            file: Arc::clone(&self.file),
+            line,
+            col,
+        }
+    }
+
+    /// Moves past `c`, which starts at the current place.
+    fn advance(&mut self, c: char) {
+        self.at += c.len_utf8();
+        self.col += 1;
+    }
+
+    fn next(&mut self, issues: &mut Issues) -> Option<Token> {
+        let (n, text) = match self.line {
+            Some(line) => line,
+            None => {
+                let (n, text) = self.lines.next()?;
+                self.line = Some((n + 1, text));
+                self.at = 0;
+                self.col = 1;
+                (n + 1, text)
+            }
         };
-        while i < chars.len() {
-            let c = chars[i];
-            if c.is_whitespace() {
-                i += 1;
-            } else if c == '!' || c == '#' {
-                break;
-            } else if c == '{' {
-                tokens.push(Token::Open(pos(i)));
-                i += 1;
-            } else if c == '}' {
-                tokens.push(Token::Close(pos(i)));
-                i += 1;
-            } else if c == '"' {
-                let start = i;
-                let end = chars[i + 1..]
-                    .iter()
-                    .position(|&c| c == '"')
-                    .map(|e| i + 1 + e);
-                match end {
-                    Some(end) => {
-                        tokens.push(Token::Word(Word {
-                            text: chars[start + 1..end].iter().collect(),
-                            pos: pos(start),
-                        }));
-                        i = end + 1;
-                    }
-                    None => {
-                        issues.push(pos(start).to_string(), "unterminated quoted string");
-                        break;
-                    }
+        loop {
+            let Some(c) = text[self.at..].chars().next() else {
+                self.line = None;
+                return Some(Token::Newline);
+            };
+            let col = self.col;
+            match c {
+                c if c.is_whitespace() => {
+                    // Runs of blanks (indentation) in one step.
+                    let rest = &text[self.at..];
+                    let skipped = rest.len() - rest.trim_start().len();
+                    self.col += rest[..skipped].chars().count();
+                    self.at += skipped;
                 }
-            } else {
-                let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !"{}!#".contains(chars[i]) {
-                    i += 1;
+                '!' | '#' => {
+                    self.line = None;
+                    return Some(Token::Newline);
                 }
-                tokens.push(Token::Word(Word {
-                    text: chars[start..i].iter().collect(),
-                    pos: pos(start),
-                }));
+                '{' => {
+                    self.advance(c);
+                    return Some(Token::Open(self.pos(n, col)));
+                }
+                '}' => {
+                    self.advance(c);
+                    return Some(Token::Close(self.pos(n, col)));
+                }
+                '"' => {
+                    let start = self.at + 1;
+                    let Some(len) = text[start..].find('"') else {
+                        issues.push(self.pos(n, col).to_string(), "unterminated quoted string");
+                        self.line = None;
+                        return Some(Token::Newline);
+                    };
+                    let word = &text[start..start + len];
+                    self.at = start + len + 1;
+                    self.col += word.chars().count() + 2;
+                    return self.word(word, n, col, issues);
+                }
+                _ => {
+                    let start = self.at;
+                    let len = text[start..]
+                        .find(|c: char| c.is_whitespace() || matches!(c, '{' | '}' | '!' | '#'))
+                        .unwrap_or(text.len() - start);
+                    let word = &text[start..start + len];
+                    self.at = start + len;
+                    self.col += word.chars().count();
+                    return self.word(word, n, col, issues);
+                }
             }
         }
-        tokens.push(Token::Newline);
     }
-    tokens
+
+    fn word(&mut self, text: &str, line: usize, col: usize, issues: &mut Issues) -> Option<Token> {
+        self.words += 1;
+        if self.words > MAX_WORDS {
+            if self.words == MAX_WORDS + 1 {
+                issues.push(
+                    self.file.display().to_string(),
+                    format!("more than {MAX_WORDS} words"),
+                );
+            }
+            return None;
+        }
+        Some(Token::Word(Word {
+            text: text.to_string(),
+            pos: self.pos(line, col),
+        }))
+    }
 }
 
 /// Reads `path` (and what it includes) into statements; every problem goes to `issues`.
@@ -115,7 +181,7 @@ pub fn read_file(path: &Path, issues: &mut Issues) -> Vec<Stmt> {
 /// the current folder.
 pub fn read_text(text: &str, name: &str, issues: &mut Issues) -> Vec<Stmt> {
     let file = Arc::new(PathBuf::from(name));
-    parse_tokens(tokenize(text, &file, issues), &file, 0, issues)
+    parse_block(&mut Lexer::new(text, &file), None, 0, 0, issues)
 }
 
 fn read_depth(path: &Path, from: Option<&Pos>, depth: usize, issues: &mut Issues) -> Vec<Stmt> {
@@ -135,39 +201,41 @@ fn read_depth(path: &Path, from: Option<&Pos>, depth: usize, issues: &mut Issues
         }
     };
     let file = Arc::new(path.to_path_buf());
-    parse_tokens(tokenize(&text, &file, issues), &file, depth, issues)
+    parse_block(&mut Lexer::new(&text, &file), None, 0, depth, issues)
 }
 
-fn parse_tokens(
-    tokens: Vec<Token>,
-    file: &Arc<PathBuf>,
-    depth: usize,
-    issues: &mut Issues,
-) -> Vec<Stmt> {
-    let words = tokens
-        .iter()
-        .filter(|t| matches!(t, Token::Word(_)))
-        .count();
-    if words > MAX_WORDS {
-        issues.push(
-            file.display().to_string(),
-            format!("more than {MAX_WORDS} words"),
-        );
-        return Vec::new();
+/// Skips a block opened at `pos` that is nested too deeply, without recursion.
+fn skip_block(tokens: &mut Lexer, pos: &Pos, issues: &mut Issues) {
+    issues.push(
+        pos.to_string(),
+        format!("blocks nested deeper than {MAX_NESTING}"),
+    );
+    let mut open = 1usize;
+    while let Some(token) = tokens.next(issues) {
+        match token {
+            Token::Open(_) => open += 1,
+            Token::Close(_) => {
+                open -= 1;
+                if open == 0 {
+                    return;
+                }
+            }
+            _ => {}
+        }
     }
-    let mut iter = tokens.into_iter().peekable();
-    parse_block(&mut iter, None, depth, issues)
+    issues.push(pos.to_string(), "'{' is never closed");
 }
 
 fn parse_block(
-    tokens: &mut std::iter::Peekable<std::vec::IntoIter<Token>>,
+    tokens: &mut Lexer,
     opened: Option<&Pos>,
+    nesting: usize,
     depth: usize,
     issues: &mut Issues,
 ) -> Vec<Stmt> {
     let mut stmts: Vec<Stmt> = Vec::new();
     let mut current: Option<Stmt> = None;
-    while let Some(token) = tokens.next() {
+    while let Some(token) = tokens.next(issues) {
         match token {
             Token::Word(w) => match current.as_mut() {
                 Some(stmt) => stmt.args.push(w),
@@ -180,8 +248,12 @@ fn parse_block(
                 }
             },
             Token::Newline => finish(&mut current, &mut stmts, depth, issues),
+            Token::Open(pos) if nesting == MAX_NESTING => {
+                skip_block(tokens, &pos, issues);
+                current = None;
+            }
             Token::Open(pos) => {
-                let block = parse_block(tokens, Some(&pos), depth, issues);
+                let block = parse_block(tokens, Some(&pos), nesting + 1, depth, issues);
                 match current.as_mut() {
                     Some(stmt) => stmt.block = Some(block),
                     None => issues.push(pos.to_string(), "a block must follow a keyword"),
@@ -392,6 +464,23 @@ mod tests {
             issues.iter().any(|i| i.message.contains("deeper than")),
             "{issues:?}"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = "a {\n".repeat(200_000) + &"}\n".repeat(200_000);
+        let (stmts, issues) = parse(&text);
+        assert_eq!(issues, vec!["k.conf:17:3: blocks nested deeper than 16"]);
+        assert_eq!(stmts.len(), 1);
+        let (_, issues) = parse(&"a {\n".repeat(200_000));
+        assert_eq!(
+            issues[..2],
+            [
+                "k.conf:17:3: blocks nested deeper than 16",
+                "k.conf:17:3: '{' is never closed"
+            ]
+        );
+        assert_eq!(issues.len(), 2 + 16);
     }
 
     #[test]

@@ -220,7 +220,8 @@ async fn start_lvs(
 }
 
 pub(crate) enum Loaded {
-    Config(config::keepalived::Keepalived),
+    /// Boxed: the model is a few hundred bytes, the other variants none.
+    Config(Box<config::keepalived::Keepalived>),
     Absent,
     Invalid,
 }
@@ -241,7 +242,7 @@ pub(crate) fn load_keepalived(path: &Path) -> Loaded {
                 read.config.virtual_servers.len(),
                 read.config.vrrp_instances.len()
             );
-            Loaded::Config(read.config)
+            Loaded::Config(Box::new(read.config))
         }
         Err(issues) => {
             for issue in issues.iter() {

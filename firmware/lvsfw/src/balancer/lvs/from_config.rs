@@ -1,33 +1,88 @@
 //! keepalived's virtual_server blocks as a [`Plan`]: what IPVS should hold and how each
 //! real server is checked.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use checks::{CheckKind, CheckSpec, HttpCheck, StatusCodes, Timing, Url};
-use config::keepalived::{self, Keepalived, LbKind, VsKey};
+use config::keepalived::{self, GroupEntry, Keepalived, LbKind, VsKey};
 use ipvs::{Forward, Protocol, Service, ServiceKey};
 
 use super::plan::{Plan, RealServer, VirtualService};
 
 pub fn plan(k: &Keepalived) -> Plan {
     Plan {
-        services: k.virtual_servers.iter().map(virtual_service).collect(),
+        services: k
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| {
+                service_keys(k, vs)
+                    .into_iter()
+                    .map(move |key| virtual_service(vs, key))
+            })
+            .collect(),
     }
 }
 
-fn virtual_service(vs: &keepalived::VirtualServer) -> VirtualService {
-    let key = match vs.key {
-        VsKey::Addr(addr, port) => ServiceKey::Addr {
-            protocol: match vs.protocol {
-                keepalived::Protocol::Tcp => Protocol::Tcp,
-                keepalived::Protocol::Udp => Protocol::Udp,
-                keepalived::Protocol::Sctp => Protocol::Sctp,
-            },
-            addr,
-            port,
-        },
-        VsKey::Fwmark(mark) => ServiceKey::Fwmark { ipv6: false, mark },
+/// The IPVS services one virtual_server stands for: one, or one per address and mark of
+/// its virtual_server_group (validation made sure the group exists).
+fn service_keys(k: &Keepalived, vs: &keepalived::VirtualServer) -> Vec<ServiceKey> {
+    let protocol = match vs.protocol {
+        keepalived::Protocol::Tcp => Protocol::Tcp,
+        keepalived::Protocol::Udp => Protocol::Udp,
+        keepalived::Protocol::Sctp => Protocol::Sctp,
     };
+    let addr = |addr, port| ServiceKey::Addr {
+        protocol,
+        addr,
+        port,
+    };
+    match &vs.key {
+        VsKey::Addr { ip, port } => vec![addr(*ip, *port)],
+        VsKey::Fwmark(mark) => vec![ServiceKey::Fwmark {
+            ipv6: false,
+            mark: *mark,
+        }],
+        VsKey::Group(name) => k
+            .virtual_server_groups
+            .iter()
+            .filter(|g| &g.name == name)
+            .flat_map(|g| &g.entries)
+            .flat_map(|entry| match entry {
+                GroupEntry::Fwmark(mark) => vec![ServiceKey::Fwmark {
+                    ipv6: false,
+                    mark: *mark,
+                }],
+                GroupEntry::Range { first, last, port } => range(*first, *last)
+                    .into_iter()
+                    .map(|ip| addr(ip, *port))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The addresses of a group range: only the last byte (IPv4) or group (IPv6) counts.
+fn range(first: IpAddr, last: IpAddr) -> Vec<IpAddr> {
+    match (first, last) {
+        (IpAddr::V4(f), IpAddr::V4(l)) => (f.octets()[3]..=l.octets()[3])
+            .map(|n| {
+                let mut o = f.octets();
+                o[3] = n;
+                IpAddr::from(o)
+            })
+            .collect(),
+        (IpAddr::V6(f), IpAddr::V6(l)) => (f.segments()[7]..=l.segments()[7])
+            .map(|n| {
+                let mut s = f.segments();
+                s[7] = n;
+                IpAddr::from(s)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn virtual_service(vs: &keepalived::VirtualServer, key: ServiceKey) -> VirtualService {
     let mut service = Service::new(key, &vs.lb_algo);
     service.persistence_timeout = vs.persistence_timeout;
     if let Some(prefix) = vs.persistence_granularity {
@@ -58,7 +113,7 @@ fn real_server(
     forward: Forward,
 ) -> RealServer {
     RealServer {
-        addr: rs.addr,
+        addr: rs.ip,
         port: rs.port,
         weight: rs.weight,
         forward,
@@ -75,7 +130,7 @@ fn check(
     c: &keepalived::Check,
 ) -> CheckSpec {
     let connect_to = SocketAddr::new(
-        c.connect_ip.unwrap_or(rs.addr),
+        c.connect_ip.unwrap_or(rs.ip),
         c.connect_port.unwrap_or(rs.port),
     );
     let kind = match c.kind {
@@ -151,6 +206,35 @@ mod tests {
         };
         assert!(
             http.urls[0].status_codes.contains(200) && !http.urls[0].status_codes.contains(204)
+        );
+    }
+
+    #[test]
+    fn a_group_is_one_service_per_address_and_mark() {
+        let text = "virtual_server_group web {\n 192.168.0.100-101 80\n fwmark 7\n}\nvirtual_server group web {\n protocol TCP\n real_server 192.168.33.11 80 {\n }\n}\n";
+        let k = config::keepalived::read_text(text, "k.conf")
+            .unwrap()
+            .config;
+        let keys: Vec<ServiceKey> = plan(&k)
+            .services
+            .into_iter()
+            .map(|s| s.service.key)
+            .collect();
+        let addr = |a: &str| ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: a.parse().unwrap(),
+            port: 80,
+        };
+        assert_eq!(
+            keys,
+            vec![
+                addr("192.168.0.100"),
+                addr("192.168.0.101"),
+                ServiceKey::Fwmark {
+                    ipv6: false,
+                    mark: 7
+                }
+            ]
         );
     }
 }

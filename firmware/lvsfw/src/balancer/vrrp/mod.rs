@@ -53,24 +53,24 @@ impl Vrrp {
                 Err(e) => log::error!("{e}; not started"),
             }
         }
-        let sync_daemon = k
-            .global
-            .lvs_sync_daemon
-            .as_ref()
-            .and_then(|(ifname, instance, id)| match names.link(ifname) {
-                Ok(link) => Some(tokio::spawn(super::sync_daemon::run(
-                    super::sync_daemon::Follow {
-                        ifname: link.name.clone(),
-                        instance: instance.clone(),
-                        sync_id: *id,
-                    },
-                    board.states(),
-                ))),
-                Err(e) => {
-                    log::error!("lvs_sync_daemon: {e}; connections are not synchronised");
-                    None
-                }
-            });
+        let sync_daemon =
+            k.global
+                .lvs_sync_daemon
+                .as_ref()
+                .and_then(|sync| match names.link(&sync.interface) {
+                    Ok(link) => Some(tokio::spawn(super::sync_daemon::run(
+                        super::sync_daemon::Follow {
+                            ifname: link.name.clone(),
+                            instance: sync.vrrp_instance.clone(),
+                            sync_id: sync_id(k, sync),
+                        },
+                        board.states(),
+                    ))),
+                    Err(e) => {
+                        log::error!("lvs_sync_daemon: {e}; connections are not synchronised");
+                        None
+                    }
+                });
         Vrrp {
             stop,
             tasks,
@@ -136,4 +136,36 @@ pub async fn links(kernel: &Kernel) -> Result<Vec<LinkInfo>, String> {
             addresses: l.addresses,
         })
         .collect())
+}
+
+/// keepalived's sync id: the one given, else the followed instance's virtual_router_id.
+fn sync_id(k: &Keepalived, sync: &config::keepalived::LvsSyncDaemon) -> u32 {
+    let vrid = || {
+        k.vrrp_instances
+            .iter()
+            .find(|i| i.name == sync.vrrp_instance)
+            .map_or(0, |i| i.vrid)
+    };
+    u32::from(sync.id.unwrap_or_else(vrid))
+}
+
+#[cfg(test)]
+mod sync_id_tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_id_defaults_to_the_instance_s_router_id() {
+        let read = |sync: &str| {
+            config::keepalived::read_text(
+                &format!("global_defs {{\n lvs_sync_daemon eth0 VI_1{sync}\n}}\nvrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n}}\n"),
+                "k.conf",
+            )
+            .unwrap()
+            .config
+        };
+        let k = read("");
+        assert_eq!(sync_id(&k, k.global.lvs_sync_daemon.as_ref().unwrap()), 51);
+        let k = read(" id 7");
+        assert_eq!(sync_id(&k, k.global.lvs_sync_daemon.as_ref().unwrap()), 7);
+    }
 }

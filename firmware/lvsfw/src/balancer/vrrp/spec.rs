@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use config::keepalived::{AuthType, Keepalived, VrrpInstance};
+use config::keepalived::{AuthType, Authentication, Keepalived, VrrpInstance};
 use config::IpPrefix;
 use vrrp::ah::Key;
 use vrrp::packet::{Auth, ChecksumMode, Version};
@@ -94,7 +94,7 @@ pub fn groups(k: &Keepalived, names: &dyn Resolve) -> (Vec<GroupSpec>, Vec<Strin
         .vrrp_instances
         .iter()
         .flat_map(|i| i.vips.iter().chain(&i.excluded_vips))
-        .map(|v| v.prefix.addr)
+        .map(|v| v.address.addr)
         .collect();
     let mut members: Vec<MemberSpec> = Vec::new();
     for instance in &k.vrrp_instances {
@@ -152,7 +152,7 @@ fn member(
         3 => Version::V3,
         _ => Version::V2,
     };
-    let ipv6 = i.vips.first().is_some_and(|v| v.prefix.addr.is_ipv6());
+    let ipv6 = i.vips.first().is_some_and(|v| v.address.addr.is_ipv6());
     if ipv6 && version == Version::V2 {
         return Err("IPv6 addresses need VRRP version 3 (RFC 3768 is IPv4 only)".into());
     }
@@ -167,18 +167,32 @@ fn member(
         })?,
     };
     let (auth, ah_key) = match (&i.auth, version) {
-        (Some((AuthType::Pass, pass)), Version::V2) => {
+        (
+            Some(Authentication {
+                auth_type: AuthType::Pass,
+                auth_pass: pass,
+            }),
+            Version::V2,
+        ) => {
             let mut bytes = [0u8; 8];
             let n = pass.len().min(8);
             bytes[..n].copy_from_slice(&pass.as_bytes()[..n]);
             (Auth::Pass(bytes), None)
         }
-        (Some((AuthType::Ah, pass)), Version::V2) if !ipv6 => {
-            (Auth::Ah, Some(Key::from_pass(pass)))
-        }
-        (Some((AuthType::Ah, _)), Version::V2) => {
-            return Err("auth_type AH is VRRPv2 over IPv4 only".into())
-        }
+        (
+            Some(Authentication {
+                auth_type: AuthType::Ah,
+                auth_pass: pass,
+            }),
+            Version::V2,
+        ) if !ipv6 => (Auth::Ah, Some(Key::from_pass(pass))),
+        (
+            Some(Authentication {
+                auth_type: AuthType::Ah,
+                ..
+            }),
+            Version::V2,
+        ) => return Err("auth_type AH is VRRPv2 over IPv4 only".into()),
         // keepalived ignores authentication with version 3 (RFC 5798 §9 removed it).
         _ => (Auth::None, None),
     };
@@ -186,14 +200,14 @@ fn member(
     for (list, excluded) in [(&i.vips, false), (&i.excluded_vips, true)] {
         for vip in list {
             let dev = names.link(vip.dev.as_deref().unwrap_or(&i.interface))?;
-            if !excluded && vip.prefix.addr.is_ipv6() != ipv6 {
+            if !excluded && vip.address.addr.is_ipv6() != ipv6 {
                 return Err(format!(
                     "{} mixes address families in virtual_ipaddress (use virtual_ipaddress_excluded)",
-                    vip.prefix
+                    vip.address
                 ));
             }
             vips.push(Vip {
-                prefix: vip.prefix,
+                prefix: vip.address,
                 ifname: dev.name.clone(),
                 ifindex: dev.index,
                 excluded,
@@ -234,7 +248,11 @@ fn member(
         garp: GarpTiming {
             delay: i.garp_master_delay.unwrap_or(k.global.garp_master_delay),
             repeat: i.garp_master_repeat.unwrap_or(k.global.garp_master_repeat),
-            refresh: k.global.garp_master_refresh.filter(|d| !d.is_zero()),
+            // The instance's own garp_master_refresh wins over the global one.
+            refresh: i
+                .garp_master_refresh
+                .or(k.global.garp_master_refresh)
+                .filter(|d| !d.is_zero()),
         },
         ah_key,
         track,

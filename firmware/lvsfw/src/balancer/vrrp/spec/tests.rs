@@ -125,6 +125,7 @@ vrrp_instance INT {
     interface eth0
     virtual_router_id 52
     priority 150
+    garp_master_refresh 30
     virtual_ipaddress {
         192.168.33.10/24 dev eth1
     }
@@ -174,6 +175,11 @@ fn sync_groups_unicast_tracking_excluded_addresses_and_defaults() {
     assert!(ext.vips[1].excluded);
     assert_eq!(ext.garp.repeat, 2);
     assert_eq!(ext.garp.refresh, Some(Duration::from_secs(60)));
+    // The instance's own refresh wins over vrrp_garp_master_refresh.
+    assert_eq!(
+        groups[0].members[1].garp.refresh,
+        Some(Duration::from_secs(30))
+    );
     assert_eq!(ext.vrids_here, vec![51, 52]);
     let lone = &groups[1].members[0];
     assert_eq!(lone.settings.version, Version::V2);
