@@ -20,7 +20,12 @@ pub fn run(args: &[String]) -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    match import(Path::new(file), Path::new(CANDIDATE_PATH)) {
+    // The appliance's own settings, when readable, let the paste be checked against its
+    // addresses too (NAT real servers behind an int address, the address owner).
+    let native = std::fs::read_to_string(crate::balancer::CONFIG_PATH)
+        .ok()
+        .and_then(|text| config::native::from_json(&text).ok());
+    match import(Path::new(file), Path::new(CANDIDATE_PATH), native.as_ref()) {
         Ok(summary) => {
             print!("{summary}");
             ExitCode::SUCCESS
@@ -34,9 +39,17 @@ pub fn run(args: &[String]) -> ExitCode {
 
 /// Reads `file` as pasted text; on success writes it to `candidate` whole (a new file
 /// renamed into place) and says what it holds; otherwise every error, and nothing written.
-fn import(file: &Path, candidate: &Path) -> Result<String, String> {
+fn import(
+    file: &Path,
+    candidate: &Path,
+    native: Option<&config::Config>,
+) -> Result<String, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}\n", file.display()))?;
-    let read = match config::keepalived::read_text(&text, "pasted") {
+    let read = config::keepalived::read_text(&text, "pasted").and_then(|read| match native {
+        Some(native) => read.validate_with(native).map(|()| read),
+        None => Ok(read),
+    });
+    let read = match read {
         Ok(read) => read,
         Err(issues) => {
             let mut report: String = issues.iter().map(|i| format!("{i}\n")).collect();
@@ -82,7 +95,7 @@ mod tests {
         let candidate = dir.join("candidate.conf");
         let seed = include_str!("../../config/testdata/seed-3-1.conf");
         write_whole(&pasted, seed.as_bytes()).unwrap();
-        let summary = import(&pasted, &candidate).unwrap();
+        let summary = import(&pasted, &candidate, None).unwrap();
         assert!(
             summary.ends_with("imported: 1 virtual servers, 0 VRRP instances; \"config apply\" puts it in service\n"),
             "{summary}"
@@ -95,7 +108,7 @@ mod tests {
             b"virtual_server 10.0.0.1 80 {\n  lb_algo rx\n  delay_lop 6\n}\n",
         )
         .unwrap();
-        let report = import(&pasted, &candidate).unwrap_err();
+        let report = import(&pasted, &candidate, None).unwrap_err();
         assert!(report.contains("pasted:2:"), "{report}");
         assert!(report.contains("pasted:3:"), "{report}");
         assert!(
@@ -104,6 +117,15 @@ mod tests {
             "{report}"
         );
         assert_eq!(std::fs::read_to_string(&candidate).unwrap(), seed);
+
+        // Against an appliance whose int network does not hold the real servers.
+        write_whole(&pasted, seed.as_bytes()).unwrap();
+        let native = config::native::from_json(
+            r#"{"interfaces": [{"role": "int", "addresses": ["10.1.0.1/24"]}]}"#,
+        )
+        .unwrap();
+        let report = import(&pasted, &candidate, Some(&native)).unwrap_err();
+        assert!(report.contains("192.168.33.11"), "{report}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -59,7 +59,7 @@ async fn serve(options: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let k = match balancer::load_keepalived(&options.keepalived) {
+    let k = match balancer::load_keepalived(&options.keepalived, None) {
         balancer::Loaded::Config(k) => k,
         balancer::Loaded::Absent => {
             log::error!("{}: no such file", options.keepalived.display());

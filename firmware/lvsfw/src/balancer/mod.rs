@@ -107,7 +107,7 @@ async fn serve(options: Options) -> ExitCode {
     let (plans, plans_rx) = tokio::sync::mpsc::channel(4);
     let mut plans_rx = Some(plans_rx);
     let mut vrrp = VrrpRunning::default();
-    match load_keepalived(&options.keepalived) {
+    match load_keepalived(&options.keepalived, config.as_ref()) {
         Loaded::Config(k) => {
             start_lvs(&plans, &mut plans_rx, &k).await;
             vrrp.apply(&k, &kernel, board.as_ref()).await;
@@ -126,7 +126,7 @@ async fn serve(options: Options) -> ExitCode {
             // changes nothing and the running configuration stays.
             _ = hup.recv() => {
                 log::info!("SIGHUP: reading {} again", options.keepalived.display());
-                match load_keepalived(&options.keepalived) {
+                match load_keepalived(&options.keepalived, config.as_ref()) {
                     Loaded::Config(k) => {
                         start_lvs(&plans, &mut plans_rx, &k).await;
                         vrrp.apply(&k, &kernel, board.as_ref()).await;
@@ -227,11 +227,18 @@ pub(crate) enum Loaded {
 }
 
 /// keepalived.conf is optional: without it the balancer only keeps the interfaces.
-pub(crate) fn load_keepalived(path: &Path) -> Loaded {
+/// With the appliance's own configuration (`native`), what only both show is checked
+/// too: a priority of 255 only for the address owner, NAT real servers reachable
+/// through an int address.
+pub(crate) fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
     if !path.exists() {
         return Loaded::Absent;
     }
-    match config::keepalived::read_file(path) {
+    let read = config::keepalived::read_file(path).and_then(|read| match native {
+        Some(native) => read.validate_with(native).map(|()| read),
+        None => Ok(read),
+    });
+    match read {
         Ok(read) => {
             for note in &read.notes {
                 log::info!("note: {note}");
