@@ -62,7 +62,7 @@ impl Prober {
         let limit = start + timeout.saturating_mul(EXCHANGE_LIMIT_FACTOR);
         let stream = connect(spec.connect_to, spec.bindto, timeout, connect_deadline).await?;
         let http = match &spec.kind {
-            // TCP_CHECK: the handshake is the whole check; dropping closes it (a reset).
+            // TCP_CHECK: the handshake is the whole check; dropping closes with a FIN.
             CheckKind::Tcp => return Ok(Passed::Connected),
             CheckKind::Http(http) => http,
         };
@@ -158,17 +158,6 @@ async fn connect(
                 error: error.to_string(),
             })?;
     }
-    // A probe's connection ends with a reset, not a FIN exchange (as HAProxy's checks
-    // do): half the packets of a TCP_CHECK, and no TIME_WAIT entry per probe, which at
-    // thousands of probes a second is most of the kernel's work and memory for them.
-    let _ = nix::sys::socket::setsockopt(
-        &socket,
-        nix::sys::socket::sockopt::Linger,
-        &nix::libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        },
-    );
     match timeout_at(deadline, socket.connect(to)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(error)) if error.kind() == io::ErrorKind::ConnectionRefused => Err(Failure::Refused),

@@ -17,6 +17,9 @@ use tokio::task::{self, JoinSet};
 use tokio::time::Instant;
 
 use crate::checker::{Action, Checker, Event, Health, Transition};
+
+/// A finished probe: its checker's slot and generation, and what it found.
+type ProbeDone = (usize, u64, ProbeResult);
 use crate::outcome::{Failure, ProbeResult};
 use crate::probe::Prober;
 use crate::random::Jitter;
@@ -161,7 +164,7 @@ pub struct Scheduler<Id> {
     free: Vec<usize>,
     by_id: HashMap<Id, usize>,
     deadlines: BinaryHeap<Deadline>,
-    probes: JoinSet<(usize, u64, ProbeResult)>,
+    probes: JoinSet<ProbeDone>,
     /// Which slot a probe task serves, to count a panicked probe as a failure.
     probe_slots: HashMap<task::Id, (usize, u64)>,
     next_generation: u64,
@@ -223,24 +226,16 @@ where
             }
             tokio::select! {
                 Some(joined) = self.probes.join_next_with_id(), if !self.probes.is_empty() => {
-                    let (slot, generation, result) = match joined {
-                        Ok((task, done)) => {
-                            self.probe_slots.remove(&task);
-                            done
+                    // Every probe that has finished is taken in this one turn: thousands
+                    // finish each second, and a turn of the select costs more than one.
+                    let mut next = Some(joined);
+                    while let Some(joined) = next {
+                        if let Some(report) = self.joined(joined) {
+                            if reports.send(report).await.is_err() {
+                                return;
+                            }
                         }
-                        Err(error) => {
-                            let Some((slot, generation)) = self.probe_slots.remove(&error.id())
-                            else {
-                                continue;
-                            };
-                            let failure = Failure::Internal(format!("probe task: {error}"));
-                            (slot, generation, ProbeResult::Failed(failure))
-                        }
-                    };
-                    if let Some(report) = self.finish_probe(slot, generation, result) {
-                        if reports.send(report).await.is_err() {
-                            return;
-                        }
+                        next = self.probes.try_join_next_with_id();
                     }
                 }
                 command = self.commands.recv() => match command {
@@ -278,6 +273,24 @@ where
             self.probe_slots.insert(handle.id(), (slot, generation));
             self.counters.probes_started.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    fn joined(
+        &mut self,
+        joined: Result<(task::Id, ProbeDone), task::JoinError>,
+    ) -> Option<Report<Id>> {
+        let (slot, generation, result) = match joined {
+            Ok((task, done)) => {
+                self.probe_slots.remove(&task);
+                done
+            }
+            Err(error) => {
+                let (slot, generation) = self.probe_slots.remove(&error.id())?;
+                let failure = Failure::Internal(format!("probe task: {error}"));
+                (slot, generation, ProbeResult::Failed(failure))
+            }
+        };
+        self.finish_probe(slot, generation, result)
     }
 
     fn publish_counts(&self) {
