@@ -6,11 +6,10 @@
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::sched::{setns, CloneFlags};
 use nix::sys::socket::{
     bind, recv, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
     SockProtocol, SockType,
@@ -48,38 +47,20 @@ impl AddrWatch {
     /// Starts watching `host`'s namespace; returns once the subscription is in place, so
     /// that every later change is seen.
     pub fn start(host: &Host) -> Result<AddrWatch, Error> {
-        let path = format!("/run/netns/{}", host.namespace);
+        let socket = crate::netns::within(host, subscribe)?
+            .map_err(|e| Error(format!("watching {}: {e}", host.name)))?;
         let events = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let thread = {
             let events = events.clone();
             let stop = stop.clone();
-            std::thread::spawn(move || {
-                // setns moves only this thread; the socket it opens stays in that namespace.
-                let socket = subscribe(&path);
-                let socket = match socket {
-                    Ok(s) => {
-                        let _ = ready_tx.send(Ok(()));
-                        s
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                watch(&socket, &events, &stop);
-            })
+            std::thread::spawn(move || watch(&socket, &events, &stop))
         };
-        match ready_rx.recv_timeout(Duration::from_secs(5)) {
-            Ok(Ok(())) => Ok(AddrWatch {
-                events,
-                stop,
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => Err(Error(format!("watching {}: {e}", host.name))),
-            Err(_) => Err(Error(format!("watching {}: no answer", host.name))),
-        }
+        Ok(AddrWatch {
+            events,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Every change seen so far, oldest first.
@@ -127,9 +108,7 @@ impl Drop for AddrWatch {
     }
 }
 
-fn subscribe(netns: &str) -> Result<OwnedFd, String> {
-    let ns = std::fs::File::open(netns).map_err(|e| format!("{netns}: {e}"))?;
-    setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {netns}: {e}"))?;
+fn subscribe() -> Result<OwnedFd, String> {
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Raw,

@@ -14,8 +14,10 @@ mod console;
 mod cpio;
 pub mod host_program;
 mod lab;
+pub mod netns;
 pub mod pcap;
 pub mod peers;
+pub mod prober;
 pub mod programs;
 pub mod seed;
 
