@@ -312,9 +312,13 @@ fn since(later: SystemTime, earlier: SystemTime) -> Option<f64> {
         .map(|d| d.as_secs_f64() * 1000.0)
 }
 
-/// From the master's last advert (hard) or its priority-0 advert (graceful) after
-/// `failed` to the backup's first advert.
-fn wire(adverts: &[pcap::Advert], kind: Kind, failed: SystemTime) -> Option<f64> {
+/// The master's last advert (hard) or its priority-0 advert (graceful) after `failed`,
+/// and the backup's first advert after it.
+fn wire(
+    adverts: &[pcap::Advert],
+    kind: Kind,
+    failed: SystemTime,
+) -> Option<(SystemTime, SystemTime)> {
     let backup_first = |after: SystemTime| {
         adverts
             .iter()
@@ -329,13 +333,13 @@ fn wire(adverts: &[pcap::Advert], kind: Kind, failed: SystemTime) -> Option<f64>
                 .filter(|a| a.src == LB1 && a.priority > 0 && a.at < b)
                 .map(|a| a.at)
                 .next_back()?;
-            since(b, last)
+            Some((last, b))
         }
         Kind::Graceful => {
             let zero = adverts
                 .iter()
                 .find(|a| a.src == LB1 && a.priority == 0 && a.at >= failed)?;
-            since(backup_first(zero.at)?, zero.at)
+            Some((zero.at, backup_first(zero.at)?))
         }
     }
 }
@@ -396,14 +400,19 @@ fn failover(bed: &mut Bed, imp: Imp, ver: Ver, kind: Kind) -> Result<FailoverRun
     }
 
     // On the wire; tcpdump writes each packet at once, but give it a moment.
-    let mut wire_ms = None;
+    let mut seen = None;
     for _ in 0..20 {
-        wire_ms = wire(&bed.adverts()?, kind, failed);
-        if wire_ms.is_some() {
+        seen = wire(&bed.adverts()?, kind, failed);
+        if seen.is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let wire_ms = seen.and_then(|(master, backup)| since(backup, master));
+    // Where the backup's VIP came, against the same reference (stderr only).
+    let vip_ms = seen
+        .zip(took)
+        .and_then(|((master, _), vip)| since(vip, master));
 
     // At the client: the longest silence around the failure.
     let answered_before = replies.iter().any(|r| r.at < failed);
@@ -411,12 +420,13 @@ fn failover(bed: &mut Bed, imp: Imp, ver: Ver, kind: Kind) -> Result<FailoverRun
         .filter(|_| answered_before)
         .map(ms);
     eprintln!(
-        "  {:<16} {:<18} {:<30} start {} ms, wire {} ms, client {} ms, RSS {} kB",
+        "  {:<16} {:<18} {:<30} start {} ms, wire {} ms (VIP {} ms), client {} ms, RSS {} kB",
         imp.name(),
         ver.label(),
         kind.label(),
         show(start_ms),
         show(wire_ms),
+        show(vip_ms),
         show(client_ms),
         rss_kb.map_or("-".into(), |r| r.to_string())
     );
