@@ -44,7 +44,7 @@ const PROBE_EVERY: Duration = Duration::from_millis(2);
 const ARP_LOCKTIME: Duration = Duration::from_millis(1300);
 /// After both routers of a pair started: long enough for any election to settle (the
 /// v3 master-down interval is 361 ms).
-const SPLIT_SETTLE: Duration = Duration::from_millis(1200);
+const SPLIT_SETTLE: Duration = Duration::from_millis(1000);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Imp {
@@ -367,7 +367,7 @@ fn failover(bed: &mut Bed, imp: Imp, ver: Ver, kind: Kind) -> Result<FailoverRun
     let backup = bed.start(imp, &lb2, "backup", &conf(ver, BACKUP_PRIORITY, "BACKUP"))?;
     let probe = Prober::start(&client, VIP, PROBE_EVERY)?;
     // The backup hears a few adverts; the client's ARP entry ages past its locktime.
-    std::thread::sleep(ARP_LOCKTIME.max(2 * ver.interval() + Duration::from_millis(200)));
+    std::thread::sleep(ARP_LOCKTIME.max(ver.interval() + Duration::from_millis(300)));
     if let Some(l) = &backup.lvsfw {
         l.wait_state("VI_1", "BACKUP", Duration::from_secs(2))?;
     }
@@ -446,6 +446,23 @@ struct SplitRun {
     /// How long the lower priority held the VIP, if it did.
     low_held_ms: Option<f64>,
     high_took: bool,
+    /// lvsfw: how much later the higher priority's Master_Down_Timer started than the
+    /// lower's (negative: earlier), from their logs' INIT -> BACKUP lines.
+    lag_ms: Option<f64>,
+}
+
+/// When an lvsfw process's instance entered BACKUP, in seconds of CLOCK_BOOTTIME (its
+/// log's time stamp, the same clock in every process).
+fn entered_backup(bed: &Bed, s: &Speaker) -> Option<f64> {
+    let name = &s.lvsfw.as_ref()?.name;
+    let log = std::fs::read_to_string(bed.lab.log_path(name)).ok()?;
+    let line = log.lines().find(|l| l.contains("INIT -> BACKUP"))?;
+    line.strip_prefix('[')?
+        .split(']')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn split_start(bed: &mut Bed, imp: Imp, low_first: bool) -> Result<SplitRun, Error> {
@@ -455,16 +472,19 @@ fn split_start(bed: &mut Bed, imp: Imp, low_first: bool) -> Result<SplitRun, Err
     let high = conf(Ver::V3, MASTER_PRIORITY, "MASTER");
     let low = conf(Ver::V3, BACKUP_PRIORITY, "MASTER");
     let began = SystemTime::now();
-    let (a, b) = if low_first {
+    let (l, h) = if low_first {
         let l = bed.start(imp, &lb2, "low", &low)?;
         let h = bed.start(imp, &lb1, "high", &high)?;
         (l, h)
     } else {
         let h = bed.start(imp, &lb1, "high", &high)?;
         let l = bed.start(imp, &lb2, "low", &low)?;
-        (h, l)
+        (l, h)
     };
     std::thread::sleep(SPLIT_SETTLE);
+    let lag_ms = entered_backup(bed, &h)
+        .zip(entered_backup(bed, &l))
+        .map(|(h, l)| (h - l) * 1000.0);
     let events = bed.watch2.events();
     let added = events
         .iter()
@@ -478,18 +498,20 @@ fn split_start(bed: &mut Bed, imp: Imp, low_first: bool) -> Result<SplitRun, Err
             .unwrap_or(f64::INFINITY)
     });
     let high_took = bed.watch1.added_since(VIP, began).is_some();
-    bed.stop(&a)?;
-    bed.stop(&b)?;
+    bed.stop(&l)?;
+    bed.stop(&h)?;
     eprintln!(
-        "  {:<16} split start ({} first): low held the VIP {}, high took it {}",
+        "  {:<16} split start ({} first): low held the VIP {}, high took it {}, lag {} ms",
         imp.name(),
         if low_first { "low" } else { "high" },
         low_held_ms.map_or("never".into(), |ms| format!("for {ms:.1} ms")),
-        high_took
+        high_took,
+        show(lag_ms)
     );
     Ok(SplitRun {
         low_held_ms,
         high_took,
+        lag_ms,
     })
 }
 
@@ -637,6 +659,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| implementation | lower priority held the VIP | for (ms) | higher took the VIP |");
     println!("|---|---:|---:|---:|");
     let mut split_counts = Vec::new();
+    let mut lag_line = String::new();
     for imp in IMPS {
         let mine: Vec<&SplitRun> = splits
             .iter()
@@ -655,8 +678,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             mine.len()
         );
         split_counts.push((imp, held.len()));
+        let lags: Vec<f64> = mine.iter().filter_map(|r| r.lag_ms).collect();
+        if let Some((median, min, max)) = summary(&lags) {
+            lag_line = format!(
+                "\nlvsfw's higher priority started its Master_Down_Timer {median:.1} ms after the \
+                 lower one (median; {min:.1} to {max:.1}): the lower priority can only win if it \
+                 starts {:.1} ms earlier, the difference of their Skew_Times.\n",
+                ms(Ver::V3.skew(BACKUP_PRIORITY) - Ver::V3.skew(MASTER_PRIORITY))
+            );
+        }
     }
 
+    print!("{lag_line}");
     println!("\n### Idle memory\n");
     println!(
         "VmRSS of the v3 master with one instance (lvsfw: its one process; keepalived: parent \
