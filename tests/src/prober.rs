@@ -162,13 +162,15 @@ fn checksum(bytes: &[u8]) -> u16 {
     sum as u16
 }
 
-/// The longest time between two consecutive replies, with the later one after `after`.
-pub fn longest_silence(replies: &[Reply], after: SystemTime) -> Option<Duration> {
+/// The longest time between two consecutive replies, the later one after `after`: the
+/// last reply before the silence and the first one after it.
+pub fn longest_silence(replies: &[Reply], after: SystemTime) -> Option<(SystemTime, SystemTime)> {
     replies
         .windows(2)
         .filter(|w| w[1].at > after)
-        .filter_map(|w| w[1].at.duration_since(w[0].at).ok())
-        .max()
+        .filter_map(|w| Some((w[1].at.duration_since(w[0].at).ok()?, (w[0].at, w[1].at))))
+        .max_by_key(|(gap, _)| *gap)
+        .map(|(_, span)| span)
 }
 
 #[cfg(test)]
@@ -207,8 +209,8 @@ mod tests {
             .iter()
             .map(|&ms| Reply { seq: 0, at: t(ms) })
             .collect();
-        assert_eq!(longest_silence(&r, t(0)), Some(Duration::from_millis(138)));
-        assert_eq!(longest_silence(&r, t(201)), Some(Duration::from_millis(2)));
+        assert_eq!(longest_silence(&r, t(0)), Some((t(62), t(200))));
+        assert_eq!(longest_silence(&r, t(201)), Some((t(200), t(202))));
         assert_eq!(longest_silence(&r[..1], t(0)), None);
     }
 }
