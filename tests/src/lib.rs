@@ -7,13 +7,17 @@
 //! appliances are killed by PID, spawned programs too, then the namespaces are deleted,
 //! which removes every veth and tap in them. Nothing in a lab has a route out of it.
 
+pub mod addr_watch;
 mod appliance;
 mod command;
 mod console;
 mod cpio;
 pub mod host_program;
 mod lab;
+pub mod netns;
+pub mod pcap;
 pub mod peers;
+pub mod prober;
 pub mod programs;
 pub mod seed;
 

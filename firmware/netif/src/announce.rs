@@ -62,12 +62,10 @@ pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr, src: Ipv6Addr) -> Vec<u8> 
     bytes
 }
 
-/// ETH_P_ARP, for the packet socket's protocol.
-const ETH_P_ARP: u16 = 0x0806;
-
 /// Sends announcements out of one interface.
 pub struct Announcer {
-    /// AF_PACKET, bound to the interface: gratuitous ARP is a link-layer frame.
+    /// AF_PACKET, bound to the interface with no protocol (it sends, never receives):
+    /// gratuitous ARP is a link-layer frame.
     arp: Socket,
     /// Raw ICMPv6, bound to the interface; the kernel fills in the ICMPv6 checksum.
     icmp6: Option<Socket>,
@@ -83,11 +81,12 @@ impl Announcer {
         mac: [u8; 6],
         link_local: Option<Ipv6Addr>,
     ) -> io::Result<Announcer> {
-        let arp = Socket::new(
-            Domain::PACKET,
-            Type::RAW,
-            Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
-        )?;
+        // Protocol 0, here and in the bind: the socket only sends, so it never joins the
+        // receive path. With ETH_P_ARP it would get a copy of every ARP frame on the
+        // segment, and its bind would have to unhook it first, which waits for an RCU
+        // grace period (synchronize_net): 20 ms of lvsfw's start measured under strace,
+        // more on a loaded machine, all before the Master_Down_Timer could start.
+        let arp = Socket::new(Domain::PACKET, Type::RAW, None)?;
         bind_to_link(&arp, ifindex)?;
         let icmp6 = match link_local {
             Some(_) => {
@@ -132,7 +131,8 @@ fn bind_to_link(socket: &Socket, ifindex: u32) -> io::Result<()> {
     // SAFETY: sockaddr_ll is plain data; zeroed is a valid value before the fields are set.
     let mut ll: nix::libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     ll.sll_family = nix::libc::AF_PACKET as u16;
-    ll.sll_protocol = ETH_P_ARP.to_be();
+    // sll_protocol stays 0: bound to the link for sending, no receive hook. The kernel
+    // takes each frame's protocol from its Ethernet header (packet_parse_headers).
     ll.sll_ifindex = ifindex as i32;
     let len = std::mem::size_of::<nix::libc::sockaddr_ll>() as nix::libc::socklen_t;
     // SAFETY: `ll` is a complete sockaddr_ll of `len` bytes.

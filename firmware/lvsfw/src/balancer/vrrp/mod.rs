@@ -5,6 +5,7 @@ mod link;
 pub mod spec;
 pub mod status;
 mod task;
+mod timer;
 
 use std::path::PathBuf;
 use std::sync::Arc;

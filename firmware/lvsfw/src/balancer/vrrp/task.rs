@@ -18,6 +18,7 @@ use vrrp::{Action, Event, Instance, Invalid, Packet, Repr, State, SyncGroup};
 use super::link::LinkProbe;
 use super::spec::{GroupSpec, MemberSpec};
 use super::status::{self, InstanceStatus};
+use super::timer::Deadline;
 
 /// How often tracked links are looked at. keepalived learns of a link change from
 /// netlink at once; 100 ms of polling is well inside one advert interval.
@@ -207,12 +208,27 @@ impl GroupTask {
         self.publish();
         let mut links = tokio::time::interval(LINK_POLL);
         let mut publish = tokio::time::interval(STATUS_EVERY);
+        let timer = match Deadline::new() {
+            Ok(timer) => Some(timer),
+            Err(e) => {
+                log::warn!("timerfd: {e}; VRRP timers use tokio's (1 ms ticks)");
+                None
+            }
+        };
         loop {
             let deadline = self.next_deadline();
             let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-                    None => std::future::pending().await,
+                match (deadline, &timer) {
+                    (Some(at), Some(timer)) => {
+                        if let Err(e) = timer.until(at).await {
+                            log::warn!("timerfd: {e}");
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await
+                        }
+                    }
+                    (Some(at), None) => {
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await
+                    }
+                    (None, _) => std::future::pending().await,
                 }
             };
             tokio::select! {
