@@ -3,8 +3,10 @@
 //! home/end, history, and tab completion through a callback.
 //!
 //! Every key returns the bytes to write back; the whole line is redrawn after each edit
-//! (`\r`, prompt, text, erase-to-end, cursor back), which costs a few dozen bytes and
-//! keeps the terminal right whatever came before.
+//! (`\r`, erase the line, prompt, text, cursor back), which costs a few dozen bytes and
+//! keeps the terminal right whatever came before. The erase comes first so that the
+//! prompt, the text and any characters echoed after it stay one unbroken run of bytes:
+//! a transcript of the console (a test, a serial logger) reads as the screen does.
 
 use std::collections::VecDeque;
 
@@ -50,6 +52,8 @@ pub struct Editor {
     after_cr: bool,
     /// Whether echo is on (off for passwords: nothing typed is shown).
     pub secret: bool,
+    /// Lines are not kept in the history (pasted text, answers to questions).
+    pub no_history: bool,
 }
 
 impl Editor {
@@ -68,6 +72,18 @@ impl Editor {
         self.line.iter().collect()
     }
 
+    /// Whether anything has been typed on the current line (log lines wait for it).
+    pub fn is_empty(&self) -> bool {
+        self.line.is_empty() && !self.overlong
+    }
+
+    /// Forgets the line being typed (and any half-read escape sequence), as when a
+    /// question is asked afresh.
+    pub fn reset(&mut self) {
+        self.reset_line();
+        self.escape = Escape::None;
+    }
+
     /// The prompt and the line as they should now appear, cursor in place.
     pub fn redraw(&self) -> String {
         let shown: String = if self.secret {
@@ -80,7 +96,7 @@ impl Editor {
         } else {
             self.line.len() - self.cursor
         };
-        let mut out = format!("\r{}{}\x1b[K", self.prompt, shown);
+        let mut out = format!("\r\x1b[K{}{}", self.prompt, shown);
         if back > 0 {
             out.push_str(&format!("\x1b[{back}D"));
         }
@@ -147,7 +163,8 @@ impl Editor {
         if overlong {
             return (Some(Input::TooLong), "\r\n".into());
         }
-        if !text.trim().is_empty() && !self.secret && self.history.back() != Some(&text) {
+        let remember = !self.secret && !self.no_history;
+        if !text.trim().is_empty() && remember && self.history.back() != Some(&text) {
             if self.history.len() == HISTORY {
                 self.history.pop_front();
             }
@@ -242,7 +259,7 @@ impl Editor {
     }
 
     fn history_step(&mut self, older: bool) -> String {
-        if self.history.is_empty() || self.secret {
+        if self.history.is_empty() || self.secret || self.no_history {
             return String::new();
         }
         let next = match (self.browsing, older) {

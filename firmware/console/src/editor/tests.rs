@@ -61,7 +61,7 @@ fn arrows_home_end_and_delete_move_within_the_line() {
 fn the_redraw_puts_the_cursor_back_where_it_was() {
     let mut e = Editor::new("> ");
     typed(&mut e, b"abc\x1b[D\x1b[D");
-    assert_eq!(e.redraw(), "\r> abc\x1b[K\x1b[2D");
+    assert_eq!(e.redraw(), "\r\x1b[K> abc\x1b[2D");
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn secret_input_echoes_nothing_and_is_not_remembered() {
     assert_eq!(echo, "");
     assert_eq!(typed(&mut e, b"ass\r"), vec![line("pass")]);
     assert!(e.history.is_empty());
-    assert_eq!(e.redraw(), "\rPassword: \x1b[K");
+    assert_eq!(e.redraw(), "\r\x1b[KPassword: ");
 }
 
 #[test]
@@ -143,4 +143,46 @@ fn tab_completes_one_candidate_and_lists_several() {
     assert_eq!(e.text(), "show ");
     let (_, bell) = e.feed(b'\t', &|_| Vec::new());
     assert_eq!(bell, "\x07");
+}
+
+#[test]
+fn the_prompt_text_and_later_echo_are_one_run_of_bytes() {
+    let mut e = Editor::new("lvsfw> ");
+    let mut out = String::new();
+    for &k in b"ipvs li" {
+        out.push_str(&e.feed(k, &none).1);
+    }
+    // A log line is printed: the line is cleared, then redrawn.
+    out.push_str(e.clear());
+    out.push_str("[ 1.0] balancer: something\r\n");
+    out.push_str(&e.redraw());
+    for &k in b"st" {
+        out.push_str(&e.feed(k, &none).1);
+    }
+    assert!(out.ends_with("lvsfw> ipvs list"), "{out:?}");
+}
+
+#[test]
+fn lines_can_be_kept_out_of_the_history() {
+    let mut e = Editor::new("");
+    e.no_history = true;
+    assert_eq!(
+        typed(&mut e, b"virtual_server 1.2.3.4 80 {\r"),
+        vec![line("virtual_server 1.2.3.4 80 {")]
+    );
+    assert!(e.history.is_empty());
+    assert_eq!(typed(&mut e, b"\x1b[A"), vec![]);
+    assert_eq!(e.text(), "");
+}
+
+#[test]
+fn is_empty_and_reset() {
+    let mut e = Editor::new("> ");
+    assert!(e.is_empty());
+    typed(&mut e, b"abc\x1b[");
+    assert!(!e.is_empty());
+    e.reset();
+    assert!(e.is_empty());
+    // The half-read escape sequence is gone too: 'D' is typed, not a cursor move.
+    assert_eq!(typed(&mut e, b"D\r"), vec![line("D")]);
 }

@@ -1,0 +1,419 @@
+//! The console's commands: one table gives the words, the help text and the tab
+//! completion; [`parse`] turns a typed line into a [`Command`] or says what was wrong.
+//!
+//! Only the shape of a command is checked here (its words, how many arguments, a role
+//! name, an address for `ping`). What an argument means for the configuration (is this
+//! address valid on that interface?) is for the configuration's own validation, which
+//! runs in a child process.
+
+use std::net::IpAddr;
+
+/// The longest argument list a command takes (addresses of one interface, `debug run`).
+const MAX_WORDS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpvsColumns {
+    Connections,
+    Stats,
+    Rate,
+}
+
+impl IpvsColumns {
+    /// The `lvsfw ipvs list` option that prints these columns.
+    pub fn option(self) -> Option<&'static str> {
+        match self {
+            IpvsColumns::Connections => None,
+            IpvsColumns::Stats => Some("--stats"),
+            IpvsColumns::Rate => Some("--rate"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    /// PID 1's view: version, uptime, the balancer process, configuration state.
+    ShowStatus,
+    ShowVrrp,
+    ShowIpvs(IpvsColumns),
+    ShowInterfaces,
+    ShowConfig,
+    ShowLog,
+    ShowVersion,
+    /// `set interface ROLE address A/P [A/P...]`: the role's addresses become these.
+    SetInterface {
+        role: String,
+        addresses: Vec<String>,
+    },
+    SetHostname(String),
+    /// Asks for the new password twice, hidden.
+    SetPassword,
+    /// The lines that follow, up to one holding a single `.`, are a keepalived.conf.
+    ConfigImport,
+    ConfigValidate,
+    /// Puts the candidate in service (keepalived's reload).
+    ConfigApply,
+    /// Writes the running configuration to the configuration disk.
+    ConfigSave,
+    ConfigExport,
+    ConfigDiff,
+    Ping(IpAddr),
+    Reboot,
+    Poweroff,
+    /// Asks for confirmation, erases the saved configuration and reboots.
+    FactoryReset,
+    Logout,
+    /// `lvsfw ipvs ARGS...` as it was before `show ipvs` (tests and habits use it).
+    Ipvs(Vec<String>),
+    /// Kills the balancer child so that its supervision can be seen to work.
+    KillBalancer,
+    /// Prints a file, such as /proc/net/ip_vs.
+    DebugCat(String),
+    /// Runs a program of the image, stdin from a file after `<`; only when the kernel
+    /// command line has `lvsfw.debug` (test images carry tools such as ipvsadm).
+    DebugRun {
+        argv: Vec<String>,
+        stdin: Option<String>,
+    },
+}
+
+/// Usage and meaning of every command, in the order `help` lists them.
+const HELP: [(&str, &str); 29] = [
+    ("help", "list the commands"),
+    (
+        "show status",
+        "version, uptime, the balancer process, configuration state",
+    ),
+    ("show vrrp", "each VRRP instance: state, priority, master"),
+    (
+        "show ipvs [--stats|--rate]",
+        "the kernel's IPVS table, as ipvsadm -Ln",
+    ),
+    (
+        "show interfaces",
+        "links, addresses and routes in the kernel",
+    ),
+    (
+        "show config",
+        "the running configuration (keepalived.conf included)",
+    ),
+    ("show log", "the latest log lines of lvsfw"),
+    ("show version", "firmware, kernel and board"),
+    (
+        "set interface ROLE address A/P [A/P...]",
+        "ROLE (ext, int, mgmt) gets these addresses (candidate)",
+    ),
+    ("set hostname NAME", "the host name (candidate)"),
+    (
+        "set password",
+        "the admin password, asked twice (candidate)",
+    ),
+    (
+        "config import",
+        "paste a keepalived.conf, end with a line holding a single \".\"",
+    ),
+    ("config validate", "check the candidate configuration"),
+    (
+        "config diff",
+        "the candidate against the running configuration",
+    ),
+    ("config apply", "put the candidate in service"),
+    (
+        "config save",
+        "keep the running configuration on the configuration disk",
+    ),
+    ("config export", "the running configuration as native JSON"),
+    ("ping ADDRESS", "4 echo requests, 1 s apart"),
+    ("reboot", "stop the balancer cleanly and reboot"),
+    ("poweroff", "stop the balancer cleanly and power off"),
+    (
+        "factory-reset",
+        "erase the saved configuration and reboot (asks first)",
+    ),
+    ("logout", "end the session (also: exit)"),
+    ("status", "the same as show status"),
+    ("ipvs list [--stats|--rate]", "the same as show ipvs"),
+    (
+        "ipvs summary",
+        "how many services, destinations, connections",
+    ),
+    ("debug cat FILE", "print a file, e.g. /proc/net/ip_vs"),
+    (
+        "debug run PROG ARGS [< FILE]",
+        "with lvsfw.debug on the kernel command line",
+    ),
+    (
+        "debug kill-balancer",
+        "SIGKILL the balancer (it is restarted)",
+    ),
+    (
+        "ctrl-c",
+        "abandon the line, or stop the running command (ping)",
+    ),
+];
+
+/// The command words, as a tree: a word and what may follow it.
+struct Node {
+    word: &'static str,
+    next: &'static [Node],
+}
+
+const fn leaf(word: &'static str) -> Node {
+    Node { word, next: &[] }
+}
+
+const IPVS_OPTIONS: &[Node] = &[leaf("--stats"), leaf("--rate")];
+const ROLES: &[Node] = &[
+    Node {
+        word: "ext",
+        next: &[leaf("address")],
+    },
+    Node {
+        word: "int",
+        next: &[leaf("address")],
+    },
+    Node {
+        word: "mgmt",
+        next: &[leaf("address")],
+    },
+];
+
+const WORDS: &[Node] = &[
+    leaf("help"),
+    Node {
+        word: "show",
+        next: &[
+            leaf("status"),
+            leaf("vrrp"),
+            Node {
+                word: "ipvs",
+                next: IPVS_OPTIONS,
+            },
+            leaf("interfaces"),
+            leaf("config"),
+            leaf("log"),
+            leaf("version"),
+        ],
+    },
+    Node {
+        word: "set",
+        next: &[
+            Node {
+                word: "interface",
+                next: ROLES,
+            },
+            leaf("hostname"),
+            leaf("password"),
+        ],
+    },
+    Node {
+        word: "config",
+        next: &[
+            leaf("import"),
+            leaf("validate"),
+            leaf("diff"),
+            leaf("apply"),
+            leaf("save"),
+            leaf("export"),
+        ],
+    },
+    leaf("ping"),
+    leaf("reboot"),
+    leaf("poweroff"),
+    leaf("factory-reset"),
+    leaf("logout"),
+    leaf("exit"),
+    leaf("status"),
+    Node {
+        word: "ipvs",
+        next: &[
+            Node {
+                word: "list",
+                next: IPVS_OPTIONS,
+            },
+            leaf("summary"),
+        ],
+    },
+    Node {
+        word: "debug",
+        next: &[leaf("cat"), leaf("run"), leaf("kill-balancer")],
+    },
+];
+
+pub fn help() -> String {
+    let mut text = String::from("commands:\n");
+    for (usage, what) in HELP {
+        if usage.len() > 26 {
+            text.push_str(&format!("  {usage}\n  {:<26}  {what}\n", ""));
+        } else {
+            text.push_str(&format!("  {usage:<26}  {what}\n"));
+        }
+    }
+    text
+}
+
+/// Tab completion: the words that may stand where the last (partial) word of `before`
+/// is, given the words before it.
+pub fn complete(before: &str) -> Vec<String> {
+    let mut words: Vec<&str> = before.split(' ').collect();
+    let partial = words.pop().unwrap_or("");
+    let mut level = WORDS;
+    for word in words.iter().filter(|w| !w.is_empty()) {
+        match level.iter().find(|n| n.word == *word) {
+            Some(node) => level = node.next,
+            None => return Vec::new(),
+        }
+    }
+    level
+        .iter()
+        .filter(|n| n.word.starts_with(partial))
+        .map(|n| n.word.to_string())
+        .collect()
+}
+
+fn usage(of: &str) -> String {
+    let lines: Vec<&str> = HELP
+        .iter()
+        .filter(|(u, _)| u.split(' ').next() == of.split(' ').next() && u.starts_with(of))
+        .map(|(u, _)| *u)
+        .collect();
+    format!("usage: {}", lines.join(" | "))
+}
+
+/// The typed text as an error message shows it: control characters as `?`, long
+/// input cut at 40 characters.
+fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(40)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > 40 {
+        out.push_str("...");
+    }
+    out
+}
+
+/// `Ok(None)` for a blank line; an error says what was wrong and how to get it right.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.is_empty() {
+        return Ok(None);
+    }
+    if words.len() > MAX_WORDS {
+        return Err(format!(
+            "more than {MAX_WORDS} words; no command takes that many"
+        ));
+    }
+    let owned = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    let command = match words.as_slice() {
+        ["help"] | ["?"] => Command::Help,
+        ["status"] | ["show", "status"] => Command::ShowStatus,
+        ["show", "vrrp"] => Command::ShowVrrp,
+        ["show", "ipvs"] => Command::ShowIpvs(IpvsColumns::Connections),
+        ["show", "ipvs", "--stats"] => Command::ShowIpvs(IpvsColumns::Stats),
+        ["show", "ipvs", "--rate"] => Command::ShowIpvs(IpvsColumns::Rate),
+        ["show", "ipvs", ..] => return Err(usage("show ipvs")),
+        ["show", "interfaces"] => Command::ShowInterfaces,
+        ["show", "config"] => Command::ShowConfig,
+        ["show", "log"] => Command::ShowLog,
+        ["show", "version"] => Command::ShowVersion,
+        ["show", ..] => {
+            return Err(
+                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version"
+                    .into(),
+            )
+        }
+        ["set", "interface", role, rest @ ..] => {
+            check_role(role)?;
+            match rest {
+                ["address", addresses @ ..] if !addresses.is_empty() => Command::SetInterface {
+                    role: role.to_string(),
+                    addresses: owned(addresses),
+                },
+                _ => return Err(usage("set interface")),
+            }
+        }
+        ["set", "interface"] => return Err(usage("set interface")),
+        ["set", "hostname", name] => Command::SetHostname(name.to_string()),
+        ["set", "hostname", ..] => return Err(usage("set hostname")),
+        ["set", "password"] => Command::SetPassword,
+        ["set", "password", ..] => {
+            return Err("usage: set password (the password is asked for, hidden)".into())
+        }
+        ["set", ..] => {
+            return Err(
+                "usage: set interface ROLE address A/P [A/P...] | set hostname NAME | set password"
+                    .into(),
+            )
+        }
+        ["config", "import"] => Command::ConfigImport,
+        ["config", "validate"] => Command::ConfigValidate,
+        ["config", "apply"] => Command::ConfigApply,
+        ["config", "save"] => Command::ConfigSave,
+        ["config", "export"] => Command::ConfigExport,
+        ["config", "diff"] => Command::ConfigDiff,
+        ["config", ..] => return Err("usage: config import|validate|diff|apply|save|export".into()),
+        ["ping", address] => match address.parse::<IpAddr>() {
+            Ok(a) => Command::Ping(a),
+            Err(_) => {
+                return Err(format!(
+                    "\"{}\" is not an IPv4 or IPv6 address",
+                    shown(address)
+                ))
+            }
+        },
+        ["ping", ..] => return Err(usage("ping")),
+        ["reboot"] => Command::Reboot,
+        ["poweroff"] => Command::Poweroff,
+        ["factory-reset"] => Command::FactoryReset,
+        ["logout"] | ["exit"] => Command::Logout,
+        ["reboot" | "poweroff" | "factory-reset" | "logout" | "exit" | "help" | "status", ..] => {
+            return Err(format!("usage: {} (no arguments)", words[0]))
+        }
+        ["ipvs", "list"] | ["ipvs", "list", "--stats" | "--rate"] | ["ipvs", "summary"] => {
+            Command::Ipvs(owned(&words[1..]))
+        }
+        ["ipvs", ..] => return Err(usage("ipvs")),
+        ["debug", "kill-balancer"] => Command::KillBalancer,
+        ["debug", "cat", file] => Command::DebugCat(file.to_string()),
+        ["debug", "cat", ..] => return Err("usage: debug cat FILE".into()),
+        ["debug", "run", argv @ .., "<", file] if !argv.is_empty() && !argv.contains(&"<") => {
+            Command::DebugRun {
+                argv: owned(argv),
+                stdin: Some(file.to_string()),
+            }
+        }
+        ["debug", "run", argv @ ..] if !argv.is_empty() && !argv.contains(&"<") => {
+            Command::DebugRun {
+                argv: owned(argv),
+                stdin: None,
+            }
+        }
+        ["debug", "run", ..] => return Err("usage: debug run PROGRAM [ARGS...] [< FILE]".into()),
+        ["debug", ..] => {
+            return Err("usage: debug cat FILE | debug run ... | debug kill-balancer".into())
+        }
+        _ => {
+            return Err(format!(
+                "unknown command \"{}\"; type \"help\" for the list",
+                shown(&words.join(" "))
+            ))
+        }
+    };
+    Ok(Some(command))
+}
+
+fn check_role(role: &str) -> Result<(), String> {
+    if ["ext", "int", "mgmt"].contains(&role) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{}\" is not a NIC role (expected ext, int or mgmt)",
+            shown(role)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;
