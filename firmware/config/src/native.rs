@@ -301,8 +301,9 @@ fn validate_route(config: &Config, raw: &RawRoute, at: &str, issues: &mut Issues
 }
 
 /// RFC 1123 host name: letters, digits and '-' in dot-separated labels, at most 64 bytes
-/// (the kernel's limit for `sethostname`).
-fn check_hostname(name: &str) -> Result<(), String> {
+/// (the kernel's limit for `sethostname`). Public so that the console's questions and
+/// commands refuse a name with the same words as validation.
+pub fn check_hostname(name: &str) -> Result<(), String> {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
