@@ -46,6 +46,8 @@ pub enum Command {
         addresses: Vec<String>,
     },
     SetHostname(String),
+    /// `set gateway ADDRESS|none`: the default route.
+    SetGateway(String),
     /// Asks for the new password twice, hidden.
     SetPassword,
     /// The lines that follow, up to one holding a single `.`, are a keepalived.conf.
@@ -78,7 +80,7 @@ pub enum Command {
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 29] = [
+const HELP: [(&str, &str); 30] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -104,6 +106,10 @@ const HELP: [(&str, &str); 29] = [
         "ROLE (ext, int, mgmt) gets these addresses (candidate)",
     ),
     ("set hostname NAME", "the host name (candidate)"),
+    (
+        "set gateway ADDRESS|none",
+        "the default gateway (candidate)",
+    ),
     (
         "set password",
         "the admin password, asked twice (candidate)",
@@ -203,6 +209,7 @@ const WORDS: &[Node] = &[
                 next: ROLES,
             },
             leaf("hostname"),
+            leaf("gateway"),
             leaf("password"),
         ],
     },
@@ -337,13 +344,15 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["set", "interface"] => return Err(usage("set interface")),
         ["set", "hostname", name] => Command::SetHostname(name.to_string()),
         ["set", "hostname", ..] => return Err(usage("set hostname")),
+        ["set", "gateway", gateway] => Command::SetGateway(gateway.to_string()),
+        ["set", "gateway", ..] => return Err(usage("set gateway")),
         ["set", "password"] => Command::SetPassword,
         ["set", "password", ..] => {
             return Err("usage: set password (the password is asked for, hidden)".into())
         }
         ["set", ..] => {
             return Err(
-                "usage: set interface ROLE address A/P [A/P...] | set hostname NAME | set password"
+                "usage: set interface ROLE address A/P [A/P...] | set hostname NAME | set gateway ADDRESS|none | set password"
                     .into(),
             )
         }

@@ -40,6 +40,11 @@ fn every_command_with_any_spacing() {
     );
     assert_eq!(ok("set hostname lb1"), Command::SetHostname("lb1".into()));
     assert_eq!(ok("set password"), Command::SetPassword);
+    assert_eq!(ok("set gateway none"), Command::SetGateway("none".into()));
+    assert_eq!(
+        ok("set gateway 10.0.5.254"),
+        Command::SetGateway("10.0.5.254".into())
+    );
     assert_eq!(ok("config import"), Command::ConfigImport);
     assert_eq!(ok("config validate"), Command::ConfigValidate);
     assert_eq!(ok("config diff"), Command::ConfigDiff);
@@ -110,6 +115,7 @@ fn wrong_arguments_say_how_it_is_used() {
     );
     assert_eq!(err("set hostname"), "usage: set hostname NAME");
     assert_eq!(err("set hostname a b"), "usage: set hostname NAME");
+    assert_eq!(err("set gateway"), "usage: set gateway ADDRESS|none");
     assert_eq!(
         err("set password hunter2"),
         "usage: set password (the password is asked for, hidden)"
