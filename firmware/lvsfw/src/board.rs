@@ -6,6 +6,7 @@
 //! name qemu-x86_64
 //! nic ext pci 0000:00:10.0
 //! module ip_vs
+//! store pci 0000:00:13.0
 //! ```
 
 use config::{did_you_mean, Issues, Role};
@@ -23,6 +24,9 @@ pub struct Board {
     pub cmdline: Option<String>,
     pub nics: Vec<(Role, NicMatch)>,
     pub modules: Vec<String>,
+    /// The configuration disk, by PCI address (`store pci ADDRESS`): the whole disk
+    /// holds the saved configuration (see `ops::disk`).
+    pub store: Option<String>,
 }
 
 impl Board {
@@ -31,7 +35,7 @@ impl Board {
     }
 }
 
-const KEYWORDS: [&str; 7] = [
+const KEYWORDS: [&str; 8] = [
     "name",
     "hostname",
     "console",
@@ -39,6 +43,7 @@ const KEYWORDS: [&str; 7] = [
     "cmdline",
     "nic",
     "module",
+    "store",
 ];
 
 /// Reads a board file; every problem is reported with its `line:col`.
@@ -92,6 +97,25 @@ pub fn parse(text: &str) -> Result<Board, Issues> {
             }
             "module" if want(1, &mut issues, "one module name") => {
                 board.modules.push(args[0].1.to_string())
+            }
+            "store" if want(2, &mut issues, "pci ADDRESS") => {
+                if board.store.is_some() {
+                    issues.push(at(col), "store: the board has one configuration disk");
+                } else if args[0].1 != "pci" {
+                    issues.push(
+                        at(args[0].0),
+                        format!(
+                            "store: \"{}\" is not a disk match (expected pci)",
+                            args[0].1
+                        ),
+                    );
+                } else {
+                    match NicMatch::parse("pci", args[1].1) {
+                        Ok(NicMatch::Pci(address)) => board.store = Some(address),
+                        Ok(NicMatch::Mac(_)) => {}
+                        Err(why) => issues.push(at(args[1].0), why),
+                    }
+                }
             }
             "console" => issues.push(at(col), "console: expected a device name"),
             k if KEYWORDS.contains(&k) => {}
@@ -151,6 +175,7 @@ nic ext  pci 0000:00:10.0   ! the first lab NIC
 nic int  mac 52:54:00:00:00:11
 module virtio_net
 module ip_vs
+store pci 0000:00:13.0
 ";
 
     #[test]
@@ -174,6 +199,31 @@ module ip_vs
         );
         assert_eq!(b.nic(Role::Mgmt), None);
         assert_eq!(b.modules, vec!["virtio_net", "ip_vs"]);
+        assert_eq!(b.store.as_deref(), Some("0000:00:13.0"));
+    }
+
+    #[test]
+    fn the_store_is_one_disk_by_pci_address() {
+        let messages = |text: &str| -> Vec<String> {
+            parse(text)
+                .unwrap_err()
+                .iter()
+                .map(|i| i.to_string())
+                .collect()
+        };
+        assert_eq!(
+            messages("name x\nstore mac 52:54:00:00:00:11\nstore pci 13.0\nstore\n"),
+            vec![
+                "2:7: store: \"mac\" is not a disk match (expected pci)",
+                "3:11: \"13.0\" is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:10.0)",
+                "4:1: store: expected pci ADDRESS",
+            ]
+        );
+        assert_eq!(
+            messages("name x\nstore pci 0000:00:13.0\nstore pci 0000:00:14.0\n"),
+            vec!["3:1: store: the board has one configuration disk"]
+        );
+        assert_eq!(parse("name x\n").unwrap().store, None);
     }
 
     #[test]
@@ -189,7 +239,7 @@ module ip_vs
             vec![
                 "2:5: \"dmz\" is not a NIC role (expected ext, int or mgmt)",
                 "3:9: \"00:10.0\" is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:10.0)",
-                "4:1: unknown keyword \"modul\" (did you mean \"module\"?); expected one of name, hostname, console, kernel_package, cmdline, nic, module",
+                "4:1: unknown keyword \"modul\" (did you mean \"module\"?); expected one of name, hostname, console, kernel_package, cmdline, nic, module, store",
                 "6:5: role ext is mapped twice",
                 "7:1: module: expected one module name",
             ]

@@ -1,55 +1,191 @@
-//! `lvsfw config import FILE`: checks a pasted keepalived.conf and, when it is valid,
-//! keeps it as the candidate that `config apply` puts in service. PID 1 runs this as a
-//! child so that reading untrusted text never happens in PID 1 itself.
+//! `lvsfw config ...`: the configuration operations of [`crate::ops`] as commands. PID 1
+//! runs them as children for the console, so that reading untrusted text (a paste, a
+//! password) and the slow parts (hashing, the disk) never happen in PID 1 itself.
+//!
+//! Exit codes: 0 done, 1 refused (the reason on stdout, nothing changed), 2 usage;
+//! `login` 1 for a wrong password and 3 when none is set; `restore` 3 when no admin
+//! password is set (first-boot setup is due).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::ops::{self, saved, Login, Paths};
 
 /// The checked keepalived.conf waiting for `config apply`.
 pub const CANDIDATE_PATH: &str = "/run/lvsfw/candidate.conf";
+/// First-boot setup's defaults, one a line (address/prefix, gateway, hostname), written
+/// by `restore` for PID 1.
+pub const SETUP_DEFAULTS_PATH: &str = "/run/lvsfw/setup.defaults";
+/// Exit code: no admin password is set.
+pub const NO_PASSWORD: u8 = 3;
+/// A wrong password is answered after this long, so that guessing is slow.
+const REFUSED_DELAY: Duration = Duration::from_secs(2);
 
-const USAGE: &str = "usage: lvsfw config import FILE";
+const USAGE: &str = "\
+usage: lvsfw config COMMAND
+  import FILE                             check a keepalived.conf; it becomes the candidate's
+  set interface ROLE address A/P [A/P...] the candidate's addresses of ROLE (ext, int, mgmt)
+  set hostname NAME | set gateway ADDRESS|none
+  set password                            the password on stdin
+  validate | diff | apply                 the candidate: check, compare, put in service
+  save | show | export                    the running configuration: to disk, for people, as JSON
+  restore                                 at boot: the saved configuration becomes the running one
+  setup                                   first-boot answers on stdin, one a line
+  login                                   the password on stdin: exit 0 if it is right
+  factory-reset                           erase the saved configuration";
 
-pub fn run(args: &[String]) -> ExitCode {
-    let [verb, file] = args else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    if verb != "import" {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    }
-    // The appliance's own settings, when readable, let the paste be checked against its
-    // addresses too (NAT real servers behind an int address, the address owner).
-    let native = std::fs::read_to_string(crate::balancer::CONFIG_PATH)
-        .ok()
-        .and_then(|text| config::native::from_json(&text).ok());
-    match import(Path::new(file), Path::new(CANDIDATE_PATH), native.as_ref()) {
-        Ok(summary) => {
-            print!("{summary}");
+fn usage() -> ExitCode {
+    eprintln!("{USAGE}");
+    ExitCode::from(2)
+}
+
+/// The first line of stdin (a password, never an argument: arguments are visible in
+/// /proc), at most 4 KiB of it.
+fn stdin_text() -> String {
+    let mut bytes = Vec::new();
+    let _ = std::io::stdin().take(4096).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn done(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(said) => {
+            print!("{said}");
             ExitCode::SUCCESS
         }
-        Err(report) => {
-            print!("{report}");
+        Err(said) => {
+            print!(
+                "{}",
+                if said.ends_with('\n') {
+                    said
+                } else {
+                    said + "\n"
+                }
+            );
             ExitCode::FAILURE
         }
     }
 }
 
-/// Reads `file` as pasted text; on success writes it to `candidate` whole (a new file
-/// renamed into place) and says what it holds; otherwise every error, and nothing written.
-fn import(
-    file: &Path,
-    candidate: &Path,
-    native: Option<&config::Config>,
-) -> Result<String, String> {
+pub fn run(args: &[String]) -> ExitCode {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let paths = Paths::appliance();
+    let code = match args.as_slice() {
+        ["import", file] => done(import(Path::new(file), &paths)),
+        ["set", "interface", role, "address", addresses @ ..] if !addresses.is_empty() => {
+            let addresses: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+            done(
+                role.parse()
+                    .and_then(|role| ops::set_interface(&paths, role, &addresses)),
+            )
+        }
+        ["set", "hostname", name] => done(ops::set_hostname(&paths, name)),
+        ["set", "gateway", gateway] => done(ops::set_gateway(&paths, gateway)),
+        ["set", "password"] => done(ops::set_password(&paths, first_line(&stdin_text()))),
+        ["validate"] => done(ops::validate(&paths)),
+        ["diff"] => done(ops::diff(&paths)),
+        ["apply"] => done(ops::apply(&paths).map(|a| a.report)),
+        ["save"] => done(ops::disk::open().and_then(|store| saved::save(&paths, &store))),
+        ["show"] => done(ops::show(&paths)),
+        ["export"] => done(ops::export(&paths)),
+        ["restore"] => return restore(&paths),
+        ["setup"] => done(setup(&paths)),
+        ["login"] => return login(&paths),
+        ["factory-reset"] => done(factory_reset()),
+        _ => return usage(),
+    };
+    let _ = std::io::stdout().flush();
+    code
+}
+
+/// At boot: the disk's configuration becomes the running one; then whether a password
+/// is set decides between login and first-boot setup.
+fn restore(paths: &Paths) -> ExitCode {
+    match ops::disk::open() {
+        Ok(store) => match saved::restore(paths, &store) {
+            Ok(saved::Restored::Saved) => println!("the saved configuration is in service"),
+            Ok(saved::Restored::Nothing) => {
+                println!("nothing saved on the configuration disk: the factory configuration is in service")
+            }
+            Err(e) => println!("error: {e}; the factory configuration is in service"),
+        },
+        Err(e) => println!("{e}: the configuration cannot be saved"),
+    }
+    let has_password = ops::running(paths)
+        .ok()
+        .and_then(|t| ops::password_of(&t.native))
+        .is_some();
+    if has_password {
+        return ExitCode::SUCCESS;
+    }
+    let board_hostname = std::fs::read_to_string(crate::board::PATH)
+        .ok()
+        .and_then(|t| crate::board::parse(&t).ok())
+        .and_then(|b| b.hostname);
+    let defaults = ops::setup_defaults(paths, board_hostname.as_deref());
+    let _ = write_whole(
+        Path::new(SETUP_DEFAULTS_PATH),
+        format!("{}\n", defaults.join("\n")).as_bytes(),
+    );
+    ExitCode::from(NO_PASSWORD)
+}
+
+fn setup(paths: &Paths) -> Result<String, String> {
+    let answers = ops::Setup::from_lines(&stdin_text())?;
+    let applied = ops::setup(paths, &answers)?;
+    let mut said = applied.report;
+    match ops::disk::open().and_then(|store| saved::save(paths, &store)) {
+        Ok(saved) => said.push_str(&saved),
+        Err(e) => said.push_str(&format!("warning: not saved: {}", e.trim_end())),
+    }
+    if !said.ends_with('\n') {
+        said.push('\n');
+    }
+    Ok(said)
+}
+
+fn login(paths: &Paths) -> ExitCode {
+    match ops::login(paths, first_line(&stdin_text())) {
+        Login::Accepted => ExitCode::SUCCESS,
+        Login::Refused => {
+            std::thread::sleep(REFUSED_DELAY);
+            ExitCode::FAILURE
+        }
+        Login::NoPassword => ExitCode::from(NO_PASSWORD),
+    }
+}
+
+fn factory_reset() -> Result<String, String> {
+    match ops::disk::open() {
+        Ok(store) => store
+            .erase()
+            .map(|()| "the saved configuration is erased\n".to_string())
+            .map_err(|e| format!("{e}; nothing erased\n")),
+        Err(e) => Ok(format!("{e}; nothing saved to erase\n")),
+    }
+}
+
+/// Reads `file` as pasted text and checks it, also against the candidate's interfaces
+/// when they are valid; on success writes it as the candidate's keepalived.conf whole (a
+/// new file renamed into place) and says what it holds; otherwise every error, and
+/// nothing written.
+fn import(file: &Path, paths: &Paths) -> Result<String, String> {
+    let candidate = &paths.candidate_conf;
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}\n", file.display()))?;
-    let read = config::keepalived::read_text(&text, "pasted").and_then(|read| match native {
+    let native = ops::candidate(paths)
+        .ok()
+        .and_then(|t| config::native::from_json(&t.native).ok());
+    let checked = config::keepalived::read_text(&text, "pasted").and_then(|read| match &native {
         Some(native) => read.validate_with(native).map(|()| read),
         None => Ok(read),
     });
-    let read = match read {
+    let read = match checked {
         Ok(read) => read,
         Err(issues) => {
             let mut report: String = issues.iter().map(|i| format!("{i}\n")).collect();
@@ -90,17 +226,19 @@ mod tests {
 
     #[test]
     fn a_valid_paste_becomes_the_candidate() {
-        let dir = std::env::temp_dir().join(format!("lvsfw-import-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let paths = Paths::under(dir);
         let pasted = dir.join("pasted.conf");
-        let candidate = dir.join("candidate.conf");
+        let candidate = &paths.candidate_conf;
         let seed = include_str!("../../config/testdata/seed-3-1.conf");
         write_whole(&pasted, seed.as_bytes()).unwrap();
-        let summary = import(&pasted, &candidate, None).unwrap();
+        let summary = import(&pasted, &paths).unwrap();
         assert!(
             summary.ends_with("imported: 1 virtual servers, 0 VRRP instances; \"config apply\" puts it in service\n"),
             "{summary}"
         );
-        assert_eq!(std::fs::read_to_string(&candidate).unwrap(), seed);
+        assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);
 
         // An invalid paste names each error and leaves the candidate as it was.
         write_whole(
@@ -108,7 +246,7 @@ mod tests {
             b"virtual_server 10.0.0.1 80 {\n  lb_algo rx\n  delay_lop 6\n}\n",
         )
         .unwrap();
-        let report = import(&pasted, &candidate, None).unwrap_err();
+        let report = import(&pasted, &paths).unwrap_err();
         assert!(report.contains("pasted:2:"), "{report}");
         assert!(report.contains("pasted:3:"), "{report}");
         assert!(
@@ -116,16 +254,18 @@ mod tests {
                 .ends_with("2 errors; nothing imported, the running configuration is unchanged\n"),
             "{report}"
         );
-        assert_eq!(std::fs::read_to_string(&candidate).unwrap(), seed);
+        assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);
 
-        // Against an appliance whose int network does not hold the real servers.
-        write_whole(&pasted, seed.as_bytes()).unwrap();
-        let native = config::native::from_json(
-            r#"{"interfaces": [{"role": "int", "addresses": ["10.1.0.1/24"]}]}"#,
+        // Checked against the candidate's interfaces: 3-1's real servers must sit
+        // behind int for NAT.
+        write_whole(
+            &paths.running_json,
+            br#"{"interfaces": [{"role": "int", "addresses": ["10.0.0.1/24"]}]}"#,
         )
         .unwrap();
-        let report = import(&pasted, &candidate, Some(&native)).unwrap_err();
-        assert!(report.contains("192.168.33.11"), "{report}");
-        std::fs::remove_dir_all(&dir).unwrap();
+        write_whole(&pasted, seed.as_bytes()).unwrap();
+        let report = import(&pasted, &paths).unwrap_err();
+        assert!(report.contains("pasted:"), "{report}");
+        assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);
     }
 }

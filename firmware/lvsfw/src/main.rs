@@ -10,8 +10,11 @@ mod init;
 mod ipvs_bench;
 mod ipvs_cli;
 mod logger;
+mod ops;
+mod ping;
 mod run;
 mod service;
+mod show_cli;
 
 use std::process::ExitCode;
 
@@ -19,9 +22,12 @@ const USAGE: &str = "\
 usage: lvsfw COMMAND
   balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
   check-config FILE [--json]                check a keepalived.conf or .json; print it normalized
-  config import FILE                        check a keepalived.conf for `config apply`
+  config import|set|validate|diff|apply|save|show|export|...
+                                            the configuration (`lvsfw config` lists them)
   ipvs list [--stats | --rate]              print the kernel's IPVS table like ipvsadm -Ln
   ipvs bench SERVICES DESTS RUNS RULES      time applying a generated table (benchmark)
+  ping ADDRESS [COUNT]                       ICMP echo, 1 s apart (at most 10)
+  show interfaces                           links, addresses and routes in the kernel
   run -f FILE [--status FILE]               run a keepalived.conf's VRRP and LVS as an
                                             ordinary process (interface names as they are)
   vrrp status [--json] [--status FILE]      each VRRP instance's state, master, counters
@@ -41,6 +47,11 @@ fn main() -> ExitCode {
         }
         Some("ipvs") => ipvs_cli::run(&args[1..]),
         Some("run") => run::run(&args[1..]),
+        Some("ping") => ping::run(&args[1..]),
+        Some("show") => show_cli::run(&args[1..]),
+        Some("debug") if args.get(1).map(String::as_str) == Some("cat") => {
+            show_cli::cat(&args[2..])
+        }
         Some("vrrp") if args.get(1).map(String::as_str) == Some("status") => {
             balancer::vrrp::status::command(&args[2..])
         }

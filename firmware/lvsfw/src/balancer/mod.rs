@@ -76,12 +76,8 @@ async fn serve(options: Options) -> ExitCode {
         let text = std::fs::read_to_string(path).ok()?;
         board::parse(&text).ok()
     });
-    let config = load_config(&options.config);
-    if let Some(name) = config.as_ref().and_then(|c| c.hostname.as_deref()) {
-        if let Err(e) = nix::unistd::sethostname(name) {
-            log::error!("setting hostname {name}: {}", e.desc());
-        }
-    }
+    let mut config = load_config(&options.config);
+    set_hostname(config.as_ref());
     let kernel = match Kernel::connect() {
         Ok(k) => k,
         Err(e) => {
@@ -125,14 +121,26 @@ async fn serve(options: Options) -> ExitCode {
             // keepalived's reload signal: the file is read again; an invalid one
             // changes nothing and the running configuration stays.
             _ = hup.recv() => {
+                // The native part first: keepalived.conf's addresses may depend on it.
+                log::info!("SIGHUP: reading the configuration again");
+                if let Some(new) = reload_config(&options.config, &config) {
+                    set_hostname(Some(&new));
+                    config = Some(new);
+                    if let (Some(board), Some(config)) = (&board, &config) {
+                        interfaces.pass(&kernel, board, config).await;
+                    }
+                }
                 log::info!("SIGHUP: reading {} again", options.keepalived.display());
                 match load_keepalived(&options.keepalived, config.as_ref()) {
                     Loaded::Config(k) => {
                         start_lvs(&plans, &mut plans_rx, &k).await;
                         vrrp.apply(&k, &kernel, board.as_ref()).await;
                     }
-                    Loaded::Absent => log::warn!("{}: gone; the running configuration stays",
-                        options.keepalived.display()),
+                    Loaded::Absent if vrrp.running.is_some() || lvs_started(&plans_rx) => {
+                        log::warn!("{}: gone; the running configuration stays",
+                            options.keepalived.display())
+                    }
+                    Loaded::Absent => {}
                     Loaded::Invalid => {}
                 }
             }
@@ -204,6 +212,11 @@ impl VrrpRunning {
     }
 }
 
+/// Whether the LVS task was started (it takes the receiver on first use).
+fn lvs_started(plans_rx: &Option<tokio::sync::mpsc::Receiver<lvs::Plan>>) -> bool {
+    plans_rx.is_none()
+}
+
 /// Hands the virtual servers of `k` to the LVS task, starting it on first use.
 async fn start_lvs(
     plans: &tokio::sync::mpsc::Sender<lvs::Plan>,
@@ -259,6 +272,28 @@ pub(crate) fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
             Loaded::Invalid
         }
     }
+}
+
+fn set_hostname(config: Option<&Config>) {
+    if let Some(name) = config.and_then(|c| c.hostname.as_deref()) {
+        if let Err(e) = nix::unistd::sethostname(name) {
+            log::error!("setting hostname {name}: {}", e.desc());
+        }
+    }
+}
+
+/// On SIGHUP: the native configuration again when it changed; an unreadable or invalid
+/// one is reported and the running one stays.
+fn reload_config(path: &Path, running: &Option<Config>) -> Option<Config> {
+    if !path.exists() {
+        return None;
+    }
+    let new = load_config(path)?;
+    if running.as_ref() == Some(&new) {
+        return None;
+    }
+    log::info!("{}: changes taken", path.display());
+    Some(new)
 }
 
 fn load_config(path: &Path) -> Option<Config> {

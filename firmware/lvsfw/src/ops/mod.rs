@@ -1,0 +1,685 @@
+//! The operator's operations on the configuration, the same for the console and the page:
+//! edit the candidate, validate it, compare it, put it in service, save it, export it.
+//!
+//! Three copies of the configuration exist, each a native `config.json` (hostname,
+//! interfaces, routes, admin) and a `keepalived.conf` (virtual servers, VRRP):
+//!
+//! | copy | where | changed by |
+//! |---|---|---|
+//! | candidate | `/run/lvsfw/candidate.{json,conf}` | `set ...`, `config import` |
+//! | running | `/etc/lvsfw/config.json`, `/etc/lvsfw/keepalived.conf` | `config apply` |
+//! | saved | the configuration disk ([`saved`]) | `config save`; read back at boot |
+//!
+//! A candidate file that does not exist means "the same as running". Every function
+//! here reads and writes files only; the caller (a child process of PID 1, so that
+//! untrusted text is never parsed in PID 1) tells the balancer to read the running
+//! files again. An error names what was wrong and leaves every file as it was.
+
+mod diff;
+pub mod disk;
+pub mod saved;
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Interface, IpPrefix, PasswordHash, Role, Route};
+
+use crate::config_cli::write_whole;
+
+/// The admin password's length, in characters.
+pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=128;
+/// PBKDF2 rounds of a new password hash; unit tests use the least the model takes.
+const ITERATIONS: u32 = if cfg!(test) {
+    config::password::MIN_ITERATIONS
+} else {
+    config::password::DEFAULT_ITERATIONS
+};
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub running_json: PathBuf,
+    pub running_conf: PathBuf,
+    pub candidate_json: PathBuf,
+    pub candidate_conf: PathBuf,
+}
+
+impl Paths {
+    pub fn appliance() -> Paths {
+        Paths {
+            running_json: crate::balancer::CONFIG_PATH.into(),
+            running_conf: crate::balancer::KEEPALIVED_PATH.into(),
+            candidate_json: "/run/lvsfw/candidate.json".into(),
+            candidate_conf: crate::config_cli::CANDIDATE_PATH.into(),
+        }
+    }
+
+    /// The same names under `dir` (tests).
+    #[cfg(test)]
+    pub fn under(dir: &Path) -> Paths {
+        Paths {
+            running_json: dir.join("etc/config.json"),
+            running_conf: dir.join("etc/keepalived.conf"),
+            candidate_json: dir.join("run/candidate.json"),
+            candidate_conf: dir.join("run/candidate.conf"),
+        }
+    }
+}
+
+/// One copy of the configuration as text: the native JSON and the keepalived.conf (if
+/// there is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Texts {
+    pub native: String,
+    pub keepalived: Option<String>,
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn remove_optional(path: &Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    write_whole(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The configuration in service. A missing config.json is an empty configuration.
+pub fn running(paths: &Paths) -> Result<Texts, String> {
+    Ok(Texts {
+        native: read_optional(&paths.running_json)?.unwrap_or_else(|| "{}\n".into()),
+        keepalived: read_optional(&paths.running_conf)?,
+    })
+}
+
+/// The candidate: what `set` and `config import` changed, the running rest.
+pub fn candidate(paths: &Paths) -> Result<Texts, String> {
+    let running = running(paths)?;
+    Ok(Texts {
+        native: read_optional(&paths.candidate_json)?.unwrap_or(running.native),
+        keepalived: read_optional(&paths.candidate_conf)?.or(running.keepalived),
+    })
+}
+
+pub fn has_candidate(paths: &Paths) -> bool {
+    paths.candidate_json.exists() || paths.candidate_conf.exists()
+}
+
+fn native(text: &str, what: &str) -> Result<Config, String> {
+    config::native::from_json(text).map_err(|issues| {
+        let mut report = format!("the {what} configuration is not valid:\n");
+        for issue in issues.iter() {
+            let _ = writeln!(report, "  {issue}");
+        }
+        report
+    })
+}
+
+/// Changes the candidate's native part with `edit`, validates the whole result and
+/// writes it; on any error nothing is written.
+fn edit_candidate(
+    paths: &Paths,
+    edit: impl FnOnce(&mut Config) -> Result<String, String>,
+) -> Result<String, String> {
+    let texts = candidate(paths)?;
+    let mut config = native(&texts.native, "candidate")?;
+    let mut said = edit(&mut config)?;
+    let text = config::native::to_json(&config);
+    if let Err(issues) = config::native::from_json(&text) {
+        let mut report = String::from("that would make the configuration invalid:\n");
+        for issue in issues.iter() {
+            let _ = writeln!(report, "  {issue}");
+        }
+        report.push_str("nothing changed\n");
+        return Err(report);
+    }
+    write(&paths.candidate_json, &text)?;
+    said.push_str(
+        "candidate changed; \"config diff\" shows it, \"config apply\" puts it in service\n",
+    );
+    Ok(said)
+}
+
+/// `set interface ROLE address A/P...`: the role's addresses become exactly these.
+pub fn set_interface(paths: &Paths, role: Role, addresses: &[String]) -> Result<String, String> {
+    let mut parsed = Vec::new();
+    let mut bad = String::new();
+    for text in addresses {
+        match text.parse::<IpPrefix>() {
+            Ok(p) if !text.contains('/') => {
+                let _ = writeln!(
+                    bad,
+                    "\"{text}\": give the prefix length too, e.g. {}/{}",
+                    p.addr,
+                    if p.addr.is_ipv4() { 24 } else { 64 }
+                );
+            }
+            Ok(p) if parsed.contains(&p) => {
+                let _ = writeln!(bad, "\"{text}\" is given twice");
+            }
+            Ok(p) => parsed.push(p),
+            Err(why) => {
+                let _ = writeln!(bad, "{why}");
+            }
+        }
+    }
+    if !bad.is_empty() {
+        return Err(format!("{bad}nothing changed\n"));
+    }
+    edit_candidate(paths, |config| {
+        let mut said = String::new();
+        match config.interfaces.iter_mut().find(|i| i.role == role) {
+            Some(i) => i.addresses = parsed.clone(),
+            None => config.interfaces.push(Interface {
+                role,
+                addresses: parsed.clone(),
+                mtu: None,
+            }),
+        }
+        if role == Role::Mgmt {
+            if let Some(a) = config.admin.management_address {
+                if !parsed.iter().any(|p| p.addr == a) {
+                    let new = parsed[0].addr;
+                    config.admin.management_address = Some(new);
+                    let _ = writeln!(said, "management address: {a} -> {new}");
+                }
+            }
+        }
+        drop_unreachable_routes(config, &mut said);
+        let list: Vec<String> = parsed.iter().map(|p| p.to_string()).collect();
+        let _ = writeln!(said, "{role}: {}", list.join(" "));
+        Ok(said)
+    })
+}
+
+/// Routes whose gateway no interface reaches any more go, and the operator is told.
+fn drop_unreachable_routes(config: &mut Config, said: &mut String) {
+    let on_link = |via: IpAddr, config: &Config| {
+        config
+            .interfaces
+            .iter()
+            .flat_map(|i| &i.addresses)
+            .any(|p| p.contains(via))
+    };
+    let before = std::mem::take(&mut config.routes);
+    for route in before {
+        if on_link(route.via, config) {
+            config.routes.push(route);
+        } else {
+            let _ = writeln!(
+                said,
+                "route {} via {} removed: no interface reaches {} now",
+                route.to, route.via, route.via
+            );
+        }
+    }
+}
+
+pub fn set_hostname(paths: &Paths, name: &str) -> Result<String, String> {
+    config::native::check_hostname(name).map_err(|why| format!("{why}; nothing changed\n"))?;
+    edit_candidate(paths, |config| {
+        config.hostname = Some(name.to_string());
+        Ok(format!("hostname: {name}\n"))
+    })
+}
+
+/// `set gateway ADDRESS|none`: the default route of that address's family.
+pub fn set_gateway(paths: &Paths, gateway: &str) -> Result<String, String> {
+    let via = match gateway {
+        "none" => None,
+        text => Some(text.parse::<IpAddr>().map_err(|_| {
+            format!("\"{text}\" is not an IPv4 or IPv6 address (or \"none\"); nothing changed\n")
+        })?),
+    };
+    edit_candidate(paths, |config| {
+        set_default_route(config, via, true);
+        Ok(match via {
+            Some(via) => format!("default gateway: {via}\n"),
+            None => "default gateway: none\n".into(),
+        })
+    })
+}
+
+fn default_route(v4: bool) -> IpPrefix {
+    if v4 {
+        IpPrefix::new(IpAddr::from([0, 0, 0, 0]), 0).expect("/0 is valid")
+    } else {
+        IpPrefix::new(IpAddr::from([0u16; 8]), 0).expect("/0 is valid")
+    }
+}
+
+/// Replaces the default route(s): of `via`'s family, or of IPv4 for `None` (and of
+/// IPv6 too when `all_families`).
+fn set_default_route(config: &mut Config, via: Option<IpAddr>, all_families: bool) {
+    let v4 = via.is_none_or(|v| v.is_ipv4());
+    config.routes.retain(|r| {
+        let default = r.to.len == 0;
+        let same_family = r.to.addr.is_ipv4() == v4;
+        !(default && (same_family || (via.is_none() && all_families)))
+    });
+    if let Some(via) = via {
+        config.routes.push(Route {
+            to: default_route(via.is_ipv4()),
+            via,
+        });
+    }
+}
+
+/// Length and characters; the same rule for the console's questions and the page.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let len = password.chars().count();
+    if !PASSWORD_LEN.contains(&len) {
+        return Err(format!(
+            "a password has {} to {} characters ({len} given)",
+            PASSWORD_LEN.start(),
+            PASSWORD_LEN.end()
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err("a password holds no control characters".into());
+    }
+    Ok(())
+}
+
+/// A new hash of `password` with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<PasswordHash, String> {
+    let mut salt = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut salt))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    PasswordHash::new(password, &salt, ITERATIONS)
+}
+
+pub fn set_password(paths: &Paths, password: &str) -> Result<String, String> {
+    check_password(password).map_err(|why| format!("{why}; nothing changed\n"))?;
+    let hash = hash_password(password)?;
+    edit_candidate(paths, |config| {
+        config.admin.password = Some(hash);
+        Ok("admin password: changed\n".into())
+    })
+}
+
+/// What a login finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    Accepted,
+    Refused,
+    /// The running configuration has no admin password: first-boot setup is due.
+    NoPassword,
+}
+
+pub fn login(paths: &Paths, password: &str) -> Login {
+    match running(paths).ok().and_then(|t| password_of(&t.native)) {
+        None => Login::NoPassword,
+        Some(hash) if hash.verify(password) => Login::Accepted,
+        Some(_) => Login::Refused,
+    }
+}
+
+/// The admin password of a native text, if it is valid and has one.
+pub fn password_of(native_text: &str) -> Option<PasswordHash> {
+    config::native::from_json(native_text)
+        .ok()
+        .and_then(|c| c.admin.password)
+}
+
+/// Both parts of the candidate checked together: each on its own, then keepalived.conf
+/// against the interfaces and routes of the native part.
+fn check(texts: &Texts) -> Result<(Config, Option<config::keepalived::Read>), String> {
+    let config = native(&texts.native, "candidate")?;
+    let read = match &texts.keepalived {
+        None => None,
+        Some(text) => {
+            let read = config::keepalived::read_text(text, "keepalived.conf")
+                .and_then(|read| read.validate_with(&config).map(|()| read))
+                .map_err(|issues| {
+                    let mut report = String::new();
+                    for issue in issues.iter() {
+                        let _ = writeln!(report, "{issue}");
+                    }
+                    report
+                })?;
+            Some(read)
+        }
+    };
+    Ok((config, read))
+}
+
+fn describe(config: &Config, read: Option<&config::keepalived::Read>) -> String {
+    let interfaces: Vec<String> = config
+        .interfaces
+        .iter()
+        .map(|i| {
+            let a: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+            format!(
+                "{} {}",
+                i.role,
+                if a.is_empty() {
+                    "-".into()
+                } else {
+                    a.join(" ")
+                }
+            )
+        })
+        .collect();
+    let (vs, vrrp) = read.map_or((0, 0), |r| {
+        (
+            r.config.virtual_servers.len(),
+            r.config.vrrp_instances.len(),
+        )
+    });
+    format!(
+        "hostname {}; {}; {vs} virtual servers, {vrrp} VRRP instances",
+        config.hostname.as_deref().unwrap_or("(board default)"),
+        if interfaces.is_empty() {
+            "no interfaces".into()
+        } else {
+            interfaces.join(", ")
+        }
+    )
+}
+
+pub fn validate(paths: &Paths) -> Result<String, String> {
+    let texts = candidate(paths)?;
+    match check(&texts) {
+        Ok((config, read)) => Ok(format!("valid: {}\n", describe(&config, read.as_ref()))),
+        Err(report) => Err(format!("{report}the candidate is not valid\n")),
+    }
+}
+
+pub fn diff(paths: &Paths) -> Result<String, String> {
+    if !has_candidate(paths) {
+        return Ok("no changes: the candidate is the running configuration\n".into());
+    }
+    let running = running(paths)?;
+    let candidate = candidate(paths)?;
+    let running_native = normalized(&running.native);
+    let candidate_native = normalized(&candidate.native);
+    let mut out = String::new();
+    out.push_str(&diff::unified(
+        "running config.json",
+        "candidate config.json",
+        &redact(&running_native, None),
+        &redact(&candidate_native, Some(&running_native)),
+    ));
+    out.push_str(&diff::unified(
+        "running keepalived.conf",
+        "candidate keepalived.conf",
+        running.keepalived.as_deref().unwrap_or(""),
+        candidate.keepalived.as_deref().unwrap_or(""),
+    ));
+    if out.is_empty() {
+        out.push_str("no changes: the candidate is the running configuration\n");
+    }
+    Ok(out)
+}
+
+/// The native text as the model writes it, so that a diff shows changes, not layout.
+fn normalized(text: &str) -> String {
+    config::native::from_json(text)
+        .map(|c| {
+            config::native::to_json(&Config {
+                keepalived: Default::default(),
+                ..c
+            })
+        })
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// Password hashes are not shown; a changed one says so.
+fn redact(text: &str, other: Option<&str>) -> String {
+    let hash_line = |t: &str| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with("\"password_hash\""))
+            .map(str::to_string)
+    };
+    let changed = other.is_some_and(|o| hash_line(o) != hash_line(text));
+    text.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("\"password_hash\"") {
+                let indent = &l[..l.len() - l.trim_start().len()];
+                let comma = if l.trim_end().ends_with(',') { "," } else { "" };
+                let what = if changed { "(changed)" } else { "(set)" };
+                format!("{indent}\"password_hash\": \"{what}\"{comma}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// What `config apply` changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Applied {
+    pub hostname: Option<String>,
+    pub report: String,
+}
+
+pub fn apply(paths: &Paths) -> Result<Applied, String> {
+    if !has_candidate(paths) {
+        return Err(
+            "nothing to apply: no \"set\" or \"config import\" since the last apply\n".into(),
+        );
+    }
+    let texts = candidate(paths)?;
+    let (config, read) = check(&texts).map_err(|report| {
+        format!("{report}the candidate is not valid; nothing applied, the running configuration is unchanged\n")
+    })?;
+    let mut changed = Vec::new();
+    if paths.candidate_json.exists() {
+        write(&paths.running_json, &texts.native)?;
+        changed.push("config.json");
+    }
+    if let (true, Some(text)) = (paths.candidate_conf.exists(), &texts.keepalived) {
+        write(&paths.running_conf, text)?;
+        changed.push("keepalived.conf");
+    }
+    remove_optional(&paths.candidate_json)?;
+    remove_optional(&paths.candidate_conf)?;
+    Ok(Applied {
+        hostname: config.hostname.clone(),
+        report: format!(
+            "in service: {} ({})\n",
+            describe(&config, read.as_ref()),
+            changed.join(", ")
+        ),
+    })
+}
+
+/// The running configuration as one native JSON document, keepalived part included.
+pub fn export(paths: &Paths) -> Result<String, String> {
+    let texts = running(paths)?;
+    let (mut config, read) = check(&texts)?;
+    if let Some(read) = read {
+        config.keepalived = read.config;
+    }
+    Ok(config::native::to_json(&config))
+}
+
+/// The running configuration for people: the native settings, then keepalived.conf.
+pub fn show(paths: &Paths) -> Result<String, String> {
+    let texts = running(paths)?;
+    let config = native(&texts.native, "running")?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "hostname: {}",
+        config.hostname.as_deref().unwrap_or("(board default)")
+    );
+    out.push_str("interfaces:\n");
+    for role in Role::ALL {
+        let addresses = config.interface(role).map_or_else(
+            || "-".to_string(),
+            |i| {
+                let a: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+                let mtu = i.mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
+                format!(
+                    "{}{mtu}",
+                    if a.is_empty() {
+                        "-".into()
+                    } else {
+                        a.join(" ")
+                    }
+                )
+            },
+        );
+        let _ = writeln!(out, "  {:<5} {addresses}", role.name());
+    }
+    out.push_str("routes:\n");
+    if config.routes.is_empty() {
+        out.push_str("  -\n");
+    }
+    for r in &config.routes {
+        let _ = writeln!(out, "  {} via {}", r.to, r.via);
+    }
+    let _ = writeln!(
+        out,
+        "management address: {}",
+        config
+            .admin
+            .management_address
+            .map_or("every mgmt address".to_string(), |a| a.to_string())
+    );
+    let _ = writeln!(
+        out,
+        "admin password: {}",
+        if config.admin.password.is_some() {
+            "set"
+        } else {
+            "not set"
+        }
+    );
+    match &texts.keepalived {
+        None => out.push_str("keepalived.conf: none (no virtual servers, no VRRP)\n"),
+        Some(text) => {
+            out.push_str("keepalived.conf:\n");
+            out.push_str(text);
+            if !text.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    if has_candidate(paths) {
+        out.push_str("(the candidate differs: \"config diff\")\n");
+    }
+    Ok(out)
+}
+
+/// First-boot setup's answers, each already checked by the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    pub management: IpPrefix,
+    pub gateway: Option<IpAddr>,
+    pub hostname: String,
+    pub password: String,
+}
+
+impl Setup {
+    /// Four lines: address/prefix, gateway or "none", hostname, password.
+    pub fn from_lines(text: &str) -> Result<Setup, String> {
+        let mut lines = text.lines();
+        let mut next = |what: &str| {
+            lines
+                .next()
+                .map(str::to_string)
+                .ok_or_else(|| format!("setup: no {what} given"))
+        };
+        let management = next("management address")?.parse::<IpPrefix>()?;
+        let gateway = match next("gateway")?.as_str() {
+            "none" | "" => None,
+            text => Some(
+                text.parse::<IpAddr>()
+                    .map_err(|_| format!("\"{text}\" is not an IPv4 or IPv6 address"))?,
+            ),
+        };
+        let hostname = next("hostname")?;
+        let password = next("password")?;
+        Ok(Setup {
+            management,
+            gateway,
+            hostname,
+            password,
+        })
+    }
+
+    pub fn to_lines(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n",
+            self.management,
+            self.gateway.map_or("none".into(), |g| g.to_string()),
+            self.hostname,
+            self.password
+        )
+    }
+}
+
+/// First-boot setup: the running configuration with the answers, put in service at
+/// once (the setup is the operator's confirmation). The caller saves it.
+pub fn setup(paths: &Paths, answers: &Setup) -> Result<Applied, String> {
+    check_password(&answers.password)?;
+    config::native::check_hostname(&answers.hostname)?;
+    let hash = hash_password(&answers.password)?;
+    // Setup starts from the running configuration, not from a candidate left behind.
+    remove_optional(&paths.candidate_json)?;
+    remove_optional(&paths.candidate_conf)?;
+    edit_candidate(paths, |config| {
+        config.hostname = Some(answers.hostname.clone());
+        match config.interfaces.iter_mut().find(|i| i.role == Role::Mgmt) {
+            Some(i) => i.addresses = vec![answers.management],
+            None => config.interfaces.push(Interface {
+                role: Role::Mgmt,
+                addresses: vec![answers.management],
+                mtu: None,
+            }),
+        }
+        config.admin.management_address = Some(answers.management.addr);
+        config.admin.password = Some(hash);
+        let mut said = String::new();
+        drop_unreachable_routes(config, &mut said);
+        set_default_route(config, answers.gateway, false);
+        Ok(said)
+    })?;
+    apply(paths)
+}
+
+/// What first-boot setup offers when Enter is pressed: the running configuration's
+/// management address, default gateway and hostname.
+pub fn setup_defaults(paths: &Paths, board_hostname: Option<&str>) -> [String; 3] {
+    let config = running(paths)
+        .ok()
+        .and_then(|t| config::native::from_json(&t.native).ok())
+        .unwrap_or_default();
+    let management = config
+        .interface(Role::Mgmt)
+        .and_then(|i| i.addresses.first())
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let v4 = config
+        .interface(Role::Mgmt)
+        .and_then(|i| i.addresses.first())
+        .is_none_or(|p| p.addr.is_ipv4());
+    let gateway = config
+        .routes
+        .iter()
+        .find(|r| r.to.len == 0 && r.to.addr.is_ipv4() == v4)
+        .map_or("none".into(), |r| r.via.to_string());
+    let hostname = config
+        .hostname
+        .or(board_hostname.map(str::to_string))
+        .unwrap_or_else(|| "lvsfw".into());
+    [management, gateway, hostname]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+//! The saved configuration: the running files, bundled into one record of the `store`
+//! crate's two checksummed slots on the configuration disk.
+//!
+//! The record's payload is one JSON object holding both files verbatim:
+//!
+//! ```text
+//! {"format": "lvsfw-saved-1", "config.json": "...", "keepalived.conf": "..." | null}
+//! ```
+//!
+//! Verbatim text rather than the model, so that the operator's keepalived.conf comes
+//! back as it was pasted (comments, order, layout).
+
+use serde::{Deserialize, Serialize};
+use store::Store;
+
+use super::{remove_optional, write, Paths, Texts};
+
+const FORMAT: &str = "lvsfw-saved-1";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bundle {
+    format: String,
+    #[serde(rename = "config.json")]
+    native: String,
+    #[serde(rename = "keepalived.conf")]
+    keepalived: Option<String>,
+}
+
+pub fn encode(texts: &Texts) -> Vec<u8> {
+    let bundle = Bundle {
+        format: FORMAT.into(),
+        native: texts.native.clone(),
+        keepalived: texts.keepalived.clone(),
+    };
+    serde_json::to_vec(&bundle).expect("strings always serialize")
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Texts, String> {
+    let bundle: Bundle = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the saved configuration is not readable: {e}"))?;
+    if bundle.format != FORMAT {
+        return Err(format!(
+            "the saved configuration is in format \"{}\", this firmware reads \"{FORMAT}\"",
+            bundle.format
+        ));
+    }
+    Ok(Texts {
+        native: bundle.native,
+        keepalived: bundle.keepalived,
+    })
+}
+
+/// `config save`: the running configuration onto the disk.
+pub fn save(paths: &Paths, store: &Store) -> Result<String, String> {
+    let texts = super::running(paths)?;
+    let bytes = encode(&texts);
+    store
+        .save(&bytes)
+        .map_err(|e| format!("{e}; nothing saved\n"))?;
+    let mut said = format!(
+        "saved: the running configuration ({} bytes) is on the configuration disk\n",
+        bytes.len()
+    );
+    if super::has_candidate(paths) {
+        said.push_str("note: the candidate is not applied, so it is not saved\n");
+    }
+    Ok(said)
+}
+
+/// What the disk held at boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    /// The saved files are now the running ones.
+    Saved,
+    /// Nothing saved (a new disk or after a factory reset): the image's files stay.
+    Nothing,
+}
+
+/// At boot, before the balancer starts: the saved configuration becomes the running one.
+pub fn restore(paths: &Paths, store: &Store) -> Result<Restored, String> {
+    let Some(bytes) = store.load().map_err(|e| e.to_string())? else {
+        return Ok(Restored::Nothing);
+    };
+    let texts = decode(&bytes)?;
+    write(&paths.running_json, &texts.native)?;
+    match &texts.keepalived {
+        Some(text) => write(&paths.running_conf, text)?,
+        None => remove_optional(&paths.running_conf)?,
+    }
+    Ok(Restored::Saved)
+}
