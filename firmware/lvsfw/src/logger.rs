@@ -3,8 +3,15 @@
 //! The timestamp is CLOCK_BOOTTIME, the kernel's own clock for its messages, so firmware
 //! and kernel lines sort together. Each line goes out in one write, so lines from PID 1
 //! and the balancer never mix within a line.
+//!
+//! PID 1 owns the console's edit line, so once its console is up its own lines are not
+//! written at once but kept ([`capture`]) until its loop prints them above the line being
+//! typed ([`take_captured`]); bounded, so a burst cannot grow without limit.
 
+use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use nix::time::{clock_gettime, ClockId};
@@ -28,10 +35,35 @@ impl Log for ConsoleLogger {
             record.level(),
             &record.args().to_string(),
         );
+        if CAPTURING.load(Ordering::Relaxed) {
+            let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
+            if captured.len() >= MAX_CAPTURED {
+                captured.pop_front();
+            }
+            captured.push_back(line);
+            return;
+        }
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
     fn flush(&self) {}
+}
+
+/// Lines kept while capturing; older ones are dropped first.
+const MAX_CAPTURED: usize = 1000;
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+static CAPTURED: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+/// From now on (true) this process's lines wait in memory for [`take_captured`]; false
+/// writes them to stderr again.
+pub fn capture(on: bool) {
+    CAPTURING.store(on, Ordering::Relaxed);
+}
+
+/// The lines kept since the last call, oldest first.
+pub fn take_captured() -> Vec<String> {
+    let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
+    captured.drain(..).collect()
 }
 
 fn boot_time_micros() -> u64 {
@@ -64,6 +96,26 @@ pub fn init(component: &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_lines_wait_and_are_bounded() {
+        let logger = ConsoleLogger { component: "init" };
+        log::set_max_level(LevelFilter::Info);
+        capture(true);
+        for n in 0..MAX_CAPTURED + 5 {
+            logger.log(
+                &Record::builder()
+                    .level(Level::Info)
+                    .args(format_args!("line {n}"))
+                    .build(),
+            );
+        }
+        capture(false);
+        let lines = take_captured();
+        assert_eq!(lines.len(), MAX_CAPTURED);
+        assert!(lines[0].ends_with("init: line 5\n"), "{}", lines[0]);
+        assert!(take_captured().is_empty());
+    }
 
     #[test]
     fn lines_carry_time_component_and_severity() {

@@ -1,21 +1,30 @@
 //! PID 1: mounts, modules, hostname, the console, reaping, and the balancer as a
 //! supervised child. Its own job stays small so that it never dies.
+//!
+//! The console is PID 1's: the terminal in raw mode, the session (setup, login, the
+//! command line) and every log line go through it, so a log line never garbles what is
+//! being typed. Commands that read untrusted text or take time run as child processes
+//! (`lvsfw config ...`, `lvsfw ipvs ...`, `lvsfw ping ...`), one at a time, their
+//! output read from a pipe; PID 1 only waits for them in its poll loop.
 
 mod backoff;
-mod console;
+mod jobs;
+mod logs;
 mod modules;
 mod mounts;
 mod paste;
 mod power_button;
+mod session;
+mod setup;
+mod terminal;
 
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
+use console::Command;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::reboot::{reboot, set_cad_enabled, RebootMode};
 use nix::sys::signal::{kill, SigSet, Signal};
@@ -24,23 +33,33 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{sethostname, sync, Pid};
 
 use crate::board::{self, Board};
+use crate::config_cli::{NO_PASSWORD, SETUP_DEFAULTS_PATH};
 use backoff::Backoff;
-use console::{Command, Line, LineBuffer};
-use paste::{Paste, Pasted};
+use jobs::{Job, Kind};
+use logs::Logs;
 use power_button::PowerButton;
+use session::{Outcome, Request, Session, Start};
+use terminal::Terminal;
 
 /// How long the balancer gets to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// After SIGKILL, how long to wait for the kernel to report the child gone.
 const KILL_GRACE: Duration = Duration::from_secs(1);
-/// A console tool (`ipvs list`) that takes longer than this is killed.
+/// A console job (`show ipvs`, `config apply`) that takes longer than this is killed.
 const TOOL_LIMIT: Duration = Duration::from_secs(10);
+/// Jobs that hash a password (PBKDF2, 600,000 rounds: seconds under emulation) or
+/// write the disk get longer.
+const SLOW_TOOL_LIMIT: Duration = Duration::from_secs(120);
+/// `ping`: at most 10 requests a second apart, and a margin.
+const PING_LIMIT: Duration = Duration::from_secs(15);
 /// `debug run` tools (ipvsadm -R of a large table under TCG) get longer.
 const DEBUG_TOOL_LIMIT: Duration = Duration::from_secs(300);
+/// Restoring the saved configuration at boot (the disk may take a moment to appear).
+const RESTORE_LIMIT: Duration = Duration::from_secs(30);
+/// How long the console's last words may take at power-off.
+const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 /// Where `config import` leaves the pasted text for its checker.
 const PASTED_PATH: &str = "/run/lvsfw/pasted.conf";
-/// The largest file `debug cat` prints.
-const MAX_CAT: u64 = 1 << 20;
 
 const HANDLED_SIGNALS: [Signal; 6] = [
     Signal::SIGCHLD,
@@ -55,7 +74,9 @@ pub fn run() -> ! {
     crate::logger::init("init");
     let mut pid1 = catch_unwind(start).unwrap_or_else(|_| {
         log::error!("start-up panicked; continuing with what is set up");
-        Pid1::minimal()
+        let mut pid1 = Pid1::minimal();
+        pid1.open_console(Start::Login);
+        pid1
     });
     loop {
         if catch_unwind(AssertUnwindSafe(|| pid1.step())).is_err() {
@@ -63,6 +84,22 @@ pub fn run() -> ! {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Adds `fd` to the poll set; its index there.
+fn slot<'a>(
+    fds: &mut Vec<PollFd<'a>>,
+    fd: Option<BorrowedFd<'a>>,
+    events: PollFlags,
+) -> Option<usize> {
+    fd.map(|fd| {
+        fds.push(PollFd::new(fd, events));
+        fds.len() - 1
+    })
+}
+
+fn kernel_cmdline_has(word: &str) -> bool {
+    std::fs::read_to_string("/proc/cmdline").is_ok_and(|c| c.split_whitespace().any(|w| w == word))
 }
 
 fn start() -> Pid1 {
@@ -92,14 +129,96 @@ fn start() -> Pid1 {
         log::warn!("ctrl-alt-del stays a hard reboot: {}", e.desc());
     }
     let mut pid1 = Pid1::minimal();
+    pid1.board_name = board.as_ref().map(|b| b.name.clone());
+    // Before the balancer starts: it reads the restored configuration.
+    let restored = restore_saved();
     pid1.buttons = open_power_buttons();
     pid1.balancer_args = match board {
         Some(_) => vec!["balancer".into(), "--board".into(), board::PATH.into()],
         None => vec!["balancer".into()],
     };
     pid1.start_balancer();
-    pid1.prompt();
+    let start = if pid1.nologin {
+        Start::Open
+    } else {
+        match restored {
+            Some(code) if code == i32::from(NO_PASSWORD) => Start::Setup(setup_defaults()),
+            _ => Start::Login,
+        }
+    };
+    pid1.open_console(start);
     pid1
+}
+
+/// `lvsfw config restore`, waited for: the saved configuration becomes the running
+/// one. Its exit code says whether an admin password is set (see config_cli).
+fn restore_saved() -> Option<i32> {
+    let args = vec!["config".to_string(), "restore".into()];
+    let pid = match jobs::spawn(
+        &jobs::self_exe(),
+        Some("lvsfw"),
+        &args,
+        jobs::Input::Nothing,
+        None,
+    ) {
+        Ok(pid) => pid,
+        Err(e) => {
+            log::error!("restoring the saved configuration: {e}");
+            return None;
+        }
+    };
+    let deadline = Instant::now() + RESTORE_LIMIT;
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Some(code),
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Ok(WaitStatus::StillAlive) => {
+                log::error!("restoring the saved configuration took too long; stopped");
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+                return None;
+            }
+            Ok(other) => {
+                log::error!("restoring the saved configuration: {other:?}");
+                return None;
+            }
+            Err(e) => {
+                log::error!("restoring the saved configuration: {}", e.desc());
+                return None;
+            }
+        }
+    }
+}
+
+/// First-boot setup's defaults as `restore` (or `login`) left them; a line that does not
+/// read as what it should be is no default.
+fn setup_defaults() -> [String; 3] {
+    use std::io::Read as _;
+    let mut text = String::new();
+    let _ = std::fs::File::open(SETUP_DEFAULTS_PATH)
+        .and_then(|f| f.take(1024).read_to_string(&mut text));
+    let mut lines = text.lines().map(str::trim);
+    let mut next = || lines.next().unwrap_or("").to_string();
+    let (address, gateway, hostname) = (next(), next(), next());
+    [
+        if address.parse::<config::IpPrefix>().is_ok() {
+            address
+        } else {
+            String::new()
+        },
+        if gateway == "none" || gateway.parse::<std::net::IpAddr>().is_ok() {
+            gateway
+        } else {
+            "none".into()
+        },
+        if config::native::check_hostname(&hostname).is_ok() {
+            hostname
+        } else {
+            "lvsfw".into()
+        },
+    ]
 }
 
 fn load_board() -> Option<Board> {
@@ -139,31 +258,6 @@ fn open_power_buttons() -> Vec<PowerButton> {
     Vec::new()
 }
 
-/// Starts this same binary with `args`, its output on the console. The child is reaped
-/// by `Pid1::reap` like every other, never by std.
-fn spawn_self(args: &[String]) -> std::io::Result<Pid> {
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
-    let mut command = Process::new(exe);
-    command.arg0("lvsfw").args(args).stdin(Stdio::null());
-    spawn(command)
-}
-
-/// Starts `command` with every signal unblocked: the child must not inherit PID 1's
-/// blocked signals. The child is reaped by `Pid1::reap`, never by std.
-fn spawn(mut command: Process) -> std::io::Result<Pid> {
-    // SAFETY: between fork and exec only async-signal-safe calls are allowed;
-    // sigprocmask is one.
-    unsafe {
-        command.pre_exec(|| {
-            SigSet::empty()
-                .thread_set_mask()
-                .map_err(std::io::Error::from)
-        });
-    }
-    let child = command.spawn()?;
-    Ok(Pid::from_raw(child.id() as i32))
-}
-
 struct Balancer {
     pid: Option<Pid>,
     started: Instant,
@@ -180,28 +274,24 @@ struct Shutdown {
 
 struct Pid1 {
     signals: Option<SignalFd>,
-    console: LineBuffer,
-    console_open: bool,
+    terminal: Option<Terminal>,
+    session: Session,
+    logs: Logs,
     buttons: Vec<PowerButton>,
     balancer: Balancer,
     balancer_args: Vec<String>,
     shutdown: Option<Shutdown>,
     booted: Instant,
-    /// A console tool running in the foreground.
-    tool: Option<Tool>,
-    /// `config import` is reading pasted lines.
-    paste: Option<Paste>,
+    /// The console command running in the foreground.
+    job: Option<Job>,
     /// `lvsfw.debug` on the kernel command line: `debug run` is allowed.
     debug: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Tool {
-    pid: Pid,
-    started: Instant,
-    limit: Duration,
-    /// Say how it ended and how long it took (for `debug run`).
-    report: bool,
+    /// `lvsfw.nologin`: the console opens without login or first-boot setup.
+    nologin: bool,
+    /// A `config apply` (or setup) put something in service that `config save` has not
+    /// written to the disk since.
+    unsaved: bool,
+    board_name: Option<String>,
 }
 
 impl Pid1 {
@@ -217,10 +307,12 @@ impl Pid1 {
             })
             .map_err(|e| log::error!("signalfd: {}", e.desc()))
             .ok();
+        let mut unused = String::new();
         Pid1 {
             signals,
-            console: LineBuffer::default(),
-            console_open: true,
+            terminal: None,
+            session: Session::new(Start::Open, &mut unused),
+            logs: Logs::new(),
             buttons: Vec::new(),
             balancer: Balancer {
                 pid: None,
@@ -236,21 +328,40 @@ impl Pid1 {
             balancer_args: vec!["balancer".into()],
             shutdown: None,
             booted: Instant::now(),
-            tool: None,
-            paste: None,
-            debug: std::fs::read_to_string("/proc/cmdline")
-                .is_ok_and(|c| c.split_whitespace().any(|w| w == "lvsfw.debug")),
+            job: None,
+            debug: kernel_cmdline_has("lvsfw.debug"),
+            nologin: kernel_cmdline_has("lvsfw.nologin"),
+            unsaved: false,
+            board_name: None,
         }
     }
 
-    /// One turn of the loop: wait for a signal, console input, the power button or a
-    /// timer, then handle what happened.
+    /// From here on the console is the session's: raw mode, and log lines through
+    /// [`Logs`].
+    fn open_console(&mut self, start: Start) {
+        let mut terminal = Terminal::open();
+        crate::logger::capture(true);
+        let mut out = String::new();
+        self.session = Session::new(start, &mut out);
+        terminal.write(&out);
+        self.terminal = Some(terminal);
+    }
+
+    fn say(&mut self, text: &str) {
+        if let Some(t) = &mut self.terminal {
+            t.write(text);
+        }
+    }
+
+    /// One turn of the loop: wait for a signal, console input, a child's output, the
+    /// power button or a timer, then handle what happened.
     fn step(&mut self) {
         let now = Instant::now();
         let next_timer = [
             self.balancer.restart_at,
             self.shutdown.as_ref().map(|s| s.deadline),
-            self.tool.map(|t| t.started + t.limit),
+            self.job.as_ref().map(|j| j.started + j.limit),
+            self.logs.deadline(),
         ]
         .into_iter()
         .flatten()
@@ -262,15 +373,35 @@ impl Pid1 {
             None => PollTimeout::NONE,
         };
 
-        let stdin = std::io::stdin();
         let mut fds: Vec<PollFd> = Vec::new();
-        if let Some(s) = &self.signals {
-            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-        }
-        let console_slot = self.console_open.then(|| {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
+        let signal_slot = slot(
+            &mut fds,
+            self.signals.as_ref().map(|s| s.as_fd()),
+            PollFlags::POLLIN,
+        );
+        let terminal = self.terminal.as_ref();
+        let input_slot = slot(
+            &mut fds,
+            terminal.filter(|t| !t.closed).map(|t| t.input_fd()),
+            PollFlags::POLLIN,
+        );
+        slot(
+            &mut fds,
+            terminal.filter(|t| t.wants_write()).map(|t| t.output_fd()),
+            PollFlags::POLLOUT,
+        );
+        // The log pipe and the console's output only need to wake the loop: the logs
+        // are read and the output written on every turn.
+        slot(&mut fds, self.logs.reader(), PollFlags::POLLIN);
+        let room = terminal.is_none_or(|t| t.has_room());
+        let job_slot = slot(
+            &mut fds,
+            self.job
+                .as_ref()
+                .filter(|_| room)
+                .and_then(|j| j.output_fd()),
+            PollFlags::POLLIN,
+        );
         let first_button = fds.len();
         for b in &self.buttons {
             fds.push(PollFd::new(b.fd(), PollFlags::POLLIN));
@@ -279,16 +410,18 @@ impl Pid1 {
             std::thread::sleep(Duration::from_secs(1));
             return;
         }
-        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-        let mut signal_ready = false;
-        let mut console_ready = false;
+        let ready = |fds: &[PollFd], i: Option<usize>| {
+            i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()))
+        };
         let mut buttons_ready = Vec::new();
+        let (mut signal_ready, mut input_ready, mut job_ready) = (false, false, false);
         match poll(&mut fds, timeout) {
             Ok(_) => {
-                signal_ready = self.signals.is_some() && ready(&fds[0]);
-                console_ready = console_slot.is_some_and(|i| ready(&fds[i]));
+                signal_ready = ready(&fds, signal_slot);
+                input_ready = ready(&fds, input_slot);
+                job_ready = ready(&fds, job_slot);
                 buttons_ready = (first_button..fds.len())
-                    .filter(|&i| ready(&fds[i]))
+                    .filter(|&i| ready(&fds, Some(i)))
                     .map(|i| i - first_button)
                     .collect();
             }
@@ -300,10 +433,15 @@ impl Pid1 {
         }
         drop(fds);
 
+        // A job's output before its end (SIGCHLD), so that nothing it said comes after
+        // the prompt.
+        if job_ready {
+            self.job_output(64 << 10);
+        }
         if signal_ready {
             self.handle_signals();
         }
-        if console_ready {
+        if input_ready {
             self.read_console();
         }
         for i in buttons_ready {
@@ -313,6 +451,22 @@ impl Pid1 {
             }
         }
         self.run_timers();
+        self.show_logs(false);
+        if let Some(t) = &mut self.terminal {
+            t.flush();
+        }
+    }
+
+    fn show_logs(&mut self, force: bool) {
+        self.logs.collect();
+        match &mut self.terminal {
+            Some(t) => self.logs.deliver(t, &self.session, force),
+            None => {
+                // Before the console is open: straight out, as the logger does.
+                use std::io::Write as _;
+                let _ = std::io::stderr().write_all(self.logs.take_pending().as_bytes());
+            }
+        }
     }
 
     fn handle_signals(&mut self) {
@@ -345,22 +499,11 @@ impl Pid1 {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(status) => {
-                    if status.pid().is_some() && status.pid() == self.balancer.pid {
+                    let pid = status.pid();
+                    if pid.is_some() && pid == self.balancer.pid {
                         self.balancer_exited(status);
-                    } else if status.pid().is_some() && status.pid() == self.tool.map(|t| t.pid) {
-                        if let Some(tool) = self.tool.take().filter(|t| t.report) {
-                            let how = match status {
-                                WaitStatus::Exited(_, code) => format!("exit code {code}"),
-                                WaitStatus::Signaled(_, signal, _) => format!("killed by {signal}"),
-                                other => format!("{other:?}"),
-                            };
-                            self.say(&format!(
-                                "debug run: {how} after {} ms\n",
-                                tool.started.elapsed().as_millis()
-                            ));
-                        }
-                        self.tool = None;
-                        self.prompt();
+                    } else if pid.is_some() && pid == self.job.as_ref().map(|j| j.pid) {
+                        self.job_ended(status);
                     }
                 }
             }
@@ -369,11 +512,7 @@ impl Pid1 {
 
     fn balancer_exited(&mut self, status: WaitStatus) {
         self.balancer.pid = None;
-        let how = match status {
-            WaitStatus::Exited(_, code) => format!("exit code {code}"),
-            WaitStatus::Signaled(_, signal, _) => format!("killed by {signal}"),
-            other => format!("{other:?}"),
-        };
+        let how = describe(status);
         if self.shutdown.is_some() {
             log::info!("balancer stopped ({how})");
             return;
@@ -391,7 +530,14 @@ impl Pid1 {
 
     fn start_balancer(&mut self) {
         self.balancer.restart_at = None;
-        match spawn_self(&self.balancer_args) {
+        let exe = jobs::self_exe();
+        match jobs::spawn(
+            &exe,
+            Some("lvsfw"),
+            &self.balancer_args,
+            jobs::Input::Nothing,
+            self.logs.writer(),
+        ) {
             Ok(pid) => {
                 self.balancer.pid = Some(pid);
                 self.balancer.started = Instant::now();
@@ -410,15 +556,24 @@ impl Pid1 {
 
     fn run_timers(&mut self) {
         let now = Instant::now();
-        if let Some(tool) = self.tool {
-            if tool.started + tool.limit <= now {
-                log::warn!(
-                    "console tool (pid {}) took longer than {} s; killed",
-                    tool.pid,
-                    tool.limit.as_secs()
-                );
-                let _ = kill(tool.pid, Signal::SIGKILL);
-                self.tool = None;
+        let overdue = self
+            .job
+            .as_ref()
+            .filter(|j| j.started + j.limit <= now)
+            .map(|j| (j.pid, j.limit, j.what.clone()));
+        if let Some((pid, limit, what)) = overdue {
+            self.say(&format!(
+                "\nerror: stopped: no answer within {} s\n",
+                limit.as_secs()
+            ));
+            log::warn!(
+                "console job {what} (pid {pid}) took longer than {} s; killed",
+                limit.as_secs()
+            );
+            let _ = kill(pid, Signal::SIGKILL);
+            // Its end is reaped like any other; until then no second limit.
+            if let Some(job) = &mut self.job {
+                job.limit = Duration::from_secs(3600);
             }
         }
         if self.shutdown.is_none() && self.balancer.restart_at.is_some_and(|at| at <= now) {
@@ -448,10 +603,16 @@ impl Pid1 {
         if self.shutdown.is_some() {
             return;
         }
+        let mut out = String::new();
+        self.session.finish(Outcome::Closed, &mut out);
+        self.say(&out);
         self.balancer.restart_at = None;
         if let Some(pid) = self.balancer.pid {
             log::info!("stopping the balancer");
             let _ = kill(pid, Signal::SIGTERM);
+        }
+        if let Some(job) = &self.job {
+            let _ = kill(job.pid, Signal::SIGKILL);
         }
         self.shutdown = Some(Shutdown {
             mode,
@@ -473,6 +634,11 @@ impl Pid1 {
                 "powering off"
             }
         );
+        self.show_logs(true);
+        if let Some(t) = &mut self.terminal {
+            t.flush_for(FLUSH_AT_SHUTDOWN);
+        }
+        crate::logger::capture(false);
         sync();
         loop {
             let Err(e) = reboot(mode);
@@ -482,165 +648,307 @@ impl Pid1 {
     }
 
     fn read_console(&mut self) {
+        let Some(terminal) = &mut self.terminal else {
+            return;
+        };
         let mut buf = [0u8; 4096];
-        let n = match std::io::stdin().lock().read(&mut buf) {
-            Ok(0) | Err(_) => {
+        match terminal.read(&mut buf) {
+            terminal::Read::Bytes(n) => self.session.push(&buf[..n]),
+            terminal::Read::Nothing => return,
+            terminal::Read::Closed => {
                 // No console attached (EOF) or a broken one: stop polling it rather than spin.
-                self.console_open = false;
+                terminal.closed = true;
                 return;
             }
-            Ok(n) => n,
-        };
-        for line in self.console.push(&buf[..n]) {
-            if self.tool.is_some() {
-                self.say("busy: the previous command is still running\n");
-                continue;
+        }
+        self.work_session();
+    }
+
+    /// Carries out what the session asks for, until it waits for a job or for input.
+    fn work_session(&mut self) {
+        let mut out = String::new();
+        while let Some(request) = self.session.next(&mut out) {
+            self.say(&std::mem::take(&mut out));
+            self.handle(request);
+            if self.session.busy() {
+                break;
             }
-            if let Some(paste) = &mut self.paste {
-                let reply = match line {
-                    Line::TooLong => {
-                        self.paste = None;
-                        format!(
-                            "error: line longer than {} bytes; import abandoned, nothing changed\n",
-                            console::MAX_LINE
-                        )
-                    }
-                    Line::Text(text) => match paste.line(&text) {
-                        Pasted::More => continue,
-                        Pasted::TooBig => {
-                            self.paste = None;
-                            format!(
-                                "error: more than {} bytes pasted; import abandoned, nothing changed\n",
-                                paste::MAX_PASTE
-                            )
-                        }
-                        Pasted::Done(text) => {
-                            self.paste = None;
-                            self.check_pasted(&text)
-                        }
-                    },
+        }
+        self.say(&out);
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        let mut out = String::new();
+        if self.terminal.as_ref().is_some_and(|t| !t.at_line_start()) {
+            out.push('\n');
+        }
+        self.session.finish(outcome, &mut out);
+        self.say(&out);
+    }
+
+    fn handle(&mut self, request: Request) {
+        let start = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+        match request {
+            Request::Interrupt => {
+                if let Some(job) = &self.job {
+                    let _ = kill(job.pid, Signal::SIGINT);
+                }
+            }
+            Request::Command(command) => self.command(command),
+            Request::Login(password) => self.job(
+                &start(&["config", "login"]),
+                jobs::Input::Text(password.as_bytes()),
+                SLOW_TOOL_LIMIT,
+                Kind::Login,
+            ),
+            Request::Setup(answers) => self.job(
+                &start(&["config", "setup"]),
+                jobs::Input::Text(answers.to_lines().as_bytes()),
+                SLOW_TOOL_LIMIT,
+                Kind::Setup(answers.management),
+            ),
+            Request::SetPassword(password) => self.job(
+                &start(&["config", "set", "password"]),
+                jobs::Input::Text(password.as_bytes()),
+                SLOW_TOOL_LIMIT,
+                Kind::Plain,
+            ),
+            Request::Import(text) => {
+                if let Err(e) =
+                    crate::config_cli::write_whole(Path::new(PASTED_PATH), text.as_bytes())
+                {
+                    self.say(&format!("error: {PASTED_PATH}: {e}; nothing imported\n"));
+                    self.finish(Outcome::Done);
+                    return;
+                }
+                self.job(
+                    &start(&["config", "import", PASTED_PATH]),
+                    jobs::Input::Nothing,
+                    TOOL_LIMIT,
+                    Kind::Plain,
+                );
+            }
+            Request::FactoryReset => self.job(
+                &start(&["config", "factory-reset"]),
+                jobs::Input::Nothing,
+                SLOW_TOOL_LIMIT,
+                Kind::FactoryReset,
+            ),
+        }
+    }
+
+    /// Starts a console job, `lvsfw ARGS...`; the session waits for its end.
+    fn job(&mut self, args: &[String], input: jobs::Input, limit: Duration, kind: Kind) {
+        match Job::start(None, args, input, limit, kind) {
+            Ok(job) => self.job = Some(job),
+            Err(e) => {
+                self.say(&format!("error: starting {}: {e}\n", args.join(" ")));
+                let outcome = match kind {
+                    Kind::Login => Outcome::LoginRefused,
+                    Kind::Setup(_) => Outcome::SetupFailed,
+                    _ => Outcome::Done,
                 };
-                self.say(&reply);
-                if self.tool.is_none() {
-                    self.prompt();
-                }
-                continue;
-            }
-            let reply = match line {
-                Line::TooLong => format!(
-                    "error: line longer than {} bytes, ignored\n",
-                    console::MAX_LINE
-                ),
-                Line::Text(text) => match console::parse(&text) {
-                    Ok(None) => String::new(),
-                    Ok(Some(command)) => self.run_command(command),
-                    Err(why) => format!("error: {why}\n"),
-                },
-            };
-            self.say(&reply);
-            if self.tool.is_none() && self.paste.is_none() {
-                self.prompt();
+                self.finish(outcome);
             }
         }
     }
 
-    fn run_command(&mut self, command: Command) -> String {
-        match command {
-            Command::Help => console::help(),
-            Command::Status => self.status(),
-            Command::Poweroff => {
-                self.begin_shutdown(RebootMode::RB_POWER_OFF);
-                String::new()
+    fn command(&mut self, command: Command) {
+        let words = |list: &[&str]| list.iter().map(|w| w.to_string()).collect::<Vec<String>>();
+        let (args, limit, kind) = match command {
+            Command::Help => return self.answer(console::help()),
+            Command::ShowStatus => return self.answer(self.status()),
+            Command::ShowLog => return self.answer(self.logs.recent()),
+            Command::ShowVersion => return self.answer(self.version()),
+            Command::Reboot => return self.begin_shutdown(RebootMode::RB_AUTOBOOT),
+            Command::Poweroff => return self.begin_shutdown(RebootMode::RB_POWER_OFF),
+            Command::KillBalancer => {
+                let said = match self.balancer.pid {
+                    Some(pid) => {
+                        log::warn!("debug: killing the balancer (pid {pid})");
+                        let _ = kill(pid, Signal::SIGKILL);
+                        String::new()
+                    }
+                    None => "the balancer is not running\n".into(),
+                };
+                return self.answer(said);
             }
-            Command::Reboot => {
-                self.begin_shutdown(RebootMode::RB_AUTOBOOT);
-                String::new()
+            // The session handles these itself.
+            Command::ConfigImport
+            | Command::SetPassword
+            | Command::FactoryReset
+            | Command::Logout => return self.answer(String::new()),
+            Command::DebugRun { argv, stdin } => return self.debug_run(&argv, stdin.as_deref()),
+            Command::ShowVrrp => (words(&["vrrp", "status"]), TOOL_LIMIT, Kind::Plain),
+            Command::ShowIpvs(columns) => {
+                let mut args = words(&["ipvs", "list"]);
+                args.extend(columns.option().map(str::to_string));
+                (args, TOOL_LIMIT, Kind::Plain)
             }
-            Command::KillBalancer => match self.balancer.pid {
-                Some(pid) => {
-                    log::warn!("debug: killing the balancer (pid {pid})");
-                    let _ = kill(pid, Signal::SIGKILL);
-                    String::new()
-                }
-                None => "the balancer is not running\n".into(),
-            },
             Command::Ipvs(args) => {
-                let args: Vec<String> = ["ipvs".to_string()].into_iter().chain(args).collect();
-                match spawn_self(&args) {
-                    Ok(pid) => {
-                        self.start_tool(pid, TOOL_LIMIT, false);
-                        String::new()
-                    }
-                    Err(e) => format!("error: {e}\n"),
-                }
+                let mut all = words(&["ipvs"]);
+                all.extend(args);
+                (all, TOOL_LIMIT, Kind::Plain)
             }
-            Command::ConfigImport => {
-                self.paste = Some(Paste::default());
-                "paste the keepalived.conf; end with a line holding a single \".\"\n".into()
+            Command::ShowInterfaces => (words(&["show", "interfaces"]), TOOL_LIMIT, Kind::Plain),
+            Command::ShowConfig => (words(&["config", "show"]), TOOL_LIMIT, Kind::Plain),
+            Command::SetInterface { role, addresses } => {
+                let mut args = words(&["config", "set", "interface", &role, "address"]);
+                args.extend(addresses);
+                (args, TOOL_LIMIT, Kind::Plain)
             }
-            Command::ConfigApply => self.apply_candidate(),
-            Command::DebugCat(file) => cat(&file),
-            Command::DebugRun { argv, stdin } => {
-                if !self.debug {
-                    return "error: debug run needs lvsfw.debug on the kernel command line\n"
-                        .into();
-                }
-                match run_program(&argv, stdin.as_deref()) {
-                    Ok(pid) => {
-                        self.start_tool(pid, DEBUG_TOOL_LIMIT, true);
-                        String::new()
-                    }
-                    Err(e) => format!("error: {}: {e}\n", argv[0]),
-                }
-            }
-        }
-    }
-
-    fn start_tool(&mut self, pid: Pid, limit: Duration, report: bool) {
-        self.tool = Some(Tool {
-            pid,
-            started: Instant::now(),
-            limit,
-            report,
-        });
-    }
-
-    /// Hands the pasted text to `lvsfw config import` in a child process.
-    fn check_pasted(&mut self, text: &str) -> String {
-        if let Err(e) = crate::config_cli::write_whole(Path::new(PASTED_PATH), text.as_bytes()) {
-            return format!("error: {PASTED_PATH}: {e}\n");
-        }
-        match spawn_self(&["config".into(), "import".into(), PASTED_PATH.into()]) {
-            Ok(pid) => {
-                self.start_tool(pid, TOOL_LIMIT, false);
-                String::new()
-            }
-            Err(e) => format!("error: {e}\n"),
-        }
-    }
-
-    /// Moves the imported keepalived.conf into service and tells the balancer to read
-    /// it again, as keepalived does on SIGHUP.
-    fn apply_candidate(&mut self) -> String {
-        let candidate = Path::new(crate::config_cli::CANDIDATE_PATH);
-        let text = match std::fs::read(candidate) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return "error: nothing imported; use \"config import\" first\n".into()
-            }
-            Err(e) => return format!("error: {}: {e}\n", candidate.display()),
+            Command::SetHostname(name) => (
+                words(&["config", "set", "hostname", &name]),
+                TOOL_LIMIT,
+                Kind::Plain,
+            ),
+            Command::SetGateway(gateway) => (
+                words(&["config", "set", "gateway", &gateway]),
+                TOOL_LIMIT,
+                Kind::Plain,
+            ),
+            Command::ConfigValidate => (words(&["config", "validate"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigDiff => (words(&["config", "diff"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigApply => (words(&["config", "apply"]), TOOL_LIMIT, Kind::Apply),
+            Command::ConfigSave => (words(&["config", "save"]), SLOW_TOOL_LIMIT, Kind::Save),
+            Command::ConfigExport => (words(&["config", "export"]), TOOL_LIMIT, Kind::Plain),
+            Command::Ping(address) => (
+                words(&["ping", &address.to_string()]),
+                PING_LIMIT,
+                Kind::Plain,
+            ),
+            Command::DebugCat(file) => (words(&["debug", "cat", &file]), TOOL_LIMIT, Kind::Plain),
         };
-        let running = Path::new(crate::balancer::KEEPALIVED_PATH);
-        if let Err(e) = crate::config_cli::write_whole(running, &text) {
-            return format!("error: {}: {e}; nothing changed\n", running.display());
+        self.job(&args, jobs::Input::Nothing, limit, kind);
+    }
+
+    /// A command answered by PID 1 itself.
+    fn answer(&mut self, text: String) {
+        self.say(&text);
+        self.finish(Outcome::Done);
+    }
+
+    fn debug_run(&mut self, argv: &[String], stdin: Option<&str>) {
+        if !self.debug {
+            return self
+                .answer("error: debug run needs lvsfw.debug on the kernel command line\n".into());
         }
-        let _ = std::fs::remove_file(candidate);
+        let input = match stdin {
+            None => jobs::Input::Nothing,
+            // Non-blocking open: a FIFO without a writer must not stop PID 1.
+            Some(file) => match std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_NONBLOCK)
+                .open(file)
+            {
+                Ok(f) => jobs::Input::File(f),
+                Err(e) => return self.answer(format!("error: {file}: {e}\n")),
+            },
+        };
+        match Job::start(
+            Some(Path::new(&argv[0])),
+            &argv[1..],
+            input,
+            DEBUG_TOOL_LIMIT,
+            Kind::Report,
+        ) {
+            Ok(job) => self.job = Some(job),
+            Err(e) => self.answer(format!("error: {}: {e}\n", argv[0])),
+        }
+    }
+
+    /// Copies what the job wrote to the console, at most `max` bytes now.
+    fn job_output(&mut self, max: usize) {
+        let Some(job) = &mut self.job else { return };
+        if let Some(bytes) = job.read_output(max) {
+            if let Some(t) = &mut self.terminal {
+                t.write_bytes(&bytes);
+            }
+        }
+    }
+
+    fn job_ended(&mut self, status: WaitStatus) {
+        // Everything it wrote is in the pipe now; a grandchild holding the pipe open
+        // (a daemon started by `debug run`) cannot make this wait: reads stop at EAGAIN.
+        self.job_output(usize::MAX);
+        let Some(job) = self.job.take() else { return };
+        let code = match status {
+            WaitStatus::Exited(_, code) => Some(code),
+            _ => None,
+        };
+        let outcome = match job.kind {
+            Kind::Plain => Outcome::Done,
+            Kind::Report => {
+                self.say(&format!(
+                    "debug run: {} after {} ms\n",
+                    describe(status),
+                    job.started.elapsed().as_millis()
+                ));
+                Outcome::Done
+            }
+            Kind::Apply => {
+                if code == Some(0) {
+                    self.unsaved = true;
+                    let said = self.reload_balancer();
+                    self.say(&format!("applied; {said}\n"));
+                }
+                Outcome::Done
+            }
+            Kind::Save => {
+                if code == Some(0) {
+                    self.unsaved = false;
+                }
+                Outcome::Done
+            }
+            Kind::Login => match code {
+                Some(0) => {
+                    log::info!("console: admin logged in");
+                    Outcome::LoginAccepted
+                }
+                Some(c) if c == i32::from(NO_PASSWORD) => Outcome::Setup(setup_defaults()),
+                _ => Outcome::LoginRefused,
+            },
+            Kind::Setup(management) => {
+                if code == Some(0) {
+                    let said = self.reload_balancer();
+                    self.say(&format!(
+                        "setup complete; {said}\nthe management address is {management}; the page: http://{}/\n",
+                        management.addr
+                    ));
+                    log::info!("console: first-boot setup complete");
+                    Outcome::Done
+                } else {
+                    Outcome::SetupFailed
+                }
+            }
+            Kind::FactoryReset => {
+                if code == Some(0) {
+                    self.say("rebooting with the factory configuration\n");
+                    self.begin_shutdown(RebootMode::RB_AUTOBOOT);
+                    return;
+                }
+                Outcome::Done
+            }
+        };
+        if code.is_none() && job.kind != Kind::Report {
+            self.say(&format!(
+                "error: {} ended: {}\n",
+                job.what,
+                describe(status)
+            ));
+        }
+        self.finish(outcome);
+        self.work_session();
+    }
+
+    /// SIGHUP to the balancer: it reads config.json and keepalived.conf again.
+    fn reload_balancer(&mut self) -> &'static str {
         match self.balancer.pid {
             Some(pid) => {
                 let _ = kill(pid, Signal::SIGHUP);
-                "applied; the balancer reads it now\n".into()
+                "the balancer reads it now"
             }
-            None => "applied; the balancer reads it when it starts\n".into(),
+            None => "the balancer reads it when it starts",
         }
     }
 
@@ -652,49 +960,41 @@ impl Pid1 {
             ),
             None => "not running".into(),
         };
+        let paths = crate::ops::Paths::appliance();
+        let configuration = if crate::ops::has_candidate(&paths) {
+            "a candidate differs from the running configuration (\"config diff\", \"config apply\")"
+        } else if self.unsaved {
+            "applied since the last save (\"config save\" keeps it)"
+        } else {
+            "running as saved (or as the image has it)"
+        };
+        let hostname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
         format!(
-            "lvsfw {}\nuptime: {} s\nbalancer: {balancer}, {} restarts\n",
+            "lvsfw {} on {hostname}\nuptime: {} s\nbalancer: {balancer}, {} restarts\nconfiguration: {configuration}\n",
             env!("CARGO_PKG_VERSION"),
             self.booted.elapsed().as_secs(),
             self.balancer.restarts
         )
     }
 
-    fn say(&self, text: &str) {
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    }
-
-    fn prompt(&self) {
-        if self.shutdown.is_none() {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(b"lvsfw> ");
-            let _ = out.flush();
-        }
-    }
-}
-
-fn cat(file: &str) -> String {
-    use std::io::Read as _;
-    let mut text = Vec::new();
-    match std::fs::File::open(file).and_then(|f| f.take(MAX_CAT).read_to_end(&mut text)) {
-        Ok(_) => {
-            let mut text = String::from_utf8_lossy(&text).into_owned();
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text
-        }
-        Err(e) => format!("error: {file}: {e}\n"),
+    fn version(&self) -> String {
+        let kernel = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!(
+            "lvsfw {}\nkernel {kernel}\nboard {}\n",
+            env!("CARGO_PKG_VERSION"),
+            self.board_name.as_deref().unwrap_or("(unknown)")
+        )
     }
 }
 
-/// Starts a program of the image for `debug run`, its output on the console.
-fn run_program(argv: &[String], stdin: Option<&str>) -> std::io::Result<Pid> {
-    let input = match stdin {
-        Some(file) => Stdio::from(std::fs::File::open(file)?),
-        None => Stdio::null(),
-    };
-    let mut command = Process::new(&argv[0]);
-    command.args(&argv[1..]).stdin(input);
-    spawn(command)
+fn describe(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exit code {code}"),
+        WaitStatus::Signaled(_, signal, _) => format!("killed by {signal}"),
+        other => format!("{other:?}"),
+    }
 }

@@ -1,0 +1,430 @@
+//! The console session, without I/O: first-boot setup, login, the command line, the
+//! paste of `config import`, and the questions some commands ask (a new password,
+//! factory-reset's confirmation).
+//!
+//! Bytes typed go in with [`Session::push`]; [`Session::next`] edits them into lines
+//! and says what PID 1 should do ([`Request`]), writing what the terminal should show
+//! into `out`. While PID 1 carries a request out (a child runs) the session is busy:
+//! what is typed waits (bounded) except ctrl-c, which asks to stop it. PID 1 ends the
+//! request with [`Session::finish`], and the prompt comes back.
+
+use std::collections::VecDeque;
+
+use console::{Command, Editor, Input};
+
+use super::paste::{self, Paste, Pasted};
+use super::setup::{self, Answer, Questions};
+use crate::ops::{self, Setup};
+
+pub const PROMPT: &str = "lvsfw> ";
+const PASSWORD_PROMPT: &str = "Password: ";
+const CONFIRM_PROMPT: &str =
+    "Erase the saved configuration and reboot with the factory one? Type \"yes\" to confirm: ";
+/// Input typed while a command runs, kept for when it has finished.
+const MAX_TYPEAHEAD: usize = 64 << 10;
+
+#[derive(Debug)]
+enum Mode {
+    Setup(Questions),
+    Login,
+    Command,
+    Paste(Paste),
+    Confirm,
+    /// `set password`: the first entry once given.
+    NewPassword(Option<String>),
+    /// Powering off or rebooting: nothing more is read.
+    Closed,
+}
+
+/// How the session starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// First-boot setup with these defaults (address/prefix, gateway, hostname).
+    Setup([String; 3]),
+    Login,
+    /// `lvsfw.nologin`: straight to the command line.
+    Open,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Command(Command),
+    Login(String),
+    Setup(Setup),
+    SetPassword(String),
+    /// The pasted keepalived.conf, to be checked.
+    Import(String),
+    /// Confirmed.
+    FactoryReset,
+    /// ctrl-c while a request is carried out.
+    Interrupt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    LoginAccepted,
+    LoginRefused,
+    /// No admin password is set: first-boot setup with these defaults.
+    Setup([String; 3]),
+    SetupFailed,
+    /// Shutting down.
+    Closed,
+}
+
+pub struct Session {
+    editor: Editor,
+    mode: Mode,
+    busy: bool,
+    typeahead: VecDeque<u8>,
+    /// Typed-ahead bytes dropped since the last report.
+    dropped: usize,
+    login: bool,
+    setup_defaults: [String; 3],
+}
+
+impl Session {
+    pub fn new(start: Start, out: &mut String) -> Session {
+        let mut s = Session {
+            editor: Editor::new(PROMPT),
+            mode: Mode::Command,
+            busy: false,
+            typeahead: VecDeque::new(),
+            dropped: 0,
+            login: start != Start::Open,
+            setup_defaults: Default::default(),
+        };
+        match start {
+            Start::Setup(defaults) => s.start_setup(defaults, out),
+            Start::Login => s.start_login(out),
+            Start::Open => s.enter(Mode::Command, out),
+        }
+        s
+    }
+
+    /// Whether a request is being carried out.
+    pub fn busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Whether an edit line is on the screen (a log line must redraw it).
+    pub fn prompt_shown(&self) -> bool {
+        !self.busy && !matches!(self.mode, Mode::Paste(_) | Mode::Closed)
+    }
+
+    /// Whether something is being typed on the edit line (log lines wait a moment).
+    pub fn typing(&self) -> bool {
+        self.prompt_shown() && !self.editor.is_empty()
+    }
+
+    /// Erases the edit line, for a log line to take its place.
+    pub fn clear(&self) -> &'static str {
+        if self.prompt_shown() {
+            self.editor.clear()
+        } else {
+            ""
+        }
+    }
+
+    /// The edit line again, after a log line.
+    pub fn redraw(&self) -> String {
+        if self.prompt_shown() {
+            self.editor.redraw()
+        } else {
+            String::new()
+        }
+    }
+
+    /// Bytes from the terminal.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if matches!(self.mode, Mode::Closed) {
+            return;
+        }
+        for &b in bytes {
+            if self.typeahead.len() >= MAX_TYPEAHEAD {
+                self.dropped += 1;
+            } else {
+                self.typeahead.push_back(b);
+            }
+        }
+    }
+
+    /// Works through what was typed until PID 1 has something to do.
+    pub fn next(&mut self, out: &mut String) -> Option<Request> {
+        if self.dropped > 0 {
+            out.push_str(&format!(
+                "\r\n(typed ahead too much: {} bytes dropped)\n",
+                std::mem::take(&mut self.dropped)
+            ));
+        }
+        if matches!(self.mode, Mode::Closed) {
+            self.typeahead.clear();
+            return None;
+        }
+        if self.busy {
+            // Only ctrl-c counts now; what came before it is dropped with it.
+            let at = self.typeahead.iter().position(|&b| b == 0x03)?;
+            self.typeahead.drain(..=at);
+            out.push_str("^C\n");
+            return Some(Request::Interrupt);
+        }
+        while let Some(b) = self.typeahead.pop_front() {
+            if let Some(request) = self.byte(b, out) {
+                return Some(request);
+            }
+        }
+        None
+    }
+
+    fn byte(&mut self, b: u8, out: &mut String) -> Option<Request> {
+        if let Mode::Paste(paste) = &mut self.mode {
+            if b == 0x03 {
+                out.push_str("^C\nimport abandoned; nothing changed\n");
+                self.enter(Mode::Command, out);
+                return None;
+            }
+            let (pasted, echo) = paste.byte(b);
+            if let Some(line) = echo {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            return match pasted {
+                Pasted::More => None,
+                Pasted::Done(text) => {
+                    self.set_mode(Mode::Command);
+                    self.busy = true;
+                    Some(Request::Import(text))
+                }
+                Pasted::TooBig => {
+                    out.push_str(&format!(
+                        "error: more than {} bytes pasted; import abandoned, nothing changed\n",
+                        paste::MAX_PASTE
+                    ));
+                    self.enter(Mode::Command, out);
+                    None
+                }
+                Pasted::TooLong => {
+                    out.push_str(&format!(
+                        "\nerror: a line longer than {} bytes; import abandoned, nothing changed\n",
+                        paste::MAX_LINE
+                    ));
+                    self.enter(Mode::Command, out);
+                    None
+                }
+            };
+        }
+        let completion = matches!(self.mode, Mode::Command);
+        let none = |_: &str| Vec::new();
+        let (input, echo) = if completion {
+            self.editor.feed(b, &console::complete)
+        } else {
+            self.editor.feed(b, &none)
+        };
+        out.push_str(&echo);
+        match input? {
+            Input::Line(text) => self.line(text, out),
+            Input::Interrupt => {
+                match self.mode {
+                    Mode::Confirm | Mode::NewPassword(_) => {
+                        out.push_str("cancelled; nothing changed\n");
+                        self.enter(Mode::Command, out);
+                    }
+                    // The editor has started a fresh line and shown the prompt.
+                    _ => {}
+                }
+                None
+            }
+            Input::Eof => None,
+            Input::TooLong => {
+                out.push_str(&format!(
+                    "error: a line longer than {} bytes, ignored\n",
+                    console::editor::MAX_LINE
+                ));
+                self.show_prompt(out);
+                None
+            }
+        }
+    }
+
+    fn line(&mut self, text: String, out: &mut String) -> Option<Request> {
+        match &mut self.mode {
+            Mode::Command => self.command(&text, out),
+            Mode::Login => {
+                self.busy = true;
+                Some(Request::Login(text))
+            }
+            Mode::Setup(questions) => match questions.answer(&text) {
+                Answer::Next => {
+                    let secret = questions.secret();
+                    let prompt = questions.prompt();
+                    self.editor.secret = secret;
+                    self.editor.set_prompt(&prompt);
+                    self.show_prompt(out);
+                    None
+                }
+                Answer::Again(why) => {
+                    out.push_str(&format!("error: {why}\n"));
+                    let secret = questions.secret();
+                    let prompt = questions.prompt();
+                    self.editor.secret = secret;
+                    self.editor.set_prompt(&prompt);
+                    self.show_prompt(out);
+                    None
+                }
+                Answer::Done(setup) => {
+                    self.busy = true;
+                    out.push_str("setting up...\n");
+                    Some(Request::Setup(setup))
+                }
+            },
+            Mode::NewPassword(None) => {
+                if let Err(why) = ops::check_password(&text) {
+                    out.push_str(&format!("error: {why}; nothing changed\n"));
+                    self.enter(Mode::Command, out);
+                    return None;
+                }
+                self.enter(Mode::NewPassword(Some(text)), out);
+                None
+            }
+            Mode::NewPassword(Some(first)) => {
+                if *first != text {
+                    out.push_str("error: the two passwords differ; nothing changed\n");
+                    self.enter(Mode::Command, out);
+                    return None;
+                }
+                let password = std::mem::take(first);
+                self.set_mode(Mode::Command);
+                self.busy = true;
+                Some(Request::SetPassword(password))
+            }
+            Mode::Confirm => {
+                if text.trim() == "yes" {
+                    self.set_mode(Mode::Command);
+                    self.busy = true;
+                    Some(Request::FactoryReset)
+                } else {
+                    out.push_str("factory reset cancelled; nothing changed\n");
+                    self.enter(Mode::Command, out);
+                    None
+                }
+            }
+            Mode::Paste(_) | Mode::Closed => None,
+        }
+    }
+
+    fn command(&mut self, text: &str, out: &mut String) -> Option<Request> {
+        match console::parse(text) {
+            Ok(None) => {
+                self.show_prompt(out);
+                None
+            }
+            Err(why) => {
+                out.push_str(&format!("error: {why}\n"));
+                self.show_prompt(out);
+                None
+            }
+            Ok(Some(Command::ConfigImport)) => {
+                out.push_str(
+                    "paste the keepalived.conf; end with a line holding a single \".\" (ctrl-c abandons)\n",
+                );
+                self.enter(Mode::Paste(Paste::default()), out);
+                None
+            }
+            Ok(Some(Command::SetPassword)) => {
+                self.enter(Mode::NewPassword(None), out);
+                None
+            }
+            Ok(Some(Command::FactoryReset)) => {
+                self.enter(Mode::Confirm, out);
+                None
+            }
+            Ok(Some(Command::Logout)) if self.login => {
+                out.push_str("logged out\n");
+                self.start_login(out);
+                None
+            }
+            Ok(Some(Command::Logout)) => {
+                out.push_str("error: this console has no login (lvsfw.nologin)\n");
+                self.show_prompt(out);
+                None
+            }
+            Ok(Some(command)) => {
+                self.busy = true;
+                Some(Request::Command(command))
+            }
+        }
+    }
+
+    /// PID 1 has carried out the request.
+    pub fn finish(&mut self, outcome: Outcome, out: &mut String) {
+        self.busy = false;
+        match outcome {
+            Outcome::Closed => {
+                self.mode = Mode::Closed;
+                self.typeahead.clear();
+            }
+            Outcome::LoginAccepted => self.enter(Mode::Command, out),
+            Outcome::LoginRefused => {
+                out.push_str("Login incorrect\n");
+                self.start_login(out);
+            }
+            Outcome::Setup(defaults) => self.start_setup(defaults, out),
+            Outcome::SetupFailed => {
+                out.push_str("setup did not complete; once more:\n");
+                let defaults = self.setup_defaults.clone();
+                self.start_setup(defaults, out);
+            }
+            Outcome::Done => {
+                if matches!(self.mode, Mode::Setup(_) | Mode::Login) {
+                    self.enter(Mode::Command, out)
+                } else {
+                    self.show_prompt(out)
+                }
+            }
+        }
+    }
+
+    fn start_login(&mut self, out: &mut String) {
+        out.push_str("\nlvsfw console: log in with the admin password\n");
+        self.enter(Mode::Login, out);
+    }
+
+    fn start_setup(&mut self, defaults: [String; 3], out: &mut String) {
+        self.setup_defaults = defaults.clone();
+        out.push('\n');
+        out.push_str(setup::INTRO);
+        self.enter(Mode::Setup(Questions::new(defaults)), out);
+    }
+
+    fn enter(&mut self, mode: Mode, out: &mut String) {
+        self.set_mode(mode);
+        self.show_prompt(out);
+    }
+
+    /// The mode and the editor's prompt, echo and history for it; nothing shown yet.
+    fn set_mode(&mut self, mode: Mode) {
+        let (prompt, secret, history) = match &mode {
+            Mode::Setup(q) => (q.prompt(), q.secret(), false),
+            Mode::Login => (PASSWORD_PROMPT.to_string(), true, false),
+            Mode::Command => (PROMPT.to_string(), false, true),
+            Mode::Paste(_) | Mode::Closed => (String::new(), false, false),
+            Mode::Confirm => (CONFIRM_PROMPT.to_string(), false, false),
+            Mode::NewPassword(None) => ("New admin password: ".to_string(), true, false),
+            Mode::NewPassword(Some(_)) => ("New admin password again: ".to_string(), true, false),
+        };
+        self.mode = mode;
+        self.editor.reset();
+        self.editor.set_prompt(&prompt);
+        self.editor.secret = secret;
+        self.editor.no_history = !history;
+    }
+
+    fn show_prompt(&self, out: &mut String) {
+        if self.prompt_shown() {
+            out.push_str(&self.editor.redraw());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
