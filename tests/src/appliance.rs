@@ -1,6 +1,7 @@
 //! An lvsfw appliance in QEMU: the image's kernel and initramfs, its own files appended
 //! as a cpio, virtio NICs on taps in the lab's bridges at the PCI slots the board maps
-//! (0000:00:10.0 ext, :11.0 int, :12.0 mgmt), console and monitor on unix sockets.
+//! (0000:00:10.0 ext, :11.0 int, :12.0 mgmt), optionally the configuration disk
+//! (virtio-blk at :13.0), console and monitor on unix sockets.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -28,6 +29,13 @@ pub struct ApplianceSpec {
     pub mgmt: bool,
     /// Appended to the board's kernel command line.
     pub extra_cmdline: String,
+    /// The configuration disk (a raw image file, e.g. from [`Lab::disk`]); the same file
+    /// in a later boot is the same disk. `None`: no disk, nothing can be saved.
+    pub disk: Option<PathBuf>,
+    /// The console asks for first-boot setup or a login, as a real appliance does.
+    /// `false` (the default) boots with `lvsfw.nologin`: the console opens at
+    /// `lvsfw> `, which is what tests of other things want.
+    pub login: bool,
 }
 
 pub struct Appliance {
@@ -114,10 +122,19 @@ impl Appliance {
         .collect();
         args.extend(["-kernel".into(), kernel.to_string_lossy().into_owned()]);
         args.extend(["-initrd".into(), initrd.to_string_lossy().into_owned()]);
+        let nologin = if spec.login { "" } else { " lvsfw.nologin" };
         args.extend([
             "-append".into(),
-            format!("{} {}", cmdline.trim(), spec.extra_cmdline),
+            format!("{}{nologin} {}", cmdline.trim(), spec.extra_cmdline),
         ]);
+        if let Some(disk) = &spec.disk {
+            args.extend([
+                "-drive".into(),
+                format!("file={},format=raw,if=none,id=store", disk.display()),
+                "-device".into(),
+                "virtio-blk-pci,drive=store,addr=0x13".into(),
+            ]);
+        }
         args.extend([
             "-chardev".into(),
             format!(

@@ -203,6 +203,15 @@ impl Lab {
     }
 
     /// Where the output of the program spawned as `log_name` goes.
+    /// A new, empty configuration disk of 16 MiB (a sparse file in the lab's folder), for
+    /// [`ApplianceSpec::disk`]; boot with the same path again for the same disk.
+    pub fn disk(&self, name: &str) -> Result<std::path::PathBuf, Error> {
+        let path = self.dir.join(format!("{name}.disk"));
+        let file = std::fs::File::create(&path)?;
+        file.set_len(16 << 20)?;
+        Ok(path)
+    }
+
     pub fn log_path(&self, log_name: &str) -> std::path::PathBuf {
         self.dir.join(format!("{log_name}.log"))
     }

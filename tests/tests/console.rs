@@ -1,0 +1,380 @@
+//! Issue 7's acceptance: the serial console of a factory-new appliance, driven over
+//! QEMU's serial socket as an operator would type: first-boot setup, the management
+//! address reachable, bad input of every kind refused with nothing changed, the seed's
+//! 3-1 configuration imported, applied and saved, a reboot from the same disk, the
+//! login, and a factory reset.
+
+use std::time::{Duration, Instant};
+
+use lvsfw_lab::seed::SEED_3_1;
+use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
+
+const BOOT: Duration = Duration::from_secs(90);
+/// Setup and login hash the password (PBKDF2, 600,000 rounds) under emulation.
+const HASHING: Duration = Duration::from_secs(120);
+const SHORT: Duration = Duration::from_secs(10);
+const PROMPT: &str = "lvsfw> ";
+const MGMT: &str = "10.0.5.1";
+const ADMIN_HOST: &str = "10.0.5.50";
+const PASSWORD: &str = "s3cret-pass";
+
+/// Types `line` and returns everything up to the next prompt (the echo and the prompt
+/// left out).
+fn output(lb: &mut Appliance, line: &str, limit: Duration) -> Result<String, Error> {
+    lb.send_line(line)?;
+    // The echo follows the prompt on its line; the output starts after it.
+    lb.wait_for(line, SHORT)?;
+    let out = lb.console.wait_through(PROMPT, limit)?;
+    Ok(out
+        .lines()
+        .map(|l| l.trim_start_matches("\x1b[K"))
+        .filter(|l| !l.ends_with(PROMPT) && !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Types an answer and waits for the next question (or whatever `then` names).
+fn answer(lb: &mut Appliance, text: &str, then: &str) -> Result<String, Error> {
+    lb.send_line(text)?;
+    lb.wait_for(then, SHORT)
+}
+
+fn wait_ping(host: &Host, address: &str, limit: Duration) -> Result<Duration, Error> {
+    let started = Instant::now();
+    while !host.ping(address) {
+        if started.elapsed() > limit {
+            return Err(Error(format!(
+                "{address} does not answer {} within {limit:?}",
+                host.name
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(started.elapsed())
+}
+
+/// (protocol, service, destination, forwarding, weight) of every destination, from
+/// `show ipvs` (addresses as ipvsadm -Ln prints them).
+fn table_from_listing(listing: &str) -> Vec<(String, String, String, String, String)> {
+    let mut rows = Vec::new();
+    let mut service = (String::new(), String::new());
+    for line in listing.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            [proto @ ("TCP" | "UDP" | "SCTP"), addr, ..] => {
+                service = (proto.to_string(), addr.to_string())
+            }
+            ["->", dest, fwd, weight, ..] if *dest != "RemoteAddress:Port" => rows.push((
+                service.0.clone(),
+                service.1.clone(),
+                dest.to_string(),
+                fwd.to_string(),
+                weight.to_string(),
+            )),
+            _ => {}
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The same from /proc/net/ip_vs, its hexadecimal endpoints written as ipvsadm does.
+fn table_from_proc(proc: &str) -> Vec<(String, String, String, String, String)> {
+    let endpoint = |hex: &str| -> String {
+        let (addr, port) = hex.split_once(':').unwrap_or((hex, "0"));
+        let a = u32::from_str_radix(addr, 16).unwrap_or(0);
+        let p = u16::from_str_radix(port, 16).unwrap_or(0);
+        format!("{}:{p}", std::net::Ipv4Addr::from(a))
+    };
+    let mut rows = Vec::new();
+    let mut service = (String::new(), String::new());
+    for line in proc.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            [proto @ ("TCP" | "UDP" | "SCTP"), addr, ..] => {
+                service = (proto.to_string(), endpoint(addr))
+            }
+            ["->", dest, fwd, weight, ..] if *dest != "RemoteAddress:Port" => rows.push((
+                service.0.clone(),
+                service.1.clone(),
+                endpoint(dest),
+                fwd.to_string(),
+                weight.to_string(),
+            )),
+            _ => {}
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn login(lb: &mut Appliance) -> Result<(), Error> {
+    lb.wait_for("log in with the admin password", BOOT)?;
+    lb.wait_for("Password: ", SHORT)?;
+    answer(lb, "not-the-password", "Login incorrect")?;
+    lb.wait_for("Password: ", SHORT)?;
+    lb.send_line(PASSWORD)?;
+    lb.wait_for(PROMPT, HASHING)?;
+    Ok(())
+}
+
+#[test]
+fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Error> {
+    let mut lab = Lab::new("console", true)?;
+    let admin = lab.add_host("admin", Net::Mgmt, &format!("{ADMIN_HOST}/24"), None)?;
+    let disk = lab.disk("lb1")?;
+    let mut lb1 = lab.boot(ApplianceSpec {
+        name: "lb1".into(),
+        mgmt: true,
+        disk: Some(disk),
+        login: true,
+        ..ApplianceSpec::default()
+    })?;
+
+    // --- First-boot setup: each wrong answer is refused with its reason. -------------
+    lb1.wait_for("First-boot setup", BOOT)?;
+    lb1.wait_for("Management address/prefix [10.0.2.15/24]: ", SHORT)?;
+    answer(
+        &mut lb1,
+        "10.0.5.300/24",
+        "error: \"10.0.5.300\" is not an IPv4 or IPv6 address",
+    )?;
+    answer(
+        &mut lb1,
+        "10.0.5.0/24",
+        "is the network address of 10.0.5.0/24",
+    )?;
+    answer(&mut lb1, &format!("{MGMT}/24"), "Default gateway")?;
+    answer(
+        &mut lb1,
+        "10.9.9.9",
+        "error: 10.9.9.9 is not in the management network 10.0.5.0/24",
+    )?;
+    answer(&mut lb1, "10.0.5.254", "Hostname [lvsfw]: ")?;
+    answer(&mut lb1, "lb_1", "error: \"lb_1\" is not a host name")?;
+    answer(&mut lb1, "lb1", "Admin password")?;
+    answer(
+        &mut lb1,
+        "short",
+        "error: a password has 8 to 128 characters",
+    )?;
+    answer(&mut lb1, PASSWORD, "Admin password again: ")?;
+    answer(&mut lb1, "s3cret-pasS", "error: the two passwords differ")?;
+    answer(&mut lb1, PASSWORD, "Admin password again: ")?;
+    answer(&mut lb1, PASSWORD, "setting up")?;
+    lb1.wait_for("saved: the running configuration", HASHING)?;
+    lb1.wait_for(
+        &format!("the management address is {MGMT}/24; the page: http://{MGMT}/"),
+        SHORT,
+    )?;
+    lb1.wait_for(PROMPT, SHORT)?;
+    let took = wait_ping(&admin, MGMT, Duration::from_secs(30))?;
+    eprintln!("mgmt {MGMT} answered {} ms after setup", took.as_millis());
+    assert!(
+        !lb1.console.text().contains("s3cret"),
+        "a password was echoed"
+    );
+    let interfaces = output(&mut lb1, "show interfaces", SHORT)?;
+    assert!(
+        interfaces
+            .lines()
+            .any(|l| l.starts_with("mgmt") && l.contains(&format!("{MGMT}/24"))),
+        "{interfaces}"
+    );
+    assert!(
+        interfaces.contains("0.0.0.0/0 via 10.0.5.254"),
+        "{interfaces}"
+    );
+    let ping = output(
+        &mut lb1,
+        &format!("ping {ADMIN_HOST}"),
+        Duration::from_secs(20),
+    )?;
+    assert!(
+        ping.contains(&format!("reply from {ADMIN_HOST}: seq 1")),
+        "{ping}"
+    );
+    assert!(ping.contains("4 sent, 4 received, 0% loss"), "{ping}");
+
+    // --- Bad input: clear messages, nothing changes, the console goes on. -------------
+    let config_before = output(&mut lb1, "show config", SHORT)?;
+    for (line, said) in [
+        (
+            "no-such-command",
+            "error: unknown command \"no-such-command\"; type \"help\" for the list",
+        ),
+        (
+            "show ipvs --fast",
+            "error: usage: show ipvs [--stats|--rate]",
+        ),
+        (
+            "set interface dmz address 10.1.1.1/24",
+            "error: \"dmz\" is not a NIC role (expected ext, int or mgmt)",
+        ),
+        (
+            "set interface ext address 192.168.0.300/24",
+            "\"192.168.0.300\" is not an IPv4 or IPv6 address",
+        ),
+        (
+            "set interface int address 192.168.0.101/24",
+            "address 192.168.0.101 is configured twice",
+        ),
+        ("set hostname -bad-", "is not a host name"),
+        ("ping", "error: usage: ping ADDRESS"),
+        (
+            "ping 10.0.5",
+            "error: \"10.0.5\" is not an IPv4 or IPv6 address",
+        ),
+        ("reboot now", "error: usage: reboot (no arguments)"),
+        (
+            "config apply",
+            "nothing to apply: no \"set\" or \"config import\" since the last apply",
+        ),
+    ] {
+        let out = output(&mut lb1, line, SHORT)?;
+        assert!(out.contains(said), "{line}: {out}");
+    }
+    // An invalid keepalived.conf: every error with its line and column.
+    lb1.send_line("config import")?;
+    lb1.wait_for("paste the keepalived.conf", SHORT)?;
+    for line in [
+        "virtual_server 192.168.0.100 80 {",
+        "    lb_algo rx",
+        "    delay_lop 6",
+        "    real_server 192.168.33.11 80 {",
+        "        weight -1",
+        "    }",
+        "}",
+        ".",
+    ] {
+        lb1.send_line(line)?;
+    }
+    let report = lb1.console.wait_through("nothing imported", SHORT)?;
+    for at in ["pasted:2:", "pasted:3:", "pasted:5:"] {
+        assert!(report.contains(at), "{at} missing:\n{report}");
+    }
+    lb1.wait_for(PROMPT, SHORT)?;
+    // A line of 100 KB, then binary garbage.
+    let mut long = vec![b'x'; 100 * 1024];
+    long.push(b'\r');
+    lb1.console.send_bytes(&long)?;
+    lb1.wait_for(
+        "error: a line longer than 4096 bytes, ignored",
+        Duration::from_secs(60),
+    )?;
+    lb1.wait_for(PROMPT, SHORT)?;
+    let mut garbage = Vec::new();
+    let mut x: u32 = 7;
+    for _ in 0..2048 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        garbage.push((x >> 16) as u8);
+    }
+    garbage.extend(b"\x03\x15\r");
+    lb1.console.send_bytes(&garbage)?;
+    let status = output(&mut lb1, "show status", SHORT)?;
+    assert!(status.contains("balancer: running"), "{status}");
+    assert!(
+        status.contains("configuration: running as saved"),
+        "{status}"
+    );
+    assert_eq!(
+        output(&mut lb1, "config diff", SHORT)?,
+        "no changes: the candidate is the running configuration"
+    );
+    assert_eq!(output(&mut lb1, "show config", SHORT)?, config_before);
+
+    // --- 3-1 imported, applied, saved. ----------------------------------------------
+    lb1.send_line("config import")?;
+    lb1.wait_for("paste the keepalived.conf", SHORT)?;
+    for line in SEED_3_1.lines() {
+        lb1.send_line(line)?;
+    }
+    lb1.send_line(".")?;
+    lb1.wait_for("imported: 1 virtual servers, 0 VRRP instances", SHORT)?;
+    lb1.wait_for(PROMPT, SHORT)?;
+    // In 3-1 the VIP is a plain address of ext (no VRRP).
+    let said = output(
+        &mut lb1,
+        "set interface ext address 192.168.0.101/24 192.168.0.100/24",
+        SHORT,
+    )?;
+    assert!(said.contains("candidate changed"), "{said}");
+    let diff = output(&mut lb1, "config diff", SHORT)?;
+    assert!(diff.contains("+        \"192.168.0.100/24\""), "{diff}");
+    assert!(diff.contains("+++ candidate keepalived.conf"), "{diff}");
+    let valid = output(&mut lb1, "config validate", SHORT)?;
+    assert!(valid.starts_with("valid: hostname lb1;"), "{valid}");
+    let applied = output(&mut lb1, "config apply", SHORT)?;
+    assert!(
+        applied.contains("applied; the balancer reads it now"),
+        "{applied}"
+    );
+    lb1.wait_for("IPVS: 3 changes applied", Duration::from_secs(30))?;
+    let status = output(&mut lb1, "show status", SHORT)?;
+    assert!(status.contains("applied since the last save"), "{status}");
+    let saved = output(&mut lb1, "config save", Duration::from_secs(30))?;
+    assert!(
+        saved.contains("saved: the running configuration"),
+        "{saved}"
+    );
+    let status = output(&mut lb1, "show status", SHORT)?;
+    assert!(status.contains("running as saved"), "{status}");
+    let exported = output(&mut lb1, "config export", SHORT)?;
+    assert!(exported.contains("\"virtual_servers\""), "{exported}");
+
+    // The console keeps working while the balancer restarts.
+    lb1.send_line("debug kill-balancer")?;
+    let version = output(&mut lb1, "show version", SHORT)?;
+    assert!(version.starts_with("lvsfw "), "{version}");
+    lb1.wait_for("init: balancer started", SHORT)?;
+
+    // --- Reboot from the same disk: the configuration is still there. ----------------
+    lb1.send_line("reboot")?;
+    lb1.wait_for("init: rebooting", Duration::from_secs(20))?;
+    login(&mut lb1)?;
+    // The balancer came up from the saved configuration while the login was asked for.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let listing = loop {
+        let listing = output(&mut lb1, "show ipvs", SHORT)?;
+        if table_from_listing(&listing).len() == 2 || Instant::now() > deadline {
+            break listing;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let shown = output(&mut lb1, "show config", SHORT)?;
+    assert!(shown.contains("hostname: lb1"), "{shown}");
+    assert!(
+        shown.contains("ext   192.168.0.101/24 192.168.0.100/24"),
+        "{shown}"
+    );
+    assert!(shown.contains("virtual_server 192.168.0.100 80"), "{shown}");
+    let proc = output(&mut lb1, "debug cat /proc/net/ip_vs", SHORT)?;
+    let ours = table_from_listing(&listing);
+    assert_eq!(ours.len(), 2, "{listing}");
+    assert_eq!(
+        ours,
+        table_from_proc(&proc),
+        "show ipvs:\n{listing}\n/proc/net/ip_vs:\n{proc}"
+    );
+    wait_ping(&admin, MGMT, Duration::from_secs(30))?;
+
+    // --- Factory reset: asked first, then the disk is erased and setup comes back. ---
+    let cancelled = {
+        lb1.send_line("factory-reset")?;
+        lb1.wait_for("Type \"yes\" to confirm: ", SHORT)?;
+        lb1.send_line("no")?;
+        lb1.console.wait_through(PROMPT, SHORT)?
+    };
+    assert!(
+        cancelled.contains("factory reset cancelled; nothing changed"),
+        "{cancelled}"
+    );
+    lb1.send_line("factory-reset")?;
+    lb1.wait_for("Type \"yes\" to confirm: ", SHORT)?;
+    lb1.send_line("yes")?;
+    lb1.wait_for("the saved configuration is erased", Duration::from_secs(30))?;
+    lb1.wait_for("init: rebooting", Duration::from_secs(20))?;
+    lb1.wait_for("First-boot setup", BOOT)?;
+    lb1.wait_for("Management address/prefix [10.0.2.15/24]: ", SHORT)?;
+    Ok(())
+}
