@@ -129,7 +129,18 @@ impl Job {
             limit,
             kind,
             output: Some(read_end),
-            what: args.first().cloned().unwrap_or_default(),
+            what: {
+                // For messages: what ran (never a secret: those go through stdin).
+                let mut what = match arg0 {
+                    Some(name) => name.to_string(),
+                    None => program.display().to_string(),
+                };
+                for a in args {
+                    what.push(' ');
+                    what.push_str(a);
+                }
+                what.chars().take(80).collect()
+            },
         })
     }
 

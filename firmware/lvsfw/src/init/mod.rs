@@ -931,11 +931,7 @@ impl Pid1 {
             }
         };
         if code.is_none() && job.kind != Kind::Report {
-            self.say(&format!(
-                "error: {} ended: {}\n",
-                job.what,
-                describe(status)
-            ));
+            self.say(&format!("{}: stopped ({})\n", job.what, describe(status)));
         }
         self.finish(outcome);
         self.work_session();
