@@ -196,6 +196,21 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     );
     assert!(ping.contains("4 sent, 4 received, 0% loss"), "{ping}");
 
+    // ctrl-c stops a running command; tab completes command words; the log is kept.
+    lb1.send_line("ping 10.0.5.99")?;
+    lb1.wait_for("PING 10.0.5.99", SHORT)?;
+    lb1.console.send_bytes(b"\x03")?;
+    lb1.wait_for("lvsfw ping 10.0.5.99: stopped (killed by SIGINT)", SHORT)?;
+    lb1.wait_for(PROMPT, SHORT)?;
+    lb1.console.send_bytes(b"sh\tver\t\r")?;
+    lb1.wait_for("show version ", SHORT)?;
+    lb1.wait_for("board qemu-x86_64", SHORT)?;
+    lb1.wait_for(PROMPT, SHORT)?;
+    let log = output(&mut lb1, "show log", SHORT)?;
+    assert!(log.contains("init: console: first-boot setup complete"), "{log}");
+    let vrrp = output(&mut lb1, "show vrrp", SHORT)?;
+    assert!(!vrrp.contains("unknown command"), "{vrrp}");
+
     // --- Bad input: clear messages, nothing changes, the console goes on. -------------
     let config_before = output(&mut lb1, "show config", SHORT)?;
     for (line, said) in [
