@@ -207,7 +207,10 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     lb1.wait_for("board qemu-x86_64", SHORT)?;
     lb1.wait_for(PROMPT, SHORT)?;
     let log = output(&mut lb1, "show log", SHORT)?;
-    assert!(log.contains("init: console: first-boot setup complete"), "{log}");
+    assert!(
+        log.contains("init: console: first-boot setup complete"),
+        "{log}"
+    );
     let vrrp = output(&mut lb1, "show vrrp", SHORT)?;
     assert!(!vrrp.contains("unknown command"), "{vrrp}");
 

@@ -103,6 +103,14 @@ impl Editor {
         out
     }
 
+    /// The prompt and the line at the start of a new line, where there is nothing to
+    /// erase: no escape sequence, so a transcript shows the prompt as it is.
+    pub fn fresh(&self) -> String {
+        let mut out = self.redraw();
+        out.replace_range(..4, "\r");
+        out
+    }
+
     /// Clears the current line so that a log line can be printed in its place; call
     /// [`Editor::redraw`] after it.
     pub fn clear(&self) -> &'static str {

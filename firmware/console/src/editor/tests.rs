@@ -65,6 +65,14 @@ fn the_redraw_puts_the_cursor_back_where_it_was() {
 }
 
 #[test]
+fn a_fresh_prompt_has_no_escape_sequence() {
+    let mut e = Editor::new("lvsfw> ");
+    assert_eq!(e.fresh(), "\rlvsfw> ");
+    typed(&mut e, b"ab\x1b[D");
+    assert_eq!(e.fresh(), "\rlvsfw> ab\x1b[1D");
+}
+
+#[test]
 fn history_walks_back_and_forth_and_keeps_the_draft() {
     let mut e = Editor::new("> ");
     typed(&mut e, b"one\rtwo\rtwo\rthree\r");

@@ -419,9 +419,10 @@ impl Session {
         self.editor.no_history = !history;
     }
 
+    /// The prompt on the new line the output before it ended with.
     fn show_prompt(&self, out: &mut String) {
         if self.prompt_shown() {
-            out.push_str(&self.editor.redraw());
+            out.push_str(&self.editor.fresh());
         }
     }
 }
