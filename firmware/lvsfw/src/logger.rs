@@ -35,15 +35,17 @@ impl Log for ConsoleLogger {
             record.level(),
             &record.args().to_string(),
         );
-        if CAPTURING.load(Ordering::Relaxed) {
+        let capturing = CAPTURING.load(Ordering::Relaxed);
+        if capturing || KEEPING.load(Ordering::Relaxed) {
             let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
             if captured.len() >= MAX_CAPTURED {
                 captured.pop_front();
             }
-            captured.push_back(line);
-            return;
+            captured.push_back((line.clone(), !capturing));
         }
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        if !capturing {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
     }
 
     fn flush(&self) {}
@@ -52,7 +54,9 @@ impl Log for ConsoleLogger {
 /// Lines kept while capturing; older ones are dropped first.
 const MAX_CAPTURED: usize = 1000;
 static CAPTURING: AtomicBool = AtomicBool::new(false);
-static CAPTURED: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+static KEEPING: AtomicBool = AtomicBool::new(false);
+/// Each line, and whether it was written out already.
+static CAPTURED: Mutex<VecDeque<(String, bool)>> = Mutex::new(VecDeque::new());
 
 /// From now on (true) this process's lines wait in memory for [`take_captured`]; false
 /// writes them to stderr again.
@@ -60,8 +64,15 @@ pub fn capture(on: bool) {
     CAPTURING.store(on, Ordering::Relaxed);
 }
 
-/// The lines kept since the last call, oldest first.
-pub fn take_captured() -> Vec<String> {
+/// Lines written to stderr are also kept for [`take_captured`] (marked as shown), so that
+/// PID 1's first lines, before its console is up, are in `show log` too.
+pub fn keep(on: bool) {
+    KEEPING.store(on, Ordering::Relaxed);
+}
+
+/// The lines kept since the last call, oldest first, each with whether it was already
+/// written out.
+pub fn take_captured() -> Vec<(String, bool)> {
     let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
     captured.drain(..).collect()
 }
@@ -113,7 +124,8 @@ mod tests {
         capture(false);
         let lines = take_captured();
         assert_eq!(lines.len(), MAX_CAPTURED);
-        assert!(lines[0].ends_with("init: line 5\n"), "{}", lines[0]);
+        assert!(lines[0].0.ends_with("init: line 5\n"), "{}", lines[0].0);
+        assert!(!lines[0].1, "not written out");
         assert!(take_captured().is_empty());
     }
 

@@ -96,8 +96,12 @@ impl Logs {
                 Err(_) => break,
             }
         }
-        for line in crate::logger::take_captured() {
-            self.line(line);
+        for (line, shown) in crate::logger::take_captured() {
+            if shown {
+                self.remember(line);
+            } else {
+                self.line(line);
+            }
         }
     }
 
@@ -117,18 +121,23 @@ impl Logs {
     }
 
     fn line(&mut self, line: String) {
-        self.recent_bytes += line.len();
-        self.recent.push_back(line.clone());
-        while self.recent.len() > RECENT_LINES || self.recent_bytes > RECENT_BYTES {
-            if let Some(old) = self.recent.pop_front() {
-                self.recent_bytes -= old.len();
-            }
-        }
+        self.remember(line.clone());
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_front();
             self.dropped += 1;
         }
         self.pending.push_back(line);
+    }
+
+    /// Kept for `show log` only (it was shown already).
+    fn remember(&mut self, line: String) {
+        self.recent_bytes += line.len();
+        self.recent.push_back(line);
+        while self.recent.len() > RECENT_LINES || self.recent_bytes > RECENT_BYTES {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_bytes -= old.len();
+            }
+        }
     }
 
     /// When waiting lines must be printed even though typing goes on.

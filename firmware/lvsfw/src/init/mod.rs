@@ -72,6 +72,7 @@ const HANDLED_SIGNALS: [Signal; 6] = [
 
 pub fn run() -> ! {
     crate::logger::init("init");
+    crate::logger::keep(true);
     let mut pid1 = catch_unwind(start).unwrap_or_else(|_| {
         log::error!("start-up panicked; continuing with what is set up");
         let mut pid1 = Pid1::minimal();
