@@ -124,6 +124,11 @@ fn restore(paths: &Paths) -> ExitCode {
     if has_password {
         return ExitCode::SUCCESS;
     }
+    setup_due(paths)
+}
+
+/// No admin password: first-boot setup is due; its defaults are left for PID 1.
+fn setup_due(paths: &Paths) -> ExitCode {
     let board_hostname = std::fs::read_to_string(crate::board::PATH)
         .ok()
         .and_then(|t| crate::board::parse(&t).ok())
@@ -157,7 +162,7 @@ fn login(paths: &Paths) -> ExitCode {
             std::thread::sleep(REFUSED_DELAY);
             ExitCode::FAILURE
         }
-        Login::NoPassword => ExitCode::from(NO_PASSWORD),
+        Login::NoPassword => setup_due(paths),
     }
 }
 
