@@ -76,7 +76,12 @@ pub fn run() -> ! {
     let mut pid1 = catch_unwind(start).unwrap_or_else(|_| {
         log::error!("start-up panicked; continuing with what is set up");
         let mut pid1 = Pid1::minimal();
-        pid1.open_console(Start::Login);
+        let start = if pid1.nologin {
+            Start::Open
+        } else {
+            Start::Login
+        };
+        pid1.open_console(start);
         pid1
     });
     loop {
