@@ -1,0 +1,377 @@
+//! The HTTP server: listeners on the management addresses, one task per connection,
+//! every wait bounded in time and every buffer in size.
+//!
+//! Handlers are synchronous and may take long (a password hash, a netlink dump, a large
+//! keepalived.conf), so each request runs on tokio's blocking pool, a few at a time; the
+//! balancer's own thread only moves bytes. A connection that breaks a limit gets one
+//! short answer (400, 408, 413, 431, 501, 503) and is closed; nothing else happens.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+use crate::http::{self, Head, Method, Reject, Request, Response};
+
+/// What answers requests: [`crate::App`] in the firmware, a stub in tests.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: Request) -> Response;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub http: http::Limits,
+    /// Open connections; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// From the first byte of a request to the end of its head (slow clients).
+    pub head_timeout: Duration,
+    /// To receive the whole body once the head is in.
+    pub body_timeout: Duration,
+    /// An open connection with no request in progress.
+    pub idle_timeout: Duration,
+    /// To hand the answer to a client that does not read.
+    pub write_timeout: Duration,
+    /// Requests on one connection before it is closed.
+    pub max_requests_per_connection: u32,
+    /// Bodies of all connections held in memory at once, in bytes.
+    pub body_budget: usize,
+    /// Requests handled at the same time (threads of the blocking pool).
+    pub handlers_at_once: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            http: http::Limits::default(),
+            max_connections: 64,
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            max_requests_per_connection: 1000,
+            body_budget: 8 * 1024 * 1024,
+            handlers_at_once: 4,
+        }
+    }
+}
+
+/// Where to listen: an address and, on the appliance, the NIC it must arrive on
+/// (`SO_BINDTODEVICE`), so that a packet for that address coming in on `ext` is not
+/// answered.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub device: Option<String>,
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.device {
+            Some(d) => write!(f, "{} on {d}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+/// What all connections share.
+pub struct Shared {
+    handler: Arc<dyn Handler>,
+    limits: ServerLimits,
+    connections: Arc<Semaphore>,
+    body_budget: Arc<Semaphore>,
+    handlers: Arc<Semaphore>,
+}
+
+impl Shared {
+    pub fn new(handler: Arc<dyn Handler>, limits: ServerLimits) -> Arc<Shared> {
+        Arc::new(Shared {
+            handler,
+            limits,
+            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            body_budget: Arc::new(Semaphore::new(limits.body_budget)),
+            handlers: Arc::new(Semaphore::new(limits.handlers_at_once.max(1))),
+        })
+    }
+}
+
+/// Serves on the addresses `listen` holds until it closes, binding again whenever it
+/// changes (the management address was changed and applied). Connections already open
+/// are served to their end.
+pub async fn serve(mut listen: watch::Receiver<Vec<Listen>>, shared: Arc<Shared>) {
+    loop {
+        let wanted = listen.borrow_and_update().clone();
+        let tasks: Vec<JoinHandle<()>> = wanted
+            .iter()
+            .map(|l| tokio::spawn(listen_on(l.clone(), shared.clone())))
+            .collect();
+        if wanted.is_empty() {
+            log::warn!("web: no management address to listen on; the page is not served");
+        }
+        let changed = listen.changed().await;
+        for task in tasks {
+            task.abort();
+        }
+        if changed.is_err() {
+            return;
+        }
+    }
+}
+
+/// How soon a failed bind is tried again (the address may not be up yet).
+const BIND_RETRY: Duration = Duration::from_secs(5);
+
+async fn listen_on(listen: Listen, shared: Arc<Shared>) {
+    let mut said = false;
+    let listener = loop {
+        match bind(&listen) {
+            Ok(l) => break l,
+            Err(e) => {
+                if !said {
+                    log::error!("web: cannot listen on {listen}: {e}; trying again every 5 s");
+                    said = true;
+                }
+                tokio::time::sleep(BIND_RETRY).await;
+            }
+        }
+    };
+    log::info!("web: listening on http://{listen}");
+    accept_loop(listener, shared).await;
+}
+
+fn bind(listen: &Listen) -> std::io::Result<TcpListener> {
+    let socket = match listen.addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    if let Some(device) = &listen.device {
+        socket.bind_device(Some(device.as_bytes()))?;
+    }
+    socket.bind(listen.addr)?;
+    socket.listen(64)
+}
+
+/// Accepts connections on `listener` for ever; each one is served by a task of its own.
+pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait rather than spin.
+                log::error!("web: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+            refuse_busy(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok().map(|a| a.ip());
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, peer.ip(), local, &shared).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Too many connections: one non-blocking attempt at a 503, then the socket is closed.
+fn refuse_busy(stream: TcpStream) {
+    let response = Response::text(503, "too many connections; try again\n".into());
+    let mut bytes = response.encode_head(false);
+    bytes.extend_from_slice(&response.body);
+    let _ = stream.try_write(&bytes);
+}
+
+/// Serves requests on one connection until it closes, breaks a limit or says
+/// `Connection: close`. Generic over the stream so that tests run it on a pipe.
+pub async fn serve_connection<S>(
+    mut stream: S,
+    peer: IpAddr,
+    local: Option<IpAddr>,
+    shared: &Shared,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let limits = &shared.limits;
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
+    for served in 0..limits.max_requests_per_connection {
+        let head = match read_head(&mut stream, &mut buf, limits).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(reject) => {
+                log::info!("web: {peer}: {} {}", reject.status, reject.message);
+                let _ = write_response(&mut stream, &reject.response(), false, false, limits).await;
+                return;
+            }
+        };
+        let (head, used) = head;
+        buf.drain(..used);
+        // The body is held in memory only within the shared budget.
+        let Ok(_budget) = shared
+            .body_budget
+            .try_acquire_many(u32::try_from(head.content_length).unwrap_or(u32::MAX))
+        else {
+            let busy = Response::text(503, "busy with other uploads; try again\n".into());
+            let _ = write_response(&mut stream, &busy, false, false, limits).await;
+            return;
+        };
+        let body = match read_body(&mut stream, &mut buf, head.content_length, limits).await {
+            Ok(body) => body,
+            Err(reject) => {
+                log::info!("web: {peer}: {} {}", reject.status, reject.message);
+                let _ = write_response(&mut stream, &reject.response(), false, false, limits).await;
+                return;
+            }
+        };
+        let keep_alive = head.keep_alive && served + 1 < limits.max_requests_per_connection;
+        let is_head = head.method == Method::Head;
+        let request = Request {
+            head,
+            body,
+            peer,
+            local,
+        };
+        let response = handle(shared, request).await;
+        drop(_budget);
+        if write_response(&mut stream, &response, keep_alive, is_head, limits)
+            .await
+            .is_err()
+            || !keep_alive
+        {
+            return;
+        }
+    }
+}
+
+/// Runs the handler on the blocking pool; a panic in it is a 500, never a crash.
+async fn handle(shared: &Shared, request: Request) -> Response {
+    let Ok(_permit) = shared.handlers.acquire().await else {
+        return Response::text(503, "shutting down\n".into());
+    };
+    let handler = shared.handler.clone();
+    let what = format!("{} {}", request.head.method_text, request.head.path);
+    match tokio::task::spawn_blocking(move || handler.handle(request)).await {
+        Ok(response) => response,
+        Err(e) => {
+            log::error!("web: {what}: the handler failed: {e}");
+            Response::text(500, "internal error; see the log\n".into())
+        }
+    }
+}
+
+/// Reads until a whole head is in `buf`: `Ok(None)` when the client closed (or stayed
+/// idle) between requests.
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    limits: &ServerLimits,
+) -> Result<Option<(Head, usize)>, Reject> {
+    // Between requests the client may stay silent up to the idle timeout.
+    if buf.is_empty() {
+        match timeout(limits.idle_timeout, read_some(stream, buf)).await {
+            Err(_) | Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
+            Ok(Ok(_)) => {}
+        }
+    }
+    let head = async {
+        loop {
+            if let Some(parsed) = http::parse_head(buf, &limits.http)? {
+                return Ok(Some(parsed));
+            }
+            match read_some(stream, buf).await {
+                Ok(0) | Err(_) => return Ok(None),
+                Ok(_) => {}
+            }
+        }
+    };
+    match timeout(limits.head_timeout, head).await {
+        Ok(result) => result,
+        Err(_) => Err(Reject {
+            status: 408,
+            message: format!(
+                "the request head did not arrive within {} s",
+                limits.head_timeout.as_secs()
+            ),
+        }),
+    }
+}
+
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    length: usize,
+    limits: &ServerLimits,
+) -> Result<Vec<u8>, Reject> {
+    let fill = async {
+        while buf.len() < length {
+            match read_some(stream, buf).await {
+                Ok(0) | Err(_) => {
+                    return Err(Reject {
+                        status: 400,
+                        message: format!(
+                            "malformed request: the body ended after {} of {length} bytes",
+                            buf.len()
+                        ),
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(())
+    };
+    match timeout(limits.body_timeout, fill).await {
+        Ok(Ok(())) => Ok(buf.drain(..length).collect()),
+        Ok(Err(reject)) => Err(reject),
+        Err(_) => Err(Reject {
+            status: 408,
+            message: format!(
+                "the request body did not arrive within {} s",
+                limits.body_timeout.as_secs()
+            ),
+        }),
+    }
+}
+
+/// Appends what the stream has (at most 16 KiB at a time) to `buf`.
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = stream.read(&mut chunk).await?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+async fn write_response<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    response: &Response,
+    keep_alive: bool,
+    head_only: bool,
+    limits: &ServerLimits,
+) -> std::io::Result<()> {
+    let mut bytes = response.encode_head(keep_alive);
+    if !head_only {
+        bytes.extend_from_slice(&response.body);
+    }
+    match timeout(limits.write_timeout, async {
+        stream.write_all(&bytes).await?;
+        stream.flush().await
+    })
+    .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
