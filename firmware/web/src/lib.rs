@@ -1,6 +1,21 @@
-//! The management page: an HTTP/1.1 server on the management address.
+//! The management page: an HTTP/1.1 server on the management address, HTML pages
+//! rendered from templates compiled into the binary (no JavaScript), a JSON API, and
+//! `/metrics` for Prometheus.
+//!
+//! The crate owns the HTTP side (parsing with limits, sessions, CSRF, forms, templates,
+//! the candidate configuration); the firmware gives it a [`Backend`] that reads the
+//! status and puts changes in service.
 
+mod app;
+pub mod backend;
+mod edit;
+pub mod form;
 pub mod http;
+mod metrics;
+mod pages;
 pub mod server;
+pub mod session;
 
+pub use app::{native_json, App, Options, FACTORY_PASSWORD, MIN_PASSWORD_LEN};
+pub use backend::{Backend, Change, Status};
 pub use server::{serve, Handler, Listen, ServerLimits, Shared};

@@ -1,0 +1,733 @@
+//! The site's handlers driven as a browser and an API client would, without a network:
+//! routes, login, the forced password change, CSRF, forms, the candidate, the API.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::*;
+use crate::backend::{RealServerStatus, ServiceStatus, Status};
+use crate::http::{parse_head, Limits};
+
+const SEED: &str = include_str!("../../../config/testdata/seed-3-1.conf");
+const NATIVE: &str = r#"{"hostname": "lb1", "interfaces": [
+    {"role": "ext", "addresses": ["192.168.0.101/24", "192.168.0.100/24"]},
+    {"role": "int", "addresses": ["192.168.33.20/24"]},
+    {"role": "mgmt", "addresses": ["10.1.0.1/24"]}]}"#;
+
+#[derive(Default)]
+struct Fake {
+    native: Mutex<Option<Config>>,
+    text: Mutex<Option<String>>,
+    applied: Mutex<Vec<Change>>,
+    saved: Mutex<u32>,
+    save_works: bool,
+}
+
+impl Backend for Fake {
+    fn status(&self) -> Status {
+        Status {
+            version: "0.1.0".into(),
+            hostname: "lb1".into(),
+            services: vec![ServiceStatus {
+                name: "TCP 192.168.0.100:80".into(),
+                scheduler: "rr".into(),
+                real_servers: vec![RealServerStatus {
+                    address: "192.168.33.11:80".into(),
+                    forward: "Masq".into(),
+                    weight: Some(1),
+                    health: "up".into(),
+                    ..RealServerStatus::default()
+                }],
+                ..ServiceStatus::default()
+            }],
+            ..Status::default()
+        }
+    }
+    fn native(&self) -> Option<Config> {
+        self.native.lock().unwrap().clone()
+    }
+    fn keepalived_text(&self) -> Result<Option<String>, String> {
+        Ok(self.text.lock().unwrap().clone())
+    }
+    fn apply(&self, change: Change) -> Result<String, String> {
+        if let Some(n) = &change.native {
+            *self.native.lock().unwrap() = Some(n.clone());
+        }
+        if let Some(t) = &change.keepalived {
+            *self.text.lock().unwrap() = Some(t.clone());
+        }
+        self.applied.lock().unwrap().push(change);
+        Ok("the balancer reloaded".into())
+    }
+    fn save(&self) -> Result<String, String> {
+        if self.save_works {
+            *self.saved.lock().unwrap() += 1;
+            Ok("saved".into())
+        } else {
+            Err("not available yet".into())
+        }
+    }
+    fn reboot(&self) -> Result<(), String> {
+        Ok(())
+    }
+    fn log_lines(&self) -> Vec<String> {
+        vec!["[    1.000000] balancer: <started>".into()]
+    }
+}
+
+/// A browser: a cookie jar and the CSRF token of the last page it saw.
+struct Browser {
+    app: App,
+    fake: Arc<Fake>,
+    cookies: HashMap<String, String>,
+    csrf: String,
+    peer: IpAddr,
+    clock: Arc<Mutex<Instant>>,
+}
+
+struct Answer {
+    status: u16,
+    location: String,
+    body: String,
+}
+
+fn browser_with(fake: Fake) -> Browser {
+    let fake = Arc::new(fake);
+    let clock = Arc::new(Mutex::new(Instant::now()));
+    let c = clock.clone();
+    let app = App::with_clock(
+        fake.clone(),
+        Options {
+            hash_iterations: config::password::MIN_ITERATIONS,
+            sessions: SessionLimits::default(),
+        },
+        Box::new(move || *c.lock().unwrap()),
+    );
+    Browser {
+        app,
+        fake,
+        cookies: HashMap::new(),
+        csrf: String::new(),
+        peer: "10.1.0.50".parse().unwrap(),
+        clock,
+    }
+}
+
+fn browser() -> Browser {
+    let fake = Fake {
+        native: Mutex::new(Some(config::native::from_json(NATIVE).unwrap())),
+        text: Mutex::new(Some(SEED.into())),
+        ..Fake::default()
+    };
+    browser_with(fake)
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+impl Browser {
+    fn request(&mut self, method: &str, path: &str, content_type: &str, body: &str) -> Answer {
+        let cookies: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: lb1\r\n");
+        if !cookies.is_empty() {
+            head.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
+        }
+        if !content_type.is_empty() {
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        if path.starts_with("/api/") && !self.csrf.is_empty() {
+            head.push_str(&format!("X-CSRF-Token: {}\r\n", self.csrf));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let (parsed, _) = parse_head(head.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap();
+        let now = *self.clock.lock().unwrap();
+        let response = self.app.handle_at(
+            &Request {
+                head: parsed,
+                body: body.as_bytes().to_vec(),
+                peer: self.peer,
+                local: Some("10.1.0.1".parse().unwrap()),
+            },
+            now,
+        );
+        for (name, value) in &response.headers {
+            if *name == "Set-Cookie" {
+                let pair = value.split(';').next().unwrap();
+                let (k, v) = pair.split_once('=').unwrap();
+                if v.is_empty() {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.into(), v.into());
+                }
+            }
+        }
+        let body = String::from_utf8(response.body.clone()).unwrap();
+        if let Some(at) = body.find("name=\"csrf\" value=\"") {
+            let rest = &body[at + 19..];
+            self.csrf = rest[..rest.find('"').unwrap()].to_string();
+        }
+        Answer {
+            status: response.status,
+            location: response.header("Location").unwrap_or("").to_string(),
+            body,
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Answer {
+        self.request("GET", path, "", "")
+    }
+
+    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let body = form_body(fields);
+        self.request("POST", path, "application/x-www-form-urlencoded", &body)
+    }
+
+    /// A form post with the page's CSRF token and the candidate generation it showed.
+    fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let csrf = self.csrf.clone();
+        let page = self.get("/config").body;
+        let generation = field(&page, "generation");
+        let mut all = vec![("csrf", csrf.as_str()), ("generation", generation.as_str())];
+        all.extend_from_slice(fields);
+        self.post(path, &all)
+    }
+
+    fn login(&mut self, password: &str) -> Answer {
+        let page = self.get("/login").body;
+        let token = field(&page, "login_token");
+        self.post("/login", &[("login_token", &token), ("password", password)])
+    }
+
+    /// Logged in, factory password changed to "correct horse".
+    fn ready(&mut self) {
+        assert_eq!(self.login(FACTORY_PASSWORD).location, "/password");
+        self.get("/password");
+        let csrf = self.csrf.clone();
+        let a = self.post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("new", "correct horse"),
+                ("again", "correct horse"),
+            ],
+        );
+        assert_eq!(a.location, "/status", "{}", a.body);
+    }
+
+    fn advance(&self, d: Duration) {
+        *self.clock.lock().unwrap() += d;
+    }
+}
+
+/// The value of the first hidden field called `name` on a page.
+fn field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} on\n{page}"));
+    let rest = &page[at + marker.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[test]
+fn every_page_but_the_login_needs_a_session() {
+    let mut b = browser();
+    for path in ["/", "/status", "/config", "/log", "/system", "/password"] {
+        let a = b.get(path);
+        assert_eq!((a.status, a.location.as_str()), (303, "/login"), "{path}");
+    }
+    for path in ["/api/status", "/api/config", "/metrics"] {
+        let a = b.get(path);
+        assert_eq!(a.status, 401, "{path}");
+        assert!(a.body.contains("log in first"), "{}", a.body);
+    }
+    let a = b.post(
+        "/config/edit",
+        &[("op", "rs-remove"), ("vs", "0"), ("rs", "0")],
+    );
+    assert_eq!(a.location, "/login");
+    assert!(b.fake.applied.lock().unwrap().is_empty());
+    let a = b.get("/login");
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("id=\"password\""), "{}", a.body);
+}
+
+#[test]
+fn the_factory_password_must_be_changed_first() {
+    let mut b = browser();
+    let a = b.login(FACTORY_PASSWORD);
+    assert_eq!((a.status, a.location.as_str()), (303, "/password"));
+    assert!(b.cookies.contains_key(session::COOKIE));
+    // Nothing else until the password is changed.
+    for path in ["/status", "/config"] {
+        assert_eq!(b.get(path).location, "/password", "{path}");
+    }
+    assert_eq!(b.get("/api/status").status, 403);
+    let page = b.get("/password");
+    assert!(
+        page.body.contains("This is the factory password"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("name=\"current\""));
+    let csrf = b.csrf.clone();
+    for (new, again, error) in [
+        ("short", "short", "at least 8 characters"),
+        (FACTORY_PASSWORD, FACTORY_PASSWORD, "at least 8"),
+        (
+            "correct horse",
+            "correct horsE",
+            "the two new passwords differ",
+        ),
+    ] {
+        let a = b.post(
+            "/password",
+            &[("csrf", &csrf), ("new", new), ("again", again)],
+        );
+        assert_eq!(a.status, 422);
+        assert!(a.body.contains(error), "{error}: {}", a.body);
+    }
+    assert!(b.fake.applied.lock().unwrap().is_empty());
+    let a = b.post(
+        "/password",
+        &[
+            ("csrf", &csrf),
+            ("new", "correct horse"),
+            ("again", "correct horse"),
+        ],
+    );
+    assert_eq!(a.location, "/status");
+    let stored = b.fake.native().unwrap().admin.password.unwrap();
+    assert!(stored.verify("correct horse"));
+    assert!(!stored.verify(FACTORY_PASSWORD));
+    let status = b.get("/status");
+    assert_eq!(status.status, 200);
+    assert!(status.body.contains("Password changed"), "{}", status.body);
+    // The factory password no longer works; the new one does, without a forced change.
+    let mut other = Browser {
+        cookies: HashMap::new(),
+        ..browser_sharing(&b)
+    };
+    assert_eq!(other.login(FACTORY_PASSWORD).status, 401);
+    assert_eq!(other.login("correct horse").location, "/status");
+}
+
+/// A second browser on the same appliance.
+fn browser_sharing(b: &Browser) -> Browser {
+    let fake = Fake {
+        native: Mutex::new(b.fake.native()),
+        text: Mutex::new(b.fake.keepalived_text().unwrap()),
+        ..Fake::default()
+    };
+    browser_with(fake)
+}
+
+#[test]
+fn failed_logins_are_rate_limited_per_address() {
+    let mut b = browser();
+    for _ in 0..session::FREE_FAILURES + 1 {
+        let a = b.login("guess");
+        assert_eq!(a.status, 401);
+        assert!(a.body.contains("wrong password"));
+    }
+    let a = b.login(FACTORY_PASSWORD);
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert!(a
+        .body
+        .contains("too many failed logins from 10.1.0.50; try again in 1 s"));
+    b.advance(Duration::from_secs(1));
+    assert_eq!(b.login(FACTORY_PASSWORD).location, "/password");
+}
+
+#[test]
+fn a_stale_login_form_is_refused() {
+    let mut b = browser();
+    b.get("/login");
+    let a = b.post(
+        "/login",
+        &[("login_token", "forged"), ("password", FACTORY_PASSWORD)],
+    );
+    assert_eq!(a.status, 403);
+    assert!(!b.cookies.contains_key(session::COOKIE));
+}
+
+#[test]
+fn a_change_without_the_csrf_token_changes_nothing() {
+    let mut b = browser();
+    b.ready();
+    for csrf in ["", "0000"] {
+        let a = b.post(
+            "/config/edit",
+            &[
+                ("csrf", csrf),
+                ("op", "rs-remove"),
+                ("vs", "0"),
+                ("rs", "0"),
+            ],
+        );
+        assert_eq!(a.status, 403);
+        assert!(a.body.contains("CSRF token"), "{}", a.body);
+    }
+    // The API takes the token in a header; with the right one an invalid body is only
+    // invalid, with a wrong one it is not even read.
+    let a = b.request(
+        "PUT",
+        "/api/config",
+        "application/json",
+        "{\"hostname\": 1}",
+    );
+    assert_eq!(a.status, 422);
+    b.csrf = "bad".into();
+    let a = b.request("PUT", "/api/config", "application/json", "{}");
+    assert_eq!(a.status, 403);
+    assert_eq!(
+        b.fake.applied.lock().unwrap().len(),
+        1,
+        "only the password change"
+    );
+}
+
+#[test]
+fn a_weight_set_through_the_form_is_applied_as_keepalived_conf() {
+    let mut b = browser();
+    b.ready();
+    let page = b.get("/config").body;
+    assert!(page.contains("real_server 192.168.33.11 80"), "{page}");
+    assert!(page.contains("The candidate is the configuration in service"));
+    let a = b.submit(
+        "/config/edit",
+        &[("op", "rs-set"), ("vs", "0"), ("rs", "0"), ("weight", "0")],
+    );
+    assert_eq!(a.location, "/config", "{}", a.body);
+    let page = b.get("/config").body;
+    assert!(page.contains("Candidate: virtual_server 192.168.0.100 80: real_server 192.168.33.11 80: weight 1 -&gt; 0"), "{page}");
+    assert!(
+        page.contains("has changes that are not in service yet"),
+        "{page}"
+    );
+    // Not in service until Apply.
+    assert_eq!(b.fake.keepalived_text().unwrap().unwrap(), SEED);
+    let a = b.submit("/config/apply", &[]);
+    assert_eq!(a.location, "/config", "{}", a.body);
+    let text = b.fake.keepalived_text().unwrap().unwrap();
+    let k = keepalived::read_text(&text, "x").unwrap().config;
+    assert_eq!(k.virtual_servers[0].real_servers[0].weight, 0);
+    assert_eq!(k.virtual_servers[0].real_servers[1].weight, 1);
+    let page = b.get("/config").body;
+    assert!(page.contains("Applied: the balancer reloaded"), "{page}");
+}
+
+#[test]
+fn a_form_from_an_older_candidate_is_refused() {
+    let mut b = browser();
+    b.ready();
+    let page = b.get("/config").body;
+    let old = field(&page, "generation");
+    b.submit(
+        "/config/edit",
+        &[("op", "rs-disable"), ("vs", "0"), ("rs", "1")],
+    );
+    let csrf = b.csrf.clone();
+    let a = b.post(
+        "/config/edit",
+        &[
+            ("csrf", &csrf),
+            ("generation", &old),
+            ("op", "rs-remove"),
+            ("vs", "0"),
+            ("rs", "0"),
+        ],
+    );
+    assert_eq!(a.status, 422);
+    assert!(
+        a.body
+            .contains("the candidate changed since this page was made"),
+        "{}",
+        a.body
+    );
+    let candidate = field(&b.get("/config").body, "generation");
+    assert_ne!(candidate, old);
+}
+
+#[test]
+fn a_bad_paste_shows_every_error_at_its_line_and_changes_nothing() {
+    let mut b = browser();
+    b.ready();
+    let bad = "virtual_server 10.0.0.1 80 {\r\n  lb_algo rx\r\n  delay_lop 6\r\n}\r\n";
+    let a = b.submit("/config/keepalived", &[("text", bad), ("action", "apply")]);
+    assert_eq!(a.status, 422);
+    for part in [
+        "2 errors; nothing was changed.",
+        "<li>keepalived.conf:2:11: lb_algo: &quot;rx&quot; is not a scheduler",
+        "<li>keepalived.conf:3:3: unknown keyword &quot;delay_lop&quot; in virtual_server (did you mean &quot;delay_loop&quot;?)</li>",
+        "   2 |   lb_algo rx\n                 ^ lb_algo",
+        "   3 |   delay_lop 6\n         ^ unknown keyword",
+    ] {
+        assert!(a.body.contains(part), "{part:?} missing from\n{}", a.body);
+    }
+    // The text stays in the editor for fixing.
+    assert!(a.body.contains("  delay_lop 6\n"));
+    assert_eq!(b.fake.applied.lock().unwrap().len(), 1, "only the password");
+    assert_eq!(b.fake.keepalived_text().unwrap().unwrap(), SEED);
+}
+
+#[test]
+fn a_pasted_config_validates_stages_and_applies() {
+    let mut b = browser_with(Fake {
+        native: Mutex::new(Some(config::native::from_json(NATIVE).unwrap())),
+        ..Fake::default()
+    });
+    b.ready();
+    let page = b.get("/status").body;
+    assert!(page.contains("<td>192.168.33.11:80</td>"), "{page}");
+    let a = b.submit(
+        "/config/keepalived",
+        &[("text", SEED), ("action", "validate")],
+    );
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body
+            .contains("Valid: 1 virtual servers, 0 VRRP instances."),
+        "{}",
+        a.body
+    );
+    assert_eq!(b.fake.keepalived_text().unwrap(), None);
+    let a = b.submit("/config/keepalived", &[("text", SEED), ("action", "stage")]);
+    assert_eq!(a.location, "/config");
+    assert_eq!(b.fake.keepalived_text().unwrap(), None);
+    let page = b.get("/config").body;
+    assert!(page.contains("not in service yet"));
+    assert!(
+        page.contains("! Configuration File for keepalived"),
+        "comments kept"
+    );
+    b.submit("/config/apply", &[]);
+    assert_eq!(b.fake.keepalived_text().unwrap().unwrap(), SEED);
+}
+
+#[test]
+fn the_native_settings_keep_the_password_and_name_their_errors() {
+    let mut b = browser();
+    b.ready();
+    let page = b.get("/config").body;
+    assert!(
+        page.contains("&quot;hostname&quot;: &quot;lb1&quot;"),
+        "{page}"
+    );
+    assert!(!page.contains("password_hash"), "the hash is never shown");
+    let a = b.submit(
+        "/config/native",
+        &[("text", "{\"hostname\": \"lb_1\"}"), ("action", "apply")],
+    );
+    assert_eq!(a.status, 422);
+    assert!(
+        a.body
+            .contains("<li>hostname: &quot;lb_1&quot; is not a host name"),
+        "{}",
+        a.body
+    );
+    let a = b.submit(
+        "/config/native",
+        &[
+            ("text", "{\"admin\": {\"password_hash\": \"x\"}}"),
+            ("action", "apply"),
+        ],
+    );
+    assert!(
+        a.body
+            .contains("<li>admin.password_hash: the password is changed on the password page"),
+        "{}",
+        a.body
+    );
+    // Settings that would cut the page off are refused.
+    let a = b.submit(
+        "/config/native",
+        &[("text", "{\"hostname\": \"lb2\"}"), ("action", "apply")],
+    );
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(
+        a.body.contains(
+            "<li>interfaces: 10.1.0.1, the address this page is reached on, would be removed"
+        ),
+        "{}",
+        a.body
+    );
+    // Without the int address, the seed's NAT real servers have no way out.
+    let no_int = NATIVE.replace(
+        "{\"role\": \"int\", \"addresses\": [\"192.168.33.20/24\"]},",
+        "",
+    );
+    let a = b.submit("/config/native", &[("text", &no_int), ("action", "apply")]);
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("keepalived.conf virtual_servers[0].real_servers[0]: real_server: 192.168.33.11 is not reachable through an int address (int has no address)"), "{}", a.body);
+    let renamed = NATIVE.replace("lb1", "lb2");
+    let a = b.submit("/config/native", &[("text", &renamed), ("action", "apply")]);
+    assert_eq!(a.location, "/config", "{}", a.body);
+    let native = b.fake.native().unwrap();
+    assert_eq!(native.hostname.as_deref(), Some("lb2"));
+    assert!(native.admin.password.unwrap().verify("correct horse"));
+}
+
+#[test]
+fn the_api_speaks_json() {
+    let mut b = browser();
+    let a = b.request(
+        "POST",
+        "/api/login",
+        "application/json",
+        "{\"password\": \"lvsfw\"}",
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["must_change_password"], true);
+    b.csrf = v["csrf"].as_str().unwrap().into();
+    let a = b.request(
+        "POST",
+        "/api/password",
+        "application/json",
+        "{\"new\": \"correct horse\"}",
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = b.get("/api/status");
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["services"][0]["real_servers"][0]["health"], "up");
+    let a = b.get("/api/config");
+    let mut whole: Value = serde_json::from_str(&a.body).unwrap();
+    assert!(
+        whole.pointer("/admin/password_hash").is_none(),
+        "{}",
+        a.body
+    );
+    assert_eq!(
+        whole["keepalived"]["virtual_servers"][0]["real_servers"][0]["weight"],
+        1
+    );
+    // Validate without changing anything.
+    let a = b.request(
+        "POST",
+        "/api/config/validate",
+        "text/plain",
+        "vrrp_instance X {\n}\n",
+    );
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["errors"][0]["location"], "keepalived.conf:1:1");
+    // PUT with an error: 422, every error, nothing applied.
+    whole["keepalived"]["virtual_servers"][0]["lb_algo"] = "rx".into();
+    let a = b.request("PUT", "/api/config", "application/json", &whole.to_string());
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(
+        a.body.contains("keepalived.virtual_servers[0].lb_algo"),
+        "{}",
+        a.body
+    );
+    let applied = b.fake.applied.lock().unwrap().len();
+    whole["keepalived"]["virtual_servers"][0]["lb_algo"] = "wrr".into();
+    whole["keepalived"]["virtual_servers"][0]["real_servers"][0]["weight"] = 0.into();
+    let a = b.request("PUT", "/api/config", "application/json", &whole.to_string());
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(b.fake.applied.lock().unwrap().len(), applied + 1);
+    let text = b.fake.keepalived_text().unwrap().unwrap();
+    assert!(text.contains("lb_algo wrr"), "{text}");
+    assert!(b
+        .fake
+        .native()
+        .unwrap()
+        .admin
+        .password
+        .unwrap()
+        .verify("correct horse"));
+    // Wrong content types and bodies are named.
+    assert_eq!(
+        b.request("PUT", "/api/config", "text/plain", "{}").status,
+        415
+    );
+    assert_eq!(
+        b.request("PUT", "/api/config", "application/json", "{")
+            .status,
+        422
+    );
+}
+
+#[test]
+fn metrics_log_and_system() {
+    let mut b = browser();
+    b.ready();
+    let a = b.get("/metrics");
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body.contains(
+            "lvsfw_check_up{service=\"TCP 192.168.0.100:80\",server=\"192.168.33.11:80\"} 1"
+        ),
+        "{}",
+        a.body
+    );
+    let a = b.get("/log");
+    assert!(a.body.contains("balancer: &lt;started&gt;"), "{}", a.body);
+    let csrf = b.csrf.clone();
+    let a = b.post("/reboot", &[("csrf", &csrf)]);
+    assert_eq!(a.status, 422, "the box must be ticked");
+    let a = b.post("/reboot", &[("csrf", &csrf), ("confirm", "yes")]);
+    assert!(a.body.contains("Rebooting"), "{}", a.body);
+}
+
+#[test]
+fn save_says_when_it_is_not_available() {
+    let mut b = browser();
+    b.ready();
+    let csrf = b.csrf.clone();
+    let a = b.post("/config/save", &[("csrf", &csrf)]);
+    assert_eq!(a.location, "/config");
+    let page = b.get("/config").body;
+    assert!(page.contains("Not saved: not available yet"), "{page}");
+}
+
+#[test]
+fn sessions_end_when_idle_and_at_logout() {
+    let mut b = browser();
+    b.ready();
+    assert_eq!(b.get("/status").status, 200);
+    b.advance(SessionLimits::default().idle);
+    assert_eq!(b.get("/status").location, "/login");
+    assert_eq!(b.login("correct horse").location, "/status");
+    b.get("/status");
+    let csrf = b.csrf.clone();
+    let a = b.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(a.location, "/login");
+    assert!(!b.cookies.contains_key(session::COOKIE));
+    assert_eq!(b.get("/status").location, "/login");
+}
+
+#[test]
+fn unknown_routes_methods_and_bodies_are_refused_clearly() {
+    let mut b = browser();
+    b.ready();
+    let a = b.get("/nope");
+    assert_eq!(a.status, 404);
+    let a = b.request("DELETE", "/config", "", "");
+    assert_eq!(a.status, 405);
+    assert_eq!(
+        a.body,
+        "DELETE is not allowed on /config (allowed: GET, HEAD)\n"
+    );
+    let a = b.request("POST", "/config/edit", "text/plain", "op=x");
+    assert_eq!(a.status, 415);
+    let a = b.request(
+        "POST",
+        "/config/edit",
+        "application/x-www-form-urlencoded",
+        "a=%FF",
+    );
+    assert_eq!(a.status, 400);
+    assert_eq!(a.body, "form field \"a\" is not valid UTF-8\n");
+}

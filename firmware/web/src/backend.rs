@@ -1,0 +1,129 @@
+//! What the page needs from the rest of the firmware, as a trait: the balancer implements
+//! it (files, netlink, the reload channel), tests bring a fake.
+//!
+//! Every method may block (it runs on tokio's blocking pool, never on the balancer's
+//! thread).
+
+use config::Config;
+use serde::Serialize;
+
+/// A change to put in service: each part that is `Some` is written whole (a temporary
+/// file renamed over the old one) and the balancer reloads, as on SIGHUP. The caller has
+/// validated every part; nothing is written if a part cannot be.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// The native configuration (`/etc/lvsfw/config.json`); its `keepalived` part is
+    /// not used (keepalived.conf holds it).
+    pub native: Option<Config>,
+    /// keepalived.conf text (`/etc/lvsfw/keepalived.conf`).
+    pub keepalived: Option<String>,
+}
+
+pub trait Backend: Send + Sync + 'static {
+    /// A snapshot of everything the status page shows.
+    fn status(&self) -> Status;
+    /// The native configuration the balancer runs with; `None` when it has none (no
+    /// config.json, or an invalid one).
+    fn native(&self) -> Option<Config>;
+    /// The keepalived.conf in service as text; `Ok(None)` when there is none.
+    fn keepalived_text(&self) -> Result<Option<String>, String>;
+    /// Writes `change` and has the balancer reload; what the balancer said.
+    fn apply(&self, change: Change) -> Result<String, String>;
+    /// Persists what is in service (`lvsfw config save`); `Err` says why not.
+    fn save(&self) -> Result<String, String>;
+    /// Asks PID 1 to reboot.
+    fn reboot(&self) -> Result<(), String>;
+    /// The newest lines of the balancer's log, oldest first.
+    fn log_lines(&self) -> Vec<String>;
+}
+
+/// The status page and `/api/status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Status {
+    pub version: String,
+    pub hostname: String,
+    /// Since the kernel started.
+    pub uptime_s: u64,
+    /// Since this balancer process started (PID 1 restarts it after a crash).
+    pub balancer_uptime_s: u64,
+    /// The balancer's resident memory.
+    pub balancer_rss_kb: Option<u64>,
+    pub vrrp: Vec<VrrpStatus>,
+    /// Why there is no VRRP table, when there is none ("no vrrp_instance configured").
+    pub vrrp_note: Option<String>,
+    pub services: Vec<ServiceStatus>,
+    /// Why there is no IPVS table ("IPVS is not available").
+    pub ipvs_note: Option<String>,
+    pub interfaces: Vec<InterfaceStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VrrpStatus {
+    pub name: String,
+    pub sync_group: Option<String>,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    /// keepalived's words: INIT, BACKUP, MASTER, FAULT.
+    pub state: String,
+    pub priority: u8,
+    pub master: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub since_ms: Option<u64>,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub became_master: u64,
+    pub vips: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServiceStatus {
+    /// As ipvsadm names it: `TCP 192.168.0.100:80`, `FWM 5`.
+    pub name: String,
+    pub scheduler: String,
+    pub persistence_timeout: Option<u32>,
+    pub stats: Counters,
+    pub real_servers: Vec<RealServerStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RealServerStatus {
+    /// `192.168.33.11:80`
+    pub address: String,
+    /// `Masq`, `Route`, `Tunnel`, `Local`; empty when the kernel does not hold it.
+    pub forward: String,
+    /// The kernel's weight; `None` when the server is not in the kernel's table (down,
+    /// without inhibit_on_failure).
+    pub weight: Option<u32>,
+    /// "up", "down" or "not checked".
+    pub health: String,
+    pub active_conns: u32,
+    pub inactive_conns: u32,
+    pub stats: Counters,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub conns: u64,
+    pub in_packets: u64,
+    pub out_packets: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub cps: u64,
+    pub in_pps: u64,
+    pub out_pps: u64,
+    pub in_bps: u64,
+    pub out_bps: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InterfaceStatus {
+    pub name: String,
+    /// The kernel's operstate: up, down, unknown.
+    pub state: String,
+    pub mac: String,
+    pub mtu: Option<u32>,
+    pub addresses: Vec<String>,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
