@@ -410,6 +410,11 @@ impl App {
     }
 
     fn page<C: Serialize>(&self, auth: Option<&Auth>, spec: Page, context: &C) -> Response {
+        let value = serde_json::to_value(context).unwrap_or_default();
+        self.page_value(auth, spec, &value)
+    }
+
+    fn page_value(&self, auth: Option<&Auth>, spec: Page, context: &Value) -> Response {
         let Page {
             status,
             title,

@@ -84,6 +84,12 @@ pub struct Frame<'a> {
 
 /// Renders `template` with `context`, then the layout around it.
 pub fn render<C: Serialize>(frame: &Frame, template: &'static str, context: &C) -> String {
+    // Made a Value here so that the rest is not instantiated once per page type.
+    let value = serde_json::to_value(context).unwrap_or_default();
+    render_value(frame, template, &value)
+}
+
+fn render_value(frame: &Frame, template: &'static str, context: &serde_json::Value) -> String {
     let body = render_one(template, context);
     let layout = Layout {
         title: frame.title,
@@ -99,12 +105,12 @@ pub fn render<C: Serialize>(frame: &Frame, template: &'static str, context: &C) 
         refresh: frame.refresh,
         css: CSS,
     };
-    render_one(LAYOUT, &layout)
+    render_one(LAYOUT, &serde_json::to_value(&layout).unwrap_or_default())
 }
 
 /// One template (null values print as nothing); a template error (a bug, caught by the tests) shows as a line of text
 /// rather than a failed request.
-fn render_one<C: Serialize>(template: &'static str, context: &C) -> String {
+fn render_one(template: &'static str, context: &serde_json::Value) -> String {
     let mut tt = TinyTemplate::new();
     if let Err(e) = tt.add_template("t", template) {
         log::error!("web: template: {e}");

@@ -1,0 +1,142 @@
+//! The management page on a developer's machine, with an in-memory appliance behind it:
+//!
+//!     cargo run -p lvsfw-web --example demo [PORT]      (default 8081, on 127.0.0.1)
+//!
+//! Log in with the factory password "lvsfw". Changes go to memory only.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use config::Config;
+use web::backend::{
+    Counters, InterfaceStatus, RealServerStatus, ServiceStatus, Status, VrrpStatus,
+};
+use web::{App, Backend, Change, Listen, Options, ServerLimits, Shared};
+
+const SEED: &str = include_str!("../../config/testdata/seed-3-1.conf");
+const NATIVE: &str = r#"{"hostname": "demo", "interfaces": [
+    {"role": "ext", "addresses": ["192.168.0.101/24", "192.168.0.100/24"]},
+    {"role": "int", "addresses": ["192.168.33.20/24"]},
+    {"role": "mgmt", "addresses": ["127.0.0.1/8"]}]}"#;
+
+struct Memory {
+    native: Mutex<Config>,
+    text: Mutex<String>,
+}
+
+impl Backend for Memory {
+    fn status(&self) -> Status {
+        let k = config::keepalived::read_text(&self.text.lock().unwrap(), "k")
+            .map(|r| r.config)
+            .unwrap_or_default();
+        Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            hostname: "demo".into(),
+            uptime_s: 4000,
+            balancer_uptime_s: 3990,
+            balancer_rss_kb: Some(5200),
+            vrrp: vec![VrrpStatus {
+                name: "VI_1".into(),
+                interface: "mgmt".into(),
+                vrid: 51,
+                version: 2,
+                state: "MASTER".into(),
+                priority: 101,
+                master: Some("10.0.0.1".into()),
+                since_ms: Some(1_700_000_000_000),
+                became_master: 1,
+                vips: vec!["192.168.0.100/24".into()],
+                ..VrrpStatus::default()
+            }],
+            services: k
+                .virtual_servers
+                .iter()
+                .map(|v| ServiceStatus {
+                    name: format!("TCP {:?}", v.key),
+                    scheduler: v.lb_algo.clone(),
+                    persistence_timeout: v.persistence_timeout,
+                    stats: Counters {
+                        conns: 120,
+                        in_bps: 2500,
+                        out_bps: 90_000,
+                        ..Counters::default()
+                    },
+                    real_servers: v
+                        .real_servers
+                        .iter()
+                        .map(|r| RealServerStatus {
+                            address: format!("{}:{}", r.ip, r.port),
+                            forward: "Masq".into(),
+                            weight: Some(r.weight),
+                            health: "up".into(),
+                            active_conns: 2,
+                            inactive_conns: 5,
+                            ..RealServerStatus::default()
+                        })
+                        .collect(),
+                })
+                .collect(),
+            interfaces: vec![InterfaceStatus {
+                name: "ext".into(),
+                state: "up".into(),
+                mac: "52:54:00:00:00:10".into(),
+                mtu: Some(1500),
+                addresses: vec!["192.168.0.101/24".into()],
+                rx_bytes: 123_456,
+                tx_bytes: 654_321,
+            }],
+            ..Status::default()
+        }
+    }
+    fn native(&self) -> Option<Config> {
+        Some(self.native.lock().unwrap().clone())
+    }
+    fn keepalived_text(&self) -> Result<Option<String>, String> {
+        Ok(Some(self.text.lock().unwrap().clone()))
+    }
+    fn apply(&self, change: Change) -> Result<String, String> {
+        if let Some(n) = change.native {
+            *self.native.lock().unwrap() = n;
+        }
+        if let Some(t) = change.keepalived {
+            *self.text.lock().unwrap() = t;
+        }
+        Ok("kept in memory".into())
+    }
+    fn save(&self) -> Result<String, String> {
+        Err("the demo has nowhere to save".into())
+    }
+    fn reboot(&self) -> Result<(), String> {
+        Err("the demo does not reboot".into())
+    }
+    fn log_lines(&self) -> Vec<String> {
+        vec!["[    1.000000] balancer: demo started".into()]
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8081);
+    let backend = Memory {
+        native: Mutex::new(config::native::from_json(NATIVE).unwrap()),
+        text: Mutex::new(SEED.into()),
+    };
+    let app = App::new(
+        Arc::new(backend),
+        Options {
+            hash_iterations: config::password::MIN_ITERATIONS,
+            ..Options::default()
+        },
+    );
+    let shared = Shared::new(Arc::new(app), ServerLimits::default());
+    let listen = vec![Listen {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        device: None,
+    }];
+    let (_keep, rx) = tokio::sync::watch::channel(listen);
+    eprintln!("http://127.0.0.1:{port}/ (password: lvsfw)");
+    web::serve(rx, shared).await;
+}
