@@ -7,6 +7,9 @@
 //! PID 1 owns the console's edit line, so once its console is up its own lines are not
 //! written at once but kept ([`capture`]) until its loop prints them above the line being
 //! typed ([`take_captured`]); bounded, so a burst cannot grow without limit.
+//!
+//! The newest lines of the process are also kept in memory (a ring of at most
+//! [`RING_LINES`] lines of at most [`RING_LINE_BYTES`] bytes) for the web page's log.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -46,6 +49,7 @@ impl Log for ConsoleLogger {
         if !capturing {
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
+        remember(&line);
     }
 
     fn flush(&self) {}
@@ -96,6 +100,46 @@ fn format_line(micros: u64, component: &str, level: Level, message: &str) -> Str
     )
 }
 
+/// Lines the in-memory ring keeps.
+pub const RING_LINES: usize = 500;
+/// A longer line is kept cut to this many bytes.
+pub const RING_LINE_BYTES: usize = 512;
+
+static RING: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+static RINGING: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process keeps its newest lines for [`recent`] (the balancer does,
+/// for the web page).
+pub fn keep_recent(on: bool) {
+    RINGING.store(on, Ordering::Relaxed);
+}
+
+fn remember(line: &str) {
+    if RINGING.load(Ordering::Relaxed) {
+        keep_in(&mut RING.lock().unwrap_or_else(|p| p.into_inner()), line);
+    }
+}
+
+/// Adds `line` (without its newline, cut to [`RING_LINE_BYTES`]) to `ring`, dropping the
+/// oldest beyond [`RING_LINES`].
+fn keep_in(ring: &mut VecDeque<String>, line: &str) {
+    let line = line.trim_end_matches('\n');
+    let mut end = line.len().min(RING_LINE_BYTES);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    if ring.len() == RING_LINES {
+        ring.pop_front();
+    }
+    ring.push_back(line[..end].to_string());
+}
+
+/// The newest log lines of this process, oldest first.
+pub fn recent() -> Vec<String> {
+    let ring = RING.lock().unwrap_or_else(|p| p.into_inner());
+    ring.iter().cloned().collect()
+}
+
 /// Installs the console logger for this process; `component` names it in every line.
 pub fn init(component: &'static str) {
     let logger = Box::leak(Box::new(ConsoleLogger { component }));
@@ -107,6 +151,19 @@ pub fn init(component: &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ring_keeps_the_newest_lines_cut_to_size() {
+        let mut ring = VecDeque::new();
+        for i in 0..RING_LINES + 5 {
+            keep_in(&mut ring, &format!("line {i}\n"));
+        }
+        keep_in(&mut ring, &"é".repeat(RING_LINE_BYTES));
+        let lines: Vec<String> = ring.into_iter().collect();
+        assert_eq!(lines.len(), RING_LINES);
+        assert_eq!(lines[0], "line 6");
+        assert_eq!(lines.last().unwrap().len(), RING_LINE_BYTES);
+    }
 
     #[test]
     fn captured_lines_wait_and_are_bounded() {

@@ -1,5 +1,6 @@
 //! What every long-running command (`balancer`, `run`) does before its own work: log as
-//! its component, parse its arguments, and run on a single-threaded tokio runtime.
+//! its component, parse its arguments, and run on a single-threaded tokio runtime whose
+//! blocking pool (the web page's handlers, netlink calls) is kept to 8 threads.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ where
     };
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(8)
         .build()
     {
         Ok(runtime) => runtime.block_on(serve(options)),

@@ -1,19 +1,22 @@
-//! The balancer: the child PID 1 supervises. Today it owns the interfaces; VRRP, IPVS,
-//! checks, the web page and the console commands join it in later steps.
+//! The balancer: the child PID 1 supervises. It owns the interfaces, the virtual
+//! services and their checks, VRRP, and the web page on the management address.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use config::Config;
 use netif::kernel::Kernel;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
 
 use crate::board;
 use interfaces::InterfaceReconciler;
 
 mod interfaces;
 pub mod lvs;
+mod page;
 mod sync_daemon;
 pub mod vrrp;
 
@@ -60,6 +63,8 @@ pub fn run(args: &[String]) -> ExitCode {
 }
 
 async fn serve(options: Options) -> ExitCode {
+    // The page's log shows the balancer's newest lines.
+    crate::logger::keep_recent(true);
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -76,7 +81,7 @@ async fn serve(options: Options) -> ExitCode {
         let text = std::fs::read_to_string(path).ok()?;
         board::parse(&text).ok()
     });
-    let mut config = load_config(&options.config);
+    let config = load_config(&options.config);
     set_hostname(config.as_ref());
     let kernel = match Kernel::connect() {
         Ok(k) => k,
@@ -86,7 +91,6 @@ async fn serve(options: Options) -> ExitCode {
         }
     };
 
-    let mut interfaces = InterfaceReconciler::default();
     match (&board, &config) {
         (None, _) => log::warn!("interfaces left as they are: no usable board file"),
         (_, None) => log::warn!("interfaces left as they are: no usable configuration"),
@@ -94,63 +98,193 @@ async fn serve(options: Options) -> ExitCode {
     }
     let mut ticker = tokio::time::interval(RECONCILE_EVERY);
     ticker.tick().await;
-    if let (Some(board), Some(config)) = (&board, &config) {
-        interfaces.pass(&kernel, board, config).await;
-    }
-    // Real servers are added only once the interfaces that reach them are up: the
-    // kernel refuses a NAT destination it has no route to.
     // Kept open for the life of the balancer: a reload sends the next plan on it.
     let (plans, plans_rx) = tokio::sync::mpsc::channel(4);
-    let mut plans_rx = Some(plans_rx);
-    let mut vrrp = VrrpRunning::default();
-    match load_keepalived(&options.keepalived, config.as_ref()) {
-        Loaded::Config(k) => {
-            start_lvs(&plans, &mut plans_rx, &k).await;
-            vrrp.apply(&k, &kernel, board.as_ref()).await;
-        }
-        Loaded::Absent | Loaded::Invalid => {}
-    }
+    let (health_tx, health_rx) = watch::channel(Arc::default());
+    let (running_tx, running_rx) = watch::channel(page::Running {
+        native: config.clone().map(Arc::new),
+        keepalived: None,
+    });
+    let (listen_tx, listen_rx) = watch::channel(Vec::new());
+    let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
+    let mut b = Balancer {
+        options,
+        board,
+        config,
+        kernel,
+        interfaces: InterfaceReconciler::default(),
+        plans,
+        plans_rx: Some((plans_rx, health_tx)),
+        vrrp: VrrpRunning::default(),
+        running: running_tx,
+        listen: listen_tx,
+    };
+    b.pass().await;
+    // The page starts once the interfaces carry its addresses.
+    start_web(&b, running_rx, health_rx, reload_tx, listen_rx);
+    // Real servers are added only once the interfaces that reach them are up: the
+    // kernel refuses a NAT destination it has no route to.
+    let _ = b.load_keepalived().await;
 
     loop {
         tokio::select! {
-            _ = ticker.tick() => {
-                if let (Some(board), Some(config)) = (&board, &config) {
-                    interfaces.pass(&kernel, board, config).await;
-                }
-            }
-            // keepalived's reload signal: the file is read again; an invalid one
+            _ = ticker.tick() => b.pass().await,
+            // keepalived's reload signal: the files are read again; an invalid one
             // changes nothing and the running configuration stays.
             _ = hup.recv() => {
-                // The native part first: keepalived.conf's addresses may depend on it.
                 log::info!("SIGHUP: reading the configuration again");
-                if let Some(new) = reload_config(&options.config, &config) {
-                    set_hostname(Some(&new));
-                    config = Some(new);
-                    if let (Some(board), Some(config)) = (&board, &config) {
-                        interfaces.pass(&kernel, board, config).await;
-                    }
-                }
-                log::info!("SIGHUP: reading {} again", options.keepalived.display());
-                match load_keepalived(&options.keepalived, config.as_ref()) {
-                    Loaded::Config(k) => {
-                        start_lvs(&plans, &mut plans_rx, &k).await;
-                        vrrp.apply(&k, &kernel, board.as_ref()).await;
-                    }
-                    Loaded::Absent if vrrp.running.is_some() || lvs_started(&plans_rx) => {
-                        log::warn!("{}: gone; the running configuration stays",
-                            options.keepalived.display())
-                    }
-                    Loaded::Absent => {}
-                    Loaded::Invalid => {}
-                }
+                let _ = b.reload().await;
+            }
+            // The page applied a change: the same, and it hears what happened.
+            Some(request) = reloads.recv() => {
+                let said = b.reload().await;
+                let _ = request.done.try_send(said);
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
     log::info!("stopping");
-    vrrp.stop().await;
+    b.vrrp.stop().await;
     ExitCode::SUCCESS
+}
+
+fn set_hostname(config: Option<&Config>) {
+    if let Some(name) = config.and_then(|c| c.hostname.as_deref()) {
+        if let Err(e) = nix::unistd::sethostname(name) {
+            log::error!("setting hostname {name}: {}", e.desc());
+        }
+    }
+}
+
+/// The web page: a task of its own, its handlers on the blocking pool.
+fn start_web(
+    b: &Balancer,
+    running: watch::Receiver<page::Running>,
+    health: watch::Receiver<Arc<Vec<lvs::ServerHealth>>>,
+    reloads: tokio::sync::mpsc::Sender<page::Reload>,
+    listen: watch::Receiver<Vec<web::Listen>>,
+) {
+    let backend = page::WebBackend {
+        running,
+        health,
+        reloads,
+        config_path: b.options.config.clone(),
+        keepalived_path: b.options.keepalived.clone(),
+        vrrp_status_path: vrrp::status::DEFAULT_PATH.into(),
+        started: std::time::Instant::now(),
+    };
+    let app = web::App::new(Arc::new(backend), web::Options::default());
+    let shared = web::Shared::new(Arc::new(app), web::ServerLimits::default());
+    tokio::spawn(web::serve(listen, shared));
+}
+
+/// What the LVS task starts with: its plans, and where it reports the servers' health.
+type LvsStart = (
+    tokio::sync::mpsc::Receiver<lvs::Plan>,
+    watch::Sender<Arc<Vec<lvs::ServerHealth>>>,
+);
+
+/// What the balancer's loop owns.
+struct Balancer {
+    options: Options,
+    board: Option<board::Board>,
+    config: Option<Config>,
+    kernel: Kernel,
+    interfaces: InterfaceReconciler,
+    plans: tokio::sync::mpsc::Sender<lvs::Plan>,
+    /// Until the LVS task starts: its plan receiver and where it reports health.
+    plans_rx: Option<LvsStart>,
+    vrrp: VrrpRunning,
+    /// What the page sees of the running configuration.
+    running: watch::Sender<page::Running>,
+    /// Where the page listens.
+    listen: watch::Sender<Vec<web::Listen>>,
+}
+
+impl Balancer {
+    /// One pass of the interfaces; the page's addresses follow the configuration.
+    async fn pass(&mut self) {
+        if let (Some(board), Some(config)) = (&self.board, &self.config) {
+            self.interfaces.pass(&self.kernel, board, config).await;
+        }
+        let wanted = page::listen_addresses(self.board.as_ref(), self.config.as_ref());
+        self.listen.send_if_modified(|had| {
+            let changed = *had != wanted;
+            *had = wanted;
+            changed
+        });
+    }
+
+    /// Reads keepalived.conf and puts it in service; what it holds, or why not.
+    async fn load_keepalived(&mut self) -> Result<String, String> {
+        match load_keepalived(&self.options.keepalived, self.config.as_ref()) {
+            Loaded::Config(k) => {
+                start_lvs(&self.plans, &mut self.plans_rx, &k).await;
+                self.vrrp.apply(&k, &self.kernel, self.board.as_ref()).await;
+                let said = format!(
+                    "keepalived.conf: {} virtual servers, {} VRRP instances",
+                    k.virtual_servers.len(),
+                    k.vrrp_instances.len()
+                );
+                self.running
+                    .send_modify(|r| r.keepalived = Some(Arc::new(*k)));
+                Ok(said)
+            }
+            Loaded::Absent => Ok("no keepalived.conf".into()),
+            Loaded::Invalid => Err(format!(
+                "{} has errors (see the log); the running configuration stays",
+                self.options.keepalived.display()
+            )),
+        }
+    }
+
+    /// config.json, then keepalived.conf, read again; a file that is gone or invalid
+    /// leaves its part of the running configuration as it is.
+    async fn reload(&mut self) -> Result<String, String> {
+        let mut said = Vec::new();
+        let mut failed = Vec::new();
+        // The native part first: keepalived.conf's addresses may depend on it.
+        if self.options.config.exists() {
+            match load_config(&self.options.config) {
+                Some(new) if Some(&new) == self.config.as_ref() => {}
+                Some(new) => {
+                    log::info!("{}: changes taken", self.options.config.display());
+                    set_hostname(Some(&new));
+                    self.config = Some(new);
+                    self.running
+                        .send_modify(|r| r.native = self.config.clone().map(Arc::new));
+                    self.pass().await;
+                    said.push("config.json: interfaces reconciled".to_string());
+                }
+                None => failed.push(format!(
+                    "{} has errors (see the log); the running one stays",
+                    self.options.config.display()
+                )),
+            }
+        }
+        log::info!("reading {} again", self.options.keepalived.display());
+        if self.options.keepalived.exists() {
+            match self.load_keepalived().await {
+                Ok(s) => said.push(s),
+                Err(e) => failed.push(e),
+            }
+        } else if self.vrrp.running.is_some() || self.plans_rx.is_none() {
+            log::warn!(
+                "{}: gone; the running configuration stays",
+                self.options.keepalived.display()
+            );
+        }
+        if failed.is_empty() {
+            Ok(if said.is_empty() {
+                "nothing changed".into()
+            } else {
+                said.join("; ")
+            })
+        } else {
+            Err(failed.join("; "))
+        }
+    }
 }
 
 /// The VRRP tasks and the part of keepalived.conf they were started from.
@@ -213,19 +347,15 @@ impl VrrpRunning {
 }
 
 /// Whether the LVS task was started (it takes the receiver on first use).
-fn lvs_started(plans_rx: &Option<tokio::sync::mpsc::Receiver<lvs::Plan>>) -> bool {
-    plans_rx.is_none()
-}
-
 /// Hands the virtual servers of `k` to the LVS task, starting it on first use.
 async fn start_lvs(
     plans: &tokio::sync::mpsc::Sender<lvs::Plan>,
-    plans_rx: &mut Option<tokio::sync::mpsc::Receiver<lvs::Plan>>,
+    plans_rx: &mut Option<LvsStart>,
     k: &config::keepalived::Keepalived,
 ) {
-    if let Some(rx) = plans_rx.take() {
+    if let Some((rx, health)) = plans_rx.take() {
         let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
-        tokio::spawn(lvs::run(rx, worker));
+        tokio::spawn(lvs::run_reporting(rx, worker, health));
     }
     if plans.send(lvs::plan(k)).await.is_err() {
         log::error!("the LVS task has stopped; virtual servers not updated");
@@ -272,28 +402,6 @@ pub(crate) fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
             Loaded::Invalid
         }
     }
-}
-
-fn set_hostname(config: Option<&Config>) {
-    if let Some(name) = config.and_then(|c| c.hostname.as_deref()) {
-        if let Err(e) = nix::unistd::sethostname(name) {
-            log::error!("setting hostname {name}: {}", e.desc());
-        }
-    }
-}
-
-/// On SIGHUP: the native configuration again when it changed; an unreadable or invalid
-/// one is reported and the running one stays.
-fn reload_config(path: &Path, running: &Option<Config>) -> Option<Config> {
-    if !path.exists() {
-        return None;
-    }
-    let new = load_config(path)?;
-    if running.as_ref() == Some(&new) {
-        return None;
-    }
-    log::info!("{}: changes taken", path.display());
-    Some(new)
 }
 
 fn load_config(path: &Path) -> Option<Config> {

@@ -6,11 +6,13 @@ mod plan;
 mod worker;
 
 pub use from_config::plan;
-pub use plan::{CheckId, HealthBook, Plan};
+pub use plan::{CheckId, HealthBook, Plan, ServerHealth};
 pub use worker::{pass, IpvsWorker};
 
+use std::sync::Arc;
+
 use checks::{Handle, Health, Limits, Report, Scheduler};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Health reports waiting to be applied before the checks wait.
 const REPORT_QUEUE: usize = 4096;
@@ -18,7 +20,17 @@ const REPORT_QUEUE: usize = 4096;
 /// Runs the checks of `plan` and keeps the kernel's table in step with their results,
 /// until `plans` closes. A new plan on `plans` replaces the old one (a reload): checks
 /// of servers that stay keep their state, the table changes only where it must.
-pub async fn run(mut plans: mpsc::Receiver<Plan>, worker: IpvsWorker) {
+pub async fn run(plans: mpsc::Receiver<Plan>, worker: IpvsWorker) {
+    run_reporting(plans, worker, watch::channel(Arc::default()).0).await
+}
+
+/// [`run`], publishing every real server's check result on `health` whenever one
+/// changes (the web page shows it).
+pub async fn run_reporting(
+    mut plans: mpsc::Receiver<Plan>,
+    worker: IpvsWorker,
+    health_tx: watch::Sender<Arc<Vec<ServerHealth>>>,
+) {
     let (scheduler, handle) = Scheduler::<CheckId>::new(Limits::default());
     let (reports_tx, mut reports) = mpsc::channel::<Report<CheckId>>(REPORT_QUEUE);
     tokio::spawn(scheduler.run(reports_tx));
@@ -45,6 +57,7 @@ pub async fn run(mut plans: mpsc::Receiver<Plan>, worker: IpvsWorker) {
             }
         }
         worker.submit(plan.desired(&mut health));
+        health_tx.send_replace(Arc::new(health.snapshot(&plan)));
     }
 }
 

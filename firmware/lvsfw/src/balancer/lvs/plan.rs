@@ -60,7 +60,34 @@ pub struct HealthBook {
     quorum_lost: HashMap<ServiceKey, bool>,
 }
 
+/// One real server's check result, for the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerHealth {
+    pub service: ServiceKey,
+    pub addr: IpAddr,
+    pub port: u16,
+    /// Whether the server has checkers at all (without, it is always alive).
+    pub checked: bool,
+    pub alive: bool,
+}
+
 impl HealthBook {
+    /// Every real server of `plan` and whether its checks say it is alive.
+    pub fn snapshot(&self, plan: &Plan) -> Vec<ServerHealth> {
+        plan.services
+            .iter()
+            .flat_map(|vs| {
+                vs.real_servers.iter().map(|rs| ServerHealth {
+                    service: vs.service.key,
+                    addr: rs.addr,
+                    port: rs.port,
+                    checked: !rs.checks.is_empty(),
+                    alive: self.alive(vs.service.key, rs),
+                })
+            })
+            .collect()
+    }
+
     pub fn set(&mut self, id: CheckId, up: bool) {
         self.down.insert(id, !up);
     }

@@ -1,0 +1,509 @@
+//! The management page inside the balancer: where it listens, and the backend that gives
+//! the page the status and puts its changes in service.
+//!
+//! The page runs as tokio tasks of the balancer (its handlers on the blocking pool), so
+//! a change is applied the way SIGHUP applies one: the files are written whole, then a
+//! message on the reload channel has the balancer's own loop read them again, and the
+//! page waits for what it said.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use config::keepalived::Keepalived;
+use config::{Config, Role};
+use tokio::sync::{mpsc, watch};
+use web::backend::{
+    Counters, InterfaceStatus, RealServerStatus, ServiceStatus, Status, VrrpStatus,
+};
+use web::{Backend, Change, Listen};
+
+use super::lvs::ServerHealth;
+use crate::board::Board;
+
+/// The page's port on the management address.
+pub const PORT: u16 = 80;
+/// How long the page waits for the balancer to take a reload.
+const RELOAD_WAIT: Duration = Duration::from_secs(60);
+
+/// What the balancer runs with, as the page sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Running {
+    pub native: Option<Arc<Config>>,
+    pub keepalived: Option<Arc<Keepalived>>,
+}
+
+/// A request to read config.json and keepalived.conf again; the answer says what
+/// happened.
+pub struct Reload {
+    /// Room for the one answer, so the balancer never waits to give it.
+    pub done: std::sync::mpsc::SyncSender<Result<String, String>>,
+}
+
+/// The management addresses: `admin.management_address`, else every address of the
+/// mgmt NIC, or of the int NIC on a board without mgmt; never ext. Each is bound to
+/// its NIC, so the page does not answer on another one.
+pub fn listen_addresses(board: Option<&Board>, config: Option<&Config>) -> Vec<Listen> {
+    // Without a board file the NICs keep their kernel names; nothing is known to be
+    // the management NIC.
+    let (Some(board), Some(config)) = (board, config) else {
+        return Vec::new();
+    };
+    let role = if board.nic(Role::Mgmt).is_some() {
+        Role::Mgmt
+    } else {
+        Role::Int
+    };
+    let listen = |addr: IpAddr| Listen {
+        addr: SocketAddr::new(addr, PORT),
+        device: Some(role.name().to_string()),
+    };
+    if let Some(addr) = config.admin.management_address {
+        return vec![listen(addr)];
+    }
+    let mut out: Vec<Listen> = config
+        .interface(role)
+        .map(|i| {
+            i.addresses
+                .iter()
+                .map(|p| p.addr)
+                // A link-local address needs a scope; it is not a management address.
+                .filter(|a| !matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+                .map(listen)
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+pub struct WebBackend {
+    pub running: watch::Receiver<Running>,
+    pub health: watch::Receiver<Arc<Vec<ServerHealth>>>,
+    pub reloads: mpsc::Sender<Reload>,
+    pub config_path: PathBuf,
+    pub keepalived_path: PathBuf,
+    pub vrrp_status_path: PathBuf,
+    pub started: Instant,
+}
+
+/// The native configuration as config.json holds it: everything but `keepalived`
+/// (keepalived.conf holds that), the password hash included.
+pub fn config_file_json(config: &Config) -> String {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&config::native::to_json(config)).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("keepalived");
+    }
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Writes every file to a temporary name beside it and syncs it, then renames them all
+/// into place: a failure before the renames leaves every old file as it was.
+fn write_files(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
+    let written = files.iter().try_for_each(|(path, bytes)| {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("web-new");
+        let mut file = std::fs::File::create(&tmp)?;
+        temps.push((tmp, path));
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        for (tmp, _) in &temps {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    for (tmp, path) in temps {
+        std::fs::rename(tmp, path)?;
+    }
+    Ok(())
+}
+
+fn read_number(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn counters(s: &ipvs::Stats) -> Counters {
+    Counters {
+        conns: s.conns,
+        in_packets: s.in_packets,
+        out_packets: s.out_packets,
+        in_bytes: s.in_bytes,
+        out_bytes: s.out_bytes,
+        cps: s.cps,
+        in_pps: s.in_pps,
+        out_pps: s.out_pps,
+        in_bps: s.in_bps,
+        out_bps: s.out_bps,
+    }
+}
+
+fn endpoint(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+        IpAddr::V4(a) => format!("{a}:{port}"),
+    }
+}
+
+fn health_word(h: Option<&ServerHealth>) -> String {
+    match h {
+        Some(h) if h.checked && h.alive => "up",
+        Some(h) if h.checked => "down",
+        _ => "not checked",
+    }
+    .into()
+}
+
+/// The kernel's IPVS table with each real server's check result; servers that are down
+/// and removed (no inhibit_on_failure) are listed too.
+fn services(health: &[ServerHealth]) -> Result<Vec<ServiceStatus>, String> {
+    let mut client = match ipvs::Client::connect() {
+        Ok(c) => c,
+        Err(ipvs::Error::Unavailable) => return Err("IPVS is not available in this kernel.".into()),
+        Err(e) => return Err(format!("IPVS: {e}")),
+    };
+    let mut table = client.status().map_err(|e| format!("IPVS: {e}"))?;
+    table.sort_by_key(|(s, _)| s.service.key);
+    let mut out = Vec::new();
+    for (service, mut dests) in table {
+        let key = service.service.key;
+        dests.sort_by_key(|d| (d.destination.addr, d.destination.port));
+        let mut real_servers: Vec<RealServerStatus> = dests
+            .iter()
+            .map(|d| {
+                let dest = &d.destination;
+                let h = health
+                    .iter()
+                    .find(|h| h.service == key && h.addr == dest.addr && h.port == dest.port);
+                RealServerStatus {
+                    address: endpoint(dest.addr, dest.port),
+                    forward: dest.forward.name().into(),
+                    weight: Some(dest.weight),
+                    health: health_word(h),
+                    active_conns: d.active_conns,
+                    inactive_conns: d.inactive_conns,
+                    stats: counters(&d.stats),
+                }
+            })
+            .collect();
+        for h in health.iter().filter(|h| h.service == key) {
+            let held = dests
+                .iter()
+                .any(|d| d.destination.addr == h.addr && d.destination.port == h.port);
+            if !held {
+                real_servers.push(RealServerStatus {
+                    address: endpoint(h.addr, h.port),
+                    health: health_word(Some(h)),
+                    ..RealServerStatus::default()
+                });
+            }
+        }
+        out.push(ServiceStatus {
+            name: key
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            scheduler: service.service.scheduler.clone(),
+            persistence_timeout: service.service.persistence_timeout,
+            stats: counters(&service.stats),
+            real_servers,
+        });
+    }
+    Ok(out)
+}
+
+/// Every NIC but lo: its state, addresses and counters from sysfs and getifaddrs.
+fn interfaces() -> Vec<InterfaceStatus> {
+    let class = Path::new("/sys/class/net");
+    let mut names: Vec<String> = std::fs::read_dir(class)
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "lo")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let addresses: Vec<(String, String)> = nix::ifaddrs::getifaddrs()
+        .map(|all| {
+            all.filter_map(|a| {
+                let addr = a.address.as_ref()?;
+                let mask = a.netmask.as_ref();
+                let (ip, len) = if let Some(v4) = addr.as_sockaddr_in() {
+                    let len = mask
+                        .and_then(|m| m.as_sockaddr_in())
+                        .map(|m| u32::from(m.ip()).count_ones())
+                        .unwrap_or(32);
+                    (IpAddr::V4(v4.ip()), len)
+                } else if let Some(v6) = addr.as_sockaddr_in6() {
+                    let len = mask
+                        .and_then(|m| m.as_sockaddr_in6())
+                        .map(|m| u128::from(m.ip()).count_ones())
+                        .unwrap_or(128);
+                    (IpAddr::V6(v6.ip()), len)
+                } else {
+                    return None;
+                };
+                Some((a.interface_name, format!("{ip}/{len}")))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    names
+        .into_iter()
+        .map(|name| {
+            let dir = class.join(&name);
+            let text = |file: &str| {
+                std::fs::read_to_string(dir.join(file))
+                    .map(|t| t.trim().to_string())
+                    .unwrap_or_default()
+            };
+            InterfaceStatus {
+                state: text("operstate"),
+                mac: text("address"),
+                mtu: text("mtu").parse().ok(),
+                addresses: addresses
+                    .iter()
+                    .filter(|(n, _)| *n == name)
+                    .map(|(_, a)| a.clone())
+                    .collect(),
+                rx_bytes: read_number(&dir.join("statistics/rx_bytes")).unwrap_or(0),
+                tx_bytes: read_number(&dir.join("statistics/tx_bytes")).unwrap_or(0),
+                name,
+            }
+        })
+        .collect()
+}
+
+fn rss_kb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl WebBackend {
+    fn vrrp(&self, keepalived: Option<&Keepalived>) -> (Vec<VrrpStatus>, Option<String>) {
+        let configured = keepalived.map_or(0, |k| k.vrrp_instances.len());
+        if configured == 0 {
+            return (Vec::new(), Some("No vrrp_instance is configured.".into()));
+        }
+        let file = match super::vrrp::status::read(&self.vrrp_status_path) {
+            Ok(f) => f,
+            Err(e) => {
+                return (
+                    Vec::new(),
+                    Some(format!(
+                        "{configured} VRRP instances configured; no status yet ({e})"
+                    )),
+                )
+            }
+        };
+        let vips = |name: &str| -> Vec<String> {
+            keepalived
+                .and_then(|k| k.vrrp_instances.iter().find(|i| i.name == name))
+                .map(|i| i.vips.iter().map(|v| v.address.to_string()).collect())
+                .unwrap_or_default()
+        };
+        let list = file
+            .instances
+            .into_iter()
+            .map(|i| VrrpStatus {
+                vips: vips(&i.name),
+                name: i.name,
+                sync_group: i.sync_group,
+                interface: i.interface,
+                vrid: i.vrid,
+                version: i.version,
+                state: i.state,
+                priority: i.priority,
+                master: i.master.map(|m| m.to_string()),
+                since_ms: i.since_ms,
+                adverts_sent: i.adverts_sent,
+                adverts_received: i.adverts_received,
+                became_master: i.became_master,
+            })
+            .collect();
+        (list, None)
+    }
+}
+
+impl Backend for WebBackend {
+    fn status(&self) -> Status {
+        let running = self.running.borrow().clone();
+        let health = self.health.borrow().clone();
+        let (vrrp, vrrp_note) = self.vrrp(running.keepalived.as_deref());
+        let (services, ipvs_note) = match services(&health) {
+            Ok(s) if s.is_empty() => (s, Some("No virtual services in the kernel's table.".into())),
+            Ok(s) => (s, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            uptime_s: std::fs::read_to_string("/proc/uptime")
+                .ok()
+                .and_then(|t| t.split('.').next()?.parse().ok())
+                .unwrap_or(0),
+            balancer_uptime_s: self.started.elapsed().as_secs(),
+            balancer_rss_kb: rss_kb(),
+            vrrp,
+            vrrp_note,
+            services,
+            ipvs_note,
+            interfaces: interfaces(),
+        }
+    }
+
+    fn native(&self) -> Option<Config> {
+        self.running.borrow().native.as_deref().cloned()
+    }
+
+    fn keepalived_text(&self) -> Result<Option<String>, String> {
+        match std::fs::read_to_string(&self.keepalived_path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", self.keepalived_path.display())),
+        }
+    }
+
+    fn apply(&self, change: Change) -> Result<String, String> {
+        let native = change.native.as_ref().map(config_file_json);
+        let mut files: Vec<(&Path, &[u8])> = Vec::new();
+        if let Some(json) = &native {
+            files.push((&self.config_path, json.as_bytes()));
+        }
+        if let Some(text) = &change.keepalived {
+            files.push((&self.keepalived_path, text.as_bytes()));
+        }
+        write_files(&files).map_err(|e| format!("writing the configuration: {e}"))?;
+        let (done, answer) = std::sync::mpsc::sync_channel(1);
+        self.reloads
+            .blocking_send(Reload { done })
+            .map_err(|_| "the balancer is stopping".to_string())?;
+        // The balancer answers once it has read the files again; a stuck one is not
+        // waited for longer than RELOAD_WAIT.
+        match answer.recv_timeout(RELOAD_WAIT) {
+            Ok(said) => said,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err("the balancer dropped the reload".into())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "the balancer did not answer within {} s; the files are written and it reads them when it can",
+                RELOAD_WAIT.as_secs()
+            )),
+        }
+    }
+
+    fn save(&self) -> Result<String, String> {
+        Err("not available yet: saving to the configuration partition comes with `lvsfw config save`; what is applied stays in service until the next reboot".into())
+    }
+
+    fn reboot(&self) -> Result<(), String> {
+        if nix::unistd::getppid() != nix::unistd::Pid::from_raw(1) {
+            return Err(
+                "this balancer was not started by lvsfw's init; reboot the host yourself".into(),
+            );
+        }
+        // PID 1 reboots on SIGINT (ctrl-alt-del): the balancer is stopped cleanly first.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(1),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .map_err(|e| format!("asking init to reboot: {}", e.desc()))
+    }
+
+    fn log_lines(&self) -> Vec<String> {
+        crate::logger::recent()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board(with_mgmt: bool) -> Board {
+        let mut text = "name b\nnic ext pci 0000:00:10.0\nnic int pci 0000:00:11.0\n".to_string();
+        if with_mgmt {
+            text.push_str("nic mgmt pci 0000:00:12.0\n");
+        }
+        crate::board::parse(&text).unwrap()
+    }
+
+    fn native(json: &str) -> Config {
+        config::native::from_json(json).unwrap()
+    }
+
+    const THREE: &str = r#"{"interfaces": [
+        {"role": "ext", "addresses": ["192.168.0.101/24"]},
+        {"role": "int", "addresses": ["192.168.33.20/24"]},
+        {"role": "mgmt", "addresses": ["10.1.0.1/24", "fd01::1/64", "fe80::1/64"]}]}"#;
+
+    #[test]
+    fn the_page_listens_on_mgmt_never_on_ext() {
+        let c = native(THREE);
+        let l = listen_addresses(Some(&board(true)), Some(&c));
+        let shown: Vec<String> = l.iter().map(|l| l.to_string()).collect();
+        assert_eq!(shown, ["10.1.0.1:80 on mgmt", "[fd01::1]:80 on mgmt"]);
+        // A board without mgmt: the int address.
+        let l = listen_addresses(Some(&board(false)), Some(&c));
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].to_string(), "192.168.33.20:80 on int");
+        // admin.management_address picks one.
+        let c = native(&THREE.replace(
+            "]}]}",
+            "]}], \"admin\": {\"management_address\": \"fd01::1\"}}",
+        ));
+        let l = listen_addresses(Some(&board(true)), Some(&c));
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].to_string(), "[fd01::1]:80 on mgmt");
+        // Nothing known: nowhere.
+        assert!(listen_addresses(None, Some(&c)).is_empty());
+        assert!(listen_addresses(Some(&board(true)), None).is_empty());
+    }
+
+    #[test]
+    fn config_json_keeps_the_password_and_leaves_keepalived_out() {
+        let salt = [7u8; 16];
+        let mut c = native(THREE);
+        c.admin.password = Some(config::PasswordHash::new("pw", &salt, 1000).unwrap());
+        c.keepalived
+            .virtual_servers
+            .push(config::keepalived::VirtualServer::new(
+                config::keepalived::VsKey::Fwmark(1),
+            ));
+        let text = config_file_json(&c);
+        assert!(!text.contains("keepalived"), "{text}");
+        let back = config::native::from_json(&text).unwrap();
+        assert!(back.admin.password.unwrap().verify("pw"));
+        assert_eq!(back.interfaces, c.interfaces);
+    }
+
+    #[test]
+    fn files_are_replaced_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        let b = dir.path().join("b.conf");
+        std::fs::write(&a, "old a").unwrap();
+        write_files(&[(&a, b"new a"), (&b, b"new b")]).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        // The second cannot be written (its directory is a file): the first stays old.
+        let blocked = dir.path().join("a.json/x.conf");
+        assert!(write_files(&[(&b, b"newer b"), (&blocked, b"x")]).is_err());
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 2, "no temporary file left");
+    }
+}
