@@ -70,6 +70,12 @@ impl Host {
         }
     }
 
+    /// Runs `f` on a thread of its own inside the host's network namespace, so that the
+    /// sockets it opens (and the threads it starts) are the host's; its result.
+    pub fn in_netns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
+        crate::netns::within(self, f)
+    }
+
     /// One ping of `address`, true if it answered within 2 s.
     pub fn ping(&self, address: &str) -> bool {
         self.output(&["ping", "-c", "1", "-W", "2", address])

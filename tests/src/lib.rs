@@ -9,10 +9,12 @@
 
 pub mod addr_watch;
 mod appliance;
+pub mod browser;
 mod command;
 mod console;
 mod cpio;
 pub mod host_program;
+pub mod http;
 mod lab;
 pub mod netns;
 pub mod pcap;

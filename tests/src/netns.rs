@@ -7,20 +7,20 @@ use nix::sched::{setns, CloneFlags};
 use crate::command::Error;
 use crate::lab::Host;
 
-/// Runs `f` on a thread inside `host`'s network namespace and returns its result.
-pub fn within<T: Send + 'static>(
-    host: &Host,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Error> {
+/// Runs `f` on a thread inside `host`'s network namespace and returns its result. The
+/// thread is scoped, so `f` may borrow from the caller.
+pub fn within<T: Send>(host: &Host, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
     let path = format!("/run/netns/{}", host.namespace);
-    let thread = std::thread::spawn(move || -> Result<T, String> {
-        let ns = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        // setns moves only this thread, which ends after f.
-        setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {path}: {e}"))?;
-        Ok(f())
-    });
-    thread
-        .join()
-        .map_err(|_| Error(format!("in {}: the thread panicked", host.name)))?
-        .map_err(Error)
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || -> Result<T, String> {
+                let ns = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+                // setns moves only this thread, which ends after f.
+                setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {path}: {e}"))?;
+                Ok(f())
+            })
+            .join()
+            .map_err(|_| Error(format!("in {}: the thread panicked", host.name)))?
+            .map_err(Error)
+    })
 }

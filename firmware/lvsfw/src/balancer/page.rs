@@ -416,12 +416,19 @@ impl Backend for WebBackend {
                 "this balancer was not started by lvsfw's init; reboot the host yourself".into(),
             );
         }
-        // PID 1 reboots on SIGINT (ctrl-alt-del): the balancer is stopped cleanly first.
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(1),
-            nix::sys::signal::Signal::SIGINT,
-        )
-        .map_err(|e| format!("asking init to reboot: {}", e.desc()))
+        // PID 1 reboots on SIGINT (ctrl-alt-del), stopping the balancer cleanly first;
+        // a moment later, so that the page saying so reaches the browser.
+        std::thread::Builder::new()
+            .name("reboot".into())
+            .spawn(|| {
+                std::thread::sleep(Duration::from_secs(1));
+                let init = nix::unistd::Pid::from_raw(1);
+                if let Err(e) = nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGINT) {
+                    log::error!("asking init to reboot: {}", e.desc());
+                }
+            })
+            .map(|_| ())
+            .map_err(|e| format!("asking init to reboot: {e}"))
     }
 
     fn log_lines(&self) -> Vec<String> {
