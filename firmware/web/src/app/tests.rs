@@ -2,8 +2,12 @@
 //! routes, login, the forced password change, CSRF, forms, the candidate, the API.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use config::keepalived;
+use config::Config;
 
 use super::*;
 use crate::backend::{RealServerStatus, ServiceStatus, Status};
