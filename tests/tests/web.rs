@@ -59,11 +59,13 @@ fn boot(test: &str, keepalived_conf: Option<&str>) -> Result<WebLab, Error> {
             )]
         })
         .unwrap_or_default();
+    let disk = lab.disk("lb1")?;
     let mut lb1 = lab.boot(ApplianceSpec {
         name: "lb1".into(),
         config_json: Some(config),
         files,
         mgmt: true,
+        disk: Some(disk),
         ..ApplianceSpec::default()
     })?;
     lb1.wait_for("balancer: interfaces up", Duration::from_secs(60))?;
@@ -203,6 +205,15 @@ fn a_browser_logs_in_applies_the_seed_and_sets_a_weight_to_0() -> Result<(), Err
         a.iter().all(|x| x == DOCKER2)
     })?;
 
+    // Save puts what is in service on the configuration disk.
+    b.goto(&url("/config"))?;
+    b.submit("#save")?;
+    let text = b.body_text()?;
+    assert!(
+        text.contains("Saved: saved: the running configuration"),
+        "{text}"
+    );
+
     // The status page shows it; its screenshot is kept.
     let status = until_page(&b, "/status", Duration::from_secs(20), |s| {
         s.contains("<td>192.168.33.11:80</td><td class=\"up\">up</td><td class=\"n weight\">0</td>")
@@ -222,6 +233,7 @@ fn a_browser_logs_in_applies_the_seed_and_sets_a_weight_to_0() -> Result<(), Err
         "applied keepalived.conf pasted: 1 virtual servers, 0 VRRP instances",
         "changed the candidate: virtual_server 192.168.0.100 80: real_server 192.168.33.11 80: weight 1 -> 0",
         "applied keepalived.conf from the candidate",
+        "saved the configuration: saved: the running configuration",
     ] {
         assert!(log.contains(part), "{part} missing from the log:\n{log}");
     }

@@ -26,6 +26,8 @@ use crate::board::Board;
 pub const PORT: u16 = 80;
 /// How long the page waits for the balancer to take a reload.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);
+/// `lvsfw config save` writes and syncs the disk; a hung one is killed after this.
+const SAVE_LIMIT: Duration = Duration::from_secs(120);
 
 /// What the balancer runs with, as the page sees it.
 #[derive(Debug, Clone, Default)]
@@ -126,6 +128,52 @@ fn write_files(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
         std::fs::rename(tmp, path)?;
     }
     Ok(())
+}
+
+/// Runs `program args` to its end (killed after `limit`): what it printed, as `Ok` when
+/// it exited 0.
+fn run_tool(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    use std::process::{Command, Stdio};
+    let what = format!("{} {}", program.display(), args.join(" "));
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{what}: no answer within {} s; killed",
+                    limit.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("{what}: {e}")),
+        }
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let mut said = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let errors = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    if !errors.is_empty() {
+        if !said.is_empty() {
+            said.push('\n');
+        }
+        said.push_str(&errors);
+    }
+    if output.status.success() {
+        Ok(said)
+    } else {
+        Err(said)
+    }
 }
 
 fn read_number(path: &Path) -> Option<u64> {
@@ -406,8 +454,11 @@ impl Backend for WebBackend {
         }
     }
 
+    /// `lvsfw config save`, the console's own command, as a child: the running
+    /// configuration onto the configuration disk.
     fn save(&self) -> Result<String, String> {
-        Err("not available yet: saving to the configuration partition comes with `lvsfw config save`; what is applied stays in service until the next reboot".into())
+        let exe = std::env::current_exe().map_err(|e| format!("finding lvsfw: {e}"))?;
+        run_tool(&exe, &["config", "save"], SAVE_LIMIT)
     }
 
     fn reboot(&self) -> Result<(), String> {
@@ -495,6 +546,21 @@ mod tests {
         let back = config::native::from_json(&text).unwrap();
         assert!(back.admin.password.unwrap().verify("pw"));
         assert_eq!(back.interfaces, c.interfaces);
+    }
+
+    #[test]
+    fn a_tool_says_what_it_said_and_how_it_ended() {
+        let sh = Path::new("/bin/sh");
+        assert_eq!(
+            run_tool(sh, &["-c", "echo saved"], Duration::from_secs(5)).unwrap(),
+            "saved"
+        );
+        assert_eq!(
+            run_tool(sh, &["-c", "echo no disk; exit 1"], Duration::from_secs(5)).unwrap_err(),
+            "no disk"
+        );
+        let slow = run_tool(sh, &["-c", "sleep 5"], Duration::from_millis(200)).unwrap_err();
+        assert!(slow.ends_with("no answer within 0 s; killed"), "{slow}");
     }
 
     #[test]
