@@ -16,7 +16,7 @@ fn debug_run(vm: &mut Appliance, line: &str) -> Result<(String, f64), Error> {
     vm.send_line(&format!("debug run {line}"))?;
     let out = vm
         .console
-        .wait_through("debug run: ", Duration::from_secs(300))?;
+        .wait_through_line("debug run: ", Duration::from_secs(300))?;
     let last = out.lines().last().unwrap_or_default();
     let ms = last
         .strip_prefix("debug run: exit code 0 after ")
