@@ -39,6 +39,24 @@ fn answer(lb: &mut Appliance, text: &str, then: &str) -> Result<String, Error> {
     lb.wait_for(then, SHORT)
 }
 
+fn wait_login_page(host: &Host, address: &str, limit: Duration) -> Result<Duration, Error> {
+    let started = std::time::Instant::now();
+    let url = format!("http://{address}/login");
+    loop {
+        let page = host.http_get(&url);
+        if page
+            .as_deref()
+            .is_ok_and(|p| p.contains("action=\"/login\""))
+        {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() >= limit {
+            return Err(Error(format!("{url} within {limit:?}: {page:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn wait_ping(host: &Host, address: &str, limit: Duration) -> Result<Duration, Error> {
     let started = Instant::now();
     while !host.ping(address) {
@@ -170,6 +188,12 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     lb1.wait_for(PROMPT, SHORT)?;
     let took = wait_ping(&admin, MGMT, Duration::from_secs(30))?;
     eprintln!("mgmt {MGMT} answered {} ms after setup", took.as_millis());
+    // The web page's login is served on the address setup gave (issue 7's acceptance).
+    let page_after = wait_login_page(&admin, MGMT, Duration::from_secs(30))?;
+    eprintln!(
+        "the login page answered {} ms after setup",
+        page_after.as_millis()
+    );
     assert!(
         !lb1.console.text().contains("s3cret"),
         "a password was echoed"

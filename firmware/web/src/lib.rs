@@ -18,4 +18,5 @@ pub mod session;
 
 pub use app::{native_json, App, Options, FACTORY_PASSWORD, MIN_PASSWORD_LEN};
 pub use backend::{Backend, Change, Status};
+pub use pages::utc;
 pub use server::{serve, Handler, Listen, ServerLimits, Shared};

@@ -453,6 +453,7 @@ mod tests {
         assert_eq!(bytes_text(20 * 1024 * 1024), "20.0 MiB");
         assert_eq!(rate_text(0), "0 bit/s");
         assert_eq!(rate_text(1000), "8.0 kbit/s");
+        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00Z");
     }
 }
