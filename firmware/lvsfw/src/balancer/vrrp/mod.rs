@@ -93,8 +93,9 @@ impl Vrrp {
         self.board.remove();
         // The last holder of the board: dropping it tells the sync daemon to stop.
         drop(self.board);
+        // Bounded: a stop must end even if something still held the board.
         if let Some(follower) = self.sync_daemon {
-            let _ = follower.await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), follower).await;
         }
     }
 }
