@@ -7,6 +7,9 @@
 use ipvs::{Client, SyncDaemon, SyncState};
 use tokio::sync::watch;
 
+/// How soon a daemon the kernel refused to start is tried again.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the sync daemon follows, with the interface already resolved to a kernel name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Follow {
@@ -59,8 +62,17 @@ pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, String
                 Err(e) => log::error!("IPVS sync daemon: {e}"),
             }
         }
-        if states.changed().await.is_err() {
-            break;
+        if applied == Some(want) {
+            if states.changed().await.is_err() {
+                break;
+            }
+            continue;
+        }
+        // The kernel refused (the interface not up yet, say): try again after a while,
+        // or at once when the state changes.
+        tokio::select! {
+            changed = states.changed() => if changed.is_err() { break },
+            () = tokio::time::sleep(RETRY_AFTER) => {}
         }
     }
     let f = follow.clone();
