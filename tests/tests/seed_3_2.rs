@@ -39,6 +39,21 @@ fn wait_file_line(path: &std::path::Path, prefix: &str, limit: Duration) -> Resu
     }
 }
 
+/// Stops the prober started as `log` and reads the longest time the client waited for
+/// an answer, in ms.
+fn longest_gap(lab: &Lab, log: &str, stop: &std::path::Path) -> Result<u64, Error> {
+    std::fs::write(stop, b"")?;
+    let line = wait_file_line(
+        &lab.log_path(log),
+        "longest-gap-ms",
+        Duration::from_secs(10),
+    )?;
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| Error(format!("{log}: not a gap: {line:?}")))
+}
+
 fn probe(lab: &mut Lab, client: &Host, log: &str) -> Result<std::path::PathBuf, Error> {
     let stop = lab.log_path(&format!("{log}-stop"));
     lab.spawn(
@@ -103,17 +118,7 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
     );
     lb2.wait_for("IPVS sync daemon: master on", Duration::from_secs(10))?;
     std::thread::sleep(Duration::from_secs(5));
-    std::fs::write(&stop_probe, b"")?;
-    let gap = wait_file_line(
-        &lab.log_path("prober"),
-        "longest-gap-ms",
-        Duration::from_secs(10),
-    )?;
-    let gap_ms: u64 = gap
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX);
+    let gap_ms = longest_gap(&lab, "prober", &stop_probe)?;
     // master-down = 3 x advert_int + (256 - priority) x advert_int / 256 = 9 + 1.83 s.
     let master_down_ms = 3 * 3000 + (256 - 100) * 3000 / 256;
     eprintln!("client's longest gap: {gap_ms} ms (master-down interval {master_down_ms} ms)");
@@ -150,17 +155,7 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
         !text.contains("VI_1: BACKUP -> MASTER"),
         "lb1 took over an equal priority"
     );
-    std::fs::write(&stop_probe, b"")?;
-    let gap = wait_file_line(
-        &lab.log_path("prober-return"),
-        "longest-gap-ms",
-        Duration::from_secs(10),
-    )?;
-    let gap_ms: u64 = gap
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX);
+    let gap_ms = longest_gap(&lab, "prober-return", &stop_probe)?;
     eprintln!("client's longest gap while lb1 returned: {gap_ms} ms");
     assert!(gap_ms < 1000, "longest gap {gap_ms} ms while lb1 returned");
     Ok(())
@@ -181,17 +176,7 @@ fn a_returning_master_of_higher_priority_preempts_without_a_gap() -> Result<(), 
     lb1.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?;
     lb2.wait_for("VI_1: MASTER -> BACKUP", Duration::from_secs(10))?;
     std::thread::sleep(Duration::from_secs(3));
-    std::fs::write(&stop_probe, b"")?;
-    let gap = wait_file_line(
-        &lab.log_path("prober"),
-        "longest-gap-ms",
-        Duration::from_secs(10),
-    )?;
-    let gap_ms: u64 = gap
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX);
+    let gap_ms = longest_gap(&lab, "prober", &stop_probe)?;
     eprintln!("client's longest gap while lb1 preempted: {gap_ms} ms");
     assert!(gap_ms < 1000, "longest gap {gap_ms} ms while lb1 preempted");
     until(&client, Duration::from_secs(10), 10, alternating)?;
