@@ -15,6 +15,8 @@ mod ping;
 mod run;
 mod service;
 mod show_cli;
+mod slots;
+mod update_cli;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,11 @@ usage: lvsfw COMMAND
   ipvs bench SERVICES DESTS RUNS RULES      time applying a generated table (benchmark)
   ping ADDRESS [COUNT]                       ICMP echo, 1 s apart (at most 10)
   show interfaces                           links, addresses and routes in the kernel
+  slots [--json]                            the boot slots: versions, which runs, which is good
+  update FILE                               write an update into the slot that does not run;
+                                            the next boot tries it once
+  update pack --board B --version V --kernel K --initrd I -o FILE
+                                            make an update file (on the build host)
   run -f FILE [--status FILE]               run a keepalived.conf's VRRP and LVS as an
                                             ordinary process (interface names as they are)
   vrrp status [--json] [--status FILE]      each VRRP instance's state, master, counters
@@ -49,6 +56,8 @@ fn main() -> ExitCode {
         Some("run") => run::run(&args[1..]),
         Some("ping") => ping::run(&args[1..]),
         Some("show") => show_cli::run(&args[1..]),
+        Some("slots") => update_cli::slots(&args[1..]),
+        Some("update") => update_cli::update(&args[1..]),
         Some("debug") if args.get(1).map(String::as_str) == Some("cat") => {
             show_cli::cat(&args[2..])
         }

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::board;
 use interfaces::InterfaceReconciler;
 
+mod heartbeat;
 mod interfaces;
 pub mod lvs;
 mod page;
@@ -28,6 +29,9 @@ const IPVS_OWNED_PATH: &str = "/run/lvsfw/ipvs.owned";
 /// How often the interfaces are compared with the configuration again, so that a link
 /// taken down or an address removed by hand comes back.
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
+/// In a test image only (build-image with LVSFW_TEST_BREAK_BALANCER=1): the balancer
+/// fails at start, so that the update test sees a trial fall back.
+const TEST_BREAK_PATH: &str = "/etc/lvsfw/test-break-balancer";
 
 struct Options {
     board: Option<PathBuf>,
@@ -65,6 +69,17 @@ pub fn run(args: &[String]) -> ExitCode {
 async fn serve(options: Options) -> ExitCode {
     // The page's log shows the balancer's newest lines.
     crate::logger::keep_recent(true);
+    if Path::new(TEST_BREAK_PATH).exists() {
+        log::error!(
+            "{TEST_BREAK_PATH} exists: this test image's balancer fails at start on purpose"
+        );
+        return ExitCode::FAILURE;
+    }
+    let (ready_tx, ready_rx) = watch::channel(false);
+    tokio::spawn(heartbeat::run(
+        crate::slots::HEARTBEAT_PATH.into(),
+        ready_rx,
+    ));
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -124,7 +139,8 @@ async fn serve(options: Options) -> ExitCode {
     start_web(&b, running_rx, health_rx, reload_tx, listen_rx);
     // Real servers are added only once the interfaces that reach them are up: the
     // kernel refuses a NAT destination it has no route to.
-    let _ = b.load_keepalived().await;
+    let loaded = b.load_keepalived().await;
+    b.set_ready(&ready_tx, loaded.is_ok());
 
     loop {
         tokio::select! {
@@ -133,11 +149,13 @@ async fn serve(options: Options) -> ExitCode {
             // changes nothing and the running configuration stays.
             _ = hup.recv() => {
                 log::info!("SIGHUP: reading the configuration again");
-                let _ = b.reload().await;
+                let said = b.reload().await;
+                b.set_ready(&ready_tx, said.is_ok());
             }
             // The page applied a change: the same, and it hears what happened.
             Some(request) = reloads.recv() => {
                 let said = b.reload().await;
+                b.set_ready(&ready_tx, said.is_ok());
                 let _ = request.done.try_send(said);
             }
             _ = term.recv() => break,
@@ -203,6 +221,17 @@ struct Balancer {
 }
 
 impl Balancer {
+    /// Ready (the heartbeat says so) once the configuration is in service: config.json
+    /// read and keepalived.conf, if there is one, applied with its VRRP instances
+    /// started. Once ready it stays so: a later invalid edit leaves the running
+    /// configuration in service.
+    fn set_ready(&self, ready: &watch::Sender<bool>, loaded: bool) {
+        if loaded && self.config.is_some() && !*ready.borrow() {
+            log::info!("ready: the configuration is applied");
+            ready.send_replace(true);
+        }
+    }
+
     /// One pass of the interfaces; the page's addresses follow the configuration.
     async fn pass(&mut self) {
         if let (Some(board), Some(config)) = (&self.board, &self.config) {

@@ -17,6 +17,7 @@ mod power_button;
 mod session;
 mod setup;
 mod terminal;
+mod trial;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -40,6 +41,7 @@ use logs::Logs;
 use power_button::PowerButton;
 use session::{Outcome, Request, Session, Start};
 use terminal::Terminal;
+use trial::Trial;
 
 /// How long the balancer gets to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -143,6 +145,7 @@ fn start() -> Pid1 {
         Some(_) => vec!["balancer".into(), "--board".into(), board::PATH.into()],
         None => vec!["balancer".into()],
     };
+    pid1.trial = Trial::at_boot();
     pid1.start_balancer();
     let start = if pid1.nologin {
         Start::Open
@@ -270,6 +273,8 @@ struct Balancer {
     started: Instant,
     restart_at: Option<Instant>,
     restarts: u32,
+    /// Exits since boot, for a boot slot's trial (update::trial).
+    exits: u32,
     backoff: Backoff,
 }
 
@@ -299,6 +304,8 @@ struct Pid1 {
     /// written to the disk since.
     unsaved: bool,
     board_name: Option<String>,
+    /// A boot slot on trial, until it is marked good or given up.
+    trial: Option<Trial>,
 }
 
 impl Pid1 {
@@ -326,6 +333,7 @@ impl Pid1 {
                 started: Instant::now(),
                 restart_at: None,
                 restarts: 0,
+                exits: 0,
                 backoff: Backoff::new(
                     Duration::from_millis(200),
                     Duration::from_secs(30),
@@ -340,6 +348,7 @@ impl Pid1 {
             nologin: kernel_cmdline_has("lvsfw.nologin"),
             unsaved: false,
             board_name: None,
+            trial: None,
         }
     }
 
@@ -369,6 +378,7 @@ impl Pid1 {
             self.shutdown.as_ref().map(|s| s.deadline),
             self.job.as_ref().map(|j| j.started + j.limit),
             self.logs.deadline(),
+            self.trial.as_ref().map(|t| t.next_check),
         ]
         .into_iter()
         .flatten()
@@ -519,6 +529,7 @@ impl Pid1 {
 
     fn balancer_exited(&mut self, status: WaitStatus) {
         self.balancer.pid = None;
+        self.balancer.exits += 1;
         let how = describe(status);
         if self.shutdown.is_some() {
             log::info!("balancer stopped ({how})");
@@ -583,6 +594,9 @@ impl Pid1 {
                 job.limit = Duration::from_secs(3600);
             }
         }
+        if self.shutdown.is_none() && self.trial.as_ref().is_some_and(|t| t.next_check <= now) {
+            self.check_trial();
+        }
         if self.shutdown.is_none() && self.balancer.restart_at.is_some_and(|at| at <= now) {
             self.balancer.restarts += 1;
             self.start_balancer();
@@ -603,6 +617,18 @@ impl Pid1 {
             }
             Some(_) if shutdown.deadline <= now => self.finish_shutdown(),
             Some(_) => {}
+        }
+    }
+
+    fn check_trial(&mut self) {
+        let Some(trial) = &mut self.trial else { return };
+        match trial.check(self.booted.elapsed(), self.balancer.exits) {
+            trial::Next::Wait => {}
+            trial::Next::Done => self.trial = None,
+            trial::Next::Reboot => {
+                self.trial = None;
+                self.begin_shutdown(RebootMode::RB_AUTOBOOT);
+            }
         }
     }
 

@@ -1,0 +1,479 @@
+//! The boot slots on the disk image's EFI system partition (the layout contract in
+//! scripts/build-image): finding and mounting the ESP, each slot's version, grubenv,
+//! writing an update into the slot that does not run, and marking a tried slot good.
+//!
+//! Everything below takes the ESP as a folder, so that the tests run on a temporary one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use update::grubenv::{self, Env};
+use update::payload::{self, Manifest};
+use update::trial::good_slot;
+use update::Slot;
+
+/// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
+pub const ESP_PARTNAME: &str = "lvsfw-esp";
+pub const ESP_MOUNT: &str = "/run/lvsfw/esp";
+/// The running image's version, one line, put into the initramfs by build-image.
+pub const VERSION_PATH: &str = "/etc/lvsfw/version";
+/// The balancer keeps this fresh (see balancer::heartbeat); PID 1 reads it.
+pub const HEARTBEAT_PATH: &str = "/run/lvsfw/heartbeat";
+const GRUBENV: &str = "grub/grubenv";
+/// The file that says a slot is complete: written last by an update, removed first.
+const SLOT_VERSION: &str = "version";
+
+/// The running image's version: /etc/lvsfw/version, else the binary's own.
+pub fn running_version() -> String {
+    std::fs::read_to_string(VERSION_PATH)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
+}
+
+/// `lvsfw.slot=` on this boot's kernel command line.
+pub fn running_slot() -> Option<Slot> {
+    std::fs::read_to_string("/proc/cmdline")
+        .ok()
+        .and_then(|c| Slot::from_cmdline(&c))
+}
+
+/// The ESP's device node, by its GPT partition name, from the block devices' uevents.
+pub fn find_esp(class_block: &Path, dev: &Path) -> Option<PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(class_block).ok()?.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    entries.iter().find_map(|entry| {
+        let uevent = std::fs::read_to_string(entry.path().join("uevent")).ok()?;
+        let field = |key: &str| {
+            uevent
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .map(str::to_string)
+        };
+        if field("PARTNAME")? != ESP_PARTNAME {
+            return None;
+        }
+        Some(dev.join(field("DEVNAME")?))
+    })
+}
+
+fn is_mounted(target: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == Some(target)))
+}
+
+/// The ESP mounted at [`ESP_MOUNT`] (mounted now if it was not); `Err` says why there
+/// is none. The vfat modules come from the board's module list.
+pub fn mount_esp() -> Result<PathBuf, String> {
+    if is_mounted(ESP_MOUNT) {
+        return Ok(ESP_MOUNT.into());
+    }
+    let node = find_esp(Path::new("/sys/class/block"), Path::new("/dev")).ok_or_else(|| {
+        format!("no boot slots: no disk partition is named {ESP_PARTNAME} (not booted from an lvsfw disk image)")
+    })?;
+    std::fs::create_dir_all(ESP_MOUNT).map_err(|e| format!("{ESP_MOUNT}: {e}"))?;
+    use nix::mount::{mount, MsFlags};
+    mount(
+        Some(&node),
+        ESP_MOUNT,
+        Some("vfat"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        format!(
+            "mounting {} (the ESP) on {ESP_MOUNT}: {}",
+            node.display(),
+            e.desc()
+        )
+    })?;
+    Ok(ESP_MOUNT.into())
+}
+
+pub fn read_grubenv(esp: &Path) -> Result<Env, String> {
+    let path = esp.join(GRUBENV);
+    let block = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Env::parse(&block).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes `env` over the old block in place (same 1024 bytes, same sectors: grub's
+/// save_env needs that) and waits until it is on the disk.
+pub fn write_grubenv(esp: &Path, env: &Env) -> Result<(), String> {
+    let path = esp.join(GRUBENV);
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let block = env.to_block().map_err(|e| fail(&e))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| fail(&e))?;
+    let len = file.metadata().map_err(|e| fail(&e))?.len();
+    if len != grubenv::SIZE as u64 {
+        return Err(fail(&format!(
+            "{len} bytes, not {}; left as it is",
+            grubenv::SIZE
+        )));
+    }
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.write_all(&block))
+        .and_then(|_| file.sync_all())
+        .map_err(|e| fail(&e))
+}
+
+/// What one slot holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SlotState {
+    pub slot: String,
+    /// `None`: the slot is empty (or an update into it did not finish).
+    pub version: Option<String>,
+    pub running: bool,
+    pub good: bool,
+    /// grubenv's `next`: the next boot tries it once.
+    pub next: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Slots {
+    pub running_version: String,
+    pub running: Option<String>,
+    pub slots: Vec<SlotState>,
+    /// Why there are no slots, or what is odd about them.
+    pub note: Option<String>,
+}
+
+pub fn slot_version(esp: &Path, slot: Slot) -> Option<String> {
+    let text = std::fs::read_to_string(esp.join(slot.letter()).join(SLOT_VERSION)).ok()?;
+    Some(text.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// Both slots as the ESP at `esp` has them (`Err`: why there is no ESP).
+pub fn read(esp: Result<PathBuf, String>, running: Option<Slot>) -> Slots {
+    let mut slots = Slots {
+        running_version: running_version(),
+        running: running.map(|s| s.letter().to_string()),
+        slots: Vec::new(),
+        note: None,
+    };
+    let esp = match esp {
+        Ok(esp) => esp,
+        Err(why) => {
+            slots.note = Some(why);
+            return slots;
+        }
+    };
+    let env = match read_grubenv(&esp) {
+        Ok(env) => Some(env),
+        Err(e) => {
+            slots.note = Some(e);
+            None
+        }
+    };
+    let good = good_slot(env.as_ref().and_then(|e| e.get("slot")));
+    let next = env
+        .as_ref()
+        .and_then(|e| e.get("next"))
+        .and_then(Slot::parse);
+    for slot in [Slot::A, Slot::B] {
+        slots.slots.push(SlotState {
+            slot: slot.letter().into(),
+            version: slot_version(&esp, slot),
+            running: running == Some(slot),
+            good: env.is_some() && good == slot,
+            next: next == Some(slot),
+        });
+    }
+    if running.is_none() && slots.note.is_none() {
+        slots.note =
+            Some("no lvsfw.slot= on the kernel command line: which slot runs is unknown".into());
+    }
+    slots
+}
+
+impl Slots {
+    pub fn render(&self) -> String {
+        let mut out = format!("running version {}", self.running_version);
+        if let Some(slot) = &self.running {
+            out.push_str(&format!(" from slot {slot}"));
+        }
+        out.push('\n');
+        for s in &self.slots {
+            let mut words = Vec::new();
+            if s.running {
+                words.push("running");
+            }
+            if s.good {
+                words.push("good");
+            } else if s.running {
+                words.push("on trial: marked good once the balancer is ready");
+            }
+            if s.next {
+                words.push("the next boot tries it once");
+            }
+            out.push_str(&format!(
+                "slot {}  {:<20} {}\n",
+                s.slot,
+                s.version.as_deref().unwrap_or("(empty)"),
+                words.join(", ")
+            ));
+        }
+        if let Some(note) = &self.note {
+            out.push_str(note);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// What [`install`] did.
+#[derive(Debug)]
+pub struct Installed {
+    pub manifest: Manifest,
+    pub slot: Slot,
+    pub bytes: u64,
+}
+
+/// Writes the update in `file` into the slot that does not run and has grub try it
+/// once at the next boot. The update is checked whole before anything is touched; a
+/// slot on trial (running, not yet good) refuses, because the other slot is then the
+/// only good one.
+pub fn install(file: &Path, board: &str, esp: &Path, running: Slot) -> Result<Installed, String> {
+    let open = || File::open(file).map_err(|e| format!("{}: {e}", file.display()));
+    let damaged = |e: payload::Error| format!("{}: {e}; nothing changed", file.display());
+    payload::verify(&mut std::io::BufReader::new(open()?), Some(board)).map_err(damaged)?;
+    let mut env = read_grubenv(esp).map_err(|e| format!("{e}; nothing changed"))?;
+    let good = good_slot(env.get("slot"));
+    if good != running {
+        return Err(format!(
+            "slot {running} runs on trial and is not marked good yet, so slot {good} is the only good one; \
+             nothing changed (try again once slot {running} is marked good)"
+        ));
+    }
+    let target = running.other();
+    let dir = esp.join(target.letter());
+    let in_dir = |name: &str| dir.join(name);
+    let fail = |what: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", what.display());
+    std::fs::create_dir_all(&dir).map_err(|e| fail(&dir, &e))?;
+    // The version file goes first and comes back last: a slot without one is empty.
+    for name in [SLOT_VERSION, "vmlinuz", "initrd"] {
+        let path = in_dir(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(fail(&path, &e)),
+        }
+    }
+    let mut outputs = Vec::new();
+    for name in payload::FILES {
+        let path = in_dir(&format!("{name}.new"));
+        let out = File::create(&path).map_err(|e| fail(&path, &e))?;
+        outputs.push((path, std::io::BufWriter::with_capacity(256 << 10, out)));
+    }
+    // Read again while writing: what lands on the disk is what this pass hashed.
+    let unpacked = payload::unpack(
+        &mut std::io::BufReader::new(open()?),
+        Some(board),
+        &mut |index, bytes| outputs[index].1.write_all(bytes),
+    );
+    let result = unpacked
+        .map_err(|e| format!("{}: {e}", file.display()))
+        .and_then(|manifest| {
+            for (path, out) in &mut outputs {
+                out.flush()
+                    .and_then(|_| out.get_ref().sync_all())
+                    .map_err(|e| fail(path, &e))?;
+            }
+            Ok(manifest)
+        });
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            for (path, _) in &outputs {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(format!("{e}; slot {target} is left empty"));
+        }
+    };
+    for name in payload::FILES {
+        let from = in_dir(&format!("{name}.new"));
+        std::fs::rename(&from, in_dir(name)).map_err(|e| fail(&from, &e))?;
+    }
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| fail(&dir, &e))?;
+    env.set("next", target.letter())
+        .map_err(|e| format!("grubenv: {e}"))?;
+    write_grubenv(esp, &env)?;
+    Ok(Installed {
+        bytes: manifest.total_len(),
+        manifest,
+        slot: target,
+    })
+}
+
+/// grubenv `slot=` the running slot, `next` empty: this slot is the good one now.
+pub fn mark_good(esp: &Path, running: Slot) -> Result<(), String> {
+    let mut env = read_grubenv(esp)?;
+    env.set("slot", running.letter())
+        .and_then(|()| env.set("next", ""))
+        .map_err(|e| format!("grubenv: {e}"))?;
+    write_grubenv(esp, &env)
+}
+
+/// Clears a `next` that names `running`: grub should have (its save_env), and a
+/// failed trial must not be tried again and again.
+pub fn clear_next(esp: &Path, running: Slot) -> Result<bool, String> {
+    let mut env = read_grubenv(esp)?;
+    if env.get("next") != Some(running.letter()) {
+        return Ok(false);
+    }
+    env.set("next", "").map_err(|e| format!("grubenv: {e}"))?;
+    write_grubenv(esp, &env).map(|()| true)
+}
+
+/// Reads at most `max` bytes of a small file.
+pub fn read_small(path: &Path, max: u64) -> std::io::Result<String> {
+    let mut text = String::new();
+    File::open(path)?.take(max).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use update::payload::{pack, Source};
+
+    fn esp_with_slot_a() -> tempfile::TempDir {
+        let esp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(esp.path().join("grub")).unwrap();
+        std::fs::create_dir_all(esp.path().join("A")).unwrap();
+        std::fs::write(esp.path().join("A/version"), "1.0\n").unwrap();
+        std::fs::write(esp.path().join("A/vmlinuz"), "old kernel").unwrap();
+        let mut env = Env::default();
+        env.set("slot", "A").unwrap();
+        env.set("next", "").unwrap();
+        std::fs::write(esp.path().join(GRUBENV), env.to_block().unwrap()).unwrap();
+        esp
+    }
+
+    fn update_file(dir: &Path, board: &str, version: &str) -> PathBuf {
+        let path = dir.join(format!("{version}.update"));
+        let mut out = File::create(&path).unwrap();
+        pack(
+            &mut out,
+            board,
+            version,
+            Source {
+                len: 6,
+                reader: &mut &b"kernel"[..],
+            },
+            Source {
+                len: 6,
+                reader: &mut &b"initrd"[..],
+            },
+        )
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn an_update_fills_the_other_slot_and_asks_grub_to_try_it_once() {
+        let esp = esp_with_slot_a();
+        let work = tempfile::tempdir().unwrap();
+        let file = update_file(work.path(), "qemu-x86_64", "2.0");
+        let done = install(&file, "qemu-x86_64", esp.path(), Slot::A).unwrap();
+        assert_eq!(done.slot, Slot::B);
+        assert_eq!(done.manifest.version, "2.0");
+        assert_eq!(
+            std::fs::read(esp.path().join("B/vmlinuz")).unwrap(),
+            b"kernel"
+        );
+        assert_eq!(
+            std::fs::read(esp.path().join("B/initrd")).unwrap(),
+            b"initrd"
+        );
+        assert_eq!(slot_version(esp.path(), Slot::B).as_deref(), Some("2.0"));
+        assert!(!esp.path().join("B/initrd.new").exists());
+        let env = read_grubenv(esp.path()).unwrap();
+        assert_eq!((env.get("slot"), env.get("next")), (Some("A"), Some("B")));
+        assert_eq!(
+            std::fs::metadata(esp.path().join(GRUBENV)).unwrap().len(),
+            1024
+        );
+
+        let shown = read(Ok(esp.path().into()), Some(Slot::A));
+        assert_eq!(shown.slots[0].version.as_deref(), Some("1.0"));
+        assert!(shown.slots[0].running && shown.slots[0].good);
+        assert!(shown.slots[1].next && !shown.slots[1].good);
+
+        // The next boot runs B (grub cleared next); once ready it is marked good.
+        let mut env = read_grubenv(esp.path()).unwrap();
+        env.set("next", "").unwrap();
+        write_grubenv(esp.path(), &env).unwrap();
+        let on_trial = install(&file, "qemu-x86_64", esp.path(), Slot::B).unwrap_err();
+        assert!(on_trial.contains("slot B runs on trial"), "{on_trial}");
+        mark_good(esp.path(), Slot::B).unwrap();
+        let env = read_grubenv(esp.path()).unwrap();
+        assert_eq!((env.get("slot"), env.get("next")), (Some("B"), Some("")));
+    }
+
+    #[test]
+    fn a_bad_update_changes_nothing() {
+        let esp = esp_with_slot_a();
+        let before = std::fs::read(esp.path().join(GRUBENV)).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let other_board = update_file(work.path(), "pc-x86_64", "2.0");
+        let err = install(&other_board, "qemu-x86_64", esp.path(), Slot::A).unwrap_err();
+        assert!(
+            err.ends_with(
+                "built for board \"pc-x86_64\", but this is board \"qemu-x86_64\"; nothing changed"
+            ),
+            "{err}"
+        );
+        let damaged = update_file(work.path(), "qemu-x86_64", "3.0");
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        let at = bytes.len() - 40;
+        bytes[at] ^= 1;
+        std::fs::write(&damaged, bytes).unwrap();
+        let err = install(&damaged, "qemu-x86_64", esp.path(), Slot::A).unwrap_err();
+        assert!(err.contains("checksum mismatch"), "{err}");
+        assert!(!esp.path().join("B").exists());
+        assert_eq!(std::fs::read(esp.path().join(GRUBENV)).unwrap(), before);
+    }
+
+    #[test]
+    fn a_failed_trial_does_not_stay_next() {
+        let esp = esp_with_slot_a();
+        let mut env = read_grubenv(esp.path()).unwrap();
+        env.set("next", "B").unwrap();
+        write_grubenv(esp.path(), &env).unwrap();
+        assert!(!clear_next(esp.path(), Slot::A).unwrap());
+        assert!(clear_next(esp.path(), Slot::B).unwrap());
+        assert_eq!(read_grubenv(esp.path()).unwrap().get("next"), Some(""));
+    }
+
+    #[test]
+    fn the_esp_is_found_by_its_partition_name() {
+        let sys = tempfile::tempdir().unwrap();
+        for (dev, uevent) in [
+            ("vda", "MAJOR=254\nMINOR=0\nDEVNAME=vda\nDEVTYPE=disk\n"),
+            (
+                "vda1",
+                "DEVNAME=vda1\nDEVTYPE=partition\nPARTN=1\nPARTNAME=bios-boot\n",
+            ),
+            (
+                "vda2",
+                "DEVNAME=vda2\nDEVTYPE=partition\nPARTN=2\nPARTNAME=lvsfw-esp\n",
+            ),
+        ] {
+            std::fs::create_dir(sys.path().join(dev)).unwrap();
+            std::fs::write(sys.path().join(dev).join("uevent"), uevent).unwrap();
+        }
+        assert_eq!(
+            find_esp(sys.path(), Path::new("/dev")),
+            Some(PathBuf::from("/dev/vda2"))
+        );
+        std::fs::remove_dir_all(sys.path().join("vda2")).unwrap();
+        assert_eq!(find_esp(sys.path(), Path::new("/dev")), None);
+    }
+}
