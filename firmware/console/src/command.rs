@@ -40,6 +40,11 @@ pub enum Command {
     ShowConfig,
     ShowLog,
     ShowVersion,
+    /// Both boot slots: versions, which runs, which is good, a pending try.
+    ShowSlots,
+    /// `update FILE`: an update file already on the box (uploaded through the page, or
+    /// a disk such as /dev/vdb holding one) goes into the slot that does not run.
+    Update(String),
     /// `set interface ROLE address A/P [A/P...]`: the role's addresses become these.
     SetInterface {
         role: String,
@@ -80,7 +85,7 @@ pub enum Command {
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 30] = [
+const HELP: [(&str, &str); 32] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -101,6 +106,10 @@ const HELP: [(&str, &str); 30] = [
     ),
     ("show log", "the latest log lines of lvsfw"),
     ("show version", "firmware, kernel and board"),
+    (
+        "show slots",
+        "both boot slots: versions, which runs, which is good",
+    ),
     (
         "set interface ROLE address A/P [A/P...]",
         "ROLE (ext, int, mgmt) gets these addresses (candidate)",
@@ -129,6 +138,10 @@ const HELP: [(&str, &str); 30] = [
         "keep the running configuration on the configuration disk",
     ),
     ("config export", "the running configuration as native JSON"),
+    (
+        "update FILE",
+        "write an update file (on the box) into the other slot; reboot tries it once",
+    ),
     ("ping ADDRESS", "4 echo requests, 1 s apart"),
     ("reboot", "stop the balancer cleanly and reboot"),
     ("poweroff", "stop the balancer cleanly and power off"),
@@ -199,6 +212,7 @@ const WORDS: &[Node] = &[
             leaf("config"),
             leaf("log"),
             leaf("version"),
+            leaf("slots"),
         ],
     },
     Node {
@@ -224,6 +238,7 @@ const WORDS: &[Node] = &[
             leaf("export"),
         ],
     },
+    leaf("update"),
     leaf("ping"),
     leaf("reboot"),
     leaf("poweroff"),
@@ -325,9 +340,10 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["show", "config"] => Command::ShowConfig,
         ["show", "log"] => Command::ShowLog,
         ["show", "version"] => Command::ShowVersion,
+        ["show", "slots"] => Command::ShowSlots,
         ["show", ..] => {
             return Err(
-                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version"
+                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots"
                     .into(),
             )
         }
@@ -363,6 +379,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["config", "export"] => Command::ConfigExport,
         ["config", "diff"] => Command::ConfigDiff,
         ["config", ..] => return Err("usage: config import|validate|diff|apply|save|export".into()),
+        ["update", file] => Command::Update(file.to_string()),
+        ["update", ..] => return Err(usage("update")),
         ["ping", address] => match address.parse::<IpAddr>() {
             Ok(a) => Command::Ping(a),
             Err(_) => {

@@ -238,9 +238,9 @@ pub struct Installed {
 /// slot on trial (running, not yet good) refuses, because the other slot is then the
 /// only good one.
 pub fn install(file: &Path, board: &str, esp: &Path, running: Slot) -> Result<Installed, String> {
-    let open = || File::open(file).map_err(|e| format!("{}: {e}", file.display()));
+    let open = || open_update(file);
     let damaged = |e: payload::Error| format!("{}: {e}; nothing changed", file.display());
-    payload::verify(&mut std::io::BufReader::new(open()?), Some(board)).map_err(damaged)?;
+    payload::verify(&mut open()?, Some(board)).map_err(damaged)?;
     let mut env = read_grubenv(esp).map_err(|e| format!("{e}; nothing changed"))?;
     let good = good_slot(env.get("slot"));
     if good != running {
@@ -270,11 +270,9 @@ pub fn install(file: &Path, board: &str, esp: &Path, running: Slot) -> Result<In
         outputs.push((path, std::io::BufWriter::with_capacity(256 << 10, out)));
     }
     // Read again while writing: what lands on the disk is what this pass hashed.
-    let unpacked = payload::unpack(
-        &mut std::io::BufReader::new(open()?),
-        Some(board),
-        &mut |index, bytes| outputs[index].1.write_all(bytes),
-    );
+    let unpacked = payload::unpack(&mut open()?, Some(board), &mut |index, bytes| {
+        outputs[index].1.write_all(bytes)
+    });
     let result = unpacked
         .map_err(|e| format!("{}: {e}", file.display()))
         .and_then(|manifest| {
@@ -309,6 +307,26 @@ pub fn install(file: &Path, board: &str, esp: &Path, running: Slot) -> Result<In
         manifest,
         slot: target,
     })
+}
+
+/// The update's bytes. A disk holding an update (the console's `update /dev/vdb`) is
+/// longer than the update by its last sector's rest: read only as far as the header
+/// says the update goes.
+fn open_update(file: &Path) -> Result<Box<dyn Read>, String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let fail = |e: std::io::Error| format!("{}: {e}", file.display());
+    let f = File::open(file).map_err(fail)?;
+    let is_disk = f.metadata().map_err(fail)?.file_type().is_block_device();
+    let reader = std::io::BufReader::with_capacity(256 << 10, f);
+    if !is_disk {
+        return Ok(Box::new(reader));
+    }
+    let mut peek = File::open(file).map_err(fail)?;
+    match payload::read_header(&mut peek) {
+        Ok((manifest, _)) => Ok(Box::new(reader.take(manifest.total_len()))),
+        // What is wrong with it is said when it is read.
+        Err(_) => Ok(Box::new(reader)),
+    }
 }
 
 /// grubenv `slot=` the running slot, `next` empty: this slot is the good one now.

@@ -31,6 +31,10 @@ fn every_command_with_any_spacing() {
     assert_eq!(ok("show config"), Command::ShowConfig);
     assert_eq!(ok("show log"), Command::ShowLog);
     assert_eq!(ok("show version"), Command::ShowVersion);
+    assert_eq!(ok("show slots"), Command::ShowSlots);
+    assert_eq!(ok("update /dev/vdb"), Command::Update("/dev/vdb".into()));
+    assert_eq!(err("update"), "usage: update FILE");
+    assert_eq!(err("update a b"), "usage: update FILE");
     assert_eq!(
         ok("set interface ext address 192.168.0.101/24 192.168.0.100/24"),
         Command::SetInterface {
@@ -98,7 +102,7 @@ fn the_older_commands_still_work() {
 fn wrong_arguments_say_how_it_is_used() {
     assert_eq!(
         err("show"),
-        "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version"
+        "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots"
     );
     assert_eq!(err("show ipvs --fast"), "usage: show ipvs [--stats|--rate]");
     assert_eq!(

@@ -825,6 +825,9 @@ impl Pid1 {
             }
             Command::ShowInterfaces => (words(&["show", "interfaces"]), TOOL_LIMIT, Kind::Plain),
             Command::ShowConfig => (words(&["config", "show"]), TOOL_LIMIT, Kind::Plain),
+            Command::ShowSlots => (words(&["slots"]), TOOL_LIMIT, Kind::Plain),
+            // Hashes the file twice and writes 10-20 MB to the ESP: long under emulation.
+            Command::Update(file) => (words(&["update", &file]), DEBUG_TOOL_LIMIT, Kind::Plain),
             Command::SetInterface { role, addresses } => {
                 let mut args = words(&["config", "set", "interface", &role, "address"]);
                 args.extend(addresses);
