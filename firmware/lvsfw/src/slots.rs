@@ -92,6 +92,16 @@ pub fn mount_esp() -> Result<PathBuf, String> {
     Ok(ESP_MOUNT.into())
 }
 
+/// The ESP where PID 1 mounted it at boot, for readers that should not mount it
+/// themselves (the page).
+pub fn esp_if_mounted() -> Result<PathBuf, String> {
+    if is_mounted(ESP_MOUNT) {
+        Ok(ESP_MOUNT.into())
+    } else {
+        Err("no boot slots: not booted from an lvsfw disk image (no ESP mounted)".into())
+    }
+}
+
 pub fn read_grubenv(esp: &Path) -> Result<Env, String> {
     let path = esp.join(GRUBENV);
     let block = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;

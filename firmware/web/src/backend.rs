@@ -55,6 +55,23 @@ pub struct Status {
     /// Why there is no IPVS table ("IPVS is not available").
     pub ipvs_note: Option<String>,
     pub interfaces: Vec<InterfaceStatus>,
+    /// The boot slots A and B (empty off a disk image).
+    pub slots: Vec<SlotStatus>,
+    /// Why there are no slots, or what is odd about them.
+    pub slots_note: Option<String>,
+}
+
+/// One boot slot of the A/B update.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SlotStatus {
+    pub slot: String,
+    /// `None`: the slot is empty.
+    pub version: Option<String>,
+    pub running: bool,
+    /// grubenv's good slot: the one grub boots.
+    pub good: bool,
+    /// The next boot tries it once.
+    pub next: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -202,6 +202,37 @@ pub struct StatusView {
     services: Vec<ServiceView>,
     ipvs_note: String,
     interfaces: Vec<InterfaceView>,
+    slots: Vec<SlotView>,
+    slots_note: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SlotView {
+    slot: String,
+    version: String,
+    state: String,
+}
+
+impl SlotView {
+    fn new(s: &crate::backend::SlotStatus) -> SlotView {
+        let mut state = Vec::new();
+        if s.running {
+            state.push("running");
+        }
+        if s.good {
+            state.push("good");
+        } else if s.running {
+            state.push("on trial: marked good once the balancer is ready");
+        }
+        if s.next {
+            state.push("the next boot tries it once");
+        }
+        SlotView {
+            slot: s.slot.clone(),
+            version: s.version.clone().unwrap_or_else(|| "(empty)".into()),
+            state: state.join(", "),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -348,6 +379,8 @@ impl StatusView {
                     tx: bytes_text(n.tx_bytes),
                 })
                 .collect(),
+            slots: s.slots.iter().map(SlotView::new).collect(),
+            slots_note: s.slots_note.clone(),
         }
     }
 }
@@ -413,6 +446,20 @@ mod tests {
                 rx_bytes: 1536,
                 ..InterfaceStatus::default()
             }],
+            slots: vec![
+                SlotStatus {
+                    slot: "A".into(),
+                    version: Some("1.0".into()),
+                    good: true,
+                    ..SlotStatus::default()
+                },
+                SlotStatus {
+                    slot: "B".into(),
+                    version: Some("1.1".into()),
+                    running: true,
+                    ..SlotStatus::default()
+                },
+            ],
             ..Status::default()
         };
         let messages = [Message::ok("saved & sound")];
@@ -429,6 +476,8 @@ mod tests {
             "192.168.0.100/24, 192.168.33.10/24",
             "<h3>TCP 192.168.0.100:80 <small>rr &middot;",
             "<td>192.168.33.11:80</td><td class=\"down\">down</td><td class=\"n weight\">0</td><td>Masq</td>",
+            "<tr><td>A</td><td>1.0</td><td>good</td></tr>",
+            "<tr><td>B</td><td>1.1</td><td>running, on trial: marked good once the balancer is ready</td></tr>",
             "<td>ext</td><td class=\"up\">up</td><td>192.168.0.101/24</td><td class=\"n\">1500</td><td></td><td class=\"n\">1.5 KiB</td>",
         ] {
             assert!(html.contains(part), "{part} missing from\n{html}");

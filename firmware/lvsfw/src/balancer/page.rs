@@ -395,8 +395,10 @@ impl Backend for WebBackend {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e)),
         };
+        let shown =
+            crate::slots::read(crate::slots::esp_if_mounted(), crate::slots::running_slot());
         Status {
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: shown.running_version,
             hostname: nix::unistd::gethostname()
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -411,6 +413,18 @@ impl Backend for WebBackend {
             services,
             ipvs_note,
             interfaces: interfaces(),
+            slots: shown
+                .slots
+                .into_iter()
+                .map(|s| web::backend::SlotStatus {
+                    slot: s.slot,
+                    version: s.version,
+                    running: s.running,
+                    good: s.good,
+                    next: s.next,
+                })
+                .collect(),
+            slots_note: shown.note,
         }
     }
 
