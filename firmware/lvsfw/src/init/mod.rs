@@ -115,7 +115,7 @@ fn start() -> Pid1 {
     let board = load_board();
     log::info!(
         "lvsfw {} starting on board {}",
-        env!("CARGO_PKG_VERSION"),
+        crate::slots::running_version(),
         board.as_ref().map_or("(unknown)", |b| b.name.as_str())
     );
     let hostname = board
@@ -1005,7 +1005,7 @@ impl Pid1 {
             .unwrap_or_default();
         format!(
             "lvsfw {} on {hostname}\nuptime: {} s\nbalancer: {balancer}, {} restarts\nconfiguration: {configuration}\n",
-            env!("CARGO_PKG_VERSION"),
+            crate::slots::running_version(),
             self.booted.elapsed().as_secs(),
             self.balancer.restarts
         )
@@ -1015,9 +1015,12 @@ impl Pid1 {
         let kernel = nix::sys::utsname::uname()
             .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default();
+        let slot = crate::slots::running_slot()
+            .map(|s| format!(" (boot slot {s}; \"show slots\" for both)"))
+            .unwrap_or_default();
         format!(
-            "lvsfw {}\nkernel {kernel}\nboard {}\n",
-            env!("CARGO_PKG_VERSION"),
+            "lvsfw {}{slot}\nkernel {kernel}\nboard {}\n",
+            crate::slots::running_version(),
             self.board_name.as_deref().unwrap_or("(unknown)")
         )
     }
