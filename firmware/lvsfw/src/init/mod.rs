@@ -17,6 +17,7 @@ mod power_button;
 mod session;
 mod setup;
 mod terminal;
+mod watchdog;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -136,6 +137,11 @@ fn start() -> Pid1 {
     }
     let mut pid1 = Pid1::minimal();
     pid1.board_name = board.as_ref().map(|b| b.name.clone());
+    // After the modules (the driver is one).
+    pid1.watchdog = board
+        .as_ref()
+        .and_then(|b| b.watchdog.as_ref())
+        .and_then(|w| watchdog::HardwareWatchdog::open(&w.device, w.timeout_s));
     // Before the balancer starts: it reads the restored configuration.
     let restored = restore_saved();
     pid1.buttons = open_power_buttons();
@@ -299,6 +305,7 @@ struct Pid1 {
     /// written to the disk since.
     unsaved: bool,
     board_name: Option<String>,
+    watchdog: Option<watchdog::HardwareWatchdog>,
 }
 
 impl Pid1 {
@@ -340,6 +347,7 @@ impl Pid1 {
             nologin: kernel_cmdline_has("lvsfw.nologin"),
             unsaved: false,
             board_name: None,
+            watchdog: None,
         }
     }
 
@@ -369,6 +377,7 @@ impl Pid1 {
             self.shutdown.as_ref().map(|s| s.deadline),
             self.job.as_ref().map(|j| j.started + j.limit),
             self.logs.deadline(),
+            self.watchdog.as_ref().map(|w| w.next_feed()),
         ]
         .into_iter()
         .flatten()
@@ -458,6 +467,7 @@ impl Pid1 {
             }
         }
         self.run_timers();
+        self.feed_watchdog();
         self.show_logs(false);
         if let Some(t) = &mut self.terminal {
             t.flush();
@@ -559,6 +569,22 @@ impl Pid1 {
                 self.balancer.restart_at = Some(Instant::now() + delay);
             }
         }
+    }
+
+    fn feed_watchdog(&mut self) {
+        let Some(dog) = self.watchdog.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        if now < dog.next_feed() {
+            return;
+        }
+        let running_for = self
+            .balancer
+            .pid
+            .map(|_| now.saturating_duration_since(self.balancer.started));
+        let heartbeat = watchdog::heartbeat_age(Path::new(watchdog::HEARTBEAT_PATH));
+        dog.tick(now, watchdog::balancer_alive(heartbeat, running_for));
     }
 
     fn run_timers(&mut self) {
@@ -769,6 +795,23 @@ impl Pid1 {
             Command::ShowVersion => return self.answer(self.version()),
             Command::Reboot => return self.begin_shutdown(RebootMode::RB_AUTOBOOT),
             Command::Poweroff => return self.begin_shutdown(RebootMode::RB_POWER_OFF),
+            Command::FreezeBalancer if !self.debug => {
+                return self.answer(
+                    "error: debug freeze-balancer needs lvsfw.debug on the kernel command line\n"
+                        .into(),
+                );
+            }
+            Command::FreezeBalancer => {
+                let said = match self.balancer.pid {
+                    Some(pid) => {
+                        log::warn!("debug: stopping the balancer (pid {pid}) as if it hung");
+                        let _ = kill(pid, Signal::SIGSTOP);
+                        String::new()
+                    }
+                    None => "the balancer is not running\n".into(),
+                };
+                return self.answer(said);
+            }
             Command::KillBalancer => {
                 let said = match self.balancer.pid {
                     Some(pid) => {
