@@ -74,6 +74,9 @@ pub enum Command {
     Ipvs(Vec<String>),
     /// Kills the balancer child so that its supervision can be seen to work.
     KillBalancer,
+    /// Stops (SIGSTOP) the balancer: a hung balancer, for the watchdog's test; only with
+    /// `lvsfw.debug`.
+    FreezeBalancer,
     /// Prints a file, such as /proc/net/ip_vs.
     DebugCat(String),
     /// Runs a program of the image, stdin from a file after `<`; only when the kernel
@@ -85,7 +88,7 @@ pub enum Command {
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 32] = [
+const HELP: [(&str, &str); 33] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -164,6 +167,10 @@ const HELP: [(&str, &str); 32] = [
     (
         "debug kill-balancer",
         "SIGKILL the balancer (it is restarted)",
+    ),
+    (
+        "debug freeze-balancer",
+        "SIGSTOP the balancer: a hang (the watchdog resets; lvsfw.debug)",
     ),
     (
         "ctrl-c",
@@ -258,7 +265,12 @@ const WORDS: &[Node] = &[
     },
     Node {
         word: "debug",
-        next: &[leaf("cat"), leaf("run"), leaf("kill-balancer")],
+        next: &[
+            leaf("cat"),
+            leaf("run"),
+            leaf("kill-balancer"),
+            leaf("freeze-balancer"),
+        ],
     },
 ];
 
@@ -403,6 +415,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         }
         ["ipvs", ..] => return Err(usage("ipvs")),
         ["debug", "kill-balancer"] => Command::KillBalancer,
+        ["debug", "freeze-balancer"] => Command::FreezeBalancer,
         ["debug", "cat", file] => Command::DebugCat(file.to_string()),
         ["debug", "cat", ..] => return Err("usage: debug cat FILE".into()),
         ["debug", "run", argv @ .., "<", file] if !argv.is_empty() && !argv.contains(&"<") => {
@@ -419,7 +432,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         }
         ["debug", "run", ..] => return Err("usage: debug run PROGRAM [ARGS...] [< FILE]".into()),
         ["debug", ..] => {
-            return Err("usage: debug cat FILE | debug run ... | debug kill-balancer".into())
+            return Err("usage: debug cat FILE | debug run ... | debug kill-balancer | debug freeze-balancer".into())
         }
         _ => {
             return Err(format!(

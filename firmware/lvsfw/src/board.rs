@@ -27,6 +27,16 @@ pub struct Board {
     /// The configuration disk, by PCI address (`store pci ADDRESS`): the whole disk
     /// holds the saved configuration (see `ops::disk`).
     pub store: Option<String>,
+    /// The hardware watchdog PID 1 feeds while the balancer is healthy
+    /// (`watchdog DEVICE SECONDS`).
+    pub watchdog: Option<Watchdog>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watchdog {
+    pub device: String,
+    /// The timeout set on the device: how long a hung balancer runs before the reset.
+    pub timeout_s: u32,
 }
 
 impl Board {
@@ -35,7 +45,7 @@ impl Board {
     }
 }
 
-const KEYWORDS: [&str; 8] = [
+const KEYWORDS: [&str; 10] = [
     "name",
     "hostname",
     "console",
@@ -44,6 +54,9 @@ const KEYWORDS: [&str; 8] = [
     "nic",
     "module",
     "store",
+    "watchdog",
+    // Build-time only (scripts/build-image): the disk image's partition sizes.
+    "image",
 ];
 
 /// Reads a board file; every problem is reported with its `line:col`.
@@ -117,6 +130,24 @@ pub fn parse(text: &str) -> Result<Board, Issues> {
                     }
                 }
             }
+            "watchdog" if want(2, &mut issues, "DEVICE SECONDS") => {
+                match args[1].1.parse::<u32>() {
+                    Ok(timeout_s) if (2..=600).contains(&timeout_s) => {
+                        board.watchdog = Some(Watchdog {
+                            device: args[0].1.to_string(),
+                            timeout_s,
+                        })
+                    }
+                    _ => issues.push(
+                        at(args[1].0),
+                        format!(
+                            "watchdog: timeout \"{}\" is not a number of seconds from 2 to 600",
+                            args[1].1
+                        ),
+                    ),
+                }
+            }
+            "image" if want(2, &mut issues, "KEY VALUE") => {}
             "console" => issues.push(at(col), "console: expected a device name"),
             k if KEYWORDS.contains(&k) => {}
             unknown => {
@@ -203,6 +234,30 @@ store pci 0000:00:13.0
     }
 
     #[test]
+    fn a_watchdog_has_a_device_and_a_timeout() {
+        let board = parse("name x\nwatchdog /dev/watchdog 15\nimage esp_mib 28\n").unwrap();
+        assert_eq!(
+            board.watchdog,
+            Some(Watchdog {
+                device: "/dev/watchdog".into(),
+                timeout_s: 15
+            })
+        );
+        let issues = parse("name x\nwatchdog /dev/watchdog 1\nwatchdog /dev/watchdog\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            issues
+                .contains("2:24: watchdog: timeout \"1\" is not a number of seconds from 2 to 600"),
+            "{issues}"
+        );
+        assert!(
+            issues.contains("3:1: watchdog: expected DEVICE SECONDS"),
+            "{issues}"
+        );
+    }
+
+    #[test]
     fn the_store_is_one_disk_by_pci_address() {
         let messages = |text: &str| -> Vec<String> {
             parse(text)
@@ -239,7 +294,7 @@ store pci 0000:00:13.0
             vec![
                 "2:5: \"dmz\" is not a NIC role (expected ext, int or mgmt)",
                 "3:9: \"00:10.0\" is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:10.0)",
-                "4:1: unknown keyword \"modul\" (did you mean \"module\"?); expected one of name, hostname, console, kernel_package, cmdline, nic, module, store",
+                "4:1: unknown keyword \"modul\" (did you mean \"module\"?); expected one of name, hostname, console, kernel_package, cmdline, nic, module, store, watchdog, image",
                 "6:5: role ext is mapped twice",
                 "7:1: module: expected one module name",
             ]

@@ -73,6 +73,7 @@ fn every_command_with_any_spacing() {
 #[test]
 fn the_older_commands_still_work() {
     assert_eq!(ok("debug   kill-balancer"), Command::KillBalancer);
+    assert_eq!(ok("debug freeze-balancer"), Command::FreezeBalancer);
     assert_eq!(
         ok("ipvs list --stats"),
         Command::Ipvs(vec!["list".into(), "--stats".into()])

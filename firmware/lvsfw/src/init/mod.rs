@@ -18,6 +18,7 @@ mod session;
 mod setup;
 mod terminal;
 mod trial;
+mod watchdog;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -138,6 +139,11 @@ fn start() -> Pid1 {
     }
     let mut pid1 = Pid1::minimal();
     pid1.board_name = board.as_ref().map(|b| b.name.clone());
+    // After the modules (the driver is one).
+    pid1.watchdog = board
+        .as_ref()
+        .and_then(|b| b.watchdog.as_ref())
+        .and_then(|w| watchdog::HardwareWatchdog::open(&w.device, w.timeout_s));
     // Before the balancer starts: it reads the restored configuration.
     let restored = restore_saved();
     pid1.buttons = open_power_buttons();
@@ -306,6 +312,7 @@ struct Pid1 {
     board_name: Option<String>,
     /// A boot slot on trial, until it is marked good or given up.
     trial: Option<Trial>,
+    watchdog: Option<watchdog::HardwareWatchdog>,
 }
 
 impl Pid1 {
@@ -349,6 +356,7 @@ impl Pid1 {
             unsaved: false,
             board_name: None,
             trial: None,
+            watchdog: None,
         }
     }
 
@@ -379,6 +387,7 @@ impl Pid1 {
             self.job.as_ref().map(|j| j.started + j.limit),
             self.logs.deadline(),
             self.trial.as_ref().map(|t| t.next_check),
+            self.watchdog.as_ref().map(|w| w.next_feed()),
         ]
         .into_iter()
         .flatten()
@@ -468,6 +477,7 @@ impl Pid1 {
             }
         }
         self.run_timers();
+        self.feed_watchdog();
         self.show_logs(false);
         if let Some(t) = &mut self.terminal {
             t.flush();
@@ -570,6 +580,22 @@ impl Pid1 {
                 self.balancer.restart_at = Some(Instant::now() + delay);
             }
         }
+    }
+
+    fn feed_watchdog(&mut self) {
+        let Some(dog) = self.watchdog.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        if now < dog.next_feed() {
+            return;
+        }
+        let running_for = self
+            .balancer
+            .pid
+            .map(|_| now.saturating_duration_since(self.balancer.started));
+        let heartbeat = watchdog::heartbeat_age(Path::new(watchdog::HEARTBEAT_PATH));
+        dog.tick(now, watchdog::balancer_alive(heartbeat, running_for));
     }
 
     fn run_timers(&mut self) {
@@ -795,6 +821,23 @@ impl Pid1 {
             Command::ShowVersion => return self.answer(self.version()),
             Command::Reboot => return self.begin_shutdown(RebootMode::RB_AUTOBOOT),
             Command::Poweroff => return self.begin_shutdown(RebootMode::RB_POWER_OFF),
+            Command::FreezeBalancer if !self.debug => {
+                return self.answer(
+                    "error: debug freeze-balancer needs lvsfw.debug on the kernel command line\n"
+                        .into(),
+                );
+            }
+            Command::FreezeBalancer => {
+                let said = match self.balancer.pid {
+                    Some(pid) => {
+                        log::warn!("debug: stopping the balancer (pid {pid}) as if it hung");
+                        let _ = kill(pid, Signal::SIGSTOP);
+                        String::new()
+                    }
+                    None => "the balancer is not running\n".into(),
+                };
+                return self.answer(said);
+            }
             Command::KillBalancer => {
                 let said = match self.balancer.pid {
                     Some(pid) => {

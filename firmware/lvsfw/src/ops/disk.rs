@@ -1,8 +1,11 @@
-//! The configuration disk: found by the PCI address the board gives (`store pci ADDR`),
-//! never by probe order, and used whole by the `store` crate.
+//! Where the saved configuration lives: the GPT partition named `lvsfw-config` of the
+//! disk image (board/IMAGE.md), found by name, never by probe order; without one (a
+//! `-kernel` boot in the lab), the whole disk at the PCI address the board gives
+//! (`store pci ADDR`) — but never a disk with a partition table, which would be a
+//! disk image or someone's data.
 //!
-//! Layout (the whole block device, any size from 64 KiB; the qemu-x86_64 board uses
-//! 16 MiB): slot 0 is the first half, slot 1 the second half; each slot holds one record
+//! Layout (the partition or disk, any size from 64 KiB; the image has 2 MiB): slot 0
+//! is the first half, slot 1 the second half; each slot holds one record
 //! (magic `LVSFWCF1`, sequence, length, CRC-32, payload; see `store::Record`) whose
 //! payload is [`super::saved`]'s bundle. A disk of zeros is "nothing saved".
 
@@ -72,6 +75,38 @@ pub fn find(sys: &Path, dev: &Path, pci: &str) -> Result<Option<PathBuf>, String
     }
 }
 
+/// GPT partition name of the configuration partition.
+pub const PARTITION_NAME: &str = "lvsfw-config";
+
+/// The device node of the block device whose partition name is `name` (from
+/// `/sys/class/block/*/uevent`'s `PARTNAME=`).
+pub fn find_partition(sys: &Path, dev: &Path, name: &str) -> Option<PathBuf> {
+    let mut found: Vec<String> = std::fs::read_dir(sys.join("class/block"))
+        .ok()?
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path().join("uevent")).is_ok_and(|text| {
+                text.lines()
+                    .any(|l| l.strip_prefix("PARTNAME=") == Some(name))
+            })
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    found.into_iter().next().map(|block| dev.join(block))
+}
+
+/// Whether the disk `block` (e.g. `vda`) has partitions.
+fn is_partitioned(sys: &Path, block: &str) -> bool {
+    std::fs::read_dir(sys.join("class/block").join(block))
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().join("partition").exists())
+        })
+        .unwrap_or(false)
+}
+
 /// Opens a disk or file for the store, whatever its size is.
 pub fn open_path(path: &Path) -> Result<Store, String> {
     let mut file: File = OpenOptions::new()
@@ -91,19 +126,41 @@ pub fn open_path(path: &Path) -> Result<Store, String> {
     Ok(Store::new(file, len))
 }
 
-/// The appliance's store: the board's disk. An error says why there is none.
+/// The appliance's store: the `lvsfw-config` partition, else the board's disk. An error
+/// says why there is none.
 pub fn open() -> Result<Store, String> {
+    locate(Path::new("/sys"), Path::new("/dev")).and_then(|node| open_path(&node))
+}
+
+fn locate(sys: &Path, dev: &Path) -> Result<PathBuf, String> {
+    if let Some(node) = find_partition(sys, dev, PARTITION_NAME) {
+        return Ok(node);
+    }
     let board = std::fs::read_to_string(crate::board::PATH)
         .ok()
         .and_then(|text| crate::board::parse(&text).ok())
         .ok_or("no usable board file, so no configuration disk")?;
-    let pci = board
-        .store
-        .ok_or_else(|| format!("board {} has no configuration disk", board.name))?;
-    match find(Path::new("/sys"), Path::new("/dev"), &pci)? {
-        Some(node) => open_path(&node),
-        None => Err(format!("no configuration disk attached (pci {pci})")),
+    let pci = board.store.ok_or_else(|| {
+        format!(
+            "no {PARTITION_NAME} partition and board {} has no configuration disk",
+            board.name
+        )
+    })?;
+    let node = find(sys, dev, &pci)?.ok_or_else(|| {
+        format!("no {PARTITION_NAME} partition and no configuration disk attached (pci {pci})")
+    })?;
+    let block = node.file_name().map(|n| n.to_string_lossy().into_owned());
+    if block.is_some_and(|b| is_partitioned(sys, &b)) {
+        // The partitions of a disk that just appeared may have been read meanwhile.
+        return find_partition(sys, dev, PARTITION_NAME).ok_or_else(|| {
+            format!(
+                "the disk at pci {pci} ({}) has partitions but none named {PARTITION_NAME}; \
+                 it is not used whole for the configuration",
+                node.display()
+            )
+        });
     }
+    Ok(node)
 }
 
 #[cfg(test)]
@@ -128,6 +185,43 @@ mod tests {
         let started = Instant::now();
         assert_eq!(find(&sys, &dev, "0000:00:14.0").unwrap(), None);
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    fn fake_block(sys: &Path, name: &str, uevent: &str, partition: bool) {
+        let dir = sys.join("class/block").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("uevent"), uevent).unwrap();
+        if partition {
+            std::fs::write(dir.join("partition"), "3\n").unwrap();
+        }
+    }
+
+    #[test]
+    fn the_config_partition_is_found_by_its_gpt_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sys, dev) = (dir.path().join("sys"), dir.path().join("dev"));
+        fake_block(&sys, "vda", "MAJOR=254\nDEVNAME=vda\nDEVTYPE=disk\n", false);
+        fake_block(&sys, "vda2", "DEVNAME=vda2\nPARTNAME=lvsfw-esp\n", true);
+        assert_eq!(find_partition(&sys, &dev, PARTITION_NAME), None);
+        fake_block(&sys, "vda3", "DEVNAME=vda3\nPARTNAME=lvsfw-config\n", true);
+        assert_eq!(
+            find_partition(&sys, &dev, PARTITION_NAME),
+            Some(dev.join("vda3"))
+        );
+        // A name that only starts the same is not it.
+        assert_eq!(find_partition(&sys, &dev, "lvsfw-conf"), None);
+    }
+
+    #[test]
+    fn a_disk_with_partitions_is_seen_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("sys");
+        fake_block(&sys, "vdb", "DEVNAME=vdb\n", false);
+        assert!(!is_partitioned(&sys, "vdb"));
+        let part = sys.join("class/block/vdb/vdb1");
+        std::fs::create_dir_all(&part).unwrap();
+        std::fs::write(part.join("partition"), "1\n").unwrap();
+        assert!(is_partitioned(&sys, "vdb"));
     }
 
     #[test]
