@@ -12,7 +12,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-pub const HEARTBEAT_PATH: &str = "/run/lvsfw/heartbeat";
+/// Written by the balancer (balancer::heartbeat), one path for both readers.
+pub use crate::slots::HEARTBEAT_PATH;
 /// A heartbeat older than this means the balancer is hung.
 const STALE: Duration = Duration::from_secs(10);
 /// A balancer (re)started this recently may not have written its heartbeat yet.
