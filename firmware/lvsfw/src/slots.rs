@@ -21,6 +21,8 @@ pub const VERSION_PATH: &str = "/etc/lvsfw/version";
 /// The balancer keeps this fresh (see balancer::heartbeat); PID 1 reads it.
 pub const HEARTBEAT_PATH: &str = "/run/lvsfw/heartbeat";
 const GRUBENV: &str = "grub/grubenv";
+/// The board loads nls_cp437 and nls_utf8 for these.
+const FAT_OPTIONS: &str = "codepage=437,iocharset=utf8";
 /// The file that says a slot is complete: written last by an update, removed first.
 const SLOT_VERSION: &str = "version";
 
@@ -64,6 +66,11 @@ fn is_mounted(target: &str) -> bool {
         .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == Some(target)))
 }
 
+/// Whether the ESP is mounted, or its partition is there to be mounted.
+pub fn esp_present() -> bool {
+    is_mounted(ESP_MOUNT) || find_esp(Path::new("/sys/class/block"), Path::new("/dev")).is_some()
+}
+
 /// The ESP mounted at [`ESP_MOUNT`] (mounted now if it was not); `Err` says why there
 /// is none. The vfat modules come from the board's module list.
 pub fn mount_esp() -> Result<PathBuf, String> {
@@ -80,7 +87,9 @@ pub fn mount_esp() -> Result<PathBuf, String> {
         ESP_MOUNT,
         Some("vfat"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
+        // Named, not the kernel's default: Debian's is iso8859-1/ascii, whose modules
+        // the board does not load.
+        Some(FAT_OPTIONS),
     )
     .map_err(|e| {
         format!(

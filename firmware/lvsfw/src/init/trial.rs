@@ -56,12 +56,16 @@ impl Trial {
         self.next_check = Instant::now() + EVERY;
         let esp = match &self.esp {
             Some(esp) => esp.clone(),
+            // Waited for only while its partition has not appeared; a mount that
+            // fails is not tried again.
+            None if !slots::esp_present() && self.started.elapsed() < ESP_WITHIN => {
+                return Next::Wait
+            }
             None => match slots::mount_esp() {
                 Ok(esp) => {
                     self.esp = Some(esp.clone());
                     esp
                 }
-                Err(_) if self.started.elapsed() < ESP_WITHIN => return Next::Wait,
                 Err(e) => {
                     log::error!("slot {}: {e}; whether it is on trial is unknown, so it is neither marked good nor left", self.running);
                     return Next::Done;
