@@ -15,8 +15,27 @@ use crate::console::Console;
 use crate::cpio;
 use crate::lab::{Lab, Net};
 
+/// How the VM starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Boot {
+    /// QEMU loads the board's kernel and initramfs itself (`-kernel`): fast, and the
+    /// spec's files and command line can be added.
+    #[default]
+    Kernel,
+    /// From a disk image (a copy: the boot writes to it) at the store's PCI slot, with
+    /// legacy BIOS (SeaBIOS, QEMU's default firmware).
+    Bios(PathBuf),
+    /// The same with UEFI (OVMF).
+    Uefi(PathBuf),
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ApplianceSpec {
+    pub boot: Boot,
+    /// Memory in MiB; 0 is the lab's 256.
+    pub memory_mib: u32,
+    /// Adds QEMU's Intel 6300ESB watchdog (the pc-x86_64 board's); its expiry resets.
+    pub watchdog: bool,
     /// Short (it names the taps, at most 10 characters): "lb1".
     pub name: String,
     /// Replaces /etc/lvsfw/config.json.
@@ -53,6 +72,18 @@ impl Appliance {
                 "appliance name {:?}: 1 to 10 characters",
                 spec.name
             )));
+        }
+        if spec.boot != Boot::Kernel
+            && (spec.config_json.is_some()
+                || spec.board_conf.is_some()
+                || !spec.files.is_empty()
+                || spec.disk.is_some()
+                || !spec.extra_cmdline.is_empty())
+        {
+            return Err(Error(
+                "a disk-image boot takes no files, disk or command line: change the image copy"
+                    .into(),
+            ));
         }
         let image = crate::image_dir();
         let kernel = image.join("vmlinuz");
@@ -110,7 +141,6 @@ impl Appliance {
             "-machine",
             "pc",
             "-m",
-            "256",
             "-smp",
             "1",
             "-display",
@@ -120,14 +150,48 @@ impl Appliance {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.extend(["-kernel".into(), kernel.to_string_lossy().into_owned()]);
-        args.extend(["-initrd".into(), initrd.to_string_lossy().into_owned()]);
-        let nologin = if spec.login { "" } else { " lvsfw.nologin" };
-        args.extend([
-            "-append".into(),
-            format!("{}{nologin} {}", cmdline.trim(), spec.extra_cmdline),
-        ]);
-        if let Some(disk) = &spec.disk {
+        args.insert(
+            args.iter().position(|a| a == "-m").map_or(0, |i| i + 1),
+            if spec.memory_mib == 0 {
+                256
+            } else {
+                spec.memory_mib
+            }
+            .to_string(),
+        );
+        let disk = match &spec.boot {
+            Boot::Kernel => {
+                args.extend(["-kernel".into(), kernel.to_string_lossy().into_owned()]);
+                args.extend(["-initrd".into(), initrd.to_string_lossy().into_owned()]);
+                let nologin = if spec.login { "" } else { " lvsfw.nologin" };
+                args.extend([
+                    "-append".into(),
+                    format!("{}{nologin} {}", cmdline.trim(), spec.extra_cmdline),
+                ]);
+                spec.disk.clone()
+            }
+            Boot::Bios(image) => Some(image.clone()),
+            Boot::Uefi(image) => {
+                let vars = lab.dir.join(format!("{}.ovmf-vars.fd", spec.name));
+                std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)?;
+                args.extend([
+                    "-drive".into(),
+                    "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd".into(),
+                    "-drive".into(),
+                    format!("if=pflash,format=raw,file={}", vars.display()),
+                ]);
+                Some(image.clone())
+            }
+        };
+        if spec.watchdog {
+            args.extend([
+                "-device".into(),
+                "i6300esb".into(),
+                "-action".into(),
+                "watchdog=reset".into(),
+            ]);
+        }
+        if let Some(disk) = &disk {
             args.extend([
                 "-drive".into(),
                 format!("file={},format=raw,if=none,id=store", disk.display()),
