@@ -212,6 +212,8 @@ impl Appliance {
         ]);
         for (net, slot) in nets {
             let tap = format!("{}-{}", spec.name, net.bridge());
+            // A VM of the same name killed earlier in this lab left its tap.
+            let _ = lab.in_switch(&["link", "del", &tap]);
             lab.in_switch(&["tuntap", "add", "dev", &tap, "mode", "tap"])?;
             lab.in_switch(&["link", "set", &tap, "master", net.bridge(), "up"])?;
             let id = net.bridge();

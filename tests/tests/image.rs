@@ -254,5 +254,10 @@ fn a_power_loss_during_a_save_keeps_a_valid_configuration() -> Result<(), Error>
         lb1.kill();
     }
     println!("{ROUNDS} cut saves: {old} boots found the old configuration, {new} the new");
+    // Evidence that the cuts fell on both sides of the write, not all before it.
+    assert!(
+        old > 0 && new > 0,
+        "every cut save left the same side ({old} old, {new} new): the moments miss the write"
+    );
     Ok(())
 }
