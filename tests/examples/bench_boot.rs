@@ -1,10 +1,74 @@
 //! Boot benchmark: binary size, initramfs size, and the time from QEMU's start to
-//! "balancer: interfaces up" on the console, over several boots one after another.
-//! Run with `scripts/bench-boot` (root; expects `scripts/build-image qemu-x86_64`).
+//! "balancer: interfaces up" on the console, over several boots one after another:
+//! the direct (-kernel) boot, then each board's disk image under SeaBIOS and OVMF with
+//! the sizes of its parts. Run with `scripts/bench-boot` (root; expects
+//! `scripts/build-image` of both boards).
 
+use std::path::Path;
 use std::time::Duration;
 
-use lvsfw_lab::{ApplianceSpec, Lab};
+use lvsfw_lab::disk_image::{board_dir, built_image, copy_with_cmdline};
+use lvsfw_lab::{ApplianceSpec, Boot, Lab};
+
+const BOARDS: [&str; 2] = ["qemu-x86_64", "pc-x86_64"];
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Count and total size of the kernel modules in a board's initramfs staging tree.
+fn modules(dir: &Path) -> (usize, u64) {
+    fn walk(dir: &Path, found: &mut (usize, u64)) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.to_string_lossy().contains(".ko") {
+                found.0 += 1;
+                found.1 += size(&path);
+            }
+        }
+    }
+    let mut found = (0, 0);
+    walk(&dir.join("staging/lib/modules"), &mut found);
+    found
+}
+
+/// Median ms from QEMU's start to "interfaces up" booting `board`'s image `boots` times.
+fn image_boots(
+    lab: &mut Lab,
+    board: &str,
+    uefi: bool,
+    boots: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let image = built_image(&board_dir(board))?;
+    let mut times = Vec::new();
+    for n in 0..boots {
+        let name = format!("{}{}{n}", &board[..1], if uefi { "u" } else { "b" });
+        let copy = lab.dir.join(format!("{name}.img"));
+        copy_with_cmdline(&image, &copy, "lvsfw.nologin")?;
+        let boot = if uefi {
+            Boot::Uefi(copy)
+        } else {
+            Boot::Bios(copy)
+        };
+        let mut vm = lab.boot(ApplianceSpec {
+            name,
+            boot,
+            memory_mib: if board == "pc-x86_64" { 512 } else { 256 },
+            ..ApplianceSpec::default()
+        })?;
+        vm.wait_for("balancer: interfaces up", Duration::from_secs(120))?;
+        times.push(vm.started().elapsed().as_secs_f64() * 1000.0);
+        vm.kill();
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(median(&times))
+}
 
 fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
@@ -54,5 +118,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         times[0],
         times[times.len() - 1]
     );
+
+    let image_boots_each = boots.min(3);
+    println!();
+    println!("Disk images (both slots filled), QEMU start to \"interfaces up\", median of {image_boots_each} boots (TCG):");
+    println!();
+    println!("| board | kernel | modules | initramfs (cpio / xz) | image (raw / qcow2) | SeaBIOS | OVMF |");
+    println!("|---|---|---|---|---|---|---|");
+    for board in BOARDS {
+        let dir = board_dir(board);
+        let Ok(image) = built_image(&dir) else {
+            println!("| {board} | not built (scripts/build-image {board}) | | | | | |");
+            continue;
+        };
+        let (count, module_bytes) = modules(&dir);
+        let qcow2 = image.with_extension("qcow2");
+        let bios = image_boots(&mut lab, board, false, image_boots_each)?;
+        let uefi = image_boots(&mut lab, board, true, image_boots_each)?;
+        println!(
+            "| {board} | {} | {count}, {} | {} / {} | {} / {} | {bios:.0} ms | {uefi:.0} ms |",
+            mb(size(&dir.join("vmlinuz"))),
+            mb(module_bytes),
+            mb(size(&dir.join("initramfs.cpio"))),
+            mb(size(&dir.join("initrd"))),
+            mb(size(&image)),
+            mb(size(&qcow2)),
+        );
+    }
     Ok(())
 }

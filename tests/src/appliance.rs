@@ -1,9 +1,7 @@
 //! An lvsfw appliance in QEMU: the image's kernel and initramfs, its own files appended
 //! as a cpio, virtio NICs on taps in the lab's bridges at the PCI slots the board maps
 //! (0000:00:10.0 ext, :11.0 int, :12.0 mgmt), optionally the configuration disk
-//! (virtio-blk at :13.0), console and monitor on unix sockets. Or, with
-//! [`ApplianceSpec::boot_disk`], the flashable disk image itself at :13.0, booted by
-//! SeaBIOS and grub as a real box boots it.
+//! (virtio-blk at :13.0), console and monitor on unix sockets.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -17,8 +15,27 @@ use crate::console::Console;
 use crate::cpio;
 use crate::lab::{Lab, Net};
 
+/// How the VM starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Boot {
+    /// QEMU loads the board's kernel and initramfs itself (`-kernel`): fast, and the
+    /// spec's files and command line can be added.
+    #[default]
+    Kernel,
+    /// From a disk image (a copy: the boot writes to it) at the store's PCI slot, with
+    /// legacy BIOS (SeaBIOS, QEMU's default firmware).
+    Bios(PathBuf),
+    /// The same with UEFI (OVMF).
+    Uefi(PathBuf),
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ApplianceSpec {
+    pub boot: Boot,
+    /// Memory in MiB; 0 is the lab's 256.
+    pub memory_mib: u32,
+    /// Adds QEMU's Intel 6300ESB watchdog (the pc-x86_64 board's); its expiry resets.
+    pub watchdog: bool,
     /// Short (it names the taps, at most 10 characters): "lb1".
     pub name: String,
     /// Replaces /etc/lvsfw/config.json.
@@ -38,14 +55,8 @@ pub struct ApplianceSpec {
     /// `false` (the default) boots with `lvsfw.nologin`: the console opens at
     /// `lvsfw> `, which is what tests of other things want.
     pub login: bool,
-    /// Boot this disk image (a copy of `lvsfw-VERSION.img`; it is written to) through
-    /// SeaBIOS and grub instead of the image's kernel and initramfs. The kernel command
-    /// line is then grub.cfg's, and nothing is added to the initramfs: `files`,
-    /// `config_json`, `board_conf`, `extra_cmdline`, `login` and `disk` must be left as
-    /// they are by default.
-    pub boot_disk: Option<PathBuf>,
-    /// More raw disks, after the boot disk or configuration disk (virtio-blk at :14.0,
-    /// :15.0, ...: /dev/vdb, /dev/vdc, ... when a disk is at :13.0).
+    /// More raw disks after the one at :13.0: virtio-blk at :14.0, :15.0, ... (/dev/vdb,
+    /// /dev/vdc, ... when a disk is at :13.0), e.g. update files for `update /dev/vdb`.
     pub extra_disks: Vec<PathBuf>,
 }
 
@@ -65,10 +76,54 @@ impl Appliance {
                 spec.name
             )));
         }
-        let boot_args = match &spec.boot_disk {
-            Some(disk) => Self::disk_boot_args(&spec, disk)?,
-            None => Self::kernel_boot_args(lab, &spec)?,
-        };
+        if spec.boot != Boot::Kernel
+            && (spec.config_json.is_some()
+                || spec.board_conf.is_some()
+                || !spec.files.is_empty()
+                || spec.disk.is_some()
+                || !spec.extra_cmdline.is_empty())
+        {
+            return Err(Error(
+                "a disk-image boot takes no files, disk or command line: change the image copy"
+                    .into(),
+            ));
+        }
+        let image = crate::image_dir();
+        let kernel = image.join("vmlinuz");
+        let base = image.join("initramfs.cpio");
+        let cmdline = std::fs::read_to_string(image.join("cmdline")).map_err(|e| {
+            Error(format!(
+                "{}: {e}; run scripts/build-image qemu-x86_64",
+                image.display()
+            ))
+        })?;
+        let mut initramfs = std::fs::read(&base).map_err(|e| {
+            Error(format!(
+                "{}: {e}; run scripts/build-image qemu-x86_64",
+                base.display()
+            ))
+        })?;
+
+        let mut files: Vec<(String, Vec<u8>)> = spec.files.clone();
+        if let Some(config) = &spec.config_json {
+            files.push(("etc/lvsfw/config.json".into(), config.clone().into_bytes()));
+        }
+        if let Some(board) = &spec.board_conf {
+            files.push(("etc/lvsfw/board.conf".into(), board.clone().into_bytes()));
+        }
+        if !files.is_empty() {
+            while !initramfs.len().is_multiple_of(4) {
+                initramfs.push(0);
+            }
+            let refs: Vec<(&str, &[u8])> = files
+                .iter()
+                .map(|(p, d)| (p.as_str(), d.as_slice()))
+                .collect();
+            initramfs.extend(cpio::newc(&refs));
+        }
+        let initrd = lab.dir.join(format!("{}.initramfs", spec.name));
+        std::fs::write(&initrd, &initramfs)?;
+
         let console_socket = lab.dir.join(format!("{}.console.sock", spec.name));
         let monitor = lab.dir.join(format!("{}.monitor.sock", spec.name));
         let _ = std::fs::remove_file(&console_socket);
@@ -89,7 +144,6 @@ impl Appliance {
             "-machine",
             "pc",
             "-m",
-            "256",
             "-smp",
             "1",
             "-display",
@@ -99,11 +153,59 @@ impl Appliance {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.extend(boot_args);
-        for (i, disk) in spec.extra_disks.iter().enumerate() {
+        args.insert(
+            args.iter().position(|a| a == "-m").map_or(0, |i| i + 1),
+            if spec.memory_mib == 0 {
+                256
+            } else {
+                spec.memory_mib
+            }
+            .to_string(),
+        );
+        let disk = match &spec.boot {
+            Boot::Kernel => {
+                args.extend(["-kernel".into(), kernel.to_string_lossy().into_owned()]);
+                args.extend(["-initrd".into(), initrd.to_string_lossy().into_owned()]);
+                let nologin = if spec.login { "" } else { " lvsfw.nologin" };
+                args.extend([
+                    "-append".into(),
+                    format!("{}{nologin} {}", cmdline.trim(), spec.extra_cmdline),
+                ]);
+                spec.disk.clone()
+            }
+            Boot::Bios(image) => Some(image.clone()),
+            Boot::Uefi(image) => {
+                let vars = lab.dir.join(format!("{}.ovmf-vars.fd", spec.name));
+                std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)?;
+                args.extend([
+                    "-drive".into(),
+                    "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd".into(),
+                    "-drive".into(),
+                    format!("if=pflash,format=raw,file={}", vars.display()),
+                ]);
+                Some(image.clone())
+            }
+        };
+        if spec.watchdog {
+            args.extend([
+                "-device".into(),
+                "i6300esb".into(),
+                "-action".into(),
+                "watchdog=reset".into(),
+            ]);
+        }
+        if let Some(disk) = &disk {
             args.extend([
                 "-drive".into(),
-                format!("file={},format=raw,if=none,id=extra{i}", disk.display()),
+                format!("file={},format=raw,if=none,id=store", disk.display()),
+                "-device".into(),
+                "virtio-blk-pci,drive=store,addr=0x13".into(),
+            ]);
+        }
+        for (i, extra) in spec.extra_disks.iter().enumerate() {
+            args.extend([
+                "-drive".into(),
+                format!("file={},format=raw,if=none,id=extra{i}", extra.display()),
                 "-device".into(),
                 format!("virtio-blk-pci,drive=extra{i},addr={:#x}", 0x14 + i),
             ]);
@@ -121,6 +223,8 @@ impl Appliance {
         ]);
         for (net, slot) in nets {
             let tap = format!("{}-{}", spec.name, net.bridge());
+            // A VM of the same name killed earlier in this lab left its tap.
+            let _ = lab.in_switch(&["link", "del", &tap]);
             lab.in_switch(&["tuntap", "add", "dev", &tap, "mode", "tap"])?;
             lab.in_switch(&["link", "set", &tap, "master", net.bridge(), "up"])?;
             let id = net.bridge();
@@ -167,91 +271,6 @@ impl Appliance {
             monitor,
             started,
         })
-    }
-
-    /// QEMU's arguments for a boot of the image's kernel and initramfs, with the spec's
-    /// files appended to the initramfs and its configuration disk.
-    fn kernel_boot_args(lab: &Lab, spec: &ApplianceSpec) -> Result<Vec<String>, Error> {
-        let image = crate::image_dir();
-        let kernel = image.join("vmlinuz");
-        let base = image.join("initramfs.cpio");
-        let cmdline = std::fs::read_to_string(image.join("cmdline")).map_err(|e| {
-            Error(format!(
-                "{}: {e}; run scripts/build-image qemu-x86_64",
-                image.display()
-            ))
-        })?;
-        let mut initramfs = std::fs::read(&base).map_err(|e| {
-            Error(format!(
-                "{}: {e}; run scripts/build-image qemu-x86_64",
-                base.display()
-            ))
-        })?;
-
-        let mut files: Vec<(String, Vec<u8>)> = spec.files.clone();
-        if let Some(config) = &spec.config_json {
-            files.push(("etc/lvsfw/config.json".into(), config.clone().into_bytes()));
-        }
-        if let Some(board) = &spec.board_conf {
-            files.push(("etc/lvsfw/board.conf".into(), board.clone().into_bytes()));
-        }
-        if !files.is_empty() {
-            while !initramfs.len().is_multiple_of(4) {
-                initramfs.push(0);
-            }
-            let refs: Vec<(&str, &[u8])> = files
-                .iter()
-                .map(|(p, d)| (p.as_str(), d.as_slice()))
-                .collect();
-            initramfs.extend(cpio::newc(&refs));
-        }
-        let initrd = lab.dir.join(format!("{}.initramfs", spec.name));
-        std::fs::write(&initrd, &initramfs)?;
-
-        let mut args = vec![
-            "-kernel".into(),
-            kernel.to_string_lossy().into_owned(),
-            "-initrd".into(),
-            initrd.to_string_lossy().into_owned(),
-        ];
-        let nologin = if spec.login { "" } else { " lvsfw.nologin" };
-        args.extend([
-            "-append".into(),
-            format!("{}{nologin} {}", cmdline.trim(), spec.extra_cmdline),
-        ]);
-        if let Some(disk) = &spec.disk {
-            args.extend([
-                "-drive".into(),
-                format!("file={},format=raw,if=none,id=store", disk.display()),
-                "-device".into(),
-                "virtio-blk-pci,drive=store,addr=0x13".into(),
-            ]);
-        }
-        Ok(args)
-    }
-
-    /// QEMU's arguments for a boot from a disk image, where the board keeps its disk.
-    fn disk_boot_args(spec: &ApplianceSpec, disk: &std::path::Path) -> Result<Vec<String>, Error> {
-        let defaults = ApplianceSpec::default();
-        if !spec.files.is_empty()
-            || spec.config_json.is_some()
-            || spec.board_conf.is_some()
-            || !spec.extra_cmdline.is_empty()
-            || spec.login != defaults.login
-            || spec.disk.is_some()
-        {
-            return Err(Error(format!(
-                "appliance {}: booted from the disk image {}, it takes no files, config_json, board_conf, extra_cmdline, login or disk (grub.cfg and the image have them)",
-                spec.name,
-                disk.display()
-            )));
-        }
-        Ok(vec![
-            "-drive".into(),
-            format!("file={},format=raw,if=none,id=boot", disk.display()),
-            "-device".into(),
-            "virtio-blk-pci,drive=boot,addr=0x13,bootindex=0".into(),
-        ])
     }
 
     /// When QEMU was started, for boot-time measurements.

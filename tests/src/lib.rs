@@ -13,6 +13,7 @@ pub mod browser;
 mod command;
 mod console;
 mod cpio;
+pub mod disk_image;
 pub mod host_program;
 pub mod http;
 mod lab;
@@ -23,7 +24,7 @@ pub mod prober;
 pub mod programs;
 pub mod seed;
 
-pub use appliance::{Appliance, ApplianceSpec};
+pub use appliance::{Appliance, ApplianceSpec, Boot};
 pub use command::{run, Error};
 pub use console::Console;
 pub use lab::{Host, Lab, Net};

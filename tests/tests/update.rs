@@ -11,15 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lvsfw_lab::{Appliance, ApplianceSpec, Error, Lab};
+use lvsfw_lab::disk_image::{built_image, copy_with_cmdline};
+use lvsfw_lab::{Appliance, ApplianceSpec, Boot, Error, Lab};
 
 /// A boot through SeaBIOS and grub under TCG, up to the balancer being ready.
 const BOOT: Duration = Duration::from_secs(180);
 /// Reading 16 MB twice from a virtio disk, hashing it and writing it to FAT, emulated.
 const APPLY: Duration = Duration::from_secs(300);
-/// The ESP's first byte in the image: the layout puts it after the 1 MiB bios-boot
-/// partition at sector 2048, so at sector 4096.
-const ESP_OFFSET: u64 = 4096 * 512;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -66,35 +64,17 @@ fn update_disk(lab: &Lab, update: &Path, name: &str) -> Result<PathBuf, Error> {
     Ok(disk)
 }
 
-/// A copy of the built disk image whose grub.cfg adds `lvsfw.nologin` (the console
-/// opens at the prompt, as in the other system tests), edited on the ESP with mtools.
+/// A copy of the built disk image whose kernel command line has `lvsfw.nologin` (the
+/// console opens at the prompt, as in the other system tests); its version.
 fn boot_disk(lab: &Lab) -> Result<(PathBuf, String), Error> {
     let image_dir = lvsfw_lab::image_dir();
-    let name = std::fs::read_to_string(image_dir.join("image")).map_err(|e| {
-        Error(format!(
-            "{}/image: {e}; run scripts/build-image qemu-x86_64",
-            image_dir.display()
-        ))
-    })?;
+    let image = built_image(&image_dir)?;
     let version = std::fs::read_to_string(image_dir.join("version"))?
         .trim()
         .to_string();
-    let disk = lab.dir.join("lb1.img");
-    std::fs::copy(image_dir.join(name.trim()), &disk)?;
-    let esp = format!("{}@@{ESP_OFFSET}", disk.display());
-    let cfg = run(Command::new("mtype").args(["-i", &esp, "::/grub/grub.cfg"]))?;
-    let patched = cfg
-        .replace("lvsfw.slot=$boot", "lvsfw.slot=$boot lvsfw.nologin")
-        .replace("lvsfw.slot=$other", "lvsfw.slot=$other lvsfw.nologin");
-    assert_ne!(cfg, patched, "grub.cfg has no lvsfw.slot=$boot:\n{cfg}");
-    let local = lab.dir.join("grub.cfg");
-    std::fs::write(&local, patched)?;
-    run(Command::new("mcopy")
-        .args(["-o", "-i", &esp])
-        .arg(&local)
-        .arg("::/grub/grub.cfg")
-        .env("MTOOLS_SKIP_CHECK", "1"))?;
-    Ok((disk, version))
+    let copy = lab.dir.join("lb1.img");
+    copy_with_cmdline(&image, &copy, "lvsfw.nologin")?;
+    Ok((copy, version))
 }
 
 /// A console command's output up to the next prompt.
@@ -128,7 +108,7 @@ fn an_update_is_kept_when_it_comes_up_and_left_by_itself_when_it_does_not() -> R
     let started = Instant::now();
     let mut lb1 = lab.boot(ApplianceSpec {
         name: "lb1".into(),
-        boot_disk: Some(disk),
+        boot: Boot::Bios(disk),
         extra_disks,
         ..ApplianceSpec::default()
     })?;

@@ -17,7 +17,7 @@ pub use crate::slots::HEARTBEAT_PATH;
 /// A heartbeat older than this means the balancer is hung.
 const STALE: Duration = Duration::from_secs(10);
 /// A balancer (re)started this recently may not have written its heartbeat yet.
-const START_GRACE: Duration = Duration::from_secs(60);
+const START_GRACE: Duration = Duration::from_secs(20);
 
 // WDIOC_SETTIMEOUT from linux/watchdog.h: _IOWR('W', 6, int).
 nix::ioctl_readwrite!(set_timeout, b'W', 6, nix::libc::c_int);
@@ -135,10 +135,10 @@ mod tests {
         assert!(balancer_alive(Some(s(1)), Some(s(300))));
         assert!(balancer_alive(Some(s(10)), Some(s(300))));
         assert!(!balancer_alive(Some(s(11)), Some(s(300))));
-        assert!(!balancer_alive(None, Some(s(61))));
+        assert!(!balancer_alive(None, Some(s(21))));
         // Just started: a heartbeat left by the previous run does not count against it.
         assert!(balancer_alive(Some(s(500)), Some(s(5))));
-        assert!(balancer_alive(None, Some(s(59))));
+        assert!(balancer_alive(None, Some(s(19))));
         // Not running: PID 1 restarts it; no reset.
         assert!(balancer_alive(None, None));
     }
