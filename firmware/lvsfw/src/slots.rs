@@ -71,8 +71,8 @@ pub fn esp_present() -> bool {
     is_mounted(ESP_MOUNT) || find_esp(Path::new("/sys/class/block"), Path::new("/dev")).is_some()
 }
 
-/// The ESP mounted at [`ESP_MOUNT`] (mounted now if it was not); `Err` says why there
-/// is none. The vfat modules come from the board's module list.
+/// The ESP mounted read-only at [`ESP_MOUNT`] (mounted now if it was not); `Err` says
+/// why there is none. The vfat modules come from the board's module list.
 pub fn mount_esp() -> Result<PathBuf, String> {
     if is_mounted(ESP_MOUNT) {
         return Ok(ESP_MOUNT.into());
@@ -86,7 +86,7 @@ pub fn mount_esp() -> Result<PathBuf, String> {
         Some(&node),
         ESP_MOUNT,
         Some("vfat"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         // Named, not the kernel's default: Debian's is iso8859-1/ascii, whose modules
         // the board does not load.
         Some(FAT_OPTIONS),
@@ -109,6 +109,42 @@ pub fn esp_if_mounted() -> Result<PathBuf, String> {
     } else {
         Err("no boot slots: not booted from an lvsfw disk image (no ESP mounted)".into())
     }
+}
+
+fn remount(writable: bool) -> Result<(), String> {
+    use nix::mount::{mount, MsFlags};
+    let mut flags =
+        MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if !writable {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    mount(
+        None::<&str>,
+        ESP_MOUNT,
+        None::<&str>,
+        flags,
+        Some(FAT_OPTIONS),
+    )
+    .map_err(|e| {
+        let how = if writable { "read-write" } else { "read-only" };
+        format!("remounting the ESP {how}: {}", e.desc())
+    })
+}
+
+/// Runs `write` with the ESP writable only meanwhile: Linux marks a FAT volume dirty
+/// while it is mounted read-write, so a power cut at any other time leaves it clean.
+/// An `esp` other than [`ESP_MOUNT`] (the tests' folders) is written as it is.
+pub fn writing<T>(esp: &Path, write: impl FnOnce(&Path) -> Result<T, String>) -> Result<T, String> {
+    if esp != Path::new(ESP_MOUNT) {
+        return write(esp);
+    }
+    remount(true)?;
+    let result = write(esp);
+    nix::unistd::sync();
+    if let Err(e) = remount(false) {
+        log::warn!("{e}; it stays writable until the next boot");
+    }
+    result
 }
 
 pub fn read_grubenv(esp: &Path) -> Result<Env, String> {

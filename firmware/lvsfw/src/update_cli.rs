@@ -70,7 +70,7 @@ pub fn apply(file: &Path) -> Result<String, String> {
         "not booted from a disk image (no lvsfw.slot= on the kernel command line): there is no slot to update",
     )?;
     let esp = slots::mount_esp()?;
-    let done = slots::install(file, &board, &esp, running)?;
+    let done = slots::writing(&esp, |esp| slots::install(file, &board, esp, running))?;
     let m = &done.manifest;
     let line = format!(
         "slot {} now holds version {} ({} bytes, written in {:.1} s); slot {running} keeps version {}",

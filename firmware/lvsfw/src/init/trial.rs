@@ -109,7 +109,7 @@ impl Trial {
             Verdict::Settled => Next::Done,
             Verdict::Wait => Next::Wait,
             Verdict::MarkGood(slot) => {
-                match slots::mark_good(&esp, slot) {
+                match slots::writing(&esp, |esp| slots::mark_good(esp, slot)) {
                     Ok(()) => log::info!("slot {slot} marked good (version {version})"),
                     Err(e) => log::error!(
                         "slot {slot} is ready but could not be marked good: {e}; the next boot returns to slot {good}"
@@ -125,7 +125,7 @@ impl Trial {
                 );
                 // grub cleared it before this boot; if it could not, do it here so
                 // that the failed slot is not tried again and again.
-                if let Err(e) = slots::clear_next(&esp, self.running) {
+                if let Err(e) = slots::writing(&esp, |esp| slots::clear_next(esp, self.running)) {
                     log::error!("{e}");
                 }
                 Next::Reboot
