@@ -96,7 +96,8 @@ impl fmt::Display for Error {
                 "built for board \"{payload}\", but this is board \"{running}\""
             ),
             Error::Truncated { part, missing } => {
-                write!(f, "truncated: {part} is {missing} bytes short")
+                let unit = if *missing == 1 { "byte" } else { "bytes" };
+                write!(f, "truncated: {part} is {missing} {unit} short")
             }
             Error::TrailingBytes => write!(f, "damaged: there are bytes after the checksum"),
             Error::Checksum => write!(
@@ -487,7 +488,7 @@ mod tests {
         assert_eq!(cut(header + 2), "truncated: file vmlinuz is 4 bytes short");
         assert_eq!(
             cut(bytes.len() - 1),
-            "truncated: the checksum is 1 bytes short"
+            "truncated: the checksum is 1 byte short"
         );
         let mut longer = bytes.clone();
         longer.push(0);
