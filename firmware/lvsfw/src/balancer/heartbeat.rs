@@ -13,6 +13,10 @@ const EVERY: Duration = Duration::from_secs(1);
 /// Runs until the balancer ends; `ready` says what to write.
 pub async fn run(path: PathBuf, mut ready: watch::Receiver<bool>) {
     let temporary = path.with_extension("tmp");
+    // /run/lvsfw is PID 1's, but a balancer started by hand may be first.
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
     let mut ticker = tokio::time::interval(EVERY);
     let mut failing = false;
     loop {
