@@ -22,7 +22,9 @@ rm -rf "${target:?}/boot"
 # /init is static and the only program: the toolchain's shared libraries (musl's libc.so
 # and loader, libgcc_s, and the libstdc++ that building the Rust compiler's C++ parts
 # makes buildroot install) would only take room in every boot's initramfs.
-find "$target/lib" "$target/usr/lib" -maxdepth 1 \( -name '*.so' -o -name '*.so.*' \) -delete
+for d in "$target/lib" "$target/usr/lib"; do
+	[ ! -d "$d" ] || find "$d" -maxdepth 1 \( -name '*.so' -o -name '*.so.*' \) -delete
+done
 
 # As in scripts/build-image: PID 1 reads modules.builtin and modules.dep, not the modinfo.
 rm -f "$target"/lib/modules/*/modules.builtin.modinfo

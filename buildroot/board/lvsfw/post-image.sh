@@ -11,6 +11,7 @@
 # efi-part/EFI/BOOT/bootx64.efi in BINARIES_DIR; boot.img from grub2's build directory;
 # /etc/lvsfw/version from TARGET_DIR; the board from BR2_CONFIG.
 set -euo pipefail
+unset GIT_DIR GIT_WORK_TREE # git below reads the repository, whatever the caller set
 
 die() {
 	printf 'post-image: error: %s\n' "$*" >&2
