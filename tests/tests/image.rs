@@ -74,7 +74,7 @@ fn boots_to_interfaces_up(board: &str, uefi: bool) -> Result<(), Error> {
         Boot::Bios(copy.clone())
     };
     let mut lb1 = boot_image(&mut lab, board, "lb1", boot, false)?;
-    lb1.wait_for("lvsfw: slot A", BOOT)?;
+    lb1.wait_for("lvsfw: booting slot A", BOOT)?;
     lb1.wait_for(&format!("starting on board {board}"), BOOT)?;
     let restored = lb1.wait_for("configuration", BOOT)?;
     assert!(
@@ -141,14 +141,14 @@ fn the_watchdog_resets_a_hung_balancer() -> Result<(), Error> {
     std::thread::sleep(Duration::from_secs(50).saturating_sub(armed_at.elapsed()));
     let text = lb1.console.text();
     assert_eq!(
-        text.matches("lvsfw: slot A").count(),
+        text.matches("lvsfw: booting slot A").count(),
         1,
         "the box reset while the balancer was healthy"
     );
     output(&mut lb1, "debug freeze-balancer", SHORT)?;
     let frozen = Instant::now();
     lb1.wait_for("no longer fed", Duration::from_secs(90))?;
-    lb1.wait_for("lvsfw: slot A", Duration::from_secs(60))?;
+    lb1.wait_for("lvsfw: booting slot A", Duration::from_secs(60))?;
     println!(
         "watchdog: reset {:.1} s after the balancer froze",
         frozen.elapsed().as_secs_f64()
