@@ -101,7 +101,7 @@ fn boots_to_interfaces_up(board: &str, uefi: bool) -> Result<(), Error> {
     lb1.kill();
     // The save went to the config partition: the ESP (and its grub.cfg) is intact.
     let cfg = read_esp_file(&copy, "/grub/grub.cfg")?;
-    assert!(cfg.contains("load_env slot next"), "{cfg}");
+    assert!(cfg.contains("load_env --file /grub/grubenv slot next"), "{cfg}");
     Ok(())
 }
 
