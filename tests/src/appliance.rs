@@ -286,6 +286,22 @@ impl Appliance {
         self.console.send_line(line)
     }
 
+    /// Types a console command and returns its output up to the next `lvsfw> ` prompt,
+    /// without the echo, the prompt and empty lines; waits at most `limit` for it.
+    pub fn command(&mut self, line: &str, limit: Duration) -> Result<String, Error> {
+        const PROMPT: &str = "lvsfw> ";
+        self.send_line(line)?;
+        // The echo follows the prompt on its line; the output starts after it.
+        self.wait_for(line, Duration::from_secs(10))?;
+        let out = self.console.wait_through(PROMPT, limit)?;
+        Ok(out
+            .lines()
+            .map(|l| l.trim_start_matches("\x1b[K"))
+            .filter(|l| !l.ends_with(PROMPT) && !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
     /// A QEMU monitor command (`system_powerdown`, `quit`, `info network`); returns what
     /// the monitor answered within a second.
     pub fn monitor(&self, command: &str) -> Result<String, Error> {

@@ -18,21 +18,6 @@ const MGMT: &str = "10.0.5.1";
 const ADMIN_HOST: &str = "10.0.5.50";
 const PASSWORD: &str = "s3cret-pass";
 
-/// Types `line` and returns everything up to the next prompt (the echo and the prompt
-/// left out).
-fn output(lb: &mut Appliance, line: &str, limit: Duration) -> Result<String, Error> {
-    lb.send_line(line)?;
-    // The echo follows the prompt on its line; the output starts after it.
-    lb.wait_for(line, SHORT)?;
-    let out = lb.console.wait_through(PROMPT, limit)?;
-    Ok(out
-        .lines()
-        .map(|l| l.trim_start_matches("\x1b[K"))
-        .filter(|l| !l.ends_with(PROMPT) && !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n"))
-}
-
 /// Types an answer and waits for the next question (or whatever `then` names).
 fn answer(lb: &mut Appliance, text: &str, then: &str) -> Result<String, Error> {
     lb.send_line(text)?;
@@ -198,7 +183,7 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
         !lb1.console.text().contains("s3cret"),
         "a password was echoed"
     );
-    let interfaces = output(&mut lb1, "show interfaces", SHORT)?;
+    let interfaces = lb1.command("show interfaces", SHORT)?;
     assert!(
         interfaces
             .lines()
@@ -209,11 +194,7 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
         interfaces.contains("0.0.0.0/0 via 10.0.5.254"),
         "{interfaces}"
     );
-    let ping = output(
-        &mut lb1,
-        &format!("ping {ADMIN_HOST}"),
-        Duration::from_secs(20),
-    )?;
+    let ping = lb1.command(&format!("ping {ADMIN_HOST}"), Duration::from_secs(20))?;
     assert!(
         ping.contains(&format!("reply from {ADMIN_HOST}: seq 1")),
         "{ping}"
@@ -230,16 +211,16 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     lb1.wait_for("show version ", SHORT)?;
     lb1.wait_for("board qemu-x86_64", SHORT)?;
     lb1.wait_for(PROMPT, SHORT)?;
-    let log = output(&mut lb1, "show log", SHORT)?;
+    let log = lb1.command("show log", SHORT)?;
     assert!(
         log.contains("init: console: first-boot setup complete"),
         "{log}"
     );
-    let vrrp = output(&mut lb1, "show vrrp", SHORT)?;
+    let vrrp = lb1.command("show vrrp", SHORT)?;
     assert!(!vrrp.contains("unknown command"), "{vrrp}");
 
     // --- Bad input: clear messages, nothing changes, the console goes on. -------------
-    let config_before = output(&mut lb1, "show config", SHORT)?;
+    let config_before = lb1.command("show config", SHORT)?;
     for (line, said) in [
         (
             "no-such-command",
@@ -273,7 +254,7 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
             "nothing to apply: no \"set\" or \"config import\" since the last apply",
         ),
     ] {
-        let out = output(&mut lb1, line, SHORT)?;
+        let out = lb1.command(line, SHORT)?;
         assert!(out.contains(said), "{line}: {out}");
     }
     // An invalid keepalived.conf: every error with its line and column.
@@ -313,17 +294,17 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     }
     garbage.extend(b"\x03\x15\r");
     lb1.console.send_bytes(&garbage)?;
-    let status = output(&mut lb1, "show status", SHORT)?;
+    let status = lb1.command("show status", SHORT)?;
     assert!(status.contains("balancer: running"), "{status}");
     assert!(
         status.contains("configuration: running as saved"),
         "{status}"
     );
     assert_eq!(
-        output(&mut lb1, "config diff", SHORT)?,
+        lb1.command("config diff", SHORT)?,
         "no changes: the candidate is the running configuration"
     );
-    assert_eq!(output(&mut lb1, "show config", SHORT)?, config_before);
+    assert_eq!(lb1.command("show config", SHORT)?, config_before);
 
     // --- 3-1 imported, applied, saved. ----------------------------------------------
     lb1.send_line("config import")?;
@@ -335,38 +316,37 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     lb1.wait_for("imported: 1 virtual servers, 0 VRRP instances", SHORT)?;
     lb1.wait_for(PROMPT, SHORT)?;
     // In 3-1 the VIP is a plain address of ext (no VRRP).
-    let said = output(
-        &mut lb1,
+    let said = lb1.command(
         "set interface ext address 192.168.0.101/24 192.168.0.100/24",
         SHORT,
     )?;
     assert!(said.contains("candidate changed"), "{said}");
-    let diff = output(&mut lb1, "config diff", SHORT)?;
+    let diff = lb1.command("config diff", SHORT)?;
     assert!(diff.contains("+        \"192.168.0.100/24\""), "{diff}");
     assert!(diff.contains("+++ candidate keepalived.conf"), "{diff}");
-    let valid = output(&mut lb1, "config validate", SHORT)?;
+    let valid = lb1.command("config validate", SHORT)?;
     assert!(valid.starts_with("valid: hostname lb1;"), "{valid}");
-    let applied = output(&mut lb1, "config apply", SHORT)?;
+    let applied = lb1.command("config apply", SHORT)?;
     assert!(
         applied.contains("applied; the balancer reads it now"),
         "{applied}"
     );
     lb1.wait_for("IPVS: 3 changes applied", Duration::from_secs(30))?;
-    let status = output(&mut lb1, "show status", SHORT)?;
+    let status = lb1.command("show status", SHORT)?;
     assert!(status.contains("applied since the last save"), "{status}");
-    let saved = output(&mut lb1, "config save", Duration::from_secs(30))?;
+    let saved = lb1.command("config save", Duration::from_secs(30))?;
     assert!(
         saved.contains("saved: the running configuration"),
         "{saved}"
     );
-    let status = output(&mut lb1, "show status", SHORT)?;
+    let status = lb1.command("show status", SHORT)?;
     assert!(status.contains("running as saved"), "{status}");
-    let exported = output(&mut lb1, "config export", SHORT)?;
+    let exported = lb1.command("config export", SHORT)?;
     assert!(exported.contains("\"virtual_servers\""), "{exported}");
 
     // The console keeps working while the balancer restarts.
     lb1.send_line("debug kill-balancer")?;
-    let version = output(&mut lb1, "show version", SHORT)?;
+    let version = lb1.command("show version", SHORT)?;
     assert!(version.starts_with("lvsfw "), "{version}");
     lb1.wait_for("init: balancer started", SHORT)?;
 
@@ -377,20 +357,20 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     // The balancer came up from the saved configuration while the login was asked for.
     let deadline = Instant::now() + Duration::from_secs(60);
     let listing = loop {
-        let listing = output(&mut lb1, "show ipvs", SHORT)?;
+        let listing = lb1.command("show ipvs", SHORT)?;
         if table_from_listing(&listing).len() == 2 || Instant::now() > deadline {
             break listing;
         }
         std::thread::sleep(Duration::from_secs(1));
     };
-    let shown = output(&mut lb1, "show config", SHORT)?;
+    let shown = lb1.command("show config", SHORT)?;
     assert!(shown.contains("hostname: lb1"), "{shown}");
     assert!(
         shown.contains("ext   192.168.0.101/24 192.168.0.100/24"),
         "{shown}"
     );
     assert!(shown.contains("virtual_server 192.168.0.100 80"), "{shown}");
-    let proc = output(&mut lb1, "debug cat /proc/net/ip_vs", SHORT)?;
+    let proc = lb1.command("debug cat /proc/net/ip_vs", SHORT)?;
     let ours = table_from_listing(&listing);
     assert_eq!(ours.len(), 2, "{listing}");
     assert_eq!(

@@ -48,19 +48,6 @@ fn boot_image(
     })
 }
 
-/// A command's output lines, without the echo and the prompt.
-fn output(lb: &mut Appliance, line: &str, limit: Duration) -> Result<String, Error> {
-    lb.send_line(line)?;
-    lb.wait_for(line, SHORT)?;
-    let out = lb.console.wait_through(PROMPT, limit)?;
-    Ok(out
-        .lines()
-        .map(|l| l.trim_start_matches("\x1b[K"))
-        .filter(|l| !l.ends_with(PROMPT) && !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n"))
-}
-
 /// Boots `board`'s image with `firmware` and checks the way to "interfaces up": grub
 /// chose slot A, the kernel got the slot and the test words, the configuration partition
 /// is the store, and a save lands there without harming the ESP.
@@ -86,14 +73,14 @@ fn boots_to_interfaces_up(board: &str, uefi: bool) -> Result<(), Error> {
         "{board} {kind}: interfaces up {:.1} s after QEMU started",
         lb1.started().elapsed().as_secs_f64()
     );
-    let cmdline = output(&mut lb1, "debug cat /proc/cmdline", SHORT)?;
+    let cmdline = lb1.command("debug cat /proc/cmdline", SHORT)?;
     assert!(
         cmdline.contains("lvsfw.nologin lvsfw.debug lvsfw.slot=A"),
         "{cmdline}"
     );
-    output(&mut lb1, "set hostname imaged", SHORT)?;
-    output(&mut lb1, "config apply", SHORT)?;
-    let saved = output(&mut lb1, "config save", Duration::from_secs(60))?;
+    lb1.command("set hostname imaged", SHORT)?;
+    lb1.command("config apply", SHORT)?;
+    let saved = lb1.command("config save", Duration::from_secs(60))?;
     assert!(
         saved.contains("saved: the running configuration"),
         "{saved}"
@@ -101,7 +88,10 @@ fn boots_to_interfaces_up(board: &str, uefi: bool) -> Result<(), Error> {
     lb1.kill();
     // The save went to the config partition: the ESP (and its grub.cfg) is intact.
     let cfg = read_esp_file(&copy, "/grub/grub.cfg")?;
-    assert!(cfg.contains("load_env --file /grub/grubenv slot next"), "{cfg}");
+    assert!(
+        cfg.contains("load_env --file /grub/grubenv slot next"),
+        "{cfg}"
+    );
     Ok(())
 }
 
@@ -145,7 +135,7 @@ fn the_watchdog_resets_a_hung_balancer() -> Result<(), Error> {
         1,
         "the box reset while the balancer was healthy"
     );
-    output(&mut lb1, "debug freeze-balancer", SHORT)?;
+    lb1.command("debug freeze-balancer", SHORT)?;
     let frozen = Instant::now();
     lb1.wait_for("no longer fed", Duration::from_secs(90))?;
     lb1.wait_for("lvsfw: booting slot A", Duration::from_secs(60))?;
@@ -172,7 +162,7 @@ impl Moments {
 }
 
 fn hostname_of(lb: &mut Appliance) -> Result<String, Error> {
-    let shown = output(lb, "show config", SHORT)?;
+    let shown = lb.command("show config", SHORT)?;
     shown
         .lines()
         .find_map(|l| l.trim().strip_prefix("hostname: "))
@@ -233,12 +223,12 @@ fn a_power_loss_during_a_save_keeps_a_valid_configuration() -> Result<(), Error>
             break;
         }
         let name = format!("power{round}");
-        output(&mut lb1, &format!("set hostname {name}"), SHORT)?;
-        output(&mut lb1, "config apply", SHORT)?;
+        lb1.command(&format!("set hostname {name}"), SHORT)?;
+        lb1.command("config apply", SHORT)?;
         acceptable = vec![found, name.clone()];
         if round == 0 {
             let started = Instant::now();
-            let saved = output(&mut lb1, "config save", Duration::from_secs(60))?;
+            let saved = lb1.command("config save", Duration::from_secs(60))?;
             assert!(
                 saved.contains("saved: the running configuration"),
                 "{saved}"

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lvsfw_lab::disk_image::{built_image, copy_with_cmdline};
-use lvsfw_lab::{Appliance, ApplianceSpec, Boot, Error, Lab};
+use lvsfw_lab::{ApplianceSpec, Boot, Error, Lab};
 
 /// A boot through SeaBIOS and grub under TCG, up to the balancer being ready.
 const BOOT: Duration = Duration::from_secs(180);
@@ -77,14 +77,6 @@ fn boot_disk(lab: &Lab) -> Result<(PathBuf, String), Error> {
     Ok((copy, version))
 }
 
-/// A console command's output up to the next prompt.
-fn output(lb: &mut Appliance, line: &str, timeout: Duration) -> Result<String, Error> {
-    lb.send_line(line)?;
-    lb.wait_for(line, Duration::from_secs(10))?;
-    let out = lb.console.wait_through("lvsfw> ", timeout)?;
-    Ok(out.replace("lvsfw> ", ""))
-}
-
 /// The `show slots` line of `slot`.
 fn slot_line(slots: &str, slot: &str) -> String {
     slots
@@ -121,14 +113,14 @@ fn an_update_is_kept_when_it_comes_up_and_left_by_itself_when_it_does_not() -> R
 
     // A second version: written to slot B, tried once at the next boot.
     let applying = Instant::now();
-    let said = output(&mut lb1, "update /dev/vdb", APPLY)?;
+    let said = lb1.command("update /dev/vdb", APPLY)?;
     let apply_time = applying.elapsed();
     assert!(
         said.contains("slot B now holds version lab-v2"),
         "update said:\n{said}"
     );
     println!("update of {payload_bytes} bytes applied in {apply_time:?}: {said}");
-    let slots = output(&mut lb1, "show slots", Duration::from_secs(30))?;
+    let slots = lb1.command("show slots", Duration::from_secs(30))?;
     assert!(
         slot_line(&slots, "A").contains(&v1) && slot_line(&slots, "A").contains("running, good"),
         "{slots}"
@@ -148,7 +140,7 @@ fn an_update_is_kept_when_it_comes_up_and_left_by_itself_when_it_does_not() -> R
         rebooted.elapsed()
     );
     lb1.wait_for("lvsfw> ", Duration::from_secs(10))?;
-    let slots = output(&mut lb1, "show slots", Duration::from_secs(30))?;
+    let slots = lb1.command("show slots", Duration::from_secs(30))?;
     assert!(
         slots.contains("running version lab-v2 from slot B"),
         "{slots}"
@@ -160,7 +152,7 @@ fn an_update_is_kept_when_it_comes_up_and_left_by_itself_when_it_does_not() -> R
     );
 
     // An image whose balancer fails: into slot A (B runs), tried once, left by itself.
-    let said = output(&mut lb1, "update /dev/vdc", APPLY)?;
+    let said = lb1.command("update /dev/vdc", APPLY)?;
     assert!(
         said.contains("slot A now holds version lab-broken"),
         "update said:\n{said}"
@@ -180,7 +172,7 @@ fn an_update_is_kept_when_it_comes_up_and_left_by_itself_when_it_does_not() -> R
     );
     lb1.wait_for("ready: the configuration is applied", BOOT)?;
     lb1.wait_for("lvsfw> ", Duration::from_secs(10))?;
-    let slots = output(&mut lb1, "show slots", Duration::from_secs(30))?;
+    let slots = lb1.command("show slots", Duration::from_secs(30))?;
     assert!(
         slots.contains("running version lab-v2 from slot B"),
         "{slots}"
