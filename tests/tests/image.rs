@@ -73,6 +73,15 @@ fn boots_to_interfaces_up(board: &str, uefi: bool) -> Result<(), Error> {
         "{board} {kind}: interfaces up {:.1} s after QEMU started",
         lb1.started().elapsed().as_secs_f64()
     );
+    // Every module of the board loaded (the generic kernel has soft dependencies), and
+    // IPVS is there.
+    let boot_log = lb1.console.text();
+    assert!(
+        !boot_log.contains("error: loading module"),
+        "modules failed to load:\n{boot_log}"
+    );
+    let ipvs = lb1.command("debug cat /proc/net/ip_vs", SHORT)?;
+    assert!(ipvs.contains("IP Virtual Server version"), "{ipvs}");
     let cmdline = lb1.command("debug cat /proc/cmdline", SHORT)?;
     assert!(
         cmdline.contains("lvsfw.nologin lvsfw.debug lvsfw.slot=A"),
