@@ -18,8 +18,6 @@ pub const ESP_PARTNAME: &str = "lvsfw-esp";
 pub const ESP_MOUNT: &str = "/run/lvsfw/esp";
 /// The running image's version, one line, put into the initramfs by build-image.
 pub const VERSION_PATH: &str = "/etc/lvsfw/version";
-/// The balancer keeps this fresh (see balancer::heartbeat); PID 1 reads it.
-pub const HEARTBEAT_PATH: &str = "/run/lvsfw/heartbeat";
 const GRUBENV: &str = "grub/grubenv";
 /// The board loads nls_cp437 and nls_utf8 for these.
 const FAT_OPTIONS: &str = "codepage=437,iocharset=utf8";

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::board;
 use interfaces::InterfaceReconciler;
 
-mod heartbeat;
+pub mod heartbeat;
 mod interfaces;
 pub mod lvs;
 mod page;
@@ -76,10 +76,7 @@ async fn serve(options: Options) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let (ready_tx, ready_rx) = watch::channel(false);
-    tokio::spawn(heartbeat::run(
-        crate::slots::HEARTBEAT_PATH.into(),
-        ready_rx,
-    ));
+    tokio::spawn(heartbeat::run(heartbeat::PATH.into(), ready_rx));
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),

@@ -594,7 +594,8 @@ impl Pid1 {
             .balancer
             .pid
             .map(|_| now.saturating_duration_since(self.balancer.started));
-        let heartbeat = watchdog::heartbeat_age(Path::new(watchdog::HEARTBEAT_PATH));
+        let heartbeat =
+            crate::balancer::heartbeat::age(Path::new(crate::balancer::heartbeat::PATH));
         dog.tick(now, watchdog::balancer_alive(heartbeat, running_for));
     }
 

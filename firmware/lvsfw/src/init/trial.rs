@@ -5,11 +5,12 @@
 //! `update::trial::decide`; this is the I/O around it.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use update::trial::{decide, good_slot, Heartbeat, Observation, Verdict};
 use update::Slot;
 
+use crate::balancer::heartbeat;
 use crate::slots;
 
 /// How often a trial is looked at.
@@ -135,15 +136,10 @@ impl Trial {
 }
 
 fn heartbeat() -> Heartbeat {
-    let path = std::path::Path::new(slots::HEARTBEAT_PATH);
-    let Ok(meta) = std::fs::metadata(path) else {
+    let path = std::path::Path::new(heartbeat::PATH);
+    let Some(age) = heartbeat::age(path) else {
         return Heartbeat::Absent;
     };
-    let age = meta
-        .modified()
-        .ok()
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .unwrap_or_default();
     let content = slots::read_small(path, 64).unwrap_or_default();
     Heartbeat::read(&content, age, STALE)
 }

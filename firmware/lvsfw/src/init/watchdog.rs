@@ -2,18 +2,15 @@
 //! only while the balancer shows it is alive: a hung balancer (or a hung PID 1) resets
 //! the box, where a crashed one is simply restarted by PID 1.
 //!
-//! The balancer's sign of life is `/run/lvsfw/heartbeat`, rewritten about once a second
-//! by a task on its runtime; a runtime that stops turning stops rewriting it.
+//! The balancer's sign of life is its heartbeat (`balancer::heartbeat`), rewritten about
+//! once a second by a task on its runtime; a runtime that stops turning stops rewriting it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-/// Written by the balancer (balancer::heartbeat), one path for both readers.
-pub use crate::slots::HEARTBEAT_PATH;
 /// A heartbeat older than this means the balancer is hung.
 const STALE: Duration = Duration::from_secs(10);
 /// A balancer (re)started this recently may not have written its heartbeat yet.
@@ -31,16 +28,6 @@ pub fn balancer_alive(heartbeat_age: Option<Duration>, running_for: Option<Durat
         Some(running) if running < START_GRACE => true,
         Some(_) => heartbeat_age.is_some_and(|age| age <= STALE),
     }
-}
-
-/// How old the heartbeat file is; `None` when there is none.
-pub fn heartbeat_age(path: &Path) -> Option<Duration> {
-    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(
-        SystemTime::now()
-            .duration_since(modified)
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 pub struct HardwareWatchdog {
@@ -141,22 +128,5 @@ mod tests {
         assert!(balancer_alive(None, Some(s(19))));
         // Not running: PID 1 restarts it; no reset.
         assert!(balancer_alive(None, None));
-    }
-
-    #[test]
-    fn the_heartbeat_age_comes_from_the_file_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("heartbeat");
-        assert_eq!(heartbeat_age(&path), None);
-        std::fs::write(&path, "ready\n").unwrap();
-        assert!(heartbeat_age(&path).unwrap() < Duration::from_secs(5));
-        let old = SystemTime::now() - Duration::from_secs(120);
-        File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        assert!(heartbeat_age(&path).unwrap() >= Duration::from_secs(119));
     }
 }
