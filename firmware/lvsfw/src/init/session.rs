@@ -254,27 +254,21 @@ impl Session {
                 Some(Request::Login(text))
             }
             Mode::Setup(questions) => match questions.answer(&text) {
-                Answer::Next => {
-                    let secret = questions.secret();
-                    let prompt = questions.prompt();
-                    self.editor.secret = secret;
-                    self.editor.set_prompt(&prompt);
-                    self.show_prompt(out);
-                    None
-                }
-                Answer::Again(why) => {
-                    out.push_str(&format!("error: {why}\n"));
-                    let secret = questions.secret();
-                    let prompt = questions.prompt();
-                    self.editor.secret = secret;
-                    self.editor.set_prompt(&prompt);
-                    self.show_prompt(out);
-                    None
-                }
                 Answer::Done(setup) => {
                     self.busy = true;
                     out.push_str("setting up...\n");
                     Some(Request::Setup(setup))
+                }
+                next_or_again => {
+                    if let Answer::Again(why) = next_or_again {
+                        out.push_str(&format!("error: {why}\n"));
+                    }
+                    // The next question, or the same one again.
+                    let (secret, prompt) = (questions.secret(), questions.prompt());
+                    self.editor.secret = secret;
+                    self.editor.set_prompt(&prompt);
+                    self.show_prompt(out);
+                    None
                 }
             },
             Mode::NewPassword(None) => {
