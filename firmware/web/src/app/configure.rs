@@ -170,17 +170,7 @@ impl App {
         }
         let read = match self.check_text(&text) {
             Ok(read) => read,
-            Err(issues) => {
-                return self.config_page(
-                    auth,
-                    ConfigExtras {
-                        text: Some(text),
-                        text_issues: Some(issues),
-                        ..ConfigExtras::default()
-                    },
-                    422,
-                )
-            }
+            Err(issues) => return self.text_issues_page(auth, text, issues),
         };
         match self.put_in_service(auth, &text, &read, "from the candidate") {
             Ok(said) => {
@@ -189,6 +179,19 @@ impl App {
             }
             Err(e) => self.config_error(auth, format!("not applied: {e}")),
         }
+    }
+
+    /// The configuration page again with the pasted text and its errors (422).
+    fn text_issues_page(&self, auth: &Auth, text: String, issues: Issues) -> Response {
+        self.config_page(
+            auth,
+            ConfigExtras {
+                text: Some(text),
+                text_issues: Some(issues),
+                ..ConfigExtras::default()
+            },
+            422,
+        )
     }
 
     pub(super) fn config_error(&self, auth: &Auth, error: String) -> Response {
@@ -222,15 +225,7 @@ impl App {
                     auth.who(),
                     issues.iter().count()
                 );
-                return self.config_page(
-                    auth,
-                    ConfigExtras {
-                        text: Some(text),
-                        text_issues: Some(issues),
-                        ..ConfigExtras::default()
-                    },
-                    422,
-                );
+                return self.text_issues_page(auth, text, issues);
             }
         };
         let summary = format!(
