@@ -294,13 +294,7 @@ async fn read_head<S: AsyncRead + Unpin>(
     };
     match timeout(limits.head_timeout, head).await {
         Ok(result) => result,
-        Err(_) => Err(Reject {
-            status: 408,
-            message: format!(
-                "the request head did not arrive within {} s",
-                limits.head_timeout.as_secs()
-            ),
-        }),
+        Err(_) => Err(not_in_time("head", limits.head_timeout)),
     }
 }
 
@@ -330,13 +324,18 @@ async fn read_body<S: AsyncRead + Unpin>(
     match timeout(limits.body_timeout, fill).await {
         Ok(Ok(())) => Ok(buf.drain(..length).collect()),
         Ok(Err(reject)) => Err(reject),
-        Err(_) => Err(Reject {
-            status: 408,
-            message: format!(
-                "the request body did not arrive within {} s",
-                limits.body_timeout.as_secs()
-            ),
-        }),
+        Err(_) => Err(not_in_time("body", limits.body_timeout)),
+    }
+}
+
+/// 408: the request's `part` did not arrive within `limit`.
+fn not_in_time(part: &str, limit: Duration) -> Reject {
+    Reject {
+        status: 408,
+        message: format!(
+            "the request {part} did not arrive within {} s",
+            limit.as_secs()
+        ),
     }
 }
 
