@@ -143,7 +143,6 @@ impl Appliance {
             "-nodefaults",
             "-machine",
             "pc",
-            "-m",
             "-smp",
             "1",
             "-display",
@@ -153,15 +152,12 @@ impl Appliance {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.insert(
-            args.iter().position(|a| a == "-m").map_or(0, |i| i + 1),
-            if spec.memory_mib == 0 {
-                256
-            } else {
-                spec.memory_mib
-            }
-            .to_string(),
-        );
+        let memory_mib = if spec.memory_mib == 0 {
+            256
+        } else {
+            spec.memory_mib
+        };
+        args.extend(["-m".into(), memory_mib.to_string()]);
         let disk = match &spec.boot {
             Boot::Kernel => {
                 args.extend(["-kernel".into(), kernel.to_string_lossy().into_owned()]);
