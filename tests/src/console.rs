@@ -123,6 +123,23 @@ impl Console {
         }
     }
 
+    /// Waits until `pattern` is anywhere in what the console kept, also before the last
+    /// match: for lines whose order against the ones waited for is not fixed.
+    pub fn wait_anywhere(&mut self, pattern: &str, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        while !self.text().contains(pattern) {
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "no console line with {pattern:?} within {timeout:?} (log: {})\n--- last lines ---\n{}",
+                    self.log.display(),
+                    self.tail(40)
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Like [`Console::wait_for`], but returns everything from the previous match up to
     /// and including the line with `pattern`: a command's whole output.
     pub fn wait_through(&mut self, pattern: &str, timeout: Duration) -> Result<String, Error> {
