@@ -28,7 +28,7 @@ pub mod tls;
 
 pub use checker::{Action, Cause, Checker, Event, Health, Probe, Transition};
 pub use outcome::{Failure, Passed, ProbeResult};
-pub use probe::Prober;
+pub use probe::{PreparedCheck, Prober};
 pub use scheduler::{Handle, HandleError, Limits, Report, Scheduler, Stats};
 pub use spec::{CheckKind, CheckSpec, HttpCheck, HttpProtocol, SpecError, Timing, Url};
 pub use status_codes::StatusCodes;

@@ -8,11 +8,15 @@
 //! exchange ends within [`EXCHANGE_LIMIT_FACTOR`] × `connect_timeout`, so that a server that
 //! trickles a byte now and then cannot hold a probe slot for minutes.
 
+use std::cell::RefCell;
+use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{timeout_at, Instant};
 
@@ -23,8 +27,44 @@ use crate::spec::{CheckKind, CheckSpec, HttpCheck};
 
 /// The whole probe, connect to verdict, ends within this many `connect_timeout`s.
 pub const EXCHANGE_LIMIT_FACTOR: u32 = 3;
-/// One read's buffer; keepalived reads 4 KiB at a time too.
-const READ_CHUNK: usize = 4096;
+/// The most one read takes (keepalived reads 4 KiB at a time).
+const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// One read buffer for all the probes of a thread. Each read is judged within the
+    /// poll that made it, so no probe holds the buffer across an await, and a probe
+    /// allocates no buffer of its own: at thousands of probes a second, per-probe buffers
+    /// made musl's allocator map and unmap pages all the time, and the page faults that
+    /// follow were the largest single cost of an HTTP_GET probe in the VM.
+    static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// What every probe of one check needs and that does not change between its probes,
+/// built once when the check is set rather than at each probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedCheck {
+    pub spec: CheckSpec,
+    /// HTTP_GET/SSL_GET: the request for each URL, byte for byte.
+    requests: Vec<Box<[u8]>>,
+}
+
+impl PreparedCheck {
+    pub fn new(spec: CheckSpec) -> Self {
+        let requests = match &spec.kind {
+            CheckKind::Tcp => Vec::new(),
+            CheckKind::Http(http) => http
+                .urls
+                .iter()
+                .map(|url| {
+                    request::build(http, url, spec.connect_to)
+                        .into_bytes()
+                        .into_boxed_slice()
+                })
+                .collect(),
+        };
+        PreparedCheck { spec, requests }
+    }
+}
 
 /// What probes share: the TLS client configuration (built once; it is not small).
 #[derive(Clone)]
@@ -49,13 +89,20 @@ impl Prober {
 
     /// Runs one probe of `spec`; `url` is the index the checker asked for (HTTP only).
     pub async fn run(&self, spec: &CheckSpec, url: Option<usize>) -> ProbeResult {
-        match self.probe(spec, url).await {
+        self.run_prepared(&PreparedCheck::new(spec.clone()), url)
+            .await
+    }
+
+    /// [`Prober::run`] for a check prepared once for all its probes.
+    pub async fn run_prepared(&self, check: &PreparedCheck, url: Option<usize>) -> ProbeResult {
+        match self.probe(check, url).await {
             Ok(passed) => ProbeResult::Passed(passed),
             Err(failure) => ProbeResult::Failed(failure),
         }
     }
 
-    async fn probe(&self, spec: &CheckSpec, url: Option<usize>) -> Result<Passed, Failure> {
+    async fn probe(&self, check: &PreparedCheck, url: Option<usize>) -> Result<Passed, Failure> {
+        let spec = &check.spec;
         let timeout = spec.timing.connect_timeout;
         let start = Instant::now();
         let connect_deadline = start + timeout;
@@ -67,20 +114,20 @@ impl Prober {
             CheckKind::Http(http) => http,
         };
         let index = url.unwrap_or(0).min(http.urls.len().saturating_sub(1));
-        let Some(url) = http.urls.get(index) else {
+        let (Some(url), Some(request)) = (http.urls.get(index), check.requests.get(index)) else {
             return Err(Failure::Malformed("HTTP check without a URL".into()));
         };
         let exchange = Exchange {
-            request: request::build(http, url, spec.connect_to).into_bytes(),
+            request,
             check: ResponseCheck::new(url),
             step: timeout,
             limit,
         };
-        // Boxed: the HTTP and TLS states are large, and without a box every probe's
-        // task, TCP_CHECK's included, would be allocated and moved at their size.
         if !http.tls {
-            return Box::pin(exchange.run(stream)).await;
+            return exchange.run(stream).await;
         }
+        // Boxed: the TLS state is large, and without a box every probe's task, plain
+        // HTTP's and TCP_CHECK's included, would be allocated at its size.
         Box::pin(self.tls_exchange(
             stream,
             http,
@@ -168,7 +215,7 @@ async fn connect(
 
 /// One request and its response on a connected stream (plain or TLS).
 struct Exchange<'a> {
-    request: Vec<u8>,
+    request: &'a [u8],
     check: ResponseCheck<'a>,
     /// Each write or read must finish within this.
     step: Duration,
@@ -182,7 +229,7 @@ impl Exchange<'_> {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let send = async {
-            stream.write_all(&self.request).await?;
+            stream.write_all(self.request).await?;
             stream.flush().await
         };
         match timeout_at(self.deadline(), send).await {
@@ -190,21 +237,20 @@ impl Exchange<'_> {
             Ok(Err(error)) => return Err(io_failure(Phase::Request, error)),
             Err(_) => return Err(self.timeout(Phase::Request)),
         }
-        let mut buf = vec![0u8; READ_CHUNK];
         loop {
-            let read = match timeout_at(self.deadline(), stream.read(&mut buf)).await {
-                Ok(Ok(read)) => read,
+            let deadline = self.deadline();
+            let read = poll_fn(|cx| read_and_judge(&mut stream, &mut self.check, cx));
+            match timeout_at(deadline, read).await {
+                Ok(Ok(Read::Judged(Progress::Done(verdict)))) => return verdict,
+                Ok(Ok(Read::Judged(Progress::More))) => {}
+                Ok(Ok(Read::End)) => return self.check.end(),
                 // A TLS peer that closes without close_notify: the end of the stream, as
                 // for keepalived, which shuts its own side down quietly too.
-                Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => 0,
+                Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                    return self.check.end()
+                }
                 Ok(Err(error)) => return Err(io_failure(Phase::Response, error)),
                 Err(_) => return Err(self.timeout(Phase::Response)),
-            };
-            if read == 0 {
-                return self.check.end();
-            }
-            if let Progress::Done(verdict) = self.check.feed(&buf[..read]) {
-                return verdict;
             }
         }
     }
@@ -225,6 +271,32 @@ impl Exchange<'_> {
             }
         }
     }
+}
+
+/// What one read brought.
+enum Read {
+    Judged(Progress),
+    End,
+}
+
+/// One read into the thread's [`READ_BUFFER`], judged before the buffer is let go.
+fn read_and_judge<S>(
+    stream: &mut S,
+    check: &mut ResponseCheck<'_>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<Read>>
+where
+    S: AsyncRead + Unpin,
+{
+    READ_BUFFER.with_borrow_mut(|buffer| {
+        let mut read = ReadBuf::new(buffer);
+        match Pin::new(stream).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(Ok(Read::End)),
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(Read::Judged(check.feed(read.filled())))),
+        }
+    })
 }
 
 fn io_failure(phase: Phase, error: io::Error) -> Failure {

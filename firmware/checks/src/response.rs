@@ -63,43 +63,65 @@ impl<'a> ResponseCheck<'a> {
     /// of the stream does not matter.
     pub fn feed(&mut self, data: &[u8]) -> Progress {
         match &mut self.state {
-            State::Head(head) => {
-                let room = MAX_HEADER_BYTES - head.len();
-                let take = data.len().min(room);
-                head.extend_from_slice(&data[..take]);
-                match parse_head(head) {
-                    Ok(None) if head.len() == MAX_HEADER_BYTES => {
-                        self.judge(Err(Failure::HeaderTooLarge {
-                            limit: MAX_HEADER_BYTES,
-                        }))
-                    }
-                    Ok(None) => Progress::More,
-                    Err(failure) => self.judge(Err(failure)),
+            // The whole header nearly always comes in the first read: judged where it
+            // lies, it costs no copy and no allocation.
+            State::Head(head) if head.is_empty() => {
+                match parse_head(&data[..data.len().min(MAX_HEADER_BYTES)]) {
                     Ok(Some(head_info)) => {
-                        if !self.url.status_codes.contains(head_info.status) {
-                            return self.judge(Err(Failure::Status {
-                                got: head_info.status,
-                                expected: self.url.status_codes,
-                            }));
-                        }
-                        let body_start = head_info.len;
-                        // The body bytes that came with the header, and any that did
-                        // not fit in the header buffer.
-                        let mut first = head[body_start..].to_vec();
-                        first.extend_from_slice(&data[take..]);
-                        self.state = State::Body(Body {
-                            status: head_info.status,
-                            remaining: head_info.content_length,
-                            received: 0,
-                            md5: self.url.digest.map(|_| Md5::new()),
-                        });
-                        self.feed_body(&first)
+                        let len = head_info.len;
+                        self.start_body(head_info, &data[len..])
                     }
+                    Ok(None) => self.feed_head(data),
+                    Err(failure) => self.judge(Err(failure)),
                 }
             }
+            State::Head(_) => self.feed_head(data),
             State::Body(_) => self.feed_body(data),
             State::Judged => Progress::More,
         }
+    }
+
+    /// A header that comes in pieces is gathered, up to [`MAX_HEADER_BYTES`].
+    fn feed_head(&mut self, data: &[u8]) -> Progress {
+        let State::Head(head) = &mut self.state else {
+            return Progress::More;
+        };
+        let room = MAX_HEADER_BYTES - head.len();
+        let take = data.len().min(room);
+        head.extend_from_slice(&data[..take]);
+        match parse_head(head) {
+            Ok(None) if head.len() == MAX_HEADER_BYTES => {
+                self.judge(Err(Failure::HeaderTooLarge {
+                    limit: MAX_HEADER_BYTES,
+                }))
+            }
+            Ok(None) => Progress::More,
+            Err(failure) => self.judge(Err(failure)),
+            Ok(Some(head_info)) => {
+                // The body bytes that came with the header, and any that did not fit in
+                // the header buffer.
+                let mut first = head[head_info.len..].to_vec();
+                first.extend_from_slice(&data[take..]);
+                self.start_body(head_info, &first)
+            }
+        }
+    }
+
+    /// The header is in: a status outside the set fails now, else the body begins.
+    fn start_body(&mut self, head_info: HeadInfo, first: &[u8]) -> Progress {
+        if !self.url.status_codes.contains(head_info.status) {
+            return self.judge(Err(Failure::Status {
+                got: head_info.status,
+                expected: self.url.status_codes,
+            }));
+        }
+        self.state = State::Body(Body {
+            status: head_info.status,
+            remaining: head_info.content_length,
+            received: 0,
+            md5: self.url.digest.map(|_| Md5::new()),
+        });
+        self.feed_body(first)
     }
 
     /// The stream ended: the verdict on what came.

@@ -25,7 +25,7 @@ use crate::checker::{Action, Checker, Event, Health, Transition};
 /// A finished probe: its checker's slot and generation, and what it found.
 type ProbeDone = (usize, u64, ProbeResult);
 use crate::outcome::{Failure, ProbeResult};
-use crate::probe::Prober;
+use crate::probe::{PreparedCheck, Prober};
 use crate::random::Jitter;
 use crate::spec::{CheckKind, CheckSpec, SpecError};
 
@@ -61,7 +61,7 @@ pub struct Report<Id> {
 }
 
 enum Command<Id> {
-    Set { id: Id, spec: Arc<CheckSpec> },
+    Set { id: Id, spec: Box<CheckSpec> },
     Remove { id: Id },
 }
 
@@ -125,7 +125,7 @@ impl<Id> Handle<Id> {
         self.commands
             .send(Command::Set {
                 id,
-                spec: Arc::new(spec),
+                spec: Box::new(spec),
             })
             .await
             .map_err(|_| HandleError::Stopped)
@@ -150,7 +150,7 @@ impl<Id> Handle<Id> {
 
 struct Entry<Id> {
     id: Id,
-    spec: Arc<CheckSpec>,
+    check: Arc<PreparedCheck>,
     checker: Checker,
     /// Unique per (re)start of a checker: stale deadlines and results carry an old one.
     generation: u64,
@@ -273,7 +273,7 @@ where
             else {
                 continue;
             };
-            let spec = entry.spec.clone();
+            let check = entry.check.clone();
             let prober = self.prober.clone();
             let mut answer = Answer {
                 to: Some(self.done_tx.clone()),
@@ -281,7 +281,7 @@ where
                 generation,
             };
             tokio::spawn(async move {
-                let result = prober.run(&spec, probe.url).await;
+                let result = prober.run_prepared(&check, probe.url).await;
                 answer.send(result);
             });
             self.in_flight += 1;
@@ -311,7 +311,7 @@ where
             Some(Action::Report(transition)) => Some(Report {
                 id: entry.id.clone(),
                 health: transition.health,
-                reason: describe(&entry.spec, &transition),
+                reason: describe(&entry.check.spec, &transition),
             }),
             _ => None,
         };
@@ -328,7 +328,7 @@ where
             .filter(|entry| entry.generation == generation)
     }
 
-    fn set(&mut self, id: Id, spec: Arc<CheckSpec>) {
+    fn set(&mut self, id: Id, spec: Box<CheckSpec>) {
         if spec.validate().is_err() {
             // Handle::set refuses these before they get here.
             return;
@@ -342,13 +342,13 @@ where
                 let Some(old) = self.slots[slot].as_ref() else {
                     return;
                 };
-                if old.spec == spec {
+                if old.check.spec == *spec {
                     return;
                 }
                 let checker = Checker::resume(&spec, now, random, old.checker.health());
                 self.slots[slot] = Some(Entry {
                     id,
-                    spec,
+                    check: Arc::new(PreparedCheck::new(*spec)),
                     checker,
                     generation,
                 });
@@ -358,7 +358,7 @@ where
                 let entry = Entry {
                     id: id.clone(),
                     checker: Checker::new(&spec, now, random),
-                    spec,
+                    check: Arc::new(PreparedCheck::new(*spec)),
                     generation,
                 };
                 let slot = match self.free.pop() {
