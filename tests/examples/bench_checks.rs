@@ -103,6 +103,9 @@ struct Usage {
     /// kernel's softirq work for the probes' packets often runs in ksoftirqd, or in
     /// whichever process it interrupts, rather than in the checker's own time.
     vm_busy: f64,
+    /// The VM's TCP socket counts at the end (/proc/net/sockstat): in use, orphaned, in
+    /// TIME_WAIT. Which side closes first decides where TIME_WAIT is kept.
+    sockets: String,
 }
 
 impl Usage {
@@ -187,6 +190,14 @@ fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<Usage, 
     let opens = active_opens(vm)?.saturating_sub(opens_before);
     let opens_elapsed = opens_started.elapsed().as_secs_f64();
     let vm_after = vm_ticks(vm)?;
+    vm.send_line("debug cat /proc/net/sockstat")?;
+    let sockets = vm
+        .console
+        .wait_for_line("TCP: inuse", Duration::from_secs(10))?;
+    let sockets = sockets
+        .split_once("TCP: ")
+        .map(|(_, counts)| counts.trim().to_string())
+        .unwrap_or_default();
     let vm_all = vm_after.1.saturating_sub(vm_before.1).max(1);
     let vm_busy = 100.0 * vm_after.0.saturating_sub(vm_before.0) as f64 / vm_all as f64;
     let user: u64 = before.iter().zip(&after).map(|(b, a)| a.0 - b.0).sum();
@@ -199,6 +210,7 @@ fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<Usage, 
         rss_kb: after.iter().map(|a| a.2).sum(),
         probes_per_second: opens as f64 / opens_elapsed,
         vm_busy,
+        sockets,
     })
 }
 
@@ -248,10 +260,54 @@ fn number_in_file(vm: &mut Appliance, file: &str) -> Result<u32, Error> {
         .ok_or_else(|| Error(format!("{file}: no number in {out:?}")))
 }
 
+/// With `LVSFW_BENCH_PROFILE=1`: Debian's perf and sleep, carried into the VM to sample
+/// where the whole VM's time goes (kernel and user space) while the checks run.
+fn profiling() -> bool {
+    std::env::var_os("LVSFW_BENCH_PROFILE").is_some()
+}
+
+fn profiler_files() -> Result<Vec<(String, Vec<u8>)>, Error> {
+    if !profiling() {
+        return Ok(Vec::new());
+    }
+    let mut files = host_program::with_libraries("/usr/bin/perf")?;
+    files.extend(host_program::with_libraries("/bin/sleep")?);
+    Ok(files)
+}
+
+/// Samples the whole VM for 10 s and prints the hottest symbols (nothing unless profiling).
+fn profile(vm: &mut Appliance, what: &str) -> Result<(), Error> {
+    if !profiling() {
+        return Ok(());
+    }
+    vm.send_line("debug run /usr/bin/perf record -N -a -F 499 -o /run/perf.data -- /bin/sleep 10")?;
+    vm.console
+        .wait_for_line("debug run: ", Duration::from_secs(120))?;
+    vm.send_line(
+        "debug run /usr/bin/perf report -i /run/perf.data --stdio --no-children \
+         --sort comm,dso,sym --percent-limit 0.7 -g none",
+    )?;
+    let out = vm
+        .console
+        .wait_through("debug run: ", Duration::from_secs(300))?;
+    println!("---- profile of the VM: {what} ----");
+    for line in out
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let servers: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let window = Duration::from_secs(args.next().and_then(|a| a.parse().ok()).unwrap_or(20));
+    let checks: Vec<String> = match args.next() {
+        Some(list) => list.split(',').map(str::to_string).collect(),
+        None => vec!["TCP_CHECK".into(), "HTTP_GET".into()],
+    };
     let keepalived = "/usr/sbin/keepalived";
 
     let mut lab = Lab::new("benchchk", false)?;
@@ -268,7 +324,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     lab.spawn(&rs, &["python3", "-c", RESPONDER], "responder")?;
 
     let mut rows = Vec::new();
-    for (n, check) in ["TCP_CHECK", "HTTP_GET"].into_iter().enumerate() {
+    for (n, check) in checks.iter().map(String::as_str).enumerate() {
         let conf = keepalived_conf(servers, check);
         let changes = servers + servers.div_ceil(SERVERS_PER_VS);
 
@@ -276,10 +332,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut vm = lab.boot(ApplianceSpec {
             name: format!("l{n}"),
             config_json: Some(config_json()),
-            files: vec![(
-                "etc/lvsfw/keepalived.conf".into(),
-                conf.clone().into_bytes(),
-            )],
+            files: [
+                vec![(
+                    "etc/lvsfw/keepalived.conf".into(),
+                    conf.clone().into_bytes(),
+                )],
+                profiler_files()?,
+            ]
+            .concat(),
+            // perf and its libraries take 33 MB of the initramfs.
+            memory_mib: if profiling() { 512 } else { 0 },
             extra_cmdline: "lvsfw.debug".into(),
             ..ApplianceSpec::default()
         })?;
@@ -290,6 +352,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_secs(5));
         let pid = pid_from(&mut vm, "status", "running, pid")?;
         let usage = measure(&mut vm, &[pid], window)?;
+        profile(&mut vm, &format!("lvsfw, {check}"))?;
         rows.push((
             format!("lvsfw balancer, {check}"),
             usage,
@@ -300,10 +363,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // keepalived: the same file, checkers only, in the same image.
         let mut files = host_program::with_libraries(keepalived)?;
         files.push(("etc/keepalived/keepalived.conf".into(), conf.into_bytes()));
+        files.extend(profiler_files()?);
         let mut vm = lab.boot(ApplianceSpec {
             name: format!("k{n}"),
             config_json: Some(config_json()),
             files,
+            // perf and its libraries take 33 MB of the initramfs.
+            memory_mib: if profiling() { 512 } else { 0 },
             extra_cmdline: "lvsfw.debug".into(),
             ..ApplianceSpec::default()
         })?;
@@ -332,6 +398,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let parent = number_in_file(&mut vm, "/run/k.pid")?;
         let child = number_in_file(&mut vm, "/run/kc.pid")?;
         let usage = measure(&mut vm, &[parent, child], window)?;
+        profile(&mut vm, &format!("keepalived, {check}"))?;
         rows.push((
             format!("keepalived -C (parent + checker), {check}"),
             usage,
@@ -344,18 +411,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{servers} real servers, delay_loop 1, one appliance VM (TCG, 1 vCPU); CPU over {} s after warm-up:",
         window.as_secs()
     );
-    println!("| process | probes/s | CPU (% of one core) | of which user space | CPU per probe (user) | whole VM busy, per probe | RSS | real servers in rotation at the end |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| process | probes/s | CPU (% of one core) | of which user space | CPU per probe (user) | whole VM busy, per probe | RSS | real servers in rotation at the end | VM's TCP sockets at the end |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (what, usage, in_table) in rows {
         let (per_probe, per_probe_user) = usage.per_probe_us();
         println!(
-            "| {what} | {:.0} | {:.1} % | {:.1} % | {per_probe:.0} µs ({per_probe_user:.0}) | {:.0} %, {:.0} µs | {:.1} MiB | {in_table} of {servers} |",
+            "| {what} | {:.0} | {:.1} % | {:.1} % | {per_probe:.0} µs ({per_probe_user:.0}) | {:.0} %, {:.0} µs | {:.1} MiB | {in_table} of {servers} | {} |",
             usage.probes_per_second,
             usage.cpu,
             usage.user,
             usage.vm_busy,
             usage.vm_per_probe_us(),
-            usage.rss_kb as f64 / 1024.0
+            usage.rss_kb as f64 / 1024.0,
+            usage.sockets
         );
     }
     Ok(())
