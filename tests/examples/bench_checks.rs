@@ -214,6 +214,36 @@ fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<Usage, 
     })
 }
 
+/// [`measure`] over `windows` windows one after the other: the median of each figure
+/// (probes per second, CPU shares), the memory and sockets of the last window.
+fn measure_windows(
+    vm: &mut Appliance,
+    pids: &[u32],
+    window: Duration,
+    windows: usize,
+) -> Result<Usage, Error> {
+    let mut runs = Vec::new();
+    for _ in 0..windows.max(1) {
+        runs.push(measure(vm, pids, window)?);
+    }
+    let median = |figure: fn(&Usage) -> f64| {
+        let mut values: Vec<f64> = runs.iter().map(figure).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let (cpu, user) = (median(|u| u.cpu), median(|u| u.user));
+    let probes_per_second = median(|u| u.probes_per_second);
+    let vm_busy = median(|u| u.vm_busy);
+    let last = runs.pop().expect("at least one window");
+    Ok(Usage {
+        cpu,
+        user,
+        probes_per_second,
+        vm_busy,
+        ..last
+    })
+}
+
 /// Real servers in rotation now: the ones a failed check has not taken out.
 fn servers_in_table(vm: &mut Appliance) -> Result<usize, Error> {
     // `ipvs list` of 2,000 servers takes longer than a console tool may run at 115200 baud.
@@ -308,6 +338,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(list) => list.split(',').map(str::to_string).collect(),
         None => vec!["TCP_CHECK".into(), "HTTP_GET".into()],
     };
+    let windows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let keepalived = "/usr/sbin/keepalived";
 
     let mut lab = Lab::new("benchchk", false)?;
@@ -351,7 +382,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         std::thread::sleep(Duration::from_secs(5));
         let pid = pid_from(&mut vm, "status", "running, pid")?;
-        let usage = measure(&mut vm, &[pid], window)?;
+        let usage = measure_windows(&mut vm, &[pid], window, windows)?;
         profile(&mut vm, &format!("lvsfw, {check}"))?;
         rows.push((
             format!("lvsfw balancer, {check}"),
@@ -397,7 +428,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_secs(5));
         let parent = number_in_file(&mut vm, "/run/k.pid")?;
         let child = number_in_file(&mut vm, "/run/kc.pid")?;
-        let usage = measure(&mut vm, &[parent, child], window)?;
+        let usage = measure_windows(&mut vm, &[parent, child], window, windows)?;
         profile(&mut vm, &format!("keepalived, {check}"))?;
         rows.push((
             format!("keepalived -C (parent + checker), {check}"),
@@ -408,7 +439,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!(
-        "{servers} real servers, delay_loop 1, one appliance VM (TCG, 1 vCPU); CPU over {} s after warm-up:",
+        "{servers} real servers, delay_loop 1, one appliance VM (TCG, 1 vCPU); median of {windows} windows of {} s after warm-up (per probe: from the medians):",
         window.as_secs()
     );
     println!("| process | probes/s | CPU (% of one core) | of which user space | CPU per probe (user) | whole VM busy, per probe | RSS | real servers in rotation at the end | VM's TCP sockets at the end |");
