@@ -315,7 +315,7 @@ fn profile(vm: &mut Appliance, what: &str) -> Result<(), Error> {
         .wait_for_line("debug run: ", Duration::from_secs(120))?;
     vm.send_line(
         "debug run /usr/bin/perf report -i /run/perf.data --stdio --no-children \
-         --sort comm,dso,sym --percent-limit 0.7 -g none",
+         --sort sym --percent-limit 0.4 -g none",
     )?;
     let out = vm
         .console
