@@ -93,6 +93,18 @@ impl Prober {
             .await
     }
 
+    /// TCP_CHECK's probe: the handshake within `connect_timeout` is the whole check. A
+    /// future of its own, so that the tasks of TCP_CHECK probes stay small.
+    pub async fn connect_only(&self, spec: &CheckSpec) -> ProbeResult {
+        let timeout = spec.timing.connect_timeout;
+        let deadline = Instant::now() + timeout;
+        match connect(spec.connect_to, spec.bindto, timeout, deadline).await {
+            // Dropping the stream closes it with a FIN.
+            Ok(_) => ProbeResult::Passed(Passed::Connected),
+            Err(failure) => ProbeResult::Failed(failure),
+        }
+    }
+
     /// [`Prober::run`] for a check prepared once for all its probes.
     pub async fn run_prepared(&self, check: &PreparedCheck, url: Option<usize>) -> ProbeResult {
         match self.probe(check, url).await {

@@ -13,6 +13,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -275,15 +276,22 @@ where
             };
             let check = entry.check.clone();
             let prober = self.prober.clone();
-            let mut answer = Answer {
+            let answer = Answer {
                 to: Some(self.done_tx.clone()),
                 slot,
                 generation,
             };
-            tokio::spawn(async move {
-                let result = prober.run_prepared(&check, probe.url).await;
-                answer.send(result);
-            });
+            // TCP_CHECK's probe future is a fraction of an HTTP one: a task of its own size.
+            match check.spec.kind {
+                CheckKind::Tcp => spawn_probe(
+                    async move { prober.connect_only(&check.spec).await },
+                    answer,
+                ),
+                CheckKind::Http(_) => spawn_probe(
+                    async move { prober.run_prepared(&check, probe.url).await },
+                    answer,
+                ),
+            }
             self.in_flight += 1;
             self.counters.probes_started.fetch_add(1, Ordering::Relaxed);
         }
@@ -390,6 +398,17 @@ where
             self.free.push(slot);
         }
     }
+}
+
+/// Runs `probe` as a task of its own and hands its result to `answer`.
+fn spawn_probe<F>(probe: F, mut answer: Answer)
+where
+    F: Future<Output = ProbeResult> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let result = probe.await;
+        answer.send(result);
+    });
 }
 
 /// Where a probe task sends its result. Dropped without a result (the probe panicked, or
