@@ -26,5 +26,5 @@ for d in "$target/lib" "$target/usr/lib"; do
 	[ ! -d "$d" ] || find "$d" -maxdepth 1 \( -name '*.so' -o -name '*.so.*' \) -delete
 done
 
-# As in scripts/build-image: PID 1 reads modules.builtin and modules.dep, not the modinfo.
+# As in scripts/build-image: PID 1 reads modules.builtin, .dep, .softdep and .alias, not the modinfo.
 rm -f "$target"/lib/modules/*/modules.builtin.modinfo

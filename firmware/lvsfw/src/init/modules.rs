@@ -1,4 +1,7 @@
 //! Kernel modules: the board's list, with dependencies from modules.dep, loaded in order.
+//! Soft dependencies (modules.softdep `pre:`) are loaded first as modprobe would, but may
+//! fail: libcrc32c asks the crypto API for "crc32c" (crc32c_intel needs SSE 4.2, the
+//! generic one always loads), r8169 wants the realtek PHY driver.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -9,11 +12,24 @@ use nix::errno::Errno;
 use nix::kmod::{finit_module, ModuleInitFlags};
 
 /// modules.dep as depmod writes it: `kernel/a/b.ko: kernel/c.ko kernel/d.ko`, each line a
-/// module and its full dependency list, deepest dependency last.
+/// module and its full dependency list, deepest dependency last; with modules.softdep and
+/// the exact names of modules.alias for the soft dependencies.
 #[derive(Debug, Default)]
 pub struct ModulesDep {
     entries: HashMap<String, (String, Vec<String>)>,
     builtin: Vec<String>,
+    /// `softdep libcrc32c pre: crc32c`: module → the names or aliases it wants first.
+    soft_pre: HashMap<String, Vec<String>>,
+    /// `alias crc32c crc32c_generic`: alias → modules.
+    aliases: HashMap<String, Vec<String>>,
+}
+
+/// One module file to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Load {
+    pub path: String,
+    /// A soft dependency (or what only it needs): failing to load it is no error.
+    pub optional: bool,
 }
 
 /// `ip_vs-rr` and `ip_vs_rr` name the same module, as for modprobe.
@@ -42,23 +58,56 @@ impl ModulesDep {
         dep
     }
 
-    /// The module files to load, dependencies first, each once. Built-in modules need no
-    /// loading; a module that is neither known nor built in is an error naming it.
-    pub fn load_order(&self, wanted: &[String]) -> Result<Vec<String>, String> {
-        let mut order: Vec<String> = Vec::new();
+    /// Adds modules.softdep's `pre:` lists and modules.alias's exact names (patterns with
+    /// `*`, `?` or `[` are device IDs, which no soft dependency names).
+    pub fn with_soft_dependencies(mut self, modules_softdep: &str, modules_alias: &str) -> Self {
+        for line in modules_softdep.lines() {
+            let mut words = line.split_whitespace();
+            let (Some("softdep"), Some(module)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let mut pre = false;
+            for word in words {
+                match word {
+                    "pre:" => pre = true,
+                    "post:" => pre = false,
+                    name if pre => self
+                        .soft_pre
+                        .entry(normalize(module))
+                        .or_default()
+                        .push(name.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        for line in modules_alias.lines() {
+            let mut words = line.split_whitespace();
+            if let (Some("alias"), Some(alias), Some(module)) =
+                (words.next(), words.next(), words.next())
+            {
+                if !alias.contains(['*', '?', '[']) {
+                    self.aliases
+                        .entry(alias.to_string())
+                        .or_default()
+                        .push(normalize(module));
+                }
+            }
+        }
+        self
+    }
+
+    /// The module files to load, dependencies first, each once; a module's soft
+    /// dependencies (that the kernel has as modules) come before it. Built-in modules need
+    /// no loading; a wanted module that is neither known nor built in is an error naming it.
+    pub fn load_order(&self, wanted: &[String]) -> Result<Vec<Load>, String> {
+        let mut order: Vec<Load> = Vec::new();
         let mut unknown = Vec::new();
         for name in wanted {
             let name = normalize(name);
-            match self.entries.get(&name) {
-                Some((path, deps)) => {
-                    for dep in deps.iter().rev().chain([path]) {
-                        if !order.contains(dep) {
-                            order.push(dep.clone());
-                        }
-                    }
-                }
-                None if self.builtin.contains(&name) => {}
-                None => unknown.push(name),
+            if self.entries.contains_key(&name) {
+                self.add_with_dependencies(&name, false, &mut order);
+            } else if !self.builtin.contains(&name) {
+                unknown.push(name);
             }
         }
         if unknown.is_empty() {
@@ -67,13 +116,48 @@ impl ModulesDep {
             Err(format!("not in modules.dep: {}", unknown.join(", ")))
         }
     }
+
+    fn add_with_dependencies(&self, name: &str, optional: bool, order: &mut Vec<Load>) {
+        let Some((path, deps)) = self.entries.get(name) else {
+            return;
+        };
+        for dep in deps.iter().rev().chain([path]) {
+            let dep_name = name_of(dep);
+            // Soft dependencies are not followed further: modprobe's own depth, and a
+            // bound whatever the files say.
+            if !optional {
+                for soft in self.soft_pre.get(&dep_name).into_iter().flatten() {
+                    for module in self.resolve(soft) {
+                        self.add_with_dependencies(&module, true, order);
+                    }
+                }
+            }
+            match order.iter_mut().find(|load| load.path == *dep) {
+                Some(load) => load.optional &= optional,
+                None => order.push(Load {
+                    path: dep.clone(),
+                    optional,
+                }),
+            }
+        }
+    }
+
+    /// The modules a soft dependency names: a module, else every module with that alias.
+    fn resolve(&self, soft: &str) -> Vec<String> {
+        let name = normalize(soft);
+        if self.entries.contains_key(&name) {
+            return vec![name];
+        }
+        self.aliases.get(soft).cloned().unwrap_or_default()
+    }
 }
 
 /// Loads the board's modules from `root` (`/lib/modules/<release>`); returns how many were
 /// loaded now. Failures are logged and do not stop the others.
 pub fn load(root: &Path, wanted: &[String]) -> usize {
     let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
-    let dep = ModulesDep::parse(&read("modules.dep"), &read("modules.builtin"));
+    let dep = ModulesDep::parse(&read("modules.dep"), &read("modules.builtin"))
+        .with_soft_dependencies(&read("modules.softdep"), &read("modules.alias"));
     let order = match dep.load_order(wanted) {
         Ok(order) => order,
         Err(why) => {
@@ -86,10 +170,14 @@ pub fn load(root: &Path, wanted: &[String]) -> usize {
         }
     };
     let mut loaded = 0;
-    for relative in order {
-        let path: PathBuf = root.join(&relative);
+    for load in order {
+        let path: PathBuf = root.join(&load.path);
         match load_one(&path) {
             Ok(()) => loaded += 1,
+            // crc32c_intel on a CPU without SSE 4.2: the generic one serves instead.
+            Err(why) if load.optional => {
+                log::warn!("optional module {} not loaded: {why}", path.display())
+            }
             Err(why) => log::error!("loading module {}: {why}", path.display()),
         }
     }
@@ -133,12 +221,18 @@ kernel/net/core/failover.ko:
         v.iter().map(|s| s.to_string()).collect()
     }
 
+    fn paths(order: Vec<Load>) -> Vec<String> {
+        order.into_iter().map(|load| load.path).collect()
+    }
+
     #[test]
     fn dependencies_come_first_and_once() {
         let dep = ModulesDep::parse(DEP, "kernel/drivers/tty/serial/8250/8250.ko\n");
         assert_eq!(
-            dep.load_order(&strings(&["ip_vs", "ip_vs-rr", "virtio_net", "8250"]))
-                .unwrap(),
+            paths(
+                dep.load_order(&strings(&["ip_vs", "ip_vs-rr", "virtio_net", "8250"]))
+                    .unwrap()
+            ),
             strings(&[
                 "kernel/lib/libcrc32c.ko",
                 "kernel/net/netfilter/nf_conntrack.ko",
@@ -165,8 +259,107 @@ kernel/net/core/failover.ko:
     fn compressed_module_names_are_recognised() {
         let dep = ModulesDep::parse("kernel/a/foo-bar.ko.xz:\n", "");
         assert_eq!(
-            dep.load_order(&strings(&["foo_bar"])).unwrap(),
+            paths(dep.load_order(&strings(&["foo_bar"])).unwrap()),
             strings(&["kernel/a/foo-bar.ko.xz"])
+        );
+    }
+
+    /// As Debian's generic kernel has them (6.1): libcrc32c asks for crc32c, which two
+    /// modules provide; r8169 asks for its PHY driver by name.
+    const SOFT_DEP: &str = "\
+kernel/net/netfilter/ipvs/ip_vs.ko: kernel/net/netfilter/nf_conntrack.ko kernel/lib/libcrc32c.ko
+kernel/net/netfilter/nf_conntrack.ko: kernel/lib/libcrc32c.ko
+kernel/lib/libcrc32c.ko:
+kernel/arch/x86/crypto/crc32c-intel.ko:
+kernel/crypto/crc32c_generic.ko:
+kernel/drivers/net/ethernet/realtek/r8169.ko: kernel/drivers/net/phy/libphy.ko
+kernel/drivers/net/phy/realtek.ko: kernel/drivers/net/phy/libphy.ko
+kernel/drivers/net/phy/libphy.ko:
+";
+    const SOFTDEP: &str = "\
+# Soft dependencies extracted from modules themselves.
+softdep libcrc32c pre: crc32c
+softdep r8169 pre: realtek
+softdep crc_t10dif pre: crct10dif
+softdep ext4 pre: crypto-crc32c post: nothing
+";
+    const ALIAS: &str = "\
+# Aliases extracted from modules themselves.
+alias crypto-crc32c crc32c_intel
+alias crc32c crc32c_intel
+alias crypto-crc32c crc32c_generic
+alias crc32c crc32c_generic
+alias pci:v000010ECd00008168sv*sd*bc*sc*i* r8169
+";
+
+    fn soft() -> ModulesDep {
+        ModulesDep::parse(SOFT_DEP, "").with_soft_dependencies(SOFTDEP, ALIAS)
+    }
+
+    fn load(path: &str, optional: bool) -> Load {
+        Load {
+            path: path.into(),
+            optional,
+        }
+    }
+
+    #[test]
+    fn a_soft_dependency_by_alias_loads_every_provider_first_and_may_fail() {
+        assert_eq!(
+            soft().load_order(&strings(&["ip_vs"])).unwrap(),
+            vec![
+                load("kernel/arch/x86/crypto/crc32c-intel.ko", true),
+                load("kernel/crypto/crc32c_generic.ko", true),
+                load("kernel/lib/libcrc32c.ko", false),
+                load("kernel/net/netfilter/nf_conntrack.ko", false),
+                load("kernel/net/netfilter/ipvs/ip_vs.ko", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_soft_dependency_by_module_name_comes_with_its_own_dependencies() {
+        assert_eq!(
+            soft().load_order(&strings(&["r8169"])).unwrap(),
+            vec![
+                load("kernel/drivers/net/phy/libphy.ko", false),
+                load("kernel/drivers/net/phy/realtek.ko", true),
+                load("kernel/drivers/net/ethernet/realtek/r8169.ko", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_soft_dependency_also_wanted_outright_is_not_optional() {
+        let order = soft()
+            .load_order(&strings(&["ip_vs", "crc32c_generic"]))
+            .unwrap();
+        assert!(order.contains(&load("kernel/crypto/crc32c_generic.ko", false)));
+        assert!(order.contains(&load("kernel/arch/x86/crypto/crc32c-intel.ko", true)));
+        assert_eq!(order.len(), 5, "{order:?}");
+    }
+
+    #[test]
+    fn soft_dependencies_the_kernel_has_not_as_modules_are_skipped() {
+        // crc_t10dif's crct10dif is neither a module nor an alias here (built in, say).
+        let dep = ModulesDep::parse("kernel/lib/crc-t10dif.ko:\n", "")
+            .with_soft_dependencies(SOFTDEP, ALIAS);
+        assert_eq!(
+            dep.load_order(&strings(&["crc_t10dif"])).unwrap(),
+            vec![load("kernel/lib/crc-t10dif.ko", false)]
+        );
+    }
+
+    #[test]
+    fn without_softdep_files_nothing_changes() {
+        let dep = ModulesDep::parse(SOFT_DEP, "");
+        assert_eq!(
+            paths(dep.load_order(&strings(&["ip_vs"])).unwrap()),
+            strings(&[
+                "kernel/lib/libcrc32c.ko",
+                "kernel/net/netfilter/nf_conntrack.ko",
+                "kernel/net/netfilter/ipvs/ip_vs.ko",
+            ])
         );
     }
 }
