@@ -88,6 +88,7 @@ impl Prober {
     }
 
     /// Runs one probe of `spec`; `url` is the index the checker asked for (HTTP only).
+    /// Prepares the check for this probe alone: the scheduler prepares each check once.
     pub async fn run(&self, spec: &CheckSpec, url: Option<usize>) -> ProbeResult {
         self.run_prepared(&PreparedCheck::new(spec.clone()), url)
             .await
@@ -138,8 +139,8 @@ impl Prober {
         if !http.tls {
             return exchange.run(stream).await;
         }
-        // Boxed: the TLS state is large, and without a box every probe's task, plain
-        // HTTP's and TCP_CHECK's included, would be allocated at its size.
+        // Boxed: the TLS state is large, and without a box every plain HTTP_GET probe's
+        // task would be allocated at its size too.
         Box::pin(self.tls_exchange(
             stream,
             http,
