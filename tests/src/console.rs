@@ -113,14 +113,19 @@ impl Console {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(Error(format!(
-                    "no console line with {pattern:?} within {timeout:?} (log: {})\n--- last lines ---\n{}",
-                    self.log.display(),
-                    self.tail(40)
-                )));
+                return Err(self.not_seen(pattern, timeout));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The error for a line that did not come: what was awaited, and the console's tail.
+    fn not_seen(&self, pattern: &str, timeout: Duration) -> Error {
+        Error(format!(
+            "no console line with {pattern:?} within {timeout:?} (log: {})\n--- last lines ---\n{}",
+            self.log.display(),
+            self.tail(40)
+        ))
     }
 
     /// Waits until `pattern` is anywhere in what the console kept, also before the last
@@ -129,11 +134,7 @@ impl Console {
         let deadline = Instant::now() + timeout;
         while !self.text().contains(pattern) {
             if Instant::now() >= deadline {
-                return Err(Error(format!(
-                    "no console line with {pattern:?} within {timeout:?} (log: {})\n--- last lines ---\n{}",
-                    self.log.display(),
-                    self.tail(40)
-                )));
+                return Err(self.not_seen(pattern, timeout));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
