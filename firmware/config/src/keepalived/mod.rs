@@ -5,6 +5,7 @@
 //! Each stage reports all its problems at once; the second runs when the first found none,
 //! so that a value that could not be read does not also show up as a wrong one.
 
+mod bindings;
 mod export;
 mod json;
 pub mod model;
@@ -20,7 +21,7 @@ pub use model::*;
 pub use spans::Spans;
 pub use validate::{validate, Finding};
 
-use crate::{Config, Issues};
+use crate::{Config, Issues, Role};
 
 /// What reading gave: the model, notes on keywords accepted but not acted on, and where
 /// each item came from.
@@ -38,6 +39,17 @@ impl Read {
     /// owner's priority, NAT real servers behind `int`). Each finding at `file:line:col`.
     pub fn validate_with(&self, native: &Config) -> Result<(), Issues> {
         placed(self, validate(&self.config, Some(native)))
+    }
+
+    /// Before it is put in service: every interface it names is one of the box's NIC
+    /// roles (those of `board_roles`, when the board is known) and every local address
+    /// it sends from is an address `native` gives that interface.
+    pub fn check_bindings(
+        &self,
+        native: &Config,
+        board_roles: Option<&[Role]>,
+    ) -> Result<(), Issues> {
+        placed(self, bindings::check(&self.config, native, board_roles))
     }
 }
 

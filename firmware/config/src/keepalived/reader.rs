@@ -433,11 +433,11 @@ impl Reader {
                     i.preempt_delay = self.seconds(st, 1000.0).unwrap_or(Duration::ZERO)
                 }
                 "track_interface" => {
-                    i.track_interfaces = self
-                        .block(st)
-                        .iter()
-                        .map(|t| t.keyword.text.clone())
-                        .collect()
+                    let names: Vec<&Stmt> = self.block(st).iter().collect();
+                    for (n, t) in names.iter().enumerate() {
+                        self.item(at, "track_interface", Some(n), t);
+                    }
+                    i.track_interfaces = names.iter().map(|t| t.keyword.text.clone()).collect()
                 }
                 "unicast_src_ip" => {
                     i.unicast_src_ip = self.one(st, "an address").and_then(|w| self.address(st, w))
@@ -445,6 +445,7 @@ impl Reader {
                 "unicast_peer" => {
                     for peer in self.block(st) {
                         if let Some(a) = self.address(st, &peer.keyword) {
+                            self.item(at, "unicast_peer", Some(i.unicast_peers.len()), peer);
                             i.unicast_peers.push(a);
                         }
                     }
@@ -890,7 +891,10 @@ impl Reader {
                     self.mark(at, st, known);
                     c.connect_port = self.one(st, "a port").and_then(|w| self.port(st, w))
                 }
-                "bindto" => c.bindto = self.one(st, "an address").and_then(|w| self.address(st, w)),
+                "bindto" => {
+                    self.mark(at, st, known);
+                    c.bindto = self.one(st, "an address").and_then(|w| self.address(st, w))
+                }
                 "connect_timeout" => {
                     c.connect_timeout = self.seconds(st, 3600.0).unwrap_or(c.connect_timeout)
                 }
