@@ -19,17 +19,21 @@ pub struct Follow {
 }
 
 /// The daemon the kernel should run for an instance state: MASTER sends, every other
-/// state (BACKUP, FAULT, INIT) receives.
-pub fn wanted(state: Option<&str>) -> SyncState {
+/// state (BACKUP, FAULT, INIT) receives, and an instance that does not run (or is not
+/// known yet) has none: the daemon follows only an instance that runs.
+pub fn wanted(state: Option<&str>) -> Option<SyncState> {
     match state {
-        Some("MASTER") => SyncState::Master,
-        _ => SyncState::Backup,
+        Some("MASTER") => Some(SyncState::Master),
+        None | Some(super::vrrp::status::NOT_RUNNING) => None,
+        Some(_) => Some(SyncState::Backup),
     }
 }
 
 /// Runs until `states` closes (the VRRP tasks stopped); then stops both daemons.
 pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, String)>>) {
-    let mut applied: Option<SyncState> = None;
+    // Nothing runs before the follower starts; a daemon left by a crashed balancer is
+    // stopped by the first switch.
+    let mut applied: Option<Option<SyncState>> = None;
     loop {
         let state = states
             .borrow_and_update()
@@ -39,19 +43,26 @@ pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, String
         let want = wanted(state.as_deref());
         if applied != Some(want) {
             let f = follow.clone();
-            match tokio::task::spawn_blocking(move || switch(&f, Some(want))).await {
+            match tokio::task::spawn_blocking(move || switch(&f, want)).await {
                 Ok(Ok(())) => {
-                    log::info!(
-                        "IPVS sync daemon: {} on {} (id {}), following {}",
-                        if want == SyncState::Master {
-                            "master"
-                        } else {
-                            "backup"
-                        },
-                        follow.ifname,
-                        follow.sync_id,
-                        follow.instance
-                    );
+                    match want {
+                        Some(state) => log::info!(
+                            "IPVS sync daemon: {} on {} (id {}), following {}",
+                            if state == SyncState::Master {
+                                "master"
+                            } else {
+                                "backup"
+                            },
+                            follow.ifname,
+                            follow.sync_id,
+                            follow.instance
+                        ),
+                        None if applied.is_some() => log::info!(
+                            "IPVS sync daemon: stopped while {} does not run",
+                            follow.instance
+                        ),
+                        None => {}
+                    }
                     applied = Some(want);
                 }
                 Ok(Err(ipvs::Error::Unavailable)) => {
@@ -111,10 +122,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_master_sends_and_every_other_state_receives() {
-        assert_eq!(wanted(Some("MASTER")), SyncState::Master);
-        for state in [Some("BACKUP"), Some("FAULT"), Some("INIT"), None] {
-            assert_eq!(wanted(state), SyncState::Backup, "{state:?}");
+    fn the_master_sends_every_other_state_receives_and_a_stopped_instance_has_none() {
+        assert_eq!(wanted(Some("MASTER")), Some(SyncState::Master));
+        for state in ["BACKUP", "FAULT", "INIT"] {
+            assert_eq!(wanted(Some(state)), Some(SyncState::Backup), "{state}");
         }
+        assert_eq!(wanted(Some(super::super::vrrp::status::NOT_RUNNING)), None);
+        assert_eq!(wanted(None), None);
     }
 }

@@ -17,85 +17,178 @@ use tokio::task::JoinHandle;
 
 pub use spec::{HostNames, LinkInfo, Resolve};
 
-/// The running VRRP tasks.
+/// The VRRP tasks of one keepalived.conf: the groups that run, and those that could not
+/// start with the reason, tried again by every [`Vrrp::reconcile`] until they run.
 pub struct Vrrp {
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
     board: Arc<task::Board>,
-    /// The IPVS sync daemon following an instance (`lvs_sync_daemon`).
+    /// Each running group's member names, and its task.
+    running: Vec<(Vec<String>, JoinHandle<()>)>,
+    /// What did not start at the last try, and why.
+    unstartable: Vec<spec::Unstartable>,
+    /// The IPVS sync daemon following an instance (`lvs_sync_daemon`), once it started.
     sync_daemon: Option<JoinHandle<()>>,
+    /// Why the sync daemon's follower could not start.
+    sync_problem: Option<String>,
+    /// Reasons already in the log: a retry that fails the same way says nothing new.
+    logged: Vec<String>,
 }
 
+/// How long a stop waits for each group to send its priority-0 adverts and leave.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Vrrp {
-    /// Starts every instance of `k` that can run; each one that cannot is reported (and
-    /// the others run).
-    pub async fn start(k: &Keepalived, names: &dyn Resolve, status_path: PathBuf) -> Vrrp {
-        let (stop, stop_rx) = watch::channel(false);
-        let board = task::Board::new(status_path);
-        let mut tasks = Vec::new();
-        let (groups, problems) = spec::groups(k, names);
-        for problem in problems {
-            log::error!("{problem}; not started");
+    pub fn new(status_path: PathBuf) -> Vrrp {
+        Vrrp {
+            stop: watch::channel(false).0,
+            board: task::Board::new(status_path),
+            running: Vec::new(),
+            unstartable: Vec::new(),
+            sync_daemon: None,
+            sync_problem: None,
+            logged: Vec::new(),
         }
+    }
+
+    /// [`Vrrp::new`] and a first [`Vrrp::reconcile`].
+    pub async fn start(k: &Keepalived, names: &dyn Resolve, status_path: PathBuf) -> Vrrp {
+        let mut vrrp = Vrrp::new(status_path);
+        vrrp.reconcile(k, names).await;
+        vrrp
+    }
+
+    /// Starts every group of `k` that does not run yet. One that cannot start is kept
+    /// with its reason (the status shows it) until a later call starts it: a sync group
+    /// starts or fails as one.
+    pub async fn reconcile(&mut self, k: &Keepalived, names: &dyn Resolve) {
+        let (groups, mut unstartable) = spec::groups(k, names);
         for group in groups {
-            let names: Vec<String> = group.members.iter().map(|m| m.name.clone()).collect();
-            let kernel = match Kernel::connect() {
-                Ok(kernel) => kernel,
-                Err(e) => {
-                    log::error!("{}: rtnetlink: {e}; not started", names.join(", "));
-                    continue;
-                }
-            };
-            match task::GroupTask::open(group, kernel, board.clone()) {
+            let members: Vec<String> = group.members.iter().map(|m| m.name.clone()).collect();
+            if self.running.iter().any(|(running, _)| *running == members) {
+                continue;
+            }
+            let name = group.name.clone();
+            let opened = Kernel::connect()
+                .map_err(|e| format!("{}: rtnetlink: {e}", members.join(", ")))
+                .and_then(|kernel| {
+                    task::GroupTask::open(group, kernel, self.board.clone())
+                        .map_err(|e| e.to_string())
+                });
+            match opened {
                 Ok(t) => {
-                    log::info!("VRRP: {} started", names.join(", "));
-                    tasks.push(tokio::spawn(t.run(stop_rx.clone())));
+                    log::info!("VRRP: {} started", members.join(", "));
+                    let task = tokio::spawn(t.run(self.stop.subscribe()));
+                    self.running.push((members, task));
                 }
-                Err(e) => log::error!("{e}; not started"),
+                Err(reason) => unstartable.push(spec::Unstartable {
+                    name,
+                    members,
+                    reason,
+                }),
             }
         }
-        let sync_daemon =
-            k.global
-                .lvs_sync_daemon
-                .as_ref()
-                .and_then(|sync| match names.link(&sync.interface) {
-                    Ok(link) => Some(tokio::spawn(super::sync_daemon::run(
-                        super::sync_daemon::Follow {
-                            ifname: link.name.clone(),
-                            instance: sync.vrrp_instance.clone(),
-                            sync_id: sync_id(k, sync),
-                        },
-                        board.states(),
-                    ))),
-                    Err(e) => {
-                        log::error!("lvs_sync_daemon: {e}; connections are not synchronised");
-                        None
-                    }
-                });
-        Vrrp {
-            stop,
-            tasks,
-            board,
-            sync_daemon,
+        // A group that runs is not held back by what its spec says now (a link gone
+        // for a moment): its task reports that as FAULT.
+        unstartable.retain(|u| {
+            !self
+                .running
+                .iter()
+                .any(|(running, _)| *running == u.members)
+        });
+        let mut said = Vec::new();
+        let mut entries = Vec::new();
+        for u in &unstartable {
+            let line = format!("{}: not running: {}", u.members.join(", "), u.reason);
+            if !self.logged.contains(&line) {
+                log::error!("{line}; tried again every second");
+            }
+            said.push(line);
+            for member in &u.members {
+                if let Some(instance) = k.vrrp_instances.iter().find(|i| i.name == *member) {
+                    entries.push(status::InstanceStatus::not_running(
+                        instance,
+                        &k.global,
+                        u.name.clone(),
+                        u.reason_for(member),
+                    ));
+                }
+            }
+        }
+        self.logged = said;
+        self.unstartable = unstartable;
+        self.board.update(entries);
+        self.start_sync_daemon(k, names);
+    }
+
+    fn start_sync_daemon(&mut self, k: &Keepalived, names: &dyn Resolve) {
+        let Some(sync) = &k.global.lvs_sync_daemon else {
+            return;
+        };
+        if self.sync_daemon.is_some() {
+            return;
+        }
+        match names.link(&sync.interface) {
+            Ok(link) => {
+                self.sync_daemon = Some(tokio::spawn(super::sync_daemon::run(
+                    super::sync_daemon::Follow {
+                        ifname: link.name.clone(),
+                        instance: sync.vrrp_instance.clone(),
+                        sync_id: sync_id(k, sync),
+                    },
+                    self.board.states(),
+                )));
+                self.sync_problem = None;
+            }
+            Err(e) => {
+                let problem = format!("lvs_sync_daemon: {e}");
+                if self.sync_problem.as_ref() != Some(&problem) {
+                    log::error!("{problem}; connections are not synchronised until it can start");
+                }
+                self.sync_problem = Some(problem);
+            }
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.running.is_empty()
     }
 
-    /// Stops every instance (priority 0 from masters, VIPs removed) and waits for it.
+    /// Something configured does not run: [`Vrrp::reconcile`] should try again.
+    pub fn incomplete(&self) -> bool {
+        !self.unstartable.is_empty() || self.sync_problem.is_some()
+    }
+
+    /// What does not run, one line each: `VI_1: not running: why`.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .unstartable
+            .iter()
+            .flat_map(|u| {
+                u.members
+                    .iter()
+                    .map(move |m| format!("VRRP {m}: not running: {}", u.reason_for(m)))
+            })
+            .collect();
+        out.extend(
+            self.sync_problem
+                .iter()
+                .map(|p| format!("IPVS sync daemon: not running: {p}")),
+        );
+        out
+    }
+
+    /// Stops every instance (priority 0 from masters, VIPs removed) and waits for it,
+    /// a bounded time: a stopping balancer must not be killed before its adverts left.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        for (_, task) in self.running {
+            let _ = tokio::time::timeout(STOP_WAIT, task).await;
         }
         self.board.remove();
         // The last holder of the board: dropping it tells the sync daemon to stop.
         drop(self.board);
-        // Bounded: a stop must end even if something still held the board.
         if let Some(follower) = self.sync_daemon {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), follower).await;
+            let _ = tokio::time::timeout(STOP_WAIT, follower).await;
         }
     }
 }

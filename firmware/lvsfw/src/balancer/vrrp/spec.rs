@@ -86,59 +86,115 @@ pub struct GroupSpec {
     pub members: Vec<MemberSpec>,
 }
 
-/// Every group to run, and a message for each instance that cannot run (it is left out;
-/// the others run).
-pub fn groups(k: &Keepalived, names: &dyn Resolve) -> (Vec<GroupSpec>, Vec<String>) {
-    let mut problems = Vec::new();
+/// A group that cannot run now: its members and why. A sync group starts or fails as
+/// one (keepalived moves its members together), so one member's problem stops them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unstartable {
+    /// The `vrrp_sync_group` name, if any.
+    pub name: Option<String>,
+    pub members: Vec<String>,
+    pub reason: String,
+}
+
+impl Unstartable {
+    /// What the status says of `member`: the reason, and the group it fails with.
+    pub fn reason_for(&self, member: &str) -> String {
+        match &self.name {
+            Some(group) if self.members.len() > 1 => {
+                format!("sync group {group} does not start: {}", self.reason)
+            }
+            _ => {
+                let own = [format!("vrrp_instance {member}: "), format!("{member}: ")];
+                own.iter()
+                    .find_map(|p| self.reason.strip_prefix(p.as_str()))
+                    .unwrap_or(&self.reason)
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// Every group that can run, and every one that cannot with its reason.
+pub fn groups(k: &Keepalived, names: &dyn Resolve) -> (Vec<GroupSpec>, Vec<Unstartable>) {
     let all_vips: Vec<IpAddr> = k
         .vrrp_instances
         .iter()
         .flat_map(|i| i.vips.iter().chain(&i.excluded_vips))
         .map(|v| v.address.addr)
         .collect();
-    let mut members: Vec<MemberSpec> = Vec::new();
-    for instance in &k.vrrp_instances {
-        match member(k, instance, names, &all_vips) {
-            Ok(m) => members.push(m),
-            Err(why) => problems.push(format!("vrrp_instance {}: {why}", instance.name)),
-        }
-    }
+    let mut members: Vec<Result<MemberSpec, (String, String)>> = k
+        .vrrp_instances
+        .iter()
+        .map(|instance| {
+            member(k, instance, names, &all_vips).map_err(|why| {
+                (
+                    instance.name.clone(),
+                    format!("vrrp_instance {}: {why}", instance.name),
+                )
+            })
+        })
+        .collect();
     let vrids: Vec<(u32, u8)> = members
         .iter()
+        .flatten()
         .map(|m| (m.ifindex, m.settings.vrid))
         .collect();
-    for m in &mut members {
+    for m in members.iter_mut().flatten() {
         m.vrids_here = vrids
             .iter()
             .filter(|(index, _)| *index == m.ifindex)
             .map(|(_, vrid)| *vrid)
             .collect();
     }
+    let name_of = |m: &Result<MemberSpec, (String, String)>| match m {
+        Ok(m) => m.name.clone(),
+        Err((name, _)) => name.clone(),
+    };
     let mut groups = Vec::new();
+    let mut unstartable = Vec::new();
     for sync in &k.sync_groups {
-        let mut group = GroupSpec {
-            name: Some(sync.name.clone()),
-            members: Vec::new(),
-        };
+        let mut taken = Vec::new();
+        let mut problems = Vec::new();
         for name in &sync.members {
-            match members.iter().position(|m| m.name == *name) {
-                Some(at) => group.members.push(members.remove(at)),
-                None if k.vrrp_instances.iter().any(|i| i.name == *name) => {}
-                None => problems.push(format!(
-                    "vrrp_sync_group {}: no vrrp_instance \"{name}\"",
-                    sync.name
-                )),
+            match members.iter().position(|m| name_of(m) == *name) {
+                Some(at) => taken.push(members.remove(at)),
+                None => problems.push(format!("no vrrp_instance \"{name}\"")),
             }
         }
-        if !group.members.is_empty() {
-            groups.push(group);
+        let names: Vec<String> = taken.iter().map(name_of).collect();
+        problems.extend(
+            taken
+                .iter()
+                .filter_map(|m| m.as_ref().err())
+                .map(|(_, why)| why.clone()),
+        );
+        if !problems.is_empty() {
+            unstartable.push(Unstartable {
+                name: Some(sync.name.clone()),
+                members: names,
+                reason: problems.join("; "),
+            });
+        } else if !taken.is_empty() {
+            groups.push(GroupSpec {
+                name: Some(sync.name.clone()),
+                members: taken.into_iter().flatten().collect(),
+            });
         }
     }
-    groups.extend(members.into_iter().map(|m| GroupSpec {
-        name: None,
-        members: vec![m],
-    }));
-    (groups, problems)
+    for m in members {
+        match m {
+            Ok(m) => groups.push(GroupSpec {
+                name: None,
+                members: vec![m],
+            }),
+            Err((name, reason)) => unstartable.push(Unstartable {
+                name: None,
+                members: vec![name],
+                reason,
+            }),
+        }
+    }
+    (groups, unstartable)
 }
 
 fn member(

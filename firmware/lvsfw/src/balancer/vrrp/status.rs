@@ -55,7 +55,8 @@ pub struct InstanceStatus {
     pub interface: String,
     pub vrid: u8,
     pub version: u8,
-    /// keepalived's words: INIT, BACKUP, MASTER, FAULT.
+    /// keepalived's words: INIT, BACKUP, MASTER, FAULT; or [`NOT_RUNNING`] with the
+    /// reason.
     pub state: String,
     pub priority: u8,
     /// The current master's address when known (ours when MASTER).
@@ -66,6 +67,39 @@ pub struct InstanceStatus {
     pub adverts_received: u64,
     pub became_master: u64,
     pub drops: Drops,
+    /// Why the instance does not run (state [`NOT_RUNNING`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The state of an instance that could not start; it is tried again until it runs.
+pub const NOT_RUNNING: &str = "NOT RUNNING";
+
+impl InstanceStatus {
+    /// An instance of keepalived.conf that does not run, and why.
+    pub fn not_running(
+        instance: &config::keepalived::VrrpInstance,
+        global: &config::keepalived::GlobalDefs,
+        sync_group: Option<String>,
+        reason: String,
+    ) -> InstanceStatus {
+        InstanceStatus {
+            name: instance.name.clone(),
+            sync_group,
+            interface: instance.interface.clone(),
+            vrid: instance.vrid,
+            version: instance.effective_version(global),
+            state: NOT_RUNNING.into(),
+            priority: instance.priority,
+            master: None,
+            since_ms: None,
+            adverts_sent: 0,
+            adverts_received: 0,
+            became_master: 0,
+            drops: Drops::default(),
+            reason: Some(reason),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +171,10 @@ pub fn render(status: &StatusFile, now_ms: u64, alive: bool) -> String {
             "{}: {} (VRRPv{} VRID {} on {}{group})\n",
             i.name, i.state, i.version, i.vrid, i.interface
         ));
+        if let Some(reason) = &i.reason {
+            out.push_str(&format!("  why: {reason}; tried again every second\n"));
+            continue;
+        }
         let master = i
             .master
             .map(|m| m.to_string())
@@ -244,6 +282,7 @@ mod tests {
                     ttl: 1,
                     ..Drops::default()
                 },
+                reason: None,
             }],
         };
         let dir = tempfile::tempdir().unwrap();

@@ -49,7 +49,7 @@ impl Board {
         self.states.subscribe()
     }
 
-    fn update(&self, fresh: Vec<InstanceStatus>) {
+    pub fn update(&self, fresh: Vec<InstanceStatus>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         for entry in fresh {
             match entries.iter_mut().find(|e| e.name == entry.name) {
@@ -453,6 +453,7 @@ impl GroupTask {
                     adverts_received: instance.adverts_received,
                     became_master: instance.became_master,
                     drops: instance.drops.into(),
+                    reason: None,
                 }
             })
             .collect();

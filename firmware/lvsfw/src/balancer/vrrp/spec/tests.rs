@@ -192,18 +192,36 @@ fn sync_groups_unicast_tracking_excluded_addresses_and_defaults() {
 }
 
 #[test]
-fn an_instance_that_cannot_run_is_reported_and_the_others_run() {
+fn a_sync_group_fails_as_one_and_a_lone_instance_alone() {
     let k = read(TWO);
     let links = vec![link(2, "eth0", &["192.168.0.101/24"]), link(3, "eth1", &[])];
-    let (groups, problems) = groups(&k, &HostNames(&links));
+    let (groups, unstartable) = groups(&k, &HostNames(&links));
+    // INT of group G could run; EXT cannot (no eth2 for its excluded address), so G
+    // does not start at all: its members move together or not at all.
+    assert!(groups.is_empty(), "{groups:?}");
     assert_eq!(
-        problems,
+        unstartable,
         vec![
-            "vrrp_instance EXT: no interface \"eth2\"",
-            "vrrp_instance LONE: interface eth1 has no IPv4 address to send from",
+            Unstartable {
+                name: Some("G".into()),
+                members: vec!["EXT".into(), "INT".into()],
+                reason: "vrrp_instance EXT: no interface \"eth2\"".into(),
+            },
+            Unstartable {
+                name: None,
+                members: vec!["LONE".into()],
+                reason: "vrrp_instance LONE: interface eth1 has no IPv4 address to send from"
+                    .into(),
+            },
         ]
     );
-    assert_eq!(groups.len(), 1);
-    assert_eq!(groups[0].members.len(), 1);
-    assert_eq!(groups[0].members[0].name, "INT");
+    // Each member's status names the cause, and for a group the member that caused it.
+    assert_eq!(
+        unstartable[0].reason_for("INT"),
+        "sync group G does not start: vrrp_instance EXT: no interface \"eth2\""
+    );
+    assert_eq!(
+        unstartable[1].reason_for("LONE"),
+        "interface eth1 has no IPv4 address to send from"
+    );
 }
