@@ -4,7 +4,8 @@
 //!
 //! Exit codes: 0 done, 1 refused (the reason on stdout, nothing changed), 2 usage;
 //! `login` 1 for a wrong password and 3 when none is set; `restore` 3 when no admin
-//! password is set (first-boot setup is due).
+//! password is set (first-boot setup is due); `apply` and `setup` 4 when the change is in
+//! service but something configured does not run (the output says what and why).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -20,6 +21,8 @@ pub const CANDIDATE_PATH: &str = "/run/lvsfw/candidate.conf";
 pub const SETUP_DEFAULTS_PATH: &str = "/run/lvsfw/setup.defaults";
 /// Exit code: no admin password is set.
 pub const NO_PASSWORD: u8 = 3;
+/// Exit code: applied, but something configured does not run.
+pub const NOT_ALL_RUNNING: u8 = 4;
 /// A wrong password is answered after this long, so that guessing is slow.
 const REFUSED_DELAY: Duration = Duration::from_secs(2);
 
@@ -90,18 +93,49 @@ pub fn run(args: &[String]) -> ExitCode {
         ["set", "password"] => done(ops::set_password(&paths, first_line(&stdin_text()))),
         ["validate"] => done(ops::validate(&paths)),
         ["diff"] => done(ops::diff(&paths)),
-        ["apply"] => done(ops::apply(&paths).map(|a| a.report)),
+        ["apply"] => match ops::apply(&paths) {
+            Ok(applied) => {
+                print!("{}", applied.report);
+                reload_balancer()
+            }
+            Err(e) => done(Err(e)),
+        },
         ["save"] => done(ops::disk::open().and_then(|store| saved::save(&paths, &store))),
         ["show"] => done(ops::show(&paths)),
         ["export"] => done(ops::export(&paths)),
         ["restore"] => return restore(&paths),
-        ["setup"] => done(setup(&paths)),
+        ["setup"] => match setup(&paths) {
+            Ok(said) => {
+                print!("{said}");
+                reload_balancer()
+            }
+            Err(e) => done(Err(e)),
+        },
         ["login"] => return login(&paths),
         ["factory-reset"] => done(factory_reset()),
         _ => return usage(),
     };
     let _ = std::io::stdout().flush();
     code
+}
+
+/// The running files changed: the balancer reads them again, and says what runs.
+fn reload_balancer() -> ExitCode {
+    let path = Path::new(crate::balancer::control::PATH);
+    match crate::balancer::control::request_reload(path) {
+        Ok(report) => {
+            print!("{}", report.text());
+            if report.all_running() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(NOT_ALL_RUNNING)
+            }
+        }
+        Err(e) => {
+            println!("{e}");
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 /// At boot: the disk's configuration becomes the running one; then whether a password
@@ -115,7 +149,13 @@ fn restore(paths: &Paths) -> ExitCode {
             }
             Err(e) => println!("error: {e}; the factory configuration is in service"),
         },
-        Err(e) => println!("{e}: the configuration cannot be saved"),
+        Err(e) => {
+            println!("{e}: the configuration cannot be saved");
+            // A reboot brings back the image's files, which run now.
+            if let Err(e) = saved::remember_running(paths) {
+                println!("error: {e}");
+            }
+        }
     }
     let has_password = ops::running(paths)
         .ok()
@@ -186,10 +226,10 @@ fn import(file: &Path, paths: &Paths) -> Result<String, String> {
     let native = ops::candidate(paths)
         .ok()
         .and_then(|t| config::native::from_json(&t.native).ok());
-    let checked = config::keepalived::read_text(&text, "pasted").and_then(|read| match &native {
-        Some(native) => read.validate_with(native).map(|()| read),
-        None => Ok(read),
-    });
+    let checked = match &native {
+        Some(native) => ops::check_keepalived(paths, &text, "pasted", native),
+        None => config::keepalived::read_text(&text, "pasted"),
+    };
     let read = match checked {
         Ok(read) => read,
         Err(issues) => {

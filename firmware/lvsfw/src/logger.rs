@@ -38,6 +38,7 @@ impl Log for ConsoleLogger {
             record.level(),
             &record.args().to_string(),
         );
+        let problem = record.level() <= Level::Warn;
         let capturing = CAPTURING.load(Ordering::Relaxed);
         if capturing || KEEPING.load(Ordering::Relaxed) {
             let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
@@ -49,7 +50,7 @@ impl Log for ConsoleLogger {
         if !capturing {
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
-        remember(&line);
+        remember(&line, problem);
     }
 
     fn flush(&self) {}
@@ -102,10 +103,13 @@ fn format_line(micros: u64, component: &str, level: Level, message: &str) -> Str
 
 /// Lines the in-memory ring keeps.
 pub const RING_LINES: usize = 500;
+/// Errors and warnings kept apart, so that a flood of other lines cannot push them out.
+pub const PROBLEM_LINES: usize = 100;
 /// A longer line is kept cut to this many bytes.
 pub const RING_LINE_BYTES: usize = 512;
 
 static RING: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+static PROBLEMS: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
 static RINGING: AtomicBool = AtomicBool::new(false);
 
 /// From now on this process keeps its newest lines for [`recent`] (the balancer does,
@@ -114,21 +118,29 @@ pub fn keep_recent(on: bool) {
     RINGING.store(on, Ordering::Relaxed);
 }
 
-fn remember(line: &str) {
+fn remember(line: &str, problem: bool) {
     if RINGING.load(Ordering::Relaxed) {
-        keep_in(&mut RING.lock().unwrap_or_else(|p| p.into_inner()), line);
+        keep_in(
+            &mut RING.lock().unwrap_or_else(|p| p.into_inner()),
+            line,
+            RING_LINES,
+        );
+        if problem {
+            let mut problems = PROBLEMS.lock().unwrap_or_else(|p| p.into_inner());
+            keep_in(&mut problems, line, PROBLEM_LINES);
+        }
     }
 }
 
 /// Adds `line` (without its newline, cut to [`RING_LINE_BYTES`]) to `ring`, dropping the
-/// oldest beyond [`RING_LINES`].
-fn keep_in(ring: &mut VecDeque<String>, line: &str) {
+/// oldest beyond `max`.
+fn keep_in(ring: &mut VecDeque<String>, line: &str, max: usize) {
     let line = line.trim_end_matches('\n');
     let mut end = line.len().min(RING_LINE_BYTES);
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    if ring.len() == RING_LINES {
+    if ring.len() == max {
         ring.pop_front();
     }
     ring.push_back(line[..end].to_string());
@@ -137,6 +149,12 @@ fn keep_in(ring: &mut VecDeque<String>, line: &str) {
 /// The newest log lines of this process, oldest first.
 pub fn recent() -> Vec<String> {
     let ring = RING.lock().unwrap_or_else(|p| p.into_inner());
+    ring.iter().cloned().collect()
+}
+
+/// The newest errors and warnings of this process, oldest first.
+pub fn recent_problems() -> Vec<String> {
+    let ring = PROBLEMS.lock().unwrap_or_else(|p| p.into_inner());
     ring.iter().cloned().collect()
 }
 
@@ -152,13 +170,16 @@ pub fn init(component: &'static str) {
 mod tests {
     use super::*;
 
+    /// The tests that log through the process's one logger state take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
     #[test]
     fn the_ring_keeps_the_newest_lines_cut_to_size() {
         let mut ring = VecDeque::new();
         for i in 0..RING_LINES + 5 {
-            keep_in(&mut ring, &format!("line {i}\n"));
+            keep_in(&mut ring, &format!("line {i}\n"), RING_LINES);
         }
-        keep_in(&mut ring, &"é".repeat(RING_LINE_BYTES));
+        keep_in(&mut ring, &"é".repeat(RING_LINE_BYTES), RING_LINES);
         let lines: Vec<String> = ring.into_iter().collect();
         assert_eq!(lines.len(), RING_LINES);
         assert_eq!(lines[0], "line 6");
@@ -166,7 +187,39 @@ mod tests {
     }
 
     #[test]
+    fn an_error_stays_when_a_flood_of_other_lines_pushes_it_out_of_the_ring() {
+        let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let logger = ConsoleLogger {
+            component: "balancer",
+        };
+        log::set_max_level(LevelFilter::Info);
+        keep_recent(true);
+        let line = |level, text: &str| {
+            logger.log(
+                &Record::builder()
+                    .level(level)
+                    .args(format_args!("{text}"))
+                    .build(),
+            );
+        };
+        line(Level::Error, "VI_9: not running: flooded");
+        for n in 0..RING_LINES + 10 {
+            line(Level::Info, &format!("junk {n}"));
+        }
+        assert!(!recent().iter().any(|l| l.contains("flooded")));
+        let problems = recent_problems();
+        assert!(
+            problems
+                .iter()
+                .any(|l| l.ends_with("balancer: error: VI_9: not running: flooded")),
+            "{problems:?}"
+        );
+        assert!(!problems.iter().any(|l| l.contains("junk")));
+    }
+
+    #[test]
     fn captured_lines_wait_and_are_bounded() {
+        let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let logger = ConsoleLogger { component: "init" };
         log::set_max_level(LevelFilter::Info);
         capture(true);

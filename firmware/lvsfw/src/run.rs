@@ -60,7 +60,12 @@ async fn serve(options: Options) -> ExitCode {
         }
     };
     let k = match balancer::load_keepalived(&options.keepalived, None) {
-        balancer::Loaded::Config(k) => k,
+        balancer::Loaded::Config { config, notes } => {
+            for note in notes {
+                log::info!("note: {note}");
+            }
+            config
+        }
         balancer::Loaded::Absent => {
             log::error!("{}: no such file", options.keepalived.display());
             return ExitCode::FAILURE;
@@ -81,7 +86,7 @@ async fn serve(options: Options) -> ExitCode {
             Ok(_) => {
                 let worker = lvs::IpvsWorker::start(options.ipvs_owned.clone());
                 tokio::spawn(lvs::run(plans_rx, worker));
-                let _ = plans.send(lvs::plan(&k)).await;
+                let _ = plans.send(lvs::plan(&k).into()).await;
             }
             Err(e) => log::warn!(
                 "IPVS is not available in this kernel ({e}): the {} virtual servers are not set up; running VRRP alone",
@@ -100,6 +105,8 @@ async fn serve(options: Options) -> ExitCode {
     if vrrp.is_empty() && !k.vrrp_instances.is_empty() {
         log::error!("no VRRP instance could start");
     }
+    // Unlike the appliance's balancer, `run -f` does not retry: a host's operator sees
+    // the errors and starts it again.
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}

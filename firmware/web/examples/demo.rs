@@ -11,7 +11,7 @@ use config::Config;
 use web::backend::{
     Counters, InterfaceStatus, RealServerStatus, ServiceStatus, Status, VrrpStatus,
 };
-use web::{App, Backend, Change, Listen, Options, ServerLimits, Shared};
+use web::{App, Applied, Backend, Change, Listen, Notices, Options, ServerLimits, Shared};
 
 const SEED: &str = include_str!("../../config/testdata/seed-3-1.conf");
 const NATIVE: &str = r#"{"hostname": "demo", "interfaces": [
@@ -94,14 +94,20 @@ impl Backend for Memory {
     fn keepalived_text(&self) -> Result<Option<String>, String> {
         Ok(Some(self.text.lock().unwrap().clone()))
     }
-    fn apply(&self, change: Change) -> Result<String, String> {
+    fn apply(&self, change: Change) -> Result<Applied, String> {
         if let Some(n) = change.native {
             *self.native.lock().unwrap() = n;
         }
         if let Some(t) = change.keepalived {
             *self.text.lock().unwrap() = t;
         }
-        Ok("kept in memory".into())
+        Ok(Applied {
+            said: "kept in memory".into(),
+            not_running: Vec::new(),
+        })
+    }
+    fn notices(&self) -> Notices {
+        Notices::default()
     }
     fn save(&self) -> Result<String, String> {
         Err("the demo has nowhere to save".into())
@@ -111,6 +117,9 @@ impl Backend for Memory {
     }
     fn log_lines(&self) -> Vec<String> {
         vec!["[    1.000000] balancer: demo started".into()]
+    }
+    fn log_problems(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

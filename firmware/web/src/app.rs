@@ -14,7 +14,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::backend::{Backend, Change};
+use crate::backend::{Applied, Backend, Change};
 use crate::edit::{vs_name, Edit};
 use crate::form::{format_seconds, Form};
 use crate::http::{Method, Request, Response};
@@ -427,15 +427,35 @@ impl App {
             messages = flashed;
         }
         let hostname = self.hostname();
+        // Before the login nothing is told about the box.
+        let notices = match auth {
+            Some(_) => self.backend.notices(),
+            None => crate::backend::Notices::default(),
+        };
         let frame = Frame {
             title,
             hostname: &hostname,
             nav,
             csrf: auth.map(|a| a.session.csrf.as_str()).unwrap_or(""),
             messages: &messages,
+            notices: &notices,
             refresh,
         };
         Response::html(status, pages::render(&frame, template, context))
+    }
+}
+
+/// What the page says after an Apply: "applied" only when everything configured runs;
+/// otherwise what does not, and why.
+fn applied_message(what: &str, applied: &Applied, extra: &str) -> Message {
+    if applied.not_running.is_empty() {
+        Message::ok(format!("{what}: {}.{extra}", applied.said))
+    } else {
+        Message::error(format!(
+            "{what}, but not everything runs: {}; {}.{extra}",
+            applied.said,
+            applied.not_running.join("; ")
+        ))
     }
 }
 

@@ -19,6 +19,23 @@ pub struct Change {
     pub keepalived: Option<String>,
 }
 
+/// What the balancer did with a [`Change`]: it is in service; `not_running` names what
+/// is configured but does not run now, and why (empty: everything runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub said: String,
+    pub not_running: Vec<String>,
+}
+
+/// What every page says above its body, whichever page the operator looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Notices {
+    /// The running configuration differs from the saved one: a reboot would lose it.
+    pub unsaved: bool,
+    /// What is configured but does not run now, and why.
+    pub not_running: Vec<String>,
+}
+
 pub trait Backend: Send + Sync + 'static {
     /// A snapshot of everything the status page shows.
     fn status(&self) -> Status;
@@ -27,14 +44,20 @@ pub trait Backend: Send + Sync + 'static {
     fn native(&self) -> Option<Config>;
     /// The keepalived.conf in service as text; `Ok(None)` when there is none.
     fn keepalived_text(&self) -> Result<Option<String>, String>;
-    /// Writes `change` and has the balancer reload; what the balancer said.
-    fn apply(&self, change: Change) -> Result<String, String>;
+    /// Writes `change` and has the balancer reload; what the balancer did. `Err`: the
+    /// change is not in service.
+    fn apply(&self, change: Change) -> Result<Applied, String>;
+    /// What every page shows above its body.
+    fn notices(&self) -> Notices;
     /// Persists what is in service (`lvsfw config save`); `Err` says why not.
     fn save(&self) -> Result<String, String>;
     /// Asks PID 1 to reboot.
     fn reboot(&self) -> Result<(), String>;
     /// The newest lines of the balancer's log, oldest first.
     fn log_lines(&self) -> Vec<String>;
+    /// The newest errors and warnings, kept apart so that a flood of other lines
+    /// cannot push them out; oldest first.
+    fn log_problems(&self) -> Vec<String>;
 }
 
 /// The status page and `/api/status`.
@@ -81,8 +104,10 @@ pub struct VrrpStatus {
     pub interface: String,
     pub vrid: u8,
     pub version: u8,
-    /// keepalived's words: INIT, BACKUP, MASTER, FAULT.
+    /// keepalived's words: INIT, BACKUP, MASTER, FAULT; or NOT RUNNING with `reason`.
     pub state: String,
+    /// Why the instance does not run.
+    pub reason: Option<String>,
     pub priority: u8,
     pub master: Option<String>,
     /// Milliseconds since the Unix epoch.
@@ -114,6 +139,10 @@ pub struct RealServerStatus {
     pub weight: Option<u32>,
     /// "up", "down" or "not checked".
     pub health: String,
+    /// The check result that explains `health`, and when it came (milliseconds since
+    /// the Unix epoch); none until a checker reported.
+    pub last_check: Option<String>,
+    pub last_check_ms: Option<u64>,
     pub active_conns: u32,
     pub inactive_conns: u32,
     pub stats: Counters,

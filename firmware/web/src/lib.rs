@@ -17,6 +17,6 @@ pub mod server;
 pub mod session;
 
 pub use app::{native_json, App, Options, FACTORY_PASSWORD, MIN_PASSWORD_LEN};
-pub use backend::{Backend, Change, Status};
+pub use backend::{Applied, Backend, Change, Notices, Status};
 pub use pages::utc;
 pub use server::{serve, Handler, Listen, ServerLimits, Shared};

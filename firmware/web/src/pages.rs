@@ -66,6 +66,8 @@ struct Layout<'a> {
     nav_system: bool,
     csrf: &'a str,
     messages: &'a [Message],
+    /// `notices` in the frame; tinytemplate reads a name starting with "not" as `not`.
+    banner: &'a crate::backend::Notices,
     body: &'a str,
     refresh: u32,
     css: &'static str,
@@ -78,6 +80,9 @@ pub struct Frame<'a> {
     pub nav: Nav,
     pub csrf: &'a str,
     pub messages: &'a [Message],
+    /// Shown above every page of a logged-in operator (unsaved changes, what does not
+    /// run); none before the login.
+    pub notices: &'a crate::backend::Notices,
     /// Seconds between automatic reloads; 0 for none.
     pub refresh: u32,
 }
@@ -101,6 +106,7 @@ fn render_value(frame: &Frame, template: &'static str, context: &serde_json::Val
         nav_system: frame.nav == Nav::System,
         csrf: frame.csrf,
         messages: frame.messages,
+        banner: frame.notices,
         body: &body,
         refresh: frame.refresh,
         css: CSS,
@@ -390,6 +396,11 @@ mod tests {
     use super::*;
     use crate::backend::*;
 
+    static NO_NOTICES: Notices = Notices {
+        unsaved: false,
+        not_running: Vec::new(),
+    };
+
     fn frame<'a>(messages: &'a [Message]) -> Frame<'a> {
         Frame {
             title: "Status",
@@ -397,6 +408,7 @@ mod tests {
             nav: Nav::Status,
             csrf: "tok",
             messages,
+            notices: &NO_NOTICES,
             refresh: 0,
         }
     }

@@ -52,9 +52,17 @@ fn desired(board: &Board, config: &Config, class_net: &Path) -> (Desired, Vec<St
 pub struct InterfaceReconciler {
     passes: u64,
     last_problems: Vec<String>,
+    /// What the last pass could not do: a role without its NIC, a change the kernel
+    /// refused.
+    problems: Vec<String>,
 }
 
 impl InterfaceReconciler {
+    /// What the interfaces lack now, one line each.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
     pub async fn pass(&mut self, kernel: &Kernel, board: &Board, config: &Config) {
         let first = self.passes == 0;
         self.passes += 1;
@@ -63,12 +71,18 @@ impl InterfaceReconciler {
             for problem in &problems {
                 log::error!("{problem}");
             }
-            self.last_problems = problems;
+            self.last_problems = problems.clone();
         }
+        self.problems = problems
+            .into_iter()
+            .map(|p| format!("interfaces: {p}"))
+            .collect();
         let actual = match kernel.read().await {
             Ok(actual) => actual,
             Err(e) => {
                 log::error!("{e}");
+                self.problems
+                    .push(format!("interfaces: reading the kernel's: {e}"));
                 return;
             }
         };
@@ -78,6 +92,9 @@ impl InterfaceReconciler {
         for op in &ops {
             if let Err(e) = kernel.apply(op).await {
                 log::error!("{e}");
+                if failures == 0 {
+                    self.problems.push(format!("interfaces: {e}"));
+                }
                 failures += 1;
             }
         }

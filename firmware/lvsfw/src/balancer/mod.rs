@@ -14,18 +14,30 @@ use tokio::sync::watch;
 use crate::board;
 use interfaces::InterfaceReconciler;
 
+pub mod control;
 pub mod heartbeat;
 mod interfaces;
 pub mod lvs;
 mod page;
+pub mod report;
 mod sync_daemon;
 pub mod vrrp;
+
+use report::{count, Report};
 
 pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
 /// The pasted keepalived.conf, when there is one.
 pub const KEEPALIVED_PATH: &str = "/etc/lvsfw/keepalived.conf";
 /// Which IPVS services lvsfw made, across restarts of the balancer.
 const IPVS_OWNED_PATH: &str = "/run/lvsfw/ipvs.owned";
+/// What is configured but does not run, one line each (empty: everything runs); PID 1's
+/// `show status` reads it. Rewritten whole whenever it changes.
+pub const NOT_RUNNING_PATH: &str = "/run/lvsfw/not-running";
+/// How often a part that could not start (a VRRP instance, the sync daemon) is tried
+/// again: it starts about this soon after its cause is gone.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// How long a reload waits for the kernel's IPVS table to be reconciled with it.
+const IPVS_REPORT_WAIT: Duration = Duration::from_secs(20);
 /// How often the interfaces are compared with the configuration again, so that a link
 /// taken down or an address removed by hand comes back.
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
@@ -110,14 +122,15 @@ async fn serve(options: Options) -> ExitCode {
     }
     let mut ticker = tokio::time::interval(RECONCILE_EVERY);
     ticker.tick().await;
-    // Kept open for the life of the balancer: a reload sends the next plan on it.
-    let (plans, plans_rx) = tokio::sync::mpsc::channel(4);
+    let mut retry = tokio::time::interval(RETRY_EVERY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (health_tx, health_rx) = watch::channel(Arc::default());
     let (running_tx, running_rx) = watch::channel(page::Running {
         native: config.clone().map(Arc::new),
         keepalived: None,
     });
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
+    let (not_running_tx, not_running_rx) = watch::channel(Vec::new());
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let mut b = Balancer {
         options,
@@ -125,43 +138,82 @@ async fn serve(options: Options) -> ExitCode {
         config,
         kernel,
         interfaces: InterfaceReconciler::default(),
-        plans,
-        plans_rx: Some((plans_rx, health_tx)),
+        lvs: Lvs::new(health_tx),
         vrrp: VrrpRunning::default(),
         running: running_tx,
         listen: listen_tx,
+        refused: Vec::new(),
+        notes: Vec::new(),
+        not_running: not_running_tx,
     };
+    let mut ipvs_problem = b.lvs.worker_problem();
     b.pass().await;
     // The page starts once the interfaces carry its addresses.
-    start_web(&b, running_rx, health_rx, reload_tx, listen_rx);
+    start_web(
+        &b,
+        running_rx,
+        health_rx,
+        reload_tx.clone(),
+        listen_rx,
+        not_running_rx,
+    );
+    let control = reload_tx;
+    tokio::spawn(async move { control::serve(Path::new(control::PATH), control).await });
     // Real servers are added only once the interfaces that reach them are up: the
     // kernel refuses a NAT destination it has no route to.
-    let loaded = b.load_keepalived().await;
-    b.set_ready(&ready_tx, loaded.is_ok());
+    let first = b.load_keepalived().await;
+    log_report("start", &first);
+    b.publish();
+    b.set_ready(&ready_tx);
 
     loop {
         tokio::select! {
-            _ = ticker.tick() => b.pass().await,
+            _ = ticker.tick() => {
+                b.pass().await;
+                b.publish();
+            }
+            _ = retry.tick(), if b.vrrp.incomplete() => {
+                b.retry_vrrp().await;
+                b.publish();
+                b.set_ready(&ready_tx);
+            }
+            Ok(()) = ipvs_problem.changed() => b.publish(),
             // keepalived's reload signal: the files are read again; an invalid one
             // changes nothing and the running configuration stays.
             _ = hup.recv() => {
                 log::info!("SIGHUP: reading the configuration again");
-                let said = b.reload().await;
-                b.set_ready(&ready_tx, said.is_ok());
+                let report = b.reload().await;
+                log_report("SIGHUP", &report);
+                b.set_ready(&ready_tx);
             }
-            // The page applied a change: the same, and it hears what happened.
+            // The page applied a change, or `config apply` asked on the control socket:
+            // the same, and it hears what happened.
             Some(request) = reloads.recv() => {
-                let said = b.reload().await;
-                b.set_ready(&ready_tx, said.is_ok());
-                let _ = request.done.try_send(said);
+                let report = b.reload().await;
+                log_report("reload", &report);
+                b.set_ready(&ready_tx);
+                let _ = request.done.try_send(report);
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
+    let stopping = std::time::Instant::now();
     log::info!("stopping");
     b.vrrp.stop().await;
+    log::info!("stopped in {} ms", stopping.elapsed().as_millis());
     ExitCode::SUCCESS
+}
+
+/// A report in the log: what does not run is an error until it runs.
+fn log_report(what: &str, report: &Report) {
+    if report.all_running() {
+        log::info!("{what}: {}", report.text().trim_end());
+    } else {
+        for line in report.text().lines() {
+            log::warn!("{what}: {}", line.trim());
+        }
+    }
 }
 
 fn set_hostname(config: Option<&Config>) {
@@ -179,11 +231,13 @@ fn start_web(
     health: watch::Receiver<Arc<Vec<lvs::ServerHealth>>>,
     reloads: tokio::sync::mpsc::Sender<page::Reload>,
     listen: watch::Receiver<Vec<web::Listen>>,
+    not_running: watch::Receiver<Vec<String>>,
 ) {
     let backend = page::WebBackend {
         running,
         health,
         reloads,
+        not_running,
         config_path: b.options.config.clone(),
         keepalived_path: b.options.keepalived.clone(),
         vrrp_status_path: vrrp::status::DEFAULT_PATH.into(),
@@ -194,11 +248,62 @@ fn start_web(
     tokio::spawn(web::serve(listen, shared));
 }
 
-/// What the LVS task starts with: its plans, and where it reports the servers' health.
+/// The virtual services: a task that runs their checks and a thread that programs the
+/// kernel, started when the first plan comes.
+struct Lvs {
+    plans: tokio::sync::mpsc::Sender<lvs::Apply>,
+    /// Until the task starts: its plan receiver, where it reports health, the worker.
+    start: Option<LvsStart>,
+    worker_problem: watch::Receiver<Option<String>>,
+}
+
+/// What the LVS task starts with.
 type LvsStart = (
-    tokio::sync::mpsc::Receiver<lvs::Plan>,
+    tokio::sync::mpsc::Receiver<lvs::Apply>,
     watch::Sender<Arc<Vec<lvs::ServerHealth>>>,
+    lvs::IpvsWorker,
 );
+
+impl Lvs {
+    fn new(health: watch::Sender<Arc<Vec<lvs::ServerHealth>>>) -> Lvs {
+        // Kept open for the life of the balancer: a reload sends the next plan on it.
+        let (plans, rx) = tokio::sync::mpsc::channel(4);
+        let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
+        Lvs {
+            plans,
+            worker_problem: worker.problem(),
+            start: Some((rx, health, worker)),
+        }
+    }
+
+    fn worker_problem(&self) -> watch::Receiver<Option<String>> {
+        self.worker_problem.clone()
+    }
+
+    /// Puts the virtual servers of `k` in service (starting the task on first use) and
+    /// waits, a bounded time, for what did not work.
+    async fn apply(&mut self, k: &config::keepalived::Keepalived) -> Vec<String> {
+        if let Some((rx, health, worker)) = self.start.take() {
+            tokio::spawn(lvs::run_reporting(rx, worker, health));
+        }
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let apply = lvs::Apply {
+            plan: lvs::plan(k),
+            done: Some(done),
+        };
+        if self.plans.send(apply).await.is_err() {
+            return vec!["virtual servers: the LVS task has stopped; not updated".into()];
+        }
+        match tokio::time::timeout(IPVS_REPORT_WAIT, answer).await {
+            Ok(Ok(problems)) => problems,
+            Ok(Err(_)) => vec!["virtual servers: the LVS task dropped the change".into()],
+            Err(_) => vec![format!(
+                "IPVS: the kernel's table was not reconciled within {} s; still trying",
+                IPVS_REPORT_WAIT.as_secs()
+            )],
+        }
+    }
+}
 
 /// What the balancer's loop owns.
 struct Balancer {
@@ -207,25 +312,58 @@ struct Balancer {
     config: Option<Config>,
     kernel: Kernel,
     interfaces: InterfaceReconciler,
-    plans: tokio::sync::mpsc::Sender<lvs::Plan>,
-    /// Until the LVS task starts: its plan receiver and where it reports health.
-    plans_rx: Option<LvsStart>,
+    lvs: Lvs,
     vrrp: VrrpRunning,
     /// What the page sees of the running configuration.
     running: watch::Sender<page::Running>,
     /// Where the page listens.
     listen: watch::Sender<Vec<web::Listen>>,
+    /// A file of the configuration that could not be used at start (the parts it
+    /// configures do not run).
+    refused: Vec<String>,
+    /// keepalived.conf's notes as last logged: printed once per change, not per reload.
+    notes: Vec<String>,
+    /// What does not run, for the page and `show status`.
+    not_running: watch::Sender<Vec<String>>,
 }
 
 impl Balancer {
     /// Ready (the heartbeat says so) once the configuration is in service: config.json
-    /// read and keepalived.conf, if there is one, applied with its VRRP instances
-    /// started. Once ready it stays so: a later invalid edit leaves the running
+    /// read and keepalived.conf, if there is one, applied with every VRRP instance
+    /// running. Once ready it stays so: a later invalid edit leaves the running
     /// configuration in service.
-    fn set_ready(&self, ready: &watch::Sender<bool>, loaded: bool) {
-        if loaded && self.config.is_some() && !*ready.borrow() {
-            log::info!("ready: the configuration is applied");
+    fn set_ready(&self, ready: &watch::Sender<bool>) {
+        let loaded = self.config.is_some() && self.refused.is_empty();
+        if loaded && !self.vrrp.incomplete() && !*ready.borrow() {
+            log::info!("ready: the configuration is applied and VRRP runs");
             ready.send_replace(true);
+        }
+    }
+
+    /// Everything that does not run now, one line each.
+    fn not_running(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.refused.clone();
+        out.extend(self.interfaces.problems().iter().cloned());
+        out.extend(self.vrrp.problems());
+        out.extend(self.lvs.worker_problem.borrow().clone());
+        out
+    }
+
+    /// Tells the page and PID 1 what does not run, when that changed.
+    fn publish(&self) {
+        let now = self.not_running();
+        let changed = self.not_running.send_if_modified(|had| {
+            let changed = *had != now;
+            *had = now.clone();
+            changed
+        });
+        if changed || !Path::new(NOT_RUNNING_PATH).exists() {
+            let text: String = now.iter().map(|l| format!("{l}\n")).collect();
+            if let Err(e) =
+                crate::config_cli::write_whole(Path::new(NOT_RUNNING_PATH), text.as_bytes())
+            {
+                log::warn!("{NOT_RUNNING_PATH}: {e}");
+            }
         }
     }
 
@@ -242,34 +380,68 @@ impl Balancer {
         });
     }
 
-    /// Reads keepalived.conf and puts it in service; what it holds, or why not.
-    async fn load_keepalived(&mut self) -> Result<String, String> {
+    /// The groups that could not start, tried again.
+    async fn retry_vrrp(&mut self) {
+        let Some(k) = self.running.borrow().keepalived.clone() else {
+            return;
+        };
+        self.vrrp.apply(&k, &self.kernel, self.board.as_ref()).await;
+    }
+
+    /// Reads keepalived.conf and puts it in service; what it did, and what does not run.
+    async fn load_keepalived(&mut self) -> Report {
+        let mut report = Report::default();
         match load_keepalived(&self.options.keepalived, self.config.as_ref()) {
-            Loaded::Config(k) => {
-                start_lvs(&self.plans, &mut self.plans_rx, &k).await;
+            Loaded::Config { config: k, notes } => {
+                if notes != self.notes {
+                    for note in &notes {
+                        log::info!("note: {note}");
+                    }
+                    self.notes = notes;
+                }
+                self.refused.clear();
+                let k = Arc::new(*k);
+                let lvs = self.lvs.apply(&k).await;
                 self.vrrp.apply(&k, &self.kernel, self.board.as_ref()).await;
-                let said = format!(
-                    "keepalived.conf: {} virtual servers, {} VRRP instances",
-                    k.virtual_servers.len(),
-                    k.vrrp_instances.len()
-                );
-                self.running
-                    .send_modify(|r| r.keepalived = Some(Arc::new(*k)));
-                Ok(said)
+                report.said.push(format!(
+                    "keepalived.conf: {}, {}",
+                    count(k.virtual_servers.len(), "virtual server", "virtual servers"),
+                    count(k.vrrp_instances.len(), "VRRP instance", "VRRP instances")
+                ));
+                self.running.send_modify(|r| r.keepalived = Some(k));
+                report.not_running.extend(lvs);
             }
-            Loaded::Absent => Ok("no keepalived.conf".into()),
-            Loaded::Invalid => Err(format!(
-                "{} has errors (see the log); the running configuration stays",
-                self.options.keepalived.display()
-            )),
+            Loaded::Absent => report.said.push("no keepalived.conf".into()),
+            Loaded::Invalid => {
+                let why = format!(
+                    "{} has errors (see the log); {}",
+                    self.options.keepalived.display(),
+                    if self.running.borrow().keepalived.is_some() {
+                        "the running configuration stays"
+                    } else {
+                        "no virtual server or VRRP instance runs"
+                    }
+                );
+                if self.running.borrow().keepalived.is_none() {
+                    self.refused = vec![why.clone()];
+                }
+                report.refused.push(why);
+            }
         }
+        report
+            .not_running
+            .extend(self.interfaces.problems().iter().cloned());
+        report.not_running.extend(self.vrrp.problems());
+        report.not_running.dedup();
+        self.publish();
+        report
     }
 
     /// config.json, then keepalived.conf, read again; a file that is gone or invalid
     /// leaves its part of the running configuration as it is.
-    async fn reload(&mut self) -> Result<String, String> {
+    async fn reload(&mut self) -> Report {
         let mut said = Vec::new();
-        let mut failed = Vec::new();
+        let mut refused = Vec::new();
         // The native part first: keepalived.conf's addresses may depend on it.
         if self.options.config.exists() {
             match load_config(&self.options.config) {
@@ -283,33 +455,31 @@ impl Balancer {
                     self.pass().await;
                     said.push("config.json: interfaces reconciled".to_string());
                 }
-                None => failed.push(format!(
+                None => refused.push(format!(
                     "{} has errors (see the log); the running one stays",
                     self.options.config.display()
                 )),
             }
         }
         log::info!("reading {} again", self.options.keepalived.display());
-        if self.options.keepalived.exists() {
-            match self.load_keepalived().await {
-                Ok(s) => said.push(s),
-                Err(e) => failed.push(e),
-            }
-        } else if self.vrrp.running.is_some() || self.plans_rx.is_none() {
-            log::warn!(
-                "{}: gone; the running configuration stays",
-                self.options.keepalived.display()
-            );
-        }
-        if failed.is_empty() {
-            Ok(if said.is_empty() {
-                "nothing changed".into()
-            } else {
-                said.join("; ")
-            })
+        let mut report = if self.options.keepalived.exists() {
+            self.load_keepalived().await
         } else {
-            Err(failed.join("; "))
-        }
+            if self.running.borrow().keepalived.is_some() {
+                log::warn!(
+                    "{}: gone; the running configuration stays",
+                    self.options.keepalived.display()
+                );
+            }
+            let mut report = Report::default();
+            report.not_running.extend(self.not_running());
+            report
+        };
+        said.append(&mut report.said);
+        report.said = said;
+        refused.append(&mut report.refused);
+        report.refused = refused;
+        report
     }
 }
 
@@ -327,8 +497,9 @@ type VrrpConfig = (
 );
 
 impl VrrpRunning {
-    /// Starts the instances of `k`; on a reload, restarts them only if their part of the
-    /// file changed (then masters step down with priority 0 and all start as backup).
+    /// Runs the instances of `k`: on a reload that changed their part of the file, all
+    /// restart (masters step down with priority 0, all start as backup); otherwise only
+    /// those that could not start before are tried again.
     async fn apply(
         &mut self,
         k: &config::keepalived::Keepalived,
@@ -340,14 +511,21 @@ impl VrrpRunning {
             k.vrrp_instances.clone(),
             k.sync_groups.clone(),
         );
-        if self.running.as_ref().is_some_and(|(_, had)| *had == wanted) {
+        let same = self.running.as_ref().is_some_and(|(_, had)| *had == wanted);
+        if !same {
+            if let Some((old, _)) = self.running.take() {
+                log::info!("VRRP configuration changed: restarting the instances");
+                old.stop().await;
+            }
+            if k.vrrp_instances.is_empty() {
+                return;
+            }
+            self.running = Some((vrrp::Vrrp::new(vrrp::status::DEFAULT_PATH.into()), wanted));
+        }
+        let Some((running, _)) = self.running.as_mut() else {
             return;
-        }
-        if let Some((old, _)) = self.running.take() {
-            log::info!("VRRP configuration changed: restarting the instances");
-            old.stop().await;
-        }
-        if k.vrrp_instances.is_empty() {
+        };
+        if same && !running.incomplete() {
             return;
         }
         // On the appliance keepalived.conf names interfaces by role (ext, int, mgmt);
@@ -361,8 +539,18 @@ impl VrrpRunning {
             links: &links,
             class_net: Path::new("/sys/class/net"),
         };
-        let started = vrrp::Vrrp::start(k, &names, vrrp::status::DEFAULT_PATH.into()).await;
-        self.running = Some((started, wanted));
+        running.reconcile(k, &names).await;
+    }
+
+    fn incomplete(&self) -> bool {
+        self.running.as_ref().is_some_and(|(v, _)| v.incomplete())
+    }
+
+    fn problems(&self) -> Vec<String> {
+        self.running
+            .as_ref()
+            .map(|(v, _)| v.problems())
+            .unwrap_or_default()
     }
 
     async fn stop(&mut self) {
@@ -372,25 +560,12 @@ impl VrrpRunning {
     }
 }
 
-/// Whether the LVS task was started (it takes the receiver on first use).
-/// Hands the virtual servers of `k` to the LVS task, starting it on first use.
-async fn start_lvs(
-    plans: &tokio::sync::mpsc::Sender<lvs::Plan>,
-    plans_rx: &mut Option<LvsStart>,
-    k: &config::keepalived::Keepalived,
-) {
-    if let Some((rx, health)) = plans_rx.take() {
-        let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
-        tokio::spawn(lvs::run_reporting(rx, worker, health));
-    }
-    if plans.send(lvs::plan(k)).await.is_err() {
-        log::error!("the LVS task has stopped; virtual servers not updated");
-    }
-}
-
 pub(crate) enum Loaded {
     /// Boxed: the model is a few hundred bytes, the other variants none.
-    Config(Box<config::keepalived::Keepalived>),
+    Config {
+        config: Box<config::keepalived::Keepalived>,
+        notes: Vec<String>,
+    },
     Absent,
     Invalid,
 }
@@ -409,16 +584,24 @@ pub(crate) fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
     });
     match read {
         Ok(read) => {
-            for note in &read.notes {
-                log::info!("note: {note}");
-            }
             log::info!(
-                "{}: {} virtual servers, {} VRRP instances",
+                "{}: {}, {}",
                 path.display(),
-                read.config.virtual_servers.len(),
-                read.config.vrrp_instances.len()
+                count(
+                    read.config.virtual_servers.len(),
+                    "virtual server",
+                    "virtual servers"
+                ),
+                count(
+                    read.config.vrrp_instances.len(),
+                    "VRRP instance",
+                    "VRRP instances"
+                )
             );
-            Loaded::Config(Box::new(read.config))
+            Loaded::Config {
+                config: Box::new(read.config),
+                notes: read.notes,
+            }
         }
         Err(issues) => {
             for issue in issues.iter() {

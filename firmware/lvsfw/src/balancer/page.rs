@@ -17,9 +17,10 @@ use tokio::sync::{mpsc, watch};
 use web::backend::{
     Counters, InterfaceStatus, RealServerStatus, ServiceStatus, Status, VrrpStatus,
 };
-use web::{Backend, Change, Listen};
+use web::{Applied, Backend, Change, Listen, Notices};
 
 use super::lvs::ServerHealth;
+use super::report::Report;
 use crate::board::Board;
 
 /// The page's port on the management address.
@@ -40,7 +41,7 @@ pub struct Running {
 /// happened.
 pub struct Reload {
     /// Room for the one answer, so the balancer never waits to give it.
-    pub done: std::sync::mpsc::SyncSender<Result<String, String>>,
+    pub done: std::sync::mpsc::SyncSender<Report>,
 }
 
 /// The management addresses: `admin.management_address`, else every address of the
@@ -84,6 +85,8 @@ pub struct WebBackend {
     pub running: watch::Receiver<Running>,
     pub health: watch::Receiver<Arc<Vec<ServerHealth>>>,
     pub reloads: mpsc::Sender<Reload>,
+    /// What does not run, as the balancer last said.
+    pub not_running: watch::Receiver<Vec<String>>,
     pub config_path: PathBuf,
     pub keepalived_path: PathBuf,
     pub vrrp_status_path: PathBuf,
@@ -211,6 +214,18 @@ fn health_word(h: Option<&ServerHealth>) -> String {
     .into()
 }
 
+/// The server as the page shows it: its health and the check result that explains it.
+fn real_server(address: String, h: Option<&ServerHealth>) -> RealServerStatus {
+    let last = h.and_then(|h| h.last.as_ref());
+    RealServerStatus {
+        address,
+        health: health_word(h),
+        last_check: last.map(|l| l.reason.clone()),
+        last_check_ms: last.map(|l| super::vrrp::status::unix_ms(l.at)),
+        ..RealServerStatus::default()
+    }
+}
+
 /// The kernel's IPVS table with each real server's check result; servers that are down
 /// and removed (no inhibit_on_failure) are listed too.
 fn services(health: &[ServerHealth]) -> Result<Vec<ServiceStatus>, String> {
@@ -233,13 +248,12 @@ fn services(health: &[ServerHealth]) -> Result<Vec<ServiceStatus>, String> {
                     .iter()
                     .find(|h| h.service == key && h.addr == dest.addr && h.port == dest.port);
                 RealServerStatus {
-                    address: endpoint(dest.addr, dest.port),
                     forward: dest.forward.name().into(),
                     weight: Some(dest.weight),
-                    health: health_word(h),
                     active_conns: d.active_conns,
                     inactive_conns: d.inactive_conns,
                     stats: counters(&d.stats),
+                    ..real_server(endpoint(dest.addr, dest.port), h)
                 }
             })
             .collect();
@@ -248,11 +262,7 @@ fn services(health: &[ServerHealth]) -> Result<Vec<ServiceStatus>, String> {
                 .iter()
                 .any(|d| d.destination.addr == h.addr && d.destination.port == h.port);
             if !held {
-                real_servers.push(RealServerStatus {
-                    address: endpoint(h.addr, h.port),
-                    health: health_word(Some(h)),
-                    ..RealServerStatus::default()
-                });
+                real_servers.push(real_server(endpoint(h.addr, h.port), Some(h)));
             }
         }
         out.push(ServiceStatus {
@@ -340,6 +350,15 @@ fn rss_kb() -> Option<u64> {
 }
 
 impl WebBackend {
+    /// The appliance's configuration files, with the running ones this balancer reads.
+    fn paths(&self) -> crate::ops::Paths {
+        crate::ops::Paths {
+            running_json: self.config_path.clone(),
+            running_conf: self.keepalived_path.clone(),
+            ..crate::ops::Paths::appliance()
+        }
+    }
+
     fn vrrp(&self, keepalived: Option<&Keepalived>) -> (Vec<VrrpStatus>, Option<String>) {
         let configured = keepalived.map_or(0, |k| k.vrrp_instances.len());
         if configured == 0 {
@@ -351,7 +370,8 @@ impl WebBackend {
                 return (
                     Vec::new(),
                     Some(format!(
-                        "{configured} VRRP instances configured; no status yet ({e})"
+                        "{} configured; no status yet ({e})",
+                        super::report::count(configured, "VRRP instance", "VRRP instances")
                     )),
                 )
             }
@@ -373,6 +393,7 @@ impl WebBackend {
                 vrid: i.vrid,
                 version: i.version,
                 state: i.state,
+                reason: i.reason,
                 priority: i.priority,
                 master: i.master.map(|m| m.to_string()),
                 since_ms: i.since_ms,
@@ -440,7 +461,7 @@ impl Backend for WebBackend {
         }
     }
 
-    fn apply(&self, change: Change) -> Result<String, String> {
+    fn apply(&self, change: Change) -> Result<Applied, String> {
         let native = change.native.as_ref().map(config_file_json);
         let mut files: Vec<(&Path, &[u8])> = Vec::new();
         if let Some(json) = &native {
@@ -457,7 +478,15 @@ impl Backend for WebBackend {
         // The balancer answers once it has read the files again; a stuck one is not
         // waited for longer than RELOAD_WAIT.
         match answer.recv_timeout(RELOAD_WAIT) {
-            Ok(said) => said,
+            Ok(report) if report.refused.is_empty() => Ok(Applied {
+                said: if report.said.is_empty() {
+                    "nothing changed".into()
+                } else {
+                    report.said.join("; ")
+                },
+                not_running: report.not_running,
+            }),
+            Ok(report) => Err(report.refused.join("; ")),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 Err("the balancer dropped the reload".into())
             }
@@ -496,8 +525,19 @@ impl Backend for WebBackend {
             .map_err(|e| format!("asking init to reboot: {e}"))
     }
 
+    fn notices(&self) -> Notices {
+        Notices {
+            unsaved: crate::ops::saved::state(&self.paths()) == crate::ops::saved::State::Unsaved,
+            not_running: self.not_running.borrow().clone(),
+        }
+    }
+
     fn log_lines(&self) -> Vec<String> {
         crate::logger::recent()
+    }
+
+    fn log_problems(&self) -> Vec<String> {
+        crate::logger::recent_problems()
     }
 }
 

@@ -35,7 +35,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{sethostname, sync, Pid};
 
 use crate::board::{self, Board};
-use crate::config_cli::{NO_PASSWORD, SETUP_DEFAULTS_PATH};
+use crate::config_cli::{NOT_ALL_RUNNING, NO_PASSWORD, SETUP_DEFAULTS_PATH};
 use backoff::Backoff;
 use jobs::{Job, Kind};
 use logs::Logs;
@@ -306,9 +306,6 @@ struct Pid1 {
     debug: bool,
     /// `lvsfw.nologin`: the console opens without login or first-boot setup.
     nologin: bool,
-    /// A `config apply` (or setup) put something in service that `config save` has not
-    /// written to the disk since.
-    unsaved: bool,
     board_name: Option<String>,
     /// A boot slot on trial, until it is marked good or given up.
     trial: Option<Trial>,
@@ -353,7 +350,6 @@ impl Pid1 {
             job: None,
             debug: kernel_cmdline_has("lvsfw.debug"),
             nologin: kernel_cmdline_has("lvsfw.nologin"),
-            unsaved: false,
             board_name: None,
             trial: None,
             watchdog: None,
@@ -738,6 +734,10 @@ impl Pid1 {
     }
 
     fn finish(&mut self, outcome: Outcome) {
+        // Whoever changed the running files (a job, the page), the prompt tells.
+        let unsaved = crate::ops::saved::state(&crate::ops::Paths::appliance())
+            == crate::ops::saved::State::Unsaved;
+        self.session.set_unsaved(unsaved);
         let mut out = String::new();
         if self.terminal.as_ref().is_some_and(|t| !t.at_line_start()) {
             out.push('\n');
@@ -889,7 +889,8 @@ impl Pid1 {
             ),
             Command::ConfigValidate => (words(&["config", "validate"]), TOOL_LIMIT, Kind::Plain),
             Command::ConfigDiff => (words(&["config", "diff"]), TOOL_LIMIT, Kind::Plain),
-            Command::ConfigApply => (words(&["config", "apply"]), TOOL_LIMIT, Kind::Apply),
+            // Waits for the balancer to say what runs (its IPVS pass, its VRRP sockets).
+            Command::ConfigApply => (words(&["config", "apply"]), SLOW_TOOL_LIMIT, Kind::Apply),
             Command::ConfigSave => (words(&["config", "save"]), SLOW_TOOL_LIMIT, Kind::Save),
             Command::ConfigExport => (words(&["config", "export"]), TOOL_LIMIT, Kind::Plain),
             Command::Ping(address) => (
@@ -966,20 +967,8 @@ impl Pid1 {
                 ));
                 Outcome::Done
             }
-            Kind::Apply => {
-                if code == Some(0) {
-                    self.unsaved = true;
-                    let said = self.reload_balancer();
-                    self.say(&format!("applied; {said}\n"));
-                }
-                Outcome::Done
-            }
-            Kind::Save => {
-                if code == Some(0) {
-                    self.unsaved = false;
-                }
-                Outcome::Done
-            }
+            // The job asked the balancer itself and said what runs.
+            Kind::Apply | Kind::Save => Outcome::Done,
             Kind::Login => match code {
                 Some(0) => {
                     log::info!("console: admin logged in");
@@ -989,10 +978,9 @@ impl Pid1 {
                 _ => Outcome::LoginRefused,
             },
             Kind::Setup(management) => {
-                if code == Some(0) {
-                    let said = self.reload_balancer();
+                if code == Some(0) || code == Some(i32::from(NOT_ALL_RUNNING)) {
                     self.say(&format!(
-                        "setup complete; {said}\nthe management address is {management}; the page: http://{}/\n",
+                        "setup complete; the management address is {management}; the page: http://{}/\n",
                         management.addr
                     ));
                     log::info!("console: first-boot setup complete");
@@ -1017,17 +1005,6 @@ impl Pid1 {
         self.work_session();
     }
 
-    /// SIGHUP to the balancer: it reads config.json and keepalived.conf again.
-    fn reload_balancer(&mut self) -> &'static str {
-        match self.balancer.pid {
-            Some(pid) => {
-                let _ = kill(pid, Signal::SIGHUP);
-                "the balancer reads it now"
-            }
-            None => "the balancer reads it when it starts",
-        }
-    }
-
     fn status(&self) -> String {
         let balancer = match self.balancer.pid {
             Some(pid) => format!(
@@ -1037,22 +1014,32 @@ impl Pid1 {
             None => "not running".into(),
         };
         let paths = crate::ops::Paths::appliance();
-        let configuration = if crate::ops::has_candidate(&paths) {
-            "a candidate differs from the running configuration (\"config diff\", \"config apply\")"
-        } else if self.unsaved {
-            "applied since the last save (\"config save\" keeps it)"
+        let saved = match crate::ops::saved::state(&paths) {
+            crate::ops::saved::State::Saved => "running as saved".to_string(),
+            crate::ops::saved::State::Unsaved => {
+                "applied since the last save (\"config save\" keeps it; a reboot loses it)".into()
+            }
+            crate::ops::saved::State::Unknown(why) => {
+                format!("not known whether it is saved ({why})")
+            }
+        };
+        let candidate = if crate::ops::has_candidate(&paths) {
+            "; a candidate differs from it (\"config diff\", \"config apply\")"
         } else {
-            "running as saved (or as the image has it)"
+            ""
         };
         let hostname = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default();
-        format!(
-            "lvsfw {} on {hostname}\nuptime: {} s\nbalancer: {balancer}, {} restarts\nconfiguration: {configuration}\n",
+        let restarts = self.balancer.restarts;
+        let mut out = format!(
+            "lvsfw {} on {hostname}\nuptime: {} s\nbalancer: {balancer}, {}\nconfiguration: {saved}{candidate}\n",
             crate::slots::running_version(),
             self.booted.elapsed().as_secs(),
-            self.balancer.restarts
-        )
+            crate::balancer::report::count(restarts as usize, "restart", "restarts"),
+        );
+        out.push_str(&not_running_lines());
+        out
     }
 
     fn version(&self) -> String {
@@ -1067,6 +1054,26 @@ impl Pid1 {
             crate::slots::running_version(),
             self.board_name.as_deref().unwrap_or("(unknown)")
         )
+    }
+}
+
+/// What the balancer last said does not run, for `show status`; it rewrites the file
+/// whenever that changes.
+fn not_running_lines() -> String {
+    use std::io::Read as _;
+    let mut text = String::new();
+    let read = std::fs::File::open(crate::balancer::NOT_RUNNING_PATH)
+        .and_then(|f| f.take(16 << 10).read_to_string(&mut text));
+    match read {
+        Err(_) => "running: not known (the balancer has not said yet)\n".into(),
+        Ok(_) if text.trim().is_empty() => "running: everything configured\n".into(),
+        Ok(_) => {
+            let mut out = String::from("not running (tried again until it runs):\n");
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                out.push_str(&format!("  {line}\n"));
+            }
+            out
+        }
     }
 }
 

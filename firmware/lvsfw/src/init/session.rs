@@ -17,6 +17,9 @@ use super::setup::{self, Answer, Questions};
 use crate::ops::{self, Setup};
 
 pub const PROMPT: &str = "lvsfw> ";
+/// The prompt while what runs is not saved (a reboot would lose it); it still ends in
+/// [`PROMPT`].
+const UNSAVED_PROMPT: &str = "(unsaved) lvsfw> ";
 const PASSWORD_PROMPT: &str = "Password: ";
 const CONFIRM_PROMPT: &str =
     "Erase the saved configuration and reboot with the factory one? Type \"yes\" to confirm: ";
@@ -81,6 +84,8 @@ pub struct Session {
     dropped: usize,
     login: bool,
     setup_defaults: [String; 3],
+    /// The running configuration differs from the saved one: the prompt says so.
+    unsaved: bool,
 }
 
 impl Session {
@@ -93,6 +98,7 @@ impl Session {
             dropped: 0,
             login: start != Start::Open,
             setup_defaults: Default::default(),
+            unsaved: false,
         };
         match start {
             Start::Setup(defaults) => s.start_setup(defaults, out),
@@ -100,6 +106,22 @@ impl Session {
             Start::Open => s.enter(Mode::Command, out),
         }
         s
+    }
+
+    /// Whether what runs is unsaved, for the command prompt from the next one on.
+    pub fn set_unsaved(&mut self, unsaved: bool) {
+        self.unsaved = unsaved;
+        if matches!(self.mode, Mode::Command) {
+            self.editor.set_prompt(self.command_prompt());
+        }
+    }
+
+    fn command_prompt(&self) -> &'static str {
+        if self.unsaved {
+            UNSAVED_PROMPT
+        } else {
+            PROMPT
+        }
     }
 
     /// Whether a request is being carried out.
@@ -400,7 +422,7 @@ impl Session {
         let (prompt, secret, history) = match &mode {
             Mode::Setup(q) => (q.prompt(), q.secret(), false),
             Mode::Login => (PASSWORD_PROMPT.to_string(), true, false),
-            Mode::Command => (PROMPT.to_string(), false, true),
+            Mode::Command => (self.command_prompt().to_string(), false, true),
             Mode::Paste(_) | Mode::Closed => (String::new(), false, false),
             Mode::Confirm => (CONFIRM_PROMPT.to_string(), false, false),
             Mode::NewPassword(None) => ("New admin password: ".to_string(), true, false),

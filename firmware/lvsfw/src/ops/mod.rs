@@ -43,6 +43,13 @@ pub struct Paths {
     pub running_conf: PathBuf,
     pub candidate_json: PathBuf,
     pub candidate_conf: PathBuf,
+    /// The SHA-256 of what a reboot would bring back (the saved record, or the image's
+    /// files when nothing is saved), left by `restore` and `save`: whether the running
+    /// configuration is saved is then known without reading the disk, whoever changed
+    /// it ([`saved::state`]).
+    pub saved_digest: PathBuf,
+    /// The board file: which NIC roles the box has.
+    pub board: PathBuf,
 }
 
 impl Paths {
@@ -52,6 +59,8 @@ impl Paths {
             running_conf: crate::balancer::KEEPALIVED_PATH.into(),
             candidate_json: "/run/lvsfw/candidate.json".into(),
             candidate_conf: crate::config_cli::CANDIDATE_PATH.into(),
+            saved_digest: "/run/lvsfw/saved.sha256".into(),
+            board: crate::board::PATH.into(),
         }
     }
 
@@ -63,6 +72,8 @@ impl Paths {
             running_conf: dir.join("etc/keepalived.conf"),
             candidate_json: dir.join("run/candidate.json"),
             candidate_conf: dir.join("run/candidate.conf"),
+            saved_digest: dir.join("run/saved.sha256"),
+            board: dir.join("etc/board.conf"),
         }
     }
 }
@@ -334,22 +345,57 @@ pub fn password_of(native_text: &str) -> Option<PasswordHash> {
         .and_then(|c| c.admin.password)
 }
 
-/// Both parts of the candidate checked together: each on its own, then keepalived.conf
-/// against the interfaces and routes of the native part.
-fn check(texts: &Texts) -> Result<(Config, Option<config::keepalived::Read>), String> {
+/// The NIC roles of the box's board, when its board file can be read.
+pub fn board_roles(paths: &Paths) -> Option<Vec<Role>> {
+    let text = std::fs::read_to_string(&paths.board).ok()?;
+    let board = crate::board::parse(&text).ok()?;
+    Some(
+        Role::ALL
+            .into_iter()
+            .filter(|r| board.nic(*r).is_some())
+            .collect(),
+    )
+}
+
+/// keepalived.conf text checked as a candidate part: alone, against the interfaces and
+/// routes of `native`, and what it binds to against the box.
+pub fn check_keepalived(
+    paths: &Paths,
+    text: &str,
+    name: &str,
+    native: &Config,
+) -> Result<config::keepalived::Read, config::Issues> {
+    let roles = board_roles(paths);
+    config::keepalived::read_text(text, name).and_then(|read| {
+        read.validate_with(native)?;
+        read.check_bindings(native, roles.as_deref())?;
+        Ok(read)
+    })
+}
+
+/// Both parts checked together: each on its own, then keepalived.conf against the
+/// interfaces and routes of the native part, and (for a candidate, `box_paths`) what it
+/// binds to against the box.
+fn check(
+    box_paths: Option<&Paths>,
+    texts: &Texts,
+) -> Result<(Config, Option<config::keepalived::Read>), String> {
     let config = native(&texts.native, "candidate")?;
     let read = match &texts.keepalived {
         None => None,
         Some(text) => {
-            let read = config::keepalived::read_text(text, "keepalived.conf")
-                .and_then(|read| read.validate_with(&config).map(|()| read))
-                .map_err(|issues| {
-                    let mut report = String::new();
-                    for issue in issues.iter() {
-                        let _ = writeln!(report, "{issue}");
-                    }
-                    report
-                })?;
+            let read = match box_paths {
+                Some(paths) => check_keepalived(paths, text, "keepalived.conf", &config),
+                None => config::keepalived::read_text(text, "keepalived.conf")
+                    .and_then(|read| read.validate_with(&config).map(|()| read)),
+            }
+            .map_err(|issues| {
+                let mut report = String::new();
+                for issue in issues.iter() {
+                    let _ = writeln!(report, "{issue}");
+                }
+                report
+            })?;
             Some(read)
         }
     };
@@ -392,7 +438,7 @@ fn describe(config: &Config, read: Option<&config::keepalived::Read>) -> String 
 
 pub fn validate(paths: &Paths) -> Result<String, String> {
     let texts = candidate(paths)?;
-    match check(&texts) {
+    match check(Some(paths), &texts) {
         Ok((config, read)) => Ok(format!("valid: {}\n", describe(&config, read.as_ref()))),
         Err(report) => Err(format!("{report}the candidate is not valid\n")),
     }
@@ -473,7 +519,7 @@ pub fn apply(paths: &Paths) -> Result<Applied, String> {
         );
     }
     let texts = candidate(paths)?;
-    let (config, read) = check(&texts).map_err(|report| {
+    let (config, read) = check(Some(paths), &texts).map_err(|report| {
         format!("{report}the candidate is not valid; nothing applied, the running configuration is unchanged\n")
     })?;
     let mut changed = Vec::new();
@@ -500,7 +546,7 @@ pub fn apply(paths: &Paths) -> Result<Applied, String> {
 /// The running configuration as one native JSON document, keepalived part included.
 pub fn export(paths: &Paths) -> Result<String, String> {
     let texts = running(paths)?;
-    let (mut config, read) = check(&texts)?;
+    let (mut config, read) = check(None, &texts)?;
     if let Some(read) = read {
         config.keepalived = read.config;
     }

@@ -10,12 +10,51 @@
 //! Verbatim text rather than the model, so that the operator's keepalived.conf comes
 //! back as it was pasted (comments, order, layout).
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 use store::Store;
 
 use super::{remove_optional, write, Paths, Texts};
 
 const FORMAT: &str = "lvsfw-saved-1";
+
+fn digest(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn remember(digest_path: &Path, bytes: &[u8]) -> Result<(), String> {
+    crate::config_cli::write_whole(digest_path, format!("{}\n", digest(bytes)).as_bytes())
+        .map_err(|e| format!("{}: {e}", digest_path.display()))
+}
+
+/// Whether what runs is what a reboot would bring back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Saved,
+    /// Applied since the last save: a reboot would lose it.
+    Unsaved,
+    /// Not known (no digest: the box did not restore at boot).
+    Unknown(String),
+}
+
+/// Compares the running files with what `save` or `restore` left.
+pub fn state(paths: &Paths) -> State {
+    let digest_path = &paths.saved_digest;
+    let remembered = match std::fs::read_to_string(digest_path) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) => return State::Unknown(format!("{}: {e}", digest_path.display())),
+    };
+    match super::running(paths) {
+        Ok(texts) if digest(&encode(&texts)) == remembered => State::Saved,
+        Ok(_) => State::Unsaved,
+        Err(e) => State::Unknown(e),
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +97,9 @@ pub fn save(paths: &Paths, store: &Store) -> Result<String, String> {
     store
         .save(&bytes)
         .map_err(|e| format!("{e}; nothing saved\n"))?;
+    if let Err(e) = remember(&paths.saved_digest, &bytes) {
+        log::warn!("{e}");
+    }
     let mut said = format!(
         "saved: the running configuration ({} bytes) is on the configuration disk\n",
         bytes.len()
@@ -80,6 +122,7 @@ pub enum Restored {
 /// At boot, before the balancer starts: the saved configuration becomes the running one.
 pub fn restore(paths: &Paths, store: &Store) -> Result<Restored, String> {
     let Some(bytes) = store.load().map_err(|e| e.to_string())? else {
+        remember_running(paths)?;
         return Ok(Restored::Nothing);
     };
     let texts = decode(&bytes)?;
@@ -88,5 +131,12 @@ pub fn restore(paths: &Paths, store: &Store) -> Result<Restored, String> {
         Some(text) => write(&paths.running_conf, text)?,
         None => remove_optional(&paths.running_conf)?,
     }
+    remember(&paths.saved_digest, &bytes)?;
     Ok(Restored::Saved)
+}
+
+/// At boot with nothing saved (or no disk to save on): a reboot brings back the running
+/// files as the image has them.
+pub fn remember_running(paths: &Paths) -> Result<(), String> {
+    remember(&paths.saved_digest, &encode(&super::running(paths)?))
 }

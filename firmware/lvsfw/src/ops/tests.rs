@@ -296,3 +296,61 @@ fn password_rules() {
         "a password holds no control characters"
     );
 }
+
+#[test]
+fn the_running_configuration_is_saved_until_an_apply_and_again_after_a_save() {
+    use saved::State;
+    let d = dir(FACTORY);
+    assert!(
+        matches!(saved::state(&d.paths), State::Unknown(_)),
+        "nothing restored yet"
+    );
+    let disk = tempfile::NamedTempFile::new().unwrap();
+    disk.as_file().set_len(1 << 20).unwrap();
+    let store = disk::open_path(disk.path()).unwrap();
+    // Nothing saved: a reboot brings back the image's files, which run now.
+    saved::restore(&d.paths, &store).unwrap();
+    assert_eq!(saved::state(&d.paths), State::Saved);
+    set_hostname(&d.paths, "lb1").unwrap();
+    assert_eq!(
+        saved::state(&d.paths),
+        State::Saved,
+        "a candidate is not running"
+    );
+    apply(&d.paths).unwrap();
+    assert_eq!(saved::state(&d.paths), State::Unsaved);
+    saved::save(&d.paths, &store).unwrap();
+    assert_eq!(saved::state(&d.paths), State::Saved);
+    // Whoever changes the running files (the page writes them itself) is seen.
+    write(&d.paths.running_conf, SEED_3_1).unwrap();
+    assert_eq!(saved::state(&d.paths), State::Unsaved);
+    // The next boot restores the saved record: saved again.
+    saved::restore(&d.paths, &store).unwrap();
+    assert_eq!(saved::state(&d.paths), State::Saved);
+}
+
+#[test]
+fn apply_refuses_what_the_box_cannot_bind_at_its_line_and_changes_nothing() {
+    let native = r#"{"interfaces": [
+        {"role": "ext", "addresses": ["192.168.0.101/24"]},
+        {"role": "int", "addresses": ["192.168.33.20/24"]}]}"#;
+    let d = dir(native);
+    write(
+        &d.paths.board,
+        "name two\nnic ext pci 0000:00:10.0\nnic int pci 0000:00:11.0\n",
+    )
+    .unwrap();
+    let conf = "vrrp_instance VI_INT {\n interface int\n virtual_router_id 52\n unicast_src_ip 192.168.33.99\n}\nvrrp_instance VI_M {\n interface mgmt\n virtual_router_id 53\n}\n";
+    write(&d.paths.candidate_conf, conf).unwrap();
+    let refused = apply(&d.paths).unwrap_err();
+    assert!(
+        refused.contains("keepalived.conf:4:2: unicast_src_ip: 192.168.33.99 is not an address of interface int (it has 192.168.33.20/24)"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("keepalived.conf:7:2: interface: this board has no mgmt NIC"),
+        "{refused}"
+    );
+    assert_eq!(file(&d.paths.running_conf), None, "nothing applied");
+    assert!(validate(&d.paths).unwrap_err().contains("unicast_src_ip"));
+}

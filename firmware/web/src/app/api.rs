@@ -56,7 +56,7 @@ impl App {
             native: Some(native),
             keepalived: Some(keepalived_text),
         }) {
-            Ok(said) => {
+            Ok(applied) => {
                 let mut state = lock(&self.state);
                 state.candidate = None;
                 state.generation += 1;
@@ -65,7 +65,15 @@ impl App {
                     "web: {} put a whole configuration through the API ({summary})",
                     auth.who()
                 );
-                Response::json(200, &json!({"applied": true, "message": said}))
+                Response::json(
+                    200,
+                    &json!({
+                        "applied": true,
+                        "all_running": applied.not_running.is_empty(),
+                        "message": applied.said,
+                        "not_running": applied.not_running,
+                    }),
+                )
             }
             Err(e) => api_error(500, format!("not applied: {e}")),
         }

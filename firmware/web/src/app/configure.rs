@@ -115,18 +115,20 @@ impl App {
         let read = keepalived::read_text(text, TEXT_NAME)?;
         if let Some(native) = self.backend.native() {
             read.validate_with(&native)?;
+            // What it binds to, against the box (the runtime says which NIC is missing).
+            read.check_bindings(&native, None)?;
         }
         Ok(read)
     }
 
-    /// Puts checked keepalived.conf text in service; what the balancer said.
+    /// Puts checked keepalived.conf text in service; what the balancer did.
     pub(super) fn put_in_service(
         &self,
         auth: &Auth,
         text: &str,
         read: &keepalived::Read,
         how: &str,
-    ) -> Result<String, String> {
+    ) -> Result<Applied, String> {
         let said = self.backend.apply(Change {
             native: None,
             keepalived: Some(text.to_string()),
@@ -173,8 +175,8 @@ impl App {
             Err(issues) => return self.text_issues_page(auth, text, issues),
         };
         match self.put_in_service(auth, &text, &read, "from the candidate") {
-            Ok(said) => {
-                self.flash(auth, Message::ok(format!("Applied: {said}")));
+            Ok(applied) => {
+                self.flash(auth, applied_message("Applied", &applied, ""));
                 Response::see_other("/config")
             }
             Err(e) => self.config_error(auth, format!("not applied: {e}")),
@@ -263,8 +265,8 @@ impl App {
                 Response::see_other("/config")
             }
             _ => match self.put_in_service(auth, &text, &read, "pasted") {
-                Ok(said) => {
-                    self.flash(auth, Message::ok(format!("Applied: {said}.{notes}")));
+                Ok(applied) => {
+                    self.flash(auth, applied_message("Applied", &applied, &notes));
                     Response::see_other("/config")
                 }
                 Err(e) => self.config_error(auth, format!("not applied: {e}")),
@@ -371,11 +373,15 @@ impl App {
             native: Some(native),
             keepalived: None,
         }) {
-            Ok(said) => {
-                log::info!("web: {} applied native settings: {said}", auth.who());
+            Ok(applied) => {
+                log::info!(
+                    "web: {} applied native settings: {}",
+                    auth.who(),
+                    applied.said
+                );
                 self.flash(
                     auth,
-                    Message::ok(format!("Applied the native settings: {said}")),
+                    applied_message("Applied the native settings", &applied, ""),
                 );
                 Response::see_other("/config")
             }

@@ -35,8 +35,10 @@ impl App {
         struct View {
             count: usize,
             lines: Vec<String>,
+            problems: Vec<String>,
         }
         let lines = self.backend.log_lines();
+        let problems = self.backend.log_problems();
         self.page(
             Some(auth),
             Page {
@@ -50,6 +52,7 @@ impl App {
             &View {
                 count: lines.len(),
                 lines,
+                problems,
             },
         )
     }

@@ -10,7 +10,7 @@ use config::keepalived;
 use config::Config;
 
 use super::*;
-use crate::backend::{RealServerStatus, ServiceStatus, Status};
+use crate::backend::{Applied, Notices, RealServerStatus, ServiceStatus, Status};
 use crate::http::{parse_head, Limits};
 
 const SEED: &str = include_str!("../../../config/testdata/seed-3-1.conf");
@@ -26,6 +26,10 @@ struct Fake {
     applied: Mutex<Vec<Change>>,
     saved: Mutex<u32>,
     save_works: bool,
+    /// What the balancer says does not run after each apply.
+    not_running: Mutex<Vec<String>>,
+    /// Applied since the last save.
+    unsaved: Mutex<bool>,
 }
 
 impl Backend for Fake {
@@ -54,7 +58,7 @@ impl Backend for Fake {
     fn keepalived_text(&self) -> Result<Option<String>, String> {
         Ok(self.text.lock().unwrap().clone())
     }
-    fn apply(&self, change: Change) -> Result<String, String> {
+    fn apply(&self, change: Change) -> Result<Applied, String> {
         if let Some(n) = &change.native {
             *self.native.lock().unwrap() = Some(n.clone());
         }
@@ -62,11 +66,22 @@ impl Backend for Fake {
             *self.text.lock().unwrap() = Some(t.clone());
         }
         self.applied.lock().unwrap().push(change);
-        Ok("the balancer reloaded".into())
+        *self.unsaved.lock().unwrap() = true;
+        Ok(Applied {
+            said: "the balancer reloaded".into(),
+            not_running: self.not_running.lock().unwrap().clone(),
+        })
+    }
+    fn notices(&self) -> Notices {
+        Notices {
+            unsaved: *self.unsaved.lock().unwrap(),
+            not_running: self.not_running.lock().unwrap().clone(),
+        }
     }
     fn save(&self) -> Result<String, String> {
         if self.save_works {
             *self.saved.lock().unwrap() += 1;
+            *self.unsaved.lock().unwrap() = false;
             Ok("saved".into())
         } else {
             Err("not available yet".into())
@@ -77,6 +92,9 @@ impl Backend for Fake {
     }
     fn log_lines(&self) -> Vec<String> {
         vec!["[    1.000000] balancer: <started>".into()]
+    }
+    fn log_problems(&self) -> Vec<String> {
+        vec!["[    0.500000] balancer: error: VI_1: not running: <why>".into()]
     }
 }
 
@@ -734,4 +752,59 @@ fn unknown_routes_methods_and_bodies_are_refused_clearly() {
     );
     assert_eq!(a.status, 400);
     assert_eq!(a.body, "form field \"a\" is not valid UTF-8\n");
+}
+
+#[test]
+fn an_apply_says_what_does_not_run_and_every_page_keeps_saying_it_until_it_runs() {
+    let mut b = browser();
+    b.ready();
+    // ready() changed the password: applied, not saved.
+    assert!(b.get("/status").body.contains("id=\"unsaved\""));
+    *b.fake.unsaved.lock().unwrap() = false;
+    assert!(!b.get("/status").body.contains("id=\"unsaved\""), "saved");
+    *b.fake.not_running.lock().unwrap() =
+        vec!["VRRP VI_INT: not running: VRRP socket on int: Address not available".into()];
+    let a = b.submit("/config/keepalived", &[("text", SEED), ("action", "apply")]);
+    assert_eq!(a.location, "/config", "{}", a.body);
+    let page = b.get("/config").body;
+    assert!(
+        page.contains("class=\"msg error\">Applied, but not everything runs: the balancer reloaded; VRRP VI_INT: not running: VRRP socket on int: Address not available"),
+        "{page}"
+    );
+    for path in ["/status", "/config", "/log", "/system"] {
+        let page = b.get(path).body;
+        assert!(page.contains("id=\"not-running\""), "{path}: {page}");
+        assert!(
+            page.contains("<li>VRRP VI_INT: not running: VRRP socket on int"),
+            "{path}"
+        );
+        assert!(page.contains("id=\"unsaved\""), "{path}: no unsaved banner");
+    }
+    // Once it runs and is saved, no page says anything.
+    b.fake.not_running.lock().unwrap().clear();
+    let csrf = b.csrf.clone();
+    b.post("/config/save", &[("csrf", &csrf)]);
+    *b.fake.unsaved.lock().unwrap() = false;
+    for path in ["/status", "/config"] {
+        let page = b.get(path).body;
+        assert!(!page.contains("id=\"not-running\""), "{path}");
+        assert!(!page.contains("id=\"unsaved\""), "{path}");
+    }
+    // Nothing of it before the login.
+    *b.fake.unsaved.lock().unwrap() = true;
+    let mut stranger = browser_with(Fake::default());
+    *stranger.fake.unsaved.lock().unwrap() = true;
+    assert!(!stranger.get("/login").body.contains("id=\"unsaved\""));
+}
+
+#[test]
+fn errors_and_warnings_stay_on_the_log_page() {
+    let mut b = browser();
+    b.ready();
+    let page = b.get("/log").body;
+    let problems = page
+        .find("error: VI_1: not running: &lt;why&gt;")
+        .expect(&page);
+    let recent = page.find("balancer: &lt;started&gt;").expect(&page);
+    assert!(problems < recent, "errors first: {page}");
 }

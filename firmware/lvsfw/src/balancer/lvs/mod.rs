@@ -12,7 +12,20 @@ pub use worker::{pass, IpvsWorker};
 use std::sync::Arc;
 
 use checks::{Handle, Health, Limits, Report, Scheduler};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// A plan to put in service; `done`, when given, hears what did not work once the
+/// kernel's table was reconciled with it (nothing: everything did).
+pub struct Apply {
+    pub plan: Plan,
+    pub done: Option<oneshot::Sender<Vec<String>>>,
+}
+
+impl From<Plan> for Apply {
+    fn from(plan: Plan) -> Apply {
+        Apply { plan, done: None }
+    }
+}
 
 /// Health reports waiting to be applied before the checks wait.
 const REPORT_QUEUE: usize = 4096;
@@ -20,14 +33,14 @@ const REPORT_QUEUE: usize = 4096;
 /// Runs the checks of `plan` and keeps the kernel's table in step with their results,
 /// until `plans` closes. A new plan on `plans` replaces the old one (a reload): checks
 /// of servers that stay keep their state, the table changes only where it must.
-pub async fn run(plans: mpsc::Receiver<Plan>, worker: IpvsWorker) {
+pub async fn run(plans: mpsc::Receiver<Apply>, worker: IpvsWorker) {
     run_reporting(plans, worker, watch::channel(Arc::default()).0).await
 }
 
 /// [`run`], publishing every real server's check result on `health` whenever one
 /// changes (the web page shows it).
 pub async fn run_reporting(
-    mut plans: mpsc::Receiver<Plan>,
+    mut plans: mpsc::Receiver<Apply>,
     worker: IpvsWorker,
     health_tx: watch::Sender<Arc<Vec<ServerHealth>>>,
 ) {
@@ -39,9 +52,14 @@ pub async fn run_reporting(
     loop {
         tokio::select! {
             next = plans.recv() => {
-                let Some(next) = next else { break };
-                apply_plan(&handle, &plan, &next, &mut health).await;
+                let Some(Apply { plan: next, done }) = next else { break };
+                let problems = apply_plan(&handle, &plan, &next, &mut health).await;
                 plan = next;
+                let table = plan.desired(&mut health);
+                match done {
+                    Some(done) => worker.submit_reporting(table, worker::Report { problems, done }),
+                    None => worker.submit(table),
+                }
             }
             report = reports.recv() => {
                 let Some(report) = report else { break };
@@ -49,19 +67,27 @@ pub async fn run_reporting(
                 log::info!("real server {}:{} of {}: {} ({})",
                     report.id.addr, report.id.port, report.id.service,
                     if up { "up" } else { "down" }, report.reason);
-                health.set(report.id, up);
+                health.set(report.id, up, report.reason);
                 // Drain what else has arrived, so a burst makes one table, not many.
                 while let Ok(more) = reports.try_recv() {
-                    health.set(more.id, more.health == Health::Up);
+                    health.set(more.id, more.health == Health::Up, more.reason);
                 }
+                worker.submit(plan.desired(&mut health));
             }
         }
-        worker.submit(plan.desired(&mut health));
         health_tx.send_replace(Arc::new(health.snapshot(&plan)));
     }
 }
 
-async fn apply_plan(handle: &Handle<CheckId>, old: &Plan, new: &Plan, health: &mut HealthBook) {
+/// Puts the checks of `new` in place of those of `old`; what could not be (the checker
+/// refused a check, or has stopped).
+async fn apply_plan(
+    handle: &Handle<CheckId>,
+    old: &Plan,
+    new: &Plan,
+    health: &mut HealthBook,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     let old_ids: Vec<CheckId> = old.check_ids().into_iter().map(|(id, _)| id).collect();
     let new_checks = new.check_ids();
     for id in old_ids
@@ -70,6 +96,7 @@ async fn apply_plan(handle: &Handle<CheckId>, old: &Plan, new: &Plan, health: &m
     {
         if let Err(e) = handle.remove(*id).await {
             log::error!("health checks: {e}");
+            problems.push(format!("health checks: {e}"));
         }
     }
     for (id, spec) in new_checks {
@@ -78,7 +105,12 @@ async fn apply_plan(handle: &Handle<CheckId>, old: &Plan, new: &Plan, health: &m
         }
         if let Err(e) = handle.set(id, spec.clone()).await {
             log::error!("health check of {}:{}: {e}", id.addr, id.port);
+            problems.push(format!(
+                "health check of {}:{}: not running: {e}",
+                id.addr, id.port
+            ));
         }
     }
     health.retain(new);
+    problems
 }

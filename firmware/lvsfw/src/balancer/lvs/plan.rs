@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::SystemTime;
 
 use checks::CheckSpec;
 use ipvs::{Destination, Forward, Service, ServiceKey, Table};
@@ -58,6 +59,21 @@ pub struct HealthBook {
     down: HashMap<CheckId, bool>,
     /// Services whose quorum is currently lost.
     quorum_lost: HashMap<ServiceKey, bool>,
+    /// Each checker's last report: what it found, and when.
+    last: HashMap<CheckId, LastCheck>,
+    /// Reports so far: orders them when the clock cannot (two in one tick).
+    reports: u64,
+}
+
+/// A checker's last report, for the status page: why a server is down (or up again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastCheck {
+    pub up: bool,
+    /// What was probed and what it found (`TCP_CHECK 192.168.33.11:80: connection refused`).
+    pub reason: String,
+    pub at: SystemTime,
+    /// The report's place in the order they came.
+    pub seq: u64,
 }
 
 /// One real server's check result, for the status page.
@@ -69,6 +85,8 @@ pub struct ServerHealth {
     /// Whether the server has checkers at all (without, it is always alive).
     pub checked: bool,
     pub alive: bool,
+    /// The newest report of its checkers; of a failing one while the server is down.
+    pub last: Option<LastCheck>,
 }
 
 impl HealthBook {
@@ -83,13 +101,39 @@ impl HealthBook {
                     port: rs.port,
                     checked: !rs.checks.is_empty(),
                     alive: self.alive(vs.service.key, rs),
+                    last: self.last_of(vs.service.key, rs),
                 })
             })
             .collect()
     }
 
-    pub fn set(&mut self, id: CheckId, up: bool) {
+    pub fn set(&mut self, id: CheckId, up: bool, reason: String) {
         self.down.insert(id, !up);
+        self.reports += 1;
+        self.last.insert(
+            id,
+            LastCheck {
+                up,
+                reason,
+                at: SystemTime::now(),
+                seq: self.reports,
+            },
+        );
+    }
+
+    /// The report that explains the server's state: a failing checker's while it is
+    /// down, else the newest.
+    fn last_of(&self, service: ServiceKey, rs: &RealServer) -> Option<LastCheck> {
+        let reports = (0..rs.checks.len()).filter_map(|index| {
+            self.last.get(&CheckId {
+                service,
+                addr: rs.addr,
+                port: rs.port,
+                index,
+            })
+        });
+        let failing = reports.clone().filter(|l| !l.up).max_by_key(|l| l.seq);
+        failing.or_else(|| reports.max_by_key(|l| l.seq)).cloned()
     }
 
     /// Starts a checker as down (keepalived's `alpha`).
@@ -114,6 +158,7 @@ impl HealthBook {
         let live: std::collections::HashSet<CheckId> =
             plan.check_ids().into_iter().map(|(id, _)| id).collect();
         self.down.retain(|id, _| live.contains(id));
+        self.last.retain(|id, _| live.contains(id));
         self.quorum_lost
             .retain(|key, _| plan.services.iter().any(|s| s.service.key == *key));
     }

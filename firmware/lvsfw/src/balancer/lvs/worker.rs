@@ -8,34 +8,89 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use ipvs::{Client, ServiceKey, Table};
+use tokio::sync::{oneshot, watch};
 
 /// How soon a pass that failed is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How often the kernel's table is read and compared even when nothing changed.
 const READ_KERNEL_EVERY: Duration = Duration::from_secs(30);
 
+/// Answered once the kernel's table was reconciled with a table at least as new as the
+/// one it came with: the problems given with it and what the pass itself found.
+pub struct Report {
+    pub problems: Vec<String>,
+    pub done: oneshot::Sender<Vec<String>>,
+}
+
+struct Submission {
+    table: Table,
+    report: Option<Report>,
+}
+
 pub struct IpvsWorker {
-    tables: std_mpsc::Sender<Table>,
+    tables: std_mpsc::Sender<Submission>,
+    problem: watch::Receiver<Option<String>>,
 }
 
 impl IpvsWorker {
     /// Starts the worker thread. `owned_path` records which services lvsfw made, so that
     /// a restarted balancer removes its stale ones and leaves an operator's alone.
     pub fn start(owned_path: PathBuf) -> IpvsWorker {
-        let (tables, incoming) = std_mpsc::channel::<Table>();
+        let (tables, incoming) = std_mpsc::channel::<Submission>();
+        let (problem_tx, problem) = watch::channel(None);
         std::thread::Builder::new()
             .name("ipvs".into())
-            .spawn(move || work(incoming, owned_path))
+            .spawn(move || work(incoming, owned_path, problem_tx))
             .expect("spawning the IPVS worker thread");
-        IpvsWorker { tables }
+        IpvsWorker { tables, problem }
     }
 
     pub fn submit(&self, table: Table) {
-        let _ = self.tables.send(table);
+        let _ = self.tables.send(Submission {
+            table,
+            report: None,
+        });
+    }
+
+    /// [`IpvsWorker::submit`], and `report` answered after the pass.
+    pub fn submit_reporting(&self, table: Table, report: Report) {
+        let _ = self.tables.send(Submission {
+            table,
+            report: Some(report),
+        });
+    }
+
+    /// Why the kernel's table is not what lvsfw wants, while it is not.
+    pub fn problem(&self) -> watch::Receiver<Option<String>> {
+        self.problem.clone()
     }
 }
 
-fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
+/// Answers every waiting report with what the last pass found, and keeps it as the
+/// worker's state.
+fn settle(
+    reports: &mut Vec<Report>,
+    problem: Option<String>,
+    state: &watch::Sender<Option<String>>,
+) {
+    for report in reports.drain(..) {
+        let mut problems = report.problems;
+        problems.extend(problem.clone());
+        let _ = report.done.send(problems);
+    }
+    state.send_if_modified(|had| {
+        let changed = *had != problem;
+        *had = problem;
+        changed
+    });
+}
+
+fn work(
+    incoming: std_mpsc::Receiver<Submission>,
+    owned_path: PathBuf,
+    state: watch::Sender<Option<String>>,
+) {
+    let mut reports: Vec<Report> = Vec::new();
     let mut client: Option<Client> = None;
     let mut unavailable_said = false;
     let mut owned = load_owned(&owned_path);
@@ -53,9 +108,12 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
             READ_KERNEL_EVERY
         };
         let (desired, timed_out) = match incoming.recv_timeout(wait) {
-            Ok(mut table) => {
+            Ok(first) => {
+                let mut table = first.table;
+                reports.extend(first.report);
                 while let Ok(newer) = incoming.try_recv() {
-                    table = newer;
+                    table = newer.table;
+                    reports.extend(newer.report);
                 }
                 (table, false)
             }
@@ -77,10 +135,15 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
                         unavailable_said = true;
                     }
                     retry = false;
+                    let problem = (!desired.services.is_empty()).then(|| {
+                        "IPVS: not available in this kernel; the virtual services are not programmed".to_string()
+                    });
+                    settle(&mut reports, problem, &state);
                     continue;
                 }
                 Err(e) => {
                     log::error!("IPVS: {e}");
+                    settle(&mut reports, Some(format!("IPVS: {e}")), &state);
                     current = Some(desired);
                     in_kernel = false;
                     continue;
@@ -98,6 +161,7 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
             Ok(result) => result,
             Err(e) => {
                 log::error!("IPVS: {e}");
+                settle(&mut reports, Some(format!("IPVS: {e}")), &state);
                 client = None;
                 current = Some(desired);
                 in_kernel = false;
@@ -122,6 +186,14 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
                 result.requests
             );
         }
+        let problem = result.first_failure.as_ref().map(|e| {
+            format!(
+                "IPVS: the kernel refused {failed} of {} changes ({e}); tried again every {} s",
+                result.ops,
+                RETRY_AFTER.as_secs()
+            )
+        });
+        settle(&mut reports, problem, &state);
         owned = desired.services.keys().copied().collect();
         save_owned(&owned_path, &owned);
         retry = failed > 0;
@@ -131,10 +203,12 @@ fn work(incoming: std_mpsc::Receiver<Table>, owned_path: PathBuf) {
 }
 
 /// What one reconciling pass did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Pass {
     pub ops: usize,
     pub failed: usize,
+    /// What the kernel said to the first operation it refused.
+    pub first_failure: Option<String>,
     /// Netlink requests, the reads of the kernel's table included.
     pub requests: u64,
     pub elapsed: Duration,
@@ -181,6 +255,7 @@ pub fn pass(
     Ok(Pass {
         ops: ops.len(),
         failed,
+        first_failure: failures.first().map(|(_, e)| e.to_string()),
         requests: c.requests - requests_before,
         elapsed: started.elapsed(),
     })

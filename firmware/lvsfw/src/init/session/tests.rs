@@ -311,3 +311,26 @@ fn tab_completes_only_on_the_command_line() {
     login.push(b"pa\tss\r");
     assert_eq!(login.next(&mut out), Some(Request::Login("pass".into())));
 }
+
+#[test]
+fn the_prompt_says_when_what_runs_is_not_saved() {
+    let (mut s, mut out) = open();
+    s.push(b"config apply\r");
+    assert_eq!(
+        s.next(&mut out),
+        Some(Request::Command(Command::ConfigApply))
+    );
+    s.set_unsaved(true);
+    s.finish(Outcome::Done, &mut out);
+    s.push(b"config save\r");
+    assert_eq!(
+        s.next(&mut out),
+        Some(Request::Command(Command::ConfigSave))
+    );
+    s.set_unsaved(false);
+    s.finish(Outcome::Done, &mut out);
+    assert_eq!(
+        screen(&out),
+        "lvsfw> config apply\n(unsaved) lvsfw> config save\nlvsfw> "
+    );
+}

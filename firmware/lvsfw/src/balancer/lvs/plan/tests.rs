@@ -71,12 +71,12 @@ fn everyone_starts_alive_with_their_weight() {
 #[test]
 fn a_dead_server_gets_weight_0_with_inhibit_on_failure() {
     let mut health = HealthBook::default();
-    health.set(check(11, 0), false);
+    health.set(check(11, 0), false, String::new());
     assert_eq!(
         weights(&seed_31(true).desired(&mut health)),
         vec![(11, 0), (12, 1)]
     );
-    health.set(check(11, 0), true);
+    health.set(check(11, 0), true, String::new());
     assert_eq!(
         weights(&seed_31(true).desired(&mut health)),
         vec![(11, 1), (12, 1)]
@@ -86,7 +86,7 @@ fn a_dead_server_gets_weight_0_with_inhibit_on_failure() {
 #[test]
 fn a_dead_server_is_removed_without_inhibit_on_failure() {
     let mut health = HealthBook::default();
-    health.set(check(11, 0), false);
+    health.set(check(11, 0), false, String::new());
     assert_eq!(weights(&seed_31(false).desired(&mut health)), vec![(12, 1)]);
 }
 
@@ -95,7 +95,7 @@ fn every_checker_must_be_up() {
     let mut plan = seed_31(false);
     plan.services[0].real_servers[0] = rs(11, 5, false, 2);
     let mut health = HealthBook::default();
-    health.set(check(11, 1), false);
+    health.set(check(11, 1), false, String::new());
     assert_eq!(weights(&plan.desired(&mut health)), vec![(12, 1)]);
 }
 
@@ -113,10 +113,10 @@ fn the_sorry_server_serves_while_quorum_is_lost() {
     plan.services[0].sorry_server = Some(("192.168.33.99".parse().unwrap(), 80));
     let mut health = HealthBook::default();
     assert_eq!(weights(&plan.desired(&mut health)), vec![(11, 1), (12, 1)]);
-    health.set(check(11, 0), false);
-    health.set(check(12, 0), false);
+    health.set(check(11, 0), false, String::new());
+    health.set(check(12, 0), false, String::new());
     assert_eq!(weights(&plan.desired(&mut health)), vec![(99, 1)]);
-    health.set(check(12, 0), true);
+    health.set(check(12, 0), true, String::new());
     assert_eq!(weights(&plan.desired(&mut health)), vec![(12, 1)]);
 }
 
@@ -136,21 +136,21 @@ fn quorum_follows_keepalived_hysteresis() {
     let mut health = HealthBook::default();
     // 4 live >= 3 + 1: up at start.
     assert!(!sorry(&plan.desired(&mut health)));
-    health.set(check(11, 0), false);
-    health.set(check(12, 0), false);
+    health.set(check(11, 0), false, String::new());
+    health.set(check(12, 0), false, String::new());
     assert!(
         !sorry(&plan.desired(&mut health)),
         "2 live is not below 3 - 1"
     );
-    health.set(check(13, 0), false);
+    health.set(check(13, 0), false, String::new());
     assert!(sorry(&plan.desired(&mut health)), "1 live is below 3 - 1");
-    health.set(check(11, 0), true);
-    health.set(check(12, 0), true);
+    health.set(check(11, 0), true, String::new());
+    health.set(check(12, 0), true, String::new());
     assert!(
         sorry(&plan.desired(&mut health)),
         "3 live does not reach 3 + 1"
     );
-    health.set(check(13, 0), true);
+    health.set(check(13, 0), true, String::new());
     assert!(!sorry(&plan.desired(&mut health)));
     // A plan that starts below quorum + hysteresis starts without quorum.
     plan.services[0].real_servers.truncate(3);
@@ -171,7 +171,7 @@ fn alpha_servers_start_down_until_checked() {
 #[test]
 fn forgetting_removed_servers() {
     let mut health = HealthBook::default();
-    health.set(check(12, 0), false);
+    health.set(check(12, 0), false, String::new());
     let mut plan = seed_31(false);
     plan.services[0].real_servers.pop();
     health.retain(&plan);
@@ -181,4 +181,29 @@ fn forgetting_removed_servers() {
         vec![(11, 1), (12, 1)],
         "re-added servers start alive"
     );
+}
+
+#[test]
+fn a_down_server_says_which_check_failed_and_why() {
+    let plan = Plan {
+        services: vec![VirtualService {
+            real_servers: vec![rs(11, 1, false, 2)],
+            ..seed_31(false).services[0].clone()
+        }],
+    };
+    let mut health = HealthBook::default();
+    assert_eq!(health.snapshot(&plan)[0].last, None, "nothing reported yet");
+    health.set(check(11, 1), false, "TCP_CHECK: connection refused".into());
+    // A later report of the other checker, still up, does not hide why it is down.
+    health.set(check(11, 0), true, "HTTP_GET: status 200".into());
+    let shown = &health.snapshot(&plan)[0];
+    assert!(!shown.alive);
+    let last = shown.last.as_ref().expect("a report");
+    assert!(!last.up);
+    assert_eq!(last.reason, "TCP_CHECK: connection refused");
+    // Up again: the newest report explains it.
+    health.set(check(11, 1), true, "TCP_CHECK: connected".into());
+    let shown = &health.snapshot(&plan)[0];
+    assert!(shown.alive);
+    assert_eq!(shown.last.as_ref().unwrap().reason, "TCP_CHECK: connected");
 }
