@@ -85,6 +85,9 @@ pub struct Interface {
     pub addresses: Vec<IpPrefix>,
     /// `None` leaves the driver's MTU as it is.
     pub mtu: Option<u32>,
+    /// Take IPv6 router advertisements on this interface (addresses and routes from the
+    /// network); off unless asked for, so that nobody on a link can route the box.
+    pub accept_ra: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -43,6 +43,8 @@ struct RawInterface {
     addresses: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mtu: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    accept_ra: bool,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -76,6 +78,7 @@ pub fn to_json(config: &Config) -> String {
                     role: i.role.name().into(),
                     addresses: Some(i.addresses.iter().map(|a| a.to_string()).collect()),
                     mtu: i.mtu,
+                    accept_ra: i.accept_ra,
                 })
                 .collect(),
         ),
@@ -194,6 +197,7 @@ fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
             role,
             addresses,
             mtu: raw_if.mtu,
+            accept_ra: raw_if.accept_ra,
         });
     }
 

@@ -100,6 +100,7 @@ mod tests {
                     "192.168.0.101/24".parse().unwrap(),
                     "fd00::1/64".parse().unwrap(),
                 ],
+                up: true,
             }],
             routes: vec![Route {
                 to: "0.0.0.0/0".parse().unwrap(),

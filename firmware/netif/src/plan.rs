@@ -14,6 +14,8 @@ pub struct DesiredLink {
     pub name: String,
     pub mtu: Option<u32>,
     pub addresses: Vec<IpPrefix>,
+    /// Raised when down. A link not wanted up is left as it is (renamed, never raised).
+    pub up: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -92,7 +94,7 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Owned) -> Vec<Op> {
                 mtu,
             });
         }
-        if !have.up || have.name != want.name {
+        if want.up && (!have.up || have.name != want.name) {
             links.push(Op::SetUp { index: want.index });
         }
         for prefix in &want.addresses {
@@ -196,12 +198,14 @@ mod tests {
                     name: "ext".into(),
                     mtu: None,
                     addresses: vec![p("192.168.0.101/24")],
+                    up: true,
                 },
                 DesiredLink {
                     index: 2,
                     name: "int".into(),
                     mtu: Some(9000),
                     addresses: vec![p("192.168.33.20/24")],
+                    up: true,
                 },
             ],
             routes: vec![route("10.0.0.0/8", "192.168.0.1")],
@@ -275,6 +279,26 @@ mod tests {
                 Op::AddRoute(route("10.0.0.0/8", "192.168.0.1")),
             ]
         );
+    }
+
+    #[test]
+    fn a_link_not_wanted_up_is_named_but_never_raised() {
+        let mut quiet = lb1();
+        quiet.links[1] = DesiredLink {
+            addresses: Vec::new(),
+            mtu: None,
+            up: false,
+            ..quiet.links[1].clone()
+        };
+        quiet.routes.clear();
+        let ops = plan(&quiet, &fresh_boot(), &Owned::default());
+        assert!(ops.contains(&Op::Rename {
+            index: 2,
+            from: "eth0".into(),
+            to: "int".into()
+        }));
+        assert!(!ops.contains(&Op::SetUp { index: 2 }), "{ops:?}");
+        assert!(ops.contains(&Op::SetUp { index: 3 }));
     }
 
     #[test]

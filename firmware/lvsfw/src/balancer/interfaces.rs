@@ -11,6 +11,8 @@ use crate::board::Board;
 
 /// What lvsfw added to the kernel, kept on tmpfs across restarts of the balancer.
 const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
+/// The loopback interface's index: the kernel creates it first in every namespace.
+const LOOPBACK_INDEX: u32 = 1;
 
 /// Maps each role the board knows to its NIC and says what that NIC should look like;
 /// also says what could not be mapped.
@@ -20,6 +22,14 @@ fn desired(board: &Board, config: &Config, class_net: &Path) -> (Desired, Vec<St
         ..Desired::default()
     };
     let mut problems = Vec::new();
+    // The loopback interface: the kernel leaves it down; local services need it up.
+    desired.links.push(DesiredLink {
+        index: LOOPBACK_INDEX,
+        name: "lo".into(),
+        mtu: None,
+        addresses: Vec::new(),
+        up: true,
+    });
     for role in Role::ALL {
         let wanted = config.interface(role);
         let Some(matcher) = board.nic(role) else {
@@ -32,11 +42,18 @@ fn desired(board: &Board, config: &Config, class_net: &Path) -> (Desired, Vec<St
             continue;
         };
         // Once renamed, the NIC is found under its role name; sysfs matching still works.
+        // A NIC that is not there matters only when the configuration sets its role up
+        // (a VRRP instance on it says so itself).
         let Some(found) = nic::find(class_net, matcher) else {
-            problems.push(format!("{role}: no NIC at {matcher}"));
+            if wanted.is_some() {
+                problems.push(format!("{role}: no NIC at {matcher}"));
+            }
             continue;
         };
         desired.links.push(DesiredLink {
+            // A role the configuration does not name stays down: a new box does not
+            // appear on a network it was not given an address for.
+            up: wanted.is_some(),
             index: found.index,
             name: role.name().to_string(),
             mtu: wanted.and_then(|w| w.mtu),
@@ -86,6 +103,17 @@ impl InterfaceReconciler {
                 return;
             }
         };
+        // Before any link comes up: no router advertisement may be taken in between.
+        let proc_sys = Path::new("/proc/sys");
+        let sysctls = netif::sysctl::wanted(config, &netif::sysctl::ipv6_interfaces(proc_sys));
+        match netif::sysctl::apply(proc_sys, &sysctls) {
+            Ok(changed) if !changed.is_empty() => log::info!("set {}", changed.join(", ")),
+            Ok(_) => {}
+            Err(e) => {
+                log::error!("sysctl {e}");
+                self.problems.push(format!("interfaces: sysctl {e}"));
+            }
+        }
         let owned = Owned::load(Path::new(OWNED_PATH));
         let ops = netif::plan(&desired, &actual, &owned);
         let mut failures = 0;
@@ -101,11 +129,6 @@ impl InterfaceReconciler {
         if let Err(e) = Owned::from_desired(&desired).save(Path::new(OWNED_PATH)) {
             log::error!("{OWNED_PATH}: {e}");
         }
-        match netif::sysctl::apply(Path::new("/proc/sys"), &netif::sysctl::wanted(config)) {
-            Ok(changed) if !changed.is_empty() => log::info!("set {}", changed.join(", ")),
-            Ok(_) => {}
-            Err(e) => log::error!("sysctl {e}"),
-        }
         if first {
             let state = if failures == 0 { "up" } else { "partly up" };
             log::info!("interfaces {state} ({})", summary(&desired));
@@ -119,12 +142,13 @@ fn summary(desired: &Desired) -> String {
     let links: Vec<String> = desired
         .links
         .iter()
+        .filter(|l| l.index != LOOPBACK_INDEX)
         .map(|l| {
             let addrs: Vec<String> = l.addresses.iter().map(|a| a.to_string()).collect();
-            let addrs = if addrs.is_empty() {
-                "-".to_string()
-            } else {
-                addrs.join(" ")
+            let addrs = match (l.up, addrs.is_empty()) {
+                (false, _) => "down (not in the configuration)".to_string(),
+                (true, true) => "-".to_string(),
+                (true, false) => addrs.join(" "),
             };
             format!("{} {addrs}", l.name)
         })
