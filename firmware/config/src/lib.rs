@@ -6,6 +6,7 @@
 mod issue;
 mod model;
 pub mod password;
+mod plural;
 mod prefix;
 mod suggest;
 mod units;
@@ -17,5 +18,6 @@ pub mod native;
 pub use issue::{Issue, Issues};
 pub use model::{Admin, Config, Interface, Role, Route, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
 pub use password::PasswordHash;
+pub use plural::count;
 pub use prefix::IpPrefix;
 pub use suggest::did_you_mean;

@@ -62,7 +62,10 @@ pub enum Command {
     ConfigApply,
     /// Writes the running configuration to the configuration disk.
     ConfigSave,
-    ConfigExport,
+    /// `config export [--with-secrets]`: secrets (the password hash) only when asked.
+    ConfigExport {
+        with_secrets: bool,
+    },
     ConfigDiff,
     Ping(IpAddr),
     Reboot,
@@ -140,7 +143,7 @@ const HELP: [(&str, &str); 33] = [
         "config save",
         "keep the running configuration on the configuration disk",
     ),
-    ("config export", "the running configuration as native JSON"),
+    ("config export [--with-secrets]", "the running configuration as native JSON (the password hash only with --with-secrets, for a full backup)"),
     (
         "update FILE",
         "write an update file (on the box) into the other slot; reboot tries it once",
@@ -388,9 +391,16 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["config", "validate"] => Command::ConfigValidate,
         ["config", "apply"] => Command::ConfigApply,
         ["config", "save"] => Command::ConfigSave,
-        ["config", "export"] => Command::ConfigExport,
+        ["config", "export"] => Command::ConfigExport {
+            with_secrets: false,
+        },
+        ["config", "export", "--with-secrets"] => Command::ConfigExport { with_secrets: true },
         ["config", "diff"] => Command::ConfigDiff,
-        ["config", ..] => return Err("usage: config import|validate|diff|apply|save|export".into()),
+        ["config", ..] => {
+            return Err(
+                "usage: config import|validate|diff|apply|save|export [--with-secrets]".into(),
+            )
+        }
         ["update", file] => Command::Update(file.to_string()),
         ["update", ..] => return Err(usage("update")),
         ["ping", address] => match address.parse::<IpAddr>() {

@@ -33,7 +33,8 @@ usage: lvsfw config COMMAND
   set hostname NAME | set gateway ADDRESS|none
   set password                            the password on stdin
   validate | diff | apply                 the candidate: check, compare, put in service
-  save | show | export                    the running configuration: to disk, for people, as JSON
+  save | show | export [--with-secrets]   the running configuration: to disk, for people, as JSON
+                                          (the password hash only with --with-secrets)
   restore                                 at boot: the saved configuration becomes the running one
   setup                                   first-boot answers on stdin, one a line
   login                                   the password on stdin: exit 0 if it is right
@@ -102,7 +103,8 @@ pub fn run(args: &[String]) -> ExitCode {
         },
         ["save"] => done(ops::disk::open().and_then(|store| saved::save(&paths, &store))),
         ["show"] => done(ops::show(&paths)),
-        ["export"] => done(ops::export(&paths)),
+        ["export"] => done(ops::export(&paths, ops::Secrets::Hidden)),
+        ["export", "--with-secrets"] => done(ops::export(&paths, ops::Secrets::Included)),
         ["restore"] => return restore(&paths),
         ["setup"] => match setup(&paths) {
             Ok(said) => {
@@ -185,6 +187,7 @@ fn setup(paths: &Paths) -> Result<String, String> {
     let answers = ops::Setup::from_lines(&stdin_text())?;
     let applied = ops::setup(paths, &answers)?;
     let mut said = applied.report;
+    said.push_str(&ops::unaddressed_roles_note(paths));
     match ops::disk::open().and_then(|store| saved::save(paths, &store)) {
         Ok(saved) => said.push_str(&saved),
         Err(e) => said.push_str(&format!("warning: not saved: {}", e.trim_end())),
@@ -235,8 +238,8 @@ fn import(file: &Path, paths: &Paths) -> Result<String, String> {
         Err(issues) => {
             let mut report: String = issues.iter().map(|i| format!("{i}\n")).collect();
             report.push_str(&format!(
-                "{} errors; nothing imported, the running configuration is unchanged\n",
-                issues.iter().count()
+                "{}; nothing imported, the running configuration is unchanged\n",
+                config::count(issues.iter().count(), "error", "errors")
             ));
             return Err(report);
         }
@@ -245,9 +248,8 @@ fn import(file: &Path, paths: &Paths) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}\n", candidate.display()))?;
     let mut summary: String = read.notes.iter().map(|n| format!("note: {n}\n")).collect();
     summary.push_str(&format!(
-        "imported: {} virtual servers, {} VRRP instances; \"config apply\" puts it in service\n",
-        read.config.virtual_servers.len(),
-        read.config.vrrp_instances.len()
+        "imported: {}; \"config apply\" puts it in service\n",
+        read.config.summary()
     ));
     Ok(summary)
 }
@@ -280,7 +282,7 @@ mod tests {
         write_whole(&pasted, seed.as_bytes()).unwrap();
         let summary = import(&pasted, &paths).unwrap();
         assert!(
-            summary.ends_with("imported: 1 virtual servers, 0 VRRP instances; \"config apply\" puts it in service\n"),
+            summary.ends_with("imported: 1 virtual server, 0 VRRP instances; \"config apply\" puts it in service\n"),
             "{summary}"
         );
         assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);

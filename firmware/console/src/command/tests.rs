@@ -54,7 +54,16 @@ fn every_command_with_any_spacing() {
     assert_eq!(ok("config diff"), Command::ConfigDiff);
     assert_eq!(ok("config apply"), Command::ConfigApply);
     assert_eq!(ok("config save"), Command::ConfigSave);
-    assert_eq!(ok("config export"), Command::ConfigExport);
+    assert_eq!(
+        ok("config export"),
+        Command::ConfigExport {
+            with_secrets: false
+        }
+    );
+    assert_eq!(
+        ok("config export --with-secrets"),
+        Command::ConfigExport { with_secrets: true }
+    );
     assert_eq!(
         ok("ping 192.168.33.11"),
         Command::Ping("192.168.33.11".parse().unwrap())
@@ -127,7 +136,7 @@ fn wrong_arguments_say_how_it_is_used() {
     );
     assert_eq!(
         err("config"),
-        "usage: config import|validate|diff|apply|save|export"
+        "usage: config import|validate|diff|apply|save|export [--with-secrets]"
     );
     assert_eq!(err("ping"), "usage: ping ADDRESS");
     assert_eq!(

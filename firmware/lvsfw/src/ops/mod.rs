@@ -196,6 +196,7 @@ pub fn set_interface(paths: &Paths, role: Role, addresses: &[String]) -> Result<
                 role,
                 addresses: parsed.clone(),
                 mtu: None,
+                accept_ra: false,
             }),
         }
         if role == Role::Mgmt {
@@ -419,14 +420,12 @@ fn describe(config: &Config, read: Option<&config::keepalived::Read>) -> String 
             )
         })
         .collect();
-    let (vs, vrrp) = read.map_or((0, 0), |r| {
-        (
-            r.config.virtual_servers.len(),
-            r.config.vrrp_instances.len(),
-        )
-    });
+    let keepalived = read.map_or_else(
+        || config::keepalived::Keepalived::default().summary(),
+        |r| r.config.summary(),
+    );
     format!(
-        "hostname {}; {}; {vs} virtual servers, {vrrp} VRRP instances",
+        "hostname {}; {}; {keepalived}",
         config.hostname.as_deref().unwrap_or("(board default)"),
         if interfaces.is_empty() {
             "no interfaces".into()
@@ -543,12 +542,23 @@ pub fn apply(paths: &Paths) -> Result<Applied, String> {
     })
 }
 
+/// Whether an export carries the admin password's hash: a hash can be cracked offline,
+/// so it leaves the box only in a backup asked for as such.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    Hidden,
+    Included,
+}
+
 /// The running configuration as one native JSON document, keepalived part included.
-pub fn export(paths: &Paths) -> Result<String, String> {
+pub fn export(paths: &Paths, secrets: Secrets) -> Result<String, String> {
     let texts = running(paths)?;
     let (mut config, read) = check(None, &texts)?;
     if let Some(read) = read {
         config.keepalived = read.config;
+    }
+    if secrets == Secrets::Hidden {
+        config.admin.password = None;
     }
     Ok(config::native::to_json(&config))
 }
@@ -687,6 +697,7 @@ pub fn setup(paths: &Paths, answers: &Setup) -> Result<Applied, String> {
                 role: Role::Mgmt,
                 addresses: vec![answers.management],
                 mtu: None,
+                accept_ra: false,
             }),
         }
         config.admin.management_address = Some(answers.management.addr);
@@ -697,6 +708,31 @@ pub fn setup(paths: &Paths, answers: &Setup) -> Result<Applied, String> {
         Ok(said)
     })?;
     apply(paths)
+}
+
+/// After first-boot setup: which roles of the board have no address and so stay down
+/// (a new box does not guess addresses on networks it was not told about).
+pub fn unaddressed_roles_note(paths: &Paths) -> String {
+    let config = running(paths)
+        .ok()
+        .and_then(|t| config::native::from_json(&t.native).ok())
+        .unwrap_or_default();
+    let roles = board_roles(paths).unwrap_or_else(|| Role::ALL.to_vec());
+    let quiet: Vec<&str> = roles
+        .iter()
+        .filter(|r| config.interface(**r).is_none_or(|i| i.addresses.is_empty()))
+        .map(|r| r.name())
+        .collect();
+    match quiet.as_slice() {
+        [] => String::new(),
+        roles => format!(
+            "{} {} no address and {} down until given one: \"set interface {} address A/P\", then \"config apply\"\n",
+            roles.join(" and "),
+            if roles.len() == 1 { "has" } else { "have" },
+            if roles.len() == 1 { "stays" } else { "stay" },
+            roles[0]
+        ),
+    }
 }
 
 /// What first-boot setup offers when Enter is pressed: the running configuration's

@@ -1,6 +1,16 @@
 use super::*;
 
-const FACTORY: &str = include_str!("../../../../board/qemu-x86_64/config.json");
+/// A box as the lab sets one up (three NICs with the seed's addresses).
+const LAB: &str = r#"{
+  "hostname": "lvsfw",
+  "interfaces": [
+    {"role": "ext", "addresses": ["192.168.0.101/24"]},
+    {"role": "int", "addresses": ["192.168.33.20/24"]},
+    {"role": "mgmt", "addresses": ["10.0.2.15/24"]}
+  ],
+  "routes": []
+}
+"#;
 const SEED_3_1: &str = include_str!("../../../config/testdata/seed-3-1.conf");
 
 struct Dir {
@@ -25,7 +35,7 @@ fn file(path: &Path) -> Option<String> {
 
 #[test]
 fn set_changes_the_candidate_only_and_apply_puts_it_in_service() {
-    let d = dir(FACTORY);
+    let d = dir(LAB);
     let said = set_interface(
         &d.paths,
         Role::Ext,
@@ -36,7 +46,7 @@ fn set_changes_the_candidate_only_and_apply_puts_it_in_service() {
         said.starts_with("ext: 192.168.0.101/24 192.168.0.100/24\n"),
         "{said}"
     );
-    assert_eq!(file(&d.paths.running_json).as_deref(), Some(FACTORY));
+    assert_eq!(file(&d.paths.running_json).as_deref(), Some(LAB));
     let shown = diff(&d.paths).unwrap();
     assert!(shown.contains("+        \"192.168.0.100/24\""), "{shown}");
     assert!(
@@ -71,7 +81,7 @@ fn set_changes_the_candidate_only_and_apply_puts_it_in_service() {
 
 #[test]
 fn bad_arguments_change_nothing_and_say_why() {
-    let d = dir(FACTORY);
+    let d = dir(LAB);
     let err = set_interface(
         &d.paths,
         Role::Int,
@@ -113,7 +123,7 @@ fn bad_arguments_change_nothing_and_say_why() {
         "a password has 8 to 128 characters (5 given); nothing changed\n"
     );
     assert!(!has_candidate(&d.paths));
-    assert_eq!(file(&d.paths.running_json).as_deref(), Some(FACTORY));
+    assert_eq!(file(&d.paths.running_json).as_deref(), Some(LAB));
 }
 
 #[test]
@@ -148,12 +158,12 @@ fn a_new_mgmt_address_moves_the_management_address_and_unreachable_routes() {
 
 #[test]
 fn keepalived_conf_is_checked_against_the_interfaces() {
-    let d = dir(FACTORY);
+    let d = dir(LAB);
     write(&d.paths.candidate_conf, SEED_3_1).unwrap();
     // 3-1's real servers are behind int (192.168.33.0/24): valid with the factory's.
     assert!(validate(&d.paths)
         .unwrap()
-        .ends_with("1 virtual servers, 0 VRRP instances\n"));
+        .ends_with("1 virtual server, 0 VRRP instances\n"));
     write(
         &d.paths.candidate_conf,
         "virtual_server 10.0.0.1 80 {\n  lb_algo rx\n}\n",
@@ -182,14 +192,31 @@ fn keepalived_conf_is_checked_against_the_interfaces() {
     assert!(shown.contains("  ext   192.168.0.101/24\n"), "{shown}");
     assert!(shown.contains("admin password: not set\n"), "{shown}");
     assert!(shown.ends_with(SEED_3_1), "{shown}");
-    let exported = export(&d.paths).unwrap();
+    let exported = export(&d.paths, Secrets::Hidden).unwrap();
     let back = config::native::from_json(&exported).unwrap();
     assert_eq!(back.keepalived.virtual_servers.len(), 1);
 }
 
 #[test]
+fn an_export_shows_no_password_hash_unless_a_backup_asks_for_it() {
+    let d = dir(LAB);
+    set_password(&d.paths, "s3cret-pass").unwrap();
+    apply(&d.paths).unwrap();
+    let plain = export(&d.paths, Secrets::Hidden).unwrap();
+    assert!(!plain.contains("pbkdf2"), "{plain}");
+    assert!(!plain.contains("password_hash"), "{plain}");
+    let backup = export(&d.paths, Secrets::Included).unwrap();
+    let back = config::native::from_json(&backup).unwrap();
+    assert!(back.admin.password.unwrap().verify("s3cret-pass"));
+    // `show config` and the diff never show it either.
+    assert!(!show(&d.paths).unwrap().contains("pbkdf2"));
+    set_password(&d.paths, "another-pass").unwrap();
+    assert!(!diff(&d.paths).unwrap().contains("pbkdf2"));
+}
+
+#[test]
 fn setup_sets_mgmt_gateway_hostname_and_password_and_login_checks_it() {
-    let d = dir(FACTORY);
+    let d = dir(LAB);
     assert_eq!(
         setup_defaults(&d.paths, Some("lvsfw")),
         ["10.0.2.15/24".to_string(), "none".into(), "lvsfw".into()]
@@ -240,7 +267,7 @@ fn setup_sets_mgmt_gateway_hostname_and_password_and_login_checks_it() {
 
 #[test]
 fn saved_configuration_round_trip() {
-    let d = dir(FACTORY);
+    let d = dir(LAB);
     let disk = tempfile::NamedTempFile::new().unwrap();
     disk.as_file().set_len(1 << 20).unwrap();
     let store = disk::open_path(disk.path()).unwrap();
@@ -264,7 +291,7 @@ fn saved_configuration_round_trip() {
         saved::restore(&d.paths, &store).unwrap(),
         saved::Restored::Saved
     );
-    assert_eq!(file(&d.paths.running_json).as_deref(), Some(FACTORY));
+    assert_eq!(file(&d.paths.running_json).as_deref(), Some(LAB));
     assert_eq!(file(&d.paths.running_conf).as_deref(), Some(SEED_3_1));
 
     // Saved without keepalived.conf: a file the image brings is removed.
@@ -300,7 +327,7 @@ fn password_rules() {
 #[test]
 fn the_running_configuration_is_saved_until_an_apply_and_again_after_a_save() {
     use saved::State;
-    let d = dir(FACTORY);
+    let d = dir(LAB);
     assert!(
         matches!(saved::state(&d.paths), State::Unknown(_)),
         "nothing restored yet"
@@ -353,4 +380,39 @@ fn apply_refuses_what_the_box_cannot_bind_at_its_line_and_changes_nothing() {
     );
     assert_eq!(file(&d.paths.running_conf), None, "nothing applied");
     assert!(validate(&d.paths).unwrap_err().contains("unicast_src_ip"));
+}
+
+#[test]
+fn a_factory_new_box_gives_ext_and_int_no_address() {
+    for factory in [
+        include_str!("../../../../board/qemu-x86_64/config.json"),
+        include_str!("../../../../board/pc-x86_64/config.json"),
+    ] {
+        let config = config::native::from_json(factory).unwrap();
+        assert_eq!(config.interface(Role::Ext), None, "{factory}");
+        assert_eq!(config.interface(Role::Int), None, "{factory}");
+        assert!(config.routes.is_empty());
+        assert!(config.admin.password.is_none());
+        assert!(config.interfaces.iter().all(|i| !i.accept_ra));
+    }
+}
+
+#[test]
+fn setup_says_which_roles_stay_down_without_an_address() {
+    let d = dir(include_str!("../../../../board/qemu-x86_64/config.json"));
+    write(
+        &d.paths.board,
+        "name b\nnic ext pci 0000:00:10.0\nnic int pci 0000:00:11.0\nnic mgmt pci 0000:00:12.0\n",
+    )
+    .unwrap();
+    assert_eq!(
+        unaddressed_roles_note(&d.paths),
+        "ext and int have no address and stay down until given one: \"set interface ext address A/P\", then \"config apply\"\n"
+    );
+    set_interface(&d.paths, Role::Ext, &words(&["192.168.0.101/24"])).unwrap();
+    apply(&d.paths).unwrap();
+    assert_eq!(
+        unaddressed_roles_note(&d.paths),
+        "int has no address and stays down until given one: \"set interface int address A/P\", then \"config apply\"\n"
+    );
 }
