@@ -58,6 +58,9 @@ pub struct ApplianceSpec {
     /// More raw disks after the one at :13.0: virtio-blk at :14.0, :15.0, ... (/dev/vdb,
     /// /dev/vdc, ... when a disk is at :13.0), e.g. update files for `update /dev/vdb`.
     pub extra_disks: Vec<PathBuf>,
+    /// NICs whose tap is ready but whose device is not plugged in at boot; the test
+    /// plugs them later ([`Appliance::plug`]), as a NIC that appears while running.
+    pub unplugged: Vec<Net>,
 }
 
 pub struct Appliance {
@@ -66,6 +69,8 @@ pub struct Appliance {
     qemu: Child,
     monitor: PathBuf,
     started: Instant,
+    /// The NICs not plugged in yet: each one's QEMU device arguments.
+    unplugged: Vec<(Net, String)>,
 }
 
 impl Appliance {
@@ -217,6 +222,7 @@ impl Appliance {
             "-monitor".into(),
             format!("unix:{},server=on,wait=off", monitor.display()),
         ]);
+        let mut unplugged = Vec::new();
         for (net, slot) in nets {
             let tap = format!("{}-{}", spec.name, net.bridge());
             // A VM of the same name killed earlier in this lab left its tap.
@@ -224,12 +230,18 @@ impl Appliance {
             lab.in_switch(&["tuntap", "add", "dev", &tap, "mode", "tap"])?;
             lab.in_switch(&["link", "set", &tap, "master", net.bridge(), "up"])?;
             let id = net.bridge();
+            let device = format!(
+                "virtio-net-pci,netdev={id},addr={slot:#x},mac=52:54:00:{index:02x}:00:{slot:02x}"
+            );
             args.extend([
                 "-netdev".into(),
                 format!("tap,id={id},ifname={tap},script=no,downscript=no"),
-                "-device".into(),
-                format!("virtio-net-pci,netdev={id},addr={slot:#x},mac=52:54:00:{index:02x}:00:{slot:02x}"),
             ]);
+            if spec.unplugged.contains(&net) {
+                unplugged.push((net, device));
+            } else {
+                args.extend(["-device".into(), device]);
+            }
         }
 
         let log = std::fs::File::create(lab.dir.join(format!("{}.qemu.log", spec.name)))?;
@@ -266,7 +278,24 @@ impl Appliance {
             qemu,
             monitor,
             started,
+            unplugged,
         })
+    }
+
+    /// Plugs in a NIC left out at boot ([`ApplianceSpec::unplugged`]): PCI hotplug, as
+    /// a NIC that appears while the box runs.
+    pub fn plug(&mut self, net: Net) -> Result<(), Error> {
+        let at = self
+            .unplugged
+            .iter()
+            .position(|(n, _)| *n == net)
+            .ok_or_else(|| Error(format!("{}: no unplugged {} NIC", self.name, net.bridge())))?;
+        let (_, device) = self.unplugged.remove(at);
+        let said = self.monitor(&format!("device_add {device}"))?;
+        if said.contains("Error") {
+            return Err(Error(format!("device_add {device}: {said}")));
+        }
+        Ok(())
     }
 
     /// When QEMU was started, for boot-time measurements.

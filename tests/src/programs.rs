@@ -57,3 +57,26 @@ print("longest-gap-ms", int(longest * 1000), flush=True)
 for a in answers[-10:]:
     print("answer", a, flush=True)
 "#;
+
+/// `ROUTER_ADVERT COUNT`: COUNT IPv6 router advertisements (RFC 4861 §4.2) to all nodes
+/// on eth0, 0.2 s apart, from the host's link-local address: router lifetime 1800 s and
+/// a prefix 2001:db8:21::/64 for autonomous address configuration (§4.6.2). A host that
+/// takes them gets a default route and an address in that prefix.
+pub const ROUTER_ADVERT: &str = r#"
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex('eth0'))
+prefix = socket.inet_pton(socket.AF_INET6, '2001:db8:21::')
+# type 134, code 0, checksum (the kernel fills it), hop limit 64, flags 0, lifetime 1800,
+# reachable 0, retrans 0; then a prefix information option: type 3, length 4 (32 bytes),
+# prefix length 64, flags L|A, valid 86400, preferred 14400, reserved, prefix.
+ra = struct.pack('!BBHBBHII', 134, 0, 0, 64, 0, 1800, 0, 0)
+ra += struct.pack('!BBBBIII', 3, 4, 64, 0xc0, 86400, 14400, 0) + prefix
+# The link-local source address is usable once duplicate address detection is over.
+time.sleep(2)
+for _ in range(int(sys.argv[1])):
+    s.sendto(ra, ('ff02::1', 0, 0, socket.if_nametoindex('eth0')))
+    time.sleep(0.2)
+print('sent', flush=True)
+"#;

@@ -4,6 +4,10 @@
 
 use std::future::Future;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long a stopping service waits for its blocking tasks once its work is done.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(200);
 
 pub fn run<O, Fut>(
     component: &'static str,
@@ -27,7 +31,13 @@ where
         .max_blocking_threads(8)
         .build()
     {
-        Ok(runtime) => runtime.block_on(serve(options)),
+        Ok(runtime) => {
+            let code = runtime.block_on(serve(options));
+            // Dropping a runtime waits for every blocking task (a web handler, a netlink
+            // call) to end; a stopping service waits for none longer than this.
+            runtime.shutdown_timeout(SHUTDOWN_WAIT);
+            code
+        }
         Err(e) => {
             log::error!("starting the runtime: {e}");
             ExitCode::FAILURE

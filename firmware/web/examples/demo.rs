@@ -106,6 +106,9 @@ impl Backend for Memory {
             not_running: Vec::new(),
         })
     }
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").into()
+    }
     fn notices(&self) -> Notices {
         Notices::default()
     }

@@ -49,6 +49,8 @@ pub trait Backend: Send + Sync + 'static {
     fn apply(&self, change: Change) -> Result<Applied, String>;
     /// What every page shows above its body.
     fn notices(&self) -> Notices;
+    /// The firmware's version, as every page and the console give it.
+    fn version(&self) -> String;
     /// Persists what is in service (`lvsfw config save`); `Err` says why not.
     fn save(&self) -> Result<String, String>;
     /// Asks PID 1 to reboot.

@@ -246,6 +246,9 @@ struct VrrpView {
     name: String,
     sync_group: Option<String>,
     state: String,
+    /// `state` as a CSS class (no spaces).
+    state_class: String,
+    reason: Option<String>,
     priority: u8,
     master: String,
     since: String,
@@ -270,6 +273,8 @@ struct ServiceView {
 struct RealServerView {
     address: String,
     health: String,
+    /// What the last check found and when, e.g. `connection refused (12:01:03Z, 2 min ago)`.
+    last_check: Option<String>,
     weight: String,
     forward: String,
     active: u32,
@@ -309,6 +314,8 @@ impl StatusView {
                     name: i.name.clone(),
                     sync_group: i.sync_group.clone(),
                     state: i.state.clone(),
+                    state_class: i.state.replace(' ', "-"),
+                    reason: i.reason.clone(),
                     priority: i.priority,
                     master: i.master.clone().unwrap_or_else(|| "unknown".into()),
                     since: i
@@ -351,6 +358,16 @@ impl StatusView {
                                 RealServerView {
                                     address: r.address.clone(),
                                     health: r.health.clone(),
+                                    last_check: r.last_check.as_ref().map(|why| {
+                                        match r.last_check_ms {
+                                            Some(ms) => format!(
+                                                "{why} ({}, {} ago)",
+                                                utc(ms),
+                                                duration_text(now_ms.saturating_sub(ms) / 1000)
+                                            ),
+                                            None => why.clone(),
+                                        }
+                                    }),
                                     weight: r
                                         .weight
                                         .map(|w| w.to_string())
@@ -429,15 +446,23 @@ mod tests {
             uptime_s: 3725,
             balancer_uptime_s: 12,
             balancer_rss_kb: Some(3072),
-            vrrp: vec![VrrpStatus {
-                name: "VI_<1>".into(),
-                state: "MASTER".into(),
-                priority: 101,
-                master: Some("192.168.0.101".into()),
-                since_ms: Some(1_000),
-                vips: vec!["192.168.0.100/24".into(), "192.168.33.10/24".into()],
-                ..VrrpStatus::default()
-            }],
+            vrrp: vec![
+                VrrpStatus {
+                    name: "VI_<1>".into(),
+                    state: "MASTER".into(),
+                    priority: 101,
+                    master: Some("192.168.0.101".into()),
+                    since_ms: Some(1_000),
+                    vips: vec!["192.168.0.100/24".into(), "192.168.33.10/24".into()],
+                    ..VrrpStatus::default()
+                },
+                VrrpStatus {
+                    name: "VI_INT".into(),
+                    state: "NOT RUNNING".into(),
+                    reason: Some("VRRP socket on int: Address not available".into()),
+                    ..VrrpStatus::default()
+                },
+            ],
             services: vec![ServiceStatus {
                 name: "TCP 192.168.0.100:80".into(),
                 scheduler: "rr".into(),
@@ -446,6 +471,10 @@ mod tests {
                     forward: "Masq".into(),
                     weight: Some(0),
                     health: "down".into(),
+                    last_check: Some(
+                        "TCP_CHECK 192.168.33.11:80: connect timeout after 3 s".into(),
+                    ),
+                    last_check_ms: Some(31_000),
                     ..RealServerStatus::default()
                 }],
                 ..ServiceStatus::default()
@@ -484,13 +513,14 @@ mod tests {
             "up 1 h 2 min",
             "balancer memory 3.0 MiB",
             "<td>VI_&lt;1&gt;</td><td class=\"MASTER\">MASTER</td><td class=\"n\">101</td><td>192.168.0.101</td>",
+            "<td>VI_INT</td><td class=\"NOT-RUNNING\">NOT RUNNING</td><td colspan=\"7\" class=\"wrap why\">VRRP socket on int: Address not available; tried again every second</td>",
             "1970-01-01 00:00:01Z (1 min 0 s ago)",
             "192.168.0.100/24, 192.168.33.10/24",
             "<h3>TCP 192.168.0.100:80 <small>rr &middot;",
-            "<td>192.168.33.11:80</td><td class=\"down\">down</td><td class=\"n weight\">0</td><td>Masq</td>",
+            "<td>192.168.33.11:80</td><td class=\"wrap\"><span class=\"down\">down</span><br><small class=\"check\">TCP_CHECK 192.168.33.11:80: connect timeout after 3 s (1970-01-01 00:00:31Z, 30 s ago)</small></td><td class=\"n weight\">0</td><td>Masq</td>",
             "<tr><td>A</td><td>1.0</td><td>good</td></tr>",
             "<tr><td>B</td><td>1.1</td><td>running, on trial: marked good once the balancer is ready</td></tr>",
-            "<td>ext</td><td class=\"up\">up</td><td>192.168.0.101/24</td><td class=\"n\">1500</td><td></td><td class=\"n\">1.5 KiB</td>",
+            "<td>ext</td><td class=\"up\">up</td><td class=\"wrap\">192.168.0.101/24</td><td class=\"n\">1500</td><td></td><td class=\"n\">1.5 KiB</td>",
         ] {
             assert!(html.contains(part), "{part} missing from\n{html}");
         }

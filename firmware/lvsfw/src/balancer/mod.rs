@@ -23,7 +23,7 @@ pub mod report;
 mod sync_daemon;
 pub mod vrrp;
 
-use report::{count, Report};
+use report::Report;
 
 pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
 /// The pasted keepalived.conf, when there is one.
@@ -172,7 +172,10 @@ async fn serve(options: Options) -> ExitCode {
                 b.pass().await;
                 b.publish();
             }
-            _ = retry.tick(), if b.vrrp.incomplete() => {
+            // While something does not run, look every second whether its cause is gone:
+            // a NIC that appeared gets its role and addresses, then VRRP starts on it.
+            _ = retry.tick(), if b.vrrp.incomplete() || !b.interfaces.problems().is_empty() => {
+                b.pass().await;
                 b.retry_vrrp().await;
                 b.publish();
                 b.set_ready(&ready_tx);
@@ -403,11 +406,9 @@ impl Balancer {
                 let k = Arc::new(*k);
                 let lvs = self.lvs.apply(&k).await;
                 self.vrrp.apply(&k, &self.kernel, self.board.as_ref()).await;
-                report.said.push(format!(
-                    "keepalived.conf: {}, {}",
-                    count(k.virtual_servers.len(), "virtual server", "virtual servers"),
-                    count(k.vrrp_instances.len(), "VRRP instance", "VRRP instances")
-                ));
+                report
+                    .said
+                    .push(format!("keepalived.conf: {}", k.summary()));
                 self.running.send_modify(|r| r.keepalived = Some(k));
                 report.not_running.extend(lvs);
             }
@@ -584,20 +585,7 @@ pub(crate) fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
     });
     match read {
         Ok(read) => {
-            log::info!(
-                "{}: {}, {}",
-                path.display(),
-                count(
-                    read.config.virtual_servers.len(),
-                    "virtual server",
-                    "virtual servers"
-                ),
-                count(
-                    read.config.vrrp_instances.len(),
-                    "VRRP instance",
-                    "VRRP instances"
-                )
-            );
+            log::info!("{}: {}", path.display(), read.config.summary());
             Loaded::Config {
                 config: Box::new(read.config),
                 notes: read.notes,

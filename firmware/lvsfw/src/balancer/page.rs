@@ -525,6 +525,10 @@ impl Backend for WebBackend {
             .map_err(|e| format!("asking init to reboot: {e}"))
     }
 
+    fn version(&self) -> String {
+        crate::slots::running_version()
+    }
+
     fn notices(&self) -> Notices {
         Notices {
             unsaved: crate::ops::saved::state(&self.paths()) == crate::ops::saved::State::Unsaved,

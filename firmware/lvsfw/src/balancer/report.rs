@@ -51,10 +51,7 @@ impl Report {
     }
 }
 
-/// "1 virtual server", "2 virtual servers": `n` with the word that fits it.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use config::count;
 
 #[cfg(test)]
 mod tests {
@@ -93,18 +90,5 @@ mod tests {
             "{}",
             r.text()
         );
-    }
-
-    #[test]
-    fn counts_take_the_word_that_fits() {
-        assert_eq!(
-            count(1, "virtual server", "virtual servers"),
-            "1 virtual server"
-        );
-        assert_eq!(
-            count(0, "virtual server", "virtual servers"),
-            "0 virtual servers"
-        );
-        assert_eq!(count(2, "error", "errors"), "2 errors");
     }
 }

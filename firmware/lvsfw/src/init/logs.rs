@@ -146,9 +146,14 @@ impl Logs {
     }
 
     /// Prints the waiting lines above the edit line, unless the operator is typing and
-    /// they have waited less than [`HOLD`].
+    /// they have waited less than [`HOLD`], or first-boot setup is asking its questions
+    /// (they follow its end; bounded like all waiting lines).
     pub fn deliver(&mut self, terminal: &mut Terminal, session: &Session, force: bool) {
         if self.pending.is_empty() {
+            self.held_since = None;
+            return;
+        }
+        if session.in_setup() && !force {
             self.held_since = None;
             return;
         }
@@ -248,6 +253,40 @@ mod tests {
         logs.bytes(b"[ 3.0] init: x\n");
         logs.deliver(&mut t, &s, false);
         assert_eq!(t.queued(), "PING 10.0.0.1: 4 requests\n[ 3.0] init: x\n");
+    }
+
+    #[test]
+    fn boot_messages_wait_for_first_boot_setup_to_end() {
+        let mut logs = Logs::new();
+        let mut t = Terminal::detached();
+        let defaults = ["10.0.2.15/24".to_string(), "none".into(), "lvsfw".into()];
+        let mut out = String::new();
+        let mut s = Session::new(Start::Setup(defaults), &mut out);
+        logs.bytes(b"[ 5.0] balancer: interfaces up\n");
+        logs.deliver(&mut t, &s, false);
+        assert_eq!(t.queued(), "", "not over the setup question");
+        assert_eq!(logs.deadline(), None, "nothing to wake up for");
+        // Setup ends (as if its job finished): the lines follow.
+        s.finish(
+            crate::init::session::Outcome::LoginAccepted,
+            &mut String::new(),
+        );
+        logs.deliver(&mut t, &s, false);
+        assert!(
+            t.queued().contains("[ 5.0] balancer: interfaces up\n"),
+            "{}",
+            t.queued()
+        );
+        // At power-off they are printed whatever the session does.
+        let mut logs = Logs::new();
+        let mut t = Terminal::detached();
+        let s = Session::new(
+            Start::Setup(["".into(), "none".into(), "lvsfw".into()]),
+            &mut String::new(),
+        );
+        logs.bytes(b"[ 9.0] init: powering off\n");
+        logs.deliver(&mut t, &s, true);
+        assert!(t.queued().contains("powering off"));
     }
 
     #[test]

@@ -892,7 +892,13 @@ impl Pid1 {
             // Waits for the balancer to say what runs (its IPVS pass, its VRRP sockets).
             Command::ConfigApply => (words(&["config", "apply"]), SLOW_TOOL_LIMIT, Kind::Apply),
             Command::ConfigSave => (words(&["config", "save"]), SLOW_TOOL_LIMIT, Kind::Save),
-            Command::ConfigExport => (words(&["config", "export"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigExport { with_secrets } => {
+                let mut args = words(&["config", "export"]);
+                if with_secrets {
+                    args.push("--with-secrets".into());
+                }
+                (args, TOOL_LIMIT, Kind::Plain)
+            }
             Command::Ping(address) => (
                 words(&["ping", &address.to_string()]),
                 PING_LIMIT,

@@ -124,6 +124,11 @@ impl Session {
         }
     }
 
+    /// Whether first-boot setup is asking its questions (or carrying out the answers).
+    pub fn in_setup(&self) -> bool {
+        matches!(self.mode, Mode::Setup(_))
+    }
+
     /// Whether a request is being carried out.
     pub fn busy(&self) -> bool {
         self.busy

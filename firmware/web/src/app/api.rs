@@ -45,11 +45,7 @@ impl App {
             }
         };
         let keepalived_text = keepalived::to_keepalived_conf(&config.keepalived);
-        let summary = format!(
-            "{} virtual servers, {} VRRP instances",
-            config.keepalived.virtual_servers.len(),
-            config.keepalived.vrrp_instances.len()
-        );
+        let summary = config.keepalived.summary();
         let mut native = config;
         native.keepalived = Keepalived::default();
         match self.backend.apply(Change {

@@ -142,10 +142,9 @@ impl App {
         state.generation += 1;
         drop(state);
         log::info!(
-            "web: {} applied keepalived.conf {how}: {} virtual servers, {} VRRP instances{}",
+            "web: {} applied keepalived.conf {how}: {}{}",
             auth.who(),
-            read.config.virtual_servers.len(),
-            read.config.vrrp_instances.len(),
+            read.config.summary(),
             if changes.is_empty() {
                 String::new()
             } else {
@@ -223,18 +222,14 @@ impl App {
             Ok(read) => read,
             Err(issues) => {
                 log::info!(
-                    "web: {} pasted a keepalived.conf with {} errors; nothing changed",
+                    "web: {} pasted a keepalived.conf with {}; nothing changed",
                     auth.who(),
-                    issues.iter().count()
+                    config::count(issues.iter().count(), "error", "errors")
                 );
                 return self.text_issues_page(auth, text, issues);
             }
         };
-        let summary = format!(
-            "{} virtual servers, {} VRRP instances",
-            read.config.virtual_servers.len(),
-            read.config.vrrp_instances.len()
-        );
+        let summary = read.config.summary();
         let notes: String = read.notes.iter().map(|n| format!(" Note: {n}.")).collect();
         match action {
             "validate" => self.config_page(
@@ -543,12 +538,12 @@ impl App {
                 })
                 .collect(),
             text,
-            text_error_count: text_errors.len(),
+            text_error_count: config::count(text_errors.len(), "error", "errors"),
             text_errors,
             annotated,
             text_ok: extras.text_ok,
             native_text,
-            native_error_count: native_errors.len(),
+            native_error_count: config::count(native_errors.len(), "error", "errors"),
             native_errors,
         })
     }
@@ -656,12 +651,12 @@ struct ConfigView {
     virtual_servers: Vec<VsView>,
     text: String,
     text_errors: Vec<ErrorView>,
-    text_error_count: usize,
+    text_error_count: String,
     annotated: Vec<LineView>,
     text_ok: Option<String>,
     native_text: String,
     native_errors: Vec<ErrorView>,
-    native_error_count: usize,
+    native_error_count: String,
 }
 
 #[derive(Serialize)]

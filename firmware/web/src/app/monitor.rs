@@ -61,7 +61,7 @@ impl App {
         #[derive(Serialize)]
         struct View {
             csrf: String,
-            version: &'static str,
+            version: String,
             hostname: String,
             uptime: String,
             unsaved: bool,
@@ -83,10 +83,10 @@ impl App {
             },
             &View {
                 csrf: auth.session.csrf.clone(),
-                version: env!("CARGO_PKG_VERSION"),
+                version: self.backend.version(),
                 hostname: self.hostname(),
                 uptime,
-                unsaved: true,
+                unsaved: self.backend.notices().unsaved,
             },
         )
     }

@@ -72,6 +72,9 @@ impl Backend for Fake {
             not_running: self.not_running.lock().unwrap().clone(),
         })
     }
+    fn version(&self) -> String {
+        "0.1.0-test".into()
+    }
     fn notices(&self) -> Notices {
         Notices {
             unsaved: *self.unsaved.lock().unwrap(),
@@ -519,7 +522,7 @@ fn a_pasted_config_validates_stages_and_applies() {
     assert_eq!(a.status, 200);
     assert!(
         a.body
-            .contains("Valid: 1 virtual servers, 0 VRRP instances."),
+            .contains("Valid: 1 virtual server, 0 VRRP instances."),
         "{}",
         a.body
     );
@@ -696,6 +699,9 @@ fn metrics_log_and_system() {
     );
     let a = b.get("/log");
     assert!(a.body.contains("balancer: &lt;started&gt;"), "{}", a.body);
+    // The version as the backend gives it, the same as the status page's.
+    let a = b.get("/system");
+    assert!(a.body.contains("<td>lvsfw 0.1.0-test</td>"), "{}", a.body);
     let csrf = b.csrf.clone();
     let a = b.post("/reboot", &[("csrf", &csrf)]);
     assert_eq!(a.status, 422, "the box must be ticked");
