@@ -73,6 +73,8 @@ pub struct Status {
     pub balancer_uptime_s: u64,
     /// The balancer's resident memory.
     pub balancer_rss_kb: Option<u64>,
+    /// What is configured but does not run now, and why; empty when everything runs.
+    pub not_running: Vec<String>,
     pub vrrp: Vec<VrrpStatus>,
     /// Why there is no VRRP table, when there is none ("no vrrp_instance configured").
     pub vrrp_note: Option<String>,

@@ -7,12 +7,13 @@ use std::fmt::Write;
 use crate::backend::Status;
 
 /// The state as a number too, so that a graph or an alert needs no label matching:
-/// 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.
+/// 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 4 NOT RUNNING (could not start; tried again).
 fn state_number(state: &str) -> u8 {
     match state {
         "BACKUP" => 1,
         "MASTER" => 2,
         "FAULT" => 3,
+        "NOT RUNNING" => 4,
         _ => 0,
     }
 }
@@ -88,12 +89,19 @@ pub fn render(status: &Status) -> String {
         o.sample("lvsfw_balancer_resident_bytes", &[], kb * 1024);
     }
 
+    o.family(
+        "lvsfw_not_running_parts",
+        "gauge",
+        "Parts of the configuration that do not run now (the status page says why).",
+    );
+    o.sample("lvsfw_not_running_parts", &[], status.not_running.len());
+
     let vrrp = &status.vrrp;
     if !vrrp.is_empty() {
         o.family(
             "lvsfw_vrrp_state",
             "gauge",
-            "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.",
+            "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 4 NOT RUNNING.",
         );
         for i in vrrp {
             o.sample(
@@ -258,14 +266,23 @@ mod tests {
             uptime_s: 10,
             balancer_uptime_s: 9,
             balancer_rss_kb: Some(2),
-            vrrp: vec![VrrpStatus {
-                name: "VI_1".into(),
-                state: "MASTER".into(),
-                priority: 100,
-                became_master: 1,
-                adverts_sent: 5,
-                ..VrrpStatus::default()
-            }],
+            not_running: vec!["VRRP VI_2: not running: why".into()],
+            vrrp: vec![
+                VrrpStatus {
+                    name: "VI_1".into(),
+                    state: "MASTER".into(),
+                    priority: 100,
+                    became_master: 1,
+                    adverts_sent: 5,
+                    ..VrrpStatus::default()
+                },
+                VrrpStatus {
+                    name: "VI_2".into(),
+                    state: "NOT RUNNING".into(),
+                    reason: Some("why".into()),
+                    ..VrrpStatus::default()
+                },
+            ],
             services: vec![ServiceStatus {
                 name: "TCP 192.168.0.100:80".into(),
                 scheduler: "rr".into(),
@@ -298,6 +315,8 @@ mod tests {
             "lvsfw_balancer_resident_bytes 2048",
             "# TYPE lvsfw_vrrp_state gauge",
             "lvsfw_vrrp_state{instance=\"VI_1\",state=\"MASTER\"} 2",
+            "lvsfw_vrrp_state{instance=\"VI_2\",state=\"NOT RUNNING\"} 4",
+            "lvsfw_not_running_parts 1",
             "lvsfw_vrrp_became_master_total{instance=\"VI_1\"} 1",
             "lvsfw_ipvs_service_connections_total{service=\"TCP 192.168.0.100:80\"} 7",
             "lvsfw_ipvs_server_weight{service=\"TCP 192.168.0.100:80\",server=\"192.168.33.11:80\"} 0",

@@ -429,6 +429,7 @@ impl Backend for WebBackend {
                 .unwrap_or(0),
             balancer_uptime_s: self.started.elapsed().as_secs(),
             balancer_rss_kb: rss_kb(),
+            not_running: self.not_running.borrow().clone(),
             vrrp,
             vrrp_note,
             services,
