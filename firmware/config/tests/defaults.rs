@@ -49,7 +49,7 @@ fn vrrp_instance_defaults() {
         (None, None, None)
     );
     assert_eq!((i.accept, i.strict_mode), (None, None));
-    assert!(i.notify.is_empty());
+    assert!(i.noted.is_empty() && i.track_scripts.is_empty() && i.use_vmac.is_none());
 }
 
 #[test]
@@ -94,20 +94,53 @@ fn real_server_defaults() {
 }
 
 #[test]
+fn keepalived_s_defaults_of_the_other_checks_and_of_a_vrrp_script() {
+    for (kind, retry, delay_before_retry) in [
+        ("PING_CHECK", 1, Some(1)),
+        ("UDP_CHECK", 1, Some(1)),
+        ("SMTP_CHECK", 1, Some(1)),
+        // check_dns.h: 3 retries, waiting the delay_loop between them.
+        ("DNS_CHECK", 3, None),
+    ] {
+        let k = model(&check(kind, ""));
+        let c = &k.virtual_servers[0].real_servers[0].checks[0];
+        assert_eq!(c.retry, retry, "{kind}");
+        assert_eq!(
+            c.delay_before_retry_or_default(),
+            delay_before_retry.map(secs),
+            "{kind}"
+        );
+    }
+    let k = model("vrrp_script gw {\n PING_CHECK {\n  connect_ip 192.0.2.1\n }\n}\n");
+    let s = &k.vrrp_scripts[0];
+    assert_eq!(
+        (s.interval, s.timeout, s.weight, s.rise, s.fall, s.init_fail),
+        (secs(1), None, 0, 1, 1, false)
+    );
+    // The check's connect_timeout: the script's timeout, else its interval.
+    assert_eq!(s.check.as_ref().unwrap().connect_timeout, secs(1));
+}
+
+#[test]
 fn check_defaults_by_kind() {
     for (kind, delay_before_retry) in [("HTTP_GET", 3), ("SSL_GET", 3), ("TCP_CHECK", 1)] {
         let k = model(&check(kind, ""));
         let c = &k.virtual_servers[0].real_servers[0].checks[0];
         assert_eq!(c.connect_timeout, secs(5), "{kind}");
         assert_eq!(c.retry, 1, "{kind}");
-        assert_eq!(c.delay_before_retry, secs(delay_before_retry), "{kind}");
+        assert_eq!(c.delay_before_retry, None, "{kind}");
+        assert_eq!(
+            c.delay_before_retry_or_default(),
+            Some(secs(delay_before_retry)),
+            "{kind}"
+        );
         assert_eq!((c.connect_ip, c.connect_port, c.bindto), (None, None, None));
         assert_eq!((c.warmup, c.delay_loop), (None, None));
         assert_eq!(c.virtualhost, None);
     }
     let k = model(&check("HTTP_GET", ""));
     let url = &k.virtual_servers[0].real_servers[0].checks[0].urls[0];
-    assert_eq!((url.status_code, url.digest), (None, None));
+    assert_eq!((&url.status_code, url.digest), (&None, None));
 }
 
 /// The smallest JSON of each item has the same defaults as the smallest keepalived.conf.

@@ -118,21 +118,103 @@ fn excluded_vip() -> impl Strategy<Value = Vip> {
     })
 }
 
-fn notify() -> impl Strategy<Value = NotifyScript> {
-    (proptest::sample::select(NotifyEvent::ALL.to_vec()), text())
-        .prop_map(|(event, command)| NotifyScript { event, command })
+/// A noted statement of `keyword`, its words ones that need quoting too.
+fn noted(keywords: &'static [&'static str]) -> impl Strategy<Value = Kept> {
+    (
+        proptest::sample::select(keywords.to_vec()),
+        proptest::collection::vec(text(), 1..3),
+    )
+        .prop_map(|(keyword, args)| Kept {
+            keyword: keyword.into(),
+            args,
+            block: None,
+        })
 }
 
-fn sync_notify() -> impl Strategy<Value = NotifyScript> {
-    let events = vec![
-        NotifyEvent::Notify,
-        NotifyEvent::NotifyMaster,
-        NotifyEvent::NotifyBackup,
-        NotifyEvent::NotifyFault,
-        NotifyEvent::NotifyStop,
-    ];
-    (proptest::sample::select(events), text())
-        .prop_map(|(event, command)| NotifyScript { event, command })
+const INSTANCE_NOTES: &[&str] = &[
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "debug",
+];
+const GROUP_NOTES: &[&str] = &[
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+];
+
+fn track_weight() -> impl Strategy<Value = (Option<i32>, Option<bool>)> {
+    proptest::option::of((-253i32..=253, proptest::option::of(any::<bool>()))).prop_map(|w| match w
+    {
+        Some((w, r)) => (Some(w), r),
+        None => (None, None),
+    })
+}
+
+fn track_interface() -> impl Strategy<Value = TrackInterface> {
+    (name(), track_weight()).prop_map(|(name, (weight, reverse))| TrackInterface {
+        name,
+        weight,
+        reverse: weight.is_some() && reverse == Some(true),
+    })
+}
+
+/// Tracks some of the scripts S0, S1 (which the generated model defines).
+fn track_script() -> impl Strategy<Value = TrackScript> {
+    (0..2usize, track_weight()).prop_map(|(s, (weight, reverse))| TrackScript {
+        name: format!("S{s}"),
+        weight,
+        reverse,
+    })
+}
+
+fn route() -> impl Strategy<Value = IpRoute> {
+    (
+        v4(10),
+        8u8..=32,
+        proptest::option::of(v4(192)),
+        proptest::option::of(name()),
+        proptest::option::of(1u32..1000),
+        proptest::option::of(prop_oneof![Just("blackhole"), Just("unreachable")]),
+        any::<[bool; 2]>(),
+    )
+        .prop_map(|(to, len, via, dev, metric, kind, flags)| IpRoute {
+            kind: kind.map(String::from),
+            to: config::IpPrefix::new(to, len).unwrap(),
+            src: None,
+            via: if kind.is_some() { None } else { via },
+            dev,
+            table: metric.map(|m| (m % 250).to_string()),
+            metric,
+            scope: None,
+            protocol: None,
+            onlink: flags[0],
+            no_track: flags[1],
+            options: if flags[0] {
+                vec!["mtu".into(), "1400".into()]
+            } else {
+                Vec::new()
+            },
+        })
+}
+
+fn rule() -> impl Strategy<Value = IpRule> {
+    (
+        v4(10),
+        8u8..=32,
+        1u32..250,
+        proptest::option::of(1u32..30000),
+    )
+        .prop_map(|(from, len, table, priority)| IpRule {
+            from: Some(config::IpPrefix::new(from, len).unwrap()),
+            table: Some(table.to_string()),
+            priority,
+            ..IpRule::default()
+        })
 }
 
 /// An instance; `n` makes its name and VRID unique, `v3` says which interval it needs.
@@ -152,10 +234,20 @@ fn instance(n: usize, v3_global: bool) -> impl Strategy<Value = VrrpInstance> {
     let lists = (
         proptest::collection::vec(vip(), 0..3),
         proptest::collection::vec(excluded_vip(), 0..2),
-        proptest::collection::vec(name(), 0..3),
+        proptest::collection::vec(track_interface(), 0..3),
         proptest::option::of(v4(192)),
         proptest::collection::vec(v4(192), 0..3),
-        proptest::collection::vec(notify(), 0..3),
+        proptest::collection::vec(noted(INSTANCE_NOTES), 0..3),
+        proptest::collection::vec(track_script(), 0..2),
+    );
+    let more = (
+        proptest::option::of((proptest::option::of("vrrp\\.[0-9]{1,3}"), any::<bool>())),
+        proptest::option::of(1u8..=255),
+        proptest::option::of(any::<bool>()),
+        proptest::collection::vec(route(), 0..2),
+        proptest::collection::vec(rule(), 0..2),
+        proptest::option::of(centis(100)),
+        any::<[bool; 4]>(),
     );
     let switches = (
         any::<bool>(),
@@ -166,7 +258,7 @@ fn instance(n: usize, v3_global: bool) -> impl Strategy<Value = VrrpInstance> {
         proptest::option::of(any::<bool>()),
         proptest::option::of(any::<bool>()),
     );
-    (basics, lists, switches).prop_map(move |(b, l, s)| {
+    (basics, lists, switches, more).prop_map(move |(b, l, s, m)| {
         let (prefix, state, interface, priority, version, interval, auth) = b;
         let v3 = version.map_or(v3_global, |v| v == 3);
         let advert_int = if v3 {
@@ -174,8 +266,10 @@ fn instance(n: usize, v3_global: bool) -> impl Strategy<Value = VrrpInstance> {
         } else {
             Duration::from_secs(interval % 255 + 1)
         };
+        let (vmac, ttl, check_unicast_src, routes, rules, lower_delay, flags) = m;
+        let mut tracked = l.6;
+        tracked.dedup_by(|a, b| a.name == b.name);
         VrrpInstance {
-            name: format!("{prefix}_{n}"),
             state,
             interface: interface.into(),
             vrid: n as u8 + 1,
@@ -198,55 +292,121 @@ fn instance(n: usize, v3_global: bool) -> impl Strategy<Value = VrrpInstance> {
             garp_master_refresh: s.4,
             accept: s.5,
             strict_mode: s.6,
-            notify: l.5,
+            use_vmac: vmac.as_ref().map(|(name, _)| UseVmac {
+                name: name.clone(),
+                mac: None,
+            }),
+            vmac_xmit_base: vmac.as_ref().is_some_and(|(_, x)| *x),
+            unicast_ttl: ttl,
+            check_unicast_src,
+            virtual_routes: routes,
+            virtual_rules: rules,
+            garp_lower_prio_delay: lower_delay,
+            dont_track_primary: flags[0],
+            lower_prio_no_advert: flags[1].then_some(true),
+            higher_prio_send_advert: flags[2].then_some(false),
+            promote_secondaries: flags[3],
+            track_scripts: tracked,
+            noted: l.5,
+            ..VrrpInstance::new(&format!("{prefix}_{n}"))
         }
+    })
+}
+
+fn status_codes() -> impl Strategy<Value = StatusCodes> {
+    proptest::collection::vec((100u16..=599, 0u16..50), 1..3).prop_map(|ranges| {
+        StatusCodes(
+            ranges
+                .into_iter()
+                .map(|(low, span)| (low, (low + span).min(599)))
+                .collect(),
+        )
     })
 }
 
 fn check() -> impl Strategy<Value = Check> {
     let url = (
         "/[a-z]{0,6}",
-        proptest::option::of(100u16..=599),
+        proptest::option::of(status_codes()),
         proptest::option::of(any::<[u8; 16]>()),
+        proptest::option::of((
+            "[a-z^$.]{1,6}( [a-z]{1,3})?",
+            any::<bool>(),
+            proptest::option::of(0u32..100),
+        )),
     )
-        .prop_map(|(path, status_code, digest)| UrlCheck {
-            path,
+        .prop_map(|(path, status_code, digest, regex)| UrlCheck {
             status_code,
             digest,
+            regex: regex.as_ref().map(|r| r.0.clone()),
+            regex_no_match: regex.as_ref().is_some_and(|r| r.1),
+            regex_max_offset: regex.and_then(|r| r.2),
+            ..UrlCheck::new(&path)
         });
     (
-        prop_oneof![
-            Just(CheckKind::HttpGet),
-            Just(CheckKind::SslGet),
-            Just(CheckKind::Tcp)
-        ],
+        proptest::sample::select(CheckKind::ALL.to_vec()),
         proptest::collection::vec(url, 1..3),
         (
             proptest::option::of(v4(10)),
             proptest::option::of(1u16..),
             proptest::option::of(v4(10)),
+            proptest::option::of(1u32..),
         ),
-        (centis(3600), 0u32..=1000, centis(3600)),
+        (
+            centis(3600),
+            0u32..=1000,
+            proptest::option::of(centis(3600)),
+        ),
         (
             proptest::option::of(centis(86400)),
             proptest::option::of("[a-z]{1,8}\\.example"),
             proptest::option::of(centis(86400)),
+            proptest::option::of(any::<bool>()),
+        ),
+        (
+            proptest::option::of("[0-9a-f]{2}( [0-9a-f]{1,2}){0,3}"),
+            proptest::option::of(proptest::option::of("[0-9a-fX]{2}( [0-9a-fX]{2}){0,2}")),
+            proptest::option::of(0u32..100),
+            proptest::option::of(proptest::sample::select(DNS_TYPES.to_vec())),
         ),
     )
-        .prop_map(|(kind, urls, addrs, timing, rest)| {
-            let http = kind != CheckKind::Tcp;
+        .prop_map(|(kind, urls, addrs, timing, rest, kinds)| {
+            let http = kind.is_http();
+            let udp = kind == CheckKind::Udp;
+            let dns = kind == CheckKind::Dns;
             Check {
-                kind,
                 urls: if http { urls } else { Vec::new() },
                 connect_ip: addrs.0,
                 connect_port: addrs.1,
                 bindto: addrs.2,
+                fwmark: addrs.3,
                 connect_timeout: timing.0,
                 retry: timing.1,
                 delay_before_retry: timing.2,
                 warmup: rest.0,
-                virtualhost: if http { rest.1 } else { None },
+                virtualhost: if http { rest.1.clone() } else { None },
+                sni_name: if kind == CheckKind::SslGet {
+                    rest.1.clone()
+                } else {
+                    None
+                },
+                helo_name: if kind == CheckKind::Smtp {
+                    rest.1
+                } else {
+                    None
+                },
                 delay_loop: rest.2,
+                alpha: rest.3,
+                payload: kinds
+                    .0
+                    .filter(|_| udp)
+                    .map(|h| HexBytes::parse(&h, false).unwrap()),
+                require_reply: kinds.1.filter(|_| udp).map(|h| RequireReply {
+                    data: h.map(|h| HexBytes::parse(&h, true).unwrap()),
+                }),
+                max_reply_length: kinds.2.filter(|_| udp),
+                dns_type: kinds.3.filter(|_| dns).map(String::from),
+                ..Check::new(kind)
             }
         })
 }
@@ -257,14 +417,33 @@ fn real_server(v: usize, r: usize) -> impl Strategy<Value = RealServer> {
         0u32..=65535,
         proptest::option::of(any::<bool>()),
         proptest::collection::vec(check(), 0..3),
+        (
+            proptest::option::of(1u32..100),
+            proptest::option::of(centis(100)),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(prop_oneof![Just(LbKind::Dr), Just(LbKind::Nat)]),
+            proptest::option::of(0u32..5000),
+            proptest::collection::vec(noted(&["notify_up", "notify_down"]), 0..2),
+        ),
     )
         .prop_map(
-            move |(port, weight, inhibit_on_failure, checks)| RealServer {
-                ip: IpAddr::from([10, (v / 250) as u8, (v % 250) as u8, r as u8 + 1]),
-                port,
+            move |(port, weight, inhibit_on_failure, checks, m)| RealServer {
                 weight,
                 inhibit_on_failure,
                 checks,
+                check_defaults: CheckDefaults {
+                    retry: m.0,
+                    ..CheckDefaults::default()
+                },
+                delay_loop: m.1,
+                alpha: m.2,
+                lvs_method: m.3,
+                uthreshold: m.4,
+                noted: m.5,
+                ..RealServer::new(
+                    IpAddr::from([10, (v / 250) as u8, (v % 250) as u8, r as u8 + 1]),
+                    port,
+                )
             },
         )
 }
@@ -297,8 +476,26 @@ fn virtual_server(v: usize, groups: usize) -> impl Strategy<Value = VirtualServe
         any::<[bool; 4]>(),
         proptest::option::of("[a-z]{1,8}\\.example"),
         (0..4usize).prop_flat_map(move |n| (0..n).map(|r| real_server(v, r)).collect::<Vec<_>>()),
+        (
+            proptest::option::of(centis(100)),
+            any::<[bool; 3]>(),
+            proptest::option::of(1u32..=65535),
+            proptest::collection::vec(noted(&["quorum_up", "quorum_down"]), 0..2),
+        ),
     );
     (key, settings, more).prop_map(|(key, s, m)| VirtualServer {
+        check_defaults: CheckDefaults {
+            connect_timeout: m.5 .0,
+            ..CheckDefaults::default()
+        },
+        lvs_flags: LbFlags {
+            ops: m.5 .1[0],
+            flag_3: m.5 .1[1],
+            sh_port: m.5 .1[2] && s.1 == "sh",
+            ..LbFlags::default()
+        },
+        weight: m.5 .2,
+        noted: m.5 .3,
         key,
         delay_loop: s.0,
         lb_algo: s.1.to_string(),
@@ -315,7 +512,32 @@ fn virtual_server(v: usize, groups: usize) -> impl Strategy<Value = VirtualServe
         ha_suspend: m.2[3],
         virtualhost: m.3,
         real_servers: m.4,
+        ..VirtualServer::new(VsKey::Fwmark(0))
     })
+}
+
+/// A vrrp_script's native check: a target of its own, the script's timing.
+fn script_check() -> impl Strategy<Value = (Check, i32, u32)> {
+    (
+        proptest::sample::select(vec![CheckKind::Ping, CheckKind::Tcp, CheckKind::HttpGet]),
+        v4(192),
+        1u16..,
+        centis(100),
+        -253i32..=253,
+        1u32..5,
+    )
+        .prop_map(|(kind, ip, port, timeout, weight, rise)| {
+            let mut c = Check::new(kind);
+            c.connect_ip = Some(ip);
+            if kind != CheckKind::Ping {
+                c.connect_port = Some(port);
+            }
+            if kind.is_http() {
+                c.urls.push(UrlCheck::new("/health"));
+            }
+            c.connect_timeout = timeout;
+            (c, weight, rise)
+        })
 }
 
 fn group(g: usize) -> impl Strategy<Value = VirtualServerGroup> {
@@ -353,7 +575,20 @@ fn keepalived() -> impl Strategy<Value = Keepalived> {
                 (0..servers)
                     .map(|v| virtual_server(v, groups))
                     .collect::<Vec<_>>(),
-                proptest::collection::vec(sync_notify(), 0..2),
+                proptest::collection::vec(noted(GROUP_NOTES), 0..2),
+                (
+                    proptest::collection::vec("[a-z]{1,6}@example\\.com", 0..3),
+                    proptest::option::of(("[a-z]{1,6}\\.example", 1u16..)),
+                    proptest::option::of(any::<bool>()),
+                    proptest::option::of(centis(100)),
+                    proptest::collection::vec(route(), 0..2),
+                    proptest::collection::vec(rule(), 0..2),
+                    proptest::collection::vec(
+                        noted(&["script_user", "enable_script_security"]),
+                        0..2,
+                    ),
+                ),
+                proptest::collection::vec(script_check(), 2),
             )
         })
         .prop_map(
@@ -365,6 +600,8 @@ fn keepalived() -> impl Strategy<Value = Keepalived> {
                 virtual_server_groups,
                 virtual_servers,
                 notify,
+                more,
+                script_checks,
             )| {
                 let lvs_sync_daemon = g.5.and_then(|(interface, pick, id)| {
                     let target = vrrp_instances.get(pick as usize % vrrp_instances.len().max(1))?;
@@ -377,14 +614,14 @@ fn keepalived() -> impl Strategy<Value = Keepalived> {
                 // Each instance in at most one sync group.
                 let sync_groups = (0..2)
                     .map(|s| SyncGroup {
-                        name: format!("SG{s}"),
                         members: vrrp_instances
                             .iter()
                             .zip(&membership)
                             .filter(|(_, m)| **m == Some(s))
                             .map(|(i, _)| i.name.clone())
                             .collect(),
-                        notify: notify.clone(),
+                        noted: notify.clone(),
+                        ..SyncGroup::new(&format!("SG{s}"))
                     })
                     .filter(|g| !g.members.is_empty())
                     .collect();
@@ -398,11 +635,30 @@ fn keepalived() -> impl Strategy<Value = Keepalived> {
                         skip_check_adv_addr: g.4[0],
                         strict: g.4[1],
                         lvs_sync_daemon,
+                        notification_email: more.0,
+                        smtp_server: more.1.map(|(host, port)| SmtpServer { host, port }),
+                        smtp_alert: more.2,
+                        vrrp_startup_delay: more.3,
+                        noted: more.6,
+                        ..GlobalDefs::default()
                     },
                     vrrp_instances,
                     sync_groups,
+                    vrrp_scripts: script_checks
+                        .into_iter()
+                        .enumerate()
+                        .map(|(n, (check, weight, rise))| VrrpScript {
+                            check: Some(check),
+                            weight,
+                            rise,
+                            ..VrrpScript::new(&format!("S{n}"))
+                        })
+                        .collect(),
                     virtual_server_groups,
                     virtual_servers,
+                    static_routes: more.4,
+                    static_rules: more.5,
+                    ..Keepalived::default()
                 }
             },
         )

@@ -1,30 +1,37 @@
-//! `lvsfw check-config FILE [--json]`: reads a keepalived.conf (or a native `.json`),
-//! validates it, and prints the normalized configuration (exit 0) or every error, one a
-//! line as `file:line:col: keyword: message` (exit 1), like `keepalived -t`. Notes on
-//! accepted-but-ignored keywords go to stderr. Runs on the build host and the appliance.
+//! `lvsfw check-config FILE [--json] [--strict]`: reads a keepalived.conf (or a native
+//! `.json`), validates it, and prints the normalized configuration (exit 0) or every
+//! error, one a line as `file:line:col: keyword: message` (exit 1), like `keepalived -t`.
+//! Notes (keywords kept but without effect, settings not acted on yet, keepalived's
+//! fallbacks; see firmware/config/KEYWORDS.md) go to stderr; with `--strict` each note is
+//! an error instead, for an operator who wants to be sure nothing is left unacted on.
+//! Runs on the build host and the appliance.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use config::{keepalived, native, Config};
 
-const USAGE: &str = "usage: lvsfw check-config FILE [--json]";
+const USAGE: &str = "usage: lvsfw check-config FILE [--json] [--strict]";
 
 pub fn run(args: &[String]) -> ExitCode {
-    let (file, json) = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [file] => (*file, false),
-        [file, "--json"] | ["--json", file] => (*file, true),
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+    let mut file = None;
+    let (mut json, mut strict) = (false, false);
+    for arg in args {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--strict" => strict = true,
+            other if file.is_none() && !other.starts_with("--") => file = Some(other),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
         }
+    }
+    let Some(file) = file else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
     };
-    match check(Path::new(file), json) {
+    match check(Path::new(file), json).and_then(|c| if strict { strictly(c) } else { Ok(c) }) {
         Ok(checked) => {
             for note in &checked.notes {
                 eprintln!("note: {note}");
@@ -44,6 +51,18 @@ pub fn run(args: &[String]) -> ExitCode {
 struct Checked {
     text: String,
     notes: Vec<String>,
+}
+
+/// `--strict`: every note is an error (the notes already name file:line:col).
+fn strictly(checked: Checked) -> Result<Checked, Vec<String>> {
+    if checked.notes.is_empty() {
+        return Ok(checked);
+    }
+    Err(checked
+        .notes
+        .into_iter()
+        .map(|n| format!("{n} (an error under --strict)"))
+        .collect())
 }
 
 /// A `.json` file is the native configuration (printed back as JSON); anything else is
@@ -119,7 +138,7 @@ mod tests {
         let file = dir.path().join("k.conf");
         std::fs::write(
             &file,
-            "vrrp_instance A {\n interface ext\n virtual_router_id 1\n priorty 9\n}\nvirtual_server 10.0.0.1 80 {\n lb_algo random\n}\n",
+            "vrrp_instance A {\n interface ext\n virtual_router_id 1\n priorty 9\n}\nvirtual_server 10.0.0.1 80 {\n quorum none\n}\n",
         )
         .unwrap();
         let errors = check(&file, false).err().unwrap();
@@ -128,7 +147,7 @@ mod tests {
             errors,
             vec![
                 format!("{at}:4:2: unknown keyword \"priorty\" in vrrp_instance (did you mean \"priority\"?)"),
-                format!("{at}:7:10: lb_algo: \"random\" is not a scheduler (expected one of rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh)"),
+                format!("{at}:7:9: quorum: \"none\" is not a whole number from 1 to 4294967295"),
             ]
         );
         let json = dir.path().join("bad.json");
@@ -140,5 +159,39 @@ mod tests {
                 json.display()
             )]
         );
+    }
+
+    #[test]
+    fn strict_turns_every_note_into_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.conf");
+        std::fs::write(
+            &file,
+            "global_defs {\n script_user nobody\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo random\n}\n",
+        )
+        .unwrap();
+        let at = file.display();
+        let checked = check(&file, false).unwrap();
+        assert_eq!(checked.notes.len(), 2, "{:?}", checked.notes);
+        let errors = strictly(checked).err().unwrap();
+        assert_eq!(errors.len(), 2);
+        assert!(
+            errors[0].starts_with(&format!(
+                "{at}:2:2: script_user: accepted and kept for export, no effect here"
+            )),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with(&format!(
+                "{at}:6:2: lb_algo: \"random\" is not a scheduler IPVS has"
+            )),
+            "{errors:?}"
+        );
+        assert!(errors
+            .iter()
+            .all(|e| e.ends_with("(an error under --strict)")));
+        // Without notes, strict changes nothing.
+        let seed = check(&seed("seed-3-1.conf"), false).unwrap();
+        assert_eq!(strictly(seed).unwrap().notes, Vec::<String>::new());
     }
 }

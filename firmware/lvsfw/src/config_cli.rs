@@ -290,7 +290,7 @@ mod tests {
         // An invalid paste names each error and leaves the candidate as it was.
         write_whole(
             &pasted,
-            b"virtual_server 10.0.0.1 80 {\n  lb_algo rx\n  delay_lop 6\n}\n",
+            b"virtual_server 10.0.0.1 80 {\n  quorum none\n  delay_lop 6\n}\n",
         )
         .unwrap();
         let report = import(&pasted, &paths).unwrap_err();

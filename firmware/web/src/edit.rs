@@ -273,14 +273,15 @@ impl Edit {
                         ));
                         check.retry = n;
                     }
-                    if let Some(d) = delay_before_retry.filter(|d| *d != check.delay_before_retry) {
+                    let current = check.delay_before_retry_or_default();
+                    if let Some(d) = delay_before_retry.filter(|d| Some(*d) != current) {
                         said.push(format!(
                             "{} delay_before_retry {} -> {}",
                             check.kind.keyword(),
-                            format_seconds(check.delay_before_retry),
+                            current.map(format_seconds).unwrap_or_else(|| "none".into()),
                             format_seconds(d)
                         ));
-                        check.delay_before_retry = d;
+                        check.delay_before_retry = Some(d);
                     }
                 }
                 Ok(format!("{}: {}", rs_name(&v, r), changes(said)))
@@ -334,11 +335,10 @@ impl Edit {
                     .unwrap_or_default();
                 let inhibit_on_failure = v.real_servers.first().and_then(|r| r.inhibit_on_failure);
                 let added = RealServer {
-                    ip: *ip,
-                    port: *port,
                     weight: *weight,
                     inhibit_on_failure,
                     checks,
+                    ..RealServer::new(*ip, *port)
                 };
                 let name = rs_name(&vs_name(v), &added);
                 v.real_servers.push(added);

@@ -129,11 +129,11 @@ impl Bindings<'_> {
 
     fn instance(&mut self, i: &VrrpInstance, at: &str) {
         let role = self.role(&format!("{at}.interface"), "interface", &i.interface);
-        for (n, name) in i.track_interfaces.iter().enumerate() {
+        for (n, tracked) in i.track_interfaces.iter().enumerate() {
             self.role(
                 &format!("{at}.track_interface[{n}]"),
                 "track_interface",
-                name,
+                &tracked.name,
             );
         }
         for (field, list) in [

@@ -7,11 +7,11 @@
 
 mod bindings;
 mod export;
-mod json;
 pub mod model;
 mod reader;
 mod spans;
-mod tree;
+pub mod table;
+pub(crate) mod tree;
 mod validate;
 
 use std::path::Path;

@@ -15,51 +15,31 @@ fn seed_file(name: &str) -> std::path::PathBuf {
 
 fn seed_real_server(last: u8) -> RealServer {
     RealServer {
-        ip: ip(&format!("192.168.33.{last}")),
-        port: 80,
-        weight: 1,
         inhibit_on_failure: Some(true),
         checks: vec![Check {
-            kind: CheckKind::HttpGet,
             urls: vec![UrlCheck {
-                path: "/".into(),
-                status_code: Some(200),
-                digest: None,
+                status_code: Some("200".parse().unwrap()),
+                ..UrlCheck::new("/")
             }],
-            connect_ip: None,
-            connect_port: None,
-            bindto: None,
             connect_timeout: Duration::from_secs(3),
             retry: 3,
-            delay_before_retry: Duration::from_secs(3),
-            warmup: None,
-            virtualhost: None,
-            delay_loop: None,
+            delay_before_retry: Some(Duration::from_secs(3)),
+            ..Check::new(CheckKind::HttpGet)
         }],
+        ..RealServer::new(ip(&format!("192.168.33.{last}")), 80)
     }
 }
 
 fn seed_virtual_server() -> VirtualServer {
     VirtualServer {
-        key: VsKey::Addr {
-            ip: ip("192.168.0.100"),
-            port: 80,
-        },
         delay_loop: Duration::from_secs(6),
         lb_algo: "rr".into(),
-        lb_kind: LbKind::Nat,
         protocol: Protocol::Tcp,
-        persistence_timeout: None,
-        persistence_granularity: None,
-        sorry_server: None,
-        quorum: 1,
-        hysteresis: 0,
-        alpha: false,
-        omega: false,
-        inhibit_on_failure: false,
-        ha_suspend: false,
-        virtualhost: None,
         real_servers: vec![seed_real_server(11), seed_real_server(12)],
+        ..VirtualServer::new(VsKey::Addr {
+            ip: ip("192.168.0.100"),
+            port: 80,
+        })
     }
 }
 
@@ -91,13 +71,10 @@ fn seed_3_2() {
     assert_eq!(
         read.config.vrrp_instances,
         vec![VrrpInstance {
-            name: "VI_1".into(),
             state: InitialState::Master,
             interface: "eth0".into(),
             vrid: 51,
-            priority: 100,
             advert_int: Duration::from_secs(3),
-            version: None,
             auth: Some(Authentication {
                 auth_type: AuthType::Ah,
                 auth_pass: "sfjpvrrp".into(),
@@ -106,18 +83,7 @@ fn seed_3_2() {
                 vip("192.168.0.100", "eth2"),
                 vip("192.168.33.10/24", "eth1")
             ],
-            excluded_vips: vec![],
-            nopreempt: false,
-            preempt_delay: Duration::ZERO,
-            track_interfaces: vec![],
-            unicast_src_ip: None,
-            unicast_peers: vec![],
-            garp_master_delay: None,
-            garp_master_repeat: None,
-            garp_master_refresh: None,
-            accept: None,
-            strict_mode: None,
-            notify: vec![],
+            ..VrrpInstance::new("VI_1")
         }]
     );
     assert_eq!(read.config.virtual_servers, vec![seed_virtual_server()]);
@@ -151,8 +117,12 @@ fn defaults_are_keepalived_s() {
     assert_eq!(vs.persistence_timeout, Some(360));
     let c = &vs.real_servers[0].checks[0];
     assert_eq!(
+        c.delay_before_retry_or_default(),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
         (c.connect_timeout, c.retry, c.delay_before_retry),
-        (Duration::from_secs(5), 1, Duration::from_secs(1))
+        (Duration::from_secs(5), 1, None)
     );
     assert_eq!(vs.real_servers[0].weight, 1);
     let i = &read.config.vrrp_instances[0];
@@ -170,7 +140,7 @@ fn defaults_are_keepalived_s() {
 #[test]
 fn every_error_of_a_file_at_once_with_place_and_hint() {
     let m = errors(
-        "vrrp_instance VI_1 {\n  interface ext\n  virtual_router_id 300\n  priorty 100\n  advert_int fast\n}\nvirtual_server 192.168.0.100 80 {\n  lb_algo random\n  real_server 192.168.33.11 80 {\n    MISC_CHECK {\n    }\n  }\n}\n",
+        "vrrp_instance VI_1 {\n  interface ext\n  virtual_router_id 300\n  priorty 100\n  advert_int fast\n}\nvirtual_server 192.168.0.100 80 {\n  lb_algo random\n  real_server 192.168.33.11 80 {\n    BFD_CHECK {\n    }\n  }\n}\n",
     );
     assert_eq!(
         m,
@@ -178,23 +148,61 @@ fn every_error_of_a_file_at_once_with_place_and_hint() {
             "k.conf:3:21: virtual_router_id: \"300\" is not a whole number from 1 to 255",
             "k.conf:4:3: unknown keyword \"priorty\" in vrrp_instance (did you mean \"priority\"?)",
             "k.conf:5:14: advert_int: \"fast\" is not a number of seconds up to 255",
-            "k.conf:8:11: lb_algo: \"random\" is not a scheduler (expected one of rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh)",
-            "k.conf:10:5: MISC_CHECK is not supported: the appliance has no shell to run scripts; use HTTP_GET, SSL_GET or TCP_CHECK",
+            "k.conf:10:5: BFD_CHECK: not supported: lvsfw has no BFD; use PING_CHECK",
         ]
     );
 }
 
 #[test]
-fn scripts_and_mail_are_accepted_with_a_note() {
+fn scripts_are_kept_word_for_word_and_noted_once_each() {
     let read = read_text(
-        "global_defs {\n notification_email { a@b }\n enable_script_security\n}\nvrrp_instance V { interface ext\n virtual_router_id 7\n notify_master /x.sh\n notify_backup /y.sh\n}\n",
+        "global_defs {\n notification_email { a@b }\n enable_script_security\n}\nvrrp_instance V { interface ext\n virtual_router_id 7\n notify_master \"/x.sh arg\" > /tmp/f\n notify_backup /y.sh\n notify_master /z.sh\n}\n",
         "k.conf",
     )
     .unwrap();
-    assert_eq!(read.notes.len(), 2, "{:?}", read.notes);
-    assert!(read.notes[0].contains("notification_email accepted and ignored"));
-    assert!(read.notes[1].contains("runs no scripts"));
-    assert_eq!(read.config.vrrp_instances[0].notify.len(), 2);
+    let notes = &read.notes;
+    assert_eq!(notes.len(), 4, "{notes:?}");
+    assert!(notes[0].starts_with("k.conf:2:2: notification_email: read and kept, but the appliance does not act on it yet"), "{notes:?}");
+    assert!(notes[1].starts_with("k.conf:3:2: enable_script_security: accepted and kept for export, no effect here: the appliance runs no scripts"), "{notes:?}");
+    assert!(
+        notes[2].starts_with("k.conf:7:2: notify_master: accepted and kept"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[3].starts_with("k.conf:8:2: notify_backup: accepted and kept"),
+        "{notes:?}"
+    );
+    let noted = &read.config.vrrp_instances[0].noted;
+    assert_eq!(noted.len(), 3);
+    assert_eq!(noted[0].args, vec!["/x.sh arg", ">", "/tmp/f"]);
+    let text = to_keepalived_conf(&read.config);
+    assert!(
+        text.contains("    notify_master \"/x.sh arg\" > /tmp/f\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn where_keepalived_warns_lvsfw_notes_and_takes_its_fallback() {
+    let read = read_text(
+        "vrrp_instance V { interface ext\n virtual_router_id 7\n state EQUAL\n}\nvirtual_server 10.0.0.1 80 {\n protocol tcp\n lb_algo rr\n lb_algo random\n lb_kind MASQ\n}\n",
+        "k.conf",
+    )
+    .unwrap();
+    assert_eq!(read.config.vrrp_instances[0].state, InitialState::Backup);
+    let vs = &read.config.virtual_servers[0];
+    assert_eq!(
+        (vs.lb_algo.as_str(), vs.lb_kind, vs.protocol),
+        ("rr", LbKind::Nat, Protocol::Tcp)
+    );
+    assert_eq!(
+        read.notes,
+        vec![
+            "k.conf:3:2: state: \"EQUAL\" is not MASTER or BACKUP; BACKUP, as keepalived does",
+            "k.conf:8:2: lb_algo: \"random\" is not a scheduler IPVS has (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh); ignored, as keepalived does, so rr stays",
+            "k.conf:9:2: lb_kind: \"MASQ\" is not NAT, DR or TUN; ignored, as keepalived does, so NAT stays",
+        ]
+    );
 }
 
 #[test]

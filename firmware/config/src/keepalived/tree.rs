@@ -256,7 +256,11 @@ fn parse_block(
                 let block = parse_block(tokens, Some(&pos), nesting + 1, depth, issues);
                 match current.as_mut() {
                     Some(stmt) => stmt.block = Some(block),
-                    None => issues.push(pos.to_string(), "a block must follow a keyword"),
+                    // keepalived takes the `{` on the line after its keyword too.
+                    None => match stmts.last_mut() {
+                        Some(previous) if previous.block.is_none() => previous.block = Some(block),
+                        _ => issues.push(pos.to_string(), "a block must follow a keyword"),
+                    },
                 }
                 finish(&mut current, &mut stmts, depth, issues);
             }
@@ -279,6 +283,13 @@ fn parse_block(
 
 fn finish(current: &mut Option<Stmt>, stmts: &mut Vec<Stmt>, depth: usize, issues: &mut Issues) {
     let Some(stmt) = current.take() else { return };
+    if let Some(what) = directive(&stmt.keyword.text) {
+        issues.push(
+            stmt.keyword.pos.to_string(),
+            format!("{}: {what} is not supported: write the values out (lvsfw reads one configuration per appliance)", stmt.keyword.text),
+        );
+        return;
+    }
     if stmt.keyword.text == "include" && stmt.block.is_none() {
         match stmt.args.as_slice() {
             [pattern] => stmts.extend(include(pattern, depth, issues)),
@@ -289,6 +300,17 @@ fn finish(current: &mut Option<Stmt>, stmts: &mut Vec<Stmt>, depth: usize, issue
         }
     } else {
         stmts.push(stmt);
+    }
+}
+
+/// keepalived's parser directives other than include: conditional lines (`@ID`, `@^ID`),
+/// definitions (`$NAME=VALUE`), sequences (`~SEQ(...)`, `~LST(...)`).
+fn directive(word: &str) -> Option<&'static str> {
+    match word.chars().next()? {
+        '@' => Some("a line for keepalived's config id (-i)"),
+        '$' => Some("a keepalived definition ($NAME=VALUE)"),
+        '~' => Some("a keepalived sequence (~SEQ, ~LST)"),
+        _ => None,
     }
 }
 
@@ -419,6 +441,32 @@ mod tests {
     fn one_line_blocks_hold_one_statement_a_line() {
         let (stmts, _) = parse("virtual_ipaddress { 192.168.0.100 dev eth2 }\n");
         assert_eq!(shape(&stmts), "virtual_ipaddress {192.168.0.100 dev eth2}");
+    }
+
+    #[test]
+    fn a_brace_on_the_next_line_opens_the_keyword_s_block() {
+        let (stmts, issues) = parse("virtual_server 10.0.0.1 80\n{\n  lb_algo rr\n}\nnext\n");
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(
+            shape(&stmts),
+            "virtual_server 10.0.0.1 80 {lb_algo rr}; next"
+        );
+        let (_, issues) = parse("{\n}\n");
+        assert_eq!(issues, vec!["k.conf:1:1: a block must follow a keyword"]);
+    }
+
+    #[test]
+    fn keepalived_s_other_directives_are_refused_with_their_place() {
+        let (_, issues) = parse("@high net_namespace high\n$IF=eth0\n~SEQ(n,1,3) x\n");
+        assert_eq!(issues.len(), 3, "{issues:?}");
+        assert!(
+            issues[0].starts_with("k.conf:1:1: @high: a line for keepalived's config id"),
+            "{issues:?}"
+        );
+        assert!(
+            issues[1].starts_with("k.conf:2:1: $IF=eth0: a keepalived definition"),
+            "{issues:?}"
+        );
     }
 
     #[test]

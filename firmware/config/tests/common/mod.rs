@@ -36,10 +36,10 @@ pub fn real_server(body: &str) -> String {
 }
 
 pub fn check(kind: &str, body: &str) -> String {
-    let url = if kind == "TCP_CHECK" {
-        ""
-    } else {
+    let url = if kind == "HTTP_GET" || kind == "SSL_GET" {
         "  url {\n   path /\n  }\n"
+    } else {
+        ""
     };
     real_server(&format!("  {kind} {{\n{url}{body}\n  }}"))
 }

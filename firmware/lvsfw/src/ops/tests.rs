@@ -166,7 +166,7 @@ fn keepalived_conf_is_checked_against_the_interfaces() {
         .ends_with("1 virtual server, 0 VRRP instances\n"));
     write(
         &d.paths.candidate_conf,
-        "virtual_server 10.0.0.1 80 {\n  lb_algo rx\n}\n",
+        "virtual_server 10.0.0.1 80 {\n  quorum none\n}\n",
     )
     .unwrap();
     let err = validate(&d.paths).unwrap_err();

@@ -530,7 +530,8 @@ impl App {
                                     .unwrap_or_default(),
                                 retry: first.map(|c| c.retry.to_string()).unwrap_or_default(),
                                 delay_before_retry: first
-                                    .map(|c| format_seconds(c.delay_before_retry))
+                                    .and_then(|c| c.delay_before_retry_or_default())
+                                    .map(format_seconds)
                                     .unwrap_or_default(),
                             }
                         })

@@ -488,14 +488,14 @@ fn a_form_from_an_older_candidate_is_refused() {
 fn a_bad_paste_shows_every_error_at_its_line_and_changes_nothing() {
     let mut b = browser();
     b.ready();
-    let bad = "virtual_server 10.0.0.1 80 {\r\n  lb_algo rx\r\n  delay_lop 6\r\n}\r\n";
+    let bad = "virtual_server 10.0.0.1 80 {\r\n  quorum rx\r\n  delay_lop 6\r\n}\r\n";
     let a = b.submit("/config/keepalived", &[("text", bad), ("action", "apply")]);
     assert_eq!(a.status, 422);
     for part in [
         "2 errors; nothing was changed.",
-        "<li>keepalived.conf:2:11: lb_algo: &quot;rx&quot; is not a scheduler",
+        "<li>keepalived.conf:2:10: quorum: &quot;rx&quot; is not a whole number",
         "<li>keepalived.conf:3:3: unknown keyword &quot;delay_lop&quot; in virtual_server (did you mean &quot;delay_loop&quot;?)</li>",
-        "   2 |   lb_algo rx\n                 ^ lb_algo",
+        "   2 |   quorum rx\n                ^ quorum",
         "   3 |   delay_lop 6\n         ^ unknown keyword",
     ] {
         assert!(a.body.contains(part), "{part:?} missing from\n{}", a.body);

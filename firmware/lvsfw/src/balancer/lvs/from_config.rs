@@ -120,7 +120,9 @@ fn real_server(
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         upper_threshold: 0,
         lower_threshold: 0,
-        checks: rs.checks.iter().map(|c| check(vs, rs, c)).collect(),
+        // PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK are read but not run yet (the
+        // reader notes them as not yet acted on).
+        checks: rs.checks.iter().filter_map(|c| check(vs, rs, c)).collect(),
     }
 }
 
@@ -128,7 +130,7 @@ fn check(
     vs: &keepalived::VirtualServer,
     rs: &keepalived::RealServer,
     c: &keepalived::Check,
-) -> CheckSpec {
+) -> Option<CheckSpec> {
     let connect_to = SocketAddr::new(
         c.connect_ip.unwrap_or(rs.ip),
         c.connect_port.unwrap_or(rs.port),
@@ -140,8 +142,11 @@ fn check(
                 .urls
                 .iter()
                 .map(|u| Url {
-                    status_codes: match u.status_code {
-                        Some(code) => StatusCodes::from_ranges([code..=code]).unwrap_or_default(),
+                    status_codes: match &u.status_code {
+                        Some(codes) => {
+                            StatusCodes::from_ranges(codes.0.iter().map(|(low, high)| *low..=*high))
+                                .unwrap_or_default()
+                        }
                         None => StatusCodes::default(),
                     },
                     digest: u.digest,
@@ -150,25 +155,31 @@ fn check(
                 .collect();
             let mut http = HttpCheck::new(urls);
             http.tls = c.kind == keepalived::CheckKind::SslGet;
-            http.virtualhost = c.virtualhost.clone().or_else(|| vs.virtualhost.clone());
+            http.virtualhost = c
+                .virtualhost
+                .clone()
+                .or_else(|| rs.virtualhost.clone())
+                .or_else(|| vs.virtualhost.clone());
             CheckKind::Http(http)
         }
+        _ => return None,
     };
-    let delay_loop = c.delay_loop.unwrap_or(vs.delay_loop);
+    // A check's own setting, else its real server's, else its virtual server's.
+    let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
     let timing = Timing {
         connect_timeout: c.connect_timeout,
         retry: c.retry,
-        delay_before_retry: c.delay_before_retry,
+        delay_before_retry: c.delay_before_retry_or_default().unwrap_or(delay_loop),
         delay_loop,
         warmup: c.warmup.unwrap_or(delay_loop),
-        alpha: vs.alpha,
+        alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
     };
-    CheckSpec {
+    Some(CheckSpec {
         kind,
         connect_to,
         bindto: c.bindto,
         timing,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -271,8 +271,8 @@ fn member(
         }
     }
     let mut track = vec![(link.name.clone(), link.index)];
-    for name in &i.track_interfaces {
-        let tracked = names.link(name)?;
+    for tracked in &i.track_interfaces {
+        let tracked = names.link(&tracked.name)?;
         if !track.iter().any(|(_, index)| *index == tracked.index) {
             track.push((tracked.name.clone(), tracked.index));
         }
