@@ -120,6 +120,7 @@ impl Reader {
         for host in hosts {
             let (mut hc, mut hown) = (c.clone(), own.clone());
             for st in self.block(host) {
+                self.seen("virtual_server/real_server/SMTP_CHECK/host", st);
                 let k = st.keyword.text.as_str();
                 if !self.connection(st, k, &mut hc, &mut hown) {
                     self.other(

@@ -534,6 +534,33 @@ impl Validator<'_> {
             );
         }
         self.check_defaults(&vs.check_defaults, at);
+        // keepalived.conf's defaults reach each check as the reader reads it; a model whose
+        // check lacks what its default gives would come back otherwise from an export.
+        for (r, rs) in vs.real_servers.iter().enumerate() {
+            for (c, check) in rs.checks.iter().enumerate() {
+                for (keyword, default, own) in [
+                    (
+                        "delay_before_retry",
+                        rs.check_defaults
+                            .delay_before_retry
+                            .or(vs.check_defaults.delay_before_retry),
+                        check.delay_before_retry,
+                    ),
+                    (
+                        "warmup",
+                        rs.check_defaults.warmup.or(vs.check_defaults.warmup),
+                        check.warmup,
+                    ),
+                ] {
+                    if default.is_some() && own.is_none() {
+                        self.push(
+                            format!("{at}.real_servers[{r}].checks[{c}].{keyword}"),
+                            format!("{keyword}: the check has none but its real or virtual server's check_defaults has one; give the check its own"),
+                        );
+                    }
+                }
+            }
+        }
         self.kept(&format!("{at}.noted"), "virtual_server", &vs.noted);
     }
 
