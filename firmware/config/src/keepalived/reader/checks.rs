@@ -26,6 +26,11 @@ impl Reader {
         kind: CheckKind,
         at: Node,
     ) -> Vec<(Check, CheckDefaults)> {
+        let quiet = !acted("virtual_server/real_server", kind.keyword());
+        self.quietly(quiet, |r| r.check_block(s, kind, at))
+    }
+
+    fn check_block(&mut self, s: &Stmt, kind: CheckKind, at: Node) -> Vec<(Check, CheckDefaults)> {
         let block = block_of(kind);
         let mut c = Check::new(kind);
         let mut own = CheckDefaults::default();

@@ -31,6 +31,9 @@ pub struct Reader {
     pub spans: Spans,
     /// Keywords already named by a note: each is noted once a file.
     noted: HashSet<String>,
+    /// Inside a block the appliance does not act on yet (its own note says so): the
+    /// keywords inside get no note of their own.
+    quiet: usize,
 }
 
 impl Reader {
@@ -40,6 +43,7 @@ impl Reader {
             notes: Vec::new(),
             spans: Spans::default(),
             noted: HashSet::new(),
+            quiet: 0,
         }
     }
 
@@ -81,14 +85,21 @@ impl Reader {
     /// Before an implemented keyword is read: a note when the appliance does not act on
     /// it yet (the table says so).
     fn seen(&mut self, block: &str, st: &Stmt) {
-        if let Some(row) = table::find(block, &st.keyword.text) {
-            if row.status == (Status::Implemented { acted: false }) {
-                self.note_once(
-                    st,
-                    "read and kept, but the appliance does not act on it yet",
-                );
-            }
+        if self.quiet == 0 && !acted(block, &st.keyword.text) {
+            self.note_once(
+                st,
+                "read and kept, but the appliance does not act on it yet",
+            );
         }
+    }
+
+    /// Reads a block the appliance does not act on yet (its keyword had its note): what
+    /// is inside gets none of its own.
+    fn quietly<T>(&mut self, quiet: bool, read: impl FnOnce(&mut Self) -> T) -> T {
+        self.quiet += usize::from(quiet);
+        let out = read(self);
+        self.quiet -= usize::from(quiet);
+        out
     }
 
     /// A keyword the block's reader does not read itself: what the table says. Noted ones
@@ -371,6 +382,13 @@ impl Reader {
                 .child(at, row.keyword, None, Some(&st.keyword.pos));
         }
     }
+}
+
+/// Whether the appliance acts on `keyword` in `block` (the table says so; a keyword
+/// without a row is someone else's error).
+fn acted(block: &str, keyword: &str) -> bool {
+    table::find(block, keyword)
+        .is_none_or(|row| row.status != (Status::Implemented { acted: false }))
 }
 
 impl Default for Reader {

@@ -415,6 +415,11 @@ impl Reader {
     /// `vrrp_script NAME { ... }`: keepalived's `script` is kept (noted); a native check
     /// in its place is lvsfw's (KEYWORDS.md).
     pub(super) fn vrrp_script(&mut self, s: &Stmt, at: Node) -> Option<VrrpScript> {
+        let quiet = !acted("-", "vrrp_script");
+        self.quietly(quiet, |r| r.vrrp_script_block(s, at))
+    }
+
+    fn vrrp_script_block(&mut self, s: &Stmt, at: Node) -> Option<VrrpScript> {
         let name = self.one(s, "a script name")?.text.clone();
         let mut script = VrrpScript::new(&name);
         let mut own_timeout = None;
@@ -488,6 +493,12 @@ impl Reader {
     /// after the instance that tracks it).
     pub(super) fn track_scripts_exist(&mut self, k: &mut Keepalived) {
         let names: HashSet<String> = k.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
+        let shell: HashSet<String> = k
+            .vrrp_scripts
+            .iter()
+            .filter(|s| s.check.is_none())
+            .map(|s| s.name.clone())
+            .collect();
         let mut gone = Vec::new();
         let lists = k
             .vrrp_instances
@@ -499,6 +510,12 @@ impl Reader {
                     .map(|g| (g.name.clone(), &mut g.track_scripts)),
             );
         for (owner, list) in lists {
+            for t in list.iter().filter(|t| shell.contains(&t.name)) {
+                gone.push(format!(
+                    "track_script: {owner}: vrrp_script \"{}\" runs keepalived's script, which the appliance does not run: the priority does not follow it (give the vrrp_script a native check)",
+                    t.name
+                ));
+            }
             list.retain(|t| {
                 let known = names.contains(&t.name);
                 if !known {
