@@ -127,11 +127,14 @@ fn check_row(row: &Row) -> Result<(), String> {
     match decider.status {
         Status::Implemented { acted } => {
             let read = read.map_err(|e| format!("refused:\n{conf}\n{e}"))?;
-            let not_yet = format!(
-                ": {}: read and kept, but the appliance does not act on it yet",
-                row.keyword
-            );
-            let noted_yet = read.notes.iter().any(|n| n.contains(&not_yet));
+            // The row's own note, or that of the block it is in, when the appliance does not
+            // act on the whole block yet (then only the block's keyword is noted).
+            let mut enclosing = row.block.split('/').chain([row.keyword]);
+            let noted_yet = enclosing.any(|k| {
+                let not_yet =
+                    format!(": {k}: read and kept, but the appliance does not act on it yet");
+                read.notes.iter().any(|n| n.contains(&not_yet))
+            });
             if !acted && !noted_yet {
                 return Err(format!("no \"not yet acted on\" note: {:?}", read.notes));
             }

@@ -4,6 +4,7 @@
 //! place.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 const TEXT: &str = include_str!("../../KEYWORDS.md");
@@ -35,18 +36,44 @@ pub struct Row {
 
 struct Table {
     rows: Vec<Row>,
-    index: HashMap<(&'static str, &'static str), usize>,
+    /// keyword -> its rows (a keyword such as `retry` is in a dozen blocks): the reader
+    /// looks up every statement, so the key is the short word and the block is compared
+    /// after.
+    index: HashMap<&'static str, Vec<usize>, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: the reader looks a keyword up for every statement, and these keys are short
+/// and not chosen by an attacker against this map (a miss is just "unknown keyword").
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let rows = parse(TEXT);
-        let index = rows
-            .iter()
-            .enumerate()
-            .map(|(n, r)| ((r.block, r.keyword), n))
-            .collect();
+        let mut index: HashMap<&'static str, Vec<usize>, BuildHasherDefault<Fnv>> =
+            HashMap::default();
+        for (n, r) in rows.iter().enumerate() {
+            index.entry(r.keyword).or_default().push(n);
+        }
         Table { rows, index }
     })
 }
@@ -58,10 +85,13 @@ pub fn rows() -> &'static [Row] {
 
 /// The row of `keyword` in `block`, if keepalived knows it there.
 pub fn find(block: &str, keyword: &str) -> Option<&'static Row> {
-    table()
+    let table = table();
+    table
         .index
-        .get(&(block, keyword))
-        .map(|&n| &table().rows[n])
+        .get(keyword)?
+        .iter()
+        .map(|&n| &table.rows[n])
+        .find(|r| r.block == block)
 }
 
 /// Whether the table has a section for `block` (a block of keywords, not of values).

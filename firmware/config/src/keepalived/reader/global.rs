@@ -8,8 +8,7 @@ impl Reader {
     pub(super) fn global_defs(&mut self, s: &Stmt, at: Node, k: &mut Keepalived) {
         let g = &mut k.global;
         for st in self.block(s) {
-            self.mark(at, BLOCK, st);
-            self.seen(BLOCK, st);
+            self.keyword(Some(at), BLOCK, st);
             match st.keyword.text.as_str() {
                 "router_id" => g.router_id = self.text(st, "a name"),
                 "vrrp_version" => g.vrrp_version = self.number(st, 2, 3).unwrap_or(2) as u8,

@@ -84,10 +84,8 @@ impl Reader {
         // virtual server's once the block is read (keepalived resolves at the end too).
         let mut own: Vec<(usize, usize, CheckDefaults)> = Vec::new();
         for st in self.block(s) {
-            if st.keyword.text != "real_server" {
-                self.mark(at, VS, st);
-            }
-            self.seen(VS, st);
+            let setting = st.keyword.text != "real_server";
+            self.keyword(setting.then_some(at), VS, st);
             let d = &mut vs.check_defaults;
             match st.keyword.text.as_str() {
                 "delay_loop" => vs.delay_loop = self.seconds(st, 86400.0).unwrap_or(vs.delay_loop),
@@ -309,20 +307,19 @@ impl Reader {
         rs.weight = weight;
         let mut own = Vec::new();
         for st in self.block(s) {
-            self.seen(RS, st);
-            if let Some(kind) = CheckKind::from_keyword(&st.keyword.text) {
+            let kind = CheckKind::from_keyword(&st.keyword.text);
+            // Only what validation names by itself gets a place of its own (see check).
+            let marked = matches!(st.keyword.text.as_str(), "weight" | "retry");
+            self.keyword(marked.then_some(at), RS, st);
+            if let Some(kind) = kind {
                 let first = rs.checks.len();
                 let check_at = self.item(at, "checks", Some(first), st);
-                for (n, (c, timing)) in self.check(st, kind, check_at).into_iter().enumerate() {
-                    if n > 0 {
-                        self.item(at, "checks", Some(first + n), st);
-                    }
-                    rs.checks.push(c);
-                    own.push(timing);
+                self.check(st, kind, check_at, (&mut rs.checks, &mut own));
+                for n in first + 1..rs.checks.len() {
+                    self.item(at, "checks", Some(n), st);
                 }
                 continue;
             }
-            self.mark(at, RS, st);
             let d = &mut rs.check_defaults;
             match st.keyword.text.as_str() {
                 "weight" => rs.weight = self.number(st, 0, 65535).unwrap_or(1) as u32,

@@ -85,7 +85,21 @@ impl Reader {
     /// Before an implemented keyword is read: a note when the appliance does not act on
     /// it yet (the table says so).
     fn seen(&mut self, block: &str, st: &Stmt) {
-        if self.quiet == 0 && !acted(block, &st.keyword.text) {
+        self.keyword(None, block, st);
+    }
+
+    /// One look-up in the table for a statement of `block`: records where the setting is
+    /// (the native JSON names each by its keyword) when `at` is given, and notes a keyword
+    /// the appliance does not act on yet.
+    fn keyword(&mut self, at: Option<Node>, block: &str, st: &Stmt) {
+        let Some(row) = table::find(block, &st.keyword.text) else {
+            return;
+        };
+        if let Some(at) = at {
+            self.spans
+                .child(at, row.keyword, None, Some(&st.keyword.pos));
+        }
+        if self.quiet == 0 && row.status == (Status::Implemented { acted: false }) {
             self.note_once(
                 st,
                 "read and kept, but the appliance does not act on it yet",
@@ -183,11 +197,16 @@ impl Reader {
     }
 
     fn number(&mut self, s: &Stmt, min: u64, max: u64) -> Option<u64> {
-        let expected = format!("a whole number from {min} to {max}");
-        let w = self.one(s, &expected)?;
+        // Written only for an error: this runs for most statements of a large file.
+        let expected = || format!("a whole number from {min} to {max}");
+        let [w] = s.args.as_slice() else {
+            self.one(s, &expected());
+            return None;
+        };
         match w.text.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Some(n),
             _ => {
+                let expected = expected();
                 self.error(
                     w,
                     format!("{}: \"{}\" is not {expected}", s.keyword.text, w.text),
@@ -199,13 +218,17 @@ impl Reader {
 
     /// Seconds, with decimals as keepalived allows them ("0.1", "3").
     fn seconds(&mut self, s: &Stmt, max: f64) -> Option<Duration> {
-        let expected = format!("a number of seconds up to {max}");
-        let w = self.one(s, &expected)?;
+        let expected = || format!("a number of seconds up to {max}");
+        let [w] = s.args.as_slice() else {
+            self.one(s, &expected());
+            return None;
+        };
         match w.text.parse::<f64>() {
             Ok(v) if v.is_finite() && (0.0..=max).contains(&v) => {
                 Some(Duration::from_micros((v * 1e6).round() as u64))
             }
             _ => {
+                let expected = expected();
                 self.error(
                     w,
                     format!("{}: \"{}\" is not {expected}", s.keyword.text, w.text),

@@ -63,8 +63,7 @@ impl Reader {
         let mut i = VrrpInstance::new(&name);
         let mut vrid_given = false;
         for st in self.block(s) {
-            self.mark(at, INSTANCE, st);
-            self.seen(INSTANCE, st);
+            self.keyword(Some(at), INSTANCE, st);
             match st.keyword.text.as_str() {
                 "state" => match self.one(st, "MASTER or BACKUP") {
                     Some(w) if w.text == "MASTER" => i.state = InitialState::Master,
@@ -424,17 +423,18 @@ impl Reader {
         let mut script = VrrpScript::new(&name);
         let mut own_timeout = None;
         for st in self.block(s) {
-            self.mark(at, SCRIPT, st);
-            self.seen(SCRIPT, st);
+            self.keyword(Some(at), SCRIPT, st);
             if let Some(kind) = CheckKind::from_keyword(&st.keyword.text) {
                 if script.check.is_some() {
                     self.error(&st.keyword, "vrrp_script: holds one check");
                     continue;
                 }
                 let check_at = self.spans.child(at, "check", None, Some(&st.keyword.pos));
-                let mut checks = self.check(st, kind, check_at).into_iter();
-                if let Some((c, timing)) = checks.next() {
-                    if checks.next().is_some() {
+                let (mut checks, mut timings) = (Vec::new(), Vec::new());
+                self.check(st, kind, check_at, (&mut checks, &mut timings));
+                if let (Some(c), Some(timing)) = (checks.first().cloned(), timings.first().cloned())
+                {
+                    if checks.len() > 1 {
                         self.error(&st.keyword, "vrrp_script: holds one check (one host)");
                     }
                     for (given, keyword) in [

@@ -291,19 +291,22 @@ impl Validator<'_> {
             "checks",
         );
         for (n, c) in rs.checks.iter().enumerate() {
-            self.check(c, &format!("{}.checks[{n}]", at()));
+            self.check(c, &At(&|f| write!(f, "{}.checks[{n}]", at())));
         }
     }
 
     /// One check, of a real server or of a vrrp_script.
-    pub(super) fn check(&mut self, c: &Check, c_at: &str) {
+    pub(super) fn check(&mut self, c: &Check, c_at: &dyn fmt::Display) {
         let kw = c.kind.keyword();
         if !c.kind.is_http() {
             if !c.urls.is_empty() {
-                self.push(c_at, format!("{kw}: takes no url"));
+                self.push(c_at.to_string(), format!("{kw}: takes no url"));
             }
         } else if c.urls.is_empty() {
-            self.push(c_at, format!("{kw}: needs at least one url {{ path ... }}"));
+            self.push(
+                c_at.to_string(),
+                format!("{kw}: needs at least one url {{ path ... }}"),
+            );
         }
         self.too_many(
             || format!("{c_at}.url"),
@@ -391,10 +394,10 @@ impl Validator<'_> {
             }
         }
         for (u, url) in c.urls.iter().enumerate() {
-            let u_at = format!("{c_at}.url[{u}]");
+            let u_at = At(&|f| write!(f, "{c_at}.url[{u}]"));
             self.text(|| format!("{u_at}.path"), "path", &url.path);
             if url.path.is_empty() {
-                self.push(&u_at, "url: path is missing");
+                self.push(u_at.to_string(), "url: path is missing");
             }
             for (keyword, value) in [("virtualhost", &url.virtualhost), ("regex", &url.regex)] {
                 if let Some(v) = value {
@@ -444,11 +447,13 @@ impl Validator<'_> {
                     "tls_compliant: for SSL_GET only",
                 );
             }
-            self.kept(
-                &format!("{u_at}.noted"),
-                &format!("virtual_server/real_server/{kw}/url"),
-                &url.noted,
-            );
+            if !url.noted.is_empty() {
+                self.kept(
+                    || format!("{u_at}.noted"),
+                    &format!("virtual_server/real_server/{kw}/url"),
+                    &url.noted,
+                );
+            }
         }
         if c.connect_port == Some(0) {
             self.push(
@@ -462,11 +467,13 @@ impl Validator<'_> {
                 format!("retry: {} is not from 0 to 1000", c.retry),
             );
         }
-        self.kept(
-            &format!("{c_at}.noted"),
-            &format!("virtual_server/real_server/{kw}"),
-            &c.noted,
-        );
+        if !c.noted.is_empty() {
+            self.kept(
+                || format!("{c_at}.noted"),
+                &format!("virtual_server/real_server/{kw}"),
+                &c.noted,
+            );
+        }
     }
 
     fn virtual_server_more(&mut self, vs: &VirtualServer, at: &str, vs_family: Option<bool>) {
@@ -533,7 +540,7 @@ impl Validator<'_> {
                 format!("weight: {w} is not from 1 to 65535"),
             );
         }
-        self.check_defaults(&vs.check_defaults, at);
+        self.check_defaults(&vs.check_defaults, &at);
         // keepalived.conf's defaults reach each check as the reader reads it; a model whose
         // check lacks what its default gives would come back otherwise from an export.
         for (r, rs) in vs.real_servers.iter().enumerate() {
@@ -561,22 +568,22 @@ impl Validator<'_> {
                 }
             }
         }
-        self.kept(&format!("{at}.noted"), "virtual_server", &vs.noted);
+        self.kept(|| format!("{at}.noted"), "virtual_server", &vs.noted);
     }
 
     fn real_server_more(&mut self, rs: &RealServer, at: &dyn Fn() -> String) {
         if let Some(host) = &rs.virtualhost {
             self.text(|| format!("{}.virtualhost", at()), "virtualhost", host);
         }
-        self.check_defaults(&rs.check_defaults, &at());
+        self.check_defaults(&rs.check_defaults, &At(&|f| f.write_str(&at())));
         self.kept(
-            &format!("{}.noted", at()),
+            || format!("{}.noted", at()),
             "virtual_server/real_server",
             &rs.noted,
         );
     }
 
-    fn check_defaults(&mut self, d: &CheckDefaults, at: &str) {
+    fn check_defaults(&mut self, d: &CheckDefaults, at: &dyn fmt::Display) {
         if let Some(r) = d.retry.filter(|r| *r > 1000) {
             self.push(
                 format!("{at}.retry"),

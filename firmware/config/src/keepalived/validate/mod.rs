@@ -6,6 +6,7 @@
 //! servers behind `int`) is checked only when the native configuration is given.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -223,7 +224,12 @@ impl Validator<'_> {
     /// Statements kept word for word: each a keyword the table notes in `block` (so JSON
     /// cannot slip anything else into an export), its words ones keepalived.conf can carry,
     /// and not too many.
-    fn kept(&mut self, path: &str, block: &str, list: &[Kept]) {
+    fn kept(&mut self, path: impl Lazy, block: &str, list: &[Kept]) {
+        if list.is_empty() {
+            return;
+        }
+        let path = path.path();
+        let path = path.as_str();
         let size: usize = list.iter().map(Kept::size).sum();
         self.too_many(path, size, MAX_NOTED, "noted statements");
         for (n, k) in list.iter().enumerate() {
@@ -277,6 +283,15 @@ fn range_problem(first: IpAddr, last: IpAddr) -> Option<String> {
         ));
     }
     (last_n < first_n).then(|| format!("the range {first} to {last} ends before it starts"))
+}
+
+/// A path written only when a finding needs it (`format!("{at}.retry")` formats it then).
+struct At<'a>(&'a dyn Fn(&mut fmt::Formatter<'_>) -> fmt::Result);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
 }
 
 /// A path built only when there is something to report: most items are fine, and a large

@@ -208,7 +208,7 @@ impl Validator<'_> {
             let at = format!("vrrp_sync_groups[{n}]");
             self.text(&at, "vrrp_sync_group", &g.name);
             self.tracking(&at, &g.track_interfaces, &g.track_scripts);
-            self.kept(&format!("{at}.noted"), "vrrp_sync_group", &g.noted);
+            self.kept(|| format!("{at}.noted"), "vrrp_sync_group", &g.noted);
             if !names.insert(g.name.as_str()) {
                 self.push(&at, format!("vrrp_sync_group: {} is defined twice", g.name));
             }
@@ -347,7 +347,7 @@ impl Validator<'_> {
         }
         self.routes(&format!("{at}.virtual_routes"), &i.virtual_routes);
         self.rules(&format!("{at}.virtual_rules"), &i.virtual_rules);
-        self.kept(&format!("{at}.noted"), "vrrp_instance", &i.noted);
+        self.kept(|| format!("{at}.noted"), "vrrp_instance", &i.noted);
     }
 
     /// Each vrrp_script: a native check (with its target given) or keepalived's script,
@@ -404,14 +404,14 @@ impl Validator<'_> {
                     );
                 }
             }
-            self.kept(&format!("{at}.noted"), "vrrp_script", &s.noted);
+            self.kept(|| format!("{at}.noted"), "vrrp_script", &s.noted);
         }
     }
 
     /// A check in a vrrp_script: the same rules as in a real server, and a target of its
     /// own (there is no real server to default to).
     fn script_check(&mut self, c: &Check, at: &str) {
-        self.check(c, at);
+        self.check(c, &at);
         let kw = c.kind.keyword();
         if c.connect_ip.is_none() {
             self.push(at, format!("{kw}: in a vrrp_script, connect_ip is needed (there is no real server to check)"));
