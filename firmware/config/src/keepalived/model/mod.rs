@@ -30,7 +30,6 @@ pub mod limits {
     pub const MAX_VIPS: usize = 255;
     pub const MAX_TRACK_INTERFACES: usize = 32;
     pub const MAX_UNICAST_PEERS: usize = 255;
-    pub const MAX_NOTIFY_SCRIPTS: usize = 16;
     pub const MAX_SYNC_GROUPS: usize = 255;
     pub const MAX_SYNC_GROUP_MEMBERS: usize = 255;
     pub const MAX_VIRTUAL_SERVER_GROUPS: usize = 1_024;
