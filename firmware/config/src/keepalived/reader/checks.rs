@@ -49,7 +49,7 @@ impl Reader {
             // reported at the check (marking every line costs a large file ~10 %).
             let marked = matches!(
                 st.keyword.text.as_str(),
-                "connect_port" | "retry" | "delay_before_retry"
+                "connect_port" | "bindto" | "retry" | "delay_before_retry"
             );
             self.keyword(marked.then_some(at), block, st);
             let k = st.keyword.text.as_str();

@@ -110,10 +110,7 @@ impl Reader {
                 }
                 "track_interface" => {
                     let start = i.track_interfaces.len();
-                    for (n, line) in self.block(st).iter().enumerate() {
-                        self.item(at, "track_interface", Some(start + n), line);
-                    }
-                    let tracked = self.track_interfaces(st);
+                    let tracked = self.track_interfaces(st, Some((at, start)));
                     i.track_interfaces.extend(tracked)
                 }
                 "track_script" => {
@@ -259,10 +256,14 @@ impl Reader {
         Some(vmac)
     }
 
-    /// `track_interface { IF [weight N [reverse]] ... }`.
-    fn track_interfaces(&mut self, st: &Stmt) -> Vec<TrackInterface> {
+    /// `track_interface { IF [weight N [reverse]] ... }`; each line recorded as
+    /// `at.track_interface[start + n]` when `at` is given.
+    fn track_interfaces(&mut self, st: &Stmt, at: Option<(Node, usize)>) -> Vec<TrackInterface> {
         let mut out = Vec::new();
         for line in self.block(st) {
+            if let Some((at, start)) = at {
+                self.item(at, "track_interface", Some(start + out.len()), line);
+            }
             let Some((weight, reverse)) = self.track_weight(line, false) else {
                 continue;
             };
@@ -394,7 +395,7 @@ impl Reader {
                 }
                 "track_interface" => {
                     self.mark(at, SYNC_GROUP, st);
-                    let tracked = self.track_interfaces(st);
+                    let tracked = self.track_interfaces(st, None);
                     g.track_interfaces.extend(tracked)
                 }
                 "track_script" => {
