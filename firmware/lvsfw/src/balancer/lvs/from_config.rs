@@ -36,22 +36,21 @@ fn service_keys(k: &Keepalived, vs: &keepalived::VirtualServer) -> Vec<ServiceKe
         addr,
         port,
     };
+    // A fwmark service's family: ip_family, else its real servers' (as keepalived takes it).
+    let ipv6 = match vs.ip_family {
+        Some(family) => family == keepalived::IpFamily::Inet6,
+        None => vs.real_servers.first().is_some_and(|rs| rs.ip.is_ipv6()),
+    };
     match &vs.key {
         VsKey::Addr { ip, port } => vec![addr(*ip, *port)],
-        VsKey::Fwmark(mark) => vec![ServiceKey::Fwmark {
-            ipv6: false,
-            mark: *mark,
-        }],
+        VsKey::Fwmark(mark) => vec![ServiceKey::Fwmark { ipv6, mark: *mark }],
         VsKey::Group(name) => k
             .virtual_server_groups
             .iter()
             .filter(|g| &g.name == name)
             .flat_map(|g| &g.entries)
             .flat_map(|entry| match entry {
-                GroupEntry::Fwmark(mark) => vec![ServiceKey::Fwmark {
-                    ipv6: false,
-                    mark: *mark,
-                }],
+                GroupEntry::Fwmark(mark) => vec![ServiceKey::Fwmark { ipv6, mark: *mark }],
                 GroupEntry::Range { first, last, port } => range(*first, *last)
                     .into_iter()
                     .map(|ip| addr(ip, *port))
@@ -246,6 +245,55 @@ mod tests {
                     mark: 7
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn status_code_ranges_and_defaults_from_the_real_and_virtual_server_reach_the_check() {
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n retry 4\n real_server 10.0.1.1 80 {\n  delay_loop 2\n  alpha\n  HTTP_GET {\n   url {\n    path /\n    status_code 200-299 404\n   }\n  }\n }\n}\n";
+        let k = config::keepalived::read_text(text, "k.conf")
+            .unwrap()
+            .config;
+        let check = &plan(&k).services[0].real_servers[0].checks[0];
+        assert_eq!(check.timing.retry, 4);
+        assert_eq!(check.timing.delay_loop, std::time::Duration::from_secs(2));
+        assert!(check.timing.alpha);
+        let CheckKind::Http(http) = &check.kind else {
+            panic!("{check:?}")
+        };
+        let codes = &http.urls[0].status_codes;
+        assert!(codes.contains(204) && codes.contains(404) && !codes.contains(500));
+    }
+
+    #[test]
+    fn a_fwmark_service_takes_its_family_from_ip_family_or_its_real_servers() {
+        let fwmark = |body: &str| {
+            let text = format!("virtual_server fwmark 5 {{\n{body}\n}}\n");
+            let k = config::keepalived::read_text(&text, "k.conf")
+                .unwrap()
+                .config;
+            plan(&k).services[0].service.key
+        };
+        assert_eq!(
+            fwmark(" real_server 10.0.1.1 {\n }"),
+            ServiceKey::Fwmark {
+                ipv6: false,
+                mark: 5
+            }
+        );
+        assert_eq!(
+            fwmark(" real_server fd00::1 {\n }"),
+            ServiceKey::Fwmark {
+                ipv6: true,
+                mark: 5
+            }
+        );
+        assert_eq!(
+            fwmark(" ip_family inet6"),
+            ServiceKey::Fwmark {
+                ipv6: true,
+                mark: 5
+            }
         );
     }
 }
