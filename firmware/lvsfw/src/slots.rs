@@ -9,8 +9,10 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use update::grubenv::{self, Env};
+use update::keys::Keyring;
 use update::payload::{self, Manifest};
 use update::trial::good_slot;
+use update::verify::{self, Event, Policy};
 use update::Slot;
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
@@ -287,13 +289,27 @@ pub struct Installed {
 }
 
 /// Writes the update in `file` into the slot that does not run and has grub try it
-/// once at the next boot. The update is checked whole before anything is touched; a
-/// slot on trial (running, not yet good) refuses, because the other slot is then the
-/// only good one.
-pub fn install(file: &Path, board: &str, esp: &Path, running: Slot) -> Result<Installed, String> {
+/// once at the next boot. The update is checked whole (signed by one of `keys`, for
+/// this board) before anything is touched; a slot on trial (running, not yet good)
+/// refuses, because the other slot is then the only good one.
+pub fn install(
+    file: &Path,
+    board: &str,
+    keys: &Keyring,
+    esp: &Path,
+    running: Slot,
+) -> Result<Installed, String> {
     let open = || open_update(file);
+    let policy = || Policy {
+        keys: keys.clone(),
+        board: Some(board.into()),
+        running: None,
+        floor: None,
+        allow_downgrade: false,
+        max_len: payload::MAX_LEN,
+    };
     let damaged = |e: payload::Error| format!("{}: {e}; nothing changed", file.display());
-    payload::verify(&mut open()?, Some(board)).map_err(damaged)?;
+    verify::verify(&mut open()?, policy()).map_err(damaged)?;
     let mut env = read_grubenv(esp).map_err(|e| format!("{e}; nothing changed"))?;
     let good = good_slot(env.get("slot"));
     if good != running {
@@ -323,12 +339,14 @@ pub fn install(file: &Path, board: &str, esp: &Path, running: Slot) -> Result<In
         outputs.push((path, std::io::BufWriter::with_capacity(256 << 10, out)));
     }
     // Read again while writing: what lands on the disk is what this pass hashed.
-    let unpacked = payload::unpack(&mut open()?, Some(board), &mut |index, bytes| {
-        outputs[index].1.write_all(bytes)
+    let unpacked = verify::read(&mut open()?, policy(), &mut |event| match event {
+        Event::Data { file, bytes } => outputs[file].1.write_all(bytes),
+        _ => Ok(()),
     });
     let result = unpacked
         .map_err(|e| format!("{}: {e}", file.display()))
-        .and_then(|manifest| {
+        .and_then(|accepted| {
+            let manifest = accepted.manifest;
             for (path, out) in &mut outputs {
                 out.flush()
                     .and_then(|_| out.get_ref().sync_all())
@@ -375,8 +393,8 @@ fn open_update(file: &Path) -> Result<Box<dyn Read>, String> {
         return Ok(Box::new(reader));
     }
     let mut peek = File::open(file).map_err(fail)?;
-    match payload::read_header(&mut peek) {
-        Ok((manifest, _)) => Ok(Box::new(reader.take(manifest.total_len()))),
+    match payload::read_total_len(&mut peek) {
+        Ok(len) => Ok(Box::new(reader.take(len))),
         // What is wrong with it is said when it is read.
         Err(_) => Ok(Box::new(reader)),
     }
@@ -412,7 +430,7 @@ pub fn read_small(path: &Path, max: u64) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use update::payload::{pack, Source};
+    use update::testing::{keyring, Update};
 
     fn esp_with_slot_a() -> tempfile::TempDir {
         let esp = tempfile::tempdir().unwrap();
@@ -429,21 +447,12 @@ mod tests {
 
     fn update_file(dir: &Path, board: &str, version: &str) -> PathBuf {
         let path = dir.join(format!("{version}.update"));
-        let mut out = File::create(&path).unwrap();
-        pack(
-            &mut out,
-            board,
-            version,
-            Source {
-                len: 6,
-                reader: &mut &b"kernel"[..],
-            },
-            Source {
-                len: 6,
-                reader: &mut &b"initrd"[..],
-            },
-        )
-        .unwrap();
+        let update = Update {
+            board: board.into(),
+            version: version.into(),
+            ..Update::default()
+        };
+        std::fs::write(&path, update.bytes()).unwrap();
         path
     }
 
@@ -451,10 +460,10 @@ mod tests {
     fn an_update_fills_the_other_slot_and_asks_grub_to_try_it_once() {
         let esp = esp_with_slot_a();
         let work = tempfile::tempdir().unwrap();
-        let file = update_file(work.path(), "qemu-x86_64", "2.0");
-        let done = install(&file, "qemu-x86_64", esp.path(), Slot::A).unwrap();
+        let file = update_file(work.path(), "qemu-x86_64", "2.0.0-1");
+        let done = install(&file, "qemu-x86_64", &keyring(&[1]), esp.path(), Slot::A).unwrap();
         assert_eq!(done.slot, Slot::B);
-        assert_eq!(done.manifest.version, "2.0");
+        assert_eq!(done.manifest.version.to_string(), "2.0.0-1");
         assert_eq!(
             std::fs::read(esp.path().join("B/vmlinuz")).unwrap(),
             b"kernel"
@@ -463,7 +472,10 @@ mod tests {
             std::fs::read(esp.path().join("B/initrd")).unwrap(),
             b"initrd"
         );
-        assert_eq!(slot_version(esp.path(), Slot::B).as_deref(), Some("2.0"));
+        assert_eq!(
+            slot_version(esp.path(), Slot::B).as_deref(),
+            Some("2.0.0-1")
+        );
         assert!(!esp.path().join("B/initrd.new").exists());
         let env = read_grubenv(esp.path()).unwrap();
         assert_eq!((env.get("slot"), env.get("next")), (Some("A"), Some("B")));
@@ -481,7 +493,8 @@ mod tests {
         let mut env = read_grubenv(esp.path()).unwrap();
         env.set("next", "").unwrap();
         write_grubenv(esp.path(), &env).unwrap();
-        let on_trial = install(&file, "qemu-x86_64", esp.path(), Slot::B).unwrap_err();
+        let on_trial =
+            install(&file, "qemu-x86_64", &keyring(&[1]), esp.path(), Slot::B).unwrap_err();
         assert!(on_trial.contains("slot B runs on trial"), "{on_trial}");
         mark_good(esp.path(), Slot::B).unwrap();
         let env = read_grubenv(esp.path()).unwrap();
@@ -493,21 +506,30 @@ mod tests {
         let esp = esp_with_slot_a();
         let before = std::fs::read(esp.path().join(GRUBENV)).unwrap();
         let work = tempfile::tempdir().unwrap();
-        let other_board = update_file(work.path(), "pc-x86_64", "2.0");
-        let err = install(&other_board, "qemu-x86_64", esp.path(), Slot::A).unwrap_err();
+        let other_board = update_file(work.path(), "pc-x86_64", "2.0.0-1");
+        let err = install(
+            &other_board,
+            "qemu-x86_64",
+            &keyring(&[1]),
+            esp.path(),
+            Slot::A,
+        )
+        .unwrap_err();
         assert!(
             err.ends_with(
                 "built for board \"pc-x86_64\", but this is board \"qemu-x86_64\"; nothing changed"
             ),
             "{err}"
         );
-        let damaged = update_file(work.path(), "qemu-x86_64", "3.0");
+        let damaged = update_file(work.path(), "qemu-x86_64", "3.0.0-1");
         let mut bytes = std::fs::read(&damaged).unwrap();
-        let at = bytes.len() - 40;
+        // A byte of the initrd (then 8 bytes of version file).
+        let at = bytes.len() - 10;
         bytes[at] ^= 1;
         std::fs::write(&damaged, bytes).unwrap();
-        let err = install(&damaged, "qemu-x86_64", esp.path(), Slot::A).unwrap_err();
-        assert!(err.contains("checksum mismatch"), "{err}");
+        let err =
+            install(&damaged, "qemu-x86_64", &keyring(&[1]), esp.path(), Slot::A).unwrap_err();
+        assert!(err.contains("file initrd is not what was signed"), "{err}");
         assert!(!esp.path().join("B").exists());
         assert_eq!(std::fs::read(esp.path().join(GRUBENV)).unwrap(), before);
     }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use update::payload::{self, Source};
+use update::keys::{Keyring, SigningKey};
+use update::payload::{self, Source, Spec};
+use update::version::Version;
 
 use crate::board;
 use crate::slots;
@@ -16,8 +18,10 @@ const UPDATE_USAGE: &str = "\
 usage: lvsfw update FILE
          write the update FILE into the boot slot that does not run; the next boot
          tries it once and keeps it only if the balancer comes up
-       lvsfw update pack --board BOARD --version VERSION --kernel VMLINUZ --initrd INITRD -o FILE
-         make an update file (on the build host)";
+       lvsfw update pack --board BOARD --version VERSION [--floor VERSION] --kernel VMLINUZ
+                         --initrd INITRD --signing-key KEY -o FILE
+         make an update file signed with KEY (PKCS#8 Ed25519, PEM or DER), on the build
+         host; it carries the keys this firmware trusts (the image inside is this build)";
 
 pub fn update(args: &[String]) -> ExitCode {
     match args {
@@ -70,7 +74,10 @@ pub fn apply(file: &Path) -> Result<String, String> {
         "not booted from a disk image (no lvsfw.slot= on the kernel command line): there is no slot to update",
     )?;
     let esp = slots::mount_esp()?;
-    let done = slots::writing(&esp, |esp| slots::install(file, &board, esp, running))?;
+    let keys = Keyring::compiled();
+    let done = slots::writing(&esp, |esp| {
+        slots::install(file, &board, &keys, esp, running)
+    })?;
     let m = &done.manifest;
     let line = format!(
         "slot {} now holds version {} ({} bytes, written in {:.1} s); slot {running} keeps version {}",
@@ -91,20 +98,25 @@ pub fn apply(file: &Path) -> Result<String, String> {
 struct Pack {
     board: String,
     version: String,
+    floor: Option<String>,
     kernel: PathBuf,
     initrd: PathBuf,
+    signing_key: PathBuf,
     out: PathBuf,
 }
 
 fn parse_pack(args: &[String]) -> Result<Pack, String> {
-    let (mut board, mut version, mut kernel, mut initrd, mut out) = (None, None, None, None, None);
+    let (mut board, mut version, mut floor, mut kernel, mut initrd, mut key, mut out) =
+        (None, None, None, None, None, None, None);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let slot = match arg.as_str() {
             "--board" => &mut board,
             "--version" => &mut version,
+            "--floor" => &mut floor,
             "--kernel" => &mut kernel,
             "--initrd" => &mut initrd,
+            "--signing-key" => &mut key,
             "-o" | "--output" => &mut out,
             other => return Err(format!("update pack: unknown argument \"{other}\"")),
         };
@@ -119,13 +131,28 @@ fn parse_pack(args: &[String]) -> Result<Pack, String> {
     Ok(Pack {
         board: need(board, "--board")?,
         version: need(version, "--version")?,
+        floor,
         kernel: need(kernel, "--kernel")?.into(),
         initrd: need(initrd, "--initrd")?.into(),
+        signing_key: need(key, "--signing-key")?.into(),
         out: need(out, "-o FILE")?.into(),
     })
 }
 
 fn run_pack(p: &Pack) -> Result<String, String> {
+    run_pack_carrying(p, &Keyring::compiled())
+}
+
+/// Packs an update whose firmware trusts `keys` (this build's own, outside the tests).
+fn run_pack_carrying(p: &Pack, keys: &Keyring) -> Result<String, String> {
+    let version = Version::parse(&p.version)?;
+    let floor = p.floor.as_deref().map(Version::parse).transpose()?;
+    // The key's bytes never appear in a message: only its path and what is wrong.
+    let key_bytes =
+        std::fs::read(&p.signing_key).map_err(|e| format!("{}: {e}", p.signing_key.display()))?;
+    let key = SigningKey::from_pkcs8(&key_bytes)
+        .map_err(|e| format!("{}: {e}", p.signing_key.display()))?;
+    drop(key_bytes);
     let open = |path: &Path| {
         let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let len = file
@@ -145,8 +172,12 @@ fn run_pack(p: &Pack) -> Result<String, String> {
     let mut out = std::io::BufWriter::new(file);
     let packed = payload::pack(
         &mut out,
-        &p.board,
-        &p.version,
+        &Spec {
+            board: &p.board,
+            version: &version,
+            floor: floor.as_ref(),
+            keys,
+        },
         Source {
             len: kernel_len,
             reader: &mut kernel,
@@ -155,6 +186,7 @@ fn run_pack(p: &Pack) -> Result<String, String> {
             len: initrd_len,
             reader: &mut initrd,
         },
+        &key,
     )
     .map_err(|e| e.to_string())
     .and_then(|m| {
@@ -171,8 +203,13 @@ fn run_pack(p: &Pack) -> Result<String, String> {
         }
     };
     std::fs::rename(&temporary, &p.out).map_err(|e| fail(&e))?;
+    let trusted = keys.find(key.id()).map_or_else(
+        || format!("key {} (not among the keys it carries: {keys})", key.id()),
+        |k| k.to_string(),
+    );
     Ok(format!(
-        "{}: update for board {}, version {}: {} bytes (kernel {kernel_len}, initrd {initrd_len})\n",
+        "{}: update for board {}, version {}: {} bytes (kernel {kernel_len}, initrd {initrd_len}), \
+         signed by {trusted}\n",
         p.out.display(),
         manifest.board,
         manifest.version,
@@ -217,7 +254,7 @@ mod tests {
 
     #[test]
     fn pack_arguments_name_what_is_missing() {
-        let err = parse_pack(&words(&["--board", "b", "--version", "1"]))
+        let err = parse_pack(&words(&["--board", "b", "--version", "1.0.0-1"]))
             .err()
             .unwrap();
         assert_eq!(err, "update pack: --kernel is missing");
@@ -228,27 +265,63 @@ mod tests {
     }
 
     #[test]
-    fn pack_writes_a_file_that_verifies() {
+    fn pack_writes_a_signed_file_that_verifies() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("vmlinuz"), vec![7u8; 100_000]).unwrap();
         std::fs::write(dir.path().join("initrd"), b"cpio").unwrap();
+        // The seed [7; 32] as `openssl genpkey` writes a key (see update::keys' tests).
+        let pem = "-----BEGIN PRIVATE KEY-----\n\
+                   MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\n\
+                   -----END PRIVATE KEY-----\n";
+        std::fs::write(dir.path().join("key.pem"), pem).unwrap();
+        let keys = update::testing::keyring(&[7]);
         let out = dir.path().join("x.update");
         let p = Pack {
             board: "qemu-x86_64".into(),
-            version: "1.1".into(),
+            version: "1.1.0-3".into(),
+            floor: Some("1.0.0-0".into()),
             kernel: dir.path().join("vmlinuz"),
             initrd: dir.path().join("initrd"),
+            signing_key: dir.path().join("key.pem"),
             out: out.clone(),
         };
-        let said = run_pack(&p).unwrap();
-        assert!(said.contains("version 1.1"), "{said}");
-        let m = payload::verify(&mut File::open(&out).unwrap(), Some("qemu-x86_64")).unwrap();
-        assert_eq!(m.version, "1.1");
+        let said = run_pack_carrying(&p, &keys).unwrap();
+        assert!(said.contains("version 1.1.0-3"), "{said}");
+        assert!(
+            said.ends_with(&format!(
+                "signed by key7 ({})\n",
+                update::testing::key(7).id()
+            )),
+            "{said}"
+        );
+        let policy = update::verify::Policy {
+            keys: keys.clone(),
+            board: Some("qemu-x86_64".into()),
+            running: None,
+            floor: None,
+            allow_downgrade: false,
+            max_len: payload::MAX_LEN,
+        };
+        let m = update::verify::verify(&mut File::open(&out).unwrap(), policy)
+            .unwrap()
+            .manifest;
+        assert_eq!(m.version.to_string(), "1.1.0-3");
+        assert_eq!(m.floor.unwrap().to_string(), "1.0.0-0");
+        assert_eq!(m.keys, keys);
+
         let missing = Pack {
             kernel: dir.path().join("nope"),
             ..p
         };
-        let err = run_pack(&missing).unwrap_err();
+        let err = run_pack_carrying(&missing, &keys).unwrap_err();
         assert!(err.contains("nope: No such file"), "{err}");
+        std::fs::write(dir.path().join("key.pem"), "not a key").unwrap();
+        let bad_key = Pack {
+            kernel: dir.path().join("vmlinuz"),
+            ..missing
+        };
+        let err = run_pack_carrying(&bad_key, &keys).unwrap_err();
+        assert!(err.contains("key.pem: not an Ed25519 private key"), "{err}");
+        assert!(!out.with_extension("update.tmp").exists());
     }
 }

@@ -1,79 +1,120 @@
-//! The update file: one slot's files with the board and version they are for.
+//! The update file: one slot's files with the board and version they are for, signed.
 //!
-//! Layout (integers little-endian):
+//! Layout, format 2 (integers little-endian):
 //!
 //! ```text
 //! 0      8  magic "LVSFWUPD"
-//! 8      2  format version (1)
-//! 10     2  header length H, from byte 0 to the first file's first byte
-//! 12     1  board name length, then the name (ASCII)
-//!        1  image version length, then the version (ASCII)
-//!        1  file count N, then N times: 1 name length, the name, 8 file length
-//! H         the files' bytes, one after the other in header order
-//! end-32 32 SHA-256 over every byte before it
+//! 8      2  format (2; format 1 was checksummed, not signed, and is refused)
+//! 10     2  header length H: bytes 0..H are what the signature covers
+//! 12        1 length + board name (ASCII)
+//!           1 length + image version (MAJOR.MINOR.PATCH-BUILD[-LABEL], see version.rs)
+//!           1 length + floor: the lowest version a box takes after it runs this one;
+//!             empty for none
+//!           1 key count K, then K times: 1 length + key name, 32 Ed25519 public key:
+//!             the keys the firmware inside trusts (the next keys, for a rotation)
+//!           1 file count N (3), then N times: 1 length + file name, 8 file length,
+//!             32 SHA-256 of the file
+//!           8 id of the signing key (first 8 bytes of the SHA-256 of its public key)
+//! H      64 Ed25519 signature of bytes 0..H by that key
+//! H+64      the files' bytes, one after the other in header order; nothing after
 //! ```
 //!
-//! The files are exactly `vmlinuz`, `initrd` and `version` (the version file is the
-//! image version and a newline), so that an update can never leave a slot half-filled.
-//! Reading streams (an update is 10 to 20 MB): [`unpack`] hands each file's bytes to a
-//! sink as they come and checks the digest at the end; a caller verifies once with a
-//! sink that keeps nothing, then unpacks for real.
+//! The signature covers the header and, through the files' SHA-256 in it, every byte:
+//! so a reader knows who signed the update, for which board and version, before it
+//! takes any file byte ([`crate::verify`]), and knows each file good when its last
+//! byte has come. The files are exactly `vmlinuz`, `initrd` and `version` (the image
+//! version and a newline), so an update can never leave a slot half-filled.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use ring::digest::{Context, SHA256, SHA256_OUTPUT_LEN};
+use ring::digest::{Context, SHA256};
+
+use crate::keys::{KeyId, Keyring, SigningKey, TrustedKey, PUBLIC_LEN, SIGNATURE_LEN};
+use crate::version::Version;
 
 pub const MAGIC: &[u8; 8] = b"LVSFWUPD";
-pub const FORMAT: u16 = 1;
+pub const FORMAT: u16 = 2;
+/// Checksummed only: what this firmware refuses as unsigned.
+pub const UNSIGNED_FORMAT: u16 = 1;
 /// The files of a slot, in the order they are packed.
 pub const FILES: [&str; 3] = ["vmlinuz", "initrd", "version"];
 /// A header longer than this is damage, not a payload.
-const MAX_HEADER: usize = 4096;
+pub const MAX_HEADER: usize = 4096;
+/// The largest update a box takes: a slot is 11 to 17 MB, and the largest board's ESP
+/// (both slots and grub) is 40 MiB.
+pub const MAX_LEN: u64 = 48 << 20;
 /// Read and hash in pieces of this size.
-const CHUNK: usize = 64 << 10;
+pub const CHUNK: usize = 64 << 10;
+const DIGEST_LEN: usize = 32;
 
-/// What an update file says it holds.
+/// What an update file says it holds (all of it covered by the signature).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     pub board: String,
-    pub version: String,
+    pub version: Version,
+    pub floor: Option<Version>,
+    /// The keys the firmware inside trusts.
+    pub keys: Keyring,
     pub files: Vec<Entry>,
+    pub signer: KeyId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
     pub len: u64,
+    pub sha256: [u8; DIGEST_LEN],
 }
 
 impl Manifest {
-    /// The whole file's length: header, files, digest.
+    /// The whole file's length: header, signature, files.
     pub fn total_len(&self) -> u64 {
         header_bytes(self).len() as u64
+            + SIGNATURE_LEN as u64
             + self.files.iter().map(|f| f.len).sum::<u64>()
-            + SHA256_OUTPUT_LEN as u64
     }
 }
 
+/// Why an update is refused (or cannot be packed). Every message says what is wrong in
+/// words an operator can act on.
 #[derive(Debug)]
 pub enum Error {
     NotAnUpdate,
+    Unsigned,
     NewerFormat(u16),
     /// The header does not read: what is wrong with it.
     BadHeader(String),
+    /// This firmware was built with no trusted key.
+    NoTrustedKeys,
+    /// Signed by this key, which is not among these (the firmware's keys).
+    UnknownKey(KeyId, String),
+    BadSignature(TrustedKey),
     WrongBoard {
         payload: String,
         running: String,
     },
+    TooBig {
+        len: u64,
+        max: u64,
+    },
+    Older {
+        payload: Version,
+        running: Version,
+    },
+    BelowFloor {
+        payload: Version,
+        floor: Version,
+    },
+    /// This file's bytes are not what was signed.
+    Tampered(String),
     /// The file ends early: in which part, and how many bytes were missing.
     Truncated {
         part: String,
         missing: u64,
     },
     TrailingBytes,
-    Checksum,
-    /// Reading the input or the sink failed.
+    /// Reading the input or writing the sink failed.
     Io(io::Error),
     /// Packing: what is wrong with the arguments.
     Pack(String),
@@ -86,24 +127,57 @@ impl fmt::Display for Error {
                 f,
                 "not an lvsfw update file (it does not start with \"LVSFWUPD\")"
             ),
+            Error::Unsigned => write!(
+                f,
+                "unsigned: an update of format {UNSIGNED_FORMAT} is only checksummed; \
+                 this firmware installs signed updates (format {FORMAT}) only"
+            ),
             Error::NewerFormat(v) => write!(
                 f,
-                "update format {v} is newer than this firmware reads (format {FORMAT})"
+                "update format {v} is not one this firmware reads (format {FORMAT})"
             ),
             Error::BadHeader(why) => write!(f, "damaged header: {why}"),
+            Error::NoTrustedKeys => write!(
+                f,
+                "this firmware trusts no signing key (it was built without LVSFW_TRUSTED_KEYS), \
+                 so it installs no update"
+            ),
+            Error::UnknownKey(id, trusted) => write!(
+                f,
+                "signed by key {id}, which this firmware does not trust (it trusts {trusted})"
+            ),
+            Error::BadSignature(key) => write!(
+                f,
+                "the signature does not verify with key {key}: the file was changed after \
+                 it was signed, or is damaged"
+            ),
             Error::WrongBoard { payload, running } => write!(
                 f,
                 "built for board \"{payload}\", but this is board \"{running}\""
+            ),
+            Error::TooBig { len, max } => {
+                write!(f, "too big: {len} bytes; an update is at most {max} bytes")
+            }
+            Error::Older { payload, running } => write!(
+                f,
+                "version {payload} is older than the running version {running}; to go back \
+                 on purpose: update --allow-downgrade FILE"
+            ),
+            Error::BelowFloor { payload, floor } => write!(
+                f,
+                "version {payload} is below {floor}, the lowest version this box may run \
+                 (raised by an earlier update); not even --allow-downgrade installs it"
+            ),
+            Error::Tampered(file) => write!(
+                f,
+                "file {file} is not what was signed (its SHA-256 differs): the update is \
+                 damaged or was changed"
             ),
             Error::Truncated { part, missing } => {
                 let unit = if *missing == 1 { "byte" } else { "bytes" };
                 write!(f, "truncated: {part} is {missing} {unit} short")
             }
-            Error::TrailingBytes => write!(f, "damaged: there are bytes after the checksum"),
-            Error::Checksum => write!(
-                f,
-                "checksum mismatch: the file is damaged (SHA-256 differs)"
-            ),
+            Error::TrailingBytes => write!(f, "damaged: there are bytes after the last file"),
             Error::Io(e) => write!(f, "{e}"),
             Error::Pack(why) => write!(f, "{why}"),
         }
@@ -112,7 +186,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-fn check_name(what: &str, value: &str) -> Result<(), Error> {
+/// Board, file and key names: 1 to 64 of `A-Z a-z 0-9 . _ + -`.
+pub(crate) fn check_name(what: &str, value: &str) -> Result<(), Error> {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value
@@ -128,133 +203,180 @@ fn check_name(what: &str, value: &str) -> Result<(), Error> {
 }
 
 fn header_bytes(m: &Manifest) -> Vec<u8> {
-    let mut h = Vec::with_capacity(64);
+    let mut h = Vec::with_capacity(256);
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&FORMAT.to_le_bytes());
     h.extend_from_slice(&[0, 0]);
-    for s in [&m.board, &m.version] {
+    let floor = m.floor.as_ref().map(Version::as_str).unwrap_or("");
+    for s in [m.board.as_str(), m.version.as_str(), floor] {
         h.push(s.len() as u8);
         h.extend_from_slice(s.as_bytes());
+    }
+    h.push(m.keys.keys().len() as u8);
+    for k in m.keys.keys() {
+        h.push(k.name.len() as u8);
+        h.extend_from_slice(k.name.as_bytes());
+        h.extend_from_slice(&k.public);
     }
     h.push(m.files.len() as u8);
     for e in &m.files {
         h.push(e.name.len() as u8);
         h.extend_from_slice(e.name.as_bytes());
         h.extend_from_slice(&e.len.to_le_bytes());
+        h.extend_from_slice(&e.sha256);
     }
+    h.extend_from_slice(&m.signer.0);
     let len = h.len() as u16;
     h[10..12].copy_from_slice(&len.to_le_bytes());
     h
 }
 
-/// A file to pack: its length, and where its bytes come from.
+/// A file to pack: its length, and its bytes, read twice (hashed, then copied).
 pub struct Source<'a> {
     pub len: u64,
-    pub reader: &'a mut dyn Read,
+    pub reader: &'a mut dyn ReadSeek,
 }
 
-/// Writes an update for `board` at `version` with the slot's kernel and initrd; the
-/// version file is made from `version`. A source shorter than its stated length is an
-/// error (the output is then incomplete: write it to a temporary name).
+pub trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+/// What an update is for, besides its files.
+pub struct Spec<'a> {
+    pub board: &'a str,
+    pub version: &'a Version,
+    pub floor: Option<&'a Version>,
+    /// The keys the firmware inside trusts.
+    pub keys: &'a Keyring,
+}
+
+/// Hashes `len` bytes of `reader` in pieces, handing each to `sink`.
+fn copy_hashed(
+    name: &str,
+    len: u64,
+    reader: &mut dyn Read,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<[u8; DIGEST_LEN], Error> {
+    let mut hash = Context::new(&SHA256);
+    let mut buf = vec![0u8; CHUNK];
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(CHUNK as u64) as usize;
+        let n = reader.read(&mut buf[..want]).map_err(Error::Io)?;
+        if n == 0 {
+            return Err(Error::Pack(format!(
+                "{name} ended {left} bytes before its stated length {len}"
+            )));
+        }
+        hash.update(&buf[..n]);
+        sink(&buf[..n])?;
+        left -= n as u64;
+    }
+    let mut digest = [0u8; DIGEST_LEN];
+    digest.copy_from_slice(hash.finish().as_ref());
+    Ok(digest)
+}
+
+/// Writes an update of the slot's kernel and initrd, signed with `key`; the version
+/// file is made from the version. Each source is read twice: hashed for the header,
+/// then copied, and a source that changed in between is an error (the output is then
+/// incomplete: write it to a temporary name).
 pub fn pack(
     out: &mut dyn Write,
-    board: &str,
-    version: &str,
+    spec: &Spec,
     kernel: Source,
     initrd: Source,
+    key: &SigningKey,
 ) -> Result<Manifest, Error> {
-    check_name("board", board)?;
-    check_name("version", version)?;
-    let version_file = format!("{version}\n");
-    let manifest = Manifest {
-        board: board.into(),
-        version: version.into(),
-        files: vec![
-            Entry {
-                name: FILES[0].into(),
-                len: kernel.len,
-            },
-            Entry {
-                name: FILES[1].into(),
-                len: initrd.len,
-            },
-            Entry {
-                name: FILES[2].into(),
-                len: version_file.len() as u64,
-            },
-        ],
-    };
-    let mut hash = Context::new(&SHA256);
-    let mut put = |bytes: &[u8]| -> Result<(), Error> {
-        hash.update(bytes);
-        out.write_all(bytes).map_err(Error::Io)
-    };
-    put(&header_bytes(&manifest))?;
-    let mut version_reader = version_file.as_bytes();
-    let sources: [(&str, u64, &mut dyn Read); 3] = [
-        ("vmlinuz", kernel.len, kernel.reader),
-        ("initrd", initrd.len, initrd.reader),
-        ("version", version_file.len() as u64, &mut version_reader),
-    ];
-    let mut buf = vec![0u8; CHUNK];
-    for (name, len, reader) in sources {
-        let mut left = len;
-        while left > 0 {
-            let want = left.min(CHUNK as u64) as usize;
-            let n = reader.read(&mut buf[..want]).map_err(Error::Io)?;
-            if n == 0 {
-                return Err(Error::Pack(format!(
-                    "{name} ended {left} bytes before its stated length {len}"
-                )));
-            }
-            put(&buf[..n])?;
-            left -= n as u64;
+    check_name("board", spec.board)?;
+    if let Some(floor) = spec.floor {
+        if spec.version.is_older_than(floor) {
+            return Err(Error::Pack(format!(
+                "the floor {floor} is above the update's own version {}",
+                spec.version
+            )));
         }
     }
-    let digest = hash.finish();
-    out.write_all(digest.as_ref()).map_err(Error::Io)?;
+    if spec.keys.is_empty() {
+        return Err(Error::Pack(
+            "the firmware inside trusts no key: a box running it could never be updated again"
+                .into(),
+        ));
+    }
+    let version_file = format!("{}\n", spec.version);
+    let mut version_reader = io::Cursor::new(version_file.as_bytes());
+    let mut sources: [(&str, u64, &mut dyn ReadSeek); 3] = [
+        (FILES[0], kernel.len, kernel.reader),
+        (FILES[1], initrd.len, initrd.reader),
+        (FILES[2], version_file.len() as u64, &mut version_reader),
+    ];
+    let mut files = Vec::new();
+    for (name, len, reader) in sources.iter_mut() {
+        if *len == 0 {
+            return Err(Error::Pack(format!("{name} is empty")));
+        }
+        let start = reader.stream_position().map_err(Error::Io)?;
+        let sha256 = copy_hashed(name, *len, reader, &mut |_| Ok(()))?;
+        reader.seek(SeekFrom::Start(start)).map_err(Error::Io)?;
+        files.push(Entry {
+            name: name.to_string(),
+            len: *len,
+            sha256,
+        });
+    }
+    let manifest = Manifest {
+        board: spec.board.into(),
+        version: spec.version.clone(),
+        floor: spec.floor.cloned(),
+        keys: spec.keys.clone(),
+        files,
+        signer: key.id(),
+    };
+    let header = header_bytes(&manifest);
+    if header.len() > MAX_HEADER {
+        return Err(Error::Pack(format!(
+            "the header needs {} bytes; at most {MAX_HEADER}",
+            header.len()
+        )));
+    }
+    out.write_all(&header).map_err(Error::Io)?;
+    out.write_all(&key.sign(&header)).map_err(Error::Io)?;
+    for ((name, len, reader), entry) in sources.iter_mut().zip(&manifest.files) {
+        let copied = copy_hashed(name, *len, reader, &mut |bytes| {
+            out.write_all(bytes).map_err(Error::Io)
+        })?;
+        if copied != entry.sha256 {
+            return Err(Error::Pack(format!("{name} changed while it was packed")));
+        }
+    }
     Ok(manifest)
 }
 
-/// Reads exactly `buf.len()` bytes; `Truncated` names `part` when the input ends first.
-fn read_exact(input: &mut dyn Read, buf: &mut [u8], part: &str) -> Result<(), Error> {
-    let mut got = 0;
-    while got < buf.len() {
-        match input.read(&mut buf[got..]) {
-            Ok(0) => {
-                return Err(Error::Truncated {
-                    part: part.into(),
-                    missing: (buf.len() - got) as u64,
-                })
-            }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Io(e)),
-        }
-    }
-    Ok(())
-}
-
-/// Reads the header, checked as far as it can be without the rest of the file.
-pub fn read_header(input: &mut dyn Read) -> Result<(Manifest, Vec<u8>), Error> {
-    let mut fixed = [0u8; 12];
-    read_exact(input, &mut fixed, "the header")?;
+/// The fixed start of a header: its length H, once magic and format are right.
+pub(crate) fn header_len(fixed: &[u8; 12]) -> Result<usize, Error> {
     if &fixed[..8] != MAGIC {
         return Err(Error::NotAnUpdate);
     }
-    let format = u16::from_le_bytes([fixed[8], fixed[9]]);
-    if format != FORMAT {
-        return Err(Error::NewerFormat(format));
+    match u16::from_le_bytes([fixed[8], fixed[9]]) {
+        FORMAT => {}
+        UNSIGNED_FORMAT => return Err(Error::Unsigned),
+        other => return Err(Error::NewerFormat(other)),
     }
     let len = usize::from(u16::from_le_bytes([fixed[10], fixed[11]]));
     if !(12..=MAX_HEADER).contains(&len) {
         return Err(Error::BadHeader(format!("header length {len}")));
     }
+    Ok(len)
+}
+
+/// The whole file's length as its header says, read from the start of an update (a
+/// disk holding one is longer by the rest of its last sector). Nothing is verified.
+pub fn read_total_len(input: &mut dyn Read) -> Result<u64, Error> {
+    let mut fixed = [0u8; 12];
+    input.read_exact(&mut fixed).map_err(Error::Io)?;
     let mut header = fixed.to_vec();
-    header.resize(len, 0);
-    read_exact(input, &mut header[12..], "the header")?;
-    let manifest = parse_header(&header[12..])?;
-    Ok((manifest, header))
+    header.resize(header_len(&fixed)?, 0);
+    input.read_exact(&mut header[12..]).map_err(Error::Io)?;
+    Ok(parse_header(&header)?.total_len())
 }
 
 /// The header after its fixed part, read front to back.
@@ -272,34 +394,60 @@ impl<'a> Cursor<'a> {
         Ok(head)
     }
 
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], Error> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
     fn text(&mut self, what: &str) -> Result<String, Error> {
         let n = usize::from(self.take(1, what)?[0]);
         let bytes = self.take(n, what)?;
         std::str::from_utf8(bytes)
-            .ok()
-            .filter(|s| check_name(what, s).is_ok())
             .map(str::to_string)
-            .ok_or_else(|| Error::BadHeader(format!("the {what} is not a plain name")))
+            .map_err(|_| Error::BadHeader(format!("the {what} is not text")))
+    }
+
+    fn name(&mut self, what: &str) -> Result<String, Error> {
+        let text = self.text(what)?;
+        check_name(what, &text)
+            .map(|()| text)
+            .map_err(|_| Error::BadHeader(format!("the {what} is not a plain name")))
     }
 }
 
-fn parse_header(rest: &[u8]) -> Result<Manifest, Error> {
-    let mut c = Cursor { rest };
-    let board = c.text("board name")?;
-    let version = c.text("image version")?;
+/// Parses a whole header (bytes 0..H, as [`header_len`] measured them).
+pub(crate) fn parse_header(header: &[u8]) -> Result<Manifest, Error> {
+    let mut c = Cursor {
+        rest: header.get(12..).unwrap_or_default(),
+    };
+    let board = c.name("board name")?;
+    let version = Version::parse(&c.text("image version")?).map_err(Error::BadHeader)?;
+    let floor_text = c.text("floor")?;
+    let floor = if floor_text.is_empty() {
+        None
+    } else {
+        Some(Version::parse(&floor_text).map_err(Error::BadHeader)?)
+    };
+    let key_count = usize::from(c.take(1, "key count")?[0]);
+    let mut keys = Vec::new();
+    for _ in 0..key_count {
+        let name = c.name("key name")?;
+        let public = c.array::<PUBLIC_LEN>("public key")?;
+        keys.push(TrustedKey { name, public });
+    }
+    let keys = Keyring::new(keys).map_err(|e| Error::BadHeader(format!("the keys: {e}")))?;
     let count = usize::from(c.take(1, "file count")?[0]);
     let mut files = Vec::new();
     for _ in 0..count {
-        let name = c.text("file name")?;
-        let mut len = [0u8; 8];
-        len.copy_from_slice(c.take(8, "file length")?);
-        files.push(Entry {
-            name,
-            len: u64::from_le_bytes(len),
-        });
+        let name = c.name("file name")?;
+        let len = u64::from_le_bytes(c.array::<8>("file length")?);
+        let sha256 = c.array::<DIGEST_LEN>("file digest")?;
+        files.push(Entry { name, len, sha256 });
     }
+    let signer = KeyId(c.array::<8>("key id")?);
     if !c.rest.is_empty() {
-        return Err(Error::BadHeader("bytes after the file list".into()));
+        return Err(Error::BadHeader("bytes after the key id".into()));
     }
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     if names != FILES {
@@ -307,250 +455,164 @@ fn parse_header(rest: &[u8]) -> Result<Manifest, Error> {
             "the files are {names:?}; an update holds exactly {FILES:?}"
         )));
     }
+    if let Some(empty) = files.iter().find(|f| f.len == 0) {
+        return Err(Error::BadHeader(format!("file {} is empty", empty.name)));
+    }
+    if files
+        .iter()
+        .try_fold(0u64, |sum, f| sum.checked_add(f.len))
+        .is_none()
+    {
+        return Err(Error::BadHeader("the file lengths overflow".into()));
+    }
+    if keys.is_empty() {
+        return Err(Error::BadHeader(
+            "the firmware inside trusts no key (it could never be updated again)".into(),
+        ));
+    }
+    if let Some(floor) = &floor {
+        if version.is_older_than(floor) {
+            return Err(Error::BadHeader(format!(
+                "the floor {floor} is above the update's own version {version}"
+            )));
+        }
+    }
     Ok(Manifest {
         board,
         version,
+        floor,
+        keys,
         files,
+        signer,
     })
-}
-
-/// Reads a whole update from `input`, handing each file's bytes to `sink` (file
-/// index, bytes) in order, and checks the SHA-256 at the end. With `board`, an update
-/// for another board is refused before any file byte reaches the sink. The sink has
-/// seen unchecked bytes when the checksum then fails: verify first with a sink that
-/// keeps nothing, or discard what it wrote.
-pub fn unpack(
-    input: &mut dyn Read,
-    board: Option<&str>,
-    sink: &mut dyn FnMut(usize, &[u8]) -> io::Result<()>,
-) -> Result<Manifest, Error> {
-    let (manifest, header) = read_header(input)?;
-    if let Some(running) = board {
-        if manifest.board != running {
-            return Err(Error::WrongBoard {
-                payload: manifest.board,
-                running: running.into(),
-            });
-        }
-    }
-    let mut hash = Context::new(&SHA256);
-    hash.update(&header);
-    let mut buf = vec![0u8; CHUNK];
-    let mut version_file = Vec::new();
-    for (index, entry) in manifest.files.iter().enumerate() {
-        let mut left = entry.len;
-        while left > 0 {
-            let want = left.min(CHUNK as u64) as usize;
-            let n = match input.read(&mut buf[..want]) {
-                Ok(0) => {
-                    return Err(Error::Truncated {
-                        part: format!("file {}", entry.name),
-                        missing: left,
-                    })
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(e)),
-            };
-            hash.update(&buf[..n]);
-            if entry.name == "version" && version_file.len() < 256 {
-                version_file.extend_from_slice(&buf[..n]);
-            }
-            sink(index, &buf[..n]).map_err(Error::Io)?;
-            left -= n as u64;
-        }
-    }
-    let mut stored = [0u8; SHA256_OUTPUT_LEN];
-    read_exact(input, &mut stored, "the checksum")?;
-    let mut extra = [0u8; 1];
-    if read_exact(input, &mut extra, "").is_ok() {
-        return Err(Error::TrailingBytes);
-    }
-    if hash.finish().as_ref() != stored {
-        return Err(Error::Checksum);
-    }
-    // Checked last: only now are the bytes known to be what was packed.
-    if version_file != format!("{}\n", manifest.version).as_bytes() {
-        return Err(Error::BadHeader(
-            "the version file does not say the header's version".into(),
-        ));
-    }
-    Ok(manifest)
-}
-
-/// [`unpack`] with a sink that keeps nothing: is this a whole, undamaged update?
-pub fn verify(input: &mut dyn Read, board: Option<&str>) -> Result<Manifest, Error> {
-    unpack(input, board, &mut |_, _| Ok(()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn packed(board: &str, version: &str, kernel: &[u8], initrd: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let (mut k, mut i) = (kernel, initrd);
-        pack(
-            &mut out,
-            board,
-            version,
-            Source {
-                len: kernel.len() as u64,
-                reader: &mut k,
-            },
-            Source {
-                len: initrd.len() as u64,
-                reader: &mut i,
-            },
-        )
-        .unwrap();
-        out
-    }
-
-    fn unpacked(bytes: &[u8], board: Option<&str>) -> Result<(Manifest, [Vec<u8>; 3]), Error> {
-        let mut files: [Vec<u8>; 3] = Default::default();
-        let mut input = bytes;
-        let m = unpack(&mut input, board, &mut |i, b| {
-            files[i].extend_from_slice(b);
-            Ok(())
-        })?;
-        Ok((m, files))
-    }
-
-    #[test]
-    fn a_packed_update_unpacks_to_the_same_files() {
-        let kernel: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let bytes = packed("qemu-x86_64", "1.2.0", &kernel, b"cpio");
-        let (m, files) = unpacked(&bytes, Some("qemu-x86_64")).unwrap();
-        assert_eq!(m.board, "qemu-x86_64");
-        assert_eq!(m.version, "1.2.0");
-        assert_eq!(files[0], kernel);
-        assert_eq!(files[1], b"cpio");
-        assert_eq!(files[2], b"1.2.0\n");
-        assert_eq!(m.total_len(), bytes.len() as u64);
-    }
-
     #[test]
     fn the_layout_is_as_documented() {
-        let bytes = packed("b", "v1", b"K", b"II");
-        let mut expected = b"LVSFWUPD\x01\x00".to_vec();
-        let header_len: u16 = 12 + 2 + 3 + 1 + (1 + 7 + 8) + (1 + 6 + 8) + (1 + 7 + 8);
-        expected.extend_from_slice(&header_len.to_le_bytes());
-        expected.extend_from_slice(b"\x01b\x02v1\x03");
-        expected.extend_from_slice(b"\x07vmlinuz\x01\0\0\0\0\0\0\0");
-        expected.extend_from_slice(b"\x06initrd\x02\0\0\0\0\0\0\0");
-        expected.extend_from_slice(b"\x07version\x03\0\0\0\0\0\0\0");
-        expected.extend_from_slice(b"KIIv1\n");
-        let digest = ring::digest::digest(&SHA256, &expected);
-        expected.extend_from_slice(digest.as_ref());
-        assert_eq!(bytes, expected);
-    }
-
-    #[test]
-    fn another_boards_update_is_refused_naming_both() {
-        let bytes = packed("pc-x86_64", "2", b"K", b"I");
-        let mut reached_sink = false;
-        let err = unpack(&mut &bytes[..], Some("qemu-x86_64"), &mut |_, _| {
-            reached_sink = true;
-            Ok(())
-        })
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "built for board \"pc-x86_64\", but this is board \"qemu-x86_64\""
-        );
-        assert!(!reached_sink);
-    }
-
-    #[test]
-    fn damage_anywhere_is_found() {
-        let bytes = packed("b", "2", b"kernel", b"initrd");
-        for at in 0..bytes.len() {
-            let mut damaged = bytes.clone();
-            damaged[at] ^= 0x40;
-            assert!(verify(&mut &damaged[..], None).is_err(), "byte {at}");
-        }
-        let mut flipped = bytes.clone();
-        let last_file_byte = bytes.len() - 33;
-        flipped[last_file_byte] ^= 1;
-        assert_eq!(
-            verify(&mut &flipped[..], None).unwrap_err().to_string(),
-            "checksum mismatch: the file is damaged (SHA-256 differs)"
-        );
-    }
-
-    #[test]
-    fn truncation_says_where_and_how_much() {
-        let bytes = packed("b", "2", b"kernel", b"initrd");
-        let cut = |n: usize| verify(&mut &bytes[..n], None).unwrap_err().to_string();
-        assert_eq!(cut(5), "truncated: the header is 7 bytes short");
-        let header = bytes.len() - 32 - 6 - 6 - 2;
-        assert_eq!(cut(header + 2), "truncated: file vmlinuz is 4 bytes short");
-        assert_eq!(
-            cut(bytes.len() - 1),
-            "truncated: the checksum is 1 byte short"
-        );
-        let mut longer = bytes.clone();
-        longer.push(0);
-        assert_eq!(
-            verify(&mut &longer[..], None).unwrap_err().to_string(),
-            "damaged: there are bytes after the checksum"
-        );
-    }
-
-    #[test]
-    fn other_files_and_formats_are_named() {
-        let err = verify(&mut &b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0"[..], None).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "not an lvsfw update file (it does not start with \"LVSFWUPD\")"
-        );
-        let mut newer = packed("b", "2", b"k", b"i");
-        newer[8] = 2;
-        assert_eq!(
-            verify(&mut &newer[..], None).unwrap_err().to_string(),
-            "update format 2 is newer than this firmware reads (format 1)"
-        );
-    }
-
-    #[test]
-    fn pack_refuses_odd_names_and_short_sources() {
+        let key = SigningKey::from_seed(&[1; 32]);
+        let keys = Keyring::new(vec![TrustedKey {
+            name: "k1".into(),
+            public: key.public(),
+        }])
+        .unwrap();
+        let version = Version::parse("1.0.0-2").unwrap();
+        let floor = Version::parse("0.9.0-0").unwrap();
         let mut out = Vec::new();
-        let err = pack(
+        pack(
             &mut out,
-            "b",
-            "1 2",
-            Source {
-                len: 1,
-                reader: &mut &b"k"[..],
+            &Spec {
+                board: "b",
+                version: &version,
+                floor: Some(&floor),
+                keys: &keys,
             },
             Source {
                 len: 1,
-                reader: &mut &b"i"[..],
+                reader: &mut io::Cursor::new(b"K"),
             },
+            Source {
+                len: 2,
+                reader: &mut io::Cursor::new(b"II"),
+            },
+            &key,
         )
-        .unwrap_err();
+        .unwrap();
+        let sha = |b: &[u8]| ring::digest::digest(&SHA256, b).as_ref().to_vec();
+        let mut expected = b"LVSFWUPD\x02\x00".to_vec();
+        let header_len: u16 = 12
+            + 2
+            + 8
+            + 8
+            + (1 + 1 + 2 + 32)
+            + 1
+            + (1 + 7 + 8 + 32)
+            + (1 + 6 + 8 + 32)
+            + (1 + 7 + 8 + 32)
+            + 8;
+        expected.extend_from_slice(&header_len.to_le_bytes());
+        expected.extend_from_slice(b"\x01b\x071.0.0-2\x070.9.0-0");
+        expected.extend_from_slice(b"\x01\x02k1");
+        expected.extend_from_slice(&key.public());
+        expected.extend_from_slice(b"\x03\x07vmlinuz\x01\0\0\0\0\0\0\0");
+        expected.extend_from_slice(&sha(b"K"));
+        expected.extend_from_slice(b"\x06initrd\x02\0\0\0\0\0\0\0");
+        expected.extend_from_slice(&sha(b"II"));
+        expected.extend_from_slice(b"\x07version\x08\0\0\0\0\0\0\0");
+        expected.extend_from_slice(&sha(b"1.0.0-2\n"));
+        expected.extend_from_slice(&key.id().0);
+        assert_eq!(expected.len(), usize::from(header_len));
+        let signature = key.sign(&expected);
+        expected.extend_from_slice(&signature);
+        expected.extend_from_slice(b"KII1.0.0-2\n");
+        assert_eq!(out, expected);
+        let manifest = parse_header(&out[..usize::from(header_len)]).unwrap();
+        assert_eq!(manifest.total_len(), out.len() as u64);
+        assert_eq!(manifest.floor, Some(floor));
+    }
+
+    #[test]
+    fn pack_refuses_what_a_box_could_not_use() {
+        let key = SigningKey::from_seed(&[1; 32]);
+        let v1 = Version::parse("1.0.0-1").unwrap();
+        let v2 = Version::parse("2.0.0-1").unwrap();
+        let keys = Keyring::new(vec![TrustedKey {
+            name: "k1".into(),
+            public: key.public(),
+        }])
+        .unwrap();
+        let try_pack = |spec: &Spec, kernel: &[u8], kernel_len: u64| {
+            pack(
+                &mut Vec::new(),
+                spec,
+                Source {
+                    len: kernel_len,
+                    reader: &mut io::Cursor::new(kernel),
+                },
+                Source {
+                    len: 1,
+                    reader: &mut io::Cursor::new(b"i"),
+                },
+                &key,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let spec = Spec {
+            board: "b",
+            version: &v1,
+            floor: None,
+            keys: &keys,
+        };
         assert_eq!(
-            err.to_string(),
-            "version \"1 2\": use 1 to 64 of A-Z a-z 0-9 . _ + -"
-        );
-        let err = pack(
-            &mut out,
-            "b",
-            "1",
-            Source {
-                len: 5,
-                reader: &mut &b"k"[..],
-            },
-            Source {
-                len: 1,
-                reader: &mut &b"i"[..],
-            },
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
+            try_pack(&spec, b"k", 5),
             "vmlinuz ended 4 bytes before its stated length 5"
+        );
+        assert_eq!(try_pack(&spec, b"", 0), "vmlinuz is empty");
+        let above = Spec {
+            floor: Some(&v2),
+            ..spec
+        };
+        assert_eq!(
+            try_pack(&above, b"k", 1),
+            "the floor 2.0.0-1 is above the update's own version 1.0.0-1"
+        );
+        let none = Keyring::default();
+        let trusts_nothing = Spec {
+            keys: &none,
+            ..spec
+        };
+        assert!(try_pack(&trusts_nothing, b"k", 1).contains("could never be updated again"));
+        let odd = Spec {
+            board: "a b",
+            ..spec
+        };
+        assert_eq!(
+            try_pack(&odd, b"k", 1),
+            "board \"a b\": use 1 to 64 of A-Z a-z 0-9 . _ + -"
         );
     }
 }
