@@ -42,9 +42,12 @@ pub enum Command {
     ShowVersion,
     /// Both boot slots: versions, which runs, which is good, a pending try.
     ShowSlots,
-    /// `update FILE`: an update file already on the box (uploaded through the page, or
-    /// a disk such as /dev/vdb holding one) goes into the slot that does not run.
-    Update(String),
+    /// `update [--allow-downgrade] FILE`: an update file already on the box (a disk such
+    /// as /dev/vdb holding one) goes into the slot that does not run.
+    Update {
+        file: String,
+        allow_downgrade: bool,
+    },
     /// `set interface ROLE address A/P [A/P...]`: the role's addresses become these.
     SetInterface {
         role: String,
@@ -145,8 +148,8 @@ const HELP: [(&str, &str); 33] = [
     ),
     ("config export [--with-secrets]", "the running configuration as native JSON (the password hash only with --with-secrets, for a full backup)"),
     (
-        "update FILE",
-        "write an update file (on the box) into the other slot; reboot tries it once",
+        "update [--allow-downgrade] FILE",
+        "write a signed update file (on the box) into the other slot; reboot tries it once",
     ),
     ("ping ADDRESS", "4 echo requests, 1 s apart"),
     ("reboot", "stop the balancer cleanly and reboot"),
@@ -401,7 +404,14 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
                 "usage: config import|validate|diff|apply|save|export [--with-secrets]".into(),
             )
         }
-        ["update", file] => Command::Update(file.to_string()),
+        ["update", file] if !file.starts_with('-') => Command::Update {
+            file: file.to_string(),
+            allow_downgrade: false,
+        },
+        ["update", "--allow-downgrade", file] if !file.starts_with('-') => Command::Update {
+            file: file.to_string(),
+            allow_downgrade: true,
+        },
         ["update", ..] => return Err(usage("update")),
         ["ping", address] => match address.parse::<IpAddr>() {
             Ok(a) => Command::Ping(a),

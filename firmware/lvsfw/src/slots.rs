@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use update::grubenv::{self, Env};
 use update::keys::Keyring;
-use update::payload::{self, Manifest};
+use update::payload;
 use update::trial::good_slot;
-use update::verify::{self, Event, Policy};
+use update::verify::{self, Accepted, Event, Policy};
+use update::version::Version;
 use update::Slot;
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
@@ -21,6 +22,9 @@ pub const ESP_MOUNT: &str = "/run/lvsfw/esp";
 /// The running image's version, one line, put into the initramfs by build-image.
 pub const VERSION_PATH: &str = "/etc/lvsfw/version";
 const GRUBENV: &str = "grub/grubenv";
+/// grubenv's lowest version this box takes (update::verify's floor); raised by an update
+/// that carries a higher one, never lowered.
+pub const MIN_VERSION: &str = "min_version";
 /// The board loads nls_cp437 and nls_utf8 for these.
 const FAT_OPTIONS: &str = "codepage=437,iocharset=utf8";
 /// The file that says a slot is complete: written last by an update, removed first.
@@ -283,41 +287,78 @@ impl Slots {
 /// What [`install`] did.
 #[derive(Debug)]
 pub struct Installed {
-    pub manifest: Manifest,
+    pub accepted: Accepted,
     pub slot: Slot,
     pub bytes: u64,
+    /// grubenv's `min_version` was raised to the update's floor.
+    pub floor_raised: bool,
+}
+
+/// Where an update goes, and what this box asks of it besides a trusted signature.
+pub struct Target<'a> {
+    pub esp: &'a Path,
+    pub running: Slot,
+    pub board: &'a str,
+    /// The running image's version (`running_version()` on the box).
+    pub running_version: &'a str,
+    pub keys: &'a Keyring,
+    /// The operator's `--allow-downgrade`: an older version is taken (never one below
+    /// the floor).
+    pub allow_downgrade: bool,
+}
+
+impl Target<'_> {
+    /// The verifier's policy for this box, from grubenv (its floor) and the running
+    /// version. A box whose running slot is on trial takes no update: the other slot is
+    /// then the only good one.
+    fn policy(&self, env: &Env) -> Result<Policy, String> {
+        let good = good_slot(env.get("slot"));
+        if good != self.running {
+            return Err(format!(
+                "slot {} runs on trial and is not marked good yet, so slot {good} is the only good one; \
+                 nothing changed (try again once slot {} is marked good)",
+                self.running, self.running
+            ));
+        }
+        let running = match Version::parse(self.running_version) {
+            Ok(v) => Some(v),
+            Err(_) if self.allow_downgrade => None,
+            Err(e) => {
+                return Err(format!(
+                    "{e}: the running version has no order, so no update can be judged newer; \
+                     nothing changed (update --allow-downgrade FILE takes it anyway)"
+                ))
+            }
+        };
+        let floor = match env.get(MIN_VERSION).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(text) => Some(
+                Version::parse(text)
+                    .map_err(|e| format!("grubenv {MIN_VERSION}: {e}; nothing changed"))?,
+            ),
+        };
+        Ok(Policy {
+            keys: self.keys.clone(),
+            board: Some(self.board.into()),
+            running,
+            floor,
+            allow_downgrade: self.allow_downgrade,
+            max_len: payload::MAX_LEN,
+        })
+    }
 }
 
 /// Writes the update in `file` into the slot that does not run and has grub try it
-/// once at the next boot. The update is checked whole (signed by one of `keys`, for
-/// this board) before anything is touched; a slot on trial (running, not yet good)
-/// refuses, because the other slot is then the only good one.
-pub fn install(
-    file: &Path,
-    board: &str,
-    keys: &Keyring,
-    esp: &Path,
-    running: Slot,
-) -> Result<Installed, String> {
+/// once at the next boot. The update is checked whole (signed by a trusted key, for
+/// this board, not older than what runs unless allowed, never below the floor) before
+/// anything is touched.
+pub fn install(file: &Path, to: &Target) -> Result<Installed, String> {
+    let (esp, running) = (to.esp, to.running);
     let open = || open_update(file);
-    let policy = || Policy {
-        keys: keys.clone(),
-        board: Some(board.into()),
-        running: None,
-        floor: None,
-        allow_downgrade: false,
-        max_len: payload::MAX_LEN,
-    };
-    let damaged = |e: payload::Error| format!("{}: {e}; nothing changed", file.display());
-    verify::verify(&mut open()?, policy()).map_err(damaged)?;
     let mut env = read_grubenv(esp).map_err(|e| format!("{e}; nothing changed"))?;
-    let good = good_slot(env.get("slot"));
-    if good != running {
-        return Err(format!(
-            "slot {running} runs on trial and is not marked good yet, so slot {good} is the only good one; \
-             nothing changed (try again once slot {running} is marked good)"
-        ));
-    }
+    let policy = to.policy(&env)?;
+    let damaged = |e: payload::Error| format!("{}: {e}; nothing changed", file.display());
+    verify::verify(&mut open()?, policy.clone()).map_err(damaged)?;
     let target = running.other();
     let dir = esp.join(target.letter());
     let in_dir = |name: &str| dir.join(name);
@@ -339,22 +380,21 @@ pub fn install(
         outputs.push((path, std::io::BufWriter::with_capacity(256 << 10, out)));
     }
     // Read again while writing: what lands on the disk is what this pass hashed.
-    let unpacked = verify::read(&mut open()?, policy(), &mut |event| match event {
+    let unpacked = verify::read(&mut open()?, policy, &mut |event| match event {
         Event::Data { file, bytes } => outputs[file].1.write_all(bytes),
         _ => Ok(()),
     });
     let result = unpacked
         .map_err(|e| format!("{}: {e}", file.display()))
         .and_then(|accepted| {
-            let manifest = accepted.manifest;
             for (path, out) in &mut outputs {
                 out.flush()
                     .and_then(|_| out.get_ref().sync_all())
                     .map_err(|e| fail(path, &e))?;
             }
-            Ok(manifest)
+            Ok(accepted)
         });
-    let manifest = match result {
+    let accepted = match result {
         Ok(m) => m,
         Err(e) => {
             for (path, _) in &outputs {
@@ -372,11 +412,18 @@ pub fn install(
         .map_err(|e| fail(&dir, &e))?;
     env.set("next", target.letter())
         .map_err(|e| format!("grubenv: {e}"))?;
+    let floor = accepted.floor_after.as_ref().map(Version::as_str);
+    let floor_raised = floor.is_some() && floor != env.get(MIN_VERSION);
+    if let Some(floor) = floor.filter(|_| floor_raised) {
+        env.set(MIN_VERSION, floor)
+            .map_err(|e| format!("grubenv: {e}"))?;
+    }
     write_grubenv(esp, &env)?;
     Ok(Installed {
-        bytes: manifest.total_len(),
-        manifest,
+        bytes: accepted.manifest.total_len(),
+        accepted,
         slot: target,
+        floor_raised,
     })
 }
 
@@ -432,11 +479,30 @@ mod tests {
     use super::*;
     use update::testing::{keyring, Update};
 
+    /// The version slot A runs in these tests.
+    const RUNNING: &str = "1.0.0-1";
+
+    fn to<'a>(
+        esp: &'a Path,
+        running: Slot,
+        keys: &'a Keyring,
+        allow_downgrade: bool,
+    ) -> Target<'a> {
+        Target {
+            esp,
+            running,
+            board: "qemu-x86_64",
+            running_version: RUNNING,
+            keys,
+            allow_downgrade,
+        }
+    }
+
     fn esp_with_slot_a() -> tempfile::TempDir {
         let esp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(esp.path().join("grub")).unwrap();
         std::fs::create_dir_all(esp.path().join("A")).unwrap();
-        std::fs::write(esp.path().join("A/version"), "1.0\n").unwrap();
+        std::fs::write(esp.path().join("A/version"), format!("{RUNNING}\n")).unwrap();
         std::fs::write(esp.path().join("A/vmlinuz"), "old kernel").unwrap();
         let mut env = Env::default();
         env.set("slot", "A").unwrap();
@@ -461,9 +527,11 @@ mod tests {
         let esp = esp_with_slot_a();
         let work = tempfile::tempdir().unwrap();
         let file = update_file(work.path(), "qemu-x86_64", "2.0.0-1");
-        let done = install(&file, "qemu-x86_64", &keyring(&[1]), esp.path(), Slot::A).unwrap();
+        let keys = keyring(&[1]);
+        let done = install(&file, &to(esp.path(), Slot::A, &keys, false)).unwrap();
         assert_eq!(done.slot, Slot::B);
-        assert_eq!(done.manifest.version.to_string(), "2.0.0-1");
+        assert_eq!(done.accepted.manifest.version.to_string(), "2.0.0-1");
+        assert_eq!(done.accepted.signer.name, "key1");
         assert_eq!(
             std::fs::read(esp.path().join("B/vmlinuz")).unwrap(),
             b"kernel"
@@ -485,7 +553,7 @@ mod tests {
         );
 
         let shown = read(Ok(esp.path().into()), Some(Slot::A));
-        assert_eq!(shown.slots[0].version.as_deref(), Some("1.0"));
+        assert_eq!(shown.slots[0].version.as_deref(), Some(RUNNING));
         assert!(shown.slots[0].running && shown.slots[0].good);
         assert!(shown.slots[1].next && !shown.slots[1].good);
 
@@ -493,8 +561,7 @@ mod tests {
         let mut env = read_grubenv(esp.path()).unwrap();
         env.set("next", "").unwrap();
         write_grubenv(esp.path(), &env).unwrap();
-        let on_trial =
-            install(&file, "qemu-x86_64", &keyring(&[1]), esp.path(), Slot::B).unwrap_err();
+        let on_trial = install(&file, &to(esp.path(), Slot::B, &keys, false)).unwrap_err();
         assert!(on_trial.contains("slot B runs on trial"), "{on_trial}");
         mark_good(esp.path(), Slot::B).unwrap();
         let env = read_grubenv(esp.path()).unwrap();
@@ -507,14 +574,8 @@ mod tests {
         let before = std::fs::read(esp.path().join(GRUBENV)).unwrap();
         let work = tempfile::tempdir().unwrap();
         let other_board = update_file(work.path(), "pc-x86_64", "2.0.0-1");
-        let err = install(
-            &other_board,
-            "qemu-x86_64",
-            &keyring(&[1]),
-            esp.path(),
-            Slot::A,
-        )
-        .unwrap_err();
+        let keys = keyring(&[1]);
+        let err = install(&other_board, &to(esp.path(), Slot::A, &keys, false)).unwrap_err();
         assert!(
             err.ends_with(
                 "built for board \"pc-x86_64\", but this is board \"qemu-x86_64\"; nothing changed"
@@ -527,11 +588,84 @@ mod tests {
         let at = bytes.len() - 10;
         bytes[at] ^= 1;
         std::fs::write(&damaged, bytes).unwrap();
-        let err =
-            install(&damaged, "qemu-x86_64", &keyring(&[1]), esp.path(), Slot::A).unwrap_err();
+        let err = install(&damaged, &to(esp.path(), Slot::A, &keys, false)).unwrap_err();
         assert!(err.contains("file initrd is not what was signed"), "{err}");
         assert!(!esp.path().join("B").exists());
         assert_eq!(std::fs::read(esp.path().join(GRUBENV)).unwrap(), before);
+    }
+
+    #[test]
+    fn older_needs_allow_downgrade_the_floor_holds_and_an_update_raises_it() {
+        let esp = esp_with_slot_a();
+        let work = tempfile::tempdir().unwrap();
+        let keys = keyring(&[1]);
+        let older = update_file(work.path(), "qemu-x86_64", "0.9.0-1");
+        let before = std::fs::read(esp.path().join(GRUBENV)).unwrap();
+        let err = install(&older, &to(esp.path(), Slot::A, &keys, false)).unwrap_err();
+        assert!(
+            err.ends_with(
+                "version 0.9.0-1 is older than the running version 1.0.0-1; to go back on \
+                 purpose: update --allow-downgrade FILE; nothing changed"
+            ),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(esp.path().join(GRUBENV)).unwrap(), before);
+        let done = install(&older, &to(esp.path(), Slot::A, &keys, true)).unwrap();
+        assert_eq!(done.accepted.manifest.version.to_string(), "0.9.0-1");
+        assert!(!done.floor_raised);
+        assert_eq!(read_grubenv(esp.path()).unwrap().get(MIN_VERSION), None);
+
+        // An update that carries a floor raises grubenv's.
+        let raising = work.path().join("raising.update");
+        let update = Update {
+            version: "2.0.0-1".into(),
+            floor: Some("1.5.0-0".into()),
+            ..Update::default()
+        };
+        std::fs::write(&raising, update.bytes()).unwrap();
+        let done = install(&raising, &to(esp.path(), Slot::A, &keys, false)).unwrap();
+        assert!(done.floor_raised);
+        assert_eq!(
+            read_grubenv(esp.path()).unwrap().get(MIN_VERSION),
+            Some("1.5.0-0")
+        );
+        // Below it nothing goes, not even allowed; the running 1.0.0-1 itself is below.
+        let err = install(&older, &to(esp.path(), Slot::A, &keys, true)).unwrap_err();
+        assert!(
+            err.contains("version 0.9.0-1 is below 1.5.0-0, the lowest version this box may run"),
+            "{err}"
+        );
+        // An update without a floor does not lower it.
+        let plain = update_file(work.path(), "qemu-x86_64", "2.1.0-1");
+        let done = install(&plain, &to(esp.path(), Slot::A, &keys, false)).unwrap();
+        assert!(!done.floor_raised);
+        assert_eq!(
+            read_grubenv(esp.path()).unwrap().get(MIN_VERSION),
+            Some("1.5.0-0")
+        );
+    }
+
+    #[test]
+    fn a_running_version_without_order_takes_updates_only_when_allowed() {
+        let esp = esp_with_slot_a();
+        let work = tempfile::tempdir().unwrap();
+        let keys = keyring(&[1]);
+        let file = update_file(work.path(), "qemu-x86_64", "2.0.0-1");
+        let old_style = Target {
+            running_version: "0.1.0-633566c",
+            ..to(esp.path(), Slot::A, &keys, false)
+        };
+        let err = install(&file, &old_style).unwrap_err();
+        assert!(
+            err.contains("the build \"633566c\" is not a number")
+                && err.contains("update --allow-downgrade FILE takes it anyway"),
+            "{err}"
+        );
+        let allowed = Target {
+            allow_downgrade: true,
+            ..old_style
+        };
+        assert!(install(&file, &allowed).is_ok());
     }
 
     #[test]

@@ -15,9 +15,11 @@ use crate::board;
 use crate::slots;
 
 const UPDATE_USAGE: &str = "\
-usage: lvsfw update FILE
+usage: lvsfw update [--allow-downgrade] FILE
          write the update FILE into the boot slot that does not run; the next boot
-         tries it once and keeps it only if the balancer comes up
+         tries it once and keeps it only if the balancer comes up. It must be signed
+         by a key this firmware trusts, for this board, and not older than the running
+         version unless --allow-downgrade (never below the box's lowest version)
        lvsfw update pack --board BOARD --version VERSION [--floor VERSION] --kernel VMLINUZ
                          --initrd INITRD --signing-key KEY -o FILE
          make an update file signed with KEY (PKCS#8 Ed25519, PEM or DER), on the build
@@ -29,7 +31,10 @@ pub fn update(args: &[String]) -> ExitCode {
             Ok(p) => finish(run_pack(&p)),
             Err(e) => usage_error(&e),
         },
-        [file] if !file.starts_with('-') => finish(apply(Path::new(file))),
+        [file] if !file.starts_with('-') => finish(apply(Path::new(file), false)),
+        [flag, file] if flag == "--allow-downgrade" && !file.starts_with('-') => {
+            finish(apply(Path::new(file), true))
+        }
         _ => usage_error("lvsfw update needs one FILE"),
     }
 }
@@ -66,8 +71,8 @@ fn board_name() -> Result<String, String> {
         .map_err(|_| format!("{}: has errors; no update is applied", board::PATH))
 }
 
-/// `lvsfw update FILE`; what it did, for the operator.
-pub fn apply(file: &Path) -> Result<String, String> {
+/// `lvsfw update [--allow-downgrade] FILE`; what it did, for the operator.
+pub fn apply(file: &Path, allow_downgrade: bool) -> Result<String, String> {
     let started = Instant::now();
     let board = board_name()?;
     let running = slots::running_slot().ok_or(
@@ -75,18 +80,32 @@ pub fn apply(file: &Path) -> Result<String, String> {
     )?;
     let esp = slots::mount_esp()?;
     let keys = Keyring::compiled();
+    let running_version = slots::running_version();
     let done = slots::writing(&esp, |esp| {
-        slots::install(file, &board, &keys, esp, running)
+        let target = slots::Target {
+            esp,
+            running,
+            board: &board,
+            running_version: &running_version,
+            keys: &keys,
+            allow_downgrade,
+        };
+        slots::install(file, &target)
     })?;
-    let m = &done.manifest;
-    let line = format!(
-        "slot {} now holds version {} ({} bytes, written in {:.1} s); slot {running} keeps version {}",
+    let a = &done.accepted;
+    let mut line = format!(
+        "slot {} now holds version {} signed by {} ({} bytes, written in {:.1} s); slot {running} keeps version {running_version}",
         done.slot,
-        m.version,
+        a.manifest.version,
+        a.signer,
         done.bytes,
         started.elapsed().as_secs_f64(),
-        slots::running_version(),
     );
+    if let Some(floor) = a.floor_after.as_ref().filter(|_| done.floor_raised) {
+        line.push_str(&format!(
+            "; this box refuses versions below {floor} from now on"
+        ));
+    }
     log::info!("update: {line}");
     Ok(format!(
         "{line}\nthe next boot (\"reboot\") tries slot {} once: it is kept when the balancer comes up, \

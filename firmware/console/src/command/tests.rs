@@ -32,9 +32,26 @@ fn every_command_with_any_spacing() {
     assert_eq!(ok("show log"), Command::ShowLog);
     assert_eq!(ok("show version"), Command::ShowVersion);
     assert_eq!(ok("show slots"), Command::ShowSlots);
-    assert_eq!(ok("update /dev/vdb"), Command::Update("/dev/vdb".into()));
-    assert_eq!(err("update"), "usage: update FILE");
-    assert_eq!(err("update a b"), "usage: update FILE");
+    assert_eq!(
+        ok("update /dev/vdb"),
+        Command::Update {
+            file: "/dev/vdb".into(),
+            allow_downgrade: false
+        }
+    );
+    assert_eq!(
+        ok("update --allow-downgrade /dev/vdb"),
+        Command::Update {
+            file: "/dev/vdb".into(),
+            allow_downgrade: true
+        }
+    );
+    assert_eq!(err("update"), "usage: update [--allow-downgrade] FILE");
+    assert_eq!(err("update a b"), "usage: update [--allow-downgrade] FILE");
+    assert_eq!(
+        err("update --force /dev/vdb"),
+        "usage: update [--allow-downgrade] FILE"
+    );
     assert_eq!(
         ok("set interface ext address 192.168.0.101/24 192.168.0.100/24"),
         Command::SetInterface {

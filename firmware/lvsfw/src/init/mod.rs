@@ -871,7 +871,15 @@ impl Pid1 {
             Command::ShowConfig => (words(&["config", "show"]), TOOL_LIMIT, Kind::Plain),
             Command::ShowSlots => (words(&["slots"]), TOOL_LIMIT, Kind::Plain),
             // Hashes the file twice and writes 10-20 MB to the ESP: long under emulation.
-            Command::Update(file) => (words(&["update", &file]), DEBUG_TOOL_LIMIT, Kind::Plain),
+            Command::Update {
+                file,
+                allow_downgrade,
+            } => {
+                let mut args = words(&["update"]);
+                args.extend(allow_downgrade.then(|| "--allow-downgrade".to_string()));
+                args.push(file);
+                (args, DEBUG_TOOL_LIMIT, Kind::Plain)
+            }
             Command::SetInterface { role, addresses } => {
                 let mut args = words(&["config", "set", "interface", &role, "address"]);
                 args.extend(addresses);
