@@ -9,26 +9,23 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use update::grubenv::{self, Env};
-use update::keys::Keyring;
-use update::payload;
-use update::trial::good_slot;
-use update::verify::{self, Accepted, Event, Policy};
-use update::version::Version;
+pub use update::trial::good_slot;
 use update::Slot;
+
+mod install;
+pub use install::{install_file, Target, LOCK, SLOT_VERSION};
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
 pub const ESP_PARTNAME: &str = "lvsfw-esp";
 pub const ESP_MOUNT: &str = "/run/lvsfw/esp";
 /// The running image's version, one line, put into the initramfs by build-image.
 pub const VERSION_PATH: &str = "/etc/lvsfw/version";
-const GRUBENV: &str = "grub/grubenv";
+pub(crate) const GRUBENV: &str = "grub/grubenv";
 /// grubenv's lowest version this box takes (update::verify's floor); raised by an update
 /// that carries a higher one, never lowered.
 pub const MIN_VERSION: &str = "min_version";
 /// The board loads nls_cp437 and nls_utf8 for these.
 const FAT_OPTIONS: &str = "codepage=437,iocharset=utf8";
-/// The file that says a slot is complete: written last by an update, removed first.
-const SLOT_VERSION: &str = "version";
 
 /// The running image's version: /etc/lvsfw/version, else the binary's own.
 pub fn running_version() -> String {
@@ -135,20 +132,38 @@ fn remount(writable: bool) -> Result<(), String> {
     })
 }
 
-/// Runs `write` with the ESP writable only meanwhile: Linux marks a FAT volume dirty
-/// while it is mounted read-write, so a power cut at any other time leaves it clean.
-/// An `esp` other than [`ESP_MOUNT`] (the tests' folders) is written as it is.
+/// The ESP writable while this lives: Linux marks a FAT volume dirty while it is
+/// mounted read-write, so a power cut at any other time leaves it clean. An ESP other
+/// than [`ESP_MOUNT`] (the tests' folders) is written as it is.
+pub struct WritableEsp {
+    remounted: bool,
+}
+
+impl WritableEsp {
+    pub fn new(esp: &Path) -> std::io::Result<WritableEsp> {
+        let remounted = esp == Path::new(ESP_MOUNT);
+        if remounted {
+            remount(true).map_err(std::io::Error::other)?;
+        }
+        Ok(WritableEsp { remounted })
+    }
+}
+
+impl Drop for WritableEsp {
+    fn drop(&mut self) {
+        if self.remounted {
+            nix::unistd::sync();
+            if let Err(e) = remount(false) {
+                log::warn!("{e}; it stays writable until the next boot");
+            }
+        }
+    }
+}
+
+/// Runs `write` with the ESP writable only meanwhile ([`WritableEsp`]).
 pub fn writing<T>(esp: &Path, write: impl FnOnce(&Path) -> Result<T, String>) -> Result<T, String> {
-    if esp != Path::new(ESP_MOUNT) {
-        return write(esp);
-    }
-    remount(true)?;
-    let result = write(esp);
-    nix::unistd::sync();
-    if let Err(e) = remount(false) {
-        log::warn!("{e}; it stays writable until the next boot");
-    }
-    result
+    let _writable = WritableEsp::new(esp).map_err(|e| e.to_string())?;
+    write(esp)
 }
 
 pub fn read_grubenv(esp: &Path) -> Result<Env, String> {
@@ -284,169 +299,6 @@ impl Slots {
     }
 }
 
-/// What [`install`] did.
-#[derive(Debug)]
-pub struct Installed {
-    pub accepted: Accepted,
-    pub slot: Slot,
-    pub bytes: u64,
-    /// grubenv's `min_version` was raised to the update's floor.
-    pub floor_raised: bool,
-}
-
-/// Where an update goes, and what this box asks of it besides a trusted signature.
-pub struct Target<'a> {
-    pub esp: &'a Path,
-    pub running: Slot,
-    pub board: &'a str,
-    /// The running image's version (`running_version()` on the box).
-    pub running_version: &'a str,
-    pub keys: &'a Keyring,
-    /// The operator's `--allow-downgrade`: an older version is taken (never one below
-    /// the floor).
-    pub allow_downgrade: bool,
-}
-
-impl Target<'_> {
-    /// The verifier's policy for this box, from grubenv (its floor) and the running
-    /// version. A box whose running slot is on trial takes no update: the other slot is
-    /// then the only good one.
-    fn policy(&self, env: &Env) -> Result<Policy, String> {
-        let good = good_slot(env.get("slot"));
-        if good != self.running {
-            return Err(format!(
-                "slot {} runs on trial and is not marked good yet, so slot {good} is the only good one; \
-                 nothing changed (try again once slot {} is marked good)",
-                self.running, self.running
-            ));
-        }
-        let running = match Version::parse(self.running_version) {
-            Ok(v) => Some(v),
-            Err(_) if self.allow_downgrade => None,
-            Err(e) => {
-                return Err(format!(
-                    "{e}: the running version has no order, so no update can be judged newer; \
-                     nothing changed (update --allow-downgrade FILE takes it anyway)"
-                ))
-            }
-        };
-        let floor = match env.get(MIN_VERSION).filter(|v| !v.is_empty()) {
-            None => None,
-            Some(text) => Some(
-                Version::parse(text)
-                    .map_err(|e| format!("grubenv {MIN_VERSION}: {e}; nothing changed"))?,
-            ),
-        };
-        Ok(Policy {
-            keys: self.keys.clone(),
-            board: Some(self.board.into()),
-            running,
-            floor,
-            allow_downgrade: self.allow_downgrade,
-            max_len: payload::MAX_LEN,
-        })
-    }
-}
-
-/// Writes the update in `file` into the slot that does not run and has grub try it
-/// once at the next boot. The update is checked whole (signed by a trusted key, for
-/// this board, not older than what runs unless allowed, never below the floor) before
-/// anything is touched.
-pub fn install(file: &Path, to: &Target) -> Result<Installed, String> {
-    let (esp, running) = (to.esp, to.running);
-    let open = || open_update(file);
-    let mut env = read_grubenv(esp).map_err(|e| format!("{e}; nothing changed"))?;
-    let policy = to.policy(&env)?;
-    let damaged = |e: payload::Error| format!("{}: {e}; nothing changed", file.display());
-    verify::verify(&mut open()?, policy.clone()).map_err(damaged)?;
-    let target = running.other();
-    let dir = esp.join(target.letter());
-    let in_dir = |name: &str| dir.join(name);
-    let fail = |what: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", what.display());
-    std::fs::create_dir_all(&dir).map_err(|e| fail(&dir, &e))?;
-    // The version file goes first and comes back last: a slot without one is empty.
-    for name in [SLOT_VERSION, "vmlinuz", "initrd"] {
-        let path = in_dir(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(fail(&path, &e)),
-        }
-    }
-    let mut outputs = Vec::new();
-    for name in payload::FILES {
-        let path = in_dir(&format!("{name}.new"));
-        let out = File::create(&path).map_err(|e| fail(&path, &e))?;
-        outputs.push((path, std::io::BufWriter::with_capacity(256 << 10, out)));
-    }
-    // Read again while writing: what lands on the disk is what this pass hashed.
-    let unpacked = verify::read(&mut open()?, policy, &mut |event| match event {
-        Event::Data { file, bytes } => outputs[file].1.write_all(bytes),
-        _ => Ok(()),
-    });
-    let result = unpacked
-        .map_err(|e| format!("{}: {e}", file.display()))
-        .and_then(|accepted| {
-            for (path, out) in &mut outputs {
-                out.flush()
-                    .and_then(|_| out.get_ref().sync_all())
-                    .map_err(|e| fail(path, &e))?;
-            }
-            Ok(accepted)
-        });
-    let accepted = match result {
-        Ok(m) => m,
-        Err(e) => {
-            for (path, _) in &outputs {
-                let _ = std::fs::remove_file(path);
-            }
-            return Err(format!("{e}; slot {target} is left empty"));
-        }
-    };
-    for name in payload::FILES {
-        let from = in_dir(&format!("{name}.new"));
-        std::fs::rename(&from, in_dir(name)).map_err(|e| fail(&from, &e))?;
-    }
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| fail(&dir, &e))?;
-    env.set("next", target.letter())
-        .map_err(|e| format!("grubenv: {e}"))?;
-    let floor = accepted.floor_after.as_ref().map(Version::as_str);
-    let floor_raised = floor.is_some() && floor != env.get(MIN_VERSION);
-    if let Some(floor) = floor.filter(|_| floor_raised) {
-        env.set(MIN_VERSION, floor)
-            .map_err(|e| format!("grubenv: {e}"))?;
-    }
-    write_grubenv(esp, &env)?;
-    Ok(Installed {
-        bytes: accepted.manifest.total_len(),
-        accepted,
-        slot: target,
-        floor_raised,
-    })
-}
-
-/// The update's bytes. A disk holding an update (the console's `update /dev/vdb`) is
-/// longer than the update by its last sector's rest: read only as far as the header
-/// says the update goes.
-fn open_update(file: &Path) -> Result<Box<dyn Read>, String> {
-    use std::os::unix::fs::FileTypeExt as _;
-    let fail = |e: std::io::Error| format!("{}: {e}", file.display());
-    let f = File::open(file).map_err(fail)?;
-    let is_disk = f.metadata().map_err(fail)?.file_type().is_block_device();
-    let reader = std::io::BufReader::with_capacity(256 << 10, f);
-    if !is_disk {
-        return Ok(Box::new(reader));
-    }
-    let mut peek = File::open(file).map_err(fail)?;
-    match payload::read_total_len(&mut peek) {
-        Ok(len) => Ok(Box::new(reader.take(len))),
-        // What is wrong with it is said when it is read.
-        Err(_) => Ok(Box::new(reader)),
-    }
-}
-
 /// grubenv `slot=` the running slot, `next` empty: this slot is the good one now.
 pub fn mark_good(esp: &Path, running: Slot) -> Result<(), String> {
     let mut env = read_grubenv(esp)?;
@@ -477,195 +329,18 @@ pub fn read_small(path: &Path, max: u64) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use update::testing::{keyring, Update};
-
-    /// The version slot A runs in these tests.
-    const RUNNING: &str = "1.0.0-1";
-
-    fn to<'a>(
-        esp: &'a Path,
-        running: Slot,
-        keys: &'a Keyring,
-        allow_downgrade: bool,
-    ) -> Target<'a> {
-        Target {
-            esp,
-            running,
-            board: "qemu-x86_64",
-            running_version: RUNNING,
-            keys,
-            allow_downgrade,
-        }
-    }
 
     fn esp_with_slot_a() -> tempfile::TempDir {
         let esp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(esp.path().join("grub")).unwrap();
         std::fs::create_dir_all(esp.path().join("A")).unwrap();
-        std::fs::write(esp.path().join("A/version"), format!("{RUNNING}\n")).unwrap();
+        std::fs::write(esp.path().join("A/version"), "1.0.0-1\n").unwrap();
         std::fs::write(esp.path().join("A/vmlinuz"), "old kernel").unwrap();
         let mut env = Env::default();
         env.set("slot", "A").unwrap();
         env.set("next", "").unwrap();
         std::fs::write(esp.path().join(GRUBENV), env.to_block().unwrap()).unwrap();
         esp
-    }
-
-    fn update_file(dir: &Path, board: &str, version: &str) -> PathBuf {
-        let path = dir.join(format!("{version}.update"));
-        let update = Update {
-            board: board.into(),
-            version: version.into(),
-            ..Update::default()
-        };
-        std::fs::write(&path, update.bytes()).unwrap();
-        path
-    }
-
-    #[test]
-    fn an_update_fills_the_other_slot_and_asks_grub_to_try_it_once() {
-        let esp = esp_with_slot_a();
-        let work = tempfile::tempdir().unwrap();
-        let file = update_file(work.path(), "qemu-x86_64", "2.0.0-1");
-        let keys = keyring(&[1]);
-        let done = install(&file, &to(esp.path(), Slot::A, &keys, false)).unwrap();
-        assert_eq!(done.slot, Slot::B);
-        assert_eq!(done.accepted.manifest.version.to_string(), "2.0.0-1");
-        assert_eq!(done.accepted.signer.name, "key1");
-        assert_eq!(
-            std::fs::read(esp.path().join("B/vmlinuz")).unwrap(),
-            b"kernel"
-        );
-        assert_eq!(
-            std::fs::read(esp.path().join("B/initrd")).unwrap(),
-            b"initrd"
-        );
-        assert_eq!(
-            slot_version(esp.path(), Slot::B).as_deref(),
-            Some("2.0.0-1")
-        );
-        assert!(!esp.path().join("B/initrd.new").exists());
-        let env = read_grubenv(esp.path()).unwrap();
-        assert_eq!((env.get("slot"), env.get("next")), (Some("A"), Some("B")));
-        assert_eq!(
-            std::fs::metadata(esp.path().join(GRUBENV)).unwrap().len(),
-            1024
-        );
-
-        let shown = read(Ok(esp.path().into()), Some(Slot::A));
-        assert_eq!(shown.slots[0].version.as_deref(), Some(RUNNING));
-        assert!(shown.slots[0].running && shown.slots[0].good);
-        assert!(shown.slots[1].next && !shown.slots[1].good);
-
-        // The next boot runs B (grub cleared next); once ready it is marked good.
-        let mut env = read_grubenv(esp.path()).unwrap();
-        env.set("next", "").unwrap();
-        write_grubenv(esp.path(), &env).unwrap();
-        let on_trial = install(&file, &to(esp.path(), Slot::B, &keys, false)).unwrap_err();
-        assert!(on_trial.contains("slot B runs on trial"), "{on_trial}");
-        mark_good(esp.path(), Slot::B).unwrap();
-        let env = read_grubenv(esp.path()).unwrap();
-        assert_eq!((env.get("slot"), env.get("next")), (Some("B"), Some("")));
-    }
-
-    #[test]
-    fn a_bad_update_changes_nothing() {
-        let esp = esp_with_slot_a();
-        let before = std::fs::read(esp.path().join(GRUBENV)).unwrap();
-        let work = tempfile::tempdir().unwrap();
-        let other_board = update_file(work.path(), "pc-x86_64", "2.0.0-1");
-        let keys = keyring(&[1]);
-        let err = install(&other_board, &to(esp.path(), Slot::A, &keys, false)).unwrap_err();
-        assert!(
-            err.ends_with(
-                "built for board \"pc-x86_64\", but this is board \"qemu-x86_64\"; nothing changed"
-            ),
-            "{err}"
-        );
-        let damaged = update_file(work.path(), "qemu-x86_64", "3.0.0-1");
-        let mut bytes = std::fs::read(&damaged).unwrap();
-        // A byte of the initrd (then 8 bytes of version file).
-        let at = bytes.len() - 10;
-        bytes[at] ^= 1;
-        std::fs::write(&damaged, bytes).unwrap();
-        let err = install(&damaged, &to(esp.path(), Slot::A, &keys, false)).unwrap_err();
-        assert!(err.contains("file initrd is not what was signed"), "{err}");
-        assert!(!esp.path().join("B").exists());
-        assert_eq!(std::fs::read(esp.path().join(GRUBENV)).unwrap(), before);
-    }
-
-    #[test]
-    fn older_needs_allow_downgrade_the_floor_holds_and_an_update_raises_it() {
-        let esp = esp_with_slot_a();
-        let work = tempfile::tempdir().unwrap();
-        let keys = keyring(&[1]);
-        let older = update_file(work.path(), "qemu-x86_64", "0.9.0-1");
-        let before = std::fs::read(esp.path().join(GRUBENV)).unwrap();
-        let err = install(&older, &to(esp.path(), Slot::A, &keys, false)).unwrap_err();
-        assert!(
-            err.ends_with(
-                "version 0.9.0-1 is older than the running version 1.0.0-1; to go back on \
-                 purpose: update --allow-downgrade FILE; nothing changed"
-            ),
-            "{err}"
-        );
-        assert_eq!(std::fs::read(esp.path().join(GRUBENV)).unwrap(), before);
-        let done = install(&older, &to(esp.path(), Slot::A, &keys, true)).unwrap();
-        assert_eq!(done.accepted.manifest.version.to_string(), "0.9.0-1");
-        assert!(!done.floor_raised);
-        assert_eq!(read_grubenv(esp.path()).unwrap().get(MIN_VERSION), None);
-
-        // An update that carries a floor raises grubenv's.
-        let raising = work.path().join("raising.update");
-        let update = Update {
-            version: "2.0.0-1".into(),
-            floor: Some("1.5.0-0".into()),
-            ..Update::default()
-        };
-        std::fs::write(&raising, update.bytes()).unwrap();
-        let done = install(&raising, &to(esp.path(), Slot::A, &keys, false)).unwrap();
-        assert!(done.floor_raised);
-        assert_eq!(
-            read_grubenv(esp.path()).unwrap().get(MIN_VERSION),
-            Some("1.5.0-0")
-        );
-        // Below it nothing goes, not even allowed; the running 1.0.0-1 itself is below.
-        let err = install(&older, &to(esp.path(), Slot::A, &keys, true)).unwrap_err();
-        assert!(
-            err.contains("version 0.9.0-1 is below 1.5.0-0, the lowest version this box may run"),
-            "{err}"
-        );
-        // An update without a floor does not lower it.
-        let plain = update_file(work.path(), "qemu-x86_64", "2.1.0-1");
-        let done = install(&plain, &to(esp.path(), Slot::A, &keys, false)).unwrap();
-        assert!(!done.floor_raised);
-        assert_eq!(
-            read_grubenv(esp.path()).unwrap().get(MIN_VERSION),
-            Some("1.5.0-0")
-        );
-    }
-
-    #[test]
-    fn a_running_version_without_order_takes_updates_only_when_allowed() {
-        let esp = esp_with_slot_a();
-        let work = tempfile::tempdir().unwrap();
-        let keys = keyring(&[1]);
-        let file = update_file(work.path(), "qemu-x86_64", "2.0.0-1");
-        let old_style = Target {
-            running_version: "0.1.0-633566c",
-            ..to(esp.path(), Slot::A, &keys, false)
-        };
-        let err = install(&file, &old_style).unwrap_err();
-        assert!(
-            err.contains("the build \"633566c\" is not a number")
-                && err.contains("update --allow-downgrade FILE takes it anyway"),
-            "{err}"
-        );
-        let allowed = Target {
-            allow_downgrade: true,
-            ..old_style
-        };
-        assert!(install(&file, &allowed).is_ok());
     }
 
     #[test]

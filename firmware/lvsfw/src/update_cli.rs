@@ -81,17 +81,16 @@ pub fn apply(file: &Path, allow_downgrade: bool) -> Result<String, String> {
     let esp = slots::mount_esp()?;
     let keys = Keyring::compiled();
     let running_version = slots::running_version();
-    let done = slots::writing(&esp, |esp| {
-        let target = slots::Target {
-            esp,
-            running,
-            board: &board,
-            running_version: &running_version,
-            keys: &keys,
-            allow_downgrade,
-        };
-        slots::install(file, &target)
-    })?;
+    let target = slots::Target {
+        esp: &esp,
+        running,
+        board: &board,
+        running_version: &running_version,
+        keys: &keys,
+        allow_downgrade,
+        lock: Path::new(slots::LOCK),
+    };
+    let done = slots::install_file(file, &target)?;
     let a = &done.accepted;
     let mut line = format!(
         "slot {} now holds version {} signed by {} ({} bytes, written in {:.1} s); slot {running} keeps version {running_version}",
@@ -101,6 +100,12 @@ pub fn apply(file: &Path, allow_downgrade: bool) -> Result<String, String> {
         done.bytes,
         started.elapsed().as_secs_f64(),
     );
+    if !done.kept.is_empty() {
+        line.push_str(&format!(
+            "; {} already there, not written again",
+            done.kept.join(" and ")
+        ));
+    }
     if let Some(floor) = a.floor_after.as_ref().filter(|_| done.floor_raised) {
         line.push_str(&format!(
             "; this box refuses versions below {floor} from now on"
