@@ -9,11 +9,14 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use update::grubenv::{self, Env};
+use update::keys::{Keyring, SIGNATURE_LEN};
+use update::payload::{Error as Refusal, MAX_HEADER};
 pub use update::trial::good_slot;
+use update::verify::open_signed;
 use update::Slot;
 
 mod install;
-pub use install::{install_file, Target, LOCK, SLOT_VERSION};
+pub use install::{install_file, Target, LOCK, SLOT_MANIFEST, SLOT_VERSION};
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
 pub const ESP_PARTNAME: &str = "lvsfw-esp";
@@ -205,6 +208,9 @@ pub struct SlotState {
     pub good: bool,
     /// grubenv's `next`: the next boot tries it once.
     pub next: bool,
+    /// Who signed what the slot holds (`NAME (ID)` when this firmware trusts the key),
+    /// from the signed header the update left beside it; `None`: it has none.
+    pub signed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -212,6 +218,8 @@ pub struct Slots {
     pub running_version: String,
     pub running: Option<String>,
     pub slots: Vec<SlotState>,
+    /// grubenv's `min_version`: no update below it is taken.
+    pub min_version: Option<String>,
     /// Why there are no slots, or what is odd about them.
     pub note: Option<String>,
 }
@@ -221,12 +229,38 @@ pub fn slot_version(esp: &Path, slot: Slot) -> Option<String> {
     Some(text.trim().to_string()).filter(|v| !v.is_empty())
 }
 
+/// Who signed the update `slot` holds, checked with `keys`: from its kept signed header.
+pub fn slot_signer(esp: &Path, slot: Slot, keys: &Keyring) -> Option<String> {
+    let path = esp.join(slot.letter()).join(SLOT_MANIFEST);
+    let mut bytes = Vec::new();
+    File::open(path)
+        .ok()?
+        .take((MAX_HEADER + SIGNATURE_LEN + 1) as u64)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let version = slot_version(esp, slot);
+    Some(match open_signed(&bytes, keys) {
+        Ok((manifest, key)) if Some(manifest.version.as_str()) == version.as_deref() => {
+            key.to_string()
+        }
+        Ok((manifest, key)) => format!("{key}, for version {}", manifest.version),
+        Err(Refusal::UnknownKey(id, _)) => format!("key {id}, which this firmware does not trust"),
+        Err(e) => format!("unknown: its signed header does not verify ({e})"),
+    })
+}
+
 /// Both slots as the ESP at `esp` has them (`Err`: why there is no ESP).
 pub fn read(esp: Result<PathBuf, String>, running: Option<Slot>) -> Slots {
+    read_trusting(esp, running, &Keyring::compiled())
+}
+
+/// [`read`], naming the signers with `keys`.
+fn read_trusting(esp: Result<PathBuf, String>, running: Option<Slot>, keys: &Keyring) -> Slots {
     let mut slots = Slots {
         running_version: running_version(),
         running: running.map(|s| s.letter().to_string()),
         slots: Vec::new(),
+        min_version: None,
         note: None,
     };
     let esp = match esp {
@@ -255,8 +289,14 @@ pub fn read(esp: Result<PathBuf, String>, running: Option<Slot>) -> Slots {
             running: running == Some(slot),
             good: env.is_some() && good == slot,
             next: next == Some(slot),
+            signed_by: slot_signer(&esp, slot, keys),
         });
     }
+    slots.min_version = env
+        .as_ref()
+        .and_then(|e| e.get(MIN_VERSION))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
     if running.is_none() && slots.note.is_none() {
         slots.note =
             Some("no lvsfw.slot= on the kernel command line: which slot runs is unknown".into());
@@ -284,11 +324,24 @@ impl Slots {
             if s.next {
                 words.push("the next boot tries it once");
             }
+            let signed = match (&s.version, &s.signed_by) {
+                (None, _) => String::new(),
+                (Some(_), Some(key)) => format!("signed by {key}"),
+                (Some(_), None) => "no signature kept (not written by an update)".into(),
+            };
+            if !signed.is_empty() {
+                words.push(&signed);
+            }
             out.push_str(&format!(
-                "slot {}  {:<20} {}\n",
+                "slot {}  {:<26} {}\n",
                 s.slot,
                 s.version.as_deref().unwrap_or("(empty)"),
                 words.join(", ")
+            ));
+        }
+        if let Some(floor) = &self.min_version {
+            out.push_str(&format!(
+                "updates below version {floor} are refused (grubenv min_version)\n"
             ));
         }
         if let Some(note) = &self.note {

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use update::keys::{Keyring, SigningKey};
 use update::payload::{self, Source, Spec};
+use update::verify::{self, Policy};
 use update::version::Version;
 
 use crate::board;
@@ -20,10 +21,14 @@ usage: lvsfw update [--allow-downgrade] FILE
          tries it once and keeps it only if the balancer comes up. It must be signed
          by a key this firmware trusts, for this board, and not older than the running
          version unless --allow-downgrade (never below the box's lowest version)
+       lvsfw update --verify FILE
+         check FILE as a box would (signed by a key this firmware trusts, whole, undamaged)
+         without touching any slot, also on a build host: board, version, signing key
        lvsfw update pack --board BOARD --version VERSION [--floor VERSION] --kernel VMLINUZ
-                         --initrd INITRD --signing-key KEY -o FILE
+                         --initrd INITRD --signing-key KEY -o FILE [--manifest SIGNED-HEADER]
          make an update file signed with KEY (PKCS#8 Ed25519, PEM or DER), on the build
-         host; it carries the keys this firmware trusts (the image inside is this build)";
+         host; it carries the keys this firmware trusts (the image inside is this build);
+         --manifest also writes its signed header, what a slot keeps beside its files";
 
 pub fn update(args: &[String]) -> ExitCode {
     match args {
@@ -34,6 +39,9 @@ pub fn update(args: &[String]) -> ExitCode {
         [file] if !file.starts_with('-') => finish(apply(Path::new(file), false)),
         [flag, file] if flag == "--allow-downgrade" && !file.starts_with('-') => {
             finish(apply(Path::new(file), true))
+        }
+        [flag, file] if flag == "--verify" && !file.starts_with('-') => {
+            finish(check(Path::new(file), &Keyring::compiled()))
         }
         _ => usage_error("lvsfw update needs one FILE"),
     }
@@ -119,6 +127,47 @@ pub fn apply(file: &Path, allow_downgrade: bool) -> Result<String, String> {
     ))
 }
 
+/// `lvsfw update --verify FILE`: the verifier every install uses, with this firmware's
+/// keys and no box (any board, any version), writing nothing.
+fn check(file: &Path, keys: &Keyring) -> Result<String, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
+    let mut input = std::io::BufReader::new(File::open(file).map_err(|e| fail(&e))?);
+    let policy = Policy {
+        keys: keys.clone(),
+        board: None,
+        running: None,
+        floor: None,
+        allow_downgrade: false,
+        max_len: payload::MAX_LEN,
+    };
+    let a = verify::verify(&mut input, policy).map_err(|e| fail(&e))?;
+    let m = &a.manifest;
+    let floor = m.floor.as_ref().map_or("none".to_string(), |f| {
+        format!("{f} (boxes refuse older from then on)")
+    });
+    let files: Vec<String> = m
+        .files
+        .iter()
+        .map(|f| format!("{} {}", f.name, f.len))
+        .collect();
+    Ok(format!(
+        "{}: a whole, signed update\n\
+         board:      {}\n\
+         version:    {}\n\
+         floor:      {floor}\n\
+         signed by:  {}, a key this firmware trusts\n\
+         it trusts:  {}\n\
+         bytes:      {} ({})\n",
+        file.display(),
+        m.board,
+        m.version,
+        a.signer,
+        m.keys,
+        m.total_len(),
+        files.join(", "),
+    ))
+}
+
 struct Pack {
     board: String,
     version: String,
@@ -127,11 +176,13 @@ struct Pack {
     initrd: PathBuf,
     signing_key: PathBuf,
     out: PathBuf,
+    manifest: Option<PathBuf>,
 }
 
 fn parse_pack(args: &[String]) -> Result<Pack, String> {
     let (mut board, mut version, mut floor, mut kernel, mut initrd, mut key, mut out) =
         (None, None, None, None, None, None, None);
+    let mut manifest = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let slot = match arg.as_str() {
@@ -142,6 +193,7 @@ fn parse_pack(args: &[String]) -> Result<Pack, String> {
             "--initrd" => &mut initrd,
             "--signing-key" => &mut key,
             "-o" | "--output" => &mut out,
+            "--manifest" => &mut manifest,
             other => return Err(format!("update pack: unknown argument \"{other}\"")),
         };
         *slot = Some(
@@ -160,6 +212,7 @@ fn parse_pack(args: &[String]) -> Result<Pack, String> {
         initrd: need(initrd, "--initrd")?.into(),
         signing_key: need(key, "--signing-key")?.into(),
         out: need(out, "-o FILE")?.into(),
+        manifest: manifest.map(PathBuf::from),
     })
 }
 
@@ -219,7 +272,7 @@ fn run_pack_carrying(p: &Pack, keys: &Keyring) -> Result<String, String> {
             .map_err(|e| fail(&e))?;
         Ok(m)
     });
-    let manifest = match packed {
+    let packed = match packed {
         Ok(m) => m,
         Err(e) => {
             let _ = std::fs::remove_file(&temporary);
@@ -227,6 +280,11 @@ fn run_pack_carrying(p: &Pack, keys: &Keyring) -> Result<String, String> {
         }
     };
     std::fs::rename(&temporary, &p.out).map_err(|e| fail(&e))?;
+    if let Some(path) = &p.manifest {
+        std::fs::write(path, &packed.signed_header)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let manifest = &packed.manifest;
     let trusted = keys.find(key.id()).map_or_else(
         || format!("key {} (not among the keys it carries: {keys})", key.id()),
         |k| k.to_string(),
@@ -308,6 +366,7 @@ mod tests {
             initrd: dir.path().join("initrd"),
             signing_key: dir.path().join("key.pem"),
             out: out.clone(),
+            manifest: Some(dir.path().join("manifest")),
         };
         let said = run_pack_carrying(&p, &keys).unwrap();
         assert!(said.contains("version 1.1.0-3"), "{said}");
@@ -330,8 +389,44 @@ mod tests {
             .unwrap()
             .manifest;
         assert_eq!(m.version.to_string(), "1.1.0-3");
-        assert_eq!(m.floor.unwrap().to_string(), "1.0.0-0");
+        assert_eq!(m.floor.as_ref().unwrap().to_string(), "1.0.0-0");
         assert_eq!(m.keys, keys);
+        let kept = std::fs::read(dir.path().join("manifest")).unwrap();
+        assert_eq!(update::verify::open_signed(&kept, &keys).unwrap().0, m);
+
+        // --verify: what a release is checked with before it ships.
+        let said = check(&out, &keys).unwrap();
+        let key7 = update::testing::key(7).id();
+        assert_eq!(
+            said,
+            format!(
+                "{}: a whole, signed update\n\
+                 board:      qemu-x86_64\n\
+                 version:    1.1.0-3\n\
+                 floor:      1.0.0-0 (boxes refuse older from then on)\n\
+                 signed by:  key7 ({key7}), a key this firmware trusts\n\
+                 it trusts:  key7 ({key7})\n\
+                 bytes:      {} (vmlinuz 100000, initrd 4, version 8)\n",
+                out.display(),
+                std::fs::metadata(&out).unwrap().len()
+            )
+        );
+        let err = check(&out, &update::testing::keyring(&[1])).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "{}: signed by key {key7}, which this firmware does not trust",
+                out.display()
+            )),
+            "{err}"
+        );
+        let mut bytes = std::fs::read(&out).unwrap();
+        bytes.truncate(bytes.len() - 1);
+        std::fs::write(dir.path().join("cut.update"), bytes).unwrap();
+        let err = check(&dir.path().join("cut.update"), &keys).unwrap_err();
+        assert!(
+            err.ends_with("truncated: file version is 1 byte short"),
+            "{err}"
+        );
 
         let missing = Pack {
             kernel: dir.path().join("nope"),

@@ -276,6 +276,14 @@ fn copy_hashed(
     Ok(digest)
 }
 
+/// What [`pack`] wrote.
+#[derive(Debug)]
+pub struct Packed {
+    pub manifest: Manifest,
+    /// The header and its signature: what a slot keeps beside its files.
+    pub signed_header: Vec<u8>,
+}
+
 /// Writes an update of the slot's kernel and initrd, signed with `key`; the version
 /// file is made from the version. Each source is read twice: hashed for the header,
 /// then copied, and a source that changed in between is an error (the output is then
@@ -286,7 +294,7 @@ pub fn pack(
     kernel: Source,
     initrd: Source,
     key: &SigningKey,
-) -> Result<Manifest, Error> {
+) -> Result<Packed, Error> {
     check_name("board", spec.board)?;
     if let Some(floor) = spec.floor {
         if spec.version.is_older_than(floor) {
@@ -338,8 +346,9 @@ pub fn pack(
             header.len()
         )));
     }
-    out.write_all(&header).map_err(Error::Io)?;
-    out.write_all(&key.sign(&header)).map_err(Error::Io)?;
+    let mut signed_header = header.clone();
+    signed_header.extend_from_slice(&key.sign(&header));
+    out.write_all(&signed_header).map_err(Error::Io)?;
     for ((name, len, reader), entry) in sources.iter_mut().zip(&manifest.files) {
         let copied = copy_hashed(name, *len, reader, &mut |bytes| {
             out.write_all(bytes).map_err(Error::Io)
@@ -348,7 +357,10 @@ pub fn pack(
             return Err(Error::Pack(format!("{name} changed while it was packed")));
         }
     }
-    Ok(manifest)
+    Ok(Packed {
+        manifest,
+        signed_header,
+    })
 }
 
 /// The fixed start of a header: its length H, once magic and format are right.

@@ -5,8 +5,10 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::slots::{mark_good, read, read_grubenv, slot_version, write_grubenv, GRUBENV};
-use update::testing::{keyring, Update};
+use crate::slots::{
+    mark_good, read, read_grubenv, read_trusting, slot_version, write_grubenv, GRUBENV,
+};
+use update::testing::{key, keyring, Update};
 use update::verify::open_signed;
 
 thread_local! {
@@ -141,6 +143,47 @@ fn a_signed_update_fills_the_other_slot_and_asks_grub_to_try_it_once() {
     assert_eq!(shown.slots[0].version.as_deref(), Some(RUNNING));
     assert!(shown.slots[0].running && shown.slots[0].good);
     assert!(shown.slots[1].next && !shown.slots[1].good);
+    // `show slots` names the key that signed what a slot holds.
+    let shown = read_trusting(Ok(esp.into()), Some(Slot::A), &b.keys);
+    let id = key(1).id();
+    assert_eq!(shown.slots[0].signed_by, None);
+    assert_eq!(shown.slots[1].signed_by, Some(format!("key1 ({id})")));
+    let text = shown.render();
+    let line = |slot: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("slot {slot} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        line("A").ends_with("running, good, no signature kept (not written by an update)"),
+        "{text}"
+    );
+    assert!(
+        line("B").ends_with(&format!(
+            "the next boot tries it once, signed by key1 ({id})"
+        )),
+        "{text}"
+    );
+    let rotated = read_trusting(Ok(esp.into()), Some(Slot::A), &keyring(&[2]));
+    assert_eq!(
+        rotated.slots[1].signed_by,
+        Some(format!("key {id}, which this firmware does not trust"))
+    );
+    let mut damaged = std::fs::read(esp.join("B/manifest")).unwrap();
+    damaged[20] ^= 1;
+    std::fs::write(esp.join("B/manifest"), &damaged).unwrap();
+    let shown = read_trusting(Ok(esp.into()), Some(Slot::A), &b.keys);
+    assert!(
+        shown.slots[1]
+            .signed_by
+            .as_deref()
+            .unwrap()
+            .starts_with("unknown: its signed header does not verify"),
+        "{:?}",
+        shown.slots[1]
+    );
+    std::fs::write(esp.join("B/manifest"), &kept).unwrap();
 
     // The next boot runs B (grub cleared next); on trial it takes no update.
     let mut env = read_grubenv(esp).unwrap();
@@ -449,6 +492,11 @@ fn older_needs_allow_downgrade_and_an_update_raises_the_floor() {
             .map(str::to_string)
     };
     assert_eq!(floor().as_deref(), Some("1.5.0-0"));
+    let text = read(Ok(b.esp.path().into()), Some(Slot::A)).render();
+    assert!(
+        text.ends_with("updates below version 1.5.0-0 are refused (grubenv min_version)\n"),
+        "{text}"
+    );
     // Below it nothing goes, not even allowed (the running 1.0.0-1 itself is below).
     let err = install_file(&older, &b.target(Slot::A, true)).unwrap_err();
     assert!(
