@@ -31,7 +31,11 @@ pub fn built_image(dir: &Path) -> Result<PathBuf, Error> {
 
 /// Byte offset of the ESP (GPT partition 2) in a disk image.
 pub fn esp_offset(image: &Path) -> Result<u64, Error> {
-    let bytes = std::fs::read(image)?;
+    esp_range(&std::fs::read(image)?, image).map(|r| r.start as u64)
+}
+
+/// Where the ESP (GPT partition 2) lies in the bytes of a disk image.
+fn esp_range(bytes: &[u8], image: &Path) -> Result<std::ops::Range<usize>, Error> {
     // LBA 1 is the GPT header ("EFI PART"); the entries start at the LBA it gives.
     if bytes.get(512..520) != Some(b"EFI PART".as_slice()) {
         return Err(Error(format!("{}: no GPT", image.display())));
@@ -40,8 +44,17 @@ pub fn esp_offset(image: &Path) -> Result<u64, Error> {
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
     let entries = u64_at(512 + 72) as usize * 512;
     let entry_size = u32_at(512 + 84) as usize;
-    let first_lba = u64_at(entries + entry_size + 32);
-    Ok(first_lba * 512)
+    let first_lba = u64_at(entries + entry_size + 32) as usize;
+    let last_lba = u64_at(entries + entry_size + 40) as usize;
+    Ok(first_lba * 512..(last_lba + 1) * 512)
+}
+
+/// The ESP's bytes in a disk image (slots, grubenv, grub): what a refused update must
+/// leave as it found.
+pub fn esp_bytes(image: &Path) -> Result<Vec<u8>, Error> {
+    let bytes = std::fs::read(image)?;
+    let range = esp_range(&bytes, image)?;
+    Ok(bytes[range].to_vec())
 }
 
 fn mtools(args: &[&str]) -> Result<String, Error> {

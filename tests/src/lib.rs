@@ -17,6 +17,7 @@ pub mod disk_image;
 pub mod host_program;
 pub mod http;
 mod lab;
+mod moments;
 pub mod netns;
 pub mod pcap;
 pub mod peers;
@@ -28,6 +29,7 @@ pub use appliance::{Appliance, ApplianceSpec, Boot};
 pub use command::{run, Error};
 pub use console::Console;
 pub use lab::{Host, Lab, Net};
+pub use moments::Moments;
 
 /// Where `scripts/build-image qemu-x86_64` left the kernel and initramfs.
 pub fn image_dir() -> std::path::PathBuf {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lvsfw_lab::disk_image::{board_dir, built_image, copy_with_cmdline, read_esp_file};
-use lvsfw_lab::{Appliance, ApplianceSpec, Boot, Error, Lab};
+use lvsfw_lab::{Appliance, ApplianceSpec, Boot, Error, Lab, Moments};
 
 const BOOT: Duration = Duration::from_secs(120);
 const SHORT: Duration = Duration::from_secs(20);
@@ -157,19 +157,6 @@ fn the_watchdog_resets_a_hung_balancer() -> Result<(), Error> {
     Ok(())
 }
 
-/// A small deterministic generator: each run of the test kills at other moments, but a
-/// failure can be repeated with the seed it prints.
-struct Moments(u64);
-
-impl Moments {
-    fn next_below(&mut self, limit: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % limit.max(1)
-    }
-}
-
 fn hostname_of(lb: &mut Appliance) -> Result<String, Error> {
     let shown = lb.command("show config", SHORT)?;
     shown
@@ -197,12 +184,7 @@ fn a_power_loss_during_a_save_keeps_a_valid_configuration() -> Result<(), Error>
     const ROUNDS: u32 = 50;
     let mut lab = Lab::new("img-power", false)?;
     let image = image_copy(&lab, "qemu-x86_64", "power")?;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        | 1;
-    println!("power-loss moments from seed {seed}");
-    let mut moments = Moments(seed);
+    let mut moments = Moments::from_clock("power-loss moments");
     // How long a save takes, measured on the first round (which is not cut off).
     let mut save_time = Duration::ZERO;
     // The hostnames a boot may find: the last completed save and the one cut off.
