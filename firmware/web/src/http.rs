@@ -194,7 +194,10 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, 
             .to_string();
         match name.as_str() {
             "content-length" => {
-                let n: usize = value.parse().map_err(|_| {
+                // RFC 9110 8.6: 1*DIGIT. Rust's parse() also takes a leading '+', which
+                // another parser on the way may read differently (request smuggling).
+                let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+                let n: usize = value.parse().ok().filter(|_| digits).ok_or_else(|| {
                     Reject::new(
                         400,
                         format!("malformed request: Content-Length \"{value}\" is not a number"),
@@ -410,6 +413,11 @@ mod tests {
             "GET http://x/ HTTP/1.1\r\n\r\n",
             "GET / HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
             "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            // Digits only (RFC 9110 8.6): a sign or spaces inside are not a length.
+            "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: 5 5\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
         ] {
             let reject = parse(bad).unwrap_err();
             assert_eq!(reject.status, 400, "{bad:?}: {reject:?}");
