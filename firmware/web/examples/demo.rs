@@ -2,7 +2,7 @@
 //!
 //!     cargo run -p lvsfw-web --example demo [PORT]      (default 8081, on 127.0.0.1)
 //!
-//! Log in with the factory password "lvsfw". Changes go to memory only.
+//! Log in with the password "demo password". Changes go to memory only.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,7 @@ use web::backend::{
 use web::{App, Applied, Backend, Change, Listen, Notices, Options, ServerLimits, Shared};
 
 const SEED: &str = include_str!("../../config/testdata/seed-3-1.conf");
+const PASSWORD: &str = "demo password";
 const NATIVE: &str = r#"{"hostname": "demo", "interfaces": [
     {"role": "ext", "addresses": ["192.168.0.101/24", "192.168.0.100/24"]},
     {"role": "int", "addresses": ["192.168.33.20/24"]},
@@ -124,6 +125,15 @@ impl Backend for Memory {
     fn log_problems(&self) -> Vec<String> {
         Vec::new()
     }
+    fn names(&self) -> web::Names {
+        web::Names {
+            hostname: "demo".into(),
+            addresses: vec!["127.0.0.1".parse().unwrap()],
+        }
+    }
+    fn page_closed(&self) -> Option<String> {
+        None
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -132,8 +142,12 @@ async fn main() {
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(8081);
+    let mut native = config::native::from_json(NATIVE).unwrap();
+    native.admin.password = Some(
+        config::PasswordHash::new(PASSWORD, &[1u8; 16], config::password::MIN_ITERATIONS).unwrap(),
+    );
     let backend = Memory {
-        native: Mutex::new(config::native::from_json(NATIVE).unwrap()),
+        native: Mutex::new(native),
         text: Mutex::new(SEED.into()),
     };
     let app = App::new(
@@ -149,6 +163,6 @@ async fn main() {
         device: None,
     }];
     let (_keep, rx) = tokio::sync::watch::channel(listen);
-    eprintln!("http://127.0.0.1:{port}/ (password: lvsfw)");
+    eprintln!("http://127.0.0.1:{port}/ (password: {PASSWORD})");
     web::serve(rx, shared).await;
 }

@@ -6,6 +6,7 @@
 //! what it was. Nothing is half-applied: a change is validated whole before the backend
 //! writes anything.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,15 +23,41 @@ use crate::pages::{self, Frame, Message, Nav, StatusView};
 use crate::server::Handler;
 use crate::session::{self, LoginLimiter, Session, SessionLimits, Sessions};
 
-/// The password that logs in while none is set, and that must be changed at once when
-/// it is used (the console's login follows the same rule).
-pub const FACTORY_PASSWORD: &str = "lvsfw";
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 128;
 /// The name a pasted keepalived.conf has in error messages.
 const TEXT_NAME: &str = "keepalived.conf";
 /// The login form's double-submit cookie (the form carries the same value).
-const LOGIN_COOKIE: &str = "lvsfw_login";
+const LOGIN_COOKIE: &str = "__Host-lvsfw_login";
+
+/// Where random bytes come from: the kernel's getrandom in the firmware; a test brings
+/// one that fails.
+pub trait Random: Send + Sync {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), NoRandom>;
+}
+
+/// No random bytes could be had: nothing that needs a secret is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRandom;
+
+impl Random for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), NoRandom> {
+        SecureRandom::fill(self, buf).map_err(|_| NoRandom)
+    }
+}
+
+impl NoRandom {
+    /// The answer when a secret could not be made.
+    pub fn response(self, api: bool) -> Response {
+        log::error!("web: no random bytes from the kernel; nothing that needs a secret is made");
+        let message = "no random bytes from the kernel; try again";
+        if api {
+            api_error(500, message)
+        } else {
+            Response::text(500, format!("{message}\n"))
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -71,7 +98,7 @@ pub struct App {
     state: Mutex<State>,
     /// One password hash at a time: logins cost a core at most.
     login_gate: Mutex<()>,
-    rng: SystemRandom,
+    rng: Box<dyn Random>,
     clock: Box<dyn Fn() -> Instant + Send + Sync>,
 }
 
@@ -143,6 +170,26 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
     })
 }
 
+/// The host part of a Host header: `10.0.0.1`, `lb1` or `fd00::1` (from `[fd00::1]`),
+/// its port cut off; `None` when it is not one.
+fn host_name(host: &str) -> Option<&str> {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        return (after.is_empty() || port(after.strip_prefix(':')?)).then_some(inside);
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, p)) if port(p) => name,
+        Some(_) => return None,
+        None => host,
+    };
+    (!name.is_empty() && !name.contains(':')).then_some(name)
+}
+
+fn port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn is_api(path: &str) -> bool {
     path.starts_with("/api/") || path == "/metrics"
 }
@@ -197,18 +244,21 @@ impl App {
                 generation: 1,
             }),
             login_gate: Mutex::new(()),
-            rng: SystemRandom::new(),
+            rng: Box::new(SystemRandom::new()),
             clock,
         }
     }
 
-    fn random_hex(&self, bytes: usize) -> String {
+    /// Random bytes from `rng` from now on (tests).
+    pub fn set_random(&mut self, rng: Box<dyn Random>) {
+        self.rng = rng;
+    }
+
+    /// `bytes` random bytes in hex; never a predictable value in their place.
+    fn random_hex(&self, bytes: usize) -> Result<String, NoRandom> {
         let mut buf = vec![0u8; bytes];
-        // The kernel's getrandom; it does not fail on Linux after early boot.
-        if self.rng.fill(&mut buf).is_err() {
-            log::error!("web: no random bytes from the kernel");
-        }
-        buf.iter().map(|b| format!("{b:02x}")).collect()
+        self.rng.fill(&mut buf)?;
+        Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
     }
 
     fn hostname(&self) -> String {
@@ -220,8 +270,25 @@ impl App {
 
     pub fn handle_at(&self, req: &Request, now: Instant) -> Response {
         let path = req.path();
+        let api = is_api(path);
+        // DNS rebinding: a page of another site whose name now points here sends its
+        // own name as Host. Only the box's names are answered.
+        if !self.host_allowed(req) {
+            log::warn!(
+                "web: {} {path} from {} for Host {:?}: not this box's name; refused",
+                req.head.method_text,
+                req.peer,
+                req.header("host").unwrap_or("")
+            );
+            let message = "this is not the name of this appliance: use its management address or its host name";
+            return if api {
+                api_error(421, message)
+            } else {
+                Response::text(421, format!("{message}\n"))
+            };
+        }
         let Some(methods) = allowed(path) else {
-            return if is_api(path) {
+            return if api {
                 api_error(404, format!("no such resource: {path}"))
             } else {
                 Response::text(404, format!("no such page: {path}\n"))
@@ -248,10 +315,28 @@ impl App {
             )
             .with_header("Allow", allow.join(", "));
         }
+        if let Some(why) = self.closed() {
+            return self.closed_page(&why, api);
+        }
         let post = matches!(req.method(), Method::Post | Method::Put);
+        if post && !self.same_origin(req) {
+            log::warn!(
+                "web: {} {path} from {}: Origin {:?} / Referer {:?} is not this page; refused",
+                req.head.method_text,
+                req.peer,
+                req.header("origin").unwrap_or(""),
+                req.header("referer").unwrap_or("")
+            );
+            let message = "the request did not come from this page (its Origin or Referer is missing or another site's); nothing was changed";
+            return if api {
+                api_error(403, message)
+            } else {
+                Response::text(403, format!("{message}\n"))
+            };
+        }
         // Page forms come URL-encoded, the API speaks JSON; anything else is refused
         // before it is looked at.
-        let form = if post && !is_api(path) {
+        let form = if post && !api {
             if req.content_type() != "application/x-www-form-urlencoded" {
                 return Response::text(
                     415,
@@ -265,7 +350,7 @@ impl App {
         } else {
             None
         };
-        if post && is_api(path) && req.content_type() != "application/json"
+        if post && api && req.content_type() != "application/json"
             // A keepalived.conf to validate comes as text.
             && !(path == "/api/config/validate" && req.content_type() == "text/plain")
         {
@@ -282,27 +367,12 @@ impl App {
         }
 
         let Some(auth) = self.authenticate(req, now) else {
-            return if is_api(path) {
+            return if api {
                 api_error(401, "log in first: POST /api/login")
             } else {
                 Response::see_other("/login")
             };
         };
-        if auth.session.must_change_password
-            && !matches!(
-                path,
-                "/password" | "/logout" | "/api/password" | "/api/logout"
-            )
-        {
-            return if is_api(path) {
-                api_error(
-                    403,
-                    "the factory password must be changed first: POST /api/password",
-                )
-            } else {
-                Response::see_other("/password")
-            };
-        }
         if post {
             let sent = req
                 .header("x-csrf-token")
@@ -315,7 +385,7 @@ impl App {
                     req.peer
                 );
                 let message = "the form is out of date or came from another site (its CSRF token is missing or wrong); nothing was changed; reload the page";
-                return if is_api(path) {
+                return if api {
                     api_error(403, message)
                 } else {
                     Response::text(403, format!("{message}\n"))
@@ -346,9 +416,9 @@ impl App {
                         .with_header("Set-Cookie", session::cookie_cleared())
                 }
             }
-            (Method::Post, "/password") => self.password_form(&auth, &form),
+            (Method::Post, "/password") => self.password_form(&auth, &form, now),
             (_, "/password") => self.password_page(&auth, Vec::new(), 200),
-            (Method::Post, "/api/password") => self.api_password(&auth, req),
+            (Method::Post, "/api/password") => self.api_password(&auth, req, now),
             (Method::Post, "/reboot") => self.reboot(&auth, &form),
             (Method::Post, "/config/edit") => self.edit(&auth, &form),
             (Method::Post, "/config/apply") => self.apply_candidate(&auth, &form),
@@ -381,14 +451,107 @@ impl App {
         }
     }
 
+    /// The request's live session. One whose password is no longer the stored one
+    /// (changed anywhere since its login) has ended.
     fn authenticate(&self, req: &Request, now: Instant) -> Option<Auth> {
         let token = req.cookie(session::COOKIE)?;
+        let epoch = session::epoch(self.backend.native()?.admin.password.as_ref());
         let mut state = lock(&self.state);
         let session = state.sessions.touch(token, now)?.clone();
+        if epoch.is_empty() || !session::same_secret(&session.epoch, &epoch) {
+            state.sessions.remove(token);
+            drop(state);
+            log::info!(
+                "web: admin from {} ({}): the password changed since the login; the session ended",
+                session.peer,
+                session.label
+            );
+            return None;
+        }
         Some(Auth {
             token: token.to_string(),
             session,
         })
+    }
+
+    /// Why the page is closed, if it is: before the first-boot setup (no password
+    /// exists, and no default one ever does) or after a restore that failed.
+    fn closed(&self) -> Option<String> {
+        if let Some(why) = self.backend.page_closed() {
+            return Some(why);
+        }
+        match self.backend.native() {
+            Some(native) if native.admin.password.is_some() => None,
+            Some(_) => Some(
+                "This appliance has no admin password yet: finish the first-boot setup at the serial console. Nothing else is served here until then.".into(),
+            ),
+            None => Some(
+                "The configuration in service is not valid, so no admin password can be checked: fix it at the serial console.".into(),
+            ),
+        }
+    }
+
+    fn closed_page(&self, why: &str, api: bool) -> Response {
+        if api {
+            return api_error(503, why);
+        }
+        self.page(
+            None,
+            Page {
+                status: 503,
+                title: "Not open",
+                nav: Nav::None,
+                messages: vec![Message::note(why)],
+                template: pages::EMPTY,
+                refresh: 0,
+            },
+            &json!({}),
+        )
+    }
+
+    /// Whether the request's Host is one of the box's own names: the address it came
+    /// to, a management address or the host name, with or without a port; or a
+    /// loopback address (the page forwarded to the operator's own machine, as
+    /// `scripts/run` does). A name another site controls never is.
+    fn host_allowed(&self, req: &Request) -> bool {
+        let Some(host) = req.header("host").and_then(host_name) else {
+            return false;
+        };
+        match host.parse::<IpAddr>() {
+            Ok(ip) => {
+                ip.is_loopback()
+                    || Some(ip) == req.local
+                    || self.backend.names().addresses.contains(&ip)
+            }
+            Err(_) => {
+                let names = self.backend.names();
+                !names.hostname.is_empty() && host.eq_ignore_ascii_case(&names.hostname)
+            }
+        }
+    }
+
+    /// Whether a change came from this page: its Origin (or, without one, its Referer)
+    /// is this scheme and the Host the request was sent to. A request with neither is
+    /// refused too: every browser sends Origin with a POST, and an API client can.
+    fn same_origin(&self, req: &Request) -> bool {
+        let scheme = if req.secure { "https://" } else { "http://" };
+        let sent = match (req.header("origin"), req.header("referer")) {
+            (Some(origin), _) => origin,
+            (None, Some(referer)) => referer,
+            (None, None) => return false,
+        };
+        let Some(rest) = sent.strip_prefix(scheme) else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = req.header("host").unwrap_or("");
+        let default_port = if req.secure { ":443" } else { ":80" };
+        let plain = |a: &str| {
+            a.strip_suffix(default_port)
+                .unwrap_or(a)
+                .to_ascii_lowercase()
+        };
+        !authority.is_empty() && plain(authority) == plain(host)
     }
 
     fn flash(&self, auth: &Auth, message: Message) {

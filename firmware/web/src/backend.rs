@@ -4,6 +4,8 @@
 //! Every method may block (it runs on tokio's blocking pool, never on the balancer's
 //! thread).
 
+use std::net::IpAddr;
+
 use config::Config;
 use serde::Serialize;
 
@@ -60,6 +62,18 @@ pub trait Backend: Send + Sync + 'static {
     /// The newest errors and warnings, kept apart so that a flood of other lines
     /// cannot push them out; oldest first.
     fn log_problems(&self) -> Vec<String>;
+    /// The names the page may be reached by (a request's Host must be one of them).
+    fn names(&self) -> Names;
+    /// Why the page must stay closed whatever the password, if it must: the saved
+    /// configuration could not be read at boot, so what runs is not the operator's.
+    fn page_closed(&self) -> Option<String>;
+}
+
+/// The box's own names: its host name and its management addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub hostname: String,
+    pub addresses: Vec<IpAddr>,
 }
 
 /// The status page and `/api/status`.

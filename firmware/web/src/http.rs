@@ -74,6 +74,8 @@ pub struct Request {
     pub peer: IpAddr,
     /// The address the request came to (this side of the connection), when known.
     pub local: Option<IpAddr>,
+    /// It came over TLS.
+    pub secure: bool,
 }
 
 impl Request {
@@ -335,6 +337,7 @@ pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         303 => "See Other",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -344,6 +347,7 @@ pub fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
+        421 => "Misdirected Request",
         422 => "Unprocessable Content",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
@@ -377,6 +381,7 @@ mod tests {
             body: b"hello".to_vec(),
             peer: "10.0.0.1".parse().unwrap(),
             local: None,
+            secure: true,
         };
         assert_eq!(request.cookie("lvsfw_session"), Some("abc"));
         assert_eq!(request.cookie("a"), Some("1"));

@@ -8,6 +8,7 @@
 
 mod app;
 pub mod backend;
+pub mod client;
 mod edit;
 pub mod form;
 pub mod http;
@@ -16,7 +17,7 @@ mod pages;
 pub mod server;
 pub mod session;
 
-pub use app::{native_json, App, Options, FACTORY_PASSWORD, MIN_PASSWORD_LEN};
-pub use backend::{Applied, Backend, Change, Notices, Status};
+pub use app::{native_json, App, NoRandom, Options, Random, MIN_PASSWORD_LEN};
+pub use backend::{Applied, Backend, Change, Names, Notices, Status};
 pub use pages::utc;
 pub use server::{serve, Handler, Listen, ServerLimits, Shared};

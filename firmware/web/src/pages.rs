@@ -15,11 +15,13 @@ pub const STATUS: &str = include_str!("templates/status.html");
 pub const CONFIG: &str = include_str!("templates/config.html");
 pub const LOG: &str = include_str!("templates/log.html");
 pub const SYSTEM: &str = include_str!("templates/system.html");
+/// A page that is only its messages (the closed page).
+pub const EMPTY: &str = "";
 
 /// Which part of the site a page belongs to, for the navigation bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
-    /// No navigation: the login page, the forced password change.
+    /// No navigation: the login page, the closed page.
     None,
     Status,
     Config,

@@ -176,7 +176,7 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let local = stream.local_addr().ok().map(|a| a.ip());
         let shared = shared.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer.ip(), local, &shared).await;
+            serve_connection(stream, peer.ip(), local, false, &shared).await;
             drop(permit);
         });
     }
@@ -196,6 +196,7 @@ pub async fn serve_connection<S>(
     mut stream: S,
     peer: IpAddr,
     local: Option<IpAddr>,
+    secure: bool,
     shared: &Shared,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -238,6 +239,7 @@ pub async fn serve_connection<S>(
             body,
             peer,
             local,
+            secure,
         };
         let response = handle(shared, request).await;
         drop(_budget);

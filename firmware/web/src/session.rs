@@ -5,8 +5,12 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// The session cookie's name.
-pub const COOKIE: &str = "lvsfw_session";
+use crate::client::Client;
+
+/// The session cookie's name. `__Host-`: the browser keeps it only if it came over HTTPS
+/// with `Secure`, `Path=/` and no `Domain`, so no other host (a sibling name, a
+/// plain-HTTP man in the middle) can set or shadow it.
+pub const COOKIE: &str = "__Host-lvsfw_session";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionLimits {
@@ -34,8 +38,10 @@ pub struct Session {
     pub csrf: String,
     pub created: Instant,
     pub last_seen: Instant,
-    /// Logged in with the factory password: only the password page until it is changed.
-    pub must_change_password: bool,
+    /// The password it logged in with, as [`epoch`] names it: when the stored password
+    /// is no longer that one (changed on the page, at the console, by a restore), the
+    /// session has ended.
+    pub epoch: String,
     /// Where the login came from, for the log's "who".
     pub peer: IpAddr,
     /// A short, public name of the session for the log (not the token).
@@ -118,15 +124,34 @@ fn alive(s: &Session, now: Instant, limits: &SessionLimits) -> bool {
         && now.saturating_duration_since(s.created) < limits.max_age
 }
 
-/// The `Set-Cookie` value of a session: not readable by scripts, never sent with a
-/// request another site started.
+/// The `Set-Cookie` value of a session: only over HTTPS, not readable by scripts, never
+/// sent with a request another site started.
 pub fn cookie(token: &str) -> String {
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")
+    host_cookie(COOKIE, token)
 }
 
 /// Ends the session cookie in the browser.
 pub fn cookie_cleared() -> String {
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+    format!("{}; Max-Age=0", host_cookie(COOKIE, ""))
+}
+
+/// A `__Host-` cookie's `Set-Cookie` value.
+pub fn host_cookie(name: &str, value: &str) -> String {
+    format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
+}
+
+/// What a session remembers of the password it logged in with: a digest of the stored
+/// hash (not the hash itself), or "" while none is stored.
+pub fn epoch(stored: Option<&config::PasswordHash>) -> String {
+    stored
+        .map(|hash| {
+            let digest = ring::digest::digest(&ring::digest::SHA256, hash.to_string().as_bytes());
+            digest.as_ref()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Compares secrets in time that does not depend on where they differ.
@@ -138,25 +163,59 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Failed logins per client address: a few are free, then each further attempt waits
-/// twice as long as the last, up to [`MAX_LOCKOUT`].
+/// Password attempts, counted before the password is hashed: per client (an IPv4
+/// address or an IPv6 /64) a few are free, then each further attempt waits twice as
+/// long as the last, up to [`MAX_LOCKOUT`]; and for the whole box a budget that every
+/// client draws from, so that guesses from many addresses cannot keep the hashing busy.
+/// A success takes its attempt back.
 #[derive(Debug)]
 pub struct LoginLimiter {
-    entries: HashMap<IpAddr, Attempts>,
+    entries: HashMap<Client, Attempts>,
     capacity: usize,
+    /// Attempts the box still takes at once, and when the next one comes back.
+    budget: u32,
+    refilled: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Attempts {
-    failures: u32,
+    count: u32,
     last: Instant,
     next_allowed: Instant,
 }
 
-/// Failed attempts that cost nothing.
+/// Why an attempt must wait, and how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// This client tried too often.
+    Client(Client, Duration),
+    /// Every client together did: the box's budget is spent.
+    Everyone(Duration),
+}
+
+impl Wait {
+    pub fn message(&self) -> String {
+        match self {
+            Wait::Client(client, wait) => format!(
+                "too many failed logins from {client}; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+            Wait::Everyone(wait) => format!(
+                "too many failed logins on this box from several addresses; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        }
+    }
+}
+
+/// Attempts that cost nothing.
 pub const FREE_FAILURES: u32 = 3;
 /// The longest wait imposed.
 pub const MAX_LOCKOUT: Duration = Duration::from_secs(300);
+/// Failed logins the whole box takes at once from every address together ...
+pub const GLOBAL_BURST: u32 = 10;
+/// ... and one more each time this passes.
+pub const GLOBAL_EVERY: Duration = Duration::from_secs(6);
 /// An address quiet for this long starts again from zero.
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 
@@ -167,52 +226,76 @@ impl Default for LoginLimiter {
 }
 
 impl LoginLimiter {
-    /// Remembers at most `capacity` addresses (the least recent go first).
+    /// Remembers at most `capacity` clients (the least recent go first).
     pub fn new(capacity: usize) -> LoginLimiter {
         LoginLimiter {
             entries: HashMap::new(),
             capacity: capacity.max(1),
+            budget: GLOBAL_BURST,
+            refilled: None,
         }
     }
 
-    /// `Err(wait)` if `peer` must wait before trying again.
-    pub fn check(&mut self, peer: IpAddr, now: Instant) -> Result<(), Duration> {
-        let Some(a) = self.entries.get(&peer) else {
-            return Ok(());
-        };
-        if now.saturating_duration_since(a.last) >= FORGET_AFTER {
-            self.entries.remove(&peer);
-            return Ok(());
-        }
-        if now < a.next_allowed {
-            return Err(a.next_allowed - now);
-        }
-        Ok(())
-    }
-
-    pub fn failed(&mut self, peer: IpAddr, now: Instant) {
-        if !self.entries.contains_key(&peer) && self.entries.len() >= self.capacity {
-            self.entries
-                .retain(|_, a| now.saturating_duration_since(a.last) < FORGET_AFTER);
-            if self.entries.len() >= self.capacity {
-                if let Some(oldest) = self.entries.iter().min_by_key(|(_, a)| a.last) {
-                    let oldest = *oldest.0;
-                    self.entries.remove(&oldest);
-                }
+    /// Takes one attempt for `peer` before its password is hashed, or says how long it
+    /// must wait. The attempt counts as failed until [`LoginLimiter::succeeded`].
+    pub fn begin(&mut self, peer: IpAddr, now: Instant) -> Result<(), Wait> {
+        let client = Client::of(peer);
+        if let Some(a) = self.entries.get(&client) {
+            if now.saturating_duration_since(a.last) >= FORGET_AFTER {
+                self.entries.remove(&client);
+            } else if now < a.next_allowed {
+                return Err(Wait::Client(client, a.next_allowed - now));
             }
         }
-        let a = self.entries.entry(peer).or_insert(Attempts {
-            failures: 0,
+        self.refill(now);
+        if self.budget == 0 {
+            let since = now.saturating_duration_since(self.refilled.unwrap_or(now));
+            return Err(Wait::Everyone(GLOBAL_EVERY.saturating_sub(since)));
+        }
+        self.budget -= 1;
+        if !self.entries.contains_key(&client) && self.entries.len() >= self.capacity {
+            self.make_room(now);
+        }
+        let a = self.entries.entry(client).or_insert(Attempts {
+            count: 0,
             last: now,
             next_allowed: now,
         });
-        a.failures += 1;
+        a.count += 1;
         a.last = now;
-        a.next_allowed = now + lockout(a.failures);
+        a.next_allowed = now + lockout(a.count);
+        Ok(())
     }
 
+    /// The attempt begun for `peer` had the right password: its client starts again
+    /// from zero and the box's budget gets the attempt back.
     pub fn succeeded(&mut self, peer: IpAddr) {
-        self.entries.remove(&peer);
+        self.entries.remove(&Client::of(peer));
+        self.budget = (self.budget + 1).min(GLOBAL_BURST);
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let Some(at) = self.refilled else {
+            self.refilled = Some(now);
+            return;
+        };
+        let periods = now.saturating_duration_since(at).as_nanos() / GLOBAL_EVERY.as_nanos();
+        if periods > 0 {
+            let periods = u32::try_from(periods).unwrap_or(u32::MAX);
+            self.budget = self.budget.saturating_add(periods).min(GLOBAL_BURST);
+            self.refilled = Some(at + GLOBAL_EVERY * periods.min(1 << 20));
+        }
+    }
+
+    fn make_room(&mut self, now: Instant) {
+        self.entries
+            .retain(|_, a| now.saturating_duration_since(a.last) < FORGET_AFTER);
+        if self.entries.len() >= self.capacity {
+            if let Some(oldest) = self.entries.iter().min_by_key(|(_, a)| a.last) {
+                let oldest = *oldest.0;
+                self.entries.remove(&oldest);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -224,12 +307,12 @@ impl LoginLimiter {
     }
 }
 
-/// 0 for the free failures, then 1 s, 2 s, 4 s ... up to [`MAX_LOCKOUT`].
-fn lockout(failures: u32) -> Duration {
-    if failures <= FREE_FAILURES {
+/// 0 for the free attempts, then 1 s, 2 s, 4 s ... up to [`MAX_LOCKOUT`].
+fn lockout(attempts: u32) -> Duration {
+    if attempts <= FREE_FAILURES {
         return Duration::ZERO;
     }
-    let exp = (failures - FREE_FAILURES - 1).min(16);
+    let exp = (attempts - FREE_FAILURES - 1).min(16);
     Duration::from_secs(1u64 << exp).min(MAX_LOCKOUT)
 }
 
@@ -242,7 +325,7 @@ mod tests {
             csrf: "c".into(),
             created: now,
             last_seen: now,
-            must_change_password: false,
+            epoch: "e1".into(),
             peer: "10.0.0.1".parse().unwrap(),
             label: "s1".into(),
             flash: Vec::new(),
@@ -290,7 +373,7 @@ mod tests {
     fn cookies_are_http_only_and_strict() {
         assert_eq!(
             cookie("t0k"),
-            "lvsfw_session=t0k; Path=/; HttpOnly; SameSite=Strict"
+            "__Host-lvsfw_session=t0k; Path=/; Secure; HttpOnly; SameSite=Strict"
         );
         assert!(cookie_cleared().ends_with("Max-Age=0"));
     }
@@ -307,40 +390,72 @@ mod tests {
     fn failed_logins_wait_longer_and_longer() {
         let t0 = Instant::now();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let client = Client::of(ip);
         let mut l = LoginLimiter::default();
-        for _ in 0..FREE_FAILURES {
-            assert_eq!(l.check(ip, t0), Ok(()));
-            l.failed(ip, t0);
+        for _ in 0..=FREE_FAILURES {
+            assert_eq!(l.begin(ip, t0), Ok(()));
         }
-        assert_eq!(l.check(ip, t0), Ok(()));
-        l.failed(ip, t0);
-        assert_eq!(l.check(ip, t0), Err(Duration::from_secs(1)));
+        assert_eq!(
+            l.begin(ip, t0),
+            Err(Wait::Client(client, Duration::from_secs(1)))
+        );
         let t1 = t0 + Duration::from_secs(1);
-        assert_eq!(l.check(ip, t1), Ok(()));
-        l.failed(ip, t1);
-        assert_eq!(l.check(ip, t1), Err(Duration::from_secs(2)));
+        assert_eq!(l.begin(ip, t1), Ok(()));
+        assert_eq!(
+            l.begin(ip, t1),
+            Err(Wait::Client(client, Duration::from_secs(2)))
+        );
         // Another address is not affected.
-        assert_eq!(l.check("10.0.0.8".parse().unwrap(), t1), Ok(()));
-        for _ in 0..30 {
-            l.failed(ip, t1);
-        }
-        assert_eq!(l.check(ip, t1), Err(MAX_LOCKOUT));
+        assert_eq!(l.begin("10.0.0.8".parse().unwrap(), t1), Ok(()));
         // A success clears the count; so does a long quiet.
         l.succeeded(ip);
-        assert_eq!(l.check(ip, t1), Ok(()));
-        for _ in 0..10 {
-            l.failed(ip, t1);
+        assert_eq!(l.begin(ip, t1), Ok(()));
+        let t2 = t1 + FORGET_AFTER;
+        for _ in 0..=FREE_FAILURES {
+            assert_eq!(l.begin(ip, t2), Ok(()));
         }
-        assert_eq!(l.check(ip, t1 + FORGET_AFTER), Ok(()));
+        assert!(l.begin(ip, t2).is_err());
+        assert_eq!(l.begin(ip, t2 + FORGET_AFTER), Ok(()));
     }
 
     #[test]
-    fn the_limiter_remembers_a_bounded_number_of_addresses() {
+    fn the_lockout_doubles_up_to_its_limit() {
+        assert_eq!(lockout(FREE_FAILURES), Duration::ZERO);
+        assert_eq!(lockout(FREE_FAILURES + 1), Duration::from_secs(1));
+        assert_eq!(lockout(FREE_FAILURES + 3), Duration::from_secs(4));
+        assert_eq!(lockout(u32::MAX), MAX_LOCKOUT);
+    }
+
+    #[test]
+    fn the_box_budget_is_shared_and_comes_back() {
+        let t0 = Instant::now();
+        let mut l = LoginLimiter::default();
+        let ip = |i: u32| IpAddr::from([10, 1, (i / 256) as u8, (i % 256) as u8]);
+        for i in 0..GLOBAL_BURST {
+            assert_eq!(l.begin(ip(i), t0), Ok(()));
+        }
+        assert_eq!(l.begin(ip(100), t0), Err(Wait::Everyone(GLOBAL_EVERY)));
+        // A success gives its attempt back.
+        l.succeeded(ip(0));
+        assert_eq!(l.begin(ip(100), t0), Ok(()));
+        assert!(l.begin(ip(101), t0).is_err());
+        assert_eq!(l.begin(ip(101), t0 + GLOBAL_EVERY), Ok(()));
+        assert!(l.begin(ip(102), t0 + GLOBAL_EVERY).is_err());
+        let later = t0 + GLOBAL_EVERY * (GLOBAL_BURST + 5);
+        for i in 200..200 + GLOBAL_BURST {
+            assert_eq!(l.begin(ip(i), later), Ok(()), "{i}");
+        }
+        assert!(l.begin(ip(300), later).is_err());
+    }
+
+    #[test]
+    fn the_limiter_remembers_a_bounded_number_of_clients() {
         let t0 = Instant::now();
         let mut l = LoginLimiter::new(8);
         for i in 0..100u32 {
             let ip = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
-            l.failed(ip, t0 + Duration::from_millis(u64::from(i)));
+            let at = t0 + GLOBAL_EVERY * i;
+            let _ = l.begin(ip, at);
         }
         assert_eq!(l.len(), 8);
     }

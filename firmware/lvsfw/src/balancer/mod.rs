@@ -245,6 +245,7 @@ fn start_web(
         keepalived_path: b.options.keepalived.clone(),
         vrrp_status_path: vrrp::status::DEFAULT_PATH.into(),
         started: std::time::Instant::now(),
+        listen: listen.clone(),
     };
     let app = web::App::new(Arc::new(backend), web::Options::default());
     let shared = web::Shared::new(Arc::new(app), web::ServerLimits::default());

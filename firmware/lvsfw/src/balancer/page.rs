@@ -91,6 +91,8 @@ pub struct WebBackend {
     pub keepalived_path: PathBuf,
     pub vrrp_status_path: PathBuf,
     pub started: Instant,
+    /// Where the page listens: its addresses are the names a request may give as Host.
+    pub listen: watch::Receiver<Vec<Listen>>,
 }
 
 /// The native configuration as config.json holds it: everything but `keepalived`
@@ -543,6 +545,21 @@ impl Backend for WebBackend {
 
     fn log_problems(&self) -> Vec<String> {
         crate::logger::recent_problems()
+    }
+
+    fn names(&self) -> web::Names {
+        let mut addresses: Vec<IpAddr> = self.listen.borrow().iter().map(|l| l.addr.ip()).collect();
+        addresses.dedup();
+        web::Names {
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            addresses,
+        }
+    }
+
+    fn page_closed(&self) -> Option<String> {
+        crate::ops::saved::restore_failed(Path::new(crate::ops::saved::RESTORE_FAILED_PATH))
     }
 }
 

@@ -56,6 +56,26 @@ pub fn state(paths: &Paths) -> State {
     }
 }
 
+/// Left by PID 1 when the saved configuration could not be restored at boot: why. While
+/// it exists the page stays closed (what runs is not the operator's configuration).
+pub const RESTORE_FAILED_PATH: &str = "/run/lvsfw/restore-failed";
+
+/// The reason [`RESTORE_FAILED_PATH`] (or `path`) holds, if it exists.
+pub fn restore_failed(path: &std::path::Path) -> Option<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_string(&mut text)
+        .ok()?;
+    let text = text.trim();
+    Some(format!(
+        "The saved configuration could not be read at boot ({}), so the page stays closed: see the serial console.",
+        if text.is_empty() { "no reason given" } else { text }
+    ))
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Bundle {

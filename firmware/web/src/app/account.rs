@@ -1,32 +1,25 @@
-//! Login, logout and the password: the factory password's forced change, the rate
-//! limit, and one password hash at a time.
+//! Login, logout and the password: the rate limit counted before hashing, one password
+//! hash at a time, and the current password for every change.
 
 use std::net::IpAddr;
 
 use config::PasswordHash;
-use ring::rand::SecureRandom;
 use serde::Serialize;
 use serde_json::json;
 
 use super::*;
 
 impl App {
-    pub(super) fn login_page(
-        &self,
-        _req: &Request,
-        error: Option<String>,
-        status: u16,
-    ) -> Response {
-        let token = self.random_hex(16);
-        let factory = self
-            .backend
-            .native()
-            .is_none_or(|c| c.admin.password.is_none());
+    pub(super) fn login_page(&self, req: &Request, error: Option<String>, status: u16) -> Response {
+        let token = match self.random_hex(16) {
+            Ok(t) => t,
+            Err(e) => return e.response(false),
+        };
         #[derive(Serialize)]
         struct View {
             login_token: String,
-            factory: bool,
         }
+        let _ = req;
         let messages = error.map(Message::error).into_iter().collect();
         self.page(
             None,
@@ -40,80 +33,89 @@ impl App {
             },
             &View {
                 login_token: token.clone(),
-                factory,
             },
         )
-        .with_header(
-            "Set-Cookie",
-            format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict"),
-        )
+        .with_header("Set-Cookie", session::host_cookie(LOGIN_COOKIE, &token))
     }
 
-    /// Checks `password` for `peer`: the session's token and whether it must change the
-    /// password, or the answer to give.
-    pub(super) fn login(
+    /// Checks `password` against the stored hash for `client`, counted by the login
+    /// limit before it is hashed, one hash at a time: `Ok` when it is right.
+    pub(super) fn check_password(
         &self,
         peer: IpAddr,
+        stored: &PasswordHash,
         password: &str,
         now: Instant,
-    ) -> Result<(String, bool), (u16, String)> {
-        if let Err(wait) = lock(&self.state).limiter.check(peer, now) {
-            return Err((
-                429,
-                format!(
-                    "too many failed logins from {peer}; try again in {} s",
-                    wait.as_secs().max(1)
-                ),
-            ));
-        }
+    ) -> Result<(), (u16, String)> {
         if password.len() > MAX_PASSWORD_LEN {
             return Err((
                 400,
                 format!("a password has at most {MAX_PASSWORD_LEN} bytes"),
             ));
         }
-        let stored = self.backend.native().and_then(|c| c.admin.password);
+        lock(&self.state)
+            .limiter
+            .begin(peer, now)
+            .map_err(|wait| (429, wait.message()))?;
         let ok = {
             let _gate = lock(&self.login_gate);
-            match &stored {
-                Some(hash) => hash.verify(password),
-                None => session::same_secret(password, FACTORY_PASSWORD),
-            }
+            stored.verify(password)
         };
-        let now = (self.clock)().max(now);
-        let mut state = lock(&self.state);
-        if !ok {
-            state.limiter.failed(peer, now);
-            drop(state);
-            log::warn!("web: failed login from {peer}");
-            return Err((401, "wrong password".into()));
+        if ok {
+            lock(&self.state).limiter.succeeded(peer);
+            Ok(())
+        } else {
+            Err((401, "wrong password".into()))
         }
-        state.limiter.succeeded(peer);
-        let must_change = session::same_secret(password, FACTORY_PASSWORD);
-        let token = self.random_hex(32);
-        let label = format!("session {}", &self.random_hex(3));
-        state.sessions.create(
+    }
+
+    /// Logs `peer` in with `password`: the new session's token, or the answer to give.
+    pub(super) fn login(
+        &self,
+        peer: IpAddr,
+        password: &str,
+        now: Instant,
+    ) -> Result<String, (u16, String)> {
+        // The page is closed without one (App::closed); this is the same rule again.
+        let Some(stored) = self.backend.native().and_then(|c| c.admin.password) else {
+            return Err((503, "no admin password is set".into()));
+        };
+        if let Err((status, why)) = self.check_password(peer, &stored, password, now) {
+            if status == 401 {
+                log::warn!("web: failed login from {peer}");
+            }
+            return Err((status, why));
+        }
+        let secrets = (|| {
+            Ok::<_, NoRandom>((
+                self.random_hex(32)?,
+                self.random_hex(16)?,
+                self.random_hex(3)?,
+            ))
+        })();
+        let (token, csrf, label) = secrets.map_err(|e| {
+            e.response(true);
+            (
+                500,
+                "no random bytes from the kernel; try again".to_string(),
+            )
+        })?;
+        let label = format!("session {label}");
+        let now = (self.clock)().max(now);
+        lock(&self.state).sessions.create(
             token.clone(),
             Session {
-                csrf: self.random_hex(16),
+                csrf,
                 created: now,
                 last_seen: now,
-                must_change_password: must_change,
+                epoch: session::epoch(Some(&stored)),
                 peer,
                 label: label.clone(),
                 flash: Vec::new(),
             },
         );
-        drop(state);
-        log::info!(
-            "web: admin logged in from {peer} ({label}){}",
-            if must_change {
-                " with the factory password"
-            } else {
-                ""
-            }
-        );
-        Ok((token, must_change))
+        log::info!("web: admin logged in from {peer} ({label})");
+        Ok(token)
     }
 
     pub(super) fn login_form(&self, req: &Request, form: Option<&Form>, now: Instant) -> Response {
@@ -129,10 +131,10 @@ impl App {
         }
         let password = form.get("password").unwrap_or("");
         match self.login(req.peer, password, now) {
-            Ok((token, must_change)) => {
-                Response::see_other(if must_change { "/password" } else { "/status" })
-                    .with_header("Set-Cookie", session::cookie(&token))
+            Ok(token) => {
+                Response::see_other("/status").with_header("Set-Cookie", session::cookie(&token))
             }
+            Err((500, message)) => Response::text(500, format!("{message}\n")),
             Err((status, message)) => self.login_page(req, Some(message), status),
         }
     }
@@ -153,17 +155,14 @@ impl App {
             }
         };
         match self.login(req.peer, &body.password, now) {
-            Ok((token, must_change)) => {
+            Ok(token) => {
                 let csrf = lock(&self.state)
                     .sessions
                     .get_mut(&token)
                     .map(|s| s.csrf.clone())
                     .unwrap_or_default();
-                Response::json(
-                    200,
-                    &json!({"csrf": csrf, "must_change_password": must_change}),
-                )
-                .with_header("Set-Cookie", session::cookie(&token))
+                Response::json(200, &json!({ "csrf": csrf }))
+                    .with_header("Set-Cookie", session::cookie(&token))
             }
             Err((status, message)) => api_error(status, message),
         }
@@ -178,39 +177,34 @@ impl App {
         #[derive(Serialize)]
         struct View {
             csrf: String,
-            forced: bool,
             min_len: usize,
         }
-        let nav = if auth.session.must_change_password {
-            Nav::None
-        } else {
-            Nav::System
-        };
         self.page(
             Some(auth),
             Page {
                 status,
                 title: "Change password",
-                nav,
+                nav: Nav::System,
                 messages,
                 template: pages::PASSWORD,
                 refresh: 0,
             },
             &View {
                 csrf: auth.session.csrf.clone(),
-                forced: auth.session.must_change_password,
                 min_len: MIN_PASSWORD_LEN,
             },
         )
     }
 
-    /// Checks and stores a new password; the error names what was wrong.
+    /// Checks and stores a new password; the error names what was wrong. The current
+    /// password is always needed (and counted like a login); every other session ends.
     pub(super) fn change_password(
         &self,
         auth: &Auth,
         current: Option<&str>,
         new: &str,
         again: Option<&str>,
+        now: Instant,
     ) -> Result<(), (u16, String)> {
         let Some(mut native) = self.backend.native() else {
             return Err((
@@ -218,21 +212,22 @@ impl App {
                 "no valid /etc/lvsfw/config.json is in service, so there is nowhere to keep a password; fix the configuration at the console first".into(),
             ));
         };
-        if !auth.session.must_change_password {
-            let current = current.unwrap_or("");
-            let ok = {
-                let _gate = lock(&self.login_gate);
-                match &native.admin.password {
-                    Some(hash) => hash.verify(current),
-                    None => session::same_secret(current, FACTORY_PASSWORD),
-                }
-            };
-            if !ok {
-                lock(&self.state)
-                    .limiter
-                    .failed(auth.session.peer, (self.clock)());
+        let Some(stored) = native.admin.password.clone() else {
+            return Err((
+                409,
+                "no admin password is set: set one at the console".into(),
+            ));
+        };
+        match self.check_password(auth.session.peer, &stored, current.unwrap_or(""), now) {
+            Ok(()) => {}
+            Err((401, _)) => {
+                log::warn!(
+                    "web: {} gave a wrong current password; not changed",
+                    auth.who()
+                );
                 return Err((403, "the current password is wrong".into()));
             }
+            Err(other) => return Err(other),
         }
         if new.chars().count() < MIN_PASSWORD_LEN {
             return Err((
@@ -244,12 +239,6 @@ impl App {
             return Err((
                 422,
                 format!("a password has at most {MAX_PASSWORD_LEN} bytes"),
-            ));
-        }
-        if new == FACTORY_PASSWORD {
-            return Err((
-                422,
-                "the new password cannot be the factory password".into(),
             ));
         }
         if again.is_some_and(|a| a != new) {
@@ -264,6 +253,7 @@ impl App {
             PasswordHash::new(new, &salt, self.options.hash_iterations)
         }
         .map_err(|e| (500, e))?;
+        let epoch = session::epoch(Some(&hash));
         native.admin.password = Some(hash);
         self.backend
             .apply(Change {
@@ -274,7 +264,7 @@ impl App {
         let mut state = lock(&self.state);
         state.sessions.retain_only(&auth.token);
         if let Some(s) = state.sessions.get_mut(&auth.token) {
-            s.must_change_password = false;
+            s.epoch = epoch;
         }
         drop(state);
         log::info!(
@@ -284,12 +274,13 @@ impl App {
         Ok(())
     }
 
-    pub(super) fn password_form(&self, auth: &Auth, form: &Form) -> Response {
+    pub(super) fn password_form(&self, auth: &Auth, form: &Form, now: Instant) -> Response {
         let result = self.change_password(
             auth,
             form.get("current"),
             form.get("new").unwrap_or(""),
             Some(form.get("again").unwrap_or("")),
+            now,
         );
         match result {
             Ok(()) => {
@@ -312,7 +303,7 @@ impl App {
         }
     }
 
-    pub(super) fn api_password(&self, auth: &Auth, req: &Request) -> Response {
+    pub(super) fn api_password(&self, auth: &Auth, req: &Request, now: Instant) -> Response {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Body {
@@ -328,7 +319,7 @@ impl App {
                 )
             }
         };
-        match self.change_password(auth, body.current.as_deref(), &body.new, None) {
+        match self.change_password(auth, body.current.as_deref(), &body.new, None, now) {
             Ok(()) => Response::json(200, &json!({"changed": true})),
             Err((status, message)) => api_error(status, message),
         }

@@ -10,7 +10,7 @@ use config::keepalived;
 use config::Config;
 
 use super::*;
-use crate::backend::{Applied, Notices, RealServerStatus, ServiceStatus, Status};
+use crate::backend::{Applied, Names, Notices, RealServerStatus, ServiceStatus, Status};
 use crate::http::{parse_head, Limits};
 
 const SEED: &str = include_str!("../../../config/testdata/seed-3-1.conf");
@@ -30,6 +30,7 @@ struct Fake {
     not_running: Mutex<Vec<String>>,
     /// Applied since the last save.
     unsaved: Mutex<bool>,
+    closed: Mutex<Option<String>>,
 }
 
 impl Backend for Fake {
@@ -99,6 +100,15 @@ impl Backend for Fake {
     fn log_problems(&self) -> Vec<String> {
         vec!["[    0.500000] balancer: error: VI_1: not running: <why>".into()]
     }
+    fn names(&self) -> Names {
+        Names {
+            hostname: "lb1".into(),
+            addresses: vec!["10.1.0.1".parse().unwrap(), "fd01::1".parse().unwrap()],
+        }
+    }
+    fn page_closed(&self) -> Option<String> {
+        self.closed.lock().unwrap().clone()
+    }
 }
 
 /// A browser: a cookie jar and the CSRF token of the last page it saw.
@@ -108,6 +118,9 @@ struct Browser {
     cookies: HashMap<String, String>,
     csrf: String,
     peer: IpAddr,
+    /// What the browser's address bar holds: it sends it as Host, and as Origin with
+    /// every form and API change.
+    host: String,
     clock: Arc<Mutex<Instant>>,
 }
 
@@ -135,13 +148,26 @@ fn browser_with(fake: Fake) -> Browser {
         cookies: HashMap::new(),
         csrf: String::new(),
         peer: "10.1.0.50".parse().unwrap(),
+        host: "lb1".into(),
         clock,
     }
 }
 
+/// The password the console's setup set on the boxes of these tests.
+const PASSWORD: &str = "correct horse";
+
+/// The running configuration of a box set up at the console: NATIVE and PASSWORD.
+fn native_set_up() -> Config {
+    let mut native = config::native::from_json(NATIVE).unwrap();
+    native.admin.password = Some(
+        config::PasswordHash::new(PASSWORD, &[7u8; 16], config::password::MIN_ITERATIONS).unwrap(),
+    );
+    native
+}
+
 fn browser() -> Browser {
     let fake = Fake {
-        native: Mutex::new(Some(config::native::from_json(NATIVE).unwrap())),
+        native: Mutex::new(Some(native_set_up())),
         text: Mutex::new(Some(SEED.into())),
         ..Fake::default()
     };
@@ -161,7 +187,10 @@ impl Browser {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: lb1\r\n");
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        if matches!(method, "POST" | "PUT") {
+            head.push_str(&format!("Origin: https://{}\r\n", self.host));
+        }
         if !cookies.is_empty() {
             head.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
         }
@@ -182,6 +211,7 @@ impl Browser {
                 body: body.as_bytes().to_vec(),
                 peer: self.peer,
                 local: Some("10.1.0.1".parse().unwrap()),
+                secure: true,
             },
             now,
         );
@@ -233,20 +263,11 @@ impl Browser {
         self.post("/login", &[("login_token", &token), ("password", password)])
     }
 
-    /// Logged in, factory password changed to "correct horse".
+    /// Logged in with the password set at the console, a page seen (its CSRF token).
     fn ready(&mut self) {
-        assert_eq!(self.login(FACTORY_PASSWORD).location, "/password");
-        self.get("/password");
-        let csrf = self.csrf.clone();
-        let a = self.post(
-            "/password",
-            &[
-                ("csrf", &csrf),
-                ("new", "correct horse"),
-                ("again", "correct horse"),
-            ],
-        );
+        let a = self.login(PASSWORD);
         assert_eq!(a.location, "/status", "{}", a.body);
+        self.get("/status");
     }
 
     fn advance(&self, d: Duration) {
@@ -288,38 +309,37 @@ fn every_page_but_the_login_needs_a_session() {
 }
 
 #[test]
-fn the_factory_password_must_be_changed_first() {
+fn the_password_is_changed_with_the_current_one() {
     let mut b = browser();
-    let a = b.login(FACTORY_PASSWORD);
-    assert_eq!((a.status, a.location.as_str()), (303, "/password"));
-    assert!(b.cookies.contains_key(session::COOKIE));
-    // Nothing else until the password is changed.
-    for path in ["/status", "/config"] {
-        assert_eq!(b.get(path).location, "/password", "{path}");
-    }
-    assert_eq!(b.get("/api/status").status, 403);
+    b.ready();
     let page = b.get("/password");
-    assert!(
-        page.body.contains("This is the factory password"),
-        "{}",
-        page.body
-    );
-    assert!(!page.body.contains("name=\"current\""));
+    assert!(page.body.contains("name=\"current\""), "{}", page.body);
     let csrf = b.csrf.clone();
-    for (new, again, error) in [
-        ("short", "short", "at least 8 characters"),
-        (FACTORY_PASSWORD, FACTORY_PASSWORD, "at least 8"),
+    for (current, new, again, error) in [
+        (PASSWORD, "short", "short", "at least 8 characters"),
         (
-            "correct horse",
-            "correct horsE",
+            PASSWORD,
+            "new horse",
+            "new horsE",
             "the two new passwords differ",
+        ),
+        (
+            "wrong",
+            "new horse",
+            "new horse",
+            "the current password is wrong",
         ),
     ] {
         let a = b.post(
             "/password",
-            &[("csrf", &csrf), ("new", new), ("again", again)],
+            &[
+                ("csrf", &csrf),
+                ("current", current),
+                ("new", new),
+                ("again", again),
+            ],
         );
-        assert_eq!(a.status, 422);
+        assert!(a.status == 422 || a.status == 403, "{}", a.status);
         assert!(a.body.contains(error), "{error}: {}", a.body);
     }
     assert!(b.fake.applied.lock().unwrap().is_empty());
@@ -327,24 +347,24 @@ fn the_factory_password_must_be_changed_first() {
         "/password",
         &[
             ("csrf", &csrf),
-            ("new", "correct horse"),
-            ("again", "correct horse"),
+            ("current", PASSWORD),
+            ("new", "new horse"),
+            ("again", "new horse"),
         ],
     );
     assert_eq!(a.location, "/status");
     let stored = b.fake.native().unwrap().admin.password.unwrap();
-    assert!(stored.verify("correct horse"));
-    assert!(!stored.verify(FACTORY_PASSWORD));
+    assert!(stored.verify("new horse"));
     let status = b.get("/status");
     assert_eq!(status.status, 200);
     assert!(status.body.contains("Password changed"), "{}", status.body);
-    // The factory password no longer works; the new one does, without a forced change.
+    // The old password no longer works; the new one does.
     let mut other = Browser {
         cookies: HashMap::new(),
         ..browser_sharing(&b)
     };
-    assert_eq!(other.login(FACTORY_PASSWORD).status, 401);
-    assert_eq!(other.login("correct horse").location, "/status");
+    assert_eq!(other.login(PASSWORD).status, 401);
+    assert_eq!(other.login("new horse").location, "/status");
 }
 
 /// A second browser on the same appliance.
@@ -365,13 +385,13 @@ fn failed_logins_are_rate_limited_per_address() {
         assert_eq!(a.status, 401);
         assert!(a.body.contains("wrong password"));
     }
-    let a = b.login(FACTORY_PASSWORD);
+    let a = b.login(PASSWORD);
     assert_eq!(a.status, 429, "{}", a.body);
     assert!(a
         .body
         .contains("too many failed logins from 10.1.0.50; try again in 1 s"));
     b.advance(Duration::from_secs(1));
-    assert_eq!(b.login(FACTORY_PASSWORD).location, "/password");
+    assert_eq!(b.login(PASSWORD).location, "/status");
 }
 
 #[test]
@@ -380,7 +400,7 @@ fn a_stale_login_form_is_refused() {
     b.get("/login");
     let a = b.post(
         "/login",
-        &[("login_token", "forged"), ("password", FACTORY_PASSWORD)],
+        &[("login_token", "forged"), ("password", PASSWORD)],
     );
     assert_eq!(a.status, 403);
     assert!(!b.cookies.contains_key(session::COOKIE));
@@ -415,11 +435,7 @@ fn a_change_without_the_csrf_token_changes_nothing() {
     b.csrf = "bad".into();
     let a = b.request("PUT", "/api/config", "application/json", "{}");
     assert_eq!(a.status, 403);
-    assert_eq!(
-        b.fake.applied.lock().unwrap().len(),
-        1,
-        "only the password change"
-    );
+    assert!(b.fake.applied.lock().unwrap().is_empty());
 }
 
 #[test]
@@ -502,14 +518,14 @@ fn a_bad_paste_shows_every_error_at_its_line_and_changes_nothing() {
     }
     // The text stays in the editor for fixing.
     assert!(a.body.contains("  delay_lop 6\n"));
-    assert_eq!(b.fake.applied.lock().unwrap().len(), 1, "only the password");
+    assert!(b.fake.applied.lock().unwrap().is_empty());
     assert_eq!(b.fake.keepalived_text().unwrap().unwrap(), SEED);
 }
 
 #[test]
 fn a_pasted_config_validates_stages_and_applies() {
     let mut b = browser_with(Fake {
-        native: Mutex::new(Some(config::native::from_json(NATIVE).unwrap())),
+        native: Mutex::new(Some(native_set_up())),
         ..Fake::default()
     });
     b.ready();
@@ -600,7 +616,7 @@ fn the_native_settings_keep_the_password_and_name_their_errors() {
     assert_eq!(a.location, "/config", "{}", a.body);
     let native = b.fake.native().unwrap();
     assert_eq!(native.hostname.as_deref(), Some("lb2"));
-    assert!(native.admin.password.unwrap().verify("correct horse"));
+    assert!(native.admin.password.unwrap().verify(PASSWORD));
 }
 
 #[test]
@@ -610,19 +626,11 @@ fn the_api_speaks_json() {
         "POST",
         "/api/login",
         "application/json",
-        "{\"password\": \"lvsfw\"}",
+        &json!({ "password": PASSWORD }).to_string(),
     );
     assert_eq!(a.status, 200, "{}", a.body);
     let v: Value = serde_json::from_str(&a.body).unwrap();
-    assert_eq!(v["must_change_password"], true);
     b.csrf = v["csrf"].as_str().unwrap().into();
-    let a = b.request(
-        "POST",
-        "/api/password",
-        "application/json",
-        "{\"new\": \"correct horse\"}",
-    );
-    assert_eq!(a.status, 200, "{}", a.body);
     let a = b.get("/api/status");
     let v: Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(v["services"][0]["real_servers"][0]["health"], "up");
@@ -671,7 +679,7 @@ fn the_api_speaks_json() {
         .admin
         .password
         .unwrap()
-        .verify("correct horse"));
+        .verify(PASSWORD));
     // Wrong content types and bodies are named.
     assert_eq!(
         b.request("PUT", "/api/config", "text/plain", "{}").status,
@@ -727,7 +735,7 @@ fn sessions_end_when_idle_and_at_logout() {
     assert_eq!(b.get("/status").status, 200);
     b.advance(SessionLimits::default().idle);
     assert_eq!(b.get("/status").location, "/login");
-    assert_eq!(b.login("correct horse").location, "/status");
+    assert_eq!(b.login(PASSWORD).location, "/status");
     b.get("/status");
     let csrf = b.csrf.clone();
     let a = b.post("/logout", &[("csrf", &csrf)]);
@@ -764,7 +772,8 @@ fn unknown_routes_methods_and_bodies_are_refused_clearly() {
 fn an_apply_says_what_does_not_run_and_every_page_keeps_saying_it_until_it_runs() {
     let mut b = browser();
     b.ready();
-    // ready() changed the password: applied, not saved.
+    // Something was applied and not saved.
+    *b.fake.unsaved.lock().unwrap() = true;
     assert!(b.get("/status").body.contains("id=\"unsaved\""));
     *b.fake.unsaved.lock().unwrap() = false;
     assert!(!b.get("/status").body.contains("id=\"unsaved\""), "saved");
@@ -814,3 +823,5 @@ fn errors_and_warnings_stay_on_the_log_page() {
     let recent = page.find("balancer: &lt;started&gt;").expect(&page);
     assert!(problems < recent, "errors first: {page}");
 }
+
+mod attacker;

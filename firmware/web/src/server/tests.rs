@@ -47,7 +47,7 @@ fn connect(limits: ServerLimits) -> (DuplexStream, Arc<Echo>, JoinHandle<()>) {
     let shared = Shared::new(echo.clone(), limits);
     let (client, server) = duplex(64 * 1024);
     let task = tokio::spawn(async move {
-        serve_connection(server, "10.0.0.2".parse().unwrap(), None, &shared).await;
+        serve_connection(server, "10.0.0.2".parse().unwrap(), None, true, &shared).await;
     });
     (client, echo, task)
 }
