@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::backend::{Applied, Backend, Change};
 use crate::edit::{vs_name, Edit};
 use crate::form::{format_seconds, Form};
-use crate::http::{Method, Request, Response};
+use crate::http::{Head, Method, Request, Response};
 use crate::pages::{self, Frame, Message, Nav, StatusView};
 use crate::server::Handler;
 use crate::session::{self, LoginLimiter, Session, SessionLimits, Sessions};
@@ -130,6 +130,23 @@ impl Handler for App {
     fn handle(&self, request: Request) -> Response {
         let now = (self.clock)();
         self.handle_at(&request, now)
+    }
+
+    /// Large bodies (a pasted keepalived.conf, a whole configuration) only from a
+    /// logged-in session: a stranger's announced upload holds no memory.
+    fn admits_large_body(&self, head: &Head) -> Result<(), Response> {
+        let now = (self.clock)();
+        let live = head
+            .cookie(session::COOKIE)
+            .is_some_and(|token| lock(&self.state).sessions.is_live(token, now));
+        if live {
+            Ok(())
+        } else {
+            Err(Response::text(
+                401,
+                "a body this large is taken only after a login\n".into(),
+            ))
+        }
     }
 }
 

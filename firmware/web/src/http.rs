@@ -111,8 +111,14 @@ impl Request {
 
     /// The value of cookie `name`, if the request carries it.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.head
-            .headers
+        self.head.cookie(name)
+    }
+}
+
+impl Head {
+    /// The value of cookie `name`, if the request carries it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
             .iter()
             .filter(|(n, _)| n == "cookie")
             .flat_map(|(_, v)| v.split(';'))

@@ -6,8 +6,9 @@
 //! balancer's own thread only moves bytes. A connection that breaks a limit gets one
 //! short answer (400, 408, 413, 431, 501, 503) and is closed; nothing else happens.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -16,11 +17,20 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
+use crate::client::Client;
 use crate::http::{self, Head, Method, Reject, Request, Response};
 
 /// What answers requests: [`crate::App`] in the firmware, a stub in tests.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: Request) -> Response;
+
+    /// Whether a body larger than [`ServerLimits::small_body`] may be read for this
+    /// head (it then holds part of the shared budget while it comes in); the answer to
+    /// give if not. Asked before any of the body is read.
+    fn admits_large_body(&self, head: &Head) -> Result<(), Response> {
+        let _ = head;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +38,12 @@ pub struct ServerLimits {
     pub http: http::Limits,
     /// Open connections; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Open connections of one client (an address, an IPv6 /64): one client cannot
+    /// hold every connection while others wait.
+    pub max_connections_per_client: usize,
+    /// A body up to this size is read without asking (a login, a form); a larger one
+    /// only when the handler admits it, within the shared `body_budget`.
+    pub small_body: usize,
     /// From the first byte of a request to the end of its head (slow clients).
     pub head_timeout: Duration,
     /// To receive the whole body once the head is in.
@@ -49,6 +65,8 @@ impl Default for ServerLimits {
         ServerLimits {
             http: http::Limits::default(),
             max_connections: 64,
+            max_connections_per_client: 8,
+            small_body: 64 * 1024,
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
@@ -83,6 +101,8 @@ pub struct Shared {
     handler: Arc<dyn Handler>,
     limits: ServerLimits,
     connections: Arc<Semaphore>,
+    /// Open connections per client.
+    clients: Mutex<HashMap<Client, usize>>,
     body_budget: Arc<Semaphore>,
     handlers: Arc<Semaphore>,
 }
@@ -93,9 +113,49 @@ impl Shared {
             handler,
             limits,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
+            clients: Mutex::new(HashMap::new()),
             body_budget: Arc::new(Semaphore::new(limits.body_budget)),
             handlers: Arc::new(Semaphore::new(limits.handlers_at_once.max(1))),
         })
+    }
+}
+
+/// One open connection of a client, given back when dropped.
+struct ClientSlot {
+    shared: Arc<Shared>,
+    client: Client,
+}
+
+impl Shared {
+    /// A connection slot for `peer`'s client, if it has fewer than its share open.
+    fn client_slot(self: &Arc<Self>, peer: IpAddr) -> Option<ClientSlot> {
+        let client = Client::of(peer);
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let open = clients.entry(client).or_insert(0);
+        if *open >= self.limits.max_connections_per_client.max(1) {
+            return None;
+        }
+        *open += 1;
+        Some(ClientSlot {
+            shared: self.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut clients = self
+            .shared
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(open) = clients.get_mut(&self.client) {
+            *open -= 1;
+            if *open == 0 {
+                clients.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -168,8 +228,12 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        let Some(client) = shared.client_slot(peer.ip()) else {
+            refuse_busy(stream, "too many connections from your address; close some");
+            continue;
+        };
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
-            refuse_busy(stream);
+            refuse_busy(stream, "too many connections; try again");
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -178,13 +242,14 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             serve_connection(stream, peer.ip(), local, false, &shared).await;
             drop(permit);
+            drop(client);
         });
     }
 }
 
 /// Too many connections: one non-blocking attempt at a 503, then the socket is closed.
-fn refuse_busy(stream: TcpStream) {
-    let response = Response::text(503, "too many connections; try again\n".into());
+fn refuse_busy(stream: TcpStream, why: &str) {
+    let response = Response::text(503, format!("{why}\n"));
     let mut bytes = response.encode_head(false);
     bytes.extend_from_slice(&response.body);
     let _ = stream.try_write(&bytes);
@@ -215,15 +280,25 @@ pub async fn serve_connection<S>(
         };
         let (head, used) = head;
         buf.drain(..used);
-        // The body is held in memory only within the shared budget.
-        let Ok(_budget) = shared
-            .body_budget
-            .try_acquire_many(u32::try_from(head.content_length).unwrap_or(u32::MAX))
-        else {
-            let busy = Response::text(503, "busy with other uploads; try again\n".into());
-            let _ = write_response(&mut stream, &busy, false, false, limits).await;
-            return;
-        };
+        // A large body is held in memory only when the handler admits it (the page: a
+        // logged-in session) and within the shared budget, so that clients announcing
+        // large bodies cannot keep a login from being read.
+        let mut _budget = None;
+        if head.content_length > limits.small_body {
+            if let Err(refused) = shared.handler.admits_large_body(&head) {
+                let _ = write_response(&mut stream, &refused, false, false, limits).await;
+                return;
+            }
+            let Ok(permit) = shared
+                .body_budget
+                .try_acquire_many(u32::try_from(head.content_length).unwrap_or(u32::MAX))
+            else {
+                let busy = Response::text(503, "busy with other uploads; try again\n".into());
+                let _ = write_response(&mut stream, &busy, false, false, limits).await;
+                return;
+            };
+            _budget = Some(permit);
+        }
         let body = match read_body(&mut stream, &mut buf, head.content_length, limits).await {
             Ok(body) => body,
             Err(reject) => {

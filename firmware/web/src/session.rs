@@ -97,6 +97,13 @@ impl Sessions {
         Some(session)
     }
 
+    /// Whether `token` has a live session, without marking it used.
+    pub fn is_live(&self, token: &str, now: Instant) -> bool {
+        self.by_token
+            .get(token)
+            .is_some_and(|s| alive(s, now, &self.limits))
+    }
+
     pub fn get_mut(&mut self, token: &str) -> Option<&mut Session> {
         self.by_token.get_mut(token)
     }

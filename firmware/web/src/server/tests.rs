@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::net::TcpSocket;
 
 use super::*;
 
@@ -195,6 +196,7 @@ async fn a_handler_that_panics_is_a_500_and_the_server_goes_on() {
 #[tokio::test]
 async fn bodies_beyond_the_shared_budget_are_refused() {
     let (mut client, _, task) = connect(ServerLimits {
+        small_body: 4,
         body_budget: 10,
         ..limits()
     });
@@ -242,4 +244,89 @@ async fn connections_beyond_the_limit_get_503_on_loopback() {
     assert_eq!(statuses(&text), ["200"], "{text}");
     drop(b);
     server.abort();
+}
+
+/// Connects to `addr` from the loopback address `from` (127.x.y.z), so that a test can
+/// be several clients.
+async fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_client_cannot_take_every_connection() {
+    let echo = Arc::new(Echo {
+        handled: AtomicUsize::new(0),
+    });
+    let shared = Shared::new(
+        echo,
+        ServerLimits {
+            idle_timeout: Duration::from_secs(5),
+            ..limits()
+        },
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(accept_loop(listener, shared));
+    // One client opens as many idle connections as the server takes in all.
+    let mut held = Vec::new();
+    for _ in 0..ServerLimits::default().max_connections {
+        held.push(connect_from([127, 0, 0, 1], addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another client still gets in.
+    let mut other = connect_from([127, 0, 0, 2], addr).await;
+    other
+        .write_all(b"POST /login HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), other.read_to_string(&mut text)).await;
+    assert_eq!(statuses(&text), ["200"], "{text}");
+    drop(held);
+    server.abort();
+}
+
+#[tokio::test]
+async fn announced_large_bodies_do_not_starve_a_login() {
+    let echo = Arc::new(Echo {
+        handled: AtomicUsize::new(0),
+    });
+    let shared = Shared::new(echo, limits());
+    // Four connections announce 2 MiB bodies (all of the shared budget) and send none.
+    let mut uploads = Vec::new();
+    for _ in 0..4 {
+        let (mut client, server) = duplex(64 * 1024);
+        let shared = shared.clone();
+        uploads.push(tokio::spawn(async move {
+            serve_connection(server, "10.0.0.3".parse().unwrap(), None, true, &shared).await;
+        }));
+        client
+            .write_all(b"POST /config/keepalived HTTP/1.1\r\nContent-Length: 2097152\r\n\r\n")
+            .await
+            .unwrap();
+        uploads.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            drop(client);
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (mut client, server) = duplex(64 * 1024);
+    let task = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            serve_connection(server, "10.0.0.4".parse().unwrap(), None, true, &shared).await;
+        })
+    };
+    client
+        .write_all(b"POST /login HTTP/1.1\r\nContent-Length: 20\r\nConnection: close\r\n\r\npassword=0123456789a")
+        .await
+        .unwrap();
+    let text = read_all(&mut client).await;
+    task.await.unwrap();
+    assert_eq!(statuses(&text), ["200"], "{text}");
+    for u in uploads {
+        u.await.unwrap();
+    }
 }

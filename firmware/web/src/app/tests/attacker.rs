@@ -418,3 +418,26 @@ fn without_random_bytes_nothing_secret_is_made() {
     let now = *b.clock.lock().unwrap();
     assert_eq!(api_login(&b.app, "10.1.0.50", CONSOLE_PASSWORD, now), 500);
 }
+
+#[test]
+fn only_a_session_may_send_a_large_body() {
+    let mut b = set_up_box(config::password::MIN_ITERATIONS);
+    let head = |cookie: &str| {
+        let text = format!(
+            "POST /config/keepalived HTTP/1.1\r\nHost: lb1\r\nCookie: {cookie}\r\nContent-Length: 1000000\r\n\r\n"
+        );
+        parse_head(text.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap()
+            .0
+    };
+    let stranger = head(&format!("{}=0000", session::COOKIE));
+    assert_eq!(b.app.admits_large_body(&stranger).unwrap_err().status, 401);
+    assert_eq!(b.login(CONSOLE_PASSWORD).location, "/status");
+    let session = head(&format!(
+        "{}={}",
+        session::COOKIE,
+        b.cookies[session::COOKIE]
+    ));
+    assert!(b.app.admits_large_body(&session).is_ok());
+}
