@@ -10,4 +10,4 @@ mod record;
 mod slots;
 
 pub use record::{Record, HEADER_LEN, MAX_PAYLOAD};
-pub use slots::{Error, Store};
+pub use slots::{Device, Error, Store};

@@ -9,7 +9,7 @@
 //! ```
 
 pub const HEADER_LEN: usize = 24;
-const MAGIC: &[u8; 8] = b"LVSFWCF1";
+pub(crate) const MAGIC: &[u8; 8] = b"LVSFWCF1";
 /// The largest configuration a slot takes: keepalived configurations of thousands of
 /// real servers are a few hundred kilobytes.
 pub const MAX_PAYLOAD: usize = 4 << 20;

@@ -4,8 +4,9 @@ use std::fmt;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
 
-use crate::record::{Record, HEADER_LEN};
+use crate::record::{Record, HEADER_LEN, MAGIC};
 
 #[derive(Debug)]
 pub enum Error {
@@ -15,6 +16,15 @@ pub enum Error {
         len: usize,
         max: usize,
     },
+    /// Another process (the page's save, the console's) held the lock this long.
+    Busy {
+        waited: Duration,
+    },
+    /// The device took the write and the sync, but reads back something else.
+    ReadBack,
+    /// Neither slot holds an intact record, yet at least one holds a record's start: a
+    /// configuration was saved and is damaged. Not the same as nothing saved.
+    Damaged,
 }
 
 impl fmt::Display for Error {
@@ -27,6 +37,19 @@ impl fmt::Display for Error {
                     "configuration of {len} bytes does not fit the partition (at most {max})"
                 )
             }
+            Error::Busy { waited } => write!(
+                f,
+                "another save of the configuration is in progress (waited {:.1} s); nothing saved",
+                waited.as_secs_f64()
+            ),
+            Error::ReadBack => write!(
+                f,
+                "config partition: what was read back is not what was written; the save did not take"
+            ),
+            Error::Damaged => write!(
+                f,
+                "config partition: a configuration was saved there but neither slot holds an intact one (damaged)"
+            ),
         }
     }
 }
@@ -39,67 +62,176 @@ impl From<io::Error> for Error {
     }
 }
 
-pub struct Store {
-    device: File,
-    slot_len: u64,
+/// Where the slots are: a partition or a file, read and written at offsets.
+pub trait Device {
+    /// Fills `buf` from `offset`.
+    fn read(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Writes all of `buf` at `offset`.
+    fn write(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// What was written is on the device.
+    fn sync(&self) -> io::Result<()>;
+    /// The open file whose lock (`flock`) takes savers in turn, across processes.
+    fn file(&self) -> &File;
 }
 
-impl Store {
+impl Device for File {
+    fn read(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.read_exact_at(buf, offset)
+    }
+    fn write(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.write_all_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+    fn file(&self) -> &File {
+        self
+    }
+}
+
+/// How long a save waits for another one to finish (the console's and the page's are
+/// children of their own; a save takes a second or two).
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+pub struct Store<D: Device = File> {
+    device: D,
+    slot_len: u64,
+    lock_wait: Duration,
+}
+
+/// What one slot holds.
+enum Slot {
+    Empty,
+    Intact(Record),
+    /// A record's start whose rest does not verify (a torn write, a damaged disk).
+    Damaged,
+}
+
+impl Store<File> {
     /// Uses `device` (a partition or a file) of `len` bytes.
-    pub fn new(device: File, len: u64) -> Store {
+    pub fn new(device: File, len: u64) -> Store<File> {
+        Store::on(device, len)
+    }
+}
+
+impl<D: Device> Store<D> {
+    pub fn on(device: D, len: u64) -> Store<D> {
         Store {
             device,
             slot_len: len / 2,
+            lock_wait: LOCK_WAIT,
         }
     }
 
-    fn read_slot(&self, index: u64) -> io::Result<Option<Record>> {
+    /// Waits at most `wait` for another save (tests).
+    pub fn with_lock_wait(mut self, wait: Duration) -> Store<D> {
+        self.lock_wait = wait;
+        self
+    }
+
+    fn read_slot(&self, index: u64) -> io::Result<Slot> {
         let mut header = [0u8; HEADER_LEN];
-        if self
-            .device
-            .read_exact_at(&mut header, index * self.slot_len)
-            .is_err()
-        {
-            return Ok(None);
+        let at = index * self.slot_len;
+        match self.device.read(&mut header, at) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Slot::Empty),
+            Err(e) => return Err(e),
         }
-        let len = u32::from_le_bytes([header[16], header[17], header[18], header[19]]) as u64;
-        let total = (HEADER_LEN as u64 + len).min(self.slot_len);
-        let mut bytes = vec![0u8; total as usize];
-        match self.device.read_exact_at(&mut bytes, index * self.slot_len) {
-            Ok(()) => Ok(Record::decode(&bytes)),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        if &header[..8] != MAGIC {
+            return Ok(if header.iter().all(|&b| b == 0) {
+                Slot::Empty
+            } else {
+                Slot::Damaged
+            });
+        }
+        // The length is checked before anything is allocated for it: a damaged header
+        // may say anything.
+        let len = u32::from_le_bytes([header[16], header[17], header[18], header[19]]) as usize;
+        if len > crate::MAX_PAYLOAD || (HEADER_LEN + len) as u64 > self.slot_len {
+            return Ok(Slot::Damaged);
+        }
+        let mut bytes = vec![0u8; HEADER_LEN + len];
+        match self.device.read(&mut bytes, at) {
+            Ok(()) => Ok(Record::decode(&bytes).map_or(Slot::Damaged, Slot::Intact)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Slot::Damaged),
             Err(e) => Err(e),
         }
     }
 
-    /// The intact record of each slot, if any.
-    fn slots(&self) -> io::Result<[Option<Record>; 2]> {
-        Ok([self.read_slot(0)?, self.read_slot(1)?])
-    }
-
     /// The newest intact configuration, or `None` when nothing was ever saved (or after
-    /// a factory reset).
+    /// a factory reset). An error when the device cannot be read, or when something was
+    /// saved but no slot holds it intact: "could not read" is never "nothing saved".
     pub fn load(&self) -> Result<Option<Vec<u8>>, Error> {
-        let [a, b] = self.slots()?;
-        let newest = match (a, b) {
-            (Some(a), Some(b)) => Some(if b.sequence > a.sequence { b } else { a }),
-            (a, b) => a.or(b),
-        };
-        Ok(newest.map(|r| r.payload))
+        let slots = [self.read_slot(0)?, self.read_slot(1)?];
+        let newest = slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Intact(r) => Some(r),
+                _ => None,
+            })
+            .max_by_key(|r| r.sequence);
+        match newest {
+            Some(r) => Ok(Some(r.payload.clone())),
+            None if slots.iter().any(|s| matches!(s, Slot::Damaged)) => Err(Error::Damaged),
+            None => Ok(None),
+        }
     }
 
-    /// Writes `payload` over the older slot and syncs it to the device.
+    /// The device's lock, waited for up to `lock_wait`: one saver at a time.
+    fn lock(&self) -> Result<nix::fcntl::Flock<File>, Error> {
+        use nix::fcntl::{Flock, FlockArg};
+        let started = Instant::now();
+        loop {
+            let file = self.device.file().try_clone()?;
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => return Ok(lock),
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) if started.elapsed() < self.lock_wait => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                    return Err(Error::Busy {
+                        waited: self.lock_wait,
+                    })
+                }
+                Err((_, e)) => return Err(Error::Io(e.into())),
+            }
+        }
+    }
+
+    /// Writes `bytes` at `at`, syncs them, and reads them back.
+    fn write_checked(&self, bytes: &[u8], at: u64) -> Result<(), Error> {
+        self.device.write(bytes, at)?;
+        self.device.sync()?;
+        let mut back = vec![0u8; bytes.len()];
+        self.device.read(&mut back, at)?;
+        if back != bytes {
+            return Err(Error::ReadBack);
+        }
+        Ok(())
+    }
+
+    /// Writes `payload` over the older slot, syncs it to the device and reads it back;
+    /// another saver waits meanwhile.
     pub fn save(&self, payload: &[u8]) -> Result<(), Error> {
-        let max = (self.slot_len as usize).saturating_sub(HEADER_LEN);
-        if payload.len() > max.min(crate::MAX_PAYLOAD) {
+        let max = (self.slot_len as usize)
+            .saturating_sub(HEADER_LEN)
+            .min(crate::MAX_PAYLOAD);
+        if payload.len() > max {
             return Err(Error::TooLarge {
                 len: payload.len(),
-                max: max.min(crate::MAX_PAYLOAD),
+                max,
             });
         }
-        let [a, b] = self.slots()?;
-        let sequence_of = |r: &Option<Record>| r.as_ref().map(|r| r.sequence);
-        let (target, sequence) = match (sequence_of(&a), sequence_of(&b)) {
+        let _lock = self.lock()?;
+        let sequence_of = |s: &Slot| match s {
+            Slot::Intact(r) => Some(r.sequence),
+            _ => None,
+        };
+        let (a, b) = (
+            sequence_of(&self.read_slot(0)?),
+            sequence_of(&self.read_slot(1)?),
+        );
+        let (target, sequence) = match (a, b) {
             (None, None) => (0, 1),
             (Some(s), None) => (1, s + 1),
             (None, Some(s)) => (0, s + 1),
@@ -111,90 +243,24 @@ impl Store {
             payload: payload.to_vec(),
         }
         .encode();
-        self.device.write_all_at(&bytes, target * self.slot_len)?;
-        self.device.sync_data()?;
-        Ok(())
+        self.write_checked(&bytes, target * self.slot_len)
     }
 
-    /// Forgets every saved configuration: the board's factory one applies again.
+    /// Forgets every saved configuration: both slots are overwritten with zeros, whole
+    /// (the password hash and VRRP secrets must not stay on a disk that is sold or sent
+    /// back), so the board's factory configuration applies again.
     pub fn erase(&self) -> Result<(), Error> {
-        let zeros = [0u8; HEADER_LEN];
-        self.device.write_all_at(&zeros, 0)?;
-        self.device.write_all_at(&zeros, self.slot_len)?;
-        self.device.sync_data()?;
+        let _lock = self.lock()?;
+        let zeros = vec![0u8; 64 * 1024];
+        let mut at = 0;
+        while at < 2 * self.slot_len {
+            let n = (2 * self.slot_len - at).min(zeros.len() as u64) as usize;
+            self.write_checked(&zeros[..n], at)?;
+            at += n as u64;
+        }
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LEN: u64 = 64 * 1024;
-
-    fn store() -> (tempfile::NamedTempFile, Store) {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        file.as_file().set_len(LEN).unwrap();
-        let store = Store::new(file.reopen().unwrap(), LEN);
-        (file, store)
-    }
-
-    #[test]
-    fn empty_until_saved_then_newest_wins() {
-        let (_f, s) = store();
-        assert_eq!(s.load().unwrap(), None);
-        for n in 1..=5u8 {
-            s.save(&[n; 10]).unwrap();
-            assert_eq!(s.load().unwrap(), Some(vec![n; 10]));
-        }
-    }
-
-    #[test]
-    fn erase_returns_to_nothing_saved() {
-        let (_f, s) = store();
-        s.save(b"one").unwrap();
-        s.save(b"two").unwrap();
-        s.erase().unwrap();
-        assert_eq!(s.load().unwrap(), None);
-        s.save(b"three").unwrap();
-        assert_eq!(s.load().unwrap(), Some(b"three".to_vec()));
-    }
-
-    #[test]
-    fn too_large_is_refused_and_changes_nothing() {
-        let (_f, s) = store();
-        s.save(b"kept").unwrap();
-        let err = s.save(&vec![0u8; LEN as usize]).unwrap_err();
-        assert!(err.to_string().contains("does not fit"), "{err}");
-        assert_eq!(s.load().unwrap(), Some(b"kept".to_vec()));
-    }
-
-    /// A power loss while saving: only a prefix of the new slot's bytes reached the
-    /// device (anything from nothing to all but the last byte). Whatever the prefix,
-    /// the store reads either the old or the new configuration, never anything else.
-    #[test]
-    fn a_torn_save_leaves_the_old_or_the_new_configuration() {
-        let old = b"{\"hostname\":\"old\"}".to_vec();
-        let new = b"{\"hostname\":\"new\",\"interfaces\":[]}".to_vec();
-        let (_f, s) = store();
-        s.save(b"first").unwrap();
-        s.save(&old).unwrap(); // slot 1 holds old (sequence 2), slot 0 "first" (sequence 1)
-        let new_bytes = Record {
-            sequence: 3,
-            payload: new.clone(),
-        }
-        .encode();
-        let snapshot = {
-            let mut b = vec![0u8; LEN as usize];
-            s.device.read_exact_at(&mut b, 0).unwrap();
-            b
-        };
-        for cut in 0..=new_bytes.len() {
-            s.device.write_all_at(&snapshot, 0).unwrap();
-            s.device.write_all_at(&new_bytes[..cut], 0).unwrap();
-            let loaded = s.load().unwrap();
-            let expected = if cut == new_bytes.len() { &new } else { &old };
-            assert_eq!(loaded.as_ref(), Some(expected), "cut after {cut} bytes");
-        }
-    }
-}
+mod tests;
