@@ -30,6 +30,28 @@ pub struct Admin {
     pub management_address: Option<IpAddr>,
     /// `None`: no password set yet (the console asks for one).
     pub password: Option<PasswordHash>,
+    /// SHA-256 (lower-case hex) of the bearer token that reads `/metrics` and the JSON
+    /// API without a session; the token itself is shown once and kept nowhere.
+    pub metrics_token_sha256: Option<String>,
+    /// Seconds without a key pressed after which the console logs out; `None`: the
+    /// default ([`DEFAULT_CONSOLE_IDLE_TIMEOUT`]), 0: never.
+    pub console_idle_timeout: Option<u32>,
+}
+
+/// The console's idle logout when the configuration does not set one: 15 minutes.
+pub const DEFAULT_CONSOLE_IDLE_TIMEOUT: u32 = 15 * 60;
+
+impl Admin {
+    /// The console's idle logout; `None`: never.
+    pub fn console_idle_limit(&self) -> Option<std::time::Duration> {
+        match self
+            .console_idle_timeout
+            .unwrap_or(DEFAULT_CONSOLE_IDLE_TIMEOUT)
+        {
+            0 => None,
+            secs => Some(std::time::Duration::from_secs(u64::from(secs))),
+        }
+    }
 }
 
 impl Config {

@@ -62,6 +62,10 @@ struct RawAdmin {
     /// `$pbkdf2-sha256$i=…$salt$hash`; see [`PasswordHash`].
     #[serde(skip_serializing_if = "Option::is_none")]
     password_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_token_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console_idle_timeout: Option<u32>,
 }
 
 /// The configuration as native JSON, pretty-printed; [`from_json`] reads it back to the
@@ -95,6 +99,8 @@ pub fn to_json(config: &Config) -> String {
         admin: (*admin != Admin::default()).then(|| RawAdmin {
             management_address: admin.management_address.map(|a| a.to_string()),
             password_hash: admin.password.as_ref().map(|p| p.to_string()),
+            metrics_token_sha256: admin.metrics_token_sha256.clone(),
+            console_idle_timeout: admin.console_idle_timeout,
         }),
         keepalived: Some(config.keepalived.clone()),
     };
@@ -248,6 +254,30 @@ fn validate_admin(config: &Config, raw: RawAdmin, issues: &mut Issues) -> Admin 
         match text.parse::<PasswordHash>() {
             Ok(hash) => admin.password = Some(hash),
             Err(why) => issues.push("admin.password_hash", why),
+        }
+    }
+    if let Some(text) = raw.metrics_token_sha256 {
+        if text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            admin.metrics_token_sha256 = Some(text);
+        } else {
+            issues.push(
+                "admin.metrics_token_sha256",
+                "not a SHA-256 in lower-case hex (64 characters); the page makes it",
+            );
+        }
+    }
+    if let Some(secs) = raw.console_idle_timeout {
+        if secs == 0 || (60..=86_400).contains(&secs) {
+            admin.console_idle_timeout = Some(secs);
+        } else {
+            issues.push(
+                "admin.console_idle_timeout",
+                format!("{secs}: seconds from 60 to 86400, or 0 for never"),
+            );
         }
     }
     admin
@@ -443,6 +473,36 @@ mod tests {
     fn wrong_types_are_named_with_their_position() {
         let m = messages(r#"{"interfaces": [{"role": "ext", "mtu": "big"}]}"#);
         assert_eq!(m, vec!["1:44: invalid type: string \"big\", expected u32"]);
+    }
+
+    #[test]
+    fn the_metrics_token_hash_and_the_console_timeout_are_checked() {
+        let hash = "a".repeat(64);
+        let c = from_json(&format!(
+            r#"{{"admin": {{"metrics_token_sha256": "{hash}", "console_idle_timeout": 300}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(c.admin.metrics_token_sha256.as_deref(), Some(hash.as_str()));
+        assert_eq!(
+            c.admin.console_idle_limit(),
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(from_json(&to_json(&c)).unwrap(), c);
+        assert_eq!(
+            Admin::default().console_idle_limit(),
+            Some(std::time::Duration::from_secs(900))
+        );
+        let never = from_json(r#"{"admin": {"console_idle_timeout": 0}}"#).unwrap();
+        assert_eq!(never.admin.console_idle_limit(), None);
+        let m =
+            messages(r#"{"admin": {"metrics_token_sha256": "secret", "console_idle_timeout": 5}}"#);
+        assert_eq!(
+            m,
+            vec![
+                "admin.metrics_token_sha256: not a SHA-256 in lower-case hex (64 characters); the page makes it",
+                "admin.console_idle_timeout: 5: seconds from 60 to 86400, or 0 for never"
+            ]
+        );
     }
 
     #[test]

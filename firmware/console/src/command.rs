@@ -42,6 +42,13 @@ pub enum Command {
     ShowVersion,
     /// Both boot slots: versions, which runs, which is good, a pending try.
     ShowSlots,
+    /// The page's certificate: whose, names, validity, fingerprint and SPKI pin.
+    ShowCertificate,
+    /// The lines that follow, up to one holding a single `.`, are an operator's
+    /// certificate chain and key (PEM), to be checked and served.
+    CertificateImport,
+    /// Back to the box's own certificate.
+    CertificateOwn,
     /// `update [--allow-downgrade] FILE`: an update file already on the box (a disk such
     /// as /dev/vdb holding one) goes into the slot that does not run.
     Update {
@@ -70,6 +77,10 @@ pub enum Command {
         with_secrets: bool,
     },
     ConfigDiff,
+    /// Drops the candidate: the running configuration is the candidate again.
+    ConfigDiscard,
+    /// The saved configuration into service again (after a boot that could not read it).
+    ConfigRestore,
     Ping(IpAddr),
     Reboot,
     Poweroff,
@@ -93,8 +104,22 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The commands that reach past the configuration (any file, the processes): only
+    /// with `lvsfw.debug` on the kernel command line.
+    pub fn is_debug(&self) -> bool {
+        matches!(
+            self,
+            Command::KillBalancer
+                | Command::FreezeBalancer
+                | Command::DebugCat(_)
+                | Command::DebugRun { .. }
+        )
+    }
+}
+
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 33] = [
+const HELP: [(&str, &str); 38] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -119,6 +144,15 @@ const HELP: [(&str, &str); 33] = [
         "show slots",
         "both boot slots: versions, which runs, which is good",
     ),
+    (
+        "show certificate",
+        "the page's certificate: names, validity, fingerprint, SPKI pin",
+    ),
+    (
+        "certificate import",
+        "paste a certificate chain and its key (PEM), end with a line holding a single \".\"",
+    ),
+    ("certificate own", "serve the box's own certificate again"),
     (
         "set interface ROLE address A/P [A/P...]",
         "ROLE (ext, int, mgmt) gets these addresses (candidate)",
@@ -147,6 +181,11 @@ const HELP: [(&str, &str); 33] = [
         "keep the running configuration on the configuration disk",
     ),
     ("config export [--with-secrets]", "the running configuration as native JSON (the password hash only with --with-secrets, for a full backup)"),
+    ("config discard", "drop the candidate's changes"),
+    (
+        "config restore",
+        "the saved configuration into service again (after a boot that could not read it)",
+    ),
     (
         "update [--allow-downgrade] FILE",
         "write a signed update file (on the box) into the other slot; reboot tries it once",
@@ -165,14 +204,17 @@ const HELP: [(&str, &str); 33] = [
         "ipvs summary",
         "how many services, destinations, connections",
     ),
-    ("debug cat FILE", "print a file, e.g. /proc/net/ip_vs"),
+    (
+        "debug cat FILE",
+        "print a file, e.g. /proc/net/ip_vs (lvsfw.debug)",
+    ),
     (
         "debug run PROG ARGS [< FILE]",
         "with lvsfw.debug on the kernel command line",
     ),
     (
         "debug kill-balancer",
-        "SIGKILL the balancer (it is restarted)",
+        "SIGKILL the balancer (it is restarted; lvsfw.debug)",
     ),
     (
         "debug freeze-balancer",
@@ -226,7 +268,12 @@ const WORDS: &[Node] = &[
             leaf("log"),
             leaf("version"),
             leaf("slots"),
+            leaf("certificate"),
         ],
+    },
+    Node {
+        word: "certificate",
+        next: &[leaf("import"), leaf("own")],
     },
     Node {
         word: "set",
@@ -249,6 +296,8 @@ const WORDS: &[Node] = &[
             leaf("apply"),
             leaf("save"),
             leaf("export"),
+            leaf("discard"),
+            leaf("restore"),
         ],
     },
     leaf("update"),
@@ -359,12 +408,16 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["show", "log"] => Command::ShowLog,
         ["show", "version"] => Command::ShowVersion,
         ["show", "slots"] => Command::ShowSlots,
+        ["show", "certificate"] => Command::ShowCertificate,
         ["show", ..] => {
             return Err(
-                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots"
+                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots|certificate"
                     .into(),
             )
         }
+        ["certificate", "import"] => Command::CertificateImport,
+        ["certificate", "own"] => Command::CertificateOwn,
+        ["certificate", ..] => return Err("usage: certificate import|own".into()),
         ["set", "interface", role, rest @ ..] => {
             check_role(role)?;
             match rest {
@@ -399,9 +452,11 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         },
         ["config", "export", "--with-secrets"] => Command::ConfigExport { with_secrets: true },
         ["config", "diff"] => Command::ConfigDiff,
+        ["config", "discard"] => Command::ConfigDiscard,
+        ["config", "restore"] => Command::ConfigRestore,
         ["config", ..] => {
             return Err(
-                "usage: config import|validate|diff|apply|save|export [--with-secrets]".into(),
+                "usage: config import|validate|diff|apply|save|export [--with-secrets]|discard|restore".into(),
             )
         }
         ["update", file] if !file.starts_with('-') => Command::Update {

@@ -4,8 +4,9 @@
 //!
 //! Exit codes: 0 done, 1 refused (the reason on stdout, nothing changed), 2 usage;
 //! `login` 1 for a wrong password and 3 when none is set; `restore` 3 when no admin
-//! password is set (first-boot setup is due); `apply` and `setup` 4 when the change is in
-//! service but something configured does not run (the output says what and why).
+//! password is set (first-boot setup is due) and 4 when the saved configuration could
+//! not be read; `apply` and `setup` 4 when the change is in service but something
+//! configured does not run (the output says what and why).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -23,6 +24,9 @@ pub const SETUP_DEFAULTS_PATH: &str = "/run/lvsfw/setup.defaults";
 pub const NO_PASSWORD: u8 = 3;
 /// Exit code: applied, but something configured does not run.
 pub const NOT_ALL_RUNNING: u8 = 4;
+/// Exit code of `restore`: the saved configuration could not be read; nothing is in
+/// service (see ops::boot).
+pub const RESTORE_FAILED: u8 = 4;
 /// A wrong password is answered after this long, so that guessing is slow.
 const REFUSED_DELAY: Duration = Duration::from_secs(2);
 
@@ -32,7 +36,7 @@ usage: lvsfw config COMMAND
   set interface ROLE address A/P [A/P...] the candidate's addresses of ROLE (ext, int, mgmt)
   set hostname NAME | set gateway ADDRESS|none
   set password                            the password on stdin
-  validate | diff | apply                 the candidate: check, compare, put in service
+  validate | diff | apply | discard       the candidate: check, compare, put in service, drop
   save | show | export [--with-secrets]   the running configuration: to disk, for people, as JSON
                                           (the password hash only with --with-secrets)
   restore                                 at boot: the saved configuration becomes the running one
@@ -94,6 +98,7 @@ pub fn run(args: &[String]) -> ExitCode {
         ["set", "password"] => done(ops::set_password(&paths, first_line(&stdin_text()))),
         ["validate"] => done(ops::validate(&paths)),
         ["diff"] => done(ops::diff(&paths)),
+        ["discard"] => done(ops::discard(&paths)),
         ["apply"] => match ops::apply(&paths) {
             Ok(applied) => {
                 print!("{}", applied.report);
@@ -101,11 +106,21 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             Err(e) => done(Err(e)),
         },
-        ["save"] => done(ops::disk::open().and_then(|store| saved::save(&paths, &store))),
+        ["save"] => done(
+            ops::disk::open()
+                .map_err(String::from)
+                .and_then(|store| saved::save(&paths, &store)),
+        ),
         ["show"] => done(ops::show(&paths)),
         ["export"] => done(ops::export(&paths, ops::Secrets::Hidden)),
         ["export", "--with-secrets"] => done(ops::export(&paths, ops::Secrets::Included)),
         ["restore"] => return restore(&paths),
+        // Again, from the console's recovery prompt: the balancer runs and reads it.
+        ["restore", "--reload"] => {
+            let code = restore(&paths);
+            let _ = reload_balancer();
+            return code;
+        }
         ["setup"] => match setup(&paths) {
             Ok(said) => {
                 print!("{said}");
@@ -122,7 +137,7 @@ pub fn run(args: &[String]) -> ExitCode {
 }
 
 /// The running files changed: the balancer reads them again, and says what runs.
-fn reload_balancer() -> ExitCode {
+pub fn reload_balancer() -> ExitCode {
     let path = Path::new(crate::balancer::control::PATH);
     match crate::balancer::control::request_reload(path) {
         Ok(report) => {
@@ -140,33 +155,35 @@ fn reload_balancer() -> ExitCode {
     }
 }
 
-/// At boot: the disk's configuration becomes the running one; then whether a password
-/// is set decides between login and first-boot setup.
+/// At boot: the disk's configuration and certificate go into service (ops::boot); the
+/// exit code says what the console opens: 0 login, NO_PASSWORD setup, RESTORE_FAILED
+/// the recovery prompt (the reason is left in saved::RESTORE_FAILED_PATH for the page).
 fn restore(paths: &Paths) -> ExitCode {
-    match ops::disk::open() {
-        Ok(store) => match saved::restore(paths, &store) {
-            Ok(saved::Restored::Saved) => println!("the saved configuration is in service"),
-            Ok(saved::Restored::Nothing) => {
-                println!("nothing saved on the configuration disk: the factory configuration is in service")
-            }
-            Err(e) => println!("error: {e}; the factory configuration is in service"),
-        },
-        Err(e) => {
-            println!("{e}: the configuration cannot be saved");
-            // A reboot brings back the image's files, which run now.
-            if let Err(e) = saved::remember_running(paths) {
-                println!("error: {e}");
-            }
+    let board = std::fs::read_to_string(crate::board::PATH)
+        .ok()
+        .and_then(|t| crate::board::parse(&t).ok());
+    let (boot, said) = ops::boot::restore(
+        paths,
+        ops::disk::open(),
+        board.as_ref(),
+        std::time::SystemTime::now(),
+    );
+    print!("{said}");
+    let failed = Path::new(saved::RESTORE_FAILED_PATH);
+    match boot {
+        ops::boot::Boot::Failed(why) => {
+            let _ = write_whole(failed, format!("{why}\n").as_bytes());
+            ExitCode::from(RESTORE_FAILED)
+        }
+        ops::boot::Boot::Login => {
+            let _ = std::fs::remove_file(failed);
+            ExitCode::SUCCESS
+        }
+        ops::boot::Boot::SetupDue => {
+            let _ = std::fs::remove_file(failed);
+            setup_due(paths)
         }
     }
-    let has_password = ops::running(paths)
-        .ok()
-        .and_then(|t| ops::password_of(&t.native))
-        .is_some();
-    if has_password {
-        return ExitCode::SUCCESS;
-    }
-    setup_due(paths)
 }
 
 /// No admin password: first-boot setup is due; its defaults are left for PID 1.
@@ -188,7 +205,24 @@ fn setup(paths: &Paths) -> Result<String, String> {
     let applied = ops::setup(paths, &answers)?;
     let mut said = applied.report;
     said.push_str(&ops::unaddressed_roles_note(paths));
-    match ops::disk::open().and_then(|store| saved::save(paths, &store)) {
+    // The box's own certificate for its new names (the same key: the same pin).
+    let board = std::fs::read_to_string(crate::board::PATH)
+        .ok()
+        .and_then(|t| crate::board::parse(&t).ok());
+    let (hostname, addresses) = ops::boot::certificate_names(paths, board.as_ref());
+    let now = std::time::SystemTime::now();
+    let certificate = ops::tls::reissue_own(&paths.tls, &hostname, &addresses, now)
+        .or_else(|_| ops::tls::ensure_own(&paths.tls, &hostname, &addresses, now).map(|_| ()))
+        .and_then(|()| ops::tls::served(&paths.tls))
+        .and_then(|(pair, installed)| ops::tls::describe(&pair, installed));
+    match certificate {
+        Ok(text) => said.push_str(&format!("the page's certificate (pin it):\n{text}")),
+        Err(e) => said.push_str(&format!("error: the page's certificate: {e}\n")),
+    }
+    match ops::disk::open()
+        .map_err(String::from)
+        .and_then(|store| saved::save(paths, &store))
+    {
         Ok(saved) => said.push_str(&saved),
         Err(e) => said.push_str(&format!("warning: not saved: {}", e.trim_end())),
     }
@@ -244,6 +278,7 @@ fn import(file: &Path, paths: &Paths) -> Result<String, String> {
             return Err(report);
         }
     };
+    ops::start_candidate(paths)?;
     write_whole(candidate, text.as_bytes())
         .map_err(|e| format!("{}: {e}\n", candidate.display()))?;
     let mut summary: String = read.notes.iter().map(|n| format!("note: {n}\n")).collect();

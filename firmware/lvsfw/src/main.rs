@@ -4,6 +4,7 @@
 
 mod balancer;
 mod board;
+mod certificate_cli;
 mod check_config;
 mod config_cli;
 mod init;
@@ -23,6 +24,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: lvsfw COMMAND
   balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
+  certificate show|install FILE|own         the page's certificate (`lvsfw certificate` lists them)
   check-config FILE [--json]                check a keepalived.conf or .json; print it normalized
   config import|set|validate|diff|apply|save|show|export|...
                                             the configuration (`lvsfw config` lists them)
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("balancer") => balancer::run(&args[1..]),
         Some("config") => config_cli::run(&args[1..]),
+        Some("certificate") => certificate_cli::run(&args[1..]),
         Some("ipvs") if args.get(1).map(String::as_str) == Some("bench") => {
             ipvs_bench::run(&args[2..])
         }

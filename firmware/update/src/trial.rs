@@ -103,6 +103,10 @@ pub struct Observation {
     /// Balancer exits since boot that came before it was ever ready.
     pub failed_starts: u32,
     pub since_boot: Duration,
+    /// The saved configuration could not be restored at this boot (unreadable, or in a
+    /// format this version does not know): the balancer may well be ready, but with
+    /// nothing of the operator's in service.
+    pub restore_failed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +127,11 @@ pub fn decide(o: &Observation) -> Verdict {
     };
     if running == o.good {
         return Verdict::Settled;
+    }
+    if o.restore_failed {
+        return Verdict::GiveUp(
+            "the saved configuration could not be restored (this version may not read it)".into(),
+        );
     }
     // Ready wins over a count reached on the same turn: it did come up.
     if o.heartbeat == Heartbeat::Ready {
@@ -154,7 +163,30 @@ mod tests {
             heartbeat: Heartbeat::Starting,
             failed_starts: 0,
             since_boot: Duration::from_secs(10),
+            restore_failed: false,
         }
+    }
+
+    #[test]
+    fn a_trial_whose_restore_failed_is_never_marked_good() {
+        let o = Observation {
+            heartbeat: Heartbeat::Ready,
+            restore_failed: true,
+            ..trial_of_b()
+        };
+        assert_eq!(
+            decide(&o),
+            Verdict::GiveUp(
+                "the saved configuration could not be restored (this version may not read it)"
+                    .into()
+            )
+        );
+        // Not on trial: nothing to give up.
+        let settled = Observation {
+            running: Some(Slot::A),
+            ..o
+        };
+        assert_eq!(decide(&settled), Verdict::Settled);
     }
 
     #[test]

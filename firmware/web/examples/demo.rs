@@ -2,6 +2,8 @@
 //!
 //!     cargo run -p lvsfw-web --example demo [PORT]      (default 8081, on 127.0.0.1)
 //!
+//! It serves HTTPS with a certificate of its own, made at start; it prints the pin.
+//!
 //! Log in with the password "demo password". Changes go to memory only.
 
 use std::net::SocketAddr;
@@ -157,12 +159,27 @@ async fn main() {
             ..Options::default()
         },
     );
-    let shared = Shared::new(Arc::new(app), ServerLimits::default());
+    // A certificate of its own, as the box makes one at first boot.
+    let pair = web::certificate::generate(
+        "localhost",
+        &["127.0.0.1".parse().unwrap()],
+        std::time::SystemTime::now(),
+    )
+    .expect("a certificate");
+    let pin = web::certificate::summary(&pair.chain)
+        .expect("it reads")
+        .spki_sha256;
+    let tls = web::tls::server_config(&pair).expect("TLS");
+    let (_tls, tls) = tokio::sync::watch::channel(Some(tls));
+    let shared = Shared::new(Arc::new(app), ServerLimits::default(), tls);
     let listen = vec![Listen {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         device: None,
+        scheme: web::Scheme::Https,
     }];
     let (_keep, rx) = tokio::sync::watch::channel(listen);
-    eprintln!("http://127.0.0.1:{port}/ (password: {PASSWORD})");
+    eprintln!("https://127.0.0.1:{port}/ (password: {PASSWORD}); a self-signed certificate:");
+    eprintln!("  chromium --ignore-certificate-errors-spki-list={pin}");
+    eprintln!("  curl --pinnedpubkey sha256//{pin} -k https://127.0.0.1:{port}/login");
     web::serve(rx, shared).await;
 }

@@ -64,6 +64,9 @@ pub struct Options {
     /// PBKDF2 iterations of a new password hash.
     pub hash_iterations: u32,
     pub sessions: SessionLimits,
+    /// Serve the page on plain HTTP too, instead of only a redirect to HTTPS: for
+    /// `scripts/bench-web`'s comparison, never on a box in service.
+    pub plain_http: bool,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
         Options {
             hash_iterations: config::password::DEFAULT_ITERATIONS,
             sessions: SessionLimits::default(),
+            plain_http: false,
         }
     }
 }
@@ -185,6 +189,25 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         "/api/config" => &[Get, Head, Put],
         _ => return None,
     })
+}
+
+/// Plain HTTP gets only this: the same place over HTTPS (308 keeps the method). The Host
+/// was checked: the redirect never leads to another site. No HSTS: on a box with its
+/// own self-signed certificate it would take away the browser's way past the warning.
+fn redirect_to_https(req: &Request) -> Response {
+    let host = req.header("host").and_then(host_name).unwrap_or("");
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let query = if req.head.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", req.head.query)
+    };
+    let location = format!("https://{host}{}{query}", req.path());
+    Response::text(308, format!("the page is at {location}\n")).with_header("Location", location)
 }
 
 /// The host part of a Host header: `10.0.0.1`, `lb1` or `fd00::1` (from `[fd00::1]`),
@@ -303,6 +326,9 @@ impl App {
             } else {
                 Response::text(421, format!("{message}\n"))
             };
+        }
+        if !req.secure && !self.options.plain_http {
+            return redirect_to_https(req);
         }
         let Some(methods) = allowed(path) else {
             return if api {

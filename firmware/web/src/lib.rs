@@ -8,6 +8,7 @@
 
 mod app;
 pub mod backend;
+pub mod certificate;
 pub mod client;
 mod edit;
 pub mod form;
@@ -16,8 +17,9 @@ mod metrics;
 mod pages;
 pub mod server;
 pub mod session;
+pub mod tls;
 
 pub use app::{native_json, App, NoRandom, Options, Random, MIN_PASSWORD_LEN};
 pub use backend::{Applied, Backend, Change, Names, Notices, Status};
 pub use pages::utc;
-pub use server::{serve, Handler, Listen, ServerLimits, Shared};
+pub use server::{serve, Handler, Listen, Scheme, ServerLimits, Shared};

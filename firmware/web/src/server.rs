@@ -19,6 +19,7 @@ use tokio::time::timeout;
 
 use crate::client::Client;
 use crate::http::{self, Head, Method, Reject, Request, Response};
+use crate::tls::{self, Tls};
 
 /// What answers requests: [`crate::App`] in the firmware, a stub in tests.
 pub trait Handler: Send + Sync + 'static {
@@ -80,18 +81,30 @@ impl Default for ServerLimits {
 
 /// Where to listen: an address and, on the appliance, the NIC it must arrive on
 /// (`SO_BINDTODEVICE`), so that a packet for that address coming in on `ext` is not
-/// answered.
+/// answered; and whether connections there speak TLS.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Listen {
     pub addr: SocketAddr,
     pub device: Option<String>,
+    pub scheme: Scheme,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scheme {
+    Https,
+    /// Plain HTTP: the page answers only with a redirect to HTTPS there.
+    Http,
 }
 
 impl std::fmt::Display for Listen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = match self.scheme {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        };
         match &self.device {
-            Some(d) => write!(f, "{} on {d}", self.addr),
-            None => write!(f, "{}", self.addr),
+            Some(d) => write!(f, "{scheme}://{} on {d}", self.addr),
+            None => write!(f, "{scheme}://{}", self.addr),
         }
     }
 }
@@ -105,13 +118,16 @@ pub struct Shared {
     clients: Mutex<HashMap<Client, usize>>,
     body_budget: Arc<Semaphore>,
     handlers: Arc<Semaphore>,
+    tls: Tls,
 }
 
 impl Shared {
-    pub fn new(handler: Arc<dyn Handler>, limits: ServerLimits) -> Arc<Shared> {
+    /// `tls`: the server configuration HTTPS listeners use, as it changes.
+    pub fn new(handler: Arc<dyn Handler>, limits: ServerLimits, tls: Tls) -> Arc<Shared> {
         Arc::new(Shared {
             handler,
             limits,
+            tls,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             clients: Mutex::new(HashMap::new()),
             body_budget: Arc::new(Semaphore::new(limits.body_budget)),
@@ -199,8 +215,8 @@ async fn listen_on(listen: Listen, shared: Arc<Shared>) {
             }
         }
     };
-    log::info!("web: listening on http://{listen}");
-    accept_loop(listener, shared).await;
+    log::info!("web: listening on {listen}");
+    accept_loop(listener, shared, listen.scheme).await;
 }
 
 fn bind(listen: &Listen) -> std::io::Result<TcpListener> {
@@ -217,7 +233,7 @@ fn bind(listen: &Listen) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts connections on `listener` for ever; each one is served by a task of its own.
-pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, scheme: Scheme) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -240,7 +256,18 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let local = stream.local_addr().ok().map(|a| a.ip());
         let shared = shared.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer.ip(), local, false, &shared).await;
+            match scheme {
+                Scheme::Http => serve_connection(stream, peer.ip(), local, false, &shared).await,
+                Scheme::Https => {
+                    let limit = shared.limits.head_timeout;
+                    match tls::handshake(stream, &shared.tls, limit).await {
+                        Ok(stream) => {
+                            serve_connection(stream, peer.ip(), local, true, &shared).await
+                        }
+                        Err(e) => log::info!("web: {peer}: {e}"),
+                    }
+                }
+            }
             drop(permit);
             drop(client);
         });
@@ -256,9 +283,23 @@ fn refuse_busy(stream: TcpStream, why: &str) {
 }
 
 /// Serves requests on one connection until it closes, breaks a limit or says
-/// `Connection: close`. Generic over the stream so that tests run it on a pipe.
+/// `Connection: close`, then closes it (a TLS stream with its close_notify). Generic
+/// over the stream so that tests run it on a pipe; `secure`: it is a TLS stream.
 pub async fn serve_connection<S>(
     mut stream: S,
+    peer: IpAddr,
+    local: Option<IpAddr>,
+    secure: bool,
+    shared: &Shared,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    serve_requests(&mut stream, peer, local, secure, shared).await;
+    let _ = timeout(shared.limits.write_timeout, stream.shutdown()).await;
+}
+
+async fn serve_requests<S>(
+    stream: &mut S,
     peer: IpAddr,
     local: Option<IpAddr>,
     secure: bool,
@@ -269,12 +310,12 @@ pub async fn serve_connection<S>(
     let limits = &shared.limits;
     let mut buf: Vec<u8> = Vec::with_capacity(2048);
     for served in 0..limits.max_requests_per_connection {
-        let head = match read_head(&mut stream, &mut buf, limits).await {
+        let head = match read_head(stream, &mut buf, limits).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(reject) => {
                 log::info!("web: {peer}: {} {}", reject.status, reject.message);
-                let _ = write_response(&mut stream, &reject.response(), false, false, limits).await;
+                let _ = write_response(stream, &reject.response(), false, false, limits).await;
                 return;
             }
         };
@@ -286,7 +327,7 @@ pub async fn serve_connection<S>(
         let mut _budget = None;
         if head.content_length > limits.small_body {
             if let Err(refused) = shared.handler.admits_large_body(&head) {
-                let _ = write_response(&mut stream, &refused, false, false, limits).await;
+                let _ = write_response(stream, &refused, false, false, limits).await;
                 return;
             }
             let Ok(permit) = shared
@@ -294,16 +335,16 @@ pub async fn serve_connection<S>(
                 .try_acquire_many(u32::try_from(head.content_length).unwrap_or(u32::MAX))
             else {
                 let busy = Response::text(503, "busy with other uploads; try again\n".into());
-                let _ = write_response(&mut stream, &busy, false, false, limits).await;
+                let _ = write_response(stream, &busy, false, false, limits).await;
                 return;
             };
             _budget = Some(permit);
         }
-        let body = match read_body(&mut stream, &mut buf, head.content_length, limits).await {
+        let body = match read_body(stream, &mut buf, head.content_length, limits).await {
             Ok(body) => body,
             Err(reject) => {
                 log::info!("web: {peer}: {} {}", reject.status, reject.message);
-                let _ = write_response(&mut stream, &reject.response(), false, false, limits).await;
+                let _ = write_response(stream, &reject.response(), false, false, limits).await;
                 return;
             }
         };
@@ -318,7 +359,7 @@ pub async fn serve_connection<S>(
         };
         let response = handle(shared, request).await;
         drop(_budget);
-        if write_response(&mut stream, &response, keep_alive, is_head, limits)
+        if write_response(stream, &response, keep_alive, is_head, limits)
             .await
             .is_err()
             || !keep_alive
@@ -451,3 +492,5 @@ async fn write_response<S: AsyncWrite + Unpin>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

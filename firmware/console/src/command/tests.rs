@@ -32,6 +32,12 @@ fn every_command_with_any_spacing() {
     assert_eq!(ok("show log"), Command::ShowLog);
     assert_eq!(ok("show version"), Command::ShowVersion);
     assert_eq!(ok("show slots"), Command::ShowSlots);
+    assert_eq!(ok("show certificate"), Command::ShowCertificate);
+    assert_eq!(ok("certificate import"), Command::CertificateImport);
+    assert_eq!(ok("certificate own"), Command::CertificateOwn);
+    assert_eq!(err("certificate"), "usage: certificate import|own");
+    assert_eq!(ok("config discard"), Command::ConfigDiscard);
+    assert_eq!(ok("config restore"), Command::ConfigRestore);
     assert_eq!(
         ok("update /dev/vdb"),
         Command::Update {
@@ -129,7 +135,7 @@ fn the_older_commands_still_work() {
 fn wrong_arguments_say_how_it_is_used() {
     assert_eq!(
         err("show"),
-        "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots"
+        "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots|certificate"
     );
     assert_eq!(err("show ipvs --fast"), "usage: show ipvs [--stats|--rate]");
     assert_eq!(
@@ -153,7 +159,7 @@ fn wrong_arguments_say_how_it_is_used() {
     );
     assert_eq!(
         err("config"),
-        "usage: config import|validate|diff|apply|save|export [--with-secrets]"
+        "usage: config import|validate|diff|apply|save|export [--with-secrets]|discard|restore"
     );
     assert_eq!(err("ping"), "usage: ping ADDRESS");
     assert_eq!(
@@ -257,4 +263,19 @@ fn completion_through_the_editor() {
         ok("show ipvs --stats "),
         Command::ShowIpvs(IpvsColumns::Stats)
     );
+}
+
+#[test]
+fn every_debug_command_is_marked_as_one() {
+    for line in [
+        "debug cat /etc/lvsfw/config.json",
+        "debug kill-balancer",
+        "debug freeze-balancer",
+        "debug run /bin/sh",
+    ] {
+        assert!(ok(line).is_debug(), "{line}");
+    }
+    for line in ["show config", "config export", "ipvs list", "show log"] {
+        assert!(!ok(line).is_debug(), "{line}");
+    }
 }

@@ -18,7 +18,7 @@ pub mod control;
 pub mod heartbeat;
 mod interfaces;
 pub mod lvs;
-mod page;
+pub mod page;
 pub mod report;
 mod sync_daemon;
 pub mod vrrp;
@@ -131,6 +131,7 @@ async fn serve(options: Options) -> ExitCode {
     });
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
     let (not_running_tx, not_running_rx) = watch::channel(Vec::new());
+    let (tls_tx, tls_rx) = watch::channel(page::load_tls(&crate::ops::Paths::appliance().tls));
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let mut b = Balancer {
         options,
@@ -145,6 +146,7 @@ async fn serve(options: Options) -> ExitCode {
         refused: Vec::new(),
         notes: Vec::new(),
         not_running: not_running_tx,
+        tls: tls_tx,
     };
     let mut ipvs_problem = b.lvs.worker_problem();
     b.pass().await;
@@ -156,6 +158,7 @@ async fn serve(options: Options) -> ExitCode {
         reload_tx.clone(),
         listen_rx,
         not_running_rx,
+        tls_rx,
     );
     let control = reload_tx;
     tokio::spawn(async move { control::serve(Path::new(control::PATH), control).await });
@@ -235,6 +238,7 @@ fn start_web(
     reloads: tokio::sync::mpsc::Sender<page::Reload>,
     listen: watch::Receiver<Vec<web::Listen>>,
     not_running: watch::Receiver<Vec<String>>,
+    tls: web::tls::Tls,
 ) {
     let backend = page::WebBackend {
         running,
@@ -247,8 +251,12 @@ fn start_web(
         started: std::time::Instant::now(),
         listen: listen.clone(),
     };
-    let app = web::App::new(Arc::new(backend), web::Options::default());
-    let shared = web::Shared::new(Arc::new(app), web::ServerLimits::default());
+    let options = web::Options {
+        plain_http: page::plain_http_for_benchmark(),
+        ..web::Options::default()
+    };
+    let app = web::App::new(Arc::new(backend), options);
+    let shared = web::Shared::new(Arc::new(app), web::ServerLimits::default(), tls);
     tokio::spawn(web::serve(listen, shared));
 }
 
@@ -329,6 +337,8 @@ struct Balancer {
     notes: Vec<String>,
     /// What does not run, for the page and `show status`.
     not_running: watch::Sender<Vec<String>>,
+    /// The page's TLS configuration, from the certificate files in service.
+    tls: watch::Sender<Option<Arc<rustls::ServerConfig>>>,
 }
 
 impl Balancer {
@@ -444,6 +454,9 @@ impl Balancer {
     async fn reload(&mut self) -> Report {
         let mut said = Vec::new();
         let mut refused = Vec::new();
+        // A certificate installed on the page or at the console: new connections get it.
+        self.tls
+            .send_replace(page::load_tls(&crate::ops::Paths::appliance().tls));
         // The native part first: keepalived.conf's addresses may depend on it.
         if self.options.config.exists() {
             match load_config(&self.options.config) {

@@ -17,14 +17,16 @@ use tokio::sync::{mpsc, watch};
 use web::backend::{
     Counters, InterfaceStatus, RealServerStatus, ServiceStatus, Status, VrrpStatus,
 };
-use web::{Applied, Backend, Change, Listen, Notices};
+use web::{Applied, Backend, Change, Listen, Notices, Scheme};
 
 use super::lvs::ServerHealth;
 use super::report::Report;
 use crate::board::Board;
 
-/// The page's port on the management address.
-pub const PORT: u16 = 80;
+/// The page's port on the management address, and the plain-HTTP port that only
+/// redirects to it.
+pub const HTTPS_PORT: u16 = 443;
+pub const HTTP_PORT: u16 = 80;
 /// How long the page waits for the balancer to take a reload.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);
 /// `lvsfw config save` writes and syncs the disk; a hung one is killed after this.
@@ -58,27 +60,71 @@ pub fn listen_addresses(board: Option<&Board>, config: Option<&Config>) -> Vec<L
     } else {
         Role::Int
     };
-    let listen = |addr: IpAddr| Listen {
-        addr: SocketAddr::new(addr, PORT),
-        device: Some(role.name().to_string()),
-    };
-    if let Some(addr) = config.admin.management_address {
-        return vec![listen(addr)];
-    }
-    let mut out: Vec<Listen> = config
-        .interface(role)
-        .map(|i| {
-            i.addresses
-                .iter()
-                .map(|p| p.addr)
-                // A link-local address needs a scope; it is not a management address.
-                .filter(|a| !matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
-                .map(listen)
-                .collect()
+    let listen = |addr: IpAddr| {
+        [(HTTPS_PORT, Scheme::Https), (HTTP_PORT, Scheme::Http)].map(|(port, scheme)| Listen {
+            addr: SocketAddr::new(addr, port),
+            device: Some(role.name().to_string()),
+            scheme,
         })
-        .unwrap_or_default();
+    };
+    let mut out: Vec<Listen> = match config.admin.management_address {
+        Some(addr) => listen(addr).to_vec(),
+        None => config
+            .interface(role)
+            .map(|i| {
+                i.addresses
+                    .iter()
+                    .map(|p| p.addr)
+                    // A link-local address needs a scope; it is not a management address.
+                    .filter(|a| !matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+                    .flat_map(listen)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
     out.sort();
     out
+}
+
+/// The page's TLS configuration from the certificate files in service (an operator's
+/// if installed, else the box's own); `None`, said in the log, when there is none
+/// usable: HTTPS connections are then closed.
+pub fn load_tls(paths: &crate::ops::tls::TlsPaths) -> Option<Arc<rustls::ServerConfig>> {
+    let loaded = crate::ops::tls::served(paths).and_then(|(pair, installed)| {
+        web::tls::server_config(&pair).map(|config| (config, installed))
+    });
+    match loaded {
+        Ok((config, installed)) => {
+            log::info!(
+                "web: serving {} certificate",
+                if installed {
+                    "the installed"
+                } else {
+                    "the box's own"
+                }
+            );
+            Some(config)
+        }
+        Err(e) => {
+            log::error!("web: no certificate to serve HTTPS with: {e}");
+            None
+        }
+    }
+}
+
+/// `lvsfw.debug lvsfw.bench-plain-http` on the kernel command line: port 80 serves the
+/// page as well, so that `scripts/bench-web` can put HTTP and HTTPS side by side. Never
+/// on a box in service (the command line is the owner's anyway).
+pub fn plain_http_for_benchmark() -> bool {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let words: Vec<&str> = cmdline.split_whitespace().collect();
+    let on = words.contains(&"lvsfw.debug") && words.contains(&"lvsfw.bench-plain-http");
+    if on {
+        log::warn!(
+            "web: lvsfw.bench-plain-http: the page is served on plain HTTP too (benchmark only)"
+        );
+    }
+    on
 }
 
 pub struct WebBackend {
@@ -589,19 +635,27 @@ mod tests {
         let c = native(THREE);
         let l = listen_addresses(Some(&board(true)), Some(&c));
         let shown: Vec<String> = l.iter().map(|l| l.to_string()).collect();
-        assert_eq!(shown, ["10.1.0.1:80 on mgmt", "[fd01::1]:80 on mgmt"]);
+        assert_eq!(
+            shown,
+            [
+                "http://10.1.0.1:80 on mgmt",
+                "https://10.1.0.1:443 on mgmt",
+                "http://[fd01::1]:80 on mgmt",
+                "https://[fd01::1]:443 on mgmt"
+            ]
+        );
         // A board without mgmt: the int address.
         let l = listen_addresses(Some(&board(false)), Some(&c));
-        assert_eq!(l.len(), 1);
-        assert_eq!(l[0].to_string(), "192.168.33.20:80 on int");
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].to_string(), "http://192.168.33.20:80 on int");
         // admin.management_address picks one.
         let c = native(&THREE.replace(
             "]}]}",
             "]}], \"admin\": {\"management_address\": \"fd01::1\"}}",
         ));
         let l = listen_addresses(Some(&board(true)), Some(&c));
-        assert_eq!(l.len(), 1);
-        assert_eq!(l[0].to_string(), "[fd01::1]:80 on mgmt");
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1].to_string(), "https://[fd01::1]:443 on mgmt");
         // Nothing known: nowhere.
         assert!(listen_addresses(None, Some(&c)).is_empty());
         assert!(listen_addresses(Some(&board(true)), None).is_empty());

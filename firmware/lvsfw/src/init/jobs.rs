@@ -30,6 +30,8 @@ pub enum Kind {
     Setup(IpPrefix),
     /// On success, reboot.
     FactoryReset,
+    /// `config restore` from the recovery prompt: its exit code says what comes next.
+    Restore,
 }
 
 pub struct Job {

@@ -8,6 +8,7 @@
 //! output read from a pipe; PID 1 only waits for them in its poll loop.
 
 mod backoff;
+mod guard;
 mod jobs;
 mod logs;
 mod modules;
@@ -35,7 +36,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{sethostname, sync, Pid};
 
 use crate::board::{self, Board};
-use crate::config_cli::{NOT_ALL_RUNNING, NO_PASSWORD, SETUP_DEFAULTS_PATH};
+use crate::config_cli::{NOT_ALL_RUNNING, NO_PASSWORD, RESTORE_FAILED, SETUP_DEFAULTS_PATH};
 use backoff::Backoff;
 use jobs::{Job, Kind};
 use logs::Logs;
@@ -63,6 +64,9 @@ const RESTORE_LIMIT: Duration = Duration::from_secs(30);
 const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 /// Where `config import` leaves the pasted text for its checker.
 const PASTED_PATH: &str = "/run/lvsfw/pasted.conf";
+/// Where `certificate import` leaves the pasted chain and key (mode 0600; the checker
+/// removes it).
+const PASTED_CERTIFICATE_PATH: &str = "/run/lvsfw/pasted-certificate.pem";
 
 const HANDLED_SIGNALS: [Signal; 6] = [
     Signal::SIGCHLD,
@@ -146,20 +150,25 @@ fn start() -> Pid1 {
         .and_then(|w| watchdog::HardwareWatchdog::open(&w.device, w.timeout_s));
     // Before the balancer starts: it reads the restored configuration.
     let restored = restore_saved();
+    let restore_failed = !matches!(restored, Some(c) if c == 0 || c == i32::from(NO_PASSWORD));
+    if restore_failed && restored != Some(i32::from(RESTORE_FAILED)) {
+        // It did not finish, so it did not say why: the page must stay closed anyway.
+        let _ = crate::config_cli::write_whole(
+            Path::new(crate::ops::saved::RESTORE_FAILED_PATH),
+            b"the restore did not finish\n",
+        );
+    }
     pid1.buttons = open_power_buttons();
     pid1.balancer_args = match board {
         Some(_) => vec!["balancer".into(), "--board".into(), board::PATH.into()],
         None => vec!["balancer".into()],
     };
-    pid1.trial = Trial::at_boot();
+    pid1.trial = Trial::at_boot(restore_failed);
     pid1.start_balancer();
     let start = if pid1.nologin {
         Start::Open
     } else {
-        match restored {
-            Some(code) if code == i32::from(NO_PASSWORD) => Start::Setup(setup_defaults()),
-            _ => Start::Login,
-        }
+        Start::after_restore(restored, setup_defaults)
     };
     pid1.open_console(start);
     pid1
@@ -310,6 +319,8 @@ struct Pid1 {
     /// A boot slot on trial, until it is marked good or given up.
     trial: Option<Trial>,
     watchdog: Option<watchdog::HardwareWatchdog>,
+    /// Ends the console session when the password changes elsewhere or it is idle.
+    guard: guard::Guard,
 }
 
 impl Pid1 {
@@ -353,6 +364,7 @@ impl Pid1 {
             board_name: None,
             trial: None,
             watchdog: None,
+            guard: guard::Guard::new(crate::ops::Paths::appliance()),
         }
     }
 
@@ -363,6 +375,7 @@ impl Pid1 {
         crate::logger::capture(true);
         let mut out = String::new();
         self.session = Session::new(start, &mut out);
+        self.session.allow_debug(self.debug);
         terminal.write(&out);
         self.terminal = Some(terminal);
     }
@@ -384,6 +397,7 @@ impl Pid1 {
             self.logs.deadline(),
             self.trial.as_ref().map(|t| t.next_check),
             self.watchdog.as_ref().map(|w| w.next_feed()),
+            self.guard.deadline(&self.session),
         ]
         .into_iter()
         .flatten()
@@ -597,6 +611,9 @@ impl Pid1 {
 
     fn run_timers(&mut self) {
         let now = Instant::now();
+        let mut out = String::new();
+        self.guard.check(&mut self.session, now, false, &mut out);
+        self.say(&out);
         let overdue = self
             .job
             .as_ref()
@@ -709,7 +726,16 @@ impl Pid1 {
         };
         let mut buf = [0u8; 4096];
         match terminal.read(&mut buf) {
-            terminal::Read::Bytes(n) => self.session.push(&buf[..n]),
+            terminal::Read::Bytes(n) => {
+                // A password changed elsewhere ends the session before what was typed
+                // is carried out.
+                let now = Instant::now();
+                let mut out = String::new();
+                self.guard.check(&mut self.session, now, true, &mut out);
+                self.say(&out);
+                self.session.input_at(now);
+                self.session.push(&buf[..n]);
+            }
             terminal::Read::Nothing => return,
             terminal::Read::Closed => {
                 // No console attached (EOF) or a broken one: stop polling it rather than spin.
@@ -773,6 +799,20 @@ impl Pid1 {
                 SLOW_TOOL_LIMIT,
                 Kind::Plain,
             ),
+            Request::ImportCertificate(text) => {
+                let path = Path::new(PASTED_CERTIFICATE_PATH);
+                if let Err(e) = crate::ops::tls::write_secret(path, &text) {
+                    self.say(&format!("error: {e}; nothing installed\n"));
+                    self.finish(Outcome::Done);
+                    return;
+                }
+                self.job(
+                    &start(&["certificate", "install", PASTED_CERTIFICATE_PATH]),
+                    jobs::Input::Nothing,
+                    TOOL_LIMIT,
+                    Kind::Apply,
+                );
+            }
             Request::Import(text) => {
                 if let Err(e) =
                     crate::config_cli::write_whole(Path::new(PASTED_PATH), text.as_bytes())
@@ -822,12 +862,7 @@ impl Pid1 {
             Command::ShowVersion => return self.answer(self.version()),
             Command::Reboot => return self.begin_shutdown(RebootMode::RB_AUTOBOOT),
             Command::Poweroff => return self.begin_shutdown(RebootMode::RB_POWER_OFF),
-            Command::FreezeBalancer if !self.debug => {
-                return self.answer(
-                    "error: debug freeze-balancer needs lvsfw.debug on the kernel command line\n"
-                        .into(),
-                );
-            }
+            // The session lets debug commands through only with lvsfw.debug.
             Command::FreezeBalancer => {
                 let said = match self.balancer.pid {
                     Some(pid) => {
@@ -852,9 +887,18 @@ impl Pid1 {
             }
             // The session handles these itself.
             Command::ConfigImport
+            | Command::CertificateImport
             | Command::SetPassword
             | Command::FactoryReset
             | Command::Logout => return self.answer(String::new()),
+            Command::ShowCertificate => (words(&["certificate", "show"]), TOOL_LIMIT, Kind::Plain),
+            Command::CertificateOwn => (words(&["certificate", "own"]), TOOL_LIMIT, Kind::Apply),
+            Command::ConfigDiscard => (words(&["config", "discard"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigRestore => (
+                words(&["config", "restore", "--reload"]),
+                RESTORE_LIMIT,
+                Kind::Restore,
+            ),
             Command::DebugRun { argv, stdin } => return self.debug_run(&argv, stdin.as_deref()),
             Command::ShowVrrp => (words(&["vrrp", "status"]), TOOL_LIMIT, Kind::Plain),
             Command::ShowIpvs(columns) => {
@@ -924,10 +968,6 @@ impl Pid1 {
     }
 
     fn debug_run(&mut self, argv: &[String], stdin: Option<&str>) {
-        if !self.debug {
-            return self
-                .answer("error: debug run needs lvsfw.debug on the kernel command line\n".into());
-        }
         let input = match stdin {
             None => jobs::Input::Nothing,
             // Non-blocking open: a FIFO without a writer must not stop PID 1.
@@ -982,10 +1022,24 @@ impl Pid1 {
                 Outcome::Done
             }
             // The job asked the balancer itself and said what runs.
-            Kind::Apply | Kind::Save => Outcome::Done,
+            Kind::Save => Outcome::Done,
+            Kind::Apply => {
+                if code == Some(0) || code == Some(i32::from(NOT_ALL_RUNNING)) {
+                    // The console's own password change does not end its session.
+                    self.guard.logged_in(&mut self.session, Instant::now());
+                }
+                Outcome::Done
+            }
+            // From the recovery prompt; the job had the balancer read what it restored.
+            Kind::Restore => match code {
+                Some(0) => Outcome::Login,
+                Some(c) if c == i32::from(NO_PASSWORD) => Outcome::Setup(setup_defaults()),
+                _ => Outcome::Recovery,
+            },
             Kind::Login => match code {
                 Some(0) => {
                     log::info!("console: admin logged in");
+                    self.guard.logged_in(&mut self.session, Instant::now());
                     Outcome::LoginAccepted
                 }
                 Some(c) if c == i32::from(NO_PASSWORD) => Outcome::Setup(setup_defaults()),
@@ -993,9 +1047,12 @@ impl Pid1 {
             },
             Kind::Setup(management) => {
                 if code == Some(0) || code == Some(i32::from(NOT_ALL_RUNNING)) {
+                    let page = match management.addr {
+                        std::net::IpAddr::V6(a) => format!("[{a}]"),
+                        a => a.to_string(),
+                    };
                     self.say(&format!(
-                        "setup complete; the management address is {management}; the page: http://{}/\n",
-                        management.addr
+                        "setup complete; the management address is {management}; the page: https://{page}/ (pin its certificate: above)\n"
                     ));
                     log::info!("console: first-boot setup complete");
                     Outcome::Done

@@ -15,6 +15,9 @@ pub struct Paste {
     text: String,
     too_big: bool,
     lines: LineBuffer,
+    /// A certificate and its private key: only the PEM markers are echoed, so that the
+    /// key does not go back out on the serial line (and into a console server's log).
+    quiet: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -27,11 +30,22 @@ pub enum Pasted {
 }
 
 impl Paste {
+    /// A paste whose lines are not echoed, but for the PEM markers.
+    pub fn quiet() -> Paste {
+        Paste {
+            quiet: true,
+            ..Paste::default()
+        }
+    }
+
     /// Takes one byte; says what it finished, and gives the line to echo when one ended.
     pub fn byte(&mut self, b: u8) -> (Pasted, Option<String>) {
         match self.lines.push(b) {
             None => (Pasted::More, None),
             Some(Line::TooLong) => (Pasted::TooLong, None),
+            Some(Line::Text(line)) if self.quiet && !line.starts_with("-----") => {
+                (self.line(&line), None)
+            }
             Some(Line::Text(line)) => {
                 let echo: String = line
                     .chars()

@@ -9,6 +9,7 @@
 //! request with [`Session::finish`], and the prompt comes back.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use console::{Command, Editor, Input};
 
@@ -20,6 +21,13 @@ pub const PROMPT: &str = "lvsfw> ";
 /// The prompt while what runs is not saved (a reboot would lose it); it still ends in
 /// [`PROMPT`].
 const UNSAVED_PROMPT: &str = "(unsaved) lvsfw> ";
+/// After a boot that could not read the saved configuration: only what gets it back.
+pub const RECOVERY_PROMPT: &str = "recovery> ";
+const RECOVERY_INTRO: &str = "\
+The saved configuration could not be read (the reason is above): nothing is in service
+and the page is closed. Commands now: config restore (try again), factory-reset (erase
+the disk and start over), reboot, poweroff, show log, show version, help.
+";
 const PASSWORD_PROMPT: &str = "Password: ";
 const CONFIRM_PROMPT: &str =
     "Erase the saved configuration and reboot with the factory one? Type \"yes\" to confirm: ";
@@ -31,12 +39,22 @@ enum Mode {
     Setup(Questions),
     Login,
     Command,
-    Paste(Paste),
+    /// The restore at boot failed: a few commands only (RECOVERY_INTRO), no login (the
+    /// console is where the box is trusted first, as at first-boot setup).
+    Recovery,
+    /// `config import` (a keepalived.conf) or, quiet, `certificate import`.
+    Paste(Paste, PasteOf),
     Confirm,
     /// `set password`: the first entry once given.
     NewPassword(Option<String>),
     /// Powering off or rebooting: nothing more is read.
     Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasteOf {
+    Keepalived,
+    Certificate,
 }
 
 /// How the session starts.
@@ -45,8 +63,25 @@ pub enum Start {
     /// First-boot setup with these defaults (address/prefix, gateway, hostname).
     Setup([String; 3]),
     Login,
+    /// The saved configuration could not be read at boot.
+    Recovery,
     /// `lvsfw.nologin`: straight to the command line.
     Open,
+}
+
+impl Start {
+    /// What the console opens after the boot's `lvsfw config restore` ended with exit
+    /// `code` (`None`: it did not end in time, or could not start). Only a restore that
+    /// said so leads to setup or the login; anything else is a failed restore.
+    pub fn after_restore(code: Option<i32>, setup_defaults: impl FnOnce() -> [String; 3]) -> Start {
+        use crate::config_cli::{NO_PASSWORD, RESTORE_FAILED};
+        match code {
+            Some(0) => Start::Login,
+            Some(c) if c == i32::from(NO_PASSWORD) => Start::Setup(setup_defaults()),
+            Some(c) if c == i32::from(RESTORE_FAILED) => Start::Recovery,
+            _ => Start::Recovery,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +92,8 @@ pub enum Request {
     SetPassword(String),
     /// The pasted keepalived.conf, to be checked.
     Import(String),
+    /// The pasted certificate chain and key, to be checked and served.
+    ImportCertificate(String),
     /// Confirmed.
     FactoryReset,
     /// ctrl-c while a request is carried out.
@@ -71,6 +108,10 @@ pub enum Outcome {
     /// No admin password is set: first-boot setup with these defaults.
     Setup([String; 3]),
     SetupFailed,
+    /// The login prompt (a restore that worked, from the recovery prompt).
+    Login,
+    /// The restore failed again: the recovery prompt.
+    Recovery,
     /// Shutting down.
     Closed,
 }
@@ -86,6 +127,13 @@ pub struct Session {
     setup_defaults: [String; 3],
     /// The running configuration differs from the saved one: the prompt says so.
     unsaved: bool,
+    /// `lvsfw.debug`: the debug commands are allowed.
+    debug: bool,
+    /// At the recovery prompt, or in one of its questions (factory-reset's).
+    recovering: bool,
+    /// Logged out after this long without a key pressed (when there is a login).
+    idle_limit: Option<Duration>,
+    last_input: Option<Instant>,
 }
 
 impl Session {
@@ -99,10 +147,15 @@ impl Session {
             login: start != Start::Open,
             setup_defaults: Default::default(),
             unsaved: false,
+            debug: false,
+            recovering: false,
+            idle_limit: None,
+            last_input: None,
         };
         match start {
             Start::Setup(defaults) => s.start_setup(defaults, out),
             Start::Login => s.start_login(out),
+            Start::Recovery => s.start_recovery(out),
             Start::Open => s.enter(Mode::Command, out),
         }
         s
@@ -129,6 +182,65 @@ impl Session {
         matches!(self.mode, Mode::Setup(_))
     }
 
+    /// `lvsfw.debug` was on the kernel command line: the debug commands work.
+    pub fn allow_debug(&mut self, on: bool) {
+        self.debug = on;
+    }
+
+    /// The console logs out after `limit` without input (`None`: never).
+    pub fn set_idle_limit(&mut self, limit: Option<Duration>) {
+        self.idle_limit = limit;
+    }
+
+    /// Whether a logged-in session is at the command line (or in a question of it).
+    pub fn logged_in(&self) -> bool {
+        self.login
+            && !matches!(
+                self.mode,
+                Mode::Login | Mode::Setup(_) | Mode::Recovery | Mode::Closed
+            )
+    }
+
+    /// Bytes came in at `now` (see [`Session::push`]).
+    pub fn input_at(&mut self, now: Instant) {
+        self.last_input = Some(now);
+    }
+
+    /// When the idle logout falls due, if one can.
+    pub fn idle_deadline(&self) -> Option<Instant> {
+        if !self.logged_in() || self.busy {
+            return None;
+        }
+        Some(self.last_input? + self.idle_limit?)
+    }
+
+    /// Logs out if the idle time has run out by `now`.
+    pub fn tick(&mut self, now: Instant, out: &mut String) {
+        if self.idle_deadline().is_some_and(|due| now >= due) {
+            let minutes = self.idle_limit.map_or(0, |l| l.as_secs() / 60);
+            self.logout(
+                &format!("logged out after {minutes} min without input"),
+                out,
+            );
+        }
+    }
+
+    /// Ends the logged-in session for `why` (the password changed elsewhere, idle):
+    /// whatever was being typed goes, and the login prompt comes.
+    pub fn logout(&mut self, why: &str, out: &mut String) {
+        if !self.logged_in() {
+            return;
+        }
+        out.push_str(&self.clear_line());
+        out.push_str(&format!("\n{why}\n"));
+        self.typeahead.clear();
+        self.start_login(out);
+    }
+
+    fn clear_line(&self) -> String {
+        self.clear().to_string()
+    }
+
     /// Whether a request is being carried out.
     pub fn busy(&self) -> bool {
         self.busy
@@ -136,7 +248,7 @@ impl Session {
 
     /// Whether an edit line is on the screen (a log line must redraw it).
     pub fn prompt_shown(&self) -> bool {
-        !self.busy && !matches!(self.mode, Mode::Paste(_) | Mode::Closed)
+        !self.busy && !matches!(self.mode, Mode::Paste(..) | Mode::Closed)
     }
 
     /// Whether something is being typed on the edit line (log lines wait a moment).
@@ -204,7 +316,8 @@ impl Session {
     }
 
     fn byte(&mut self, b: u8, out: &mut String) -> Option<Request> {
-        if let Mode::Paste(paste) = &mut self.mode {
+        if let Mode::Paste(paste, of) = &mut self.mode {
+            let of = *of;
             if b == 0x03 {
                 out.push_str("^C\nimport abandoned; nothing changed\n");
                 self.enter(Mode::Command, out);
@@ -220,7 +333,10 @@ impl Session {
                 Pasted::Done(text) => {
                     self.set_mode(Mode::Command);
                     self.busy = true;
-                    Some(Request::Import(text))
+                    Some(match of {
+                        PasteOf::Keepalived => Request::Import(text),
+                        PasteOf::Certificate => Request::ImportCertificate(text),
+                    })
                 }
                 Pasted::TooBig => {
                     out.push_str(&format!(
@@ -240,7 +356,7 @@ impl Session {
                 }
             };
         }
-        let completion = matches!(self.mode, Mode::Command);
+        let completion = matches!(self.mode, Mode::Command | Mode::Recovery);
         let none = |_: &str| Vec::new();
         let (input, echo) = if completion {
             self.editor.feed(b, &console::complete)
@@ -254,7 +370,7 @@ impl Session {
                 match self.mode {
                     Mode::Confirm | Mode::NewPassword(_) => {
                         out.push_str("cancelled; nothing changed\n");
-                        self.enter(Mode::Command, out);
+                        self.enter(self.command_mode(), out);
                     }
                     // The editor has started a fresh line and shown the prompt.
                     _ => {}
@@ -276,6 +392,7 @@ impl Session {
     fn line(&mut self, text: String, out: &mut String) -> Option<Request> {
         match &mut self.mode {
             Mode::Command => self.command(&text, out),
+            Mode::Recovery => self.recovery(&text, out),
             Mode::Login => {
                 self.busy = true;
                 Some(Request::Login(text))
@@ -320,16 +437,54 @@ impl Session {
             }
             Mode::Confirm => {
                 if text.trim() == "yes" {
-                    self.set_mode(Mode::Command);
+                    self.set_mode(self.command_mode());
                     self.busy = true;
                     Some(Request::FactoryReset)
                 } else {
                     out.push_str("factory reset cancelled; nothing changed\n");
-                    self.enter(Mode::Command, out);
+                    self.enter(self.command_mode(), out);
                     None
                 }
             }
-            Mode::Paste(_) | Mode::Closed => None,
+            Mode::Paste(..) | Mode::Closed => None,
+        }
+    }
+
+    /// The recovery prompt's commands: what gets the saved configuration back, or
+    /// erases it, and what shows why.
+    fn recovery(&mut self, text: &str, out: &mut String) -> Option<Request> {
+        let command = match console::parse(text) {
+            Ok(None) => None,
+            Err(why) => {
+                out.push_str(&format!("error: {why}\n"));
+                None
+            }
+            Ok(Some(Command::FactoryReset)) => {
+                self.enter(Mode::Confirm, out);
+                return None;
+            }
+            Ok(Some(
+                c @ (Command::ConfigRestore
+                | Command::Reboot
+                | Command::Poweroff
+                | Command::ShowLog
+                | Command::ShowVersion
+                | Command::Help),
+            )) => Some(c),
+            Ok(Some(_)) => {
+                out.push_str("error: not now: the saved configuration could not be read; config restore, factory-reset, reboot, poweroff, show log or show version\n");
+                None
+            }
+        };
+        match command {
+            Some(c) => {
+                self.busy = true;
+                Some(Request::Command(c))
+            }
+            None => {
+                self.show_prompt(out);
+                None
+            }
         }
     }
 
@@ -344,11 +499,28 @@ impl Session {
                 self.show_prompt(out);
                 None
             }
+            Ok(Some(command)) if command.is_debug() && !self.debug => {
+                out.push_str("error: debug commands need lvsfw.debug on the kernel command line\n");
+                self.show_prompt(out);
+                None
+            }
+            Ok(Some(Command::ConfigRestore)) => {
+                out.push_str("error: config restore is for a boot that could not read the saved configuration; reboot puts the saved one in service\n");
+                self.show_prompt(out);
+                None
+            }
             Ok(Some(Command::ConfigImport)) => {
                 out.push_str(
                     "paste the keepalived.conf; end with a line holding a single \".\" (ctrl-c abandons)\n",
                 );
-                self.enter(Mode::Paste(Paste::default()), out);
+                self.enter(Mode::Paste(Paste::default(), PasteOf::Keepalived), out);
+                None
+            }
+            Ok(Some(Command::CertificateImport)) => {
+                out.push_str(
+                    "paste the certificate chain (the server's first), then its private key, PEM; end with a line holding a single \".\" (ctrl-c abandons; the key is not shown)\n",
+                );
+                self.enter(Mode::Paste(Paste::quiet(), PasteOf::Certificate), out);
                 None
             }
             Ok(Some(Command::SetPassword)) => {
@@ -395,6 +567,8 @@ impl Session {
                 let defaults = self.setup_defaults.clone();
                 self.start_setup(defaults, out);
             }
+            Outcome::Login => self.start_login(out),
+            Outcome::Recovery => self.start_recovery(out),
             Outcome::Done => {
                 if matches!(self.mode, Mode::Setup(_) | Mode::Login) {
                     self.enter(Mode::Command, out)
@@ -406,11 +580,29 @@ impl Session {
     }
 
     fn start_login(&mut self, out: &mut String) {
+        self.recovering = false;
         out.push_str("\nlvsfw console: log in with the admin password\n");
         self.enter(Mode::Login, out);
     }
 
+    fn start_recovery(&mut self, out: &mut String) {
+        self.recovering = true;
+        out.push('\n');
+        out.push_str(RECOVERY_INTRO);
+        self.enter(Mode::Recovery, out);
+    }
+
+    /// The prompt commands come back to: the command line, or the recovery prompt.
+    fn command_mode(&self) -> Mode {
+        if self.recovering {
+            Mode::Recovery
+        } else {
+            Mode::Command
+        }
+    }
+
     fn start_setup(&mut self, defaults: [String; 3], out: &mut String) {
+        self.recovering = false;
         self.setup_defaults = defaults.clone();
         out.push('\n');
         out.push_str(setup::INTRO);
@@ -428,7 +620,8 @@ impl Session {
             Mode::Setup(q) => (q.prompt(), q.secret(), false),
             Mode::Login => (PASSWORD_PROMPT.to_string(), true, false),
             Mode::Command => (self.command_prompt().to_string(), false, true),
-            Mode::Paste(_) | Mode::Closed => (String::new(), false, false),
+            Mode::Recovery => (RECOVERY_PROMPT.to_string(), false, true),
+            Mode::Paste(..) | Mode::Closed => (String::new(), false, false),
             Mode::Confirm => (CONFIRM_PROMPT.to_string(), false, false),
             Mode::NewPassword(None) => ("New admin password: ".to_string(), true, false),
             Mode::NewPassword(Some(_)) => ("New admin password again: ".to_string(), true, false),

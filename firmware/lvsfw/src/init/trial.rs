@@ -26,6 +26,8 @@ pub struct Trial {
     started: Instant,
     pub next_check: Instant,
     announced: bool,
+    /// The boot's restore failed: never marked good (update::trial::decide).
+    restore_failed: bool,
 }
 
 /// What PID 1 does after a look.
@@ -40,7 +42,7 @@ pub enum Next {
 
 impl Trial {
     /// `None` off a disk image (no `lvsfw.slot=`): then there are no slots to mind.
-    pub fn at_boot() -> Option<Trial> {
+    pub fn at_boot(restore_failed: bool) -> Option<Trial> {
         let running = slots::running_slot()?;
         let now = Instant::now();
         Some(Trial {
@@ -49,6 +51,7 @@ impl Trial {
             started: now,
             next_check: now,
             announced: false,
+            restore_failed,
         })
     }
 
@@ -91,6 +94,7 @@ impl Trial {
             heartbeat: heartbeat(),
             failed_starts,
             since_boot,
+            restore_failed: self.restore_failed,
         };
         let verdict = decide(&observation);
         if !self.announced {

@@ -126,38 +126,70 @@ pub fn open_path(path: &Path) -> Result<Store, String> {
     Ok(Store::new(file, len))
 }
 
-/// The appliance's store: the `lvsfw-config` partition, else the board's disk. An error
-/// says why there is none.
-pub fn open() -> Result<Store, String> {
-    locate(Path::new("/sys"), Path::new("/dev")).and_then(|node| open_path(&node))
+/// Why there is no store to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiskError {
+    /// This box has no configuration disk (a `-kernel` boot without one): nothing can
+    /// have been saved, and nothing can be.
+    Absent(String),
+    /// There is one, but it cannot be used (no block device, unreadable, too small, a
+    /// disk of someone else's): what was saved there is not known.
+    Broken(String),
 }
 
-fn locate(sys: &Path, dev: &Path) -> Result<PathBuf, String> {
+impl std::fmt::Display for DiskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiskError::Absent(why) | DiskError::Broken(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<DiskError> for String {
+    fn from(e: DiskError) -> String {
+        e.to_string()
+    }
+}
+
+/// The appliance's store: the `lvsfw-config` partition, else the board's disk. An error
+/// says why there is none, and whether there is a disk at all.
+pub fn open() -> Result<Store, DiskError> {
+    let node = locate(Path::new("/sys"), Path::new("/dev"))?;
+    open_path(&node).map_err(DiskError::Broken)
+}
+
+fn locate(sys: &Path, dev: &Path) -> Result<PathBuf, DiskError> {
     if let Some(node) = find_partition(sys, dev, PARTITION_NAME) {
         return Ok(node);
     }
     let board = std::fs::read_to_string(crate::board::PATH)
         .ok()
         .and_then(|text| crate::board::parse(&text).ok())
-        .ok_or("no usable board file, so no configuration disk")?;
+        .ok_or_else(|| {
+            DiskError::Absent("no usable board file, so no configuration disk".into())
+        })?;
     let pci = board.store.ok_or_else(|| {
-        format!(
+        DiskError::Absent(format!(
             "no {PARTITION_NAME} partition and board {} has no configuration disk",
             board.name
-        )
+        ))
     })?;
-    let node = find(sys, dev, &pci)?.ok_or_else(|| {
-        format!("no {PARTITION_NAME} partition and no configuration disk attached (pci {pci})")
-    })?;
+    let node = find(sys, dev, &pci)
+        .map_err(DiskError::Broken)?
+        .ok_or_else(|| {
+            DiskError::Absent(format!(
+                "no {PARTITION_NAME} partition and no configuration disk attached (pci {pci})"
+            ))
+        })?;
     let block = node.file_name().map(|n| n.to_string_lossy().into_owned());
     if block.is_some_and(|b| is_partitioned(sys, &b)) {
         // The partitions of a disk that just appeared may have been read meanwhile.
         return find_partition(sys, dev, PARTITION_NAME).ok_or_else(|| {
-            format!(
+            DiskError::Broken(format!(
                 "the disk at pci {pci} ({}) has partitions but none named {PARTITION_NAME}; \
                  it is not used whole for the configuration",
                 node.display()
-            )
+            ))
         });
     }
     Ok(node)

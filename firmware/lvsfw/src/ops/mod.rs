@@ -15,9 +15,11 @@
 //! untrusted text is never parsed in PID 1) tells the balancer to read the running
 //! files again. An error names what was wrong and leaves every file as it was.
 
+pub mod boot;
 mod diff;
 pub mod disk;
 pub mod saved;
+pub mod tls;
 
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -37,6 +39,9 @@ const ITERATIONS: u32 = if cfg!(test) {
     config::password::DEFAULT_ITERATIONS
 };
 
+/// Where the page's certificate and key are in service.
+pub const TLS_DIR: &str = "/etc/lvsfw/tls";
+
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub running_json: PathBuf,
@@ -50,6 +55,11 @@ pub struct Paths {
     pub saved_digest: PathBuf,
     /// The board file: which NIC roles the box has.
     pub board: PathBuf,
+    /// What the running configuration was when the candidate was started (a digest):
+    /// `config apply` refuses a candidate the running configuration has moved on from.
+    pub candidate_base: PathBuf,
+    /// The page's certificate and key ([`tls`]).
+    pub tls: tls::TlsPaths,
 }
 
 impl Paths {
@@ -61,6 +71,8 @@ impl Paths {
             candidate_conf: crate::config_cli::CANDIDATE_PATH.into(),
             saved_digest: "/run/lvsfw/saved.sha256".into(),
             board: crate::board::PATH.into(),
+            candidate_base: "/run/lvsfw/candidate.base".into(),
+            tls: tls::TlsPaths::under(Path::new(TLS_DIR)),
         }
     }
 
@@ -74,6 +86,8 @@ impl Paths {
             candidate_conf: dir.join("run/candidate.conf"),
             saved_digest: dir.join("run/saved.sha256"),
             board: dir.join("etc/board.conf"),
+            candidate_base: dir.join("run/candidate.base"),
+            tls: tls::TlsPaths::under(&dir.join("etc/tls")),
         }
     }
 }
@@ -127,6 +141,47 @@ pub fn has_candidate(paths: &Paths) -> bool {
     paths.candidate_json.exists() || paths.candidate_conf.exists()
 }
 
+/// A digest of the running configuration, both files.
+fn running_digest(paths: &Paths) -> Result<String, String> {
+    let texts = running(paths)?;
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    context.update(texts.native.as_bytes());
+    match &texts.keepalived {
+        Some(k) => {
+            context.update(b"\0keepalived.conf\0");
+            context.update(k.as_bytes());
+        }
+        None => context.update(b"\0no keepalived.conf"),
+    }
+    Ok(context
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Before the first change of a new candidate: remembers what it starts from.
+pub fn start_candidate(paths: &Paths) -> Result<(), String> {
+    if has_candidate(paths) {
+        return Ok(());
+    }
+    write(&paths.candidate_base, &running_digest(paths)?)
+}
+
+/// `config discard`: the candidate goes; the running configuration is the candidate again.
+pub fn discard(paths: &Paths) -> Result<String, String> {
+    let had = has_candidate(paths);
+    remove_optional(&paths.candidate_json)?;
+    remove_optional(&paths.candidate_conf)?;
+    remove_optional(&paths.candidate_base)?;
+    Ok(if had {
+        "candidate discarded: the running configuration is the candidate again\n".into()
+    } else {
+        "no changes to discard\n".into()
+    })
+}
+
 fn native(text: &str, what: &str) -> Result<Config, String> {
     config::native::from_json(text).map_err(|issues| {
         let mut report = format!("the {what} configuration is not valid:\n");
@@ -155,6 +210,7 @@ fn edit_candidate(
         report.push_str("nothing changed\n");
         return Err(report);
     }
+    start_candidate(paths)?;
     write(&paths.candidate_json, &text)?;
     said.push_str(
         "candidate changed; \"config diff\" shows it, \"config apply\" puts it in service\n",
@@ -336,6 +392,31 @@ pub fn login(paths: &Paths, password: &str) -> Login {
         None => Login::NoPassword,
         Some(hash) if hash.verify(password) => Login::Accepted,
         Some(_) => Login::Refused,
+    }
+}
+
+/// What the console's session goes by: the password it logged in with (a digest of the
+/// stored hash, so that a change from anywhere is seen) and its idle logout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsolePolicy {
+    pub epoch: Option<String>,
+    pub idle: Option<std::time::Duration>,
+}
+
+pub fn console_policy(paths: &Paths) -> ConsolePolicy {
+    let config = running(paths)
+        .ok()
+        .and_then(|t| config::native::from_json(&t.native).ok());
+    let admin = config.map(|c| c.admin).unwrap_or_default();
+    ConsolePolicy {
+        epoch: admin.password.as_ref().map(|hash| {
+            let digest = ring::digest::digest(&ring::digest::SHA256, hash.to_string().as_bytes());
+            digest.as_ref()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        }),
+        idle: admin.console_idle_limit(),
     }
 }
 
@@ -521,6 +602,12 @@ pub fn apply(paths: &Paths) -> Result<Applied, String> {
     let (config, read) = check(Some(paths), &texts).map_err(|report| {
         format!("{report}the candidate is not valid; nothing applied, the running configuration is unchanged\n")
     })?;
+    // A candidate is a whole copy: applied over a running configuration that changed
+    // since (a password set on the page), it would silently undo that change.
+    let base = read_optional(&paths.candidate_base)?;
+    if base.as_deref().map(str::trim) != Some(running_digest(paths)?.as_str()) {
+        return Err("the running configuration changed since this candidate was started (on the page, or by another console session); nothing applied. \"config diff\" shows what the candidate would change; \"config discard\" drops it, then make the change again\n".into());
+    }
     let mut changed = Vec::new();
     if paths.candidate_json.exists() {
         write(&paths.running_json, &texts.native)?;
@@ -532,6 +619,7 @@ pub fn apply(paths: &Paths) -> Result<Applied, String> {
     }
     remove_optional(&paths.candidate_json)?;
     remove_optional(&paths.candidate_conf)?;
+    remove_optional(&paths.candidate_base)?;
     Ok(Applied {
         hostname: config.hostname.clone(),
         report: format!(
@@ -687,8 +775,7 @@ pub fn setup(paths: &Paths, answers: &Setup) -> Result<Applied, String> {
     config::native::check_hostname(&answers.hostname)?;
     let hash = hash_password(&answers.password)?;
     // Setup starts from the running configuration, not from a candidate left behind.
-    remove_optional(&paths.candidate_json)?;
-    remove_optional(&paths.candidate_conf)?;
+    discard(paths)?;
     edit_candidate(paths, |config| {
         config.hostname = Some(answers.hostname.clone());
         match config.interfaces.iter_mut().find(|i| i.role == Role::Mgmt) {

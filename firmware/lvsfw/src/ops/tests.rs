@@ -159,6 +159,8 @@ fn a_new_mgmt_address_moves_the_management_address_and_unreachable_routes() {
 #[test]
 fn keepalived_conf_is_checked_against_the_interfaces() {
     let d = dir(LAB);
+    // As `config import` does.
+    start_candidate(&d.paths).unwrap();
     write(&d.paths.candidate_conf, SEED_3_1).unwrap();
     // 3-1's real servers are behind int (192.168.33.0/24): valid with the factory's.
     assert!(validate(&d.paths)
@@ -415,4 +417,42 @@ fn setup_says_which_roles_stay_down_without_an_address() {
         unaddressed_roles_note(&d.paths),
         "int has no address and stays down until given one: \"set interface int address A/P\", then \"config apply\"\n"
     );
+}
+
+#[test]
+fn a_candidate_older_than_the_running_configuration_is_not_applied() {
+    let d = dir(LAB);
+    set_password(&d.paths, "console's first").unwrap();
+    apply(&d.paths).unwrap();
+    // A console starts a change ...
+    set_hostname(&d.paths, "lb1").unwrap();
+    // ... the page changes the password meanwhile ...
+    let mut running = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
+    running.admin.password = Some(hash_password("changed on the page").unwrap());
+    write(&d.paths.running_json, &config::native::to_json(&running)).unwrap();
+    // ... and the console's apply would put the old password back with its hostname.
+    let e = apply(&d.paths).unwrap_err();
+    assert!(
+        e.starts_with("the running configuration changed since this candidate was started"),
+        "{e}"
+    );
+    let now_running = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
+    assert!(now_running
+        .admin
+        .password
+        .unwrap()
+        .verify("changed on the page"));
+    assert_eq!(now_running.hostname.as_deref(), Some("lvsfw"));
+    // Discarded and made again, it goes in.
+    discard(&d.paths).unwrap();
+    assert!(!has_candidate(&d.paths));
+    set_hostname(&d.paths, "lb1").unwrap();
+    apply(&d.paths).unwrap();
+    let now_running = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
+    assert!(now_running
+        .admin
+        .password
+        .unwrap()
+        .verify("changed on the page"));
+    assert_eq!(now_running.hostname.as_deref(), Some("lb1"));
 }

@@ -138,7 +138,7 @@ fn browser_with(fake: Fake) -> Browser {
         fake.clone(),
         Options {
             hash_iterations: config::password::MIN_ITERATIONS,
-            sessions: SessionLimits::default(),
+            ..Options::default()
         },
         Box::new(move || *c.lock().unwrap()),
     );

@@ -8,8 +8,8 @@ use tokio::net::TcpSocket;
 
 use super::*;
 
-struct Echo {
-    handled: AtomicUsize,
+pub(super) struct Echo {
+    pub(super) handled: AtomicUsize,
 }
 
 impl Handler for Echo {
@@ -30,7 +30,12 @@ impl Handler for Echo {
     }
 }
 
-fn limits() -> ServerLimits {
+/// No certificate: the tests of plain connections need none.
+pub(super) fn no_tls() -> Tls {
+    watch::channel(None).1
+}
+
+pub(super) fn limits() -> ServerLimits {
     ServerLimits {
         head_timeout: Duration::from_millis(300),
         body_timeout: Duration::from_millis(300),
@@ -45,7 +50,7 @@ fn connect(limits: ServerLimits) -> (DuplexStream, Arc<Echo>, JoinHandle<()>) {
     let echo = Arc::new(Echo {
         handled: AtomicUsize::new(0),
     });
-    let shared = Shared::new(echo.clone(), limits);
+    let shared = Shared::new(echo.clone(), limits, no_tls());
     let (client, server) = duplex(64 * 1024);
     let task = tokio::spawn(async move {
         serve_connection(server, "10.0.0.2".parse().unwrap(), None, true, &shared).await;
@@ -60,7 +65,7 @@ async fn read_all(client: &mut DuplexStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn statuses(text: &str) -> Vec<&str> {
+pub(super) fn statuses(text: &str) -> Vec<&str> {
     text.match_indices("HTTP/1.1 ")
         .map(|(i, _)| &text[i + 9..i + 12])
         .collect()
@@ -221,10 +226,11 @@ async fn connections_beyond_the_limit_get_503_on_loopback() {
             idle_timeout: Duration::from_secs(5),
             ..limits()
         },
+        no_tls(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(accept_loop(listener, shared));
+    let server = tokio::spawn(accept_loop(listener, shared, Scheme::Http));
     let a = TcpStream::connect(addr).await.unwrap();
     let b = TcpStream::connect(addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -265,10 +271,11 @@ async fn one_client_cannot_take_every_connection() {
             idle_timeout: Duration::from_secs(5),
             ..limits()
         },
+        no_tls(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(accept_loop(listener, shared));
+    let server = tokio::spawn(accept_loop(listener, shared, Scheme::Http));
     // One client opens as many idle connections as the server takes in all.
     let mut held = Vec::new();
     for _ in 0..ServerLimits::default().max_connections {
@@ -293,7 +300,7 @@ async fn announced_large_bodies_do_not_starve_a_login() {
     let echo = Arc::new(Echo {
         handled: AtomicUsize::new(0),
     });
-    let shared = Shared::new(echo, limits());
+    let shared = Shared::new(echo, limits(), no_tls());
     // Four connections announce 2 MiB bodies (all of the shared budget) and send none.
     let mut uploads = Vec::new();
     for _ in 0..4 {

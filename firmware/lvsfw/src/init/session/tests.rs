@@ -334,3 +334,105 @@ fn the_prompt_says_when_what_runs_is_not_saved() {
         "lvsfw> config apply\n(unsaved) lvsfw> config save\nlvsfw> "
     );
 }
+
+#[test]
+fn debug_commands_need_lvsfw_debug() {
+    let (mut s, mut out) = open();
+    for line in [
+        "debug cat /etc/lvsfw/config.json",
+        "debug kill-balancer",
+        "debug freeze-balancer",
+        "debug run /bin/sh",
+    ] {
+        s.push(format!("{line}\r").as_bytes());
+        assert_eq!(s.next(&mut out), None, "{line} was let through");
+    }
+    assert_eq!(
+        screen(&out)
+            .matches("error: debug commands need lvsfw.debug on the kernel command line")
+            .count(),
+        4
+    );
+    s.allow_debug(true);
+    s.push(b"debug cat /proc/net/ip_vs\r");
+    assert_eq!(
+        s.next(&mut out),
+        Some(Request::Command(Command::DebugCat(
+            "/proc/net/ip_vs".into()
+        )))
+    );
+}
+
+#[test]
+fn only_a_restore_that_said_so_opens_setup_or_the_login() {
+    let defaults = || ["10.0.2.15/24".to_string(), "none".into(), "lvsfw".into()];
+    assert_eq!(Start::after_restore(Some(0), defaults), Start::Login);
+    assert_eq!(
+        Start::after_restore(Some(3), defaults),
+        Start::Setup(defaults())
+    );
+    // Could not read the disk, did not finish in time, crashed: never setup, which
+    // would save the factory configuration over what is on the disk.
+    for code in [Some(4), None, Some(1), Some(101)] {
+        assert_eq!(
+            Start::after_restore(code, defaults),
+            Start::Recovery,
+            "{code:?}"
+        );
+    }
+}
+
+#[test]
+fn the_recovery_prompt_takes_only_what_gets_the_configuration_back() {
+    let mut out = String::new();
+    let mut s = Session::new(Start::Recovery, &mut out);
+    assert!(screen(&out).ends_with(RECOVERY_PROMPT), "{out}");
+    assert!(screen(&out).contains("The saved configuration could not be read"));
+    for line in [
+        "show config",
+        "config save",
+        "set password",
+        "config import",
+    ] {
+        s.push(format!("{line}\r").as_bytes());
+        assert_eq!(s.next(&mut out), None, "{line}");
+    }
+    assert!(screen(&out).contains("error: not now: the saved configuration could not be read"));
+    s.push(b"factory-reset\rno\r");
+    assert_eq!(s.next(&mut out), None);
+    assert!(
+        screen(&out).ends_with(&format!(
+            "factory reset cancelled; nothing changed\n{RECOVERY_PROMPT}"
+        )),
+        "{}",
+        screen(&out)
+    );
+    s.push(b"config restore\r");
+    assert_eq!(
+        s.next(&mut out),
+        Some(Request::Command(Command::ConfigRestore))
+    );
+    // It failed again: the recovery prompt; then it worked: the login.
+    s.finish(Outcome::Recovery, &mut out);
+    assert!(screen(&out).ends_with(RECOVERY_PROMPT));
+    s.push(b"config restore\r");
+    assert!(s.next(&mut out).is_some());
+    s.finish(Outcome::Login, &mut out);
+    assert!(screen(&out).ends_with("Password: "), "{}", screen(&out));
+}
+
+#[test]
+fn a_pasted_key_is_not_echoed() {
+    let (mut s, mut out) = open();
+    s.push(b"certificate import\r");
+    assert_eq!(s.next(&mut out), None);
+    let pasted = "-----BEGIN CERTIFICATE-----\rMIIBcert\r-----END CERTIFICATE-----\r-----BEGIN PRIVATE KEY-----\rSECRETKEYBYTES\r-----END PRIVATE KEY-----\r.\r";
+    s.push(pasted.as_bytes());
+    let request = s.next(&mut out);
+    assert!(!out.contains("SECRETKEYBYTES"), "{out}");
+    assert!(screen(&out).contains("-----END PRIVATE KEY-----"));
+    match request {
+        Some(Request::ImportCertificate(text)) => assert!(text.contains("SECRETKEYBYTES\n")),
+        other => panic!("{other:?}"),
+    }
+}

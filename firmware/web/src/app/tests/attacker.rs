@@ -441,3 +441,42 @@ fn only_a_session_may_send_a_large_body() {
     ));
     assert!(b.app.admits_large_body(&session).is_ok());
 }
+
+#[test]
+fn plain_http_gets_only_a_redirect_to_the_same_place() {
+    let b = set_up_box(config::password::MIN_ITERATIONS);
+    let now = *b.clock.lock().unwrap();
+    for (host, path, location) in [
+        (
+            "10.1.0.1",
+            "/status?refresh=5",
+            "https://10.1.0.1/status?refresh=5",
+        ),
+        ("lb1:80", "/", "https://lb1/"),
+        ("[fd01::1]:80", "/login", "https://[fd01::1]/login"),
+    ] {
+        let mut request = request_from("10.1.0.50", "GET", path, &[("Host", host)], "");
+        request.secure = false;
+        let a = b.app.handle_at(&request, now);
+        assert_eq!(
+            (a.status, a.header("Location")),
+            (308, Some(location)),
+            "{host}"
+        );
+    }
+    // A form posted over plain HTTP is not taken either; a foreign name is not sent on.
+    let mut post = request_from(
+        "10.1.0.50",
+        "POST",
+        "/api/login",
+        &[("Host", "10.1.0.1"), ("Content-Type", "application/json")],
+        "{\"password\": \"set at the console\"}",
+    );
+    post.secure = false;
+    let a = b.app.handle_at(&post, now);
+    assert_eq!(a.status, 308);
+    assert!(a.header("Set-Cookie").is_none());
+    let mut foreign = request_from("10.1.0.50", "GET", "/", &[("Host", "evil.example")], "");
+    foreign.secure = false;
+    assert_eq!(b.app.handle_at(&foreign, now).status, 421);
+}
