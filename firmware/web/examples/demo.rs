@@ -25,6 +25,7 @@ const NATIVE: &str = r#"{"hostname": "demo", "interfaces": [
 struct Memory {
     native: Mutex<Config>,
     text: Mutex<String>,
+    chain: String,
 }
 
 impl Backend for Memory {
@@ -136,6 +137,12 @@ impl Backend for Memory {
     fn page_closed(&self) -> Option<String> {
         None
     }
+    fn certificate(&self) -> Result<(String, bool), String> {
+        Ok((self.chain.clone(), false))
+    }
+    fn install_certificate(&self, _: Option<web::certificate::Pair>) -> Result<String, String> {
+        Err("the demo keeps its own certificate".into())
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -148,9 +155,17 @@ async fn main() {
     native.admin.password = Some(
         config::PasswordHash::new(PASSWORD, &[1u8; 16], config::password::MIN_ITERATIONS).unwrap(),
     );
+    // A certificate of its own, as the box makes one at first boot.
+    let pair = web::certificate::generate(
+        "localhost",
+        &["127.0.0.1".parse().unwrap()],
+        std::time::SystemTime::now(),
+    )
+    .expect("a certificate");
     let backend = Memory {
         native: Mutex::new(native),
         text: Mutex::new(SEED.into()),
+        chain: pair.chain.clone(),
     };
     let app = App::new(
         Arc::new(backend),
@@ -159,13 +174,6 @@ async fn main() {
             ..Options::default()
         },
     );
-    // A certificate of its own, as the box makes one at first boot.
-    let pair = web::certificate::generate(
-        "localhost",
-        &["127.0.0.1".parse().unwrap()],
-        std::time::SystemTime::now(),
-    )
-    .expect("a certificate");
     let pin = web::certificate::summary(&pair.chain)
         .expect("it reads")
         .spki_sha256;

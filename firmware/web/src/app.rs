@@ -175,6 +175,8 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         "/login" | "/password" => &[Get, Head, Post],
         "/logout"
         | "/reboot"
+        | "/system/token"
+        | "/system/certificate"
         | "/config/edit"
         | "/config/apply"
         | "/config/discard"
@@ -409,6 +411,13 @@ impl App {
             _ => {}
         }
 
+        // Prometheus and scripts: the metrics token instead of a session, to read only.
+        if let Some(token) = req
+            .header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            return self.token_request(req, token.trim());
+        }
         let Some(auth) = self.authenticate(req, now) else {
             return if api {
                 api_error(401, "log in first: POST /api/login")
@@ -442,11 +451,7 @@ impl App {
             (_, "/config") => self.config_page(&auth, ConfigExtras::default(), 200),
             (_, "/log") => self.log_page(&auth),
             (_, "/system") => self.system_page(&auth, Vec::new(), 200),
-            (_, "/metrics") => Response::new(
-                200,
-                "text/plain; version=0.0.4; charset=utf-8",
-                crate::metrics::render(&self.backend.status()),
-            ),
+            (_, "/metrics") => self.metrics(),
             (_, "/config/keepalived.conf") => self.export(),
             (Method::Post, "/logout") | (Method::Post, "/api/logout") => {
                 lock(&self.state).sessions.remove(&auth.token);
@@ -463,6 +468,8 @@ impl App {
             (_, "/password") => self.password_page(&auth, Vec::new(), 200),
             (Method::Post, "/api/password") => self.api_password(&auth, req, now),
             (Method::Post, "/reboot") => self.reboot(&auth, &form),
+            (Method::Post, "/system/token") => self.token_form(&auth, &form),
+            (Method::Post, "/system/certificate") => self.certificate_form(&auth, &form),
             (Method::Post, "/config/edit") => self.edit(&auth, &form),
             (Method::Post, "/config/apply") => self.apply_candidate(&auth, &form),
             (Method::Post, "/config/discard") => {
@@ -483,10 +490,7 @@ impl App {
             (Method::Post, "/config/save") | (Method::Post, "/api/config/save") => {
                 self.save(&auth, path.starts_with("/api/"))
             }
-            (_, "/api/status") => Response::json(
-                200,
-                &serde_json::to_value(self.backend.status()).unwrap_or(Value::Null),
-            ),
+            (_, "/api/status") => self.api_status(),
             (Method::Put, "/api/config") => self.api_put_config(&auth, req),
             (_, "/api/config") => self.api_get_config(),
             (Method::Post, "/api/config/validate") => self.api_validate(req),
@@ -679,6 +683,7 @@ fn strip_password(value: &mut Value) {
 mod account;
 mod api;
 mod configure;
+mod credentials;
 mod monitor;
 
 pub use configure::native_json;

@@ -67,6 +67,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Why the page must stay closed whatever the password, if it must: the saved
     /// configuration could not be read at boot, so what runs is not the operator's.
     fn page_closed(&self) -> Option<String>;
+    /// The certificate chain the page serves (PEM), and whether an operator installed it.
+    fn certificate(&self) -> Result<(String, bool), String>;
+    /// An operator's chain and key, checked by the box's clock, then served from the
+    /// next connection on; `None`: the box's own again. What happened, or why not.
+    fn install_certificate(&self, pair: Option<crate::certificate::Pair>)
+        -> Result<String, String>;
 }
 
 /// The box's own names: its host name and its management addresses.

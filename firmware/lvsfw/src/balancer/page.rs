@@ -454,6 +454,37 @@ impl WebBackend {
     }
 }
 
+impl WebBackend {
+    /// Has the balancer read its files again (the configuration, the certificate) and
+    /// waits for what it said.
+    fn reload(&self) -> Result<Applied, String> {
+        let (done, answer) = std::sync::mpsc::sync_channel(1);
+        self.reloads
+            .blocking_send(Reload { done })
+            .map_err(|_| "the balancer is stopping".to_string())?;
+        // The balancer answers once it has read the files again; a stuck one is not
+        // waited for longer than RELOAD_WAIT.
+        match answer.recv_timeout(RELOAD_WAIT) {
+            Ok(report) if report.refused.is_empty() => Ok(Applied {
+                said: if report.said.is_empty() {
+                    "nothing changed".into()
+                } else {
+                    report.said.join("; ")
+                },
+                not_running: report.not_running,
+            }),
+            Ok(report) => Err(report.refused.join("; ")),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err("the balancer dropped the reload".into())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "the balancer did not answer within {} s; the files are written and it reads them when it can",
+                RELOAD_WAIT.as_secs()
+            )),
+        }
+    }
+}
+
 impl Backend for WebBackend {
     fn status(&self) -> Status {
         let running = self.running.borrow().clone();
@@ -520,30 +551,36 @@ impl Backend for WebBackend {
             files.push((&self.keepalived_path, text.as_bytes()));
         }
         write_files(&files).map_err(|e| format!("writing the configuration: {e}"))?;
-        let (done, answer) = std::sync::mpsc::sync_channel(1);
-        self.reloads
-            .blocking_send(Reload { done })
-            .map_err(|_| "the balancer is stopping".to_string())?;
-        // The balancer answers once it has read the files again; a stuck one is not
-        // waited for longer than RELOAD_WAIT.
-        match answer.recv_timeout(RELOAD_WAIT) {
-            Ok(report) if report.refused.is_empty() => Ok(Applied {
-                said: if report.said.is_empty() {
-                    "nothing changed".into()
-                } else {
-                    report.said.join("; ")
-                },
-                not_running: report.not_running,
-            }),
-            Ok(report) => Err(report.refused.join("; ")),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                Err("the balancer dropped the reload".into())
+        self.reload()
+    }
+
+    fn certificate(&self) -> Result<(String, bool), String> {
+        crate::ops::tls::served(&crate::ops::Paths::appliance().tls)
+            .map(|(pair, installed)| (pair.chain, installed))
+    }
+
+    fn install_certificate(&self, pair: Option<web::certificate::Pair>) -> Result<String, String> {
+        let tls = crate::ops::Paths::appliance().tls;
+        let said = match pair {
+            Some(pair) => {
+                let s = crate::ops::tls::install(
+                    &tls,
+                    &pair.chain,
+                    &pair.key,
+                    std::time::SystemTime::now(),
+                )?;
+                format!(
+                    "Installed: SHA-256 {}, SPKI pin {}.",
+                    s.sha256, s.spki_sha256
+                )
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
-                "the balancer did not answer within {} s; the files are written and it reads them when it can",
-                RELOAD_WAIT.as_secs()
-            )),
-        }
+            None => {
+                crate::ops::tls::remove_installed(&tls)?;
+                "The box's own certificate is served again.".to_string()
+            }
+        };
+        // The balancer's reload reads the certificate files again.
+        self.reload().map(|_| said)
     }
 
     /// `lvsfw config save`, the console's own command, as a child: the running

@@ -1,7 +1,7 @@
 //! The status, log and system pages; reboot and save.
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 
@@ -65,6 +65,8 @@ impl App {
             hostname: String,
             uptime: String,
             unsaved: bool,
+            token: bool,
+            certificate: Value,
         }
         let uptime = std::fs::read_to_string("/proc/uptime")
             .ok()
@@ -87,6 +89,11 @@ impl App {
                 hostname: self.hostname(),
                 uptime,
                 unsaved: self.backend.notices().unsaved,
+                token: self
+                    .backend
+                    .native()
+                    .is_some_and(|c| c.admin.metrics_token_sha256.is_some()),
+                certificate: self.certificate_view(),
             },
         )
     }

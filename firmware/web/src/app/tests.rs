@@ -31,6 +31,7 @@ struct Fake {
     /// Applied since the last save.
     unsaved: Mutex<bool>,
     closed: Mutex<Option<String>>,
+    installed: Mutex<Option<crate::certificate::Pair>>,
 }
 
 impl Backend for Fake {
@@ -109,6 +110,36 @@ impl Backend for Fake {
     fn page_closed(&self) -> Option<String> {
         self.closed.lock().unwrap().clone()
     }
+    fn certificate(&self) -> Result<(String, bool), String> {
+        let installed = self.installed.lock().unwrap().clone();
+        match installed {
+            Some(pair) => Ok((pair.chain, true)),
+            None => Ok((own_certificate().chain.clone(), false)),
+        }
+    }
+    fn install_certificate(
+        &self,
+        pair: Option<crate::certificate::Pair>,
+    ) -> Result<String, String> {
+        if let Some(pair) = &pair {
+            crate::certificate::check(&pair.chain, &pair.key, std::time::SystemTime::now())?;
+        }
+        *self.installed.lock().unwrap() = pair;
+        Ok("Installed.".into())
+    }
+}
+
+/// The box's own certificate of these tests (made once: key generation is not free).
+fn own_certificate() -> &'static crate::certificate::Pair {
+    static OWN: std::sync::OnceLock<crate::certificate::Pair> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| {
+        crate::certificate::generate(
+            "lb1",
+            &["10.1.0.1".parse().unwrap()],
+            std::time::SystemTime::now(),
+        )
+        .unwrap()
+    })
 }
 
 /// A browser: a cookie jar and the CSRF token of the last page it saw.
@@ -824,4 +855,30 @@ fn errors_and_warnings_stay_on_the_log_page() {
     assert!(problems < recent, "errors first: {page}");
 }
 
+/// A request as it comes off the wire from `peer`, with the headers given.
+fn request_from(
+    peer: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Request {
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let (parsed, _) = parse_head(head.as_bytes(), &Limits::default())
+        .unwrap()
+        .unwrap();
+    Request {
+        head: parsed,
+        body: body.as_bytes().to_vec(),
+        peer: peer.parse().unwrap(),
+        local: Some("10.1.0.1".parse().unwrap()),
+        secure: true,
+    }
+}
+
 mod attacker;
+mod credentials;

@@ -34,31 +34,6 @@ fn set_up_box(iterations: u32) -> Browser {
     })
 }
 
-/// A request as it comes off the wire from `peer`, with the headers given.
-fn request_from(
-    peer: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Request {
-    let mut head = format!("{method} {path} HTTP/1.1\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let (parsed, _) = parse_head(head.as_bytes(), &Limits::default())
-        .unwrap()
-        .unwrap();
-    Request {
-        head: parsed,
-        body: body.as_bytes().to_vec(),
-        peer: peer.parse().unwrap(),
-        local: Some("10.1.0.1".parse().unwrap()),
-        secure: true,
-    }
-}
-
 /// `POST /api/login` from `peer`, as a script on the box's own origin would send it.
 fn api_login(app: &App, peer: &str, password: &str, now: Instant) -> u16 {
     let body = json!({ "password": password }).to_string();
