@@ -28,7 +28,8 @@ fn reading() {
         ("unbalanced {", "global_defs {\n".into(), &["k.conf:1:13: '{' is never closed"]),
         ("unbalanced }", "}\n".into(), &["k.conf:1:1: '}' without a matching '{'"]),
         ("unterminated quote", "global_defs {\n router_id \"lb\n}\n".into(), &["k.conf:2:12: unterminated quoted string", "k.conf:2:2: router_id: expected a name"]),
-        ("include of nothing", "include nothing-here.conf\n".into(), &["k.conf:1:9: include nothing-here.conf: no such file"]),
+        // Text (not a file) includes nothing; a file's missing include: tree.rs's tests.
+        ("include in text", "include nothing-here.conf\n".into(), &["k.conf:1:1: include is not allowed in pasted text (it would read the appliance's files): paste the included text itself"]),
         ("unknown keyword with a hint", instance("priorty 100"), &["k.conf:4:1: unknown keyword \"priorty\" in vrrp_instance (did you mean \"priority\"?)"]),
         ("unknown keyword without a hint", "frobnicate\n".into(), &["k.conf:1:1: unknown keyword \"frobnicate\" in the top level"]),
         ("number out of range", instance("priority 256"), &["k.conf:4:10: priority: \"256\" is not a whole number from 1 to 255"]),

@@ -177,12 +177,16 @@ pub fn read_file(path: &Path, issues: &mut Issues) -> Vec<Stmt> {
 }
 
 /// Reads configuration text that came from somewhere other than a file (a pasted
-/// keepalived.conf); `name` stands for the file in messages, includes are relative to
-/// the current folder.
+/// keepalived.conf); `name` stands for the file in messages. It may not include files:
+/// whoever pastes would read the appliance's files through the error messages, or
+/// block the reader on a special file.
 pub fn read_text(text: &str, name: &str, issues: &mut Issues) -> Vec<Stmt> {
     let file = Arc::new(PathBuf::from(name));
-    parse_block(&mut Lexer::new(text, &file), None, 0, 0, issues)
+    parse_block(&mut Lexer::new(text, &file), None, 0, PASTED, issues)
 }
+
+/// The include depth that marks pasted text: no include is followed from it.
+const PASTED: usize = usize::MAX;
 
 fn read_depth(path: &Path, from: Option<&Pos>, depth: usize, issues: &mut Issues) -> Vec<Stmt> {
     let where_ = from.map_or(path.display().to_string(), |p| p.to_string());
@@ -290,7 +294,12 @@ fn finish(current: &mut Option<Stmt>, stmts: &mut Vec<Stmt>, depth: usize, issue
         );
         return;
     }
-    if stmt.keyword.text == "include" && stmt.block.is_none() {
+    if stmt.keyword.text == "include" && stmt.block.is_none() && depth == PASTED {
+        issues.push(
+            stmt.keyword.pos.to_string(),
+            "include is not allowed in pasted text (it would read the appliance's files): paste the included text itself",
+        );
+    } else if stmt.keyword.text == "include" && stmt.block.is_none() {
         match stmt.args.as_slice() {
             [pattern] => stmts.extend(include(pattern, depth, issues)),
             _ => issues.push(
