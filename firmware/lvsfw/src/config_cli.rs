@@ -159,7 +159,7 @@ pub fn reload_balancer() -> ExitCode {
 /// exit code says what the console opens: 0 login, NO_PASSWORD setup, RESTORE_FAILED
 /// the recovery prompt (the reason is left in saved::RESTORE_FAILED_PATH for the page).
 fn restore(paths: &Paths) -> ExitCode {
-    let board = std::fs::read_to_string(crate::board::PATH)
+    let board = std::fs::read_to_string(&paths.board)
         .ok()
         .and_then(|t| crate::board::parse(&t).ok());
     let (boot, said) = ops::boot::restore(
@@ -206,7 +206,7 @@ fn setup(paths: &Paths) -> Result<String, String> {
     let mut said = applied.report;
     said.push_str(&ops::unaddressed_roles_note(paths));
     // The box's own certificate for its new names (the same key: the same pin).
-    let board = std::fs::read_to_string(crate::board::PATH)
+    let board = std::fs::read_to_string(&paths.board)
         .ok()
         .and_then(|t| crate::board::parse(&t).ok());
     let (hostname, addresses) = ops::boot::certificate_names(paths, board.as_ref());

@@ -115,6 +115,12 @@ pub fn restore(
         }
         Err(e) => said.push_str(&format!("error: the page's certificate: {e}\n")),
     }
+    if let Err(DiskError::Absent(_)) = &disk {
+        // Nothing to save on: a reboot brings back the image's files, which run now.
+        if let Err(e) = saved::remember_running(paths) {
+            said.push_str(&format!("error: {e}\n"));
+        }
+    }
     let has_password = running(paths)
         .ok()
         .and_then(|t| password_of(&t.native))
