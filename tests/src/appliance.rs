@@ -167,7 +167,12 @@ impl Appliance {
             Boot::Kernel => {
                 args.extend(["-kernel".into(), kernel.to_string_lossy().into_owned()]);
                 args.extend(["-initrd".into(), initrd.to_string_lossy().into_owned()]);
-                let nologin = if spec.login { "" } else { " lvsfw.nologin" };
+                // Lab boxes are test boxes: the debug commands work (debug cat, kill-balancer).
+                let nologin = if spec.login {
+                    " lvsfw.debug"
+                } else {
+                    " lvsfw.debug lvsfw.nologin"
+                };
                 args.extend([
                     "-append".into(),
                     format!("{}{nologin} {}", cmdline.trim(), spec.extra_cmdline),
@@ -325,6 +330,22 @@ impl Appliance {
             .filter(|l| !l.ends_with(PROMPT) && !l.is_empty())
             .collect::<Vec<_>>()
             .join("\n"))
+    }
+
+    /// The page's certificate as `show certificate` prints it: (its SPKI pin, its PEM).
+    pub fn certificate(&mut self) -> Result<(String, String), Error> {
+        let shown = self.command("show certificate", Duration::from_secs(20))?;
+        let pin = shown
+            .lines()
+            .find_map(|l| l.strip_prefix("SPKI pin (sha256, base64): "))
+            .ok_or_else(|| Error(format!("no SPKI pin in:\n{shown}")))?
+            .trim()
+            .to_string();
+        let pem = shown
+            .find("-----BEGIN CERTIFICATE-----")
+            .map(|at| format!("{}\n", shown[at..].trim_end()))
+            .ok_or_else(|| Error(format!("no certificate in:\n{shown}")))?;
+        Ok((pin, pem))
     }
 
     /// A QEMU monitor command (`system_powerdown`, `quit`, `info network`); returns what

@@ -37,8 +37,10 @@ pub struct Element(String);
 
 impl Browser {
     /// Starts chromedriver in `host`'s namespace and a headless chromium session; their
-    /// logs and chromium's profile go to `dir`.
-    pub fn start(host: &Host, dir: &Path) -> Result<Browser, Error> {
+    /// logs and chromium's profile go to `dir`. `spki_pin`: the page's certificate,
+    /// trusted by its key only (chromium's `--ignore-certificate-errors-spki-list`: an
+    /// error of a certificate with that key is ignored, of any other it is not).
+    pub fn start(host: &Host, dir: &Path, spki_pin: &str) -> Result<Browser, Error> {
         let log = dir.join(format!("chromedriver-{}.log", host.name));
         let profile = dir.join(format!("chromium-profile-{}", host.name));
         let _ = std::fs::remove_dir_all(&profile);
@@ -91,6 +93,7 @@ impl Browser {
                     "--disable-component-update", "--disable-sync",
                     "--disable-dev-shm-usage", "--window-size=1000,1400",
                     format!("--user-data-dir={}", profile.display()),
+                    format!("--ignore-certificate-errors-spki-list={spki_pin}"),
                 ]
             }
         }}});

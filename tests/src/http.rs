@@ -1,6 +1,7 @@
-//! A small HTTP/1.1 client for the tests: the appliance's page and API, and chromedriver.
-//! Call it from a thread inside a lab namespace ([`crate::Host::in_netns`]). Every read
-//! and write has a timeout; bodies come with Content-Length, chunked, or up to close.
+//! A small HTTP/1.1 client for the tests: the appliance's page and API (over HTTPS, its
+//! certificate pinned: [`crate::pinned`]), and chromedriver (plain, on loopback). Call it
+//! from a thread inside a lab namespace ([`crate::Host::in_netns`]). Every read and
+//! write has a timeout; bodies come with Content-Length, chunked, or up to close.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -28,14 +29,44 @@ impl Response {
     }
 }
 
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<crate::pinned::TlsStream>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One connection, kept alive across requests.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     host: String,
     buf: Vec<u8>,
 }
 
 impl Connection {
+    /// Plain HTTP (chromedriver; the page's redirect).
     pub fn open(addr: SocketAddr, timeout: Duration) -> Result<Connection, Error> {
         let stream = TcpStream::connect_timeout(&addr, timeout)
             .map_err(|e| Error(format!("connecting to {addr}: {e}")))?;
@@ -43,7 +74,17 @@ impl Connection {
         stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;
         Ok(Connection {
-            stream,
+            stream: Stream::Plain(stream),
+            host: addr.to_string(),
+            buf: Vec::new(),
+        })
+    }
+
+    /// HTTPS to a server whose key is `pin` (its handshake done when this returns).
+    pub fn open_tls(addr: SocketAddr, pin: &str, timeout: Duration) -> Result<Connection, Error> {
+        let stream = crate::pinned::connect(addr, pin, timeout)?;
+        Ok(Connection {
+            stream: Stream::Tls(Box::new(stream)),
             host: addr.to_string(),
             buf: Vec::new(),
         })
@@ -57,7 +98,11 @@ impl Connection {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, Error> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        // A test may give its own Host (a foreign name, as a rebinding page sends).
+        let mut head = format!("{method} {path} HTTP/1.1\r\n");
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: {}\r\n", self.host));
+        }
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -76,10 +121,12 @@ impl Connection {
 
     fn fill(&mut self) -> Result<usize, Error> {
         let mut chunk = [0u8; 16384];
-        let n = self
-            .stream
-            .read(&mut chunk)
-            .map_err(|e| Error(format!("reading: {e}")))?;
+        let n = match self.stream.read(&mut chunk) {
+            Ok(n) => n,
+            // A TLS peer that closes without close_notify: the end, as over plain TCP.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(Error(format!("reading: {e}"))),
+        };
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)
     }
@@ -170,7 +217,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// One request on a connection of its own.
+/// One plain-HTTP request on a connection of its own.
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -179,6 +226,21 @@ pub fn request(
     body: &[u8],
 ) -> Result<Response, Error> {
     let mut c = Connection::open(addr, Duration::from_secs(30))?;
+    let mut all = vec![("Connection", "close")];
+    all.extend_from_slice(headers);
+    c.request(method, path, &all, body)
+}
+
+/// One HTTPS request on a connection of its own, to the server whose key is `pin`.
+pub fn request_tls(
+    addr: SocketAddr,
+    pin: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, Error> {
+    let mut c = Connection::open_tls(addr, pin, Duration::from_secs(60))?;
     let mut all = vec![("Connection", "close")];
     all.extend_from_slice(headers);
     c.request(method, path, &all, body)
@@ -199,22 +261,31 @@ pub fn raw(addr: SocketAddr, bytes: &[u8], limit: Duration) -> Result<String, Er
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// A session on the appliance's API: logged in, with its cookie and CSRF token.
+/// A session on the appliance's API over HTTPS: logged in, with its cookie and CSRF
+/// token; every change says it comes from the page's own origin, as a browser does.
 pub struct ApiSession {
     pub addr: SocketAddr,
+    pub pin: String,
     pub cookie: String,
     pub csrf: String,
 }
 
 impl ApiSession {
-    /// Logs in with `password`.
-    pub fn login(addr: SocketAddr, password: &str) -> Result<ApiSession, Error> {
+    /// The Origin of the page at `addr`, as a browser sends it.
+    pub fn origin(addr: SocketAddr) -> String {
+        format!("https://{addr}")
+    }
+
+    /// Logs in with `password` to the page whose key is `pin`.
+    pub fn login(addr: SocketAddr, pin: &str, password: &str) -> Result<ApiSession, Error> {
         let body = serde_json::json!({ "password": password }).to_string();
-        let r = request(
+        let origin = Self::origin(addr);
+        let r = request_tls(
             addr,
+            pin,
             "POST",
             "/api/login",
-            &[("Content-Type", "application/json")],
+            &[("Content-Type", "application/json"), ("Origin", &origin)],
             body.as_bytes(),
         )?;
         if r.status != 200 {
@@ -229,31 +300,24 @@ impl ApiSession {
             serde_json::from_slice(&r.body).map_err(|e| Error(format!("login: {e}")))?;
         Ok(ApiSession {
             addr,
+            pin: pin.to_string(),
             cookie,
             csrf: v["csrf"].as_str().unwrap_or_default().to_string(),
         })
     }
 
-    /// Logs in with the factory password and changes it to `new`.
-    pub fn first_login(addr: SocketAddr, new: &str) -> Result<ApiSession, Error> {
-        let s = ApiSession::login(addr, "lvsfw")?;
-        let body = serde_json::json!({ "new": new }).to_string();
-        let r = s.call("POST", "/api/password", body.as_bytes())?;
-        if r.status != 200 {
-            return Err(Error(format!("password change: {} {}", r.status, r.text())));
-        }
-        Ok(s)
-    }
-
     pub fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<Response, Error> {
-        request(
+        let origin = Self::origin(self.addr);
+        request_tls(
             self.addr,
+            &self.pin,
             method,
             path,
             &[
                 ("Cookie", &self.cookie),
                 ("X-CSRF-Token", &self.csrf),
                 ("Content-Type", "application/json"),
+                ("Origin", &origin),
             ],
             body,
         )
@@ -267,4 +331,13 @@ impl ApiSession {
         }
         serde_json::from_slice(&r.body).map_err(|e| Error(format!("GET {path}: {e}")))
     }
+}
+
+/// `"admin": {...}` of a lab box's config.json whose password is `password` (hashed
+/// with the fewest PBKDF2 rounds the model takes, so that a login under emulation is
+/// quick), to put in after the other settings.
+pub fn admin_json(password: &str) -> String {
+    let hash = config::PasswordHash::new(password, &[42u8; 16], config::password::MIN_ITERATIONS)
+        .expect("a password hash");
+    format!(r#""admin": {{"password_hash": "{hash}"}}"#)
 }

@@ -21,6 +21,7 @@ mod moments;
 pub mod netns;
 pub mod pcap;
 pub mod peers;
+pub mod pinned;
 pub mod prober;
 pub mod programs;
 pub mod seed;

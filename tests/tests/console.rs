@@ -24,11 +24,19 @@ fn answer(lb: &mut Appliance, text: &str, then: &str) -> Result<String, Error> {
     lb.wait_for(then, SHORT)
 }
 
-fn wait_login_page(host: &Host, address: &str, limit: Duration) -> Result<Duration, Error> {
+/// Waits until the page's login is served over HTTPS by the key `pin`.
+fn wait_login_page(
+    host: &Host,
+    address: &str,
+    pin: &str,
+    limit: Duration,
+) -> Result<Duration, Error> {
     let started = std::time::Instant::now();
-    let url = format!("http://{address}/login");
+    let addr = std::net::SocketAddr::new(address.parse().unwrap(), 443);
     loop {
-        let page = host.http_get(&url);
+        let page = host.in_netns(|| {
+            lvsfw_lab::http::request_tls(addr, pin, "GET", "/login", &[], b"").map(|r| r.text())
+        })?;
         if page
             .as_deref()
             .is_ok_and(|p| p.contains("action=\"/login\""))
@@ -36,7 +44,9 @@ fn wait_login_page(host: &Host, address: &str, limit: Duration) -> Result<Durati
             return Ok(started.elapsed());
         }
         if started.elapsed() >= limit {
-            return Err(Error(format!("{url} within {limit:?}: {page:?}")));
+            return Err(Error(format!(
+                "https://{address}/login within {limit:?}: {page:?}"
+            )));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -165,16 +175,28 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     answer(&mut lb1, "s3cret-pasS", "error: the two passwords differ")?;
     answer(&mut lb1, PASSWORD, "Admin password again: ")?;
     answer(&mut lb1, PASSWORD, "setting up")?;
-    lb1.wait_for("saved: the running configuration", HASHING)?;
-    lb1.wait_for(
-        &format!("the management address is {MGMT}/24; the page: http://{MGMT}/"),
-        SHORT,
+    let said = lb1.console.wait_through(
+        &format!("the management address is {MGMT}/24; the page: https://{MGMT}/ (pin its certificate: above)"),
+        HASHING,
     )?;
+    assert!(said.contains("saved: the running configuration"), "{said}");
+    // The page's certificate, for the operator to pin: names and its key's pin.
+    assert!(
+        said.contains("certificate: the box's own (self-signed)"),
+        "{said}"
+    );
+    assert!(said.contains("names: lb1"), "{said}");
+    let pin = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SPKI pin (sha256, base64): "))
+        .ok_or_else(|| Error(format!("no pin in:\n{said}")))?
+        .trim()
+        .to_string();
     lb1.wait_for(PROMPT, SHORT)?;
     let took = wait_ping(&admin, MGMT, Duration::from_secs(30))?;
     eprintln!("mgmt {MGMT} answered {} ms after setup", took.as_millis());
     // The web page's login is served on the address setup gave (issue 7's acceptance).
-    let page_after = wait_login_page(&admin, MGMT, Duration::from_secs(30))?;
+    let page_after = wait_login_page(&admin, MGMT, &pin, Duration::from_secs(30))?;
     eprintln!(
         "the login page answered {} ms after setup",
         page_after.as_millis()

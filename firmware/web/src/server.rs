@@ -245,11 +245,15 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, scheme: Sch
             }
         };
         let Some(client) = shared.client_slot(peer.ip()) else {
-            refuse_busy(stream, "too many connections from your address; close some");
+            refuse_busy(
+                stream,
+                scheme,
+                "too many connections from your address; close some",
+            );
             continue;
         };
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
-            refuse_busy(stream, "too many connections; try again");
+            refuse_busy(stream, scheme, "too many connections; try again");
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -274,8 +278,14 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, scheme: Sch
     }
 }
 
-/// Too many connections: one non-blocking attempt at a 503, then the socket is closed.
-fn refuse_busy(stream: TcpStream, why: &str) {
+/// Too many connections: one non-blocking attempt at a 503, then the socket is closed;
+/// on the TLS port it is only closed (a plain answer would be garbage to a TLS client,
+/// and a handshake is what the refusal spares).
+fn refuse_busy(stream: TcpStream, scheme: Scheme, why: &str) {
+    if scheme == Scheme::Https {
+        log::info!("web: {why}; a TLS connection closed");
+        return;
+    }
     let response = Response::text(503, format!("{why}\n"));
     let mut bytes = response.encode_head(false);
     bytes.extend_from_slice(&response.body);
