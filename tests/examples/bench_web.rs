@@ -11,12 +11,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use lvsfw_lab::addresses::*;
 use lvsfw_lab::http::{self, ApiSession, Connection};
-use lvsfw_lab::seed::{DOCKER1, DOCKER2, SEED_3_1};
-use lvsfw_lab::{ApplianceSpec, Error, Lab, Net};
+use lvsfw_lab::seed::{web_lab, web_lb1_config, MGMT_LB, SEED_3_1};
+use lvsfw_lab::{ApplianceSpec, Error};
 
-const MGMT_LB: &str = "10.10.0.1";
 const PASSWORD: &str = "correct horse";
 /// Sequential connections whose handshake is timed.
 const HANDSHAKES: usize = 20;
@@ -135,19 +133,8 @@ fn main() -> Result<(), Error> {
     let per_client = args.get(1).copied().unwrap_or(20);
     let rounds = args.get(2).copied().unwrap_or(3).max(1);
 
-    let mut lab = Lab::new("benchweb", true)?;
-    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(LB1_INT))?;
-    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(LB1_INT))?;
-    let admin = lab.add_host("admin", Net::Mgmt, "10.10.0.50/24", None)?;
-    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
-    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
-    let config = format!(
-        r#"{{"hostname": "lb1", "interfaces": [
-            {{"role": "ext", "addresses": ["{LB1_EXT}/24", "{VIP}/24"]}},
-            {{"role": "int", "addresses": ["{LB1_INT}/24"]}},
-            {{"role": "mgmt", "addresses": ["{MGMT_LB}/24"]}}], {}}}"#,
-        http::admin_json(PASSWORD)
-    );
+    let (mut lab, _client, admin) = web_lab("benchweb")?;
+    let config = web_lb1_config(Some(&http::admin_json(PASSWORD)));
     let mut lb1 = lab.boot(ApplianceSpec {
         name: "lb1".into(),
         config_json: Some(config),

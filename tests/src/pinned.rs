@@ -25,9 +25,11 @@ pub fn spki_pin(der: &CertificateDer<'_>) -> Result<String, String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(digest.as_ref()))
 }
 
+/// Trusts the key `pin`, or (`None`, a test's first use only) any key, remembering it.
 #[derive(Debug)]
 struct Pinned {
-    pin: String,
+    pin: Option<String>,
+    seen: std::sync::Mutex<Option<String>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -41,13 +43,12 @@ impl ServerCertVerifier for Pinned {
         _: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let pin = spki_pin(end_entity).map_err(rustls::Error::General)?;
-        if pin == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the server's key {pin} is not the pinned {}",
-                self.pin
-            )))
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(pin.clone());
+        match &self.pin {
+            Some(pinned) if *pinned != pin => Err(rustls::Error::General(format!(
+                "the server's key {pin} is not the pinned {pinned}"
+            ))),
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
 
@@ -86,14 +87,16 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// A client configuration that trusts the key `pin` only.
-pub fn client_config(pin: &str) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(Pinned {
-        pin: pin.to_string(),
-        provider: provider.clone(),
-    });
-    let config = ClientConfig::builder_with_provider(provider)
+fn verifier(pin: Option<&str>) -> Arc<Pinned> {
+    Arc::new(Pinned {
+        pin: pin.map(str::to_string),
+        seen: std::sync::Mutex::new(None),
+        provider: Arc::new(rustls::crypto::ring::default_provider()),
+    })
+}
+
+fn config_with(verifier: Arc<Pinned>) -> Arc<ClientConfig> {
+    let config = ClientConfig::builder_with_provider(verifier.provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring's default protocol versions")
         .dangerous()
@@ -102,18 +105,27 @@ pub fn client_config(pin: &str) -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
+/// A client configuration that trusts the key `pin` only.
+pub fn client_config(pin: &str) -> Arc<ClientConfig> {
+    config_with(verifier(Some(pin)))
+}
+
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
-/// A TLS connection to `addr`, its handshake done (so that it can be timed apart).
-pub fn connect(addr: SocketAddr, pin: &str, timeout: Duration) -> Result<TlsStream, Error> {
+/// A TLS connection to `addr` trusting `config`, its handshake done.
+fn handshake(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    timeout: Duration,
+) -> Result<TlsStream, Error> {
     let mut tcp = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|e| Error(format!("connecting to {addr}: {e}")))?;
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
     tcp.set_nodelay(true)?;
     let name = ServerName::IpAddress(addr.ip().into());
-    let mut conn = ClientConnection::new(client_config(pin), name)
-        .map_err(|e| Error(format!("TLS to {addr}: {e}")))?;
+    let mut conn =
+        ClientConnection::new(config, name).map_err(|e| Error(format!("TLS to {addr}: {e}")))?;
     while conn.is_handshaking() {
         conn.complete_io(&mut tcp)
             .map_err(|e| Error(format!("TLS handshake with {addr}: {e}")))?;
@@ -121,65 +133,20 @@ pub fn connect(addr: SocketAddr, pin: &str, timeout: Duration) -> Result<TlsStre
     Ok(StreamOwned::new(conn, tcp))
 }
 
+/// A TLS connection to `addr` whose key is `pin`, its handshake done (so that it can be
+/// timed apart).
+pub fn connect(addr: SocketAddr, pin: &str, timeout: Duration) -> Result<TlsStream, Error> {
+    handshake(addr, client_config(pin), timeout)
+}
+
 /// Trust on first use, for a test only: the key a server shows before anything was
 /// pinned (before first-boot setup, when `show certificate` cannot be typed yet); the
 /// test then checks it is the key the console names after setup.
 pub fn first_use(addr: SocketAddr, timeout: Duration) -> Result<String, Error> {
-    #[derive(Debug)]
-    struct Record(std::sync::Mutex<Option<String>>, Arc<CryptoProvider>);
-    impl ServerCertVerifier for Record {
-        fn verify_server_cert(
-            &self,
-            end_entity: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            let pin = spki_pin(end_entity).map_err(rustls::Error::General)?;
-            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pin);
-            Ok(ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            m: &[u8],
-            c: &CertificateDer<'_>,
-            d: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls12_signature(m, c, d, &self.1.signature_verification_algorithms)
-        }
-        fn verify_tls13_signature(
-            &self,
-            m: &[u8],
-            c: &CertificateDer<'_>,
-            d: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls13_signature(m, c, d, &self.1.signature_verification_algorithms)
-        }
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.1.signature_verification_algorithms.supported_schemes()
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let record = Arc::new(Record(std::sync::Mutex::new(None), provider.clone()));
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring's default protocol versions")
-        .dangerous()
-        .with_custom_certificate_verifier(record.clone())
-        .with_no_client_auth();
-    let mut tcp = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| Error(format!("connecting to {addr}: {e}")))?;
-    tcp.set_read_timeout(Some(timeout))?;
-    let name = ServerName::IpAddress(addr.ip().into());
-    let mut conn = ClientConnection::new(Arc::new(config), name)
-        .map_err(|e| Error(format!("TLS to {addr}: {e}")))?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut tcp)
-            .map_err(|e| Error(format!("TLS handshake with {addr}: {e}")))?;
-    }
-    let pin = record.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-    pin.ok_or_else(|| Error(format!("{addr} showed no certificate")))
+    let any = verifier(None);
+    handshake(addr, config_with(any.clone()), timeout)?;
+    let seen = any.seen.lock().unwrap_or_else(|p| p.into_inner()).take();
+    seen.ok_or_else(|| Error(format!("{addr} showed no certificate")))
 }
 
 /// Sends raw bytes inside a TLS connection to the server whose key is `pin`, ends its

@@ -95,3 +95,34 @@ pub fn boot_3_2(
         ..ApplianceSpec::default()
     })
 }
+
+/// The appliance's address on the management network of the page's tests.
+pub const MGMT_LB: &str = "10.10.0.1";
+/// The admin's host there.
+pub const MGMT_ADMIN: &str = "10.10.0.50";
+
+/// 3-1's network with a management network, for the page's tests and benchmark: a
+/// client on ext, the two real servers serving their pages, an admin host on mgmt.
+/// (the lab, the client, the admin)
+pub fn web_lab(test: &str) -> Result<(Lab, Host, Host), Error> {
+    let mut lab = Lab::new(test, true)?;
+    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
+    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(LB1_INT))?;
+    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(LB1_INT))?;
+    let admin = lab.add_host("admin", Net::Mgmt, &format!("{MGMT_ADMIN}/24"), None)?;
+    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
+    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
+    Ok((lab, client, admin))
+}
+
+/// lb1's config.json in [`web_lab`]: 3-1's addresses and the management address; with
+/// `admin` (`"admin": {...}`, e.g. [`crate::http::admin_json`]) when given.
+pub fn web_lb1_config(admin: Option<&str>) -> String {
+    let admin = admin.map(|a| format!(", {a}")).unwrap_or_default();
+    format!(
+        r#"{{"hostname": "lb1", "interfaces": [
+            {{"role": "ext", "addresses": ["{LB1_EXT}/24", "{VIP}/24"]}},
+            {{"role": "int", "addresses": ["{LB1_INT}/24"]}},
+            {{"role": "mgmt", "addresses": ["{MGMT_LB}/24"]}}]{admin}}}"#
+    )
+}

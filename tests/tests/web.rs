@@ -13,13 +13,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lvsfw_lab::addresses::*;
 use lvsfw_lab::browser::Browser;
 use lvsfw_lab::http::{self, ApiSession};
-use lvsfw_lab::{pinned, Appliance, ApplianceSpec, Error, Host, Lab, Net};
+use lvsfw_lab::seed::{web_lab, web_lb1_config, MGMT_LB};
+use lvsfw_lab::{pinned, Appliance, ApplianceSpec, Error, Host, Lab};
 
-const MGMT_LB: &str = "10.10.0.1";
-const MGMT_ADMIN: &str = "10.10.0.50";
 const PASSWORD: &str = "correct horse";
 /// Setup and a console login hash the password (PBKDF2, 600,000 rounds) under TCG.
 const HASHING: Duration = Duration::from_secs(120);
@@ -44,19 +42,8 @@ fn url(path: &str) -> String {
 /// admin password (a factory-new box as the operator cabled it), the console asking for
 /// setup.
 fn boot(test: &str) -> Result<WebLab, Error> {
-    let mut lab = Lab::new(test, true)?;
-    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
-    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(LB1_INT))?;
-    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(LB1_INT))?;
-    let admin = lab.add_host("admin", Net::Mgmt, &format!("{MGMT_ADMIN}/24"), None)?;
-    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
-    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
-    let config = format!(
-        r#"{{"hostname": "lb1", "interfaces": [
-            {{"role": "ext", "addresses": ["{LB1_EXT}/24", "{VIP}/24"]}},
-            {{"role": "int", "addresses": ["{LB1_INT}/24"]}},
-            {{"role": "mgmt", "addresses": ["{MGMT_LB}/24"]}}]}}"#
-    );
+    let (mut lab, client, admin) = web_lab(test)?;
+    let config = web_lb1_config(None);
     let disk = lab.disk("lb1")?;
     let mut lb1 = lab.boot(ApplianceSpec {
         name: "lb1".into(),
@@ -66,11 +53,9 @@ fn boot(test: &str) -> Result<WebLab, Error> {
         login: true,
         ..ApplianceSpec::default()
     })?;
+    // The console holds log lines back while setup asks its questions: whether the page
+    // listens is seen from the admin's side.
     lb1.wait_for("First-boot setup", Duration::from_secs(90))?;
-    lb1.console.wait_anywhere(
-        &format!("web: listening on https://{MGMT_LB}:443 on mgmt"),
-        Duration::from_secs(60),
-    )?;
     Ok(WebLab {
         lab,
         client,
@@ -144,9 +129,16 @@ fn a_factory_new_box_is_set_up_at_the_console_then_reached_over_pinned_https() -
     let addr = page();
 
     // --- Before setup: no password exists, every login is refused. -------------------
-    let first_pin = w
-        .admin
-        .in_netns(|| pinned::first_use(addr, Duration::from_secs(30)))??;
+    let first_pin = w.admin.in_netns(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match pinned::first_use(addr, Duration::from_secs(30)) {
+                Ok(pin) => return Ok(pin),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
+    })??;
     let before = w
         .admin
         .in_netns(|| -> Result<Vec<(String, u16, String)>, Error> {

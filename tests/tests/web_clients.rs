@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use lvsfw_lab::addresses::*;
 use lvsfw_lab::http::{self, ApiSession};
-use lvsfw_lab::{pinned, ApplianceSpec, Error, Lab, Net};
+use lvsfw_lab::seed::{web_lab, web_lb1_config, MGMT_LB};
+use lvsfw_lab::{pinned, ApplianceSpec, Error, Net};
 
-const MGMT_LB: &str = "10.10.0.1";
 const PASSWORD: &str = "correct horse";
 
 /// A status line's code, or "closed".
@@ -51,21 +51,9 @@ fn raw_tcp(addr: SocketAddr, bytes: &[u8], limit: Duration) -> Result<(String, D
 
 #[test]
 fn bad_clients_get_4xx_or_closed_over_https_and_the_balancer_keeps_serving() -> Result<(), Error> {
-    let mut lab = Lab::new("webabuse", true)?;
-    let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), None)?;
-    let rs1 = lab.add_host("rs1", Net::Int, &format!("{RS1}/24"), Some(LB1_INT))?;
-    let rs2 = lab.add_host("rs2", Net::Int, &format!("{RS2}/24"), Some(LB1_INT))?;
-    let admin = lab.add_host("admin", Net::Mgmt, "10.10.0.50/24", None)?;
+    let (mut lab, client, admin) = web_lab("webabuse")?;
     let other = lab.add_host("admin2", Net::Mgmt, "10.10.0.51/24", None)?;
-    lab.serve_http(&rs1, &format!("{DOCKER1}\n"))?;
-    lab.serve_http(&rs2, &format!("{DOCKER2}\n"))?;
-    let config = format!(
-        r#"{{"hostname": "lb1", "interfaces": [
-            {{"role": "ext", "addresses": ["{LB1_EXT}/24", "{VIP}/24"]}},
-            {{"role": "int", "addresses": ["{LB1_INT}/24"]}},
-            {{"role": "mgmt", "addresses": ["{MGMT_LB}/24"]}}], {}}}"#,
-        http::admin_json(PASSWORD)
-    );
+    let config = web_lb1_config(Some(&http::admin_json(PASSWORD)));
     let mut lb1 = lab.boot(ApplianceSpec {
         name: "lb1".into(),
         config_json: Some(config),

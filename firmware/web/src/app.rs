@@ -50,12 +50,7 @@ impl NoRandom {
     /// The answer when a secret could not be made.
     pub fn response(self, api: bool) -> Response {
         log::error!("web: no random bytes from the kernel; nothing that needs a secret is made");
-        let message = "no random bytes from the kernel; try again";
-        if api {
-            api_error(500, message)
-        } else {
-            Response::text(500, format!("{message}\n"))
-        }
+        refusal(api, 500, "no random bytes from the kernel; try again")
     }
 }
 
@@ -240,6 +235,15 @@ fn api_error(status: u16, message: impl Into<String>) -> Response {
     Response::json(status, &json!({ "error": message.into() }))
 }
 
+/// A request refused before it is handled: JSON for the API, a line of text for a page.
+fn refusal(api: bool, status: u16, message: &str) -> Response {
+    if api {
+        api_error(status, message)
+    } else {
+        Response::text(status, format!("{message}\n"))
+    }
+}
+
 fn issues_json(issues: &Issues) -> Value {
     Value::Array(
         issues
@@ -323,11 +327,7 @@ impl App {
                 req.header("host").unwrap_or("")
             );
             let message = "this is not the name of this appliance: use its management address or its host name";
-            return if api {
-                api_error(421, message)
-            } else {
-                Response::text(421, format!("{message}\n"))
-            };
+            return refusal(api, 421, message);
         }
         if !req.secure && !self.options.plain_http {
             return redirect_to_https(req);
@@ -373,11 +373,7 @@ impl App {
                 req.header("referer").unwrap_or("")
             );
             let message = "the request did not come from this page (its Origin or Referer is missing or another site's); nothing was changed";
-            return if api {
-                api_error(403, message)
-            } else {
-                Response::text(403, format!("{message}\n"))
-            };
+            return refusal(api, 403, message);
         }
         // Page forms come URL-encoded, the API speaks JSON; anything else is refused
         // before it is looked at.
@@ -437,11 +433,7 @@ impl App {
                     req.peer
                 );
                 let message = "the form is out of date or came from another site (its CSRF token is missing or wrong); nothing was changed; reload the page";
-                return if api {
-                    api_error(403, message)
-                } else {
-                    Response::text(403, format!("{message}\n"))
-                };
+                return refusal(api, 403, message);
             }
         }
         let form = form.unwrap_or_default();

@@ -277,7 +277,7 @@ pub fn check(chain_pem: &str, key_pem: &str, now: SystemTime) -> Result<Summary,
         let (not_before, not_after) = validity(der).map_err(|e| format!("{}: {e}", which(i)))?;
         if clock < not_before {
             return Err(format!(
-                "{} is not valid before {} by this box's clock (now {}); if the clock is wrong, set it first",
+                "{} is not valid before {} by this box's clock (now {}; it has no NTP yet)",
                 which(i),
                 date(not_before),
                 date(clock)

@@ -118,7 +118,7 @@ fn not_yet_valid_or_expired_by_the_boxs_clock_is_refused() {
     let e = check(&cert, &k.serialize_pem(), now()).unwrap_err();
     assert_eq!(
         e,
-        "certificate 1 of 1 is not valid before 2026-06-01 00:00:00Z by this box's clock (now 2026-03-01 00:00:00Z); if the clock is wrong, set it first"
+        "certificate 1 of 1 is not valid before 2026-06-01 00:00:00Z by this box's clock (now 2026-03-01 00:00:00Z; it has no NTP yet)"
     );
     let e = check(&cert, &k.serialize_pem(), at(2027, 7, 1)).unwrap_err();
     assert_eq!(
