@@ -1055,6 +1055,8 @@ impl Pid1 {
                         "setup complete; the management address is {management}; the page: https://{page}/ (pin its certificate: above)\n"
                     ));
                     log::info!("console: first-boot setup complete");
+                    // Setup logged the console in with the password it set.
+                    self.guard.logged_in(&mut self.session, Instant::now());
                     Outcome::Done
                 } else {
                     Outcome::SetupFailed
