@@ -70,7 +70,7 @@ pub fn generate(hostname: &str, addresses: &[IpAddr], now: SystemTime) -> Result
     let chain = issue(&key, hostname, addresses, now)?;
     Ok(Pair {
         chain,
-        key: key.serialize_pem(),
+        key: pem("PRIVATE KEY", &key.serialize_der()),
     })
 }
 
@@ -82,7 +82,13 @@ pub fn reissue(
     addresses: &[IpAddr],
     now: SystemTime,
 ) -> Result<String, String> {
-    let key = rcgen::KeyPair::from_pem(key_pem).map_err(|e| format!("the box's key: {e}"))?;
+    let key = match private_key(key_pem)? {
+        PrivateKeyDer::Pkcs8(der) => {
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ECDSA_P256_SHA256)
+        }
+        _ => return Err("the box's key is not PKCS#8".into()),
+    }
+    .map_err(|e| format!("the box's key: {e}"))?;
     issue(&key, hostname, addresses, now)
 }
 
@@ -114,7 +120,7 @@ fn issue(
     let certificate = params
         .self_signed(key)
         .map_err(|e| format!("making the certificate: {e}"))?;
-    Ok(certificate.pem())
+    Ok(pem("CERTIFICATE", certificate.der()))
 }
 
 /// The certificates of a PEM chain, at least one, each within the limits.

@@ -261,11 +261,16 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, scheme: Sch
         let shared = shared.clone();
         tokio::spawn(async move {
             match scheme {
-                Scheme::Http => serve_connection(stream, peer.ip(), local, false, &shared).await,
+                // One serving loop for both (boxed), not one copy of it per stream type.
+                Scheme::Http => {
+                    let stream: Box<dyn Io> = Box::new(stream);
+                    serve_connection(stream, peer.ip(), local, false, &shared).await
+                }
                 Scheme::Https => {
                     let limit = shared.limits.head_timeout;
                     match tls::handshake(stream, &shared.tls, limit).await {
                         Ok(stream) => {
+                            let stream: Box<dyn Io> = Box::new(stream);
                             serve_connection(stream, peer.ip(), local, true, &shared).await
                         }
                         Err(e) => log::info!("web: {peer}: {e}"),
@@ -277,6 +282,11 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, scheme: Sch
         });
     }
 }
+
+/// A connection's byte stream: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Too many connections: one non-blocking attempt at a 503, then the socket is closed;
 /// on the TLS port it is only closed (a plain answer would be garbage to a TLS client,
