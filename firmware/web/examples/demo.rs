@@ -132,6 +132,7 @@ impl Backend for Memory {
         web::Names {
             hostname: "demo".into(),
             addresses: vec!["127.0.0.1".parse().unwrap()],
+            certificate: vec!["localhost".into()],
         }
     }
     fn page_closed(&self) -> Option<String> {

@@ -549,7 +549,8 @@ impl App {
     }
 
     /// Whether the request's Host is one of the box's own names: the address it came
-    /// to, a management address or the host name, with or without a port; or a
+    /// to, a management address, the host name or a name of the served certificate,
+    /// with or without a port; or a
     /// loopback address (the page forwarded to the operator's own machine, as
     /// `scripts/run` does). A name another site controls never is.
     fn host_allowed(&self, req: &Request) -> bool {
@@ -564,7 +565,9 @@ impl App {
             }
             Err(_) => {
                 let names = self.backend.names();
-                !names.hostname.is_empty() && host.eq_ignore_ascii_case(&names.hostname)
+                std::iter::once(&names.hostname)
+                    .chain(&names.certificate)
+                    .any(|name| !name.is_empty() && host.eq_ignore_ascii_case(name))
             }
         }
     }

@@ -75,11 +75,14 @@ pub trait Backend: Send + Sync + 'static {
         -> Result<String, String>;
 }
 
-/// The box's own names: its host name and its management addresses.
+/// The box's own names: its host name, its management addresses, and the DNS names of
+/// the certificate it serves (an operator who installed one for `lb1.example.com`
+/// reaches the page by that name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
     pub hostname: String,
     pub addresses: Vec<IpAddr>,
+    pub certificate: Vec<String>,
 }
 
 /// The status page and `/api/status`.

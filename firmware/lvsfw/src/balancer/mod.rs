@@ -250,6 +250,7 @@ fn start_web(
         vrrp_status_path: vrrp::status::DEFAULT_PATH.into(),
         started: std::time::Instant::now(),
         listen: listen.clone(),
+        certificate_names: Default::default(),
     };
     let options = web::Options {
         plain_http: page::plain_http_for_benchmark(),

@@ -139,7 +139,12 @@ pub struct WebBackend {
     pub started: Instant,
     /// Where the page listens: its addresses are the names a request may give as Host.
     pub listen: watch::Receiver<Vec<Listen>>,
+    /// The served certificate's DNS names, and the files' times they were read at.
+    pub certificate_names: std::sync::Mutex<CertificateNames>,
 }
+
+/// The modification times of the installed and the own chain, and the DNS names read.
+pub type CertificateNames = ([Option<std::time::SystemTime>; 2], Vec<String>);
 
 /// The native configuration as config.json holds it: everything but `keepalived`
 /// (keepalived.conf holds that), the password hash included.
@@ -455,6 +460,26 @@ impl WebBackend {
 }
 
 impl WebBackend {
+    /// The DNS names of the served certificate, read again only when its files change
+    /// (this is asked on every request).
+    fn certificate_names(&self) -> Vec<String> {
+        let tls = crate::ops::Paths::appliance().tls;
+        let stamp = [&tls.installed_chain, &tls.own_chain]
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        let mut cache = self
+            .certificate_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if cache.0 != stamp {
+            let names = crate::ops::tls::served(&tls)
+                .and_then(|(pair, _)| web::certificate::summary(&pair.chain))
+                .map(|s| s.dns_names)
+                .unwrap_or_default();
+            *cache = (stamp, names);
+        }
+        cache.1.clone()
+    }
+
     /// Has the balancer read its files again (the configuration, the certificate) and
     /// waits for what it said.
     fn reload(&self) -> Result<Applied, String> {
@@ -638,6 +663,7 @@ impl Backend for WebBackend {
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             addresses,
+            certificate: self.certificate_names(),
         }
     }
 

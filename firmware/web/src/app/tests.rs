@@ -105,6 +105,7 @@ impl Backend for Fake {
         Names {
             hostname: "lb1".into(),
             addresses: vec!["10.1.0.1".parse().unwrap(), "fd01::1".parse().unwrap()],
+            certificate: vec!["lb1.example.com".into()],
         }
     }
     fn page_closed(&self) -> Option<String> {

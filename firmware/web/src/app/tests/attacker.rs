@@ -193,6 +193,7 @@ fn only_the_boxs_own_names_reach_the_page() {
         "lb1",
         "LB1:8443",
         "127.0.0.1:8443",
+        "lb1.example.com",
     ] {
         b.host = host.into();
         assert_eq!(b.get("/login").status, 200, "Host: {host}");
@@ -203,6 +204,7 @@ fn only_the_boxs_own_names_reach_the_page() {
         "evil.example:443",
         "10.1.0.99",
         "lb1.evil.example",
+        "example.com",
         "",
     ] {
         b.host = host.into();
