@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use lvsfw_lab::http::{self, ApiSession, Connection};
 use lvsfw_lab::seed::{web_lab, web_lb1_config, MGMT_LB, SEED_3_1};
-use lvsfw_lab::{ApplianceSpec, Error};
+use lvsfw_lab::{ApplianceSpec, Error, Host, Net};
 
 const PASSWORD: &str = "correct horse";
 /// Sequential connections whose handshake is timed.
@@ -54,8 +54,10 @@ impl Scheme<'_> {
 }
 
 /// One round of load: every client keeps one connection and asks for the status page
-/// again and again. (sorted latencies, errors, wall time)
+/// again and again; the clients are spread over `hosts` (the page takes at most 8
+/// connections from one address). (sorted latencies, errors, wall time)
 fn load(
+    hosts: &[Host],
     scheme: Scheme,
     cookie: &str,
     clients: usize,
@@ -63,28 +65,54 @@ fn load(
 ) -> (Vec<Duration>, Vec<String>, Duration) {
     let started = Instant::now();
     let results: Vec<Result<Vec<Duration>, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
-            .map(|_| {
-                s.spawn(move || -> Result<Vec<Duration>, Error> {
-                    let mut c = scheme.open()?;
-                    let mut times = Vec::with_capacity(per_client);
-                    for _ in 0..per_client {
-                        let t = Instant::now();
-                        let r = c.request("GET", "/status", &[("Cookie", cookie)], b"")?;
-                        if r.status != 200 {
-                            return Err(Error(format!("status {}", r.status)));
-                        }
-                        times.push(t.elapsed());
-                    }
-                    Ok(times)
+        let groups: Vec<_> = hosts
+            .iter()
+            .enumerate()
+            .map(|(h, host)| {
+                let mine = (0..clients).filter(|c| c % hosts.len() == h).count();
+                s.spawn(move || {
+                    host.in_netns(|| {
+                        std::thread::scope(|s| {
+                            let handles: Vec<_> = (0..mine)
+                                .map(|_| {
+                                    s.spawn(move || -> Result<Vec<Duration>, Error> {
+                                        let mut c = scheme.open()?;
+                                        let mut times = Vec::with_capacity(per_client);
+                                        for _ in 0..per_client {
+                                            let t = Instant::now();
+                                            let r = c.request(
+                                                "GET",
+                                                "/status",
+                                                &[("Cookie", cookie)],
+                                                b"",
+                                            )?;
+                                            if r.status != 200 {
+                                                return Err(Error(format!("status {}", r.status)));
+                                            }
+                                            times.push(t.elapsed());
+                                        }
+                                        Ok(times)
+                                    })
+                                })
+                                .collect();
+                            handles
+                                .into_iter()
+                                .map(|h| {
+                                    h.join()
+                                        .unwrap_or_else(|_| Err(Error("a client panicked".into())))
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .unwrap_or_else(|e| vec![Err(e)])
                 })
             })
             .collect();
-        handles
+        groups
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error("a client panicked".into())))
+            .flat_map(|g| {
+                g.join()
+                    .unwrap_or_else(|_| vec![Err(Error("a host panicked".into()))])
             })
             .collect()
     });
@@ -134,6 +162,17 @@ fn main() -> Result<(), Error> {
     let rounds = args.get(2).copied().unwrap_or(3).max(1);
 
     let (mut lab, _client, admin) = web_lab("benchweb")?;
+    // The page takes at most 8 connections from one address: the clients come from
+    // enough hosts on the management network.
+    let mut hosts = Vec::new();
+    for i in 0..clients.div_ceil(8) {
+        hosts.push(lab.add_host(
+            &format!("load{i}"),
+            Net::Mgmt,
+            &format!("10.10.0.{}/24", 100 + i),
+            None,
+        )?);
+    }
     let config = web_lb1_config(Some(&http::admin_json(PASSWORD)));
     let mut lb1 = lab.boot(ApplianceSpec {
         name: "lb1".into(),
@@ -200,7 +239,7 @@ fn main() -> Result<(), Error> {
         for _ in 0..rounds {
             for (scheme, column) in schemes.iter().zip(columns.iter_mut()) {
                 column.handshake.push(handshake(*scheme)?);
-                let (times, errors, wall) = load(*scheme, &cookie, clients, per_client);
+                let (times, errors, wall) = load(&hosts, *scheme, &cookie, clients, per_client);
                 column.p50.push(percentile(&times, 0.5));
                 column.p99.push(percentile(&times, 0.99));
                 column.throughput.push(times.len() as f64 / wall.as_secs_f64());
@@ -213,7 +252,8 @@ fn main() -> Result<(), Error> {
         }
         println!();
         println!(
-            "{clients} clients x {per_client} requests of /status, keep-alive; median of {rounds} rounds (HTTP and HTTPS alternating)"
+            "{clients} clients (from {} addresses) x {per_client} requests of /status, keep-alive; median of {rounds} rounds (HTTP and HTTPS alternating)",
+            hosts.len()
         );
         println!();
         println!("| | HTTP | HTTPS | HTTPS / HTTP |");
