@@ -284,7 +284,9 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     lb1.wait_for("paste the keepalived.conf", SHORT)?;
     for line in [
         "virtual_server 192.168.0.100 80 {",
-        "    lb_algo rx",
+        // Three mistakes the reading finds (a wrong value of a known keyword, such as
+        // `lb_algo rx`, is the validation's, which runs once the reading has none).
+        "    lb_algoo rr",
         "    delay_lop 6",
         "    real_server 192.168.33.11 80 {",
         "        weight -1",

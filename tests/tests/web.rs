@@ -224,14 +224,14 @@ fn a_factory_new_box_is_set_up_at_the_console_then_reached_over_pinned_https() -
     b.goto(&url("/config"))?;
     b.fill(
         "#text",
-        "virtual_server 192.168.0.100 80 {\n    lb_algo rx\n    delay_lop 6\n}\n",
+        "virtual_server 192.168.0.100 80 {\n    lb_algo rr\n    delay_lop 6\n    persistence_timeot 50\n}\n",
     )?;
     b.submit("#apply-text")?;
     let errors = b.text("#errors")?;
     for part in [
         "2 errors; nothing was changed.",
-        "keepalived.conf:2:13: lb_algo: \"rx\" is not a scheduler",
         "keepalived.conf:3:5: unknown keyword \"delay_lop\" in virtual_server (did you mean \"delay_loop\"?)",
+        "keepalived.conf:4:5: unknown keyword \"persistence_timeot\" in virtual_server",
     ] {
         assert!(errors.contains(part), "{part} missing from\n{errors}");
     }
@@ -418,5 +418,34 @@ fn a_factory_new_box_is_set_up_at_the_console_then_reached_over_pinned_https() -
     assert!(old.is_err(), "the old key is still served");
     let (console_pin, _) = w.lb1.certificate()?;
     assert_eq!(console_pin, new_pin);
+
+    // --- At the console: back to the box's own, then the same certificate pasted. ---
+    let own = w.lb1.command("certificate own", Duration::from_secs(60))?;
+    assert!(
+        own.contains("the box's own certificate is served again"),
+        "{own}"
+    );
+    assert_eq!(w.lb1.certificate()?.0, pin);
+    w.lb1.send_line("certificate import")?;
+    w.lb1.wait_for("paste the certificate chain", SHORT)?;
+    for line in own_chain.lines().chain(own_key.lines()) {
+        w.lb1.send_line(line)?;
+    }
+    w.lb1.send_line(".")?;
+    w.lb1.wait_for(
+        "installed; \"config save\" keeps it across a reboot",
+        Duration::from_secs(60),
+    )?;
+    w.lb1.wait_for("lvsfw> ", Duration::from_secs(60))?;
+    let key_line = own_key.lines().nth(1).unwrap_or("-");
+    assert!(
+        !w.lb1.console.text().contains(key_line),
+        "the pasted key was echoed"
+    );
+    assert_eq!(w.lb1.certificate()?.0, new_pin);
+    let served = w
+        .admin
+        .in_netns(|| http::request_tls(addr, &new_pin, "GET", "/login", &[], b""))??;
+    assert_eq!(served.status, 200);
     Ok(())
 }

@@ -291,9 +291,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// Too many connections: one non-blocking attempt at a 503, then the socket is closed;
 /// on the TLS port it is only closed (a plain answer would be garbage to a TLS client,
 /// and a handshake is what the refusal spares).
+/// Not logged: a client opening connections by the hundred would fill the log.
 fn refuse_busy(stream: TcpStream, scheme: Scheme, why: &str) {
     if scheme == Scheme::Https {
-        log::info!("web: {why}; a TLS connection closed");
         return;
     }
     let response = Response::text(503, format!("{why}\n"));
