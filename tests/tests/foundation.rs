@@ -106,7 +106,7 @@ fn a_killed_balancer_is_restarted_and_the_interfaces_stay_up() -> Result<(), Err
         "ext is no longer reachable after the restart"
     );
     lb1.send_line("status")?;
-    lb1.wait_for(", 1 restart\n", Duration::from_secs(10))?;
+    lb1.wait_for(", 1 restart", Duration::from_secs(10))?;
     Ok(())
 }
 
