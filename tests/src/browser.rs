@@ -233,6 +233,16 @@ impl Browser {
         self.text("body")
     }
 
+    /// Runs `js` (a function body that returns a value) in the page, as WebDriver's
+    /// execute script does; for measuring the rendered page (the page itself runs none).
+    pub fn script(&self, js: &str) -> Result<Value, Error> {
+        self.call(
+            "POST",
+            &self.path("/execute/sync"),
+            Some(json!({ "script": js, "args": [] })),
+        )
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Result<Vec<u8>, Error> {
         let v = self.call("GET", &self.path("/screenshot"), None)?;

@@ -265,6 +265,26 @@ fn a_factory_new_box_is_set_up_at_the_console_then_reached_over_pinned_https() -
     assert!(status.contains("TCP 192.168.0.100:80"), "{status}");
     std::fs::write(w.lab.dir.join("status.png"), b.screenshot()?)?;
 
+    // --- Issue 21: applied but not saved says so on every page and at the console; the
+    // tables fit a 1,000-pixel window (the browser's). ---------------------------------
+    for path in ["/status", "/config", "/log", "/system"] {
+        b.goto(&url(path))?;
+        let source = b.source()?;
+        assert!(
+            source.contains("id=\"unsaved\""),
+            "{path}: no unsaved banner"
+        );
+        let overflow = b.script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        )?;
+        assert!(
+            overflow.as_i64().is_some_and(|px| px <= 0),
+            "{path} is {overflow} px wider than the 1,000 px window"
+        );
+    }
+    let status = w.lb1.command("show status", SHORT)?;
+    assert!(status.contains("applied since the last save"), "{status}");
+
     // --- The metrics token, made on the page, read by curl as Prometheus would. ------
     b.goto(&url("/system"))?;
     b.submit("#new-token")?;
@@ -447,5 +467,37 @@ fn a_factory_new_box_is_set_up_at_the_console_then_reached_over_pinned_https() -
         .admin
         .in_netns(|| http::request_tls(addr, &new_pin, "GET", "/login", &[], b""))??;
     assert_eq!(served.status, 200);
+
+    // --- Issue 21: nothing of this was saved; a reboot brings back what setup saved:
+    // the first password, the box's own certificate, no keepalived.conf, no banner. ---
+    w.lb1.send_line("reboot")?;
+    w.lb1.wait_for("init: rebooting", Duration::from_secs(20))?;
+    w.lb1
+        .wait_for("log in with the admin password", Duration::from_secs(90))?;
+    let b = Browser::start(&w.admin, &w.lab.dir, &pin)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if b.goto(&url("/login")).is_ok() && b.find("#password").is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page did not come back");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    b.fill("#password", PASSWORD)?;
+    b.submit("#login")?;
+    assert!(
+        b.url()?.ends_with("/status"),
+        "the saved password: {}",
+        b.url()?
+    );
+    let source = b.source()?;
+    assert!(
+        !source.contains("id=\"unsaved\""),
+        "a banner after the reboot"
+    );
+    assert!(
+        !source.contains("TCP 192.168.0.100:80"),
+        "3-1 was never saved"
+    );
     Ok(())
 }

@@ -177,6 +177,7 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         | "/config/keepalived"
         | "/config/native"
         | "/config/save"
+        | "/config/backup"
         | "/api/login"
         | "/api/logout"
         | "/api/password"
@@ -442,6 +443,7 @@ impl App {
             (Method::Post, "/config/save") | (Method::Post, "/api/config/save") => {
                 self.save(&auth, path.starts_with("/api/"))
             }
+            (Method::Post, "/config/backup") => self.backup(&auth, &form, now),
             (_, "/api/status") => self.api_status(),
             (Method::Put, "/api/config") => self.api_put_config(&auth, req),
             (_, "/api/config") => self.api_get_config(),

@@ -98,6 +98,61 @@ impl App {
         )
     }
 
+    /// A full backup: the configuration in service as one native JSON document, the
+    /// admin password's hash included, as a download, only after the password is given
+    /// again (counted like a login): a hash can be cracked offline, so it never shows on a
+    /// page or in an export without this.
+    pub(super) fn backup(&self, auth: &Auth, form: &Form, now: Instant) -> Response {
+        let refuse = |this: &Self, status: u16, why: String| {
+            this.system_page(
+                auth,
+                vec![Message::error(format!("No backup: {why}"))],
+                status,
+            )
+        };
+        let Some(mut config) = self.backend.native() else {
+            return refuse(self, 409, "no valid configuration is in service".into());
+        };
+        let Some(stored) = config.admin.password.clone() else {
+            return refuse(self, 409, "no admin password is set".into());
+        };
+        match self.check_password(
+            auth.session.peer,
+            &stored,
+            form.get("password").unwrap_or(""),
+            now,
+        ) {
+            Ok(()) => {}
+            Err((401, _)) => {
+                log::warn!(
+                    "web: {} asked for a full backup with a wrong password",
+                    auth.who()
+                );
+                return refuse(self, 403, "the password is wrong".into());
+            }
+            Err((status, why)) => return refuse(self, status, why),
+        }
+        match self.backend.keepalived_text() {
+            Ok(Some(text)) => match config::keepalived::read_text(&text, "keepalived.conf") {
+                Ok(read) => config.keepalived = read.config,
+                Err(e) => return refuse(self, 500, format!("keepalived.conf in service: {e}")),
+            },
+            Ok(None) => {}
+            Err(e) => return refuse(self, 500, e),
+        }
+        log::warn!(
+            "web: {} downloaded a full backup (the password hash included)",
+            auth.who()
+        );
+        let name = format!("lvsfw-{}-backup.json", self.hostname());
+        Response::new(200, "application/json", config::native::to_json(&config))
+            .with_header(
+                "Content-Disposition",
+                format!("attachment; filename=\"{name}\""),
+            )
+            .with_header("Cache-Control", "no-store".into())
+    }
+
     pub(super) fn reboot(&self, auth: &Auth, form: &Form) -> Response {
         if form.get("confirm") != Some("yes") {
             return self.system_page(

@@ -883,3 +883,36 @@ fn request_from(
 
 mod attacker;
 mod credentials;
+
+#[test]
+fn a_full_backup_with_the_password_hash_only_after_the_password_again() {
+    let mut b = browser();
+    b.ready();
+    let page = b.get("/system").body;
+    assert!(page.contains("action=\"/config/backup\""), "{page}");
+    let csrf = b.csrf.clone();
+    let a = b.post(
+        "/config/backup",
+        &[("csrf", &csrf), ("password", "wrong horse")],
+    );
+    assert_eq!(a.status, 403);
+    assert!(
+        a.body.contains("No backup: the password is wrong"),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains("pbkdf2"), "{}", a.body);
+    let csrf = b.csrf.clone();
+    let a = b.post("/config/backup", &[("csrf", &csrf), ("password", PASSWORD)]);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let back = config::native::from_json(&a.body).unwrap();
+    assert!(back.admin.password.unwrap().verify(PASSWORD));
+    assert_eq!(
+        back.keepalived.virtual_servers.len(),
+        1,
+        "keepalived.conf included"
+    );
+    // Neither the page nor the API's export shows the hash.
+    assert!(!b.get("/api/config").body.contains("pbkdf2"));
+    assert!(!b.get("/system").body.contains("pbkdf2"));
+}
