@@ -15,6 +15,7 @@
 //! (weight 0 with `inhibit_on_failure`, else removal).
 
 pub mod checker;
+pub mod icmp;
 pub mod outcome;
 pub mod probe;
 mod random;

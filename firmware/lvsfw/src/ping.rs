@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use checks::icmp;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 pub const DEFAULT_COUNT: u16 = 4;
@@ -15,48 +16,19 @@ pub const MAX_COUNT: u16 = 10;
 const WAIT: Duration = Duration::from_secs(1);
 const PAYLOAD: &[u8] = b"lvsfw ping lvsfw ping lvsfw ping lvsfw ping lvsfw ping ";
 
-/// RFC 1071 checksum.
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+/// An echo request with our payload (the packet format is `checks::icmp`'s, shared with
+/// PING_CHECK).
+fn request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
+    let mut packet = [0u8; icmp::HEADER_LEN + PAYLOAD.len()];
+    let len = icmp::write_request(&mut packet, v6, id, seq, PAYLOAD).unwrap_or(0);
+    packet[..len].to_vec()
 }
 
-/// An echo request: type, code, checksum (the kernel fills it in for ICMPv6), id, sequence.
-pub fn request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
-    let mut packet = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
-    packet.extend_from_slice(&id.to_be_bytes());
-    packet.extend_from_slice(&seq.to_be_bytes());
-    packet.extend_from_slice(PAYLOAD);
-    if !v6 {
-        let sum = checksum(&packet);
-        packet[2..4].copy_from_slice(&sum.to_be_bytes());
-    }
-    packet
-}
-
-/// The sequence number of an echo reply to `id`, if `received` is one. An IPv4 raw socket
-/// hands over the IP header too; an IPv6 one does not.
-pub fn reply_sequence(v6: bool, received: &[u8], id: u16) -> Option<u16> {
-    let icmp = if v6 {
-        received
-    } else {
-        let header_len = usize::from(received.first()? & 0x0f) * 4;
-        received.get(header_len..)?
-    };
-    let reply_type = if v6 { 129 } else { 0 };
-    if icmp.len() < 8 || icmp[0] != reply_type || icmp[1] != 0 {
-        return None;
-    }
-    if u16::from_be_bytes([icmp[4], icmp[5]]) != id {
-        return None;
-    }
-    Some(u16::from_be_bytes([icmp[6], icmp[7]]))
+/// The sequence number of an echo reply to `id`, if `received` is one.
+fn reply_sequence(v6: bool, received: &[u8], id: u16) -> Option<u16> {
+    icmp::parse_reply(v6, received)
+        .filter(|reply| reply.id == id)
+        .map(|reply| reply.seq)
 }
 
 pub fn run(args: &[String]) -> ExitCode {
@@ -181,41 +153,5 @@ fn wait_reply(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_ipv4_request_carries_a_valid_checksum() {
-        let p = request(false, 0x1234, 7);
-        assert_eq!(&p[..2], &[8, 0]);
-        assert_eq!(&p[4..8], &[0x12, 0x34, 0, 7]);
-        // The checksum over a packet including its checksum is 0.
-        assert_eq!(checksum(&p), 0);
-        assert_eq!(request(true, 1, 1)[0], 128);
-    }
-
-    #[test]
-    fn replies_are_matched_by_id_and_type() {
-        // An IPv4 header of 20 bytes, then an echo reply.
-        let mut v4 = vec![0x45];
-        v4.resize(20, 0);
-        v4.extend_from_slice(&[0, 0, 0, 0, 0x12, 0x34, 0, 7]);
-        assert_eq!(reply_sequence(false, &v4, 0x1234), Some(7));
-        assert_eq!(reply_sequence(false, &v4, 0x1235), None);
-        // Our own request, seen on the raw socket, is not a reply.
-        let mut own = vec![0x45];
-        own.resize(20, 0);
-        own.extend_from_slice(&request(false, 0x1234, 7));
-        assert_eq!(reply_sequence(false, &own, 0x1234), None);
-        assert_eq!(
-            reply_sequence(true, &[129, 0, 0, 0, 0, 1, 0, 2], 1),
-            Some(2)
-        );
-        assert_eq!(reply_sequence(false, &[0x4f], 1), None);
-        assert_eq!(reply_sequence(true, &[], 1), None);
     }
 }
