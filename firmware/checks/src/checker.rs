@@ -14,6 +14,15 @@
 //! - A down TCP_CHECK server is probed every `delay_loop` and comes up on its first pass.
 //!   (keepalived before 2.3.3 probed it at `delay_before_retry` for `retry` tries between
 //!   each `delay_loop`, a bug fixed upstream in "ipvs: fix delay_loop for TCP_CHECK".)
+//! - PING_CHECK, UDP_CHECK and DNS_CHECK follow TCP_CHECK's rules (check_ping.c
+//!   `icmp_epilog` and check_udp.c `udp_epilog` are `tcp_epilog`; check_dns.c `dns_final`
+//!   differs only for a checker that has not run with fewer retries counted than `retry`,
+//!   which the start, counting `retry`, never has).
+//! - SMTP_CHECK (check_smtp.c `smtp_final`) counts the failures of one round only: each
+//!   `delay_loop` starts afresh, a failure is retried `delay_before_retry` later while
+//!   fewer than `retry` + 1 have failed, up or down, and the server is down once they
+//!   have. So a down server is probed up to `retry` + 1 times per `delay_loop`, and one
+//!   failure at start is not enough.
 //! - HTTP_GET/SSL_GET probe one URL each time. While up, the URLs take turns, one per
 //!   `delay_loop`. A down server is probed on the URL that failed, `max(delay_before_retry,
 //!   delay_loop)` apart; once that URL passes, all URLs are checked again from the first,
@@ -99,8 +108,13 @@ impl fmt::Display for Cause {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flavor {
+    /// TCP_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK.
     Tcp,
-    Http { urls: usize, fast_recovery: bool },
+    Http {
+        urls: usize,
+        fast_recovery: bool,
+    },
+    Smtp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,19 +160,24 @@ impl Checker {
     /// `health` rather than from `alpha`, so that a reload does not flap the server.
     pub fn resume(spec: &CheckSpec, now: Instant, random: u32, health: Health) -> Self {
         let flavor = match &spec.kind {
-            CheckKind::Tcp => Flavor::Tcp,
+            CheckKind::Tcp | CheckKind::Ping | CheckKind::Udp(_) | CheckKind::Dns(_) => Flavor::Tcp,
             CheckKind::Http(http) => Flavor::Http {
                 urls: http.urls.len().max(1),
                 fast_recovery: http.fast_recovery,
             },
+            CheckKind::Smtp(_) => Flavor::Smtp,
         };
         Checker {
             timing: spec.timing,
             flavor,
             up: health == Health::Up,
             has_run: false,
-            // check_data.c: "For non alpha mode, one failure is enough initially".
-            retries: spec.timing.retry,
+            // check_data.c: "For non alpha mode, one failure is enough initially"; SMTP's
+            // first round starts its count at 0, as every round does.
+            retries: match flavor {
+                Flavor::Smtp => 0,
+                _ => spec.timing.retry,
+            },
             failed_in_row: 0,
             url: 0,
             failed_url: None,
@@ -194,7 +213,7 @@ impl Checker {
             (Event::Timer, Phase::Waiting { due }) if now >= due => {
                 self.phase = Phase::Probing;
                 let url = match self.flavor {
-                    Flavor::Tcp => None,
+                    Flavor::Tcp | Flavor::Smtp => None,
                     Flavor::Http { .. } => Some(self.url),
                 };
                 Some(Action::Probe(Probe { url }))
@@ -206,6 +225,7 @@ impl Checker {
                         urls,
                         fast_recovery,
                     } => self.http_result(result, urls, fast_recovery),
+                    Flavor::Smtp => self.smtp_result(result),
                 };
                 self.phase = Phase::Waiting { due: now + delay };
                 transition.map(Action::Report)
@@ -248,6 +268,38 @@ impl Checker {
         }
         self.has_run = true;
         (delay, transition)
+    }
+
+    /// check_smtp.c `smtp_final`: a pass brings the server up; a failure is retried
+    /// `delay_before_retry` later until `retry` + 1 have failed in this round, then the
+    /// server is down (if it was not) and the next round starts a `delay_loop` later.
+    fn smtp_result(&mut self, result: ProbeResult) -> (Duration, Option<Transition>) {
+        let t = self.timing;
+        let mut transition = None;
+        match result {
+            ProbeResult::Passed(passed) => {
+                self.failed_in_row = 0;
+                if !self.up {
+                    self.up = true;
+                    transition = Some(self.passed(passed, 1, None));
+                }
+            }
+            ProbeResult::Failed(failure) => {
+                self.failed_in_row = self.failed_in_row.saturating_add(1);
+                self.retries = self.retries.saturating_add(1);
+                if self.retries <= t.retry {
+                    return (t.delay_before_retry, None);
+                }
+                if self.up {
+                    self.up = false;
+                    transition = Some(self.failed(failure, None));
+                }
+            }
+        }
+        self.has_run = true;
+        // smtp_start_check_thread: every round counts its failures from 0.
+        self.retries = 0;
+        (t.delay_loop, transition)
     }
 
     /// check_http.c `epilog` (REGISTER_CHECKER_NEW after a pass, _RETRY after a failure

@@ -16,8 +16,18 @@ pub enum ProbeResult {
 pub enum Passed {
     /// TCP_CHECK: the handshake completed.
     Connected,
-    /// HTTP_GET/SSL_GET: the status (and the digest, if any) matched.
+    /// HTTP_GET/SSL_GET: the status (and the digest and regex, if any) matched.
     Http { status: u16 },
+    /// PING_CHECK: the echo reply came.
+    Echo,
+    /// UDP_CHECK: a reply of this length (that matched, if a reply was required).
+    Reply { len: usize },
+    /// UDP_CHECK without `require_reply`: no ICMP error within `connect_timeout`.
+    NoError,
+    /// DNS_CHECK: a response with RCODE 0.
+    Dns,
+    /// SMTP_CHECK: 220 greeting, 250 to HELO, a reply to QUIT.
+    Smtp,
 }
 
 impl fmt::Display for Passed {
@@ -25,6 +35,11 @@ impl fmt::Display for Passed {
         match self {
             Passed::Connected => f.write_str("TCP connect succeeded"),
             Passed::Http { status } => write!(f, "HTTP status {status}"),
+            Passed::Echo => f.write_str("ICMP echo reply"),
+            Passed::Reply { len } => write!(f, "UDP reply of {len} bytes"),
+            Passed::NoError => f.write_str("no ICMP error to the UDP datagram"),
+            Passed::Dns => f.write_str("DNS response, RCODE 0"),
+            Passed::Smtp => f.write_str("SMTP greeting, HELO and QUIT answered"),
         }
     }
 }
@@ -77,12 +92,94 @@ pub enum Failure {
         got: [u8; 16],
         expected: [u8; 16],
     },
-    /// A body to digest was longer than we read (keepalived reads any length).
+    /// A body to digest, or to match a regex against that has not matched yet, was longer
+    /// than we read (keepalived reads any length).
     BodyTooLarge {
         limit: usize,
     },
+    /// The body did or did not match the `regex` (`matched`), against what was wanted.
+    Regex {
+        pattern: String,
+        matched: bool,
+    },
+    /// PING_CHECK, DNS_CHECK, UDP_CHECK with `require_reply`: nothing came back in time.
+    NoReply(Duration),
+    /// An ICMP destination unreachable answered the datagram (UDP_CHECK, DNS_CHECK).
+    Unreachable(Unreachable),
+    /// The datagram could not be sent.
+    Send(String),
+    /// UDP_CHECK: a reply outside `min_reply_length`..=`max_reply_length`.
+    ReplyLength {
+        got: usize,
+        min: u16,
+        max: u16,
+    },
+    /// UDP_CHECK: the reply differs from `require_reply`'s bytes at this byte.
+    ReplyMismatch {
+        at: usize,
+    },
+    /// DNS_CHECK: a response with this nonzero RCODE (RFC 1035 §4.1.1).
+    DnsRcode(u8),
+    /// SMTP_CHECK: a reply with the wrong code (the reply's last line).
+    SmtpReply {
+        stage: SmtpStage,
+        line: String,
+    },
+    /// SMTP_CHECK: the server closed the connection before its reply.
+    SmtpClosed {
+        stage: SmtpStage,
+    },
+    /// SMTP_CHECK: a reply line or a multi-line reply beyond RFC 5321's limits.
+    SmtpLineTooLong {
+        stage: SmtpStage,
+    },
     /// The probe itself broke (a bug): counted as a failure rather than lost.
     Internal(String),
+}
+
+/// Which reply of SMTP_CHECK's dialogue a failure is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpStage {
+    Greeting,
+    Helo,
+    Quit,
+}
+
+impl fmt::Display for SmtpStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SmtpStage::Greeting => "greeting",
+            SmtpStage::Helo => "reply to HELO",
+            SmtpStage::Quit => "reply to QUIT",
+        })
+    }
+}
+
+/// The ICMP destination unreachable code (RFC 792, RFC 4443 §3.1), as the kernel
+/// reports it for a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable {
+    pub v6: bool,
+    pub code: u8,
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match (self.v6, self.code) {
+            (false, 0) | (true, 0) => "network unreachable",
+            (false, 1) | (true, 3) => "host unreachable",
+            (false, 3) | (true, 4) => "port unreachable",
+            (false, 2) => "protocol unreachable",
+            (false, 9 | 10 | 13) | (true, 1) => "administratively prohibited",
+            _ => "destination unreachable",
+        };
+        write!(
+            f,
+            "ICMP{} {what} (code {})",
+            if self.v6 { "v6" } else { "" },
+            self.code
+        )
+    }
 }
 
 /// Which step of an HTTP exchange a timeout or I/O error hit.
@@ -135,10 +232,66 @@ impl fmt::Display for Failure {
                 write!(f, "MD5 digest {}, expected {}", Hex(got), Hex(expected))
             }
             Failure::BodyTooLarge { limit } => {
-                write!(f, "body larger than the {limit} bytes read for a digest")
+                write!(
+                    f,
+                    "body larger than the {limit} bytes read for a digest or regex"
+                )
             }
+            Failure::Regex { pattern, matched } => {
+                let does = if *matched {
+                    "matches"
+                } else {
+                    "does not match"
+                };
+                write!(f, "body {does} regex {pattern:?}")
+            }
+            Failure::NoReply(after) => write!(f, "no reply within {}", Seconds(*after)),
+            Failure::Unreachable(unreachable) => write!(f, "{unreachable}"),
+            Failure::Send(error) => write!(f, "send failed: {error}"),
+            Failure::ReplyLength { got, min, max } => {
+                write!(f, "reply of {got} bytes, expected {min} to {max}")
+            }
+            Failure::ReplyMismatch { at } => {
+                write!(f, "reply differs from require_reply at byte {at}")
+            }
+            Failure::DnsRcode(rcode) => write!(
+                f,
+                "DNS response with RCODE {rcode} ({})",
+                rcode_name(*rcode)
+            ),
+            Failure::SmtpReply { stage, line } => write!(f, "SMTP {stage}: {:?}", Printable(line)),
+            Failure::SmtpClosed { stage } => {
+                write!(f, "SMTP connection closed before the {stage}")
+            }
+            Failure::SmtpLineTooLong { stage } => write!(f, "SMTP {stage} too long"),
             Failure::Internal(error) => write!(f, "internal error: {error}"),
         }
+    }
+}
+
+/// RFC 1035 §4.1.1 and RFC 2136 §2.2 names of the RCODEs a server gives a query.
+fn rcode_name(rcode: u8) -> &'static str {
+    match rcode {
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        _ => "other",
+    }
+}
+
+/// A server's line as a message shows it: at most 120 characters.
+struct Printable<'a>(&'a str);
+
+impl fmt::Debug for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end = self
+            .0
+            .char_indices()
+            .nth(120)
+            .map_or(self.0.len(), |(i, _)| i);
+        fmt::Debug::fmt(&self.0[..end], f)
     }
 }
 

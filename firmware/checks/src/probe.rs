@@ -1,6 +1,7 @@
 //! One probe over the network: a TCP connect from `bindto`, and for HTTP_GET/SSL_GET one
-//! GET of one URL, judged by [`crate::response`]. Every step has a deadline, so a probe
-//! always ends, with a [`ProbeResult`].
+//! GET of one URL, judged by [`crate::response`], for SMTP_CHECK the dialogue of
+//! [`crate::smtp`]. Every step has a deadline, so a probe always ends, with a
+//! [`ProbeResult`]. PING_CHECK, UDP_CHECK and DNS_CHECK go through [`crate::datagram`].
 //!
 //! Timeouts, after keepalived (check_http.c, check_ssl.c): the connect, and the TLS
 //! handshake with it, within `connect_timeout`; sending the request, and each read of the
@@ -21,8 +22,10 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{timeout_at, Instant};
 
 use crate::outcome::{Failure, Passed, Phase, ProbeResult};
+use crate::regex_check::CompiledRegex;
 use crate::request;
 use crate::response::{Progress, ResponseCheck};
+use crate::smtp::{self, Dialogue, Next};
 use crate::spec::{CheckKind, CheckSpec, HttpCheck};
 
 /// The whole probe, connect to verdict, ends within this many `connect_timeout`s.
@@ -41,30 +44,59 @@ thread_local! {
 
 /// What every probe of one check needs and that does not change between its probes,
 /// built once when the check is set rather than at each probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PreparedCheck {
     pub spec: CheckSpec,
-    /// HTTP_GET/SSL_GET: the request for each URL, byte for byte.
+    /// What a probe sends, byte for byte: for HTTP_GET/SSL_GET the request of each URL;
+    /// UDP_CHECK's datagram; DNS_CHECK's query (each probe puts its own id in); SMTP_CHECK's
+    /// HELO command.
     requests: Vec<Box<[u8]>>,
+    /// HTTP_GET/SSL_GET: each URL's `regex`, compiled.
+    regexes: Vec<Option<CompiledRegex>>,
 }
 
 impl PreparedCheck {
+    /// Prepares a validated spec (a `regex` that does not compile is left out here:
+    /// [`CheckSpec::validate`] refuses it first).
     pub fn new(spec: CheckSpec) -> Self {
-        let requests = match &spec.kind {
-            CheckKind::Tcp => Vec::new(),
+        let boxed = |bytes: Vec<u8>| vec![bytes.into_boxed_slice()];
+        let (requests, regexes) = match &spec.kind {
+            CheckKind::Tcp | CheckKind::Ping => (Vec::new(), Vec::new()),
             CheckKind::Http(http) => http
                 .urls
                 .iter()
                 .map(|url| {
-                    request::build(http, url, spec.connect_to)
-                        .into_bytes()
-                        .into_boxed_slice()
+                    let request = request::build(http, url, spec.connect_to);
+                    let regex = url.regex.as_ref().and_then(|r| r.compile().ok());
+                    (request.into_bytes().into_boxed_slice(), regex)
                 })
-                .collect(),
+                .unzip(),
+            CheckKind::Udp(udp) => (boxed(udp.datagram().to_vec()), Vec::new()),
+            CheckKind::Dns(dns) => (boxed(dns.query()), Vec::new()),
+            CheckKind::Smtp(smtp) => (boxed(smtp.helo_command()), Vec::new()),
         };
-        PreparedCheck { spec, requests }
+        PreparedCheck {
+            spec,
+            requests,
+            regexes,
+        }
+    }
+
+    /// The request of URL `index` (HTTP), or the one thing a probe of the other kinds
+    /// sends (index 0).
+    pub fn request(&self, index: usize) -> Option<&[u8]> {
+        self.requests.get(index).map(|r| &r[..])
     }
 }
+
+/// Two preparations are the same when their specs are: the rest is made from the spec.
+impl PartialEq for PreparedCheck {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec == other.spec
+    }
+}
+
+impl Eq for PreparedCheck {}
 
 /// What probes share: the TLS client configuration (built once; it is not small).
 #[derive(Clone)]
@@ -108,6 +140,10 @@ impl Prober {
 
     /// [`Prober::run`] for a check prepared once for all its probes.
     pub async fn run_prepared(&self, check: &PreparedCheck, url: Option<usize>) -> ProbeResult {
+        if check.spec.kind.is_datagram() {
+            // The scheduler sends these on its shared sockets; one alone gets its own.
+            return crate::datagram::probe_once(check).await;
+        }
         match self.probe(check, url).await {
             Ok(passed) => ProbeResult::Passed(passed),
             Err(failure) => ProbeResult::Failed(failure),
@@ -125,16 +161,30 @@ impl Prober {
             // TCP_CHECK: the handshake is the whole check; dropping closes with a FIN.
             CheckKind::Tcp => return Ok(Passed::Connected),
             CheckKind::Http(http) => http,
+            CheckKind::Smtp(_) => {
+                let helo = check.request(0).unwrap_or_default();
+                return smtp_dialogue(stream, helo, timeout, limit).await;
+            }
+            CheckKind::Ping | CheckKind::Udp(_) | CheckKind::Dns(_) => {
+                return Err(Failure::Internal("a datagram check over TCP".into()))
+            }
         };
         let index = url.unwrap_or(0).min(http.urls.len().saturating_sub(1));
         let (Some(url), Some(request)) = (http.urls.get(index), check.requests.get(index)) else {
             return Err(Failure::Malformed("HTTP check without a URL".into()));
         };
+        let regex = check.regexes.get(index).and_then(Option::as_ref);
+        if url.regex.is_some() && regex.is_none() {
+            return Err(Failure::Internal("the url's regex did not compile".into()));
+        }
         let exchange = Exchange {
             request,
-            check: ResponseCheck::new(url),
-            step: timeout,
-            limit,
+            check: ResponseCheck::new(url, regex),
+            steps: Steps {
+                step: timeout,
+                limit,
+            },
+            close_notify: false,
         };
         if !http.tls {
             return exchange.run(stream).await;
@@ -163,6 +213,10 @@ impl Prober {
         exchange: Exchange<'_>,
     ) -> Result<Passed, Failure> {
         let name = crate::tls::server_name(request::sni_name(http, url), ip);
+        let exchange = Exchange {
+            close_notify: http.tls_compliant || url.tls_compliant,
+            ..exchange
+        };
         let handshake = self.tls.connect(name, stream);
         let stream = match timeout_at(connect_deadline, handshake).await {
             Ok(Ok(stream)) => stream,
@@ -170,7 +224,7 @@ impl Prober {
             Err(_) => {
                 return Err(Failure::Timeout {
                     phase: Phase::Handshake,
-                    after: exchange.step,
+                    after: exchange.steps.step,
                 })
             }
         };
@@ -230,10 +284,9 @@ async fn connect(
 struct Exchange<'a> {
     request: &'a [u8],
     check: ResponseCheck<'a>,
-    /// Each write or read must finish within this.
-    step: Duration,
-    /// And the whole exchange by this.
-    limit: Instant,
+    steps: Steps,
+    /// SSL_GET `tls_compliant`: end the session with close_notify before closing.
+    close_notify: bool,
 }
 
 impl Exchange<'_> {
@@ -241,34 +294,59 @@ impl Exchange<'_> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        let close_notify = self.close_notify;
+        let verdict = self.exchange(&mut stream).await;
+        if close_notify {
+            // The alert, then the TCP close; what the server makes of it does not change
+            // the verdict (keepalived ignores SSL_shutdown's result too).
+            let _ = timeout_at(Instant::now() + self.steps.step, stream.shutdown()).await;
+        }
+        verdict
+    }
+
+    async fn exchange<S>(&mut self, stream: &mut S) -> Result<Passed, Failure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let send = async {
             stream.write_all(self.request).await?;
             stream.flush().await
         };
-        match timeout_at(self.deadline(), send).await {
+        match timeout_at(self.steps.next(), send).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => return Err(io_failure(Phase::Request, error)),
-            Err(_) => return Err(self.timeout(Phase::Request)),
+            Err(_) => return Err(self.steps.timeout(Phase::Request)),
         }
         loop {
-            let deadline = self.deadline();
-            let read = poll_fn(|cx| read_and_judge(&mut stream, &mut self.check, cx));
+            let deadline = self.steps.next();
+            let check = &mut self.check;
+            let read = poll_fn(|cx| read_and_feed(&mut *stream, cx, |data| check.feed(data)));
             match timeout_at(deadline, read).await {
-                Ok(Ok(Read::Judged(Progress::Done(verdict)))) => return verdict,
-                Ok(Ok(Read::Judged(Progress::More))) => {}
-                Ok(Ok(Read::End)) => return self.check.end(),
+                Ok(Ok(Some(Progress::Done(verdict)))) => return verdict,
+                Ok(Ok(Some(Progress::More))) => {}
+                Ok(Ok(None)) => return self.check.end(),
                 // A TLS peer that closes without close_notify: the end of the stream, as
                 // for keepalived, which shuts its own side down quietly too.
                 Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
                     return self.check.end()
                 }
                 Ok(Err(error)) => return Err(io_failure(Phase::Response, error)),
-                Err(_) => return Err(self.timeout(Phase::Response)),
+                Err(_) => return Err(self.steps.timeout(Phase::Response)),
             }
         }
     }
+}
 
-    fn deadline(&self) -> Instant {
+/// The deadlines of an exchange's steps: each within `step`, all by `limit`.
+#[derive(Clone, Copy)]
+struct Steps {
+    step: Duration,
+    limit: Instant,
+}
+
+impl Steps {
+    /// The deadline of a step starting now.
+    fn next(&self) -> Instant {
         (Instant::now() + self.step).min(self.limit)
     }
 
@@ -286,18 +364,13 @@ impl Exchange<'_> {
     }
 }
 
-/// What one read brought.
-enum Read {
-    Judged(Progress),
-    End,
-}
-
-/// One read into the thread's [`READ_BUFFER`], judged before the buffer is let go.
-fn read_and_judge<S>(
+/// One read into the thread's [`READ_BUFFER`], handed to `feed` before the buffer is let
+/// go; `None` at the end of the stream.
+fn read_and_feed<S, R>(
     stream: &mut S,
-    check: &mut ResponseCheck<'_>,
     cx: &mut Context<'_>,
-) -> Poll<io::Result<Read>>
+    feed: impl FnOnce(&[u8]) -> R,
+) -> Poll<io::Result<Option<R>>>
 where
     S: AsyncRead + Unpin,
 {
@@ -306,10 +379,39 @@ where
         match Pin::new(stream).poll_read(cx, &mut read) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(Ok(Read::End)),
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(Read::Judged(check.feed(read.filled())))),
+            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(Ok(None)),
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(Some(feed(read.filled())))),
         }
     })
+}
+
+/// SMTP_CHECK's dialogue on a connected stream: each read and write within `step`, the
+/// whole by `limit`.
+async fn smtp_dialogue(
+    mut stream: TcpStream,
+    helo: &[u8],
+    step: Duration,
+    limit: Instant,
+) -> Result<Passed, Failure> {
+    let steps = Steps { step, limit };
+    let mut dialogue = Dialogue::new();
+    loop {
+        let read = poll_fn(|cx| read_and_feed(&mut stream, cx, |data| dialogue.feed(data)));
+        let line = match timeout_at(steps.next(), read).await {
+            Ok(Ok(Some(Next::Read))) => continue,
+            Ok(Ok(Some(Next::Done(verdict)))) => return verdict,
+            Ok(Ok(Some(Next::SendHelo))) => helo,
+            Ok(Ok(Some(Next::SendQuit))) => smtp::QUIT,
+            Ok(Ok(None)) => return dialogue.end(),
+            Ok(Err(error)) => return Err(io_failure(Phase::Response, error)),
+            Err(_) => return Err(steps.timeout(Phase::Response)),
+        };
+        match timeout_at(steps.next(), stream.write_all(line)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(io_failure(Phase::Request, error)),
+            Err(_) => return Err(steps.timeout(Phase::Request)),
+        }
+    }
 }
 
 fn io_failure(phase: Phase, error: io::Error) -> Failure {

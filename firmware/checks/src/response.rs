@@ -1,17 +1,19 @@
 //! Judging an HTTP response as it arrives, chunk by chunk: status line and headers with
-//! httparse, then the body counted and, if the URL has a `digest`, hashed with MD5. No I/O:
+//! httparse, then the body counted and, if the URL has a `digest`, hashed with MD5, and
+//! if it has a `regex`, kept (up to [`MAX_REGEX_BODY`]) and matched at its end. No I/O:
 //! the shell feeds what it reads and calls [`ResponseCheck::end`] at end of stream.
 //!
 //! keepalived (check_http.c `http_process_response`, `http_handle_response`) hashes the
 //! raw bytes after the header, up to Content-Length if the header gives one, else to the
 //! end of the stream (no chunked decoding: `genhash` hashes the same bytes), and judges the
-//! status only at the end. lvsfw judges a wrong status as soon as the header is in (the
+//! status only at the end, then the digest, then the regex. lvsfw judges a wrong status as soon as the header is in (the
 //! verdict is the same, it only comes sooner), and stops at Content-Length instead of
 //! waiting for the server to close.
 
 use md5::{Digest, Md5};
 
 use crate::outcome::{Failure, Passed};
+use crate::regex_check::{CompiledRegex, MAX_REGEX_BODY};
 use crate::spec::Url;
 
 /// The status line and headers must fit in this (keepalived reads them into 4 KiB).
@@ -19,9 +21,9 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 64;
 /// A body to digest longer than this fails the probe: the bound on what one probe reads.
 pub const MAX_DIGEST_BODY: u64 = 1024 * 1024;
-/// Without a digest only the status matters; after this much body the probe passes
-/// without reading the rest.
-pub const MAX_PLAIN_BODY: u64 = 64 * 1024;
+/// Without a digest only the status (and a regex, in as much of the body) matters; after
+/// this much body the probe is judged without reading the rest.
+pub const MAX_PLAIN_BODY: u64 = MAX_REGEX_BODY as u64;
 
 /// The verdict so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub enum Progress {
 /// One response being judged against one `url` block.
 pub struct ResponseCheck<'a> {
     url: &'a Url,
+    /// The URL's `regex`, compiled.
+    regex: Option<&'a CompiledRegex>,
     state: State,
 }
 
@@ -49,12 +53,18 @@ struct Body {
     remaining: Option<u64>,
     received: u64,
     md5: Option<Md5>,
+    /// With a regex: the first [`MAX_REGEX_BODY`] bytes of the body. Only such a probe
+    /// allocates for its body.
+    kept: Option<Vec<u8>>,
 }
 
 impl<'a> ResponseCheck<'a> {
-    pub fn new(url: &'a Url) -> Self {
+    /// `regex` is the URL's `regex` compiled (the check refuses a URL with a regex and
+    /// none given here).
+    pub fn new(url: &'a Url, regex: Option<&'a CompiledRegex>) -> Self {
         ResponseCheck {
             url,
+            regex,
             state: State::Head(Vec::new()),
         }
     }
@@ -120,16 +130,17 @@ impl<'a> ResponseCheck<'a> {
             remaining: head_info.content_length,
             received: 0,
             md5: self.url.digest.map(|_| Md5::new()),
+            kept: self.regex.map(|_| Vec::new()),
         });
         self.feed_body(first)
     }
 
     /// The stream ended: the verdict on what came.
-    pub fn end(mut self) -> Result<Passed, Failure> {
+    pub fn end(&mut self) -> Result<Passed, Failure> {
         match std::mem::replace(&mut self.state, State::Judged) {
             State::Head(head) if head.is_empty() => Err(Failure::NoResponse),
             State::Head(_) => Err(Failure::TruncatedHeader),
-            State::Body(body) => self.verdict(body),
+            State::Body(body) => self.verdict(body, true),
             // Callers stop at Done; should one call end anyway, it is no pass.
             State::Judged => Err(Failure::NoResponse),
         }
@@ -157,24 +168,36 @@ impl<'a> ResponseCheck<'a> {
             }
             md5.update(&data[..counted]);
         }
+        if let Some(kept) = &mut body.kept {
+            let room = MAX_REGEX_BODY - kept.len();
+            kept.extend_from_slice(&data[..counted.min(room)]);
+        }
         let complete = body.remaining == Some(0);
         let enough = body.md5.is_none() && body.received >= MAX_PLAIN_BODY;
         if complete || enough {
             let State::Body(body) = std::mem::replace(&mut self.state, State::Judged) else {
                 unreachable!("matched above");
             };
-            let verdict = self.verdict(body);
+            let verdict = self.verdict(body, complete);
             return Progress::Done(verdict);
         }
         Progress::More
     }
 
-    fn verdict(&self, body: Body) -> Result<Passed, Failure> {
+    /// `whole`: the body has ended (end of stream or Content-Length), rather than been
+    /// read far enough.
+    fn verdict(&self, body: Body, whole: bool) -> Result<Passed, Failure> {
         if let (Some(md5), Some(expected)) = (body.md5, self.url.digest) {
             let got: [u8; 16] = md5.finalize().into();
             if got != expected {
                 return Err(Failure::Digest { got, expected });
             }
+        }
+        if let Some(regex) = self.regex {
+            let kept = body.kept.as_deref().unwrap_or_default();
+            // Body beyond what was kept: a regex that has not matched yet is undecided.
+            let truncated = !whole || body.received > kept.len() as u64;
+            regex.judge(kept, truncated)?;
         }
         Ok(Passed::Http {
             status: body.status,
@@ -231,7 +254,7 @@ mod tests {
 
     /// Feeds `response` in pieces of `step` bytes, then ends the stream if still undecided.
     fn judge(url: &Url, response: &[u8], step: usize) -> Result<Passed, Failure> {
-        let mut check = ResponseCheck::new(url);
+        let mut check = ResponseCheck::new(url, None);
         for piece in response.chunks(step) {
             if let Progress::Done(verdict) = check.feed(piece) {
                 return verdict;
@@ -258,7 +281,7 @@ mod tests {
     #[test]
     fn a_status_outside_the_set_fails_as_soon_as_the_header_is_in() {
         let url = Url::new("/");
-        let mut check = ResponseCheck::new(&url);
+        let mut check = ResponseCheck::new(&url, None);
         let verdict = check.feed(b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
         let expected = StatusCodes::default();
         assert_eq!(
@@ -303,7 +326,7 @@ mod tests {
     fn digest_stops_at_content_length_and_decides_without_end_of_stream() {
         let mut url = Url::new("/");
         url.digest = Some(md5_of(b"hello"));
-        let mut check = ResponseCheck::new(&url);
+        let mut check = ResponseCheck::new(&url, None);
         assert_eq!(
             check.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel"),
             Progress::More
@@ -331,7 +354,7 @@ mod tests {
     fn a_body_to_digest_beyond_the_cap_fails() {
         let mut url = Url::new("/");
         url.digest = Some([0; 16]);
-        let mut check = ResponseCheck::new(&url);
+        let mut check = ResponseCheck::new(&url, None);
         assert_eq!(check.feed(b"HTTP/1.0 200 OK\r\n\r\n"), Progress::More);
         let chunk = vec![b'x'; 64 * 1024];
         let mut fed = 0u64;
@@ -354,7 +377,7 @@ mod tests {
     #[test]
     fn without_digest_a_long_body_passes_after_the_plain_cap() {
         let url = Url::new("/");
-        let mut check = ResponseCheck::new(&url);
+        let mut check = ResponseCheck::new(&url, None);
         assert_eq!(check.feed(b"HTTP/1.0 200 OK\r\n\r\n"), Progress::More);
         assert_eq!(
             check.feed(&vec![b'x'; MAX_PLAIN_BODY as usize - 1]),
@@ -398,5 +421,74 @@ mod tests {
             judge(&url, b"HTTP/1.0 200 OK\r\nContent-Length: x\r\n\r\nabc", 2),
             ok_200()
         );
+    }
+
+    fn judge_regex(url: &Url, response: &[u8], step: usize) -> Result<Passed, Failure> {
+        let regex = url.regex.as_ref().unwrap().compile().unwrap();
+        let mut check = ResponseCheck::new(url, Some(&regex));
+        for piece in response.chunks(step) {
+            if let Progress::Done(verdict) = check.feed(piece) {
+                return verdict;
+            }
+        }
+        check.end()
+    }
+
+    fn with_regex(regex: crate::regex_check::RegexCheck) -> Url {
+        let mut url = Url::new("/");
+        url.regex = Some(regex);
+        url
+    }
+
+    #[test]
+    fn a_regex_is_matched_against_the_body_only_after_status_and_digest() {
+        let url = with_regex(crate::regex_check::RegexCheck::new("Hello Docker[0-9]"));
+        for step in [1, 5, 1000] {
+            assert_eq!(judge_regex(&url, HELLO, step), ok_200(), "step {step}");
+        }
+        // The header is not the body: "text/html" is not there to match.
+        let url = with_regex(crate::regex_check::RegexCheck::new("text/html"));
+        assert!(matches!(
+            judge_regex(&url, HELLO, 7),
+            Err(Failure::Regex { matched: false, .. })
+        ));
+        // A wrong status fails as a status, before the body is looked at.
+        let response = b"HTTP/1.0 500 Oops\r\n\r\nHello Docker1";
+        let url = with_regex(crate::regex_check::RegexCheck::new("Hello"));
+        assert!(matches!(
+            judge_regex(&url, response, 100),
+            Err(Failure::Status { got: 500, .. })
+        ));
+    }
+
+    #[test]
+    fn a_regex_sees_the_body_up_to_content_length() {
+        let url = with_regex(crate::regex_check::RegexCheck::new("junk"));
+        let response = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhellojunk";
+        assert!(matches!(
+            judge_regex(&url, response, 3),
+            Err(Failure::Regex { matched: false, .. })
+        ));
+    }
+
+    #[test]
+    fn a_regex_over_a_long_body_is_decided_by_its_first_part() {
+        let mut long = b"HTTP/1.0 200 OK\r\n\r\nstatus=ok ".to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_REGEX_BODY * 2));
+        let url = with_regex(crate::regex_check::RegexCheck::new("status=ok"));
+        assert_eq!(judge_regex(&url, &long, 4096), ok_200());
+        let url = with_regex(crate::regex_check::RegexCheck::new("status=down"));
+        assert_eq!(
+            judge_regex(&url, &long, 4096),
+            Err(Failure::BodyTooLarge {
+                limit: MAX_REGEX_BODY
+            })
+        );
+        // A body that ends within the limit is judged whole.
+        let short = b"HTTP/1.0 200 OK\r\n\r\nstatus=ok";
+        assert!(matches!(
+            judge_regex(&url, short, 4096),
+            Err(Failure::Regex { matched: false, .. })
+        ));
     }
 }

@@ -9,6 +9,11 @@
 //! in one turn, rather than through a `JoinSet`: at thousands of probes a second the set's
 //! per-task bookkeeping (an entry, a lock, a map from task to checker) was a measurable
 //! share of the balancer's user time. A panicking probe still reports, as a failure.
+//!
+//! PING_CHECK, UDP_CHECK and DNS_CHECK probes are no tasks: [`Datagrams`] sends them on
+//! shared sockets and hands their results back on a channel of its own. They hold no
+//! socket of their own, so `max_in_flight` does not count them; each checker has at most
+//! one probe out, which bounds them.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -23,9 +28,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::checker::{Action, Checker, Event, Health, Transition};
+use crate::datagram::{Datagrams, Started};
 
 /// A finished probe: its checker's slot and generation, and what it found.
 type ProbeDone = (usize, u64, ProbeResult);
+/// A finished datagram probe: (slot, generation), and what it found.
+type DatagramDone = ((usize, u64), ProbeResult);
 use crate::outcome::{Failure, ProbeResult};
 use crate::probe::{PreparedCheck, Prober};
 use crate::random::Jitter;
@@ -156,6 +164,8 @@ struct Entry<Id> {
     checker: Checker,
     /// Unique per (re)start of a checker: stale deadlines and results carry an old one.
     generation: u64,
+    /// The datagram probe out now, if any.
+    datagram: Option<Started>,
 }
 
 /// A deadline in the heap: (when, slot, generation), earliest first.
@@ -170,11 +180,15 @@ pub struct Scheduler<Id> {
     free: Vec<usize>,
     by_id: HashMap<Id, usize>,
     deadlines: BinaryHeap<Deadline>,
-    /// Probes started whose result has not come back yet (stale ones included: their
+    /// Probe tasks started whose result has not come back yet (stale ones included: their
     /// sockets are still open).
     in_flight: usize,
     done_tx: mpsc::UnboundedSender<ProbeDone>,
     done_rx: mpsc::UnboundedReceiver<ProbeDone>,
+    datagrams: Datagrams<(usize, u64)>,
+    datagrams_rx: mpsc::UnboundedReceiver<DatagramDone>,
+    /// Datagram probes started whose result has not come back, nor been forgotten.
+    datagrams_in_flight: usize,
     next_generation: u64,
     jitter: Jitter,
     prober: Prober,
@@ -189,6 +203,7 @@ where
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let counters = Arc::new(Counters::default());
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (datagrams_tx, datagrams_rx) = mpsc::unbounded_channel();
         let scheduler = Scheduler {
             limits: Limits {
                 max_in_flight: limits.max_in_flight.max(1),
@@ -201,6 +216,9 @@ where
             in_flight: 0,
             done_tx,
             done_rx,
+            datagrams: Datagrams::new(datagrams_tx),
+            datagrams_rx,
+            datagrams_in_flight: 0,
             next_generation: 0,
             jitter: Jitter::new(),
             prober: Prober::new(),
@@ -223,16 +241,24 @@ where
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut finished = Vec::new();
+        let mut datagrams_finished = Vec::new();
         loop {
-            self.start_due_probes(Instant::now());
+            let now = Instant::now();
+            // Timeouts and resends first: their results are on the channel for this turn.
+            self.datagrams.expire(now);
+            self.datagrams.flush();
+            self.start_due_probes(now);
             self.publish_counts();
-            let wake = if self.in_flight < self.limits.max_in_flight {
-                self.deadlines
-                    .peek()
-                    .map(|Reverse((due, _, _))| wake_tick(*due, epoch))
+            let next_probe = if self.in_flight < self.limits.max_in_flight {
+                self.deadlines.peek().map(|Reverse((due, _, _))| *due)
             } else {
                 None
             };
+            let wake = match (next_probe, self.datagrams.next_wake()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            .map(|due| wake_tick(due, epoch));
             if let Some(due) = wake {
                 if sleep.deadline() != due {
                     sleep.as_mut().reset(due);
@@ -252,6 +278,20 @@ where
                         }
                     }
                 }
+                _ = self.datagrams_rx.recv_many(&mut datagrams_finished, usize::MAX) => {
+                    self.datagrams_in_flight =
+                        self.datagrams_in_flight.saturating_sub(datagrams_finished.len());
+                    for ((slot, generation), result) in datagrams_finished.drain(..) {
+                        if let Some(entry) = self.live_entry(slot, generation) {
+                            entry.datagram = None;
+                        }
+                        if let Some(report) = self.finish_probe(slot, generation, result) {
+                            if reports.send(report).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
                 command = self.commands.recv() => match command {
                     Some(Command::Set { id, spec }) => self.set(id, spec),
                     Some(Command::Remove { id }) => self.remove(&id),
@@ -263,11 +303,23 @@ where
     }
 
     fn start_due_probes(&mut self, now: Instant) {
-        while self.in_flight < self.limits.max_in_flight {
+        loop {
             let Some(Reverse((due, slot, generation))) = self.deadlines.peek().copied() else {
                 return;
             };
             if due > now {
+                return;
+            }
+            let saturated = self.in_flight >= self.limits.max_in_flight;
+            let Some(datagram) = self
+                .live_entry(slot, generation)
+                .map(|entry| entry.check.spec.kind.is_datagram())
+            else {
+                self.deadlines.pop();
+                continue;
+            };
+            if saturated && !datagram {
+                // Starts when a probe task ends; the deadlines behind it wait too.
                 return;
             }
             self.deadlines.pop();
@@ -279,6 +331,15 @@ where
                 continue;
             };
             let check = entry.check.clone();
+            self.counters.probes_started.fetch_add(1, Ordering::Relaxed);
+            if datagram {
+                let started = self.datagrams.start(check, (slot, generation));
+                if let Some(entry) = self.live_entry(slot, generation) {
+                    entry.datagram = Some(started);
+                }
+                self.datagrams_in_flight += 1;
+                continue;
+            }
             let prober = self.prober.clone();
             let answer = Answer {
                 to: Some(self.done_tx.clone()),
@@ -291,20 +352,21 @@ where
                     async move { prober.connect_only(&check.spec).await },
                     answer,
                 ),
-                CheckKind::Http(_) => spawn_probe(
+                _ => spawn_probe(
                     async move { prober.run_prepared(&check, probe.url).await },
                     answer,
                 ),
             }
             self.in_flight += 1;
-            self.counters.probes_started.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn publish_counts(&self) {
         let counters = &self.counters;
         counters.checkers.store(self.by_id.len(), Ordering::Relaxed);
-        counters.in_flight.store(self.in_flight, Ordering::Relaxed);
+        counters
+            .in_flight
+            .store(self.in_flight + self.datagrams_in_flight, Ordering::Relaxed);
     }
 
     fn finish_probe(
@@ -358,11 +420,13 @@ where
                     return;
                 }
                 let checker = Checker::resume(&spec, now, random, old.checker.health());
+                self.forget_datagram(slot);
                 self.slots[slot] = Some(Entry {
                     id,
                     check: Arc::new(PreparedCheck::new(*spec)),
                     checker,
                     generation,
+                    datagram: None,
                 });
                 slot
             }
@@ -372,6 +436,7 @@ where
                     checker: Checker::new(&spec, now, random),
                     check: Arc::new(PreparedCheck::new(*spec)),
                     generation,
+                    datagram: None,
                 };
                 let slot = match self.free.pop() {
                     Some(slot) => {
@@ -397,9 +462,25 @@ where
 
     fn remove(&mut self, id: &Id) {
         if let Some(slot) = self.by_id.remove(id) {
-            // Its heap entry and any probe result are now stale and will be skipped.
+            // Its heap entry and any probe task's result are now stale and will be skipped.
+            self.forget_datagram(slot);
             self.slots[slot] = None;
             self.free.push(slot);
+        }
+    }
+
+    /// A datagram probe of the checker in `slot` that is still out is dropped: its
+    /// checker is going, and nothing else would end it.
+    fn forget_datagram(&mut self, slot: usize) {
+        let started = self
+            .slots
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .and_then(|entry| entry.datagram.take());
+        if let Some(started) = started {
+            if self.datagrams.forget(started) {
+                self.datagrams_in_flight = self.datagrams_in_flight.saturating_sub(1);
+            }
         }
     }
 }
@@ -456,7 +537,8 @@ impl Drop for Answer {
     }
 }
 
-/// `HTTP_GET 192.168.33.11:80/health: <cause>`, `TCP_CHECK 192.168.33.11:80: <cause>`.
+/// `HTTP_GET 192.168.33.11:80/health: <cause>`, `TCP_CHECK 192.168.33.11:80: <cause>`,
+/// `PING_CHECK 192.168.33.11: <cause>`.
 fn describe(spec: &CheckSpec, transition: &Transition) -> String {
     let path = match (&spec.kind, transition.url) {
         (CheckKind::Http(http), Some(index)) => http
@@ -466,12 +548,12 @@ fn describe(spec: &CheckSpec, transition: &Transition) -> String {
             .unwrap_or(""),
         _ => "",
     };
-    format!(
-        "{} {}{path}: {}",
-        spec.kind_name(),
-        spec.connect_to,
-        transition.cause
-    )
+    let target = match spec.kind {
+        // No port to name.
+        CheckKind::Ping => spec.connect_to.ip().to_string(),
+        _ => spec.connect_to.to_string(),
+    };
+    format!("{} {target}{path}: {}", spec.kind_name(), transition.cause)
 }
 
 #[cfg(test)]

@@ -10,6 +10,10 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::dns::DnsCheck;
+use crate::regex_check::RegexCheck;
+use crate::smtp::SmtpCheck;
+use crate::udp::UdpCheck;
 use crate::StatusCodes;
 
 /// URLs in one HTTP_GET/SSL_GET block. keepalived has no limit; ours keeps one checker's
@@ -25,6 +29,7 @@ pub const MAX_HOST_LEN: usize = 255;
 pub struct CheckSpec {
     pub kind: CheckKind,
     /// `connect_ip` and `connect_port`; keepalived's default is the real server's address.
+    /// PING_CHECK has no port (any, 0 included, is ignored).
     pub connect_to: SocketAddr,
     /// `bindto`: the source address of the probe's connection.
     pub bindto: Option<IpAddr>,
@@ -37,6 +42,25 @@ pub enum CheckKind {
     Tcp,
     /// HTTP_GET, or SSL_GET when `tls` is set.
     Http(HttpCheck),
+    /// PING_CHECK: an ICMP (ICMPv6) echo reply within `connect_timeout` is a pass.
+    Ping,
+    /// UDP_CHECK.
+    Udp(UdpCheck),
+    /// DNS_CHECK.
+    Dns(DnsCheck),
+    /// SMTP_CHECK (one per `host` block, as keepalived makes them).
+    Smtp(SmtpCheck),
+}
+
+impl CheckKind {
+    /// Probes of these kinds are one datagram out and one back, run without a task or a
+    /// socket of their own (see `datagram`).
+    pub fn is_datagram(&self) -> bool {
+        matches!(
+            self,
+            CheckKind::Ping | CheckKind::Udp(_) | CheckKind::Dns(_)
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +77,10 @@ pub struct HttpCheck {
     /// `sni_name`, else the URL's virtualhost, else the checker's (check_ssl.c).
     pub enable_sni: bool,
     pub sni_name: Option<String>,
+    /// SSL_GET `tls_compliant`: end the TLS session with a close_notify alert rather than
+    /// just closing the connection (keepalived's default, SSL_set_quiet_shutdown). A
+    /// `url`'s own `tls_compliant` turns it on for that URL.
+    pub tls_compliant: bool,
     /// `http_protocol`: keepalived's default is 1.0.
     pub protocol: HttpProtocol,
     /// `fast_recovery`: while the server is down or has not been checked yet, the next URL
@@ -69,6 +97,7 @@ impl HttpCheck {
             tls: false,
             enable_sni: false,
             sni_name: None,
+            tls_compliant: false,
             protocol: HttpProtocol::default(),
             fast_recovery: false,
         }
@@ -85,6 +114,10 @@ pub struct Url {
     pub digest: Option<[u8; 16]>,
     /// The URL's own `virtualhost`, which wins over the checker's.
     pub virtualhost: Option<String>,
+    /// `regex` with its options and offsets.
+    pub regex: Option<RegexCheck>,
+    /// SSL_GET: the URL's `tls_compliant` (see [`HttpCheck::tls_compliant`]).
+    pub tls_compliant: bool,
 }
 
 impl Url {
@@ -95,6 +128,8 @@ impl Url {
             status_codes: StatusCodes::default(),
             digest: None,
             virtualhost: None,
+            regex: None,
+            tls_compliant: false,
         }
     }
 }
@@ -118,10 +153,10 @@ pub struct Timing {
     /// or write of the exchange. keepalived's default: 5 s.
     pub connect_timeout: Duration,
     /// `retry` (formerly `nb_get_retry`): further attempts after a failed one before an up
-    /// server is declared down. keepalived's default: 1.
+    /// server is declared down. keepalived's default: 3 for DNS_CHECK, 1 otherwise.
     pub retry: u32,
     /// `delay_before_retry`: the wait before such a further attempt. keepalived's default:
-    /// 3 s for HTTP_GET and SSL_GET, 1 s otherwise.
+    /// 3 s for HTTP_GET and SSL_GET, `delay_loop` for DNS_CHECK, 1 s otherwise.
     pub delay_before_retry: Duration,
     /// `delay_loop`: the wait between one finished check and the next. Default 60 s.
     pub delay_loop: Duration,
@@ -135,19 +170,38 @@ pub struct Timing {
 
 impl Timing {
     /// keepalived's defaults for a checker of this kind (keepalived.conf(5),
-    /// "virtual_server": connect_timeout, retry, delay_before_retry, warmup, delay_loop).
+    /// "virtual_server": connect_timeout, retry, delay_before_retry, warmup, delay_loop;
+    /// check_api.c, check_http.c and check_dns.c set the per-kind ones).
     pub fn keepalived_default(kind: &CheckKind) -> Self {
         let delay_loop = Duration::from_secs(60);
         Timing {
             connect_timeout: Duration::from_secs(5),
-            retry: 1,
-            delay_before_retry: match kind {
-                CheckKind::Http(_) => Duration::from_secs(3),
-                CheckKind::Tcp => Duration::from_secs(1),
-            },
+            retry: Self::default_retry(kind),
+            delay_before_retry: Self::default_delay_before_retry(kind, delay_loop),
             delay_loop,
             warmup: delay_loop,
             alpha: false,
+        }
+    }
+}
+
+impl Timing {
+    /// keepalived's `retry` when none is given for the checker, its real server or its
+    /// virtual server: DNS_CHECK's is 3 (check_dns.h DNS_DEFAULT_RETRY).
+    pub fn default_retry(kind: &CheckKind) -> u32 {
+        match kind {
+            CheckKind::Dns(_) => 3,
+            _ => 1,
+        }
+    }
+
+    /// keepalived's `delay_before_retry` when none is given: DNS_CHECK waits its
+    /// `delay_loop` (check_dns.c sets no default, and check_data.c falls back to it).
+    pub fn default_delay_before_retry(kind: &CheckKind, delay_loop: Duration) -> Duration {
+        match kind {
+            CheckKind::Http(_) => Duration::from_secs(3),
+            CheckKind::Dns(_) => delay_loop,
+            _ => Duration::from_secs(1),
         }
     }
 }
@@ -161,6 +215,26 @@ impl CheckSpec {
     /// HTTP_GET (or SSL_GET when `check.tls`) with keepalived's default timing.
     pub fn http(connect_to: SocketAddr, check: HttpCheck) -> Self {
         Self::with_defaults(CheckKind::Http(check), connect_to)
+    }
+
+    /// PING_CHECK with keepalived's defaults (the port is not used).
+    pub fn ping(to: IpAddr) -> Self {
+        Self::with_defaults(CheckKind::Ping, SocketAddr::new(to, 0))
+    }
+
+    /// UDP_CHECK with keepalived's default timing.
+    pub fn udp(connect_to: SocketAddr, check: UdpCheck) -> Self {
+        Self::with_defaults(CheckKind::Udp(check), connect_to)
+    }
+
+    /// DNS_CHECK with keepalived's default timing.
+    pub fn dns(connect_to: SocketAddr, check: DnsCheck) -> Self {
+        Self::with_defaults(CheckKind::Dns(check), connect_to)
+    }
+
+    /// SMTP_CHECK with keepalived's default timing.
+    pub fn smtp(connect_to: SocketAddr, check: SmtpCheck) -> Self {
+        Self::with_defaults(CheckKind::Smtp(check), connect_to)
     }
 
     fn with_defaults(kind: CheckKind, connect_to: SocketAddr) -> Self {
@@ -179,6 +253,10 @@ impl CheckSpec {
             CheckKind::Tcp => "TCP_CHECK",
             CheckKind::Http(http) if http.tls => "SSL_GET",
             CheckKind::Http(_) => "HTTP_GET",
+            CheckKind::Ping => "PING_CHECK",
+            CheckKind::Udp(_) => "UDP_CHECK",
+            CheckKind::Dns(_) => "DNS_CHECK",
+            CheckKind::Smtp(_) => "SMTP_CHECK",
         }
     }
 
@@ -192,7 +270,7 @@ impl CheckSpec {
         if t.connect_timeout.is_zero() {
             return Err(SpecError("connect_timeout must be greater than 0".into()));
         }
-        if self.connect_to.port() == 0 {
+        if self.connect_to.port() == 0 && !matches!(self.kind, CheckKind::Ping) {
             return Err(SpecError(format!(
                 "{}: connect_port must not be 0",
                 self.kind_name()
@@ -206,8 +284,12 @@ impl CheckSpec {
                 )));
             }
         }
-        let CheckKind::Http(http) = &self.kind else {
-            return Ok(());
+        let http = match &self.kind {
+            CheckKind::Http(http) => http,
+            CheckKind::Tcp | CheckKind::Ping => return Ok(()),
+            CheckKind::Udp(udp) => return udp.validate(),
+            CheckKind::Dns(dns) => return dns.validate(),
+            CheckKind::Smtp(smtp) => return smtp.validate(),
         };
         if http.tls && !cfg!(feature = "tls") {
             return Err(SpecError(
@@ -234,6 +316,9 @@ impl CheckSpec {
             }
             if let Some(host) = &url.virtualhost {
                 check_host(host)?;
+            }
+            if let Some(regex) = &url.regex {
+                regex.compile()?;
             }
         }
         for host in [&http.virtualhost, &http.sni_name].into_iter().flatten() {
@@ -319,6 +404,57 @@ mod tests {
             },
             tcp.timing
         );
+    }
+
+    #[test]
+    fn dns_check_retries_three_times_a_delay_loop_apart_by_default() {
+        let dns = CheckSpec::dns("192.0.2.1:53".parse().unwrap(), DnsCheck::default());
+        assert_eq!(dns.timing.retry, 3);
+        assert_eq!(dns.timing.delay_before_retry, dns.timing.delay_loop);
+        let short = Duration::from_secs(2);
+        assert_eq!(Timing::default_delay_before_retry(&dns.kind, short), short);
+        for spec in [
+            CheckSpec::ping("192.0.2.1".parse().unwrap()),
+            CheckSpec::udp(addr(), UdpCheck::default()),
+            CheckSpec::smtp(addr(), SmtpCheck::default()),
+        ] {
+            assert_eq!(spec.timing.retry, 1, "{}", spec.kind_name());
+            assert_eq!(spec.timing.delay_before_retry, Duration::from_secs(1));
+            assert_eq!(spec.validate(), Ok(()), "{}", spec.kind_name());
+        }
+    }
+
+    #[test]
+    fn ping_check_needs_no_port_but_the_others_do() {
+        assert_eq!(
+            CheckSpec::ping("2001:db8::1".parse().unwrap()).validate(),
+            Ok(())
+        );
+        let udp = CheckSpec::udp("192.0.2.1:0".parse().unwrap(), UdpCheck::default());
+        assert!(udp
+            .validate()
+            .unwrap_err()
+            .0
+            .contains("UDP_CHECK: connect_port"));
+    }
+
+    #[test]
+    fn the_new_kinds_validate_their_own_settings() {
+        let dns = DnsCheck {
+            name: "a..b".into(),
+            ..DnsCheck::default()
+        };
+        assert!(CheckSpec::dns(addr(), dns).validate().is_err());
+        let smtp = SmtpCheck {
+            helo_name: "x\r\nRSET".into(),
+        };
+        assert!(CheckSpec::smtp(addr(), smtp).validate().is_err());
+        let mut url = Url::new("/");
+        url.regex = Some(RegexCheck::new("(unclosed"));
+        let error = CheckSpec::http(addr(), HttpCheck::new(vec![url]))
+            .validate()
+            .unwrap_err();
+        assert!(error.0.starts_with("regex \"(unclosed\": "), "{error}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use checks::outcome::Phase;
 use checks::{
     CheckKind, CheckSpec, Failure, HttpCheck, HttpProtocol, Passed, ProbeResult, Prober,
-    StatusCodes, Url,
+    RegexCheck, StatusCodes, Url,
 };
 use common::{blackhole, closed_port, http_response, serve, serve_on, Behaviour, PATIENCE};
 use md5::{Digest, Md5};
@@ -232,4 +232,58 @@ async fn http_get_over_ipv6_brackets_the_host() {
         String::from_utf8_lossy(&request).ends_with(&host),
         "{request:?}"
     );
+}
+
+#[tokio::test]
+async fn status_code_ranges_and_lists_pass_their_codes_only() {
+    // keepalived.conf: status_code 200-299 400-499 503
+    let codes = StatusCodes::from_ranges([200..=299, 400..=499, 503..=503]).unwrap();
+    for (status, passes) in [
+        ("204 No Content", true),
+        ("404 Not Found", true),
+        ("503 Busy", true),
+        ("500 Oops", false),
+        ("302 Found", false),
+    ] {
+        let server = serve(Behaviour::Answer(http_response(status, ""))).await;
+        let mut url = Url::new("/");
+        url.status_codes = codes;
+        let result = probe(&http(server.addr, url)).await;
+        assert_eq!(
+            matches!(result, ProbeResult::Passed(_)),
+            passes,
+            "{status}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_regex_on_the_body_decides_the_probe() {
+    let server = serve(Behaviour::Answer(http_response("200 OK", HELLO))).await;
+    let with = |regex: RegexCheck| {
+        let mut url = Url::new("/");
+        url.regex = Some(regex);
+        http(server.addr, url)
+    };
+    assert_eq!(
+        probe(&with(RegexCheck::new("Hello Docker[0-9]"))).await,
+        ProbeResult::Passed(Passed::Http { status: 200 })
+    );
+    let failure = failed(probe(&with(RegexCheck::new("Goodbye"))).await);
+    assert_eq!(failure.to_string(), "body does not match regex \"Goodbye\"");
+    let no_match = RegexCheck {
+        no_match: true,
+        ..RegexCheck::new("(?i)hello")
+    };
+    let failure = failed(probe(&with(no_match)).await);
+    assert_eq!(failure.to_string(), "body matches regex \"(?i)hello\"");
+    // The match must start within the offsets: "Hello" is at byte 10 of the body.
+    let offsets = RegexCheck {
+        min_offset: 11,
+        ..RegexCheck::new("Hello")
+    };
+    assert!(matches!(
+        probe(&with(offsets)).await,
+        ProbeResult::Failed(Failure::Regex { matched: false, .. })
+    ));
 }

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use checks::{CheckSpec, Handle, Health, HttpCheck, Limits, Report, Scheduler, Timing, Url};
+use checks::{
+    CheckSpec, DnsCheck, Handle, Health, HttpCheck, Limits, Report, Scheduler, Timing, UdpCheck,
+    Url,
+};
 use common::{http_response, serve, Behaviour, Server, PATIENCE};
 use tokio::sync::mpsc;
 
@@ -183,4 +186,76 @@ async fn never_more_probes_in_flight_than_configured() {
         max_open >= 2,
         "the probes did run side by side ({max_open})"
     );
+}
+
+/// A UDP echo server on `addr` (port 0: any) that counts what it got, until dropped.
+async fn udp_echo(
+    addr: SocketAddr,
+    count: Arc<AtomicU16>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let socket = tokio::net::UdpSocket::bind(addr).await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut buffer = [0u8; 512];
+        while let Ok((len, from)) = socket.recv_from(&mut buffer).await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = socket.send_to(&buffer[..len], from).await;
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_server_goes_down_when_its_port_closes_and_comes_back() {
+    let count = Arc::new(AtomicU16::new(0));
+    let (addr, server) = udp_echo("127.0.0.1:0".parse().unwrap(), count.clone()).await;
+    let (handle, mut reports) = start(Limits::default());
+    let check = UdpCheck {
+        require_reply: true,
+        ..UdpCheck::default()
+    };
+    let spec = CheckSpec {
+        timing: fast(),
+        ..CheckSpec::udp(addr, check)
+    };
+    handle.set(9, spec).await.unwrap();
+    until(|| count.load(Ordering::SeqCst) >= 2).await;
+    assert!(reports.try_recv().is_err(), "up from the start, no report");
+
+    server.abort();
+    let down = next(&mut reports).await;
+    assert_eq!((down.id, down.health), (9, Health::Down));
+    assert_eq!(
+        down.reason,
+        format!("UDP_CHECK {addr}: ICMP port unreachable (code 3) (2 attempts)")
+    );
+
+    let (_, _server) = udp_echo(addr, count.clone()).await;
+    let up = next(&mut reports).await;
+    assert_eq!((up.id, up.health), (9, Health::Up));
+    assert_eq!(
+        up.reason,
+        format!("UDP_CHECK {addr}: UDP reply of 32 bytes")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_datagram_check_gives_back_its_place() {
+    // A server that never answers, and a check that would wait long for it.
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut spec = CheckSpec::dns(silent.local_addr().unwrap(), DnsCheck::default());
+    spec.timing = Timing {
+        connect_timeout: PATIENCE * 10,
+        ..fast()
+    };
+    let (handle, _reports) = start(Limits::default());
+    handle.set(1, spec).await.unwrap();
+    let mut buffer = [0u8; 512];
+    tokio::time::timeout(PATIENCE, silent.recv_from(&mut buffer))
+        .await
+        .expect("the query within the test's patience")
+        .unwrap();
+    until(|| handle.stats().in_flight == 1).await;
+    handle.remove(1).await.unwrap();
+    until(|| handle.stats().in_flight == 0 && handle.stats().checkers == 0).await;
 }

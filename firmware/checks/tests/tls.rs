@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use checks::outcome::Phase;
-use checks::{CheckSpec, Failure, HttpCheck, Passed, ProbeResult, Prober, Url};
+use checks::{CheckKind, CheckSpec, Failure, HttpCheck, Passed, ProbeResult, Prober, Url};
 use common::{accept_loop, http_response, serve, Behaviour, Seen, Server, Stream, PATIENCE};
 use md5::{Digest, Md5};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -18,8 +18,8 @@ use tokio_rustls::TlsAcceptor;
 
 const BODY: &str = "<html><h1>Hello TLS</h1></html>";
 
-/// A TLS server answering `response`; the SNI of each handshake lands in `sni`.
-async fn tls_server(response: Vec<u8>, sni: Arc<Mutex<Vec<Option<String>>>>) -> Server {
+/// A TLS acceptor with a self-signed certificate made here.
+fn acceptor() -> TlsAcceptor {
     let certified = rcgen::generate_simple_self_signed(vec!["real.example".into()]).unwrap();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
@@ -31,7 +31,12 @@ async fn tls_server(response: Vec<u8>, sni: Arc<Mutex<Vec<Option<String>>>>) -> 
         .with_no_client_auth()
         .with_single_cert(vec![certified.cert.der().clone()], key)
         .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// A TLS server answering `response`; the SNI of each handshake lands in `sni`.
+async fn tls_server(response: Vec<u8>, sni: Arc<Mutex<Vec<Option<String>>>>) -> Server {
+    let acceptor = acceptor();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Seen::default());
@@ -143,4 +148,86 @@ async fn ssl_get_503_fails_on_status() {
         ),
         "{result:?}"
     );
+}
+
+/// A TLS server that answers `response` and then reads on: each connection's end lands in
+/// `closes`, true when the client sent close_notify before its FIN.
+async fn close_watching_server(
+    response: Vec<u8>,
+    closes: Arc<Mutex<Vec<bool>>>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let acceptor = acceptor();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, response, closes) = (acceptor.clone(), response.clone(), closes.clone());
+            tokio::spawn(async move {
+                let talk = async {
+                    let mut tls = acceptor.accept(stream).await.ok()?;
+                    let mut buffer = [0u8; 4096];
+                    let mut request = Vec::new();
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let n = tls.read(&mut buffer).await.ok()?;
+                        if n == 0 {
+                            return None;
+                        }
+                        request.extend_from_slice(&buffer[..n]);
+                    }
+                    tls.write_all(&response).await.ok()?;
+                    tls.flush().await.ok()?;
+                    // Ok(0) only after a close_notify; a bare FIN is an UnexpectedEof.
+                    loop {
+                        match tls.read(&mut buffer).await {
+                            Ok(0) => return Some(true),
+                            Ok(_) => {}
+                            Err(_) => return Some(false),
+                        }
+                    }
+                };
+                if let Ok(Some(clean)) = tokio::time::timeout(PATIENCE, talk).await {
+                    closes.lock().unwrap().push(clean);
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn tls_compliant_ends_the_session_with_close_notify_and_the_default_does_not() {
+    let closes = Arc::new(Mutex::new(Vec::new()));
+    let (addr, _server) =
+        close_watching_server(http_response("200 OK", BODY), closes.clone()).await;
+    let wait_for = |n: usize| {
+        let closes = closes.clone();
+        async move {
+            tokio::time::timeout(PATIENCE, async {
+                while closes.lock().unwrap().len() < n {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await
+            .expect("the server saw the connection end");
+        }
+    };
+    let mut spec = ssl_get(addr, Url::new("/"));
+    assert!(matches!(probe(&spec).await, ProbeResult::Passed(_)));
+    wait_for(1).await;
+    // The checker's tls_compliant.
+    if let CheckKind::Http(http) = &mut spec.kind {
+        http.tls_compliant = true;
+    }
+    assert!(matches!(probe(&spec).await, ProbeResult::Passed(_)));
+    wait_for(2).await;
+    // The URL's own.
+    let mut url = Url::new("/");
+    url.tls_compliant = true;
+    assert!(matches!(
+        probe(&ssl_get(addr, url)).await,
+        ProbeResult::Passed(_)
+    ));
+    wait_for(3).await;
+    assert_eq!(*closes.lock().unwrap(), [false, true, true]);
 }

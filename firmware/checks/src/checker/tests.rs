@@ -466,3 +466,83 @@ fn resume_keeps_a_down_server_down_until_a_pass() {
     };
     assert_eq!(t.health, Health::Up);
 }
+
+fn smtp_spec(timing: Timing) -> CheckSpec {
+    CheckSpec {
+        timing,
+        ..CheckSpec::smtp(addr(), crate::smtp::SmtpCheck::default())
+    }
+}
+
+fn smtp_pass() -> (Duration, ProbeResult) {
+    (Duration::ZERO, ProbeResult::Passed(Passed::Smtp))
+}
+
+#[test]
+fn smtp_needs_retry_plus_one_failures_in_one_round_even_at_start() {
+    let mut sim = Sim::new(&smtp_spec(timing()), 0);
+    // Refused from the start: unlike the other checks, one failure is not enough; the
+    // fourth, delay_before_retry after each other, takes it down at 10. The next round
+    // starts a delay_loop later and is tried retry + 1 times again, without a report.
+    sim.run(secs(40), &mut |_, _| refused());
+    assert_eq!(
+        sim.probe_times(),
+        [1, 4, 7, 10, 16, 19, 22, 25, 31, 34, 37, 40]
+    );
+    assert_eq!(sim.report_times(), [(10, Health::Down)]);
+    assert_eq!(sim.reports[0].2, "connection refused (4 attempts)");
+}
+
+#[test]
+fn smtp_a_down_server_comes_up_on_a_pass_at_any_try_of_a_round() {
+    let mut sim = Sim::new(&smtp_spec(timing()), 0);
+    let mut script = vec![
+        refused(),   // 1
+        refused(),   // 4
+        refused(),   // 7
+        refused(),   // 10: down
+        refused(),   // 16: a new round
+        smtp_pass(), // 19: up
+        refused(),   // 25: up, so a retry at 28 ...
+        smtp_pass(), // 28: ... which passes: the count starts again
+    ]
+    .into_iter();
+    sim.run(secs(34), &mut |_, _| {
+        script.next().unwrap_or_else(smtp_pass)
+    });
+    assert_eq!(sim.probe_times(), [1, 4, 7, 10, 16, 19, 25, 28, 34]);
+    assert_eq!(sim.report_times(), [(10, Health::Down), (19, Health::Up)]);
+    assert_eq!(sim.reports[1].2, "SMTP greeting, HELO and QUIT answered");
+}
+
+#[test]
+fn ping_udp_and_dns_follow_tcp_checks_rules() {
+    let specs = [
+        CheckSpec::ping(addr().ip()),
+        CheckSpec::udp(addr(), crate::udp::UdpCheck::default()),
+        CheckSpec::dns(addr(), crate::dns::DnsCheck::default()),
+    ];
+    for spec in specs {
+        let spec = CheckSpec {
+            timing: timing(),
+            ..spec
+        };
+        let mut sim = Sim::new(&spec, 0);
+        // As tcp_dead_server_goes_down_after_retry_plus_one_attempts_at_the_exact_time.
+        sim.run(secs(45), &mut |at, url| {
+            assert_eq!(url, None);
+            if at < secs(20) {
+                pass()
+            } else {
+                timeout()
+            }
+        });
+        assert_eq!(sim.probe_times(), [1, 7, 13, 19, 25, 31, 37, 43]);
+        assert_eq!(
+            sim.report_times(),
+            [(46, Health::Down)],
+            "{}",
+            spec.kind_name()
+        );
+    }
+}

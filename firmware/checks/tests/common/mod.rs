@@ -225,3 +225,36 @@ pub async fn blackhole() -> Blackhole {
         _fillers: fillers,
     }
 }
+
+/// Runs `test` on a thread of its own in a new network namespace, with `lo` up and then
+/// each of `ip_commands` (`ip` arguments) applied. The namespace is the thread's alone and
+/// ends with it, also when the test fails. Needs root.
+pub fn in_new_netns<F, Fut, T>(ip_commands: &[&str], test: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    let commands: Vec<String> = std::iter::once("link set lo up")
+        .chain(ip_commands.iter().copied())
+        .map(str::to_owned)
+        .collect();
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("a network namespace of the test's own (needs root)");
+        for command in &commands {
+            let status = std::process::Command::new("ip")
+                .args(command.split_whitespace())
+                .status()
+                .expect("running ip");
+            assert!(status.success(), "ip {command}");
+        }
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(test())
+    })
+    .join()
+    .expect("the test's thread")
+}
