@@ -62,15 +62,26 @@ impl PreparedCheck {
         let boxed = |bytes: Vec<u8>| vec![bytes.into_boxed_slice()];
         let (requests, regexes) = match &spec.kind {
             CheckKind::Tcp | CheckKind::Ping => (Vec::new(), Vec::new()),
-            CheckKind::Http(http) => http
-                .urls
-                .iter()
-                .map(|url| {
-                    let request = request::build(http, url, spec.connect_to);
-                    let regex = url.regex.as_ref().and_then(|r| r.compile().ok());
-                    (request.into_bytes().into_boxed_slice(), regex)
-                })
-                .unzip(),
+            CheckKind::Http(http) => {
+                let requests = http
+                    .urls
+                    .iter()
+                    .map(|url| {
+                        let request = request::build(http, url, spec.connect_to);
+                        request.into_bytes().into_boxed_slice()
+                    })
+                    .collect();
+                // Nothing at all for the usual check without a regex: thousands of checks
+                // each holding room for one would be megabytes.
+                let regexes = if http.urls.iter().any(|url| url.regex.is_some()) {
+                    let compile =
+                        |url: &crate::spec::Url| url.regex.as_ref().and_then(|r| r.compile().ok());
+                    http.urls.iter().map(compile).collect()
+                } else {
+                    Vec::new()
+                };
+                (requests, regexes)
+            }
             CheckKind::Udp(udp) => (boxed(udp.datagram().to_vec()), Vec::new()),
             CheckKind::Dns(dns) => (boxed(dns.query()), Vec::new()),
             CheckKind::Smtp(smtp) => (boxed(smtp.helo_command()), Vec::new()),
@@ -163,7 +174,9 @@ impl Prober {
             CheckKind::Http(http) => http,
             CheckKind::Smtp(_) => {
                 let helo = check.request(0).unwrap_or_default();
-                return smtp_dialogue(stream, helo, timeout, limit).await;
+                // Boxed, as TLS below: the dialogue's line buffer would otherwise make
+                // every HTTP_GET probe's task larger too.
+                return Box::pin(smtp_dialogue(stream, helo, timeout, limit)).await;
             }
             CheckKind::Ping | CheckKind::Udp(_) | CheckKind::Dns(_) => {
                 return Err(Failure::Internal("a datagram check over TCP".into()))
@@ -184,10 +197,10 @@ impl Prober {
                 step: timeout,
                 limit,
             },
-            close_notify: false,
         };
         if !http.tls {
-            return exchange.run(stream).await;
+            let mut stream = stream;
+            return exchange.run(&mut stream).await;
         }
         // Boxed: the TLS state is large, and without a box every plain HTTP_GET probe's
         // task would be allocated at its size too.
@@ -213,10 +226,7 @@ impl Prober {
         exchange: Exchange<'_>,
     ) -> Result<Passed, Failure> {
         let name = crate::tls::server_name(request::sni_name(http, url), ip);
-        let exchange = Exchange {
-            close_notify: http.tls_compliant || url.tls_compliant,
-            ..exchange
-        };
+        let step = exchange.steps.step;
         let handshake = self.tls.connect(name, stream);
         let stream = match timeout_at(connect_deadline, handshake).await {
             Ok(Ok(stream)) => stream,
@@ -224,11 +234,19 @@ impl Prober {
             Err(_) => {
                 return Err(Failure::Timeout {
                     phase: Phase::Handshake,
-                    after: exchange.steps.step,
+                    after: step,
                 })
             }
         };
-        exchange.run(stream).await
+        let mut stream = stream;
+        let verdict = exchange.run(&mut stream).await;
+        if http.tls_compliant || url.tls_compliant {
+            // `tls_compliant`: the close_notify alert, then the TCP close (keepalived's
+            // default is a quiet shutdown). What the server makes of it does not change
+            // the verdict, as keepalived ignores SSL_shutdown's result too.
+            let _ = timeout_at(Instant::now() + step, stream.shutdown()).await;
+        }
+        verdict
     }
 
     #[cfg(not(feature = "tls"))]
@@ -285,26 +303,10 @@ struct Exchange<'a> {
     request: &'a [u8],
     check: ResponseCheck<'a>,
     steps: Steps,
-    /// SSL_GET `tls_compliant`: end the session with close_notify before closing.
-    close_notify: bool,
 }
 
 impl Exchange<'_> {
-    async fn run<S>(mut self, mut stream: S) -> Result<Passed, Failure>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        let close_notify = self.close_notify;
-        let verdict = self.exchange(&mut stream).await;
-        if close_notify {
-            // The alert, then the TCP close; what the server makes of it does not change
-            // the verdict (keepalived ignores SSL_shutdown's result too).
-            let _ = timeout_at(Instant::now() + self.steps.step, stream.shutdown()).await;
-        }
-        verdict
-    }
-
-    async fn exchange<S>(&mut self, stream: &mut S) -> Result<Passed, Failure>
+    async fn run<S>(mut self, stream: &mut S) -> Result<Passed, Failure>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
