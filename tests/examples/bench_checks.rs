@@ -1,5 +1,6 @@
-//! Health-check benchmark (issue 4): 2,000 real servers checked every second
-//! (delay_loop 1), in the appliance VM under TCG. The CPU share and memory of lvsfw's
+//! Health-check benchmark (issues 4 and 16): 2,000 real servers checked every second
+//! (delay_loop 1), in the appliance VM under TCG, with TCP_CHECK, HTTP_GET, PING_CHECK or
+//! UDP_CHECK. The CPU share and memory of lvsfw's
 //! balancer process, beside Debian's keepalived checking the same keepalived.conf in
 //! the same VM image (carried in with its libraries, `keepalived -C`, checkers only).
 //! Run with `scripts/bench-checks` (root; expects `scripts/build-image qemu-x86_64`).
@@ -17,19 +18,28 @@ fn rs_addr(i: u32) -> String {
     format!("10.33.{}.{}", 1 + i / 250, 1 + i % 250)
 }
 
+/// The check block of every real server: connect_timeout 3, else keepalived's defaults.
+fn check_block(check: &str) -> &'static str {
+    match check {
+        "TCP_CHECK" => "        TCP_CHECK {\n            connect_timeout 3\n        }\n",
+        "PING_CHECK" => "        PING_CHECK {\n            connect_timeout 3\n        }\n",
+        // A reply is required, so that each probe ends with its answer, not its timeout.
+        "UDP_CHECK" => "        UDP_CHECK {\n            connect_timeout 3\n            require_reply\n        }\n",
+        _ => "        HTTP_GET {\n            url {\n                path /\n                status_code 200\n            }\n            connect_timeout 3\n        }\n",
+    }
+}
+
 fn keepalived_conf(servers: u32, check: &str) -> String {
+    let protocol = if check == "UDP_CHECK" { "UDP" } else { "TCP" };
     let mut conf = String::new();
     for v in 0..servers.div_ceil(SERVERS_PER_VS) {
         conf.push_str(&format!(
-            "virtual_server 192.168.0.{} {} {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n",
+            "virtual_server 192.168.0.{} {} {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol {protocol}\n",
             100 + v / 100,
             8000 + v % 100
         ));
         for i in v * SERVERS_PER_VS..((v + 1) * SERVERS_PER_VS).min(servers) {
-            let body = match check {
-                "TCP_CHECK" => "        TCP_CHECK {\n            connect_timeout 3\n        }\n".to_string(),
-                _ => "        HTTP_GET {\n            url {\n                path /\n                status_code 200\n            }\n            connect_timeout 3\n        }\n".to_string(),
-            };
+            let body = check_block(check);
             conf.push_str(&format!(
                 "    real_server {} 80 {{\n        weight 1\n{body}    }}\n",
                 rs_addr(i)
@@ -40,9 +50,15 @@ fn keepalived_conf(servers: u32, check: &str) -> String {
     conf
 }
 
-/// Answers every connection on port 80 of every address with a small HTTP 200.
+/// Answers every connection on port 80 of every address with a small HTTP 200, and
+/// echoes every datagram to UDP port 80.
 const RESPONDER: &str = "
 import asyncio
+class Echo(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def datagram_received(self, data, addr):
+        self.transport.sendto(data, addr)
 async def serve(reader, writer):
     try:
         await asyncio.wait_for(reader.readuntil(b'\\r\\n\\r\\n'), 5)
@@ -52,6 +68,7 @@ async def serve(reader, writer):
         pass
     writer.close()
 async def main():
+    await asyncio.get_running_loop().create_datagram_endpoint(Echo, local_addr=('0.0.0.0', 80))
     server = await asyncio.start_server(serve, '0.0.0.0', 80, backlog=4096)
     await server.serve_forever()
 asyncio.run(main())
@@ -95,17 +112,50 @@ struct Usage {
     cpu: f64,
     user: f64,
     rss_kb: u64,
-    /// TCP connections the VM opened per second: the probes, for nothing else in the VM
-    /// connects out. Neither checker keeps up 2,000 a second under TCG, and the one that
-    /// probes more often spends more; CPU per probe is the comparison that holds.
+    /// Probes the VM sent per second ([`Counter`]): nothing else in the VM connects out,
+    /// pings or sends datagrams. Neither checker keeps up 2,000 a second under TCG, and the
+    /// one that probes more often spends more; CPU per probe is the comparison that holds.
     probes_per_second: f64,
     /// Busy share of the VM's one vCPU, all processes and interrupts included: the
     /// kernel's softirq work for the probes' packets often runs in ksoftirqd, or in
     /// whichever process it interrupts, rather than in the checker's own time.
     vm_busy: f64,
-    /// The VM's TCP socket counts at the end (/proc/net/sockstat): in use, orphaned, in
-    /// TIME_WAIT. Which side closes first decides where TIME_WAIT is kept.
+    /// The VM's socket counts of the check's kind at the end (/proc/net/sockstat): for TCP
+    /// in use, orphaned, in TIME_WAIT (which side closes first decides where TIME_WAIT is
+    /// kept); for UDP and raw sockets in use.
     sockets: String,
+}
+
+/// What counts one probe, in /proc/net/snmp: a TCP connect (SYN sent), an ICMP echo
+/// request, a UDP datagram out.
+struct Counter {
+    /// The line's label, e.g. "Tcp:".
+    table: &'static str,
+    field: &'static str,
+    /// The /proc/net/sockstat line shown: "TCP:", "UDP:", "RAW:".
+    sockstat: &'static str,
+}
+
+impl Counter {
+    fn of(check: &str) -> Counter {
+        match check {
+            "PING_CHECK" => Counter {
+                table: "Icmp:",
+                field: "OutEchos",
+                sockstat: "RAW:",
+            },
+            "UDP_CHECK" => Counter {
+                table: "Udp:",
+                field: "OutDatagrams",
+                sockstat: "UDP:",
+            },
+            _ => Counter {
+                table: "Tcp:",
+                field: "ActiveOpens",
+                sockstat: "TCP:",
+            },
+        }
+    }
 }
 
 impl Usage {
@@ -150,31 +200,38 @@ fn vm_ticks(vm: &mut Appliance) -> Result<(u64, u64), Error> {
     Ok((all - ticks[3] - ticks[4], all))
 }
 
-/// The VM's count of TCP active opens (connect() calls that sent a SYN), from
-/// /proc/net/snmp.
-fn active_opens(vm: &mut Appliance) -> Result<u64, Error> {
+/// The VM's count of probes sent so far ([`Counter`]), from /proc/net/snmp.
+fn probes_sent(vm: &mut Appliance, counter: &Counter) -> Result<u64, Error> {
     let command = "debug cat /proc/net/snmp";
     vm.send_line(command)?;
     vm.console.wait_for_line(command, Duration::from_secs(10))?;
     let out = vm
         .console
         .wait_through("lvsfw> ", Duration::from_secs(10))?;
-    let mut tcp = out.lines().filter(|l| l.starts_with("Tcp:"));
-    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
-        return Err(Error(format!("no Tcp lines in /proc/net/snmp: {out:?}")));
+    let mut lines = out.lines().filter(|l| l.starts_with(counter.table));
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+        return Err(Error(format!(
+            "no {} lines in /proc/net/snmp: {out:?}",
+            counter.table
+        )));
     };
     names
         .split_whitespace()
         .zip(values.split_whitespace())
-        .find(|(name, _)| *name == "ActiveOpens")
+        .find(|(name, _)| *name == counter.field)
         .and_then(|(_, value)| value.parse().ok())
-        .ok_or_else(|| Error(format!("no ActiveOpens in {names:?} / {values:?}")))
+        .ok_or_else(|| Error(format!("no {} in {names:?} / {values:?}", counter.field)))
 }
 
 /// CPU share (of one core) and resident memory of `pids` over `window`.
-fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<Usage, Error> {
+fn measure(
+    vm: &mut Appliance,
+    pids: &[u32],
+    window: Duration,
+    counter: &Counter,
+) -> Result<Usage, Error> {
     let vm_before = vm_ticks(vm)?;
-    let opens_before = active_opens(vm)?;
+    let opens_before = probes_sent(vm, counter)?;
     let opens_started = std::time::Instant::now();
     let before: Vec<_> = pids
         .iter()
@@ -187,16 +244,15 @@ fn measure(vm: &mut Appliance, pids: &[u32], window: Duration) -> Result<Usage, 
         .map(|p| sample(vm, *p))
         .collect::<Result<_, _>>()?;
     let elapsed = started.elapsed().as_secs_f64();
-    let opens = active_opens(vm)?.saturating_sub(opens_before);
+    let opens = probes_sent(vm, counter)?.saturating_sub(opens_before);
     let opens_elapsed = opens_started.elapsed().as_secs_f64();
     let vm_after = vm_ticks(vm)?;
     vm.send_line("debug cat /proc/net/sockstat")?;
-    let sockets = vm
-        .console
-        .wait_for_line("TCP: inuse", Duration::from_secs(10))?;
+    let label = format!("{} inuse", counter.sockstat);
+    let sockets = vm.console.wait_for_line(&label, Duration::from_secs(10))?;
     let sockets = sockets
-        .split_once("TCP: ")
-        .map(|(_, counts)| counts.trim().to_string())
+        .split_once(counter.sockstat)
+        .map(|(_, counts)| format!("{} {}", counter.sockstat, counts.trim()))
         .unwrap_or_default();
     let vm_all = vm_after.1.saturating_sub(vm_before.1).max(1);
     let vm_busy = 100.0 * vm_after.0.saturating_sub(vm_before.0) as f64 / vm_all as f64;
@@ -221,10 +277,11 @@ fn measure_windows(
     pids: &[u32],
     window: Duration,
     windows: usize,
+    counter: &Counter,
 ) -> Result<Usage, Error> {
     let mut runs = Vec::new();
     for _ in 0..windows.max(1) {
-        runs.push(measure(vm, pids, window)?);
+        runs.push(measure(vm, pids, window, counter)?);
     }
     let median = |figure: fn(&Usage) -> f64| {
         let mut values: Vec<f64> = runs.iter().map(figure).collect();
@@ -336,7 +393,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let window = Duration::from_secs(args.next().and_then(|a| a.parse().ok()).unwrap_or(20));
     let checks: Vec<String> = match args.next() {
         Some(list) => list.split(',').map(str::to_string).collect(),
-        None => vec!["TCP_CHECK".into(), "HTTP_GET".into()],
+        None => ["TCP_CHECK", "HTTP_GET", "PING_CHECK", "UDP_CHECK"]
+            .map(String::from)
+            .to_vec(),
     };
     let windows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let keepalived = "/usr/sbin/keepalived";
@@ -382,7 +441,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         std::thread::sleep(Duration::from_secs(5));
         let pid = pid_from(&mut vm, "status", "running, pid")?;
-        let usage = measure_windows(&mut vm, &[pid], window, windows)?;
+        let counter = Counter::of(check);
+        let usage = measure_windows(&mut vm, &[pid], window, windows, &counter)?;
         profile(&mut vm, &format!("lvsfw, {check}"))?;
         rows.push((
             format!("lvsfw balancer, {check}"),
@@ -428,7 +488,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_secs(5));
         let parent = number_in_file(&mut vm, "/run/k.pid")?;
         let child = number_in_file(&mut vm, "/run/kc.pid")?;
-        let usage = measure_windows(&mut vm, &[parent, child], window, windows)?;
+        let usage = measure_windows(&mut vm, &[parent, child], window, windows, &counter)?;
         profile(&mut vm, &format!("keepalived, {check}"))?;
         rows.push((
             format!("keepalived -C (parent + checker), {check}"),
@@ -442,7 +502,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{servers} real servers, delay_loop 1, one appliance VM (TCG, 1 vCPU); median of {windows} windows of {} s after warm-up (per probe: from the medians):",
         window.as_secs()
     );
-    println!("| process | probes/s | CPU (% of one core) | of which user space | CPU per probe (user) | whole VM busy, per probe | RSS | real servers in rotation at the end | VM's TCP sockets at the end |");
+    println!("| process | probes/s | CPU (% of one core) | of which user space | CPU per probe (user) | whole VM busy, per probe | RSS | real servers in rotation at the end | VM's sockets of the kind at the end |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (what, usage, in_table) in rows {
         let (per_probe, per_probe_user) = usage.per_probe_us();

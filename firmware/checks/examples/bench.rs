@@ -1,14 +1,17 @@
 //! Benchmark: thousands of real servers checked with `delay_loop 1`, on 127.0.0.0/8 only.
 //!
 //! ```text
-//! cargo run --release -p lvsfw-checks --example bench [-- --servers 2000 --seconds 10 --runs 3]
+//! cargo run --release -p lvsfw-checks --example bench [-- --servers 2000 --seconds 10 --runs 3
+//!     --checks TCP_CHECK,HTTP_GET,...]
 //! ```
 //!
 //! Three processes' worth of roles, all this one binary:
 //! - the driver (no arguments) starts the servers, runs each scenario `--runs` times and
 //!   prints a table of medians;
 //! - `serve`: 200 HTTP and 200 TLS listeners on 127.0.1.x and 127.0.2.x, answering every
-//!   request with a small page; a process of its own so that its CPU is not counted;
+//!   request with a small page, and 200 UDP echo sockets on 127.0.1.x; a process of its
+//!   own so that its CPU is not counted (PING_CHECK's echo replies come from the kernel,
+//!   in whichever process sent the request);
 //! - `measure`: one scheduler on a current-thread runtime (one core) checking `--servers`
 //!   checkers spread over those listeners. After the start-up spread (1 s + warmup) it
 //!   measures its own CPU time (getrusage) over `--seconds` of wall time, and its peak RSS.
@@ -19,11 +22,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use checks::{CheckSpec, Health, HttpCheck, Limits, Scheduler, Url};
+use checks::{CheckSpec, Health, HttpCheck, Limits, Scheduler, UdpCheck, Url};
 use md5::{Digest, Md5};
 use nix::sys::resource::{getrlimit, getrusage, setrlimit, Resource, UsageWho};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 
 const BODY: &str = "<html><h1>Hello Docker1</h1></html>";
 const LISTENERS: u8 = 200;
@@ -38,14 +41,18 @@ enum Scenario {
     Http,
     HttpDigest,
     Ssl,
+    Ping,
+    Udp,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 4] = [
+    const ALL: [Scenario; 6] = [
         Scenario::Tcp,
         Scenario::Http,
         Scenario::HttpDigest,
         Scenario::Ssl,
+        Scenario::Ping,
+        Scenario::Udp,
     ];
 
     fn name(self) -> &'static str {
@@ -54,6 +61,8 @@ impl Scenario {
             Scenario::Http => "HTTP_GET",
             Scenario::HttpDigest => "HTTP_GET+digest",
             Scenario::Ssl => "SSL_GET",
+            Scenario::Ping => "PING_CHECK",
+            Scenario::Udp => "UDP_CHECK",
         }
     }
 
@@ -66,6 +75,7 @@ struct Options {
     servers: usize,
     seconds: u64,
     runs: usize,
+    checks: Vec<Scenario>,
 }
 
 fn option(args: &[String], name: &str, default: u64) -> u64 {
@@ -88,6 +98,13 @@ fn main() {
             servers: option(&args, "--servers", 2000) as usize,
             seconds: option(&args, "--seconds", 10),
             runs: option(&args, "--runs", 3) as usize,
+            checks: match args.windows(2).find(|w| w[0] == "--checks") {
+                Some(w) => w[1]
+                    .split(',')
+                    .map(|name| Scenario::parse(name).unwrap_or_else(|| panic!("no check {name}")))
+                    .collect(),
+                None => Scenario::ALL.to_vec(),
+            },
         }),
     }
 }
@@ -116,7 +133,7 @@ fn drive(options: Options) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the server process");
-    let (http, tls) = read_addresses(&mut server);
+    let (http, tls, udp) = read_addresses(&mut server);
 
     println!(
         "{} real servers, delay_loop 1 s, warmup 1 s; {} s measured after {} s settling; \
@@ -130,11 +147,11 @@ fn drive(options: Options) {
         "{:<16} {:>9} {:>26} {:>7} {:>13} {:>6}",
         "check", "probes/s", "CPU % of one core (runs)", "user %", "peak RSS MiB", "downs"
     );
-    for scenario in Scenario::ALL {
-        let targets = if scenario == Scenario::Ssl {
-            &tls
-        } else {
-            &http
+    for &scenario in &options.checks {
+        let targets = match scenario {
+            Scenario::Ssl => &tls,
+            Scenario::Udp => &udp,
+            _ => &http,
         };
         let mut runs: Vec<Measured> = (0..options.runs)
             .map(|_| run_measure(&exe, scenario, &options, targets))
@@ -175,15 +192,18 @@ fn drive(options: Options) {
     let _ = server.wait();
 }
 
-fn read_addresses(server: &mut Child) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+type Addresses = Vec<SocketAddr>;
+
+fn read_addresses(server: &mut Child) -> (Addresses, Addresses, Addresses) {
     let stdout = server.stdout.take().unwrap();
-    let (mut http, mut tls) = (Vec::new(), Vec::new());
+    let (mut http, mut tls, mut udp) = (Vec::new(), Vec::new(), Vec::new());
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("server output");
         match line.split_once(' ') {
             Some(("http", addr)) => http.push(addr.parse().unwrap()),
             Some(("tls", addr)) => tls.push(addr.parse().unwrap()),
-            _ if line == "ready" => return (http, tls),
+            Some(("udp", addr)) => udp.push(addr.parse().unwrap()),
+            _ if line == "ready" => return (http, tls, udp),
             _ => panic!("unexpected server output {line:?}"),
         }
     }
@@ -287,6 +307,15 @@ fn spec(scenario: Scenario, target: SocketAddr) -> CheckSpec {
     // keepalived's defaults but for the loop: connect_timeout 5 s, retry 1, ...
     let mut spec = match scenario {
         Scenario::Tcp => CheckSpec::tcp(target),
+        Scenario::Ping => CheckSpec::ping(target.ip()),
+        // A reply is required, so that each probe ends with its answer, not its timeout.
+        Scenario::Udp => CheckSpec::udp(
+            target,
+            UdpCheck {
+                require_reply: true,
+                ..UdpCheck::default()
+            },
+        ),
         _ => CheckSpec::http(target, http),
     };
     spec.timing.delay_loop = Duration::from_secs(1);
@@ -348,6 +377,12 @@ fn serve() {
                 tokio::spawn(accept(listener, acceptor, response.clone()));
             }
         }
+        for host in 1..=LISTENERS {
+            let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 1, host));
+            let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await.unwrap();
+            writeln!(out, "udp {}", socket.local_addr().unwrap()).unwrap();
+            tokio::spawn(echo(socket));
+        }
         writeln!(out, "ready").unwrap();
         out.flush().unwrap();
         drop(out);
@@ -388,6 +423,13 @@ async fn accept(
             };
             let _ = tokio::time::timeout(Duration::from_secs(10), answer).await;
         });
+    }
+}
+
+async fn echo(socket: UdpSocket) {
+    let mut buffer = [0u8; 2048];
+    while let Ok((len, from)) = socket.recv_from(&mut buffer).await {
+        let _ = socket.send_to(&buffer[..len], from).await;
     }
 }
 
