@@ -11,6 +11,7 @@
 //!   verdicts (no I/O);
 //! - [`probe`]: one probe over TCP or TLS, every step with a deadline;
 //! - [`datagram`]: PING_CHECK, UDP_CHECK and DNS_CHECK probes on a few shared sockets;
+//! - [`streams`]: TCP_CHECK and HTTP_GET probes as state machines on one epoll set;
 //! - [`scheduler`]: thousands of checkers in one task, bounded probes in flight, health
 //!   changes out on a channel.
 //!
@@ -31,6 +32,7 @@ pub mod scheduler;
 pub mod smtp;
 pub mod spec;
 mod status_codes;
+pub mod streams;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod udp;

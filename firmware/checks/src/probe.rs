@@ -1,7 +1,9 @@
-//! One probe over the network: a TCP connect from `bindto`, and for HTTP_GET/SSL_GET one
-//! GET of one URL, judged by [`crate::response`], for SMTP_CHECK the dialogue of
+//! One probe over the network: a TCP connect from `bindto`, and for SSL_GET one GET of one
+//! URL over TLS, judged by [`crate::response`], for SMTP_CHECK the dialogue of
 //! [`crate::smtp`]. Every step has a deadline, so a probe always ends, with a
-//! [`ProbeResult`]. PING_CHECK, UDP_CHECK and DNS_CHECK go through [`crate::datagram`].
+//! [`ProbeResult`]. TCP_CHECK and HTTP_GET go through [`crate::streams`], PING_CHECK,
+//! UDP_CHECK and DNS_CHECK through [`crate::datagram`]; [`Prober::run_prepared`] runs any
+//! kind.
 //!
 //! Timeouts, after keepalived (check_http.c, check_ssl.c): the connect, and the TLS
 //! handshake with it, within `connect_timeout`; sending the request, and each read of the
@@ -26,7 +28,7 @@ use crate::regex_check::CompiledRegex;
 use crate::request;
 use crate::response::{Progress, ResponseCheck};
 use crate::smtp::{self, Dialogue, Next};
-use crate::spec::{CheckKind, CheckSpec, HttpCheck};
+use crate::spec::{CheckKind, CheckSpec, HttpCheck, Url};
 
 /// The whole probe, connect to verdict, ends within this many `connect_timeout`s.
 pub const EXCHANGE_LIMIT_FACTOR: u32 = 3;
@@ -98,6 +100,21 @@ impl PreparedCheck {
     pub fn request(&self, index: usize) -> Option<&[u8]> {
         self.requests.get(index).map(|r| &r[..])
     }
+
+    /// HTTP_GET/SSL_GET: URL `index` and its compiled regex, if it has one.
+    pub fn url(&self, index: usize) -> Result<(&Url, Option<&CompiledRegex>), Failure> {
+        let CheckKind::Http(http) = &self.spec.kind else {
+            return Err(Failure::Internal("an HTTP probe of another check".into()));
+        };
+        let Some(url) = http.urls.get(index) else {
+            return Err(Failure::Malformed("HTTP check without a URL".into()));
+        };
+        let regex = self.regexes.get(index).and_then(Option::as_ref);
+        if url.regex.is_some() && regex.is_none() {
+            return Err(Failure::Internal("the url's regex did not compile".into()));
+        }
+        Ok((url, regex))
+    }
 }
 
 /// Two preparations are the same when their specs are: the rest is made from the spec.
@@ -137,30 +154,24 @@ impl Prober {
             .await
     }
 
-    /// TCP_CHECK's probe: the handshake within `connect_timeout` is the whole check. A
-    /// future of its own, so that the tasks of TCP_CHECK probes stay small.
-    pub async fn connect_only(&self, spec: &CheckSpec) -> ProbeResult {
-        let timeout = spec.timing.connect_timeout;
-        let deadline = Instant::now() + timeout;
-        match connect(spec.connect_to, spec.bindto, timeout, deadline).await {
-            // Dropping the stream closes it with a FIN.
-            Ok(_) => ProbeResult::Passed(Passed::Connected),
-            Err(failure) => ProbeResult::Failed(failure),
-        }
-    }
-
     /// [`Prober::run`] for a check prepared once for all its probes.
     pub async fn run_prepared(&self, check: &PreparedCheck, url: Option<usize>) -> ProbeResult {
-        if check.spec.kind.is_datagram() {
-            // The scheduler sends these on its shared sockets; one alone gets its own.
-            return crate::datagram::probe_once(check).await;
-        }
-        match self.probe(check, url).await {
-            Ok(passed) => ProbeResult::Passed(passed),
-            Err(failure) => ProbeResult::Failed(failure),
+        match &check.spec.kind {
+            // The scheduler runs these on its own epoll set and shared sockets; one alone
+            // gets an epoll set or sockets of its own.
+            CheckKind::Tcp => crate::streams::probe_once(check, url).await,
+            CheckKind::Http(http) if !http.tls => crate::streams::probe_once(check, url).await,
+            CheckKind::Ping | CheckKind::Udp(_) | CheckKind::Dns(_) => {
+                crate::datagram::probe_once(check).await
+            }
+            CheckKind::Http(_) | CheckKind::Smtp(_) => match self.probe(check, url).await {
+                Ok(passed) => ProbeResult::Passed(passed),
+                Err(failure) => ProbeResult::Failed(failure),
+            },
         }
     }
 
+    /// SSL_GET and SMTP_CHECK: a TCP connection, then the TLS exchange or the dialogue.
     async fn probe(&self, check: &PreparedCheck, url: Option<usize>) -> Result<Passed, Failure> {
         let spec = &check.spec;
         let timeout = spec.timing.connect_timeout;
@@ -169,27 +180,18 @@ impl Prober {
         let limit = start + timeout.saturating_mul(EXCHANGE_LIMIT_FACTOR);
         let stream = connect(spec.connect_to, spec.bindto, timeout, connect_deadline).await?;
         let http = match &spec.kind {
-            // TCP_CHECK: the handshake is the whole check; dropping closes with a FIN.
-            CheckKind::Tcp => return Ok(Passed::Connected),
             CheckKind::Http(http) => http,
             CheckKind::Smtp(_) => {
                 let helo = check.request(0).unwrap_or_default();
-                // Boxed, as TLS below: the dialogue's line buffer would otherwise make
-                // every HTTP_GET probe's task larger too.
-                return Box::pin(smtp_dialogue(stream, helo, timeout, limit)).await;
+                return smtp_dialogue(stream, helo, timeout, limit).await;
             }
-            CheckKind::Ping | CheckKind::Udp(_) | CheckKind::Dns(_) => {
-                return Err(Failure::Internal("a datagram check over TCP".into()))
-            }
+            _ => return Err(Failure::Internal("not a check over a tokio stream".into())),
         };
-        let index = url.unwrap_or(0).min(http.urls.len().saturating_sub(1));
-        let (Some(url), Some(request)) = (http.urls.get(index), check.requests.get(index)) else {
+        let index = url.unwrap_or(0);
+        let (url, regex) = check.url(index)?;
+        let Some(request) = check.request(index) else {
             return Err(Failure::Malformed("HTTP check without a URL".into()));
         };
-        let regex = check.regexes.get(index).and_then(Option::as_ref);
-        if url.regex.is_some() && regex.is_none() {
-            return Err(Failure::Internal("the url's regex did not compile".into()));
-        }
         let exchange = Exchange {
             request,
             check: ResponseCheck::new(url, regex),
@@ -198,12 +200,8 @@ impl Prober {
                 limit,
             },
         };
-        if !http.tls {
-            let mut stream = stream;
-            return exchange.run(&mut stream).await;
-        }
-        // Boxed: the TLS state is large, and without a box every plain HTTP_GET probe's
-        // task would be allocated at its size too.
+        // Boxed: the TLS state is large, and SMTP_CHECK's tasks would otherwise be
+        // allocated at its size too.
         Box::pin(self.tls_exchange(
             stream,
             http,
@@ -341,18 +339,18 @@ impl Exchange<'_> {
 
 /// The deadlines of an exchange's steps: each within `step`, all by `limit`.
 #[derive(Clone, Copy)]
-struct Steps {
-    step: Duration,
-    limit: Instant,
+pub(crate) struct Steps {
+    pub(crate) step: Duration,
+    pub(crate) limit: Instant,
 }
 
 impl Steps {
     /// The deadline of a step starting now.
-    fn next(&self) -> Instant {
+    pub(crate) fn next(&self) -> Instant {
         (Instant::now() + self.step).min(self.limit)
     }
 
-    fn timeout(&self, phase: Phase) -> Failure {
+    pub(crate) fn timeout(&self, phase: Phase) -> Failure {
         if Instant::now() >= self.limit {
             Failure::TooSlow {
                 limit: self.step.saturating_mul(EXCHANGE_LIMIT_FACTOR),
@@ -366,6 +364,11 @@ impl Steps {
     }
 }
 
+/// `f` with the thread's [`READ_BUFFER`], for a read that is judged before it is let go.
+pub(crate) fn with_read_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    READ_BUFFER.with_borrow_mut(|buffer| f(buffer))
+}
+
 /// One read into the thread's [`READ_BUFFER`], handed to `feed` before the buffer is let
 /// go; `None` at the end of the stream.
 fn read_and_feed<S, R>(
@@ -376,7 +379,7 @@ fn read_and_feed<S, R>(
 where
     S: AsyncRead + Unpin,
 {
-    READ_BUFFER.with_borrow_mut(|buffer| {
+    with_read_buffer(|buffer| {
         let mut read = ReadBuf::new(buffer);
         match Pin::new(stream).poll_read(cx, &mut read) {
             Poll::Pending => Poll::Pending,

@@ -41,6 +41,17 @@ pub struct ResponseCheck<'a> {
     state: State,
 }
 
+/// What a [`ResponseCheck`] has seen so far, without the URL it judges against: for a
+/// probe that keeps its state between reads where it cannot keep a borrow of its check
+/// ([`crate::streams`]).
+pub struct ResponseState(State);
+
+impl Default for ResponseState {
+    fn default() -> Self {
+        ResponseState(State::Head(Vec::new()))
+    }
+}
+
 enum State {
     Head(Vec<u8>),
     Body(Body),
@@ -62,11 +73,21 @@ impl<'a> ResponseCheck<'a> {
     /// `regex` is the URL's `regex` compiled (the check refuses a URL with a regex and
     /// none given here).
     pub fn new(url: &'a Url, regex: Option<&'a CompiledRegex>) -> Self {
+        Self::resume(url, regex, ResponseState::default())
+    }
+
+    /// Goes on from `state`, which [`ResponseCheck::pause`] left, against the same URL.
+    pub fn resume(url: &'a Url, regex: Option<&'a CompiledRegex>, state: ResponseState) -> Self {
         ResponseCheck {
             url,
             regex,
-            state: State::Head(Vec::new()),
+            state: state.0,
         }
+    }
+
+    /// What has been seen so far, for [`ResponseCheck::resume`].
+    pub fn pause(self) -> ResponseState {
+        ResponseState(self.state)
     }
 
     /// Takes the next bytes of the stream. Once this returns [`Progress::Done`] the rest

@@ -10,18 +10,21 @@
 //! per-task bookkeeping (an entry, a lock, a map from task to checker) was a measurable
 //! share of the balancer's user time. A panicking probe still reports, as a failure.
 //!
-//! PING_CHECK, UDP_CHECK and DNS_CHECK probes are no tasks: [`Datagrams`] sends them on
-//! shared sockets and hands their results back on a channel of its own. They hold no
-//! socket of their own, so `max_in_flight` does not count them; each checker has at most
-//! one probe out, which bounds them.
+//! Most probes are no tasks at all. TCP_CHECK and HTTP_GET probes are state machines on
+//! an epoll set of the scheduler's own ([`Streams`]), polled in its task; only SSL_GET and
+//! SMTP_CHECK probes are tasks. PING_CHECK, UDP_CHECK and DNS_CHECK probes go out on
+//! shared sockets ([`Datagrams`]), whose receivers hand their results back on a channel.
+//! Those hold no socket of their own, so `max_in_flight` does not count them; each
+//! checker has at most one probe out, which bounds them.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -30,10 +33,10 @@ use tokio::time::Instant;
 use crate::checker::{Action, Checker, Event, Health, Transition};
 use crate::datagram::{Datagrams, Started};
 
-/// A finished probe: its checker's slot and generation, and what it found.
-type ProbeDone = (usize, u64, ProbeResult);
-/// A finished datagram probe: (slot, generation), and what it found.
-type DatagramDone = ((usize, u64), ProbeResult);
+use crate::streams::Streams;
+
+/// A finished probe: its checker's (slot, generation), and what it found.
+type ProbeDone = ((usize, u64), ProbeResult);
 use crate::outcome::{Failure, ProbeResult};
 use crate::probe::{PreparedCheck, Prober};
 use crate::random::Jitter;
@@ -185,8 +188,11 @@ pub struct Scheduler<Id> {
     in_flight: usize,
     done_tx: mpsc::UnboundedSender<ProbeDone>,
     done_rx: mpsc::UnboundedReceiver<ProbeDone>,
+    /// TCP_CHECK and HTTP_GET probes; made when the scheduler runs (it registers with the
+    /// runtime). Without it (no epoll set to be had) they run as tasks.
+    streams: Option<Streams<(usize, u64)>>,
     datagrams: Datagrams<(usize, u64)>,
-    datagrams_rx: mpsc::UnboundedReceiver<DatagramDone>,
+    datagrams_rx: mpsc::UnboundedReceiver<ProbeDone>,
     /// Datagram probes started whose result has not come back, nor been forgotten.
     datagrams_in_flight: usize,
     next_generation: u64,
@@ -216,6 +222,7 @@ where
             in_flight: 0,
             done_tx,
             done_rx,
+            streams: None,
             datagrams: Datagrams::new(datagrams_tx),
             datagrams_rx,
             datagrams_in_flight: 0,
@@ -240,13 +247,17 @@ where
         let epoch = Instant::now();
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
+        self.streams = Streams::new().ok();
         let mut finished = Vec::new();
         let mut datagrams_finished = Vec::new();
         loop {
             let now = Instant::now();
-            // Timeouts and resends first: their results are on the channel for this turn.
+            // Timeouts and resends first: their results are there for this turn.
             self.datagrams.expire(now);
             self.datagrams.flush();
+            if let Some(streams) = &mut self.streams {
+                streams.expire(now);
+            }
             self.start_due_probes(now);
             self.publish_counts();
             let next_probe = if self.in_flight < self.limits.max_in_flight {
@@ -254,43 +265,41 @@ where
             } else {
                 None
             };
-            let wake = match (next_probe, self.datagrams.next_wake()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
+            let wake = [
+                next_probe,
+                self.datagrams.next_wake(),
+                self.streams.as_ref().and_then(Streams::next_deadline),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|due| wake_tick(due, epoch));
             if let Some(due) = wake {
                 if sleep.deadline() != due {
                     sleep.as_mut().reset(due);
                 }
             }
+            let streams = &mut self.streams;
             tokio::select! {
+                // Every probe that has finished is taken in this one turn: thousands
+                // finish each second, and a turn of the select costs more than one.
                 // The scheduler holds a sender itself, so the channel never closes.
                 _ = self.done_rx.recv_many(&mut finished, usize::MAX) => {
-                    // Every probe that has finished is taken in this one turn: thousands
-                    // finish each second, and a turn of the select costs more than one.
                     self.in_flight = self.in_flight.saturating_sub(finished.len());
-                    for (slot, generation, result) in finished.drain(..) {
-                        if let Some(report) = self.finish_probe(slot, generation, result) {
-                            if reports.send(report).await.is_err() {
-                                return;
-                            }
-                        }
+                }
+                () = poll_fn(|cx| match streams {
+                    Some(streams) => streams.poll_events(cx),
+                    None => Poll::Pending,
+                }) => {
+                    if let Some(streams) = &mut self.streams {
+                        let before = finished.len();
+                        streams.take_finished(&mut finished);
+                        self.in_flight = self.in_flight.saturating_sub(finished.len() - before);
                     }
                 }
                 _ = self.datagrams_rx.recv_many(&mut datagrams_finished, usize::MAX) => {
                     self.datagrams_in_flight =
                         self.datagrams_in_flight.saturating_sub(datagrams_finished.len());
-                    for ((slot, generation), result) in datagrams_finished.drain(..) {
-                        if let Some(entry) = self.live_entry(slot, generation) {
-                            entry.datagram = None;
-                        }
-                        if let Some(report) = self.finish_probe(slot, generation, result) {
-                            if reports.send(report).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
                 }
                 command = self.commands.recv() => match command {
                     Some(Command::Set { id, spec }) => self.set(id, spec),
@@ -298,6 +307,15 @@ where
                     None => return,
                 },
                 () = &mut sleep, if wake.is_some() => {}
+            }
+            for ((slot, generation), result) in
+                finished.drain(..).chain(datagrams_finished.drain(..))
+            {
+                if let Some(report) = self.finish_probe(slot, generation, result) {
+                    if reports.send(report).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -340,24 +358,26 @@ where
                 self.datagrams_in_flight += 1;
                 continue;
             }
+            self.in_flight += 1;
+            let on_streams = match &check.spec.kind {
+                CheckKind::Tcp => true,
+                CheckKind::Http(http) => !http.tls,
+                _ => false,
+            };
+            if let (true, Some(streams)) = (on_streams, &mut self.streams) {
+                streams.start(check, probe.url, (slot, generation));
+                continue;
+            }
             let prober = self.prober.clone();
             let answer = Answer {
                 to: Some(self.done_tx.clone()),
                 slot,
                 generation,
             };
-            // TCP_CHECK's probe future is a fraction of an HTTP one: a task of its own size.
-            match check.spec.kind {
-                CheckKind::Tcp => spawn_probe(
-                    async move { prober.connect_only(&check.spec).await },
-                    answer,
-                ),
-                _ => spawn_probe(
-                    async move { prober.run_prepared(&check, probe.url).await },
-                    answer,
-                ),
-            }
-            self.in_flight += 1;
+            spawn_probe(
+                async move { prober.run_prepared(&check, probe.url).await },
+                answer,
+            );
         }
     }
 
@@ -377,6 +397,8 @@ where
     ) -> Option<Report<Id>> {
         let now = Instant::now();
         let entry = self.live_entry(slot, generation)?;
+        // Its probe is over, whichever way it ran.
+        entry.datagram = None;
         let action = entry
             .checker
             .on_event(Event::Probed(result), now.into_std());
@@ -523,7 +545,7 @@ impl Answer {
     fn send(&mut self, result: ProbeResult) {
         if let Some(to) = self.to.take() {
             // A scheduler that has stopped no longer wants it.
-            let _ = to.send((self.slot, self.generation, result));
+            let _ = to.send(((self.slot, self.generation), result));
         }
     }
 }
@@ -590,7 +612,7 @@ mod tests {
             generation: 7,
         });
         match rx.try_recv() {
-            Ok((3, 7, ProbeResult::Failed(Failure::Internal(_)))) => {}
+            Ok(((3, 7), ProbeResult::Failed(Failure::Internal(_)))) => {}
             other => panic!("expected an internal failure, got {other:?}"),
         }
 
@@ -603,7 +625,7 @@ mod tests {
         drop(answer);
         assert!(matches!(
             rx.try_recv(),
-            Ok((4, 8, ProbeResult::Passed(Passed::Connected)))
+            Ok(((4, 8), ProbeResult::Passed(Passed::Connected)))
         ));
         // One answer per probe: the drop after a send adds nothing.
         assert!(rx.try_recv().is_err());
