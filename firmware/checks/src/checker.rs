@@ -246,19 +246,13 @@ impl Checker {
             ProbeResult::Passed(passed) => {
                 self.retries = 0;
                 self.failed_in_row = 0;
-                if !self.up {
-                    self.up = true;
-                    transition = Some(self.passed(passed, 1, None));
-                }
+                transition = self.come_up(passed, 1, None);
             }
             ProbeResult::Failed(failure) => {
                 self.failed_in_row = self.failed_in_row.saturating_add(1);
                 if may_go_down && self.retries >= t.retry {
                     self.retries = 0;
-                    if self.up {
-                        self.up = false;
-                        transition = Some(self.failed(failure, None));
-                    }
+                    transition = self.go_down(failure, None);
                 } else if self.up {
                     delay = t.delay_before_retry;
                     self.retries += 1;
@@ -275,14 +269,10 @@ impl Checker {
     /// server is down (if it was not) and the next round starts a `delay_loop` later.
     fn smtp_result(&mut self, result: ProbeResult) -> (Duration, Option<Transition>) {
         let t = self.timing;
-        let mut transition = None;
-        match result {
+        let transition = match result {
             ProbeResult::Passed(passed) => {
                 self.failed_in_row = 0;
-                if !self.up {
-                    self.up = true;
-                    transition = Some(self.passed(passed, 1, None));
-                }
+                self.come_up(passed, 1, None)
             }
             ProbeResult::Failed(failure) => {
                 self.failed_in_row = self.failed_in_row.saturating_add(1);
@@ -290,12 +280,9 @@ impl Checker {
                 if self.retries <= t.retry {
                     return (t.delay_before_retry, None);
                 }
-                if self.up {
-                    self.up = false;
-                    transition = Some(self.failed(failure, None));
-                }
+                self.go_down(failure, None)
             }
-        }
+        };
         self.has_run = true;
         // smtp_start_check_thread: every round counts its failures from 0.
         self.retries = 0;
@@ -323,10 +310,7 @@ impl Checker {
                     self.failed_url = None;
                     self.url = 0;
                 } else if round_done {
-                    if !self.up {
-                        self.up = true;
-                        transition = Some(self.passed(passed, urls, Some(probed)));
-                    }
+                    transition = self.come_up(passed, urls, Some(probed));
                     self.has_run = true;
                     self.url = 0;
                 } else {
@@ -349,10 +333,7 @@ impl Checker {
                     self.has_run = true;
                     self.retries = self.retries.saturating_add(1);
                     if self.retries > t.retry {
-                        if self.up {
-                            self.up = false;
-                            transition = Some(self.failed(failure, Some(probed)));
-                        }
+                        transition = self.go_down(failure, Some(probed));
                         self.failed_url = Some(probed);
                     }
                 }
@@ -367,6 +348,24 @@ impl Checker {
             }
         };
         (delay, transition)
+    }
+
+    /// A pass that brings a down server up (nothing for one that is up).
+    fn come_up(&mut self, last: Passed, urls: usize, url: Option<usize>) -> Option<Transition> {
+        if self.up {
+            return None;
+        }
+        self.up = true;
+        Some(self.passed(last, urls, url))
+    }
+
+    /// A failure that takes an up server down (nothing for one that is down).
+    fn go_down(&mut self, failure: Failure, url: Option<usize>) -> Option<Transition> {
+        if !self.up {
+            return None;
+        }
+        self.up = false;
+        Some(self.failed(failure, url))
     }
 
     fn passed(&self, last: Passed, urls: usize, url: Option<usize>) -> Transition {
