@@ -268,11 +268,27 @@ async fn connect(
     timeout: Duration,
     deadline: Instant,
 ) -> Result<TcpStream, Failure> {
-    let socket = match to {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    let socket = tcp_socket(to, bindto)?;
+    let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
+    match timeout_at(deadline, socket.connect(to)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(error)) => Err(connect_failure(error)),
+        Err(_) => Err(Failure::ConnectTimeout(timeout)),
     }
-    .map_err(|error| Failure::Connect(error.to_string()))?;
+}
+
+/// A non-blocking TCP socket for a connection to `to`, from `bindto` if given.
+pub(crate) fn tcp_socket(
+    to: SocketAddr,
+    bindto: Option<IpAddr>,
+) -> Result<socket2::Socket, Failure> {
+    let domain = match to {
+        SocketAddr::V4(_) => socket2::Domain::IPV4,
+        SocketAddr::V6(_) => socket2::Domain::IPV6,
+    };
+    let kind = socket2::Type::STREAM.nonblocking();
+    let socket = socket2::Socket::new(domain, kind, Some(socket2::Protocol::TCP))
+        .map_err(|error| Failure::Connect(error.to_string()))?;
     if let Some(addr) = bindto {
         // Let connect() pick the source port, per destination: a bind to port 0 would take
         // one from the host's whole ephemeral range for each probe.
@@ -282,17 +298,21 @@ async fn connect(
             &true,
         );
         socket
-            .bind(SocketAddr::new(addr, 0))
+            .bind(&SocketAddr::new(addr, 0).into())
             .map_err(|error| Failure::Bind {
                 addr,
                 error: error.to_string(),
             })?;
     }
-    match timeout_at(deadline, socket.connect(to)).await {
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(error)) if error.kind() == io::ErrorKind::ConnectionRefused => Err(Failure::Refused),
-        Ok(Err(error)) => Err(Failure::Connect(error.to_string())),
-        Err(_) => Err(Failure::ConnectTimeout(timeout)),
+    Ok(socket)
+}
+
+/// A connect that failed: refused (RST to our SYN), or another reason.
+pub(crate) fn connect_failure(error: io::Error) -> Failure {
+    if error.kind() == io::ErrorKind::ConnectionRefused {
+        Failure::Refused
+    } else {
+        Failure::Connect(error.to_string())
     }
 }
 

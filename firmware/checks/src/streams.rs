@@ -17,19 +17,17 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Token};
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
 use crate::outcome::{Failure, Passed, Phase, ProbeResult};
-use crate::probe::{PreparedCheck, Steps, EXCHANGE_LIMIT_FACTOR};
+use crate::probe::{connect_failure, tcp_socket, PreparedCheck, Steps, EXCHANGE_LIMIT_FACTOR};
 use crate::response::{Progress, ResponseCheck, ResponseState};
 use crate::spec::CheckKind;
 
@@ -362,41 +360,13 @@ impl<T> StreamProbe<T> {
 /// A non-blocking connect to the check's address, from `bindto` if given.
 fn connect(check: &PreparedCheck) -> Result<TcpStream, Failure> {
     let spec = &check.spec;
-    let to = spec.connect_to;
-    let domain = match to {
-        SocketAddr::V4(_) => Domain::IPV4,
-        SocketAddr::V6(_) => Domain::IPV6,
-    };
-    let socket = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))
-        .map_err(|error| Failure::Connect(error.to_string()))?;
-    if let Some(addr) = spec.bindto {
-        // As in probe.rs: the source port is picked by connect(), per destination.
-        let _ = nix::sys::socket::setsockopt(
-            &socket,
-            nix::sys::socket::sockopt::IpBindAddressNoPort,
-            &true,
-        );
-        socket
-            .bind(&SocketAddr::new(addr, 0).into())
-            .map_err(|error| Failure::Bind {
-                addr,
-                error: error.to_string(),
-            })?;
-    }
-    match socket.connect(&to.into()) {
+    let socket = tcp_socket(spec.connect_to, spec.bindto)?;
+    match socket.connect(&spec.connect_to.into()) {
         Ok(()) => {}
         Err(error) if error.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
         Err(error) => return Err(connect_failure(error)),
     }
     Ok(TcpStream::from_std(std::net::TcpStream::from(socket)))
-}
-
-fn connect_failure(error: io::Error) -> Failure {
-    if error.kind() == io::ErrorKind::ConnectionRefused {
-        Failure::Refused
-    } else {
-        Failure::Connect(error.to_string())
-    }
 }
 
 fn io_failure(phase: Phase, error: io::Error) -> Failure {
