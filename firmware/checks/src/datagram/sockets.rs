@@ -25,8 +25,12 @@ use crate::icmp;
 /// <linux/icmp.h> ICMP_FILTER and <linux/icmpv6.h> ICMPV6_FILTER.
 const ICMP_FILTER: nix::libc::c_int = 1;
 const ICMPV6_FILTER: nix::libc::c_int = 1;
-/// Room for a burst of replies (keepalived gives its ping sockets 128 KiB too).
-const RECEIVE_BUFFER: usize = 256 * 1024;
+/// Room for the replies of a few seconds of probes: one socket takes the answers of
+/// thousands of servers (keepalived gives each of its per-checker ping sockets 128 KiB),
+/// and a checker that a busy box keeps from reading for a moment must not lose them. A
+/// queued reply costs a few hundred bytes of kernel memory; nothing is used while the
+/// queue is empty.
+const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
 /// A raw ICMP (ICMPv6) socket that receives only echo replies, from `bindto` if given.
 pub fn echo_socket(v6: bool, bindto: Option<IpAddr>) -> io::Result<UdpSocket> {
@@ -66,8 +70,10 @@ pub fn udp_socket(v6: bool, bindto: Option<IpAddr>) -> io::Result<UdpSocket> {
 
 fn finish(socket: Socket, v6: bool, bindto: Option<IpAddr>) -> io::Result<UdpSocket> {
     socket.set_nonblocking(true)?;
-    // Best effort: the default is enough below a few thousand replies a second.
-    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    // Beyond net.core.rmem_max as root (the balancer is); else as much as that allows.
+    if setsockopt(&socket, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
+        let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    }
     let any = if v6 {
         IpAddr::V6(Ipv6Addr::UNSPECIFIED)
     } else {
