@@ -51,14 +51,25 @@ fn keepalived_conf(servers: u32, check: &str) -> String {
 }
 
 /// Answers every connection on port 80 of every address with a small HTTP 200, and
-/// echoes every datagram to UDP port 80.
+/// echoes every datagram to UDP port 80 from the address it was sent to (IP_PKTINFO, 8 in
+/// <linux/in.h>): one socket bound to 0.0.0.0 would answer from the interface's first
+/// address, which neither checker takes as the server's reply.
 const RESPONDER: &str = "
-import asyncio
-class Echo(asyncio.DatagramProtocol):
-    def connection_made(self, transport):
-        self.transport = transport
-    def datagram_received(self, data, addr):
-        self.transport.sendto(data, addr)
+import asyncio, socket, struct, threading
+IP_PKTINFO = 8
+def echo():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind(('0.0.0.0', 80))
+    while True:
+        data, ancillary, _, peer = s.recvmsg(2048, socket.CMSG_SPACE(12))
+        for level, kind, info in ancillary:
+            if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                to = struct.unpack('I4s4s', info[:12])[2]
+                source = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack('I4s4s', 0, to, bytes(4)))]
+                s.sendmsg([data], source, 0, peer)
+threading.Thread(target=echo, daemon=True).start()
 async def serve(reader, writer):
     try:
         await asyncio.wait_for(reader.readuntil(b'\\r\\n\\r\\n'), 5)
@@ -68,7 +79,6 @@ async def serve(reader, writer):
         pass
     writer.close()
 async def main():
-    await asyncio.get_running_loop().create_datagram_endpoint(Echo, local_addr=('0.0.0.0', 80))
     server = await asyncio.start_server(serve, '0.0.0.0', 80, backlog=4096)
     await server.serve_forever()
 asyncio.run(main())
