@@ -3,7 +3,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use checks::{CheckKind, CheckSpec, HttpCheck, StatusCodes, Timing, Url};
+use checks::{
+    udp, CheckKind, CheckSpec, DnsCheck, HttpCheck, HttpProtocol, RegexCheck, ReplyPattern,
+    SmtpCheck, StatusCodes, Timing, UdpCheck, Url,
+};
 use config::keepalived::{self, GroupEntry, Keepalived, LbKind, VsKey};
 use ipvs::{Forward, Protocol, Service, ServiceKey};
 
@@ -119,9 +122,7 @@ fn real_server(
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         upper_threshold: 0,
         lower_threshold: 0,
-        // PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK are read but not run yet (the
-        // reader notes them as not yet acted on).
-        checks: rs.checks.iter().filter_map(|c| check(vs, rs, c)).collect(),
+        checks: rs.checks.iter().map(|c| check(vs, rs, c)).collect(),
     }
 }
 
@@ -129,56 +130,134 @@ fn check(
     vs: &keepalived::VirtualServer,
     rs: &keepalived::RealServer,
     c: &keepalived::Check,
-) -> Option<CheckSpec> {
-    let connect_to = SocketAddr::new(
-        c.connect_ip.unwrap_or(rs.ip),
-        c.connect_port.unwrap_or(rs.port),
-    );
+) -> CheckSpec {
+    let connect_to = match c.kind {
+        // An echo request has no port.
+        keepalived::CheckKind::Ping => SocketAddr::new(c.connect_ip.unwrap_or(rs.ip), 0),
+        _ => SocketAddr::new(
+            c.connect_ip.unwrap_or(rs.ip),
+            c.connect_port.unwrap_or(rs.port),
+        ),
+    };
     let kind = match c.kind {
         keepalived::CheckKind::Tcp => CheckKind::Tcp,
         keepalived::CheckKind::HttpGet | keepalived::CheckKind::SslGet => {
-            let urls = c
-                .urls
-                .iter()
-                .map(|u| Url {
-                    status_codes: match &u.status_code {
-                        Some(codes) => {
-                            StatusCodes::from_ranges(codes.0.iter().map(|(low, high)| *low..=*high))
-                                .unwrap_or_default()
-                        }
-                        None => StatusCodes::default(),
-                    },
-                    digest: u.digest,
-                    ..Url::new(u.path.clone())
-                })
-                .collect();
-            let mut http = HttpCheck::new(urls);
-            http.tls = c.kind == keepalived::CheckKind::SslGet;
-            http.virtualhost = c
-                .virtualhost
-                .clone()
-                .or_else(|| rs.virtualhost.clone())
-                .or_else(|| vs.virtualhost.clone());
-            CheckKind::Http(http)
+            CheckKind::Http(http_check(vs, rs, c))
         }
-        _ => return None,
+        keepalived::CheckKind::Ping => CheckKind::Ping,
+        keepalived::CheckKind::Udp => CheckKind::Udp(udp_check(c)),
+        keepalived::CheckKind::Dns => CheckKind::Dns(DnsCheck {
+            // The reader took only keepalived's type words, which are the checker's.
+            qtype: c
+                .dns_type
+                .as_deref()
+                .and_then(|word| word.parse().ok())
+                .unwrap_or_default(),
+            name: c.dns_name.clone().unwrap_or_else(|| ".".into()),
+        }),
+        keepalived::CheckKind::Smtp => CheckKind::Smtp(match &c.helo_name {
+            Some(name) => SmtpCheck {
+                helo_name: name.clone(),
+            },
+            None => SmtpCheck::default(),
+        }),
     };
     // A check's own setting, else its real server's, else its virtual server's.
     let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
     let timing = Timing {
         connect_timeout: c.connect_timeout,
         retry: c.retry,
+        // DNS_CHECK's default is its delay_loop.
         delay_before_retry: c.delay_before_retry_or_default().unwrap_or(delay_loop),
         delay_loop,
         warmup: c.warmup.unwrap_or(delay_loop),
         alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
     };
-    Some(CheckSpec {
+    CheckSpec {
         kind,
         connect_to,
         bindto: c.bindto,
         timing,
-    })
+    }
+}
+
+/// HTTP_GET and SSL_GET: the URLs, and where each setting comes from (keepalived's
+/// order for the Host: url, checker, real server, virtual server).
+fn http_check(
+    vs: &keepalived::VirtualServer,
+    rs: &keepalived::RealServer,
+    c: &keepalived::Check,
+) -> HttpCheck {
+    let urls = c
+        .urls
+        .iter()
+        .map(|u| Url {
+            status_codes: match &u.status_code {
+                Some(codes) => {
+                    StatusCodes::from_ranges(codes.0.iter().map(|(low, high)| *low..=*high))
+                        .unwrap_or_default()
+                }
+                None => StatusCodes::default(),
+            },
+            digest: u.digest,
+            virtualhost: u.virtualhost.clone(),
+            regex: u.regex.as_ref().map(|pattern| RegexCheck {
+                pattern: pattern.clone(),
+                // The reader took only keepalived's option words, which are the checker's.
+                options: u
+                    .regex_options
+                    .iter()
+                    .filter_map(|word| word.parse().ok())
+                    .collect(),
+                no_match: u.regex_no_match,
+                min_offset: u.regex_min_offset.unwrap_or(0) as usize,
+                max_offset: u.regex_max_offset.map(|max| max as usize),
+            }),
+            tls_compliant: u.tls_compliant,
+            ..Url::new(u.path.clone())
+        })
+        .collect();
+    let mut http = HttpCheck::new(urls);
+    http.tls = c.kind == keepalived::CheckKind::SslGet;
+    http.virtualhost = c
+        .virtualhost
+        .clone()
+        .or_else(|| rs.virtualhost.clone())
+        .or_else(|| vs.virtualhost.clone());
+    http.enable_sni = c.enable_sni;
+    http.sni_name = c.sni_name.clone();
+    http.tls_compliant = c.tls_compliant;
+    http.fast_recovery = c.fast_recovery;
+    http.protocol = match c.http_protocol.as_deref() {
+        Some("1.1") => HttpProtocol::Http11,
+        Some("1.0C") | Some("1.0c") => HttpProtocol::Http10Close,
+        _ => HttpProtocol::Http10,
+    };
+    http
+}
+
+/// UDP_CHECK: the hex strings as bytes (and `x` nibbles as bits not compared).
+fn udp_check(c: &keepalived::Check) -> UdpCheck {
+    let reply = c
+        .require_reply
+        .as_ref()
+        .and_then(|r| r.data.as_ref())
+        .map(|data| {
+            let (bytes, compared) = data.bytes_and_mask();
+            let ignored = compared.iter().map(|bits| !bits).collect();
+            ReplyPattern::new(bytes, ignored).unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let length = |value: Option<u32>, default: u16| {
+        value.map_or(default, |n| u16::try_from(n).unwrap_or(u16::MAX))
+    };
+    UdpCheck {
+        payload: c.payload.as_ref().map(|hex| hex.bytes_and_mask().0),
+        require_reply: c.require_reply.is_some(),
+        reply,
+        min_reply_length: length(c.min_reply_length, 0),
+        max_reply_length: length(c.max_reply_length, udp::DEFAULT_MAX_REPLY_LENGTH),
+    }
 }
 
 #[cfg(test)]
@@ -297,3 +376,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod native_checks;
