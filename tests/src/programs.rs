@@ -80,3 +80,44 @@ for _ in range(int(sys.argv[1])):
     time.sleep(0.2)
 print('sent', flush=True)
 "#;
+
+/// `UDP_ECHO PORT`: answers every datagram to PORT with the same bytes.
+pub const UDP_ECHO: &str = "
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('', int(sys.argv[1])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+";
+
+/// `DNS_RESPONDER RCODE`: a DNS server on UDP port 53 that answers every query with its
+/// own question, QR and RA set and the given RCODE (RFC 1035 §4.1.1), and no records:
+/// enough for keepalived's DNS_CHECK, which looks at the id, QR and RCODE only.
+pub const DNS_RESPONDER: &str = "
+import socket, sys
+rcode = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('', 53))
+while True:
+    query, peer = s.recvfrom(512)
+    if len(query) < 12 or query[2] & 0x80:
+        continue
+    flags = bytes([0x80 | (query[2] & 0x79), 0x80 | rcode])
+    s.sendto(query[:2] + flags + query[4:6] + bytes(6) + query[12:], peer)
+";
+
+/// `STATUS_HTTP FILE`: an HTTP server on port 80 answering every request with the status
+/// code written in FILE at that moment (and an empty body).
+pub const STATUS_HTTP: &str = "
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = int(open(sys.argv[1]).read().strip())
+        self.send_response(code)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(('', 80), Handler).serve_forever()
+";
