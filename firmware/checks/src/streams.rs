@@ -68,15 +68,30 @@ struct StreamProbe<T> {
 
 enum State {
     Connecting,
-    Sending { written: usize },
+    Sending {
+        written: usize,
+    },
     Receiving(ResponseState),
+    /// The verdict is out; waiting for the server's FIN before closing (see
+    /// [`StreamProbe::drain`]).
+    Draining {
+        drained: usize,
+    },
 }
+
+/// What a probe reads after its verdict before it closes anyway.
+const MAX_DRAIN: usize = 64 * 1024;
 
 /// What handling a probe's readiness came to.
 enum Step {
     /// Wait for more readiness (or the deadline).
     Wait,
+    /// The verdict; the socket is closed.
     Done(Result<Passed, Failure>),
+    /// The verdict, with the response still open: drain it to the server's close.
+    Judged(Result<Passed, Failure>),
+    /// Drained: close without a further verdict.
+    Closed,
 }
 
 impl<T: Copy> Streams<T> {
@@ -207,6 +222,11 @@ impl<T: Copy> Streams<T> {
                 State::Connecting => Failure::ConnectTimeout(probe.steps.step),
                 State::Sending { .. } => probe.steps.timeout(Phase::Request),
                 State::Receiving(_) => probe.steps.timeout(Phase::Response),
+                // The server did not close in time: we do.
+                State::Draining { .. } => {
+                    self.close(slot);
+                    continue;
+                }
             };
             self.end(slot, Err(failure));
         }
@@ -239,6 +259,21 @@ impl<T: Copy> Streams<T> {
         let before = probe.deadline;
         match probe.advance() {
             Step::Done(verdict) => self.end(slot, verdict),
+            Step::Judged(verdict) => {
+                self.finished.push((probe.token, result(verdict)));
+                probe.state = State::Draining { drained: 0 };
+                // What came with the verdict, the FIN perhaps, is read now: the socket is
+                // edge-triggered, and no new edge comes for data already there.
+                if let Step::Closed = probe.advance() {
+                    self.close(slot);
+                    return;
+                }
+                probe.deadline = Instant::now() + probe.steps.step;
+                self.deadlines.push(Reverse((probe.deadline, slot, serial)));
+            }
+            Step::Closed => {
+                self.close(slot);
+            }
             Step::Wait if probe.deadline != before => {
                 self.deadlines.push(Reverse((probe.deadline, slot, serial)));
             }
@@ -249,14 +284,23 @@ impl<T: Copy> Streams<T> {
     /// The probe in `slot` ends with `verdict`: its socket is closed (a FIN, as when a
     /// tokio stream is dropped; closing also takes it out of the epoll set).
     fn end(&mut self, slot: usize, verdict: Result<Passed, Failure>) {
-        if let Some(probe) = self.probes.get_mut(slot).and_then(Option::take) {
-            self.free.push(slot);
-            let result = match verdict {
-                Ok(passed) => ProbeResult::Passed(passed),
-                Err(failure) => ProbeResult::Failed(failure),
-            };
-            self.finished.push((probe.token, result));
+        if let Some(probe) = self.close(slot) {
+            self.finished.push((probe.token, result(verdict)));
         }
+    }
+
+    /// Closes the socket of the probe in `slot` and frees its place.
+    fn close(&mut self, slot: usize) -> Option<StreamProbe<T>> {
+        let probe = self.probes.get_mut(slot).and_then(Option::take)?;
+        self.free.push(slot);
+        Some(probe)
+    }
+}
+
+fn result(verdict: Result<Passed, Failure>) -> ProbeResult {
+    match verdict {
+        Ok(passed) => ProbeResult::Passed(passed),
+        Err(failure) => ProbeResult::Failed(failure),
     }
 }
 
@@ -268,6 +312,7 @@ impl<T> StreamProbe<T> {
                 State::Connecting if self.writable => self.connected(),
                 State::Sending { .. } if self.writable => self.send(),
                 State::Receiving(_) if self.readable => self.receive(),
+                State::Draining { .. } if self.readable => Some(self.drain()),
                 _ => return Step::Wait,
             };
             match step {
@@ -339,7 +384,7 @@ impl<T> StreamProbe<T> {
                 Err(error) => Err(error),
             });
             match read {
-                Ok(Some(Progress::Done(verdict))) => break Step::Done(verdict),
+                Ok(Some(Progress::Done(verdict))) => break Step::Judged(verdict),
                 Ok(Some(Progress::More)) => {}
                 Ok(None) => break Step::Done(response.end()),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
@@ -354,6 +399,35 @@ impl<T> StreamProbe<T> {
         };
         *state = response.pause();
         Some(step)
+    }
+
+    /// Reads and drops what the server still sends after the verdict, up to its close
+    /// ([`MAX_DRAIN`] at most). keepalived reads every response to the end of the stream;
+    /// waiting for the server's FIN the same way leaves TIME_WAIT with the server, where
+    /// keepalived leaves it, rather than with the balancer, whose kernel would otherwise
+    /// keep (and at 2,000 probes a second overflow) a TIME_WAIT socket per probe.
+    fn drain(&mut self) -> Step {
+        let State::Draining { drained } = &mut self.state else {
+            return Step::Wait;
+        };
+        loop {
+            let read = crate::probe::with_read_buffer(|buffer| self.stream.read(buffer));
+            match read {
+                Ok(0) => return Step::Closed,
+                Ok(n) => {
+                    *drained += n;
+                    if *drained > MAX_DRAIN {
+                        return Step::Closed;
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Step::Wait;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Step::Closed,
+            }
+        }
     }
 }
 
@@ -387,7 +461,8 @@ fn slot_of(token: Token) -> (usize, u32) {
 }
 
 /// One probe alone, on an epoll set of its own (the probe tests compare it with
-/// [`crate::Prober::run`]).
+/// [`crate::Prober::run`]); it returns once the probe has closed its socket, as the
+/// scheduler's do after their verdict.
 pub async fn probe_once(check: &PreparedCheck, url: Option<usize>) -> ProbeResult {
     let mut streams = match Streams::new() {
         Ok(streams) => streams,
@@ -396,16 +471,16 @@ pub async fn probe_once(check: &PreparedCheck, url: Option<usize>) -> ProbeResul
     streams.start(Arc::new(check.clone()), url, ());
     let mut finished = Vec::new();
     loop {
+        streams.take_finished(&mut finished);
+        if !finished.is_empty() && streams.is_empty() {
+            return finished.swap_remove(0).1;
+        }
         let wake = streams.next_deadline();
         tokio::select! {
             () = std::future::poll_fn(|cx| streams.poll_events(cx)) => {}
             () = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {
                 streams.expire(Instant::now());
             }
-        }
-        streams.take_finished(&mut finished);
-        if let Some((_, result)) = finished.pop() {
-            return result;
         }
     }
 }

@@ -279,3 +279,40 @@ async fn a_regex_on_the_body_decides_the_probe() {
         ProbeResult::Failed(Failure::Regex { matched: false, .. })
     ));
 }
+
+#[tokio::test]
+async fn after_its_verdict_an_http_probe_waits_for_the_server_to_close_first() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // keepalived reads every response to its end, so the server closes first and keeps
+    // the TIME_WAIT. The server here answers, then waits a moment for the client's FIN.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request).await.unwrap();
+        stream
+            .write_all(&http_response("200 OK", HELLO))
+            .await
+            .unwrap();
+        let mut rest = [0u8; 16];
+        let client_closed_first = matches!(
+            tokio::time::timeout(Duration::from_millis(300), stream.read(&mut rest)).await,
+            Ok(Ok(0))
+        );
+        drop(stream);
+        client_closed_first
+    });
+    assert_eq!(
+        probe(&http(addr, Url::new("/"))).await,
+        ProbeResult::Passed(Passed::Http { status: 200 })
+    );
+    let client_closed_first = tokio::time::timeout(PATIENCE, server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !client_closed_first,
+        "the probe closed before the server did"
+    );
+}
