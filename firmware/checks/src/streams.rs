@@ -40,8 +40,11 @@ pub struct Streams<T> {
     events: Events,
     probes: Vec<Option<StreamProbe<T>>>,
     free: Vec<usize>,
-    /// (deadline of the current step, slot, serial), earliest first; entries of probes
-    /// that moved on or ended are skipped.
+    /// (deadline, slot, serial), earliest first: one entry per probe, pushed when it
+    /// starts. A probe's deadline only moves later (each step has its own); its entry is
+    /// pushed again with the new one when the old comes due, and an ended probe's entry is
+    /// dropped then. At thousands of probes a second, an entry per step would keep tens of
+    /// thousands of stale ones (a megabyte) until their times came.
     deadlines: BinaryHeap<Reverse<(Instant, usize, u32)>>,
     next_serial: u32,
     /// Results not yet taken by [`Streams::take_finished`].
@@ -215,7 +218,12 @@ impl<T: Copy> Streams<T> {
             let Some(probe) = self.probes.get(slot).and_then(Option::as_ref) else {
                 continue;
             };
-            if probe.serial != serial || probe.deadline != deadline {
+            if probe.serial != serial {
+                continue;
+            }
+            if probe.deadline > deadline {
+                // The probe moved on to a later step: its deadline is further out.
+                self.deadlines.push(Reverse((probe.deadline, slot, serial)));
                 continue;
             }
             let failure = match probe.state {
@@ -256,7 +264,6 @@ impl<T: Copy> Streams<T> {
         }
         probe.readable |= readable;
         probe.writable |= writable;
-        let before = probe.deadline;
         match probe.advance() {
             Step::Done(verdict) => self.end(slot, verdict),
             Step::Judged(verdict) => {
@@ -269,13 +276,9 @@ impl<T: Copy> Streams<T> {
                     return;
                 }
                 probe.deadline = Instant::now() + probe.steps.step;
-                self.deadlines.push(Reverse((probe.deadline, slot, serial)));
             }
             Step::Closed => {
                 self.close(slot);
-            }
-            Step::Wait if probe.deadline != before => {
-                self.deadlines.push(Reverse((probe.deadline, slot, serial)));
             }
             Step::Wait => {}
         }
