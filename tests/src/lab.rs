@@ -76,6 +76,82 @@ impl Host {
         crate::netns::within(self, f)
     }
 
+    /// The MAC address of the host's `eth0`.
+    pub fn mac(&self) -> Result<String, Error> {
+        self.mac_of("eth0")
+    }
+
+    /// The MAC address of the host's interface `dev`.
+    pub fn mac_of(&self, dev: &str) -> Result<String, Error> {
+        let out = self.run(&["cat", &format!("/sys/class/net/{dev}/address")])?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The link-layer address the host's neighbour table (ARP or NDP) has for
+    /// `address`, if any.
+    pub fn neighbour(&self, address: &str) -> Option<String> {
+        let out = self.output(&["ip", "neigh", "show", address]).ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut words = text.split_whitespace();
+        words.find(|w| *w == "lladdr")?;
+        words.next().map(String::from)
+    }
+
+    /// Waits up to `limit` until the host's neighbour entry for `address` is `mac`.
+    pub fn wait_neighbour(&self, address: &str, mac: &str, limit: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let seen = self.neighbour(address);
+            if seen.as_deref() == Some(mac) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "{} has {seen:?} for {address}, not {mac}: no announcement seen",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Adds an IPv6 address (CIDR) to `eth0` without duplicate address detection, and
+    /// waits until the kernel's own link-local address of `eth0` is usable; that address.
+    pub fn add_ipv6(&self, address: &str) -> Result<std::net::Ipv6Addr, Error> {
+        self.run(&["ip", "-6", "addr", "add", address, "dev", "eth0", "nodad"])?;
+        self.wait_link_local("eth0")
+    }
+
+    /// Waits up to 10 s until `dev` has a link-local address that is no longer tentative
+    /// (duplicate address detection takes about a second after a link comes up); it.
+    pub fn wait_link_local(&self, dev: &str) -> Result<std::net::Ipv6Addr, Error> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.run(&[
+                "ip", "-6", "-o", "addr", "show", "dev", dev, "scope", "link",
+            ])?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let ready = text
+                .lines()
+                .filter(|l| !l.contains("tentative"))
+                .find_map(|l| {
+                    let mut words = l.split_whitespace();
+                    words.find(|w| *w == "inet6")?;
+                    words.next()?.split('/').next()?.parse().ok()
+                });
+            if let Some(link_local) = ready {
+                return Ok(link_local);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "{}: no usable link-local address on {dev} after 10 s: {text}",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// One ping of `address`, true if it answered within 2 s.
     pub fn ping(&self, address: &str) -> bool {
         self.output(&["ping", "-c", "1", "-W", "2", address])
@@ -182,6 +258,25 @@ impl Lab {
         Ok(host)
     }
 
+    /// A second NIC `ifname` for `host`, on `net`'s bridge, up, without addresses.
+    pub fn add_nic(&mut self, host: &Host, net: Net, ifname: &str) -> Result<(), Error> {
+        let port = format!("h-{}-{ifname}", host.name);
+        self.in_switch(&[
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            ifname,
+            "netns",
+            &host.namespace,
+        ])?;
+        self.in_switch(&["link", "set", &port, "master", net.bridge(), "up"])?;
+        ip(&["-n", &host.namespace, "link", "set", ifname, "up"])
+    }
+
     /// Starts a long-running program in a host's namespace (a web server, a peer); it is
     /// killed by PID when the lab is dropped, or earlier with [`Lab::stop`].
     pub fn spawn(&mut self, host: &Host, args: &[&str], log_name: &str) -> Result<u32, Error> {
@@ -236,6 +331,17 @@ impl Lab {
             return Err(Error(format!("{pid} is not a program of this lab")));
         }
         kill(Pid::from_raw(pid as i32), signal).map_err(|e| Error(format!("signalling {pid}: {e}")))
+    }
+
+    /// SIGTERM to a program started with [`Lab::spawn`]; an error unless it exits
+    /// successfully within 5 s.
+    pub fn stop_gracefully(&mut self, pid: u32) -> Result<(), Error> {
+        self.signal(pid, Signal::SIGTERM)?;
+        match self.wait_exit(pid, Duration::from_secs(5)) {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => Err(Error(format!("{pid} ended with {status} on SIGTERM"))),
+            None => Err(Error(format!("{pid} still runs 5 s after SIGTERM"))),
+        }
     }
 
     /// Waits up to `limit` for a program started with [`Lab::spawn`] to exit; its

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use config::{IpPrefix, Route};
 use futures::TryStreamExt;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
@@ -85,6 +87,25 @@ impl Kernel {
                 .extend(routes.iter().filter_map(gateway_route));
         }
         Ok(actual)
+    }
+
+    /// Adds a virtual address (a VRRP VIP) to link `index`. An IPv6 one skips duplicate
+    /// address detection (IFA_F_NODAD, as keepalived adds them): while tentative the
+    /// kernel drops traffic to it for a second after every takeover, and the old master
+    /// may still hold it for a moment, which would fail DAD for good.
+    pub async fn add_virtual_address(&self, index: u32, prefix: IpPrefix) -> Result<(), Error> {
+        let mut request = self.handle.address().add(index, prefix.addr, prefix.len);
+        if prefix.addr.is_ipv6() {
+            let message = request.message_mut();
+            message.header.flags |= AddressHeaderFlags::Nodad;
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        request
+            .execute()
+            .await
+            .map_err(context(format!("adding {prefix} to link {index}")))
     }
 
     pub async fn apply(&self, op: &Op) -> Result<(), Error> {
@@ -176,17 +197,32 @@ fn actual_link(link: &LinkMessage, addresses: &[AddressMessage]) -> ActualLink {
         }
     }
     let index = link.header.index;
+    let mine = || addresses.iter().filter(move |a| a.header.index == index);
     ActualLink {
         index,
         name,
         mtu,
         up: link.header.flags.contains(LinkFlags::Up),
-        addresses: addresses
-            .iter()
-            .filter(|a| a.header.index == index)
+        addresses: mine().filter_map(address_prefix).collect(),
+        unusable: mine()
+            .filter(|a| unusable(a))
             .filter_map(address_prefix)
             .collect(),
     }
+}
+
+/// Tentative (in duplicate address detection) or failed it: the kernel will not send
+/// from it. The 32-bit IFA_FLAGS, when present, is the whole truth.
+fn unusable(message: &AddressMessage) -> bool {
+    let flags = message
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            AddressAttribute::Flags(f) => Some(*f),
+            _ => None,
+        })
+        .unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(message.header.flags.bits())));
+    flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed)
 }
 
 /// For IPv4 the local address is IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point links).

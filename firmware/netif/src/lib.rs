@@ -7,6 +7,7 @@
 
 pub mod announce;
 pub mod kernel;
+pub mod link_probe;
 pub mod nic;
 pub mod owned;
 pub mod plan;

@@ -31,6 +31,9 @@ pub struct ActualLink {
     pub mtu: u32,
     pub up: bool,
     pub addresses: Vec<IpPrefix>,
+    /// Those of `addresses` the kernel will not send from yet or ever: IPv6 ones still
+    /// in duplicate address detection (tentative) or that failed it.
+    pub unusable: Vec<IpPrefix>,
 }
 
 /// What the kernel reports: every link, and the gateway routes of the main table.
@@ -170,6 +173,7 @@ mod tests {
                     mtu: 65536,
                     up: true,
                     addresses: vec![p("127.0.0.1/8")],
+                    unusable: vec![],
                 },
                 ActualLink {
                     index: 2,
@@ -177,6 +181,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
+                    unusable: vec![],
                 },
                 ActualLink {
                     index: 3,
@@ -184,6 +189,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
+                    unusable: vec![],
                 },
             ],
             routes: vec![],
@@ -222,6 +228,7 @@ mod tests {
                     mtu: 65536,
                     up: true,
                     addresses: vec![p("127.0.0.1/8")],
+                    unusable: vec![],
                 },
                 ActualLink {
                     index: 2,
@@ -229,6 +236,7 @@ mod tests {
                     mtu: 9000,
                     up: true,
                     addresses: vec![p("192.168.33.20/24")],
+                    unusable: vec![],
                 },
                 ActualLink {
                     index: 3,
@@ -236,6 +244,7 @@ mod tests {
                     mtu: 1500,
                     up: true,
                     addresses: vec![p("192.168.0.101/24")],
+                    unusable: vec![],
                 },
             ],
             routes: vec![route("10.0.0.0/8", "192.168.0.1")],

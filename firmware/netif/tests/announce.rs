@@ -60,7 +60,7 @@ fn gratuitous_arp_reaches_the_segment() {
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let mac = [0x52, 0x54, 0, 0, 0, 0x10];
-        let announcer = Announcer::open("lb", lb_index, mac, None).unwrap();
+        let announcer = Announcer::open("lb", lb_index).unwrap();
         let vip = Ipv4Addr::new(192, 168, 0, 100);
         announcer.announce(IpAddr::V4(vip)).unwrap();
 

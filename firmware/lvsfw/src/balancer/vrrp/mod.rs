@@ -1,7 +1,6 @@
 //! VRRP in the balancer: keepalived.conf's instances and sync groups, one task per sync
 //! group (a lone instance is a group of one), and the status file for `lvsfw vrrp status`.
 
-mod link;
 pub mod spec;
 pub mod status;
 mod task;
@@ -219,7 +218,9 @@ impl Resolve for RoleNames<'_> {
     }
 }
 
-/// The kernel's links, for resolving names.
+/// The kernel's links, for resolving names, with the addresses it can send from: an
+/// IPv6 link-local address still in duplicate address detection is not one yet (the
+/// appliance tries the instance again a second later).
 pub async fn links(kernel: &Kernel) -> Result<Vec<LinkInfo>, String> {
     let actual = kernel.read().await.map_err(|e| e.to_string())?;
     Ok(actual
@@ -228,7 +229,11 @@ pub async fn links(kernel: &Kernel) -> Result<Vec<LinkInfo>, String> {
         .map(|l| LinkInfo {
             index: l.index,
             name: l.name,
-            addresses: l.addresses,
+            addresses: l
+                .addresses
+                .into_iter()
+                .filter(|a| !l.unusable.contains(a))
+                .collect(),
         })
         .collect())
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use netif::announce::Announcer;
 use netif::kernel::Kernel;
+use netif::link_probe::LinkProbe;
 use netif::vrrp_socket::{Received, VrrpSocket, GROUP_V4, GROUP_V6};
 use netif::Op;
 use tokio::sync::{mpsc, watch};
@@ -15,7 +16,6 @@ use vrrp::ah::{self, AhError, Seal};
 use vrrp::packet::{Auth, Error as PacketError, Version};
 use vrrp::{Action, Event, Instance, Invalid, Packet, Repr, State, SyncGroup};
 
-use super::link::LinkProbe;
 use super::spec::{GroupSpec, MemberSpec};
 use super::status::{self, InstanceStatus};
 use super::timer::Deadline;
@@ -122,16 +122,7 @@ impl GroupTask {
                 if announcers.iter().any(|(index, _)| *index == vip.ifindex) {
                     continue;
                 }
-                let mac = probe
-                    .mac(&vip.ifname)
-                    .map_err(|e| context(e, format!("{}: MAC of {}", m.name, vip.ifname)))?;
-                // Unsolicited NAs go out from the link-local address, which an IPv6
-                // instance has as its primary address on its own interface.
-                let link_local = match m.settings.primary_ip {
-                    IpAddr::V6(v6) if vip.ifindex == m.ifindex => Some(v6),
-                    _ => None,
-                };
-                let announcer = Announcer::open(&vip.ifname, vip.ifindex, mac, link_local)
+                let announcer = Announcer::open(&vip.ifname, vip.ifindex)
                     .map_err(|e| context(e, format!("{}: announcer on {}", m.name, vip.ifname)))?;
                 announcers.push((vip.ifindex, announcer));
             }
@@ -520,11 +511,11 @@ impl GroupTask {
 
     async fn add_addresses(&self, i: usize) {
         for vip in &self.members[i].spec.vips {
-            let op = Op::AddAddress {
-                index: vip.ifindex,
-                prefix: vip.prefix,
-            };
-            if let Err(e) = self.kernel.apply(&op).await {
+            let added = self
+                .kernel
+                .add_virtual_address(vip.ifindex, vip.prefix)
+                .await;
+            if let Err(e) = added {
                 log::error!("{}: {e}", self.members[i].spec.name);
             }
         }
