@@ -58,7 +58,7 @@ impl Host {
 
     /// An HTTP GET with curl (2 s limit); the body, or an error naming the failure.
     pub fn http_get(&self, url: &str) -> Result<String, Error> {
-        let out = self.output(&["curl", "-sS", "--max-time", "2", url])?;
+        let out = self.output(&["curl", "-sS", "-g", "--max-time", "2", url])?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -364,14 +364,29 @@ impl Lab {
 
     /// A web server answering `body` on port 80 of `host` (busybox httpd).
     pub fn serve_http(&mut self, host: &Host, body: &str) -> Result<u32, Error> {
-        let root = self.dir.join(format!("www-{}", host.name));
+        self.serve_http_on(host, "80", body)
+    }
+
+    /// A web server answering `body` on `bind` (busybox's `[IP:]PORT`, `[fd00::1]:8080`
+    /// for IPv6) of `host`; each `bind` of a host has its own folder and log.
+    pub fn serve_http_on(&mut self, host: &Host, bind: &str, body: &str) -> Result<u32, Error> {
+        let tag: String = if bind == "80" {
+            host.name.clone()
+        } else {
+            format!(
+                "{}-{}",
+                host.name,
+                bind.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            )
+        };
+        let root = self.dir.join(format!("www-{tag}"));
         std::fs::create_dir_all(&root)?;
         std::fs::write(root.join("index.html"), body)?;
         let root = root.to_string_lossy().into_owned();
         self.spawn(
             host,
-            &["busybox", "httpd", "-f", "-p", "80", "-h", &root],
-            &format!("httpd-{}", host.name),
+            &["busybox", "httpd", "-f", "-p", bind, "-h", &root],
+            &format!("httpd-{tag}"),
         )
     }
 

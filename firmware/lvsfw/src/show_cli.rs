@@ -108,7 +108,7 @@ mod tests {
                     mtu: 1500,
                     up: true,
                     addresses: vec!["10.0.5.1/24".parse().unwrap()],
-                    unusable: vec![],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 2,
@@ -116,7 +116,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
-                    unusable: vec![],
+                    ..Default::default()
                 },
             ],
             routes: vec![config::Route {

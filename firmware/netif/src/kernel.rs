@@ -204,25 +204,28 @@ fn actual_link(link: &LinkMessage, addresses: &[AddressMessage]) -> ActualLink {
         mtu,
         up: link.header.flags.contains(LinkFlags::Up),
         addresses: mine().filter_map(address_prefix).collect(),
-        unusable: mine()
-            .filter(|a| unusable(a))
+        tentative: mine()
+            .filter(|a| flags(a).contains(AddressFlags::Tentative))
+            .filter_map(address_prefix)
+            .collect(),
+        dad_failed: mine()
+            .filter(|a| flags(a).contains(AddressFlags::Dadfailed))
             .filter_map(address_prefix)
             .collect(),
     }
 }
 
-/// Tentative (in duplicate address detection) or failed it: the kernel will not send
-/// from it. The 32-bit IFA_FLAGS, when present, is the whole truth.
-fn unusable(message: &AddressMessage) -> bool {
-    let flags = message
+/// An address's flags: the 32-bit IFA_FLAGS when present (the whole truth), else the
+/// header's byte.
+fn flags(message: &AddressMessage) -> AddressFlags {
+    message
         .attributes
         .iter()
         .find_map(|a| match a {
             AddressAttribute::Flags(f) => Some(*f),
             _ => None,
         })
-        .unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(message.header.flags.bits())));
-    flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed)
+        .unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(message.header.flags.bits())))
 }
 
 /// For IPv4 the local address is IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point links).

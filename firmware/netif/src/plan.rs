@@ -24,16 +24,19 @@ pub struct Desired {
     pub routes: Vec<Route>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ActualLink {
     pub index: u32,
     pub name: String,
     pub mtu: u32,
     pub up: bool,
     pub addresses: Vec<IpPrefix>,
-    /// Those of `addresses` the kernel will not send from yet or ever: IPv6 ones still
-    /// in duplicate address detection (tentative) or that failed it.
-    pub unusable: Vec<IpPrefix>,
+    /// Those of `addresses` the kernel does not send from yet: IPv6 ones still in
+    /// duplicate address detection (tentative), for a second or two after the link
+    /// came up.
+    pub tentative: Vec<IpPrefix>,
+    /// Those of `addresses` that failed duplicate address detection: never usable.
+    pub dad_failed: Vec<IpPrefix>,
 }
 
 /// What the kernel reports: every link, and the gateway routes of the main table.
@@ -173,7 +176,7 @@ mod tests {
                     mtu: 65536,
                     up: true,
                     addresses: vec![p("127.0.0.1/8")],
-                    unusable: vec![],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 2,
@@ -181,7 +184,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
-                    unusable: vec![],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 3,
@@ -189,7 +192,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
-                    unusable: vec![],
+                    ..Default::default()
                 },
             ],
             routes: vec![],
@@ -228,7 +231,7 @@ mod tests {
                     mtu: 65536,
                     up: true,
                     addresses: vec![p("127.0.0.1/8")],
-                    unusable: vec![],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 2,
@@ -236,7 +239,7 @@ mod tests {
                     mtu: 9000,
                     up: true,
                     addresses: vec![p("192.168.33.20/24")],
-                    unusable: vec![],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 3,
@@ -244,7 +247,7 @@ mod tests {
                     mtu: 1500,
                     up: true,
                     addresses: vec![p("192.168.0.101/24")],
-                    unusable: vec![],
+                    ..Default::default()
                 },
             ],
             routes: vec![route("10.0.0.0/8", "192.168.0.1")],

@@ -176,6 +176,15 @@ fn check_address(text: &str) -> Result<IpPrefix, String> {
             p.addr
         ));
     }
+    if let IpAddr::V6(a) = p.addr {
+        // The page and the console's address need one that routes; every IPv6 NIC has
+        // a link-local address of its own anyway.
+        if a.is_unicast_link_local() {
+            return Err(format!(
+                "{a} is a link-local address, which needs a scope to be reached; give one that routes, e.g. fd00::10/64"
+            ));
+        }
+    }
     if let IpAddr::V4(a) = p.addr {
         if a.is_broadcast() {
             return Err(format!("{a} is the broadcast address"));
@@ -341,6 +350,46 @@ mod tests {
         assert_eq!(setup.hostname, "lb1");
         assert_eq!(setup.password, "an0ther-pass");
         // What the console hands to `lvsfw config setup` reads back the same.
+        assert_eq!(Setup::from_lines(&setup.to_lines()).unwrap(), setup);
+    }
+
+    #[test]
+    fn an_ipv6_management_address_and_gateway() {
+        let mut q = Questions::new(defaults());
+        let again = |q: &mut Questions, typed: &str| match q.answer(typed) {
+            Answer::Again(why) => why,
+            other => panic!("{typed:?} was taken: {other:?}"),
+        };
+        assert_eq!(
+            again(&mut q, "fe80::10/64"),
+            "fe80::10 is a link-local address, which needs a scope to be reached; give one that routes, e.g. fd00::10/64"
+        );
+        assert_eq!(
+            again(&mut q, "fd00:5::1"),
+            "give the prefix length too, e.g. fd00:5::1/64"
+        );
+        assert_eq!(q.answer("fd00:5::1/64"), Answer::Next);
+        // The IPv4 default gateway does not reach an IPv6 network.
+        assert_eq!(
+            q.prompt(),
+            "Default gateway (\"none\" for no gateway) [none]: "
+        );
+        assert_eq!(
+            again(&mut q, "10.0.2.2"),
+            "10.0.2.2 is not of the same family as fd00:5::1/64"
+        );
+        assert_eq!(
+            again(&mut q, "fd00:6::1"),
+            "fd00:6::1 is not in the management network fd00:5::/64; the gateway must be reachable on it"
+        );
+        assert_eq!(q.answer("fd00:5::fffe"), Answer::Next);
+        assert_eq!(q.answer("lb1"), Answer::Next);
+        assert_eq!(q.answer("s3cret-pass"), Answer::Next);
+        let Answer::Done(setup) = q.answer("s3cret-pass") else {
+            panic!()
+        };
+        assert_eq!(setup.management, "fd00:5::1/64".parse().unwrap());
+        assert_eq!(setup.gateway, Some("fd00:5::fffe".parse().unwrap()));
         assert_eq!(Setup::from_lines(&setup.to_lines()).unwrap(), setup);
     }
 }

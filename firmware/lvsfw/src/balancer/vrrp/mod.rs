@@ -218,22 +218,28 @@ impl Resolve for RoleNames<'_> {
     }
 }
 
-/// The kernel's links, for resolving names, with the addresses it can send from: an
-/// IPv6 link-local address still in duplicate address detection is not one yet (the
-/// appliance tries the instance again a second later).
+/// The kernel's links, for resolving names. An address that failed duplicate address
+/// detection is left out; one still in it (an IPv6 link-local address for a second or
+/// two after its link came up) comes last, so a usable one is preferred as an
+/// instance's source, and a tentative one is taken rather than none: the instance
+/// starts as backup, and its adverts leave once the kernel allows the address.
 pub async fn links(kernel: &Kernel) -> Result<Vec<LinkInfo>, String> {
     let actual = kernel.read().await.map_err(|e| e.to_string())?;
     Ok(actual
         .links
         .into_iter()
-        .map(|l| LinkInfo {
-            index: l.index,
-            name: l.name,
-            addresses: l
+        .map(|l| {
+            let (mut usable, tentative): (Vec<_>, Vec<_>) = l
                 .addresses
                 .into_iter()
-                .filter(|a| !l.unusable.contains(a))
-                .collect(),
+                .filter(|a| !l.dad_failed.contains(a))
+                .partition(|a| !l.tentative.contains(a));
+            usable.extend(tentative);
+            LinkInfo {
+                index: l.index,
+                name: l.name,
+                addresses: usable,
+            }
         })
         .collect())
 }

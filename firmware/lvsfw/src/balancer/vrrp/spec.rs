@@ -216,7 +216,7 @@ fn member(
         Some(ip) => ip,
         None => primary(link, ipv6, all_vips).ok_or_else(|| {
             let what = if ipv6 {
-                "usable IPv6 link-local address to send from (none, or still in duplicate address detection)"
+                "IPv6 link-local address to send from (none, or only ones that failed duplicate address detection)"
             } else {
                 "IPv4 address to send from"
             };

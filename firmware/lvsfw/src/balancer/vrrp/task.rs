@@ -90,6 +90,8 @@ struct Member {
     refresh_at: Option<Instant>,
     link_up: bool,
     ip_id: u16,
+    /// The last advert could not be sent (said once until one is sent again).
+    send_failing: bool,
 }
 
 pub struct GroupTask {
@@ -134,6 +136,7 @@ impl GroupTask {
                 refresh_at: None,
                 link_up: true,
                 ip_id: 0,
+                send_failing: false,
                 spec: m,
             });
         }
@@ -474,6 +477,7 @@ impl GroupTask {
         // One IP identification per advertisement, as keepalived (never 0: the kernel
         // would replace it after the AH ICV was computed over it).
         m.ip_id = m.ip_id.wrapping_add(1).max(1);
+        let mut failed = None;
         for dst in destinations {
             let bytes = match (&m.spec.ah_key, s.primary_ip, dst) {
                 (Some(key), IpAddr::V4(src), IpAddr::V4(dst4)) => {
@@ -501,11 +505,24 @@ impl GroupTask {
                 .map_err(|e| e.to_string())
                 .and_then(|b| m.socket.send(&b, dst).map_err(|e| e.to_string()));
             if let Err(e) = sent {
-                // keepalived too stays quiet about a priority-0 advert on a dead link.
-                if priority != 0 || m.link_up {
-                    log::error!("{}: sending to {dst}: {e}", m.spec.name);
-                }
+                failed.get_or_insert(format!("sending to {dst}: {e}"));
             }
+        }
+        match failed {
+            // keepalived too stays quiet about a priority-0 advert on a dead link.
+            Some(_) if priority == 0 && !m.link_up => {}
+            // Said once, not ten times a second: e.g. an IPv6 link-local source that is
+            // still in duplicate address detection right after boot.
+            Some(e) if !m.send_failing => {
+                log::error!("{}: {e}", m.spec.name);
+                m.send_failing = true;
+            }
+            Some(_) => {}
+            None if m.send_failing => {
+                log::info!("{}: adverts are sent again", m.spec.name);
+                m.send_failing = false;
+            }
+            None => {}
         }
     }
 

@@ -231,8 +231,8 @@ fn an_ipv6_instance_sends_from_the_link_local_address_or_does_not_start() {
     let k = read(
         "vrrp_instance V6 {\n interface eth0\n virtual_router_id 52\n version 3\n virtual_ipaddress {\n  fd00::100/64\n  fd00:33::10/64 dev eth1\n }\n}\n",
     );
-    // Without a usable link-local address (none, or still tentative: `links` leaves
-    // those out) the global address is not taken instead (RFC 5798 §5.1.2.1).
+    // Without a link-local address (none, or only failed ones: `links` leaves those
+    // out) the global address is not taken instead (RFC 5798 §5.1.2.1).
     let links = vec![
         link(2, "eth0", &["192.168.0.101/24", "fd00::101/64"]),
         link(3, "eth1", &[]),
@@ -241,7 +241,7 @@ fn an_ipv6_instance_sends_from_the_link_local_address_or_does_not_start() {
     assert!(groups_now.is_empty());
     assert_eq!(
         unstartable[0].reason_for("V6"),
-        "interface eth0 has no usable IPv6 link-local address to send from (none, or still in duplicate address detection)"
+        "interface eth0 has no IPv6 link-local address to send from (none, or only ones that failed duplicate address detection)"
     );
     let links = vec![
         link(2, "eth0", &["fd00::101/64", "fe80::5054:ff:fe00:10/64"]),
