@@ -277,6 +277,32 @@ impl Lab {
         ip(&["-n", &host.namespace, "link", "set", ifname, "up"])
     }
 
+    /// Puts `host` on 802.1Q VLAN `vid` of its `eth0`'s network as well: a tap device
+    /// `vlanVID` with `address` (CIDR), whose frames [`crate::programs::VLAN_TAGGER`]
+    /// tags and untags (the lab's kernel has no VLAN driver of its own).
+    pub fn add_vlan(&mut self, host: &Host, vid: u16, address: &str) -> Result<(), Error> {
+        let tap = format!("vlan{vid}");
+        let log = format!("vlan-{}-{vid}", host.name);
+        let vid_text = vid.to_string();
+        self.spawn(
+            host,
+            &[
+                "python3",
+                "-c",
+                crate::programs::VLAN_TAGGER,
+                "eth0",
+                &tap,
+                &vid_text,
+            ],
+            &log,
+        )?;
+        self.wait_log(&log, "ready", Duration::from_secs(10))?;
+        host.run(&["ip", "addr", "add", address, "dev", &tap])?;
+        // Room for the tag in eth0's 1500 bytes.
+        host.run(&["ip", "link", "set", &tap, "mtu", "1496", "up"])?;
+        Ok(())
+    }
+
     /// Starts a long-running program in a host's namespace (a web server, a peer); it is
     /// killed by PID when the lab is dropped, or earlier with [`Lab::stop`].
     pub fn spawn(&mut self, host: &Host, args: &[&str], log_name: &str) -> Result<u32, Error> {
@@ -315,6 +341,23 @@ impl Lab {
 
     pub fn log_path(&self, log_name: &str) -> std::path::PathBuf {
         self.dir.join(format!("{log_name}.log"))
+    }
+
+    /// Waits up to `limit` until the log of the program spawned as `log_name` holds
+    /// `text` (how a program says it is ready).
+    pub fn wait_log(&self, log_name: &str, text: &str, limit: Duration) -> Result<(), Error> {
+        let path = self.log_path(log_name);
+        let deadline = Instant::now() + limit;
+        while !std::fs::read_to_string(&path).is_ok_and(|t| t.contains(text)) {
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "{log_name}: no \"{text}\" within {limit:?}; see {}",
+                    path.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// Stops a program started with [`Lab::spawn`]: SIGTERM, then SIGKILL after 2 s.

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::command::Error;
 use crate::lab::{Host, Lab, Net};
@@ -283,17 +283,7 @@ impl Capture {
             ],
             name,
         )?;
-        let log = lab.log_path(name);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening on")) {
-            if Instant::now() >= deadline {
-                return Err(Error(format!(
-                    "tcpdump did not start; see {}",
-                    log.display()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        lab.wait_log(name, "listening on", Duration::from_secs(10))?;
         Ok(Capture { path })
     }
 

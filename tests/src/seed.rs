@@ -223,3 +223,39 @@ pub fn hosts_3_2_dual(lab: &mut Lab) -> Result<(Hosts32, [u32; 2]), Error> {
     }
     Ok((hosts, servers))
 }
+
+/// The two-NIC board (ext and int only; management on int or a VLAN of it).
+pub const TWO_NIC_BOARD: &str = include_str!("../../board/qemu-2nic-x86_64/board.conf");
+/// The management VLAN of the lab's two-NIC boxes, on int.
+pub const MGMT_VLAN: u16 = 10;
+
+/// A two-NIC box's native configuration: ext and int, and the mgmt role as VLAN
+/// [`MGMT_VLAN`] on int with the mgmt address.
+pub fn vlan_mgmt_config(name: &str, (ext, int, mgmt): (&str, &str, &str)) -> String {
+    format!(
+        r#"{{"hostname": "{name}", "interfaces": [
+            {{"role": "ext", "addresses": ["{ext}/24"]}},
+            {{"role": "int", "addresses": ["{int}/24"]}},
+            {{"role": "mgmt", "vlan": {{"id": {MGMT_VLAN}, "on": "int"}}, "addresses": ["{mgmt}/24"]}}]}}"#
+    )
+}
+
+/// Scenario 3-2 on the two-NIC board with management (and so VRRP and the IPVS sync
+/// daemon, which the seed puts on its third NIC) on VLAN [`MGMT_VLAN`] of int.
+pub fn boot_3_2_vlan(
+    lab: &mut Lab,
+    name: &str,
+    state: &str,
+    addrs: (&str, &str, &str),
+) -> Result<Appliance, Error> {
+    lab.boot(ApplianceSpec {
+        name: name.into(),
+        board_conf: Some(TWO_NIC_BOARD.into()),
+        config_json: Some(vlan_mgmt_config(name, addrs)),
+        files: vec![(
+            "etc/lvsfw/keepalived.conf".into(),
+            lab_config_3_2(state).into_bytes(),
+        )],
+        ..ApplianceSpec::default()
+    })
+}

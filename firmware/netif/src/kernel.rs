@@ -8,12 +8,15 @@ use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::link::{
+    BondMode as KernelBondMode, InfoBond, InfoData, InfoVlan, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage,
+};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
-use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkBond, LinkUnspec, LinkVlan, RouteMessageBuilder};
 
-use crate::{Actual, ActualLink, Op};
+use crate::{Actual, ActualLink, BondMode, LinkKind, Op};
 
 /// The main routing table (RT_TABLE_MAIN).
 const MAIN_TABLE: u32 = 254;
@@ -172,6 +175,59 @@ impl Kernel {
                     "adding route {} via {}",
                     route.to, route.via
                 ))),
+            Op::AddVlan { name, parent, id } => link
+                .add(LinkVlan::new(name, *parent, *id).build())
+                .execute()
+                .await
+                .map_err(context(format!("making VLAN {id} {name} on link {parent}"))),
+            Op::AddBond {
+                name,
+                mode,
+                miimon_ms,
+            } => {
+                let kernel_mode = match mode {
+                    BondMode::ActiveBackup => KernelBondMode::ActiveBackup,
+                    BondMode::Lacp => KernelBondMode::Ieee8023Ad,
+                };
+                link.add(
+                    LinkBond::new(name)
+                        .mode(kernel_mode)
+                        .miimon(*miimon_ms)
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(context(format!("making bond {name} ({mode})")))
+            }
+            Op::DelLink { index, name } => link
+                .del(*index)
+                .execute()
+                .await
+                .map_err(context(format!("removing {name}"))),
+            Op::Enslave { index, bond } => {
+                let found: Vec<LinkMessage> = link
+                    .get()
+                    .match_name(bond.clone())
+                    .execute()
+                    .try_collect()
+                    .await
+                    .map_err(context(format!("looking up bond {bond}")))?;
+                let Some(master) = found.first().map(|l| l.header.index) else {
+                    return Ok(());
+                };
+                let down = LinkUnspec::new_with_index(*index).down().build();
+                link.set(down)
+                    .execute()
+                    .await
+                    .map_err(context(format!("taking link {index} down for {bond}")))?;
+                let join = LinkUnspec::new_with_index(*index)
+                    .controller(master)
+                    .build();
+                link.set(join)
+                    .execute()
+                    .await
+                    .map_err(context(format!("adding link {index} to bond {bond}")))
+            }
             Op::DelRoute(route) => self
                 .handle
                 .route()
@@ -189,10 +245,16 @@ impl Kernel {
 fn actual_link(link: &LinkMessage, addresses: &[AddressMessage]) -> ActualLink {
     let mut name = String::new();
     let mut mtu = 0;
+    let mut parent = None;
+    let mut master = None;
+    let mut infos: &[LinkInfo] = &[];
     for attribute in &link.attributes {
         match attribute {
             LinkAttribute::IfName(n) => name = n.clone(),
             LinkAttribute::Mtu(m) => mtu = *m,
+            LinkAttribute::Link(p) => parent = Some(*p),
+            LinkAttribute::Controller(m) => master = Some(*m),
+            LinkAttribute::LinkInfo(i) => infos = i,
             _ => {}
         }
     }
@@ -212,6 +274,40 @@ fn actual_link(link: &LinkMessage, addresses: &[AddressMessage]) -> ActualLink {
             .filter(|a| flags(a).contains(AddressFlags::Dadfailed))
             .filter_map(address_prefix)
             .collect(),
+        kind: link_kind(infos, parent),
+        master,
+    }
+}
+
+/// A VLAN (its parent and ID) or a bond (its mode and MII interval) from IFLA_LINKINFO.
+fn link_kind(infos: &[LinkInfo], parent: Option<u32>) -> Option<LinkKind> {
+    let data = infos.iter().find_map(|i| match i {
+        LinkInfo::Data(d) => Some(d),
+        _ => None,
+    });
+    match data? {
+        InfoData::Vlan(vlan) => Some(LinkKind::Vlan {
+            parent: parent?,
+            id: vlan.iter().find_map(|v| match v {
+                InfoVlan::Id(id) => Some(*id),
+                _ => None,
+            })?,
+        }),
+        InfoData::Bond(bond) => Some(LinkKind::Bond {
+            mode: bond.iter().find_map(|b| match b {
+                InfoBond::Mode(KernelBondMode::ActiveBackup) => Some(BondMode::ActiveBackup),
+                InfoBond::Mode(KernelBondMode::Ieee8023Ad) => Some(BondMode::Lacp),
+                _ => None,
+            }),
+            miimon_ms: bond
+                .iter()
+                .find_map(|b| match b {
+                    InfoBond::MiiMon(ms) => Some(*ms),
+                    _ => None,
+                })
+                .unwrap_or(0),
+        }),
+        _ => None,
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use config::{IpPrefix, Route};
 
+use crate::virtual_link::{BondMode, LinkKind};
 use crate::Owned;
 
 /// One NIC as the configuration wants it.
@@ -37,6 +38,10 @@ pub struct ActualLink {
     pub tentative: Vec<IpPrefix>,
     /// Those of `addresses` that failed duplicate address detection: never usable.
     pub dad_failed: Vec<IpPrefix>,
+    /// A VLAN or bond (what lvsfw makes); `None` for a NIC and anything else.
+    pub kind: Option<LinkKind>,
+    /// The bond this link is a member of.
+    pub master: Option<u32>,
 }
 
 /// What the kernel reports: every link, and the gateway routes of the main table.
@@ -71,6 +76,26 @@ pub enum Op {
     },
     DelRoute(Route),
     AddRoute(Route),
+    AddVlan {
+        name: String,
+        parent: u32,
+        id: u16,
+    },
+    AddBond {
+        name: String,
+        mode: BondMode,
+        miimon_ms: u32,
+    },
+    DelLink {
+        index: u32,
+        name: String,
+    },
+    /// Makes link `index` a member of the bond named `bond` (taken down first, as the
+    /// bonding driver wants; the bond raises its members itself).
+    Enslave {
+        index: u32,
+        bond: String,
+    },
 }
 
 /// The operations that turn `actual` into `desired`, in the order they must run.

@@ -253,6 +253,7 @@ pub fn set_interface(paths: &Paths, role: Role, addresses: &[String]) -> Result<
                 addresses: parsed.clone(),
                 mtu: None,
                 accept_ra: false,
+                vlan: None,
             }),
         }
         if role == Role::Mgmt {
@@ -427,16 +428,12 @@ pub fn password_of(native_text: &str) -> Option<PasswordHash> {
         .and_then(|c| c.admin.password)
 }
 
-/// The NIC roles of the box's board, when its board file can be read.
-pub fn board_roles(paths: &Paths) -> Option<Vec<Role>> {
+/// The roles of the box, when its board file can be read: the board's NICs, VLANs and
+/// bonds, and the VLANs `config` makes.
+pub fn board_roles(paths: &Paths, config: Option<&Config>) -> Option<Vec<Role>> {
     let text = std::fs::read_to_string(&paths.board).ok()?;
     let board = crate::board::parse(&text).ok()?;
-    Some(
-        Role::ALL
-            .into_iter()
-            .filter(|r| board.nic(*r).is_some())
-            .collect(),
-    )
+    Some(crate::roles::present(&board, config))
 }
 
 /// keepalived.conf text checked as a candidate part: alone, against the interfaces and
@@ -447,7 +444,7 @@ pub fn check_keepalived(
     name: &str,
     native: &Config,
 ) -> Result<config::keepalived::Read, config::Issues> {
-    let roles = board_roles(paths);
+    let roles = board_roles(paths, Some(native));
     config::keepalived::read_text(text, name).and_then(|read| {
         read.validate_with(native)?;
         read.check_bindings(native, roles.as_deref())?;
@@ -785,6 +782,7 @@ pub fn setup(paths: &Paths, answers: &Setup) -> Result<Applied, String> {
                 addresses: vec![answers.management],
                 mtu: None,
                 accept_ra: false,
+                vlan: None,
             }),
         }
         config.admin.management_address = Some(answers.management.addr);
@@ -804,7 +802,7 @@ pub fn unaddressed_roles_note(paths: &Paths) -> String {
         .ok()
         .and_then(|t| config::native::from_json(&t.native).ok())
         .unwrap_or_default();
-    let roles = board_roles(paths).unwrap_or_else(|| Role::ALL.to_vec());
+    let roles = board_roles(paths, Some(&config)).unwrap_or_else(|| Role::ALL.to_vec());
     let quiet: Vec<&str> = roles
         .iter()
         .filter(|r| config.interface(**r).is_none_or(|i| i.addresses.is_empty()))

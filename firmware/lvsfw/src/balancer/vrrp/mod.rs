@@ -192,10 +192,12 @@ impl Vrrp {
     }
 }
 
-/// The appliance's names: a role (`ext`, `int`, `mgmt`) is the NIC the board maps it
-/// to, found by PCI address or MAC (so also before it was renamed to its role).
+/// The appliance's names: a role (`ext`, `int`, `mgmt`) is the link the board (or the
+/// configuration, for a VLAN) gives it: a NIC found by PCI address or MAC (so also
+/// before it was renamed to its role), a VLAN or bond by its name.
 pub struct RoleNames<'a> {
     pub board: Option<&'a crate::board::Board>,
+    pub config: Option<&'a config::Config>,
     pub links: &'a [LinkInfo],
     pub class_net: &'a std::path::Path,
 }
@@ -206,15 +208,16 @@ impl Resolve for RoleNames<'_> {
             format!("interface {why}: on the appliance keepalived.conf names interfaces by role")
         })?;
         let board = self.board.ok_or("no usable board file")?;
-        let matcher = board
-            .nic(role)
-            .ok_or_else(|| format!("board {} has no {role} NIC", board.name))?;
-        let found = netif::nic::find(self.class_net, matcher)
-            .ok_or_else(|| format!("{role}: no NIC at {matcher}"))?;
+        let names: Vec<(u32, &str)> = self
+            .links
+            .iter()
+            .map(|l| (l.index, l.name.as_str()))
+            .collect();
+        let index = crate::roles::find(board, self.config, role, self.class_net, &names)?;
         self.links
             .iter()
-            .find(|l| l.index == found.index)
-            .ok_or_else(|| format!("{role}: link {} is gone", found.index))
+            .find(|l| l.index == index)
+            .ok_or_else(|| format!("{role}: link {index} is gone"))
     }
 }
 
