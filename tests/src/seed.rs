@@ -259,3 +259,19 @@ pub fn boot_3_2_vlan(
         ..ApplianceSpec::default()
     })
 }
+
+/// The PCI slot of the second ext NIC of [`bonded_ext_board`].
+pub const EXT_SECOND_SLOT: u8 = 0x18;
+
+/// The qemu-x86_64 board with ext a bond of two NICs (active-backup, miimon 100 ms),
+/// 0000:00:10.0 and 0000:00:18.0, whose MAC follows the active member
+/// (`fail_over_mac active`).
+pub fn bonded_ext_board() -> String {
+    let board = include_str!("../../board/qemu-x86_64/board.conf");
+    let bonded = format!(
+        "nic ext  bond active-backup miimon 100 fail_over_mac active pci 0000:00:10.0 pci 0000:00:{EXT_SECOND_SLOT:02x}.0"
+    );
+    let out = board.replace("nic ext  pci 0000:00:10.0", &bonded);
+    assert_ne!(out, board, "the qemu board's ext line changed");
+    out
+}

@@ -27,6 +27,9 @@ pub struct Board {
     /// Each role's link: a NIC, a VLAN on another role's link, or a bond of NICs.
     pub nics: Vec<(Role, RoleLink)>,
     pub modules: Vec<String>,
+    /// Parameters given to a module when it is loaded (`module bonding max_bonds=0`):
+    /// the module's name and its `KEY=VALUE` words, as modprobe's options.
+    pub module_options: Vec<(String, String)>,
     /// The configuration disk, by PCI address (`store pci ADDRESS`): the whole disk
     /// holds the saved configuration (see `ops::disk`).
     pub store: Option<String>,
@@ -116,8 +119,26 @@ pub fn parse(text: &str) -> Result<Board, Issues> {
                     Err((word, why)) => issues.push(at(args[1 + word].0), why),
                 }
             }
-            "module" if want(1, &mut issues, "one module name") => {
-                board.modules.push(args[0].1.to_string())
+            "module" if args.is_empty() => issues.push(
+                at(col),
+                "module: expected a module name and its KEY=VALUE options",
+            ),
+            "module" => {
+                let name = args[0].1.to_string();
+                let mut options = Vec::new();
+                for &(option_col, option) in &args[1..] {
+                    match option.split_once('=') {
+                        Some((key, _)) if !key.is_empty() => options.push(option),
+                        _ => issues.push(
+                            at(option_col),
+                            format!("module {name}: \"{option}\" is not a KEY=VALUE option"),
+                        ),
+                    }
+                }
+                if !options.is_empty() {
+                    board.module_options.push((name.clone(), options.join(" ")));
+                }
+                board.modules.push(name);
             }
             "store" if want(2, &mut issues, "pci ADDRESS") => {
                 if board.store.is_some() {
@@ -215,6 +236,7 @@ nic int  mac 52:54:00:00:00:11
 nic mgmt vlan 10 on int
 module virtio_net
 module ip_vs
+module bonding max_bonds=0
 store pci 0000:00:13.0
 ";
 
@@ -244,7 +266,11 @@ store pci 0000:00:13.0
                 on: Role::Int
             }))
         );
-        assert_eq!(b.modules, vec!["virtio_net", "ip_vs"]);
+        assert_eq!(b.modules, vec!["virtio_net", "ip_vs", "bonding"]);
+        assert_eq!(
+            b.module_options,
+            vec![("bonding".to_string(), "max_bonds=0".to_string())]
+        );
         assert_eq!(b.store.as_deref(), Some("0000:00:13.0"));
     }
 
@@ -298,7 +324,7 @@ store pci 0000:00:13.0
 
     #[test]
     fn every_error_names_line_and_column() {
-        let text = "name x\nnic dmz pci 0000:00:10.0\nnic ext pci 00:10.0\nmodul ip_vs\nnic ext pci 0000:00:10.0\nnic ext pci 0000:00:11.0\nmodule\nnic mgmt vlan 5000 on int\nnic int\n";
+        let text = "name x\nnic dmz pci 0000:00:10.0\nnic ext pci 00:10.0\nmodul ip_vs\nnic ext pci 0000:00:10.0\nnic ext pci 0000:00:11.0\nmodule\nnic mgmt vlan 5000 on int\nnic int\nmodule bonding max_bonds\n";
         let messages: Vec<String> = parse(text)
             .unwrap_err()
             .iter()
@@ -311,9 +337,10 @@ store pci 0000:00:13.0
                 "3:9: \"00:10.0\" is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:10.0)",
                 "4:1: unknown keyword \"modul\" (did you mean \"module\"?); expected one of name, hostname, console, kernel_package, cmdline, nic, module, store, watchdog, image",
                 "6:5: role ext is mapped twice",
-                "7:1: module: expected one module name",
+                "7:1: module: expected a module name and its KEY=VALUE options",
                 "8:15: \"5000\" is not a VLAN ID (1 to 4094)",
                 "9:1: nic: expected ROLE pci|mac ADDRESS, ROLE vlan ID on ROLE or ROLE bond MODE ...",
+                "10:16: module bonding: \"max_bonds\" is not a KEY=VALUE option",
             ]
         );
     }

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use config::{Config, Role, Vlan};
-use netif::{BondMode, NicMatch};
+use netif::{BondMode, FailOverMac, NicMatch};
 
 /// How a role's link is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,7 @@ pub struct Bond {
     /// How often the members' carrier is looked at; bonding's own default is 0 (never),
     /// which would leave a dead member active, so lvsfw's is 100 ms.
     pub miimon_ms: u32,
+    pub fail_over_mac: FailOverMac,
     pub members: Vec<NicMatch>,
 }
 
@@ -34,7 +35,7 @@ pub const MIIMON_MS: u32 = 100;
 
 /// Reads the words after `nic ROLE` of a board file:
 /// `pci ADDRESS`, `mac ADDRESS`, `vlan ID on ROLE` or
-/// `bond MODE [miimon MS] pci|mac ADDRESS [pci|mac ADDRESS...]`. An error names the word
+/// `bond MODE [miimon MS] [fail_over_mac none|active] pci|mac ADDRESS [pci|mac ADDRESS...]`. An error names the word
 /// (its index in `words`) it is about.
 pub fn parse_nic(role: Role, words: &[&str]) -> Result<RoleLink, (usize, String)> {
     match words {
@@ -54,6 +55,7 @@ pub fn parse_nic(role: Role, words: &[&str]) -> Result<RoleLink, (usize, String)
         ["bond", mode, rest @ ..] => {
             let mode: BondMode = mode.parse().map_err(|why| (1, why))?;
             let mut miimon_ms = MIIMON_MS;
+            let mut fail_over_mac = FailOverMac::None;
             let mut members = Vec::new();
             let mut at = 2;
             while at < words.len() {
@@ -64,6 +66,9 @@ pub fn parse_nic(role: Role, words: &[&str]) -> Result<RoleLink, (usize, String)
                             .ok()
                             .filter(|ms| (1..=10_000).contains(ms))
                             .ok_or((at + 1, format!("miimon: \"{ms}\" is not 1 to 10000 ms")))?;
+                    }
+                    ["fail_over_mac", policy, ..] => {
+                        fail_over_mac = policy.parse().map_err(|why| (at + 1, why))?;
                     }
                     [kind, value, ..] => {
                         members.push(NicMatch::parse(kind, value).map_err(|why| (at, why))?)
@@ -76,12 +81,13 @@ pub fn parse_nic(role: Role, words: &[&str]) -> Result<RoleLink, (usize, String)
             if rest.is_empty() || members.is_empty() {
                 return Err((
                     0,
-                    "bond: expected bond MODE [miimon MS] pci|mac ADDRESS...".into(),
+                    "bond: expected bond MODE [miimon MS] [fail_over_mac none|active] pci|mac ADDRESS...".into(),
                 ));
             }
             Ok(RoleLink::Bond(Bond {
                 mode,
                 miimon_ms,
+                fail_over_mac,
                 members,
             }))
         }
@@ -169,6 +175,7 @@ mod tests {
             Ok(RoleLink::Bond(Bond {
                 mode: BondMode::ActiveBackup,
                 miimon_ms: MIIMON_MS,
+                fail_over_mac: FailOverMac::None,
                 members: vec![
                     NicMatch::Pci("0000:00:10.0".into()),
                     NicMatch::Mac([0x52, 0x54, 0, 0, 0, 0x14])
@@ -178,13 +185,15 @@ mod tests {
         assert_eq!(
             parse_nic(
                 Role::Ext,
-                &words("bond 802.3ad miimon 50 pci 0000:00:10.0 pci 0000:00:14.0")
+                &words(
+                    "bond 802.3ad miimon 50 fail_over_mac active pci 0000:00:10.0 pci 0000:00:14.0"
+                )
             )
             .map(|l| match l {
-                RoleLink::Bond(b) => (b.mode, b.miimon_ms, b.members.len()),
+                RoleLink::Bond(b) => (b.mode, b.miimon_ms, b.fail_over_mac, b.members.len()),
                 _ => panic!(),
             }),
-            Ok((BondMode::Lacp, 50, 2))
+            Ok((BondMode::Lacp, 50, FailOverMac::Active, 2))
         );
     }
 
@@ -225,7 +234,7 @@ mod tests {
             err(Role::Ext, "bond active-backup"),
             (
                 0,
-                "bond: expected bond MODE [miimon MS] pci|mac ADDRESS...".into()
+                "bond: expected bond MODE [miimon MS] [fail_over_mac none|active] pci|mac ADDRESS...".into()
             )
         );
         assert_eq!(

@@ -5,6 +5,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::socket::{bind, LinkAddr, SockaddrLike};
 use socket2::{Domain, Socket, Type};
@@ -100,6 +101,8 @@ pub struct Announcer {
     ifname: String,
     probe: LinkProbe,
     proc_sys: PathBuf,
+    /// The MAC last seen, for [`Announcer::mac_changed`] (six bytes in a u64).
+    last_mac: AtomicU64,
 }
 
 impl Announcer {
@@ -113,13 +116,22 @@ impl Announcer {
         bind_to_link(&socket, ifindex)?;
         let probe = LinkProbe::new()?;
         // Fails early on an interface without a MAC.
-        probe.mac(ifname)?;
+        let mac = probe.mac(ifname)?;
         Ok(Announcer {
             socket,
             ifname: ifname.to_string(),
             probe,
             proc_sys: PathBuf::from("/proc/sys"),
+            last_mac: AtomicU64::new(mac_bits(mac)),
         })
+    }
+
+    /// The interface's MAC, if it changed since the last call (or since open): a bond
+    /// with `fail_over_mac active` takes its new active member's MAC, and the segment
+    /// must hear that the virtual addresses moved with it (keepalived issue #2298).
+    pub fn mac_changed(&self) -> Option<[u8; 6]> {
+        let now = self.probe.mac(&self.ifname).ok()?;
+        (self.last_mac.swap(mac_bits(now), Ordering::Relaxed) != mac_bits(now)).then_some(now)
     }
 
     /// One gratuitous ARP or unsolicited NA for `address`, from the interface's MAC as
@@ -136,6 +148,11 @@ impl Announcer {
             }
         }
     }
+}
+
+fn mac_bits(mac: [u8; 6]) -> u64 {
+    mac.iter()
+        .fold(0, |bits, byte| bits << 8 | u64::from(*byte))
 }
 
 fn bind_to_link(socket: &Socket, ifindex: u32) -> io::Result<()> {

@@ -9,14 +9,14 @@ use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
 use rtnetlink::packet_route::link::{
-    BondMode as KernelBondMode, InfoBond, InfoData, InfoVlan, LinkAttribute, LinkFlags, LinkInfo,
-    LinkMessage,
+    BondFailOverMac, BondMode as KernelBondMode, InfoBond, InfoData, InfoVlan, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBond, LinkUnspec, LinkVlan, RouteMessageBuilder};
 
-use crate::{Actual, ActualLink, BondMode, LinkKind, Op};
+use crate::{Actual, ActualLink, BondMode, FailOverMac, LinkKind, Op};
 
 /// The main routing table (RT_TABLE_MAIN).
 const MAIN_TABLE: u32 = 254;
@@ -184,15 +184,21 @@ impl Kernel {
                 name,
                 mode,
                 miimon_ms,
+                fail_over_mac,
             } => {
                 let kernel_mode = match mode {
                     BondMode::ActiveBackup => KernelBondMode::ActiveBackup,
                     BondMode::Lacp => KernelBondMode::Ieee8023Ad,
                 };
+                let follow = match fail_over_mac {
+                    FailOverMac::None => BondFailOverMac::None,
+                    FailOverMac::Active => BondFailOverMac::Active,
+                };
                 link.add(
                     LinkBond::new(name)
                         .mode(kernel_mode)
                         .miimon(*miimon_ms)
+                        .fail_over_mac(follow)
                         .build(),
                 )
                 .execute()
@@ -306,6 +312,11 @@ fn link_kind(infos: &[LinkInfo], parent: Option<u32>) -> Option<LinkKind> {
                     _ => None,
                 })
                 .unwrap_or(0),
+            fail_over_mac: bond.iter().find_map(|b| match b {
+                InfoBond::FailOverMac(BondFailOverMac::None) => Some(FailOverMac::None),
+                InfoBond::FailOverMac(BondFailOverMac::Active) => Some(FailOverMac::Active),
+                _ => None,
+            }),
         }),
         _ => None,
     }

@@ -18,4 +18,4 @@ pub mod vrrp_socket;
 pub use nic::NicMatch;
 pub use owned::Owned;
 pub use plan::{plan, Actual, ActualLink, Desired, DesiredLink, Op};
-pub use virtual_link::{plan_virtual, BondMode, DesiredVirtual, LinkKind};
+pub use virtual_link::{plan_virtual, BondMode, DesiredVirtual, FailOverMac, LinkKind};

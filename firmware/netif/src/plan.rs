@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use config::{IpPrefix, Route};
 
-use crate::virtual_link::{BondMode, LinkKind};
+use crate::virtual_link::{BondMode, FailOverMac, LinkKind};
 use crate::Owned;
 
 /// One NIC as the configuration wants it.
@@ -85,6 +85,7 @@ pub enum Op {
         name: String,
         mode: BondMode,
         miimon_ms: u32,
+        fail_over_mac: FailOverMac,
     },
     DelLink {
         index: u32,

@@ -44,6 +44,30 @@ impl fmt::Display for BondMode {
     }
 }
 
+/// Whether a bond's MAC follows its active member (bonding's `fail_over_mac`): `None`
+/// keeps one MAC on every member (the default); `Active` takes the active member's
+/// own, for switches or hypervisors that do not let a MAC move between ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailOverMac {
+    #[default]
+    None,
+    Active,
+}
+
+impl FromStr for FailOverMac {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<FailOverMac, String> {
+        match text {
+            "none" => Ok(FailOverMac::None),
+            "active" => Ok(FailOverMac::Active),
+            _ => Err(format!(
+                "\"{text}\" is not a fail_over_mac policy (expected none or active)"
+            )),
+        }
+    }
+}
+
 /// What a link lvsfw makes is, as the kernel reports it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
@@ -54,6 +78,7 @@ pub enum LinkKind {
     Bond {
         mode: Option<BondMode>,
         miimon_ms: u32,
+        fail_over_mac: Option<FailOverMac>,
     },
 }
 
@@ -115,10 +140,15 @@ pub fn plan_virtual(
                     parent,
                     id,
                 },
-                LinkKind::Bond { mode, miimon_ms } => Op::AddBond {
+                LinkKind::Bond {
+                    mode,
+                    miimon_ms,
+                    fail_over_mac,
+                } => Op::AddBond {
                     name: want.name.clone(),
                     mode: mode.unwrap_or(BondMode::ActiveBackup),
                     miimon_ms,
+                    fail_over_mac: fail_over_mac.unwrap_or_default(),
                 },
             });
         }
@@ -239,6 +269,7 @@ mod tests {
             kind: LinkKind::Bond {
                 mode: Some(BondMode::ActiveBackup),
                 miimon_ms: 100,
+                fail_over_mac: Some(FailOverMac::None),
             },
             members: vec![2, 6],
         };
@@ -252,7 +283,8 @@ mod tests {
                 Op::AddBond {
                     name: "ext".into(),
                     mode: BondMode::ActiveBackup,
-                    miimon_ms: 100
+                    miimon_ms: 100,
+                    fail_over_mac: FailOverMac::None,
                 },
                 Op::Enslave {
                     index: 2,

@@ -127,6 +127,7 @@ fn desired(board: &Board, config: &Config, class_net: &Path, actual: &Actual) ->
                     kind: LinkKind::Bond {
                         mode: Some(bond.mode),
                         miimon_ms: bond.miimon_ms,
+                        fail_over_mac: Some(bond.fail_over_mac),
                     },
                     members,
                 });

@@ -135,7 +135,7 @@ fn start() -> Pid1 {
             .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default();
         let root = Path::new("/lib/modules").join(release);
-        let loaded = modules::load(&root, &board.modules);
+        let loaded = modules::load(&root, &board.modules, &board.module_options);
         log::info!("loaded {loaded} kernel modules");
     }
     if let Err(e) = set_cad_enabled(false) {

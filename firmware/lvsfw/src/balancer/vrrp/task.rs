@@ -269,6 +269,7 @@ impl GroupTask {
     }
 
     async fn poll_links(&mut self) {
+        self.follow_macs();
         for i in 0..self.members.len() {
             let up = self.members[i]
                 .spec
@@ -559,11 +560,50 @@ impl GroupTask {
         }
     }
 
+    /// A master whose VIP's interface changed its MAC (a bond that failed over to a
+    /// member with its own MAC) says so at once: otherwise the segment keeps sending to
+    /// the old MAC until its caches age out.
+    fn follow_macs(&self) {
+        for (i, m) in self.members.iter().enumerate() {
+            let moved: Vec<u32> = m
+                .announcers
+                .iter()
+                .filter_map(|(index, a)| a.mac_changed().map(|_| *index))
+                .collect();
+            let master = self.group.members()[i].state() == State::Master;
+            if master && !moved.is_empty() {
+                let names: Vec<&str> = m
+                    .spec
+                    .vips
+                    .iter()
+                    .filter(|v| moved.contains(&v.ifindex))
+                    .map(|v| v.ifname.as_str())
+                    .collect();
+                log::info!(
+                    "{}: the MAC of {} changed; announcing the virtual addresses again",
+                    m.spec.name,
+                    names.first().copied().unwrap_or("an interface")
+                );
+                self.announce_on(i, m.spec.garp.repeat, Some(&moved));
+            }
+        }
+    }
+
     /// `rounds` gratuitous ARPs / unsolicited NAs for every VIP of member `i`.
     fn announce(&self, i: usize, rounds: u32) {
+        self.announce_on(i, rounds, None);
+    }
+
+    /// [`GroupTask::announce`] for the VIPs on the interfaces `only` names (all: `None`).
+    fn announce_on(&self, i: usize, rounds: u32, only: Option<&[u32]>) {
         let m = &self.members[i];
         for _ in 0..rounds {
-            for vip in &m.spec.vips {
+            for vip in m
+                .spec
+                .vips
+                .iter()
+                .filter(|v| only.is_none_or(|o| o.contains(&v.ifindex)))
+            {
                 let Some((_, announcer)) = m.announcers.iter().find(|(ix, _)| *ix == vip.ifindex)
                 else {
                     continue;
