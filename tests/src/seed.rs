@@ -226,6 +226,8 @@ pub fn hosts_3_2_dual(lab: &mut Lab) -> Result<(Hosts32, [u32; 2]), Error> {
 
 /// The two-NIC board (ext and int only; management on int or a VLAN of it).
 pub const TWO_NIC_BOARD: &str = include_str!("../../board/qemu-2nic-x86_64/board.conf");
+/// Its factory configuration (management on int).
+pub const TWO_NIC_FACTORY: &str = include_str!("../../board/qemu-2nic-x86_64/config.json");
 /// The management VLAN of the lab's two-NIC boxes, on int.
 pub const MGMT_VLAN: u16 = 10;
 

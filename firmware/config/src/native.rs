@@ -294,18 +294,22 @@ fn validate_admin(config: &Config, raw: RawAdmin, issues: &mut Issues) -> Admin 
         match text.parse::<IpAddr>() {
             Err(_) => issues.push(at, format!("\"{text}\" is not an IPv4 or IPv6 address")),
             Ok(addr) => {
-                let mgmt = config.interface(Role::Mgmt);
-                match mgmt {
+                // A two-NIC box (no mgmt in the configuration) manages on int; never ext.
+                let (role, interface) = match config.interface(Role::Mgmt) {
+                    Some(mgmt) => (Role::Mgmt, Some(mgmt)),
+                    None => (Role::Int, config.interface(Role::Int)),
+                };
+                match interface {
                     Some(i) if i.addresses.iter().any(|p| p.addr == addr) => {
                         admin.management_address = Some(addr)
                     }
                     Some(_) => issues.push(
                         at,
-                        format!("{addr} is not an address of the mgmt interface"),
+                        format!("{addr} is not an address of the {role} interface"),
                     ),
                     None => issues.push(
                         at,
-                        format!("{addr}: there is no mgmt interface to carry it"),
+                        format!("{addr}: there is no mgmt or int interface to carry it"),
                     ),
                 }
             }
@@ -636,6 +640,27 @@ mod tests {
         assert_eq!(
             m,
             vec!["interfaces[0].vlan.on: mgmt cannot be a VLAN on itself"]
+        );
+    }
+
+    #[test]
+    fn without_mgmt_the_management_address_is_one_of_int() {
+        let text = |address: &str| {
+            format!(
+                r#"{{"interfaces": [
+                    {{"role": "ext", "addresses": ["192.168.0.101/24"]}},
+                    {{"role": "int", "addresses": ["10.0.2.15/24"]}}],
+                  "admin": {{"management_address": "{address}"}}}}"#
+            )
+        };
+        let c = from_json(&text("10.0.2.15")).unwrap();
+        assert_eq!(
+            c.admin.management_address,
+            Some("10.0.2.15".parse().unwrap())
+        );
+        assert_eq!(
+            messages(&text("192.168.0.101")),
+            vec!["admin.management_address: 192.168.0.101 is not an address of the int interface"]
         );
     }
 }

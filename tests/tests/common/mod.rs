@@ -141,8 +141,9 @@ pub fn proc_endpoint(addr: &str, port: u16) -> String {
     )
 }
 
-/// Types a keepalived.conf at the console with `config import` and applies it.
-pub fn import_and_apply(lb: &mut Appliance, conf: &str) -> Result<(), Error> {
+/// Types a keepalived.conf at the console with `config import` and applies it; what
+/// `config apply` printed (the balancer's log lines of the reload among it).
+pub fn import_and_apply(lb: &mut Appliance, conf: &str) -> Result<String, Error> {
     lb.send_line("config import")?;
     lb.wait_for("paste the keepalived.conf", Duration::from_secs(5))?;
     for line in conf.lines() {
@@ -152,9 +153,12 @@ pub fn import_and_apply(lb: &mut Appliance, conf: &str) -> Result<(), Error> {
     lb.wait_for("imported:", Duration::from_secs(20))?;
     // The checker has printed its verdict; the prompt says it has also finished.
     lb.wait_for("lvsfw> ", Duration::from_secs(5))?;
-    lb.send_line("config apply")?;
-    lb.wait_for("applied; the balancer reads it now", Duration::from_secs(5))?;
-    Ok(())
+    // `config apply` waits for the balancer's report, which says whether all runs.
+    let applied = lb.command("config apply", Duration::from_secs(60))?;
+    if !applied.contains("everything configured runs") {
+        return Err(Error(format!("config apply: {applied}")));
+    }
+    Ok(applied)
 }
 
 pub fn file_line(path: &std::path::Path, prefix: &str) -> Option<String> {
