@@ -1,9 +1,9 @@
-//! Watches a namespace's IPv4 addresses through rtnetlink, in this process: every
+//! Watches a namespace's IPv4 and IPv6 addresses through rtnetlink, in this process: every
 //! address added or removed, time-stamped when the kernel's notification arrives. How a
 //! benchmark sees when a VIP appears, without polling `ip addr` (which costs a process
 //! per look and misses an address held for less than the polling period).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,8 +19,12 @@ use nix::sys::time::{TimeVal, TimeValLike};
 use crate::command::Error;
 use crate::lab::Host;
 
-/// rtnetlink's multicast group for IPv4 address changes (RTMGRP_IPV4_IFADDR).
+/// rtnetlink's multicast groups for address changes (RTMGRP_IPV4_IFADDR and
+/// RTMGRP_IPV6_IFADDR).
 const GROUP_IPV4_IFADDR: u32 = 0x10;
+const GROUP_IPV6_IFADDR: u32 = 0x100;
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
 const IFA_ADDRESS: u16 = 1;
@@ -32,7 +36,7 @@ const POLL: Duration = Duration::from_millis(50);
 pub struct AddrEvent {
     pub at: SystemTime,
     pub added: bool,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub ifindex: u32,
 }
 
@@ -72,7 +76,7 @@ impl AddrWatch {
     }
 
     /// When `address` was first added at or after `since`.
-    pub fn added_since(&self, address: Ipv4Addr, since: SystemTime) -> Option<SystemTime> {
+    pub fn added_since(&self, address: IpAddr, since: SystemTime) -> Option<SystemTime> {
         self.events()
             .into_iter()
             .find(|e| e.added && e.address == address && e.at >= since)
@@ -82,7 +86,7 @@ impl AddrWatch {
     /// Waits up to `limit` for `address` to be added at or after `since`.
     pub fn wait_added(
         &self,
-        address: Ipv4Addr,
+        address: IpAddr,
         since: SystemTime,
         limit: Duration,
     ) -> Option<SystemTime> {
@@ -124,8 +128,11 @@ fn subscribe() -> Result<OwnedFd, String> {
         &TimeVal::milliseconds(POLL.as_millis() as i64),
     )
     .map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
-    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, GROUP_IPV4_IFADDR))
-        .map_err(|e| format!("netlink bind: {e}"))?;
+    bind(
+        fd.as_raw_fd(),
+        &NetlinkAddr::new(0, GROUP_IPV4_IFADDR | GROUP_IPV6_IFADDR),
+    )
+    .map_err(|e| format!("netlink bind: {e}"))?;
     Ok(fd)
 }
 
@@ -155,7 +162,7 @@ fn u32_at(b: &[u8], i: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?))
 }
 
-/// The IPv4 address changes in one datagram of netlink messages (nlmsghdr, ifaddrmsg,
+/// The address changes in one datagram of netlink messages (nlmsghdr, ifaddrmsg,
 /// then rtattrs, each 4-byte aligned).
 fn parse(datagram: &[u8], at: SystemTime) -> Vec<AddrEvent> {
     let mut out = Vec::new();
@@ -179,9 +186,11 @@ fn parse(datagram: &[u8], at: SystemTime) -> Vec<AddrEvent> {
 fn address_message(message: &[u8], added: bool, at: SystemTime) -> Option<AddrEvent> {
     // ifaddrmsg: family, prefixlen, flags, scope (one byte each), then the index.
     let family = *message.get(16)?;
-    if family != 2 {
-        return None;
-    }
+    let width = match family {
+        AF_INET => 4,
+        AF_INET6 => 16,
+        _ => return None,
+    };
     let ifindex = u32_at(message, 20)?;
     let (mut local, mut address) = (None, None);
     let mut offset = 24;
@@ -191,8 +200,11 @@ fn address_message(message: &[u8], added: bool, at: SystemTime) -> Option<AddrEv
             break;
         }
         let value = &message[offset + 4..offset + len];
-        if value.len() == 4 {
-            let ip = Ipv4Addr::new(value[0], value[1], value[2], value[3]);
+        if value.len() == width {
+            let ip = match <[u8; 4]>::try_from(value) {
+                Ok(four) => IpAddr::V4(Ipv4Addr::from(four)),
+                Err(_) => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(value).ok()?)),
+            };
             match kind {
                 IFA_LOCAL => local = Some(ip),
                 IFA_ADDRESS => address = Some(ip),
@@ -215,11 +227,15 @@ mod tests {
 
     /// One RTM_NEWADDR as the kernel sends it for 192.168.0.100/24 on index 2.
     fn new_addr() -> Vec<u8> {
+        new_addr_of(AF_INET, &[192, 168, 0, 100])
+    }
+
+    fn new_addr_of(family: u8, address: &[u8]) -> Vec<u8> {
         let mut attrs = Vec::new();
         for kind in [IFA_ADDRESS, IFA_LOCAL] {
-            attrs.extend_from_slice(&8u16.to_ne_bytes());
+            attrs.extend_from_slice(&(4 + address.len() as u16).to_ne_bytes());
             attrs.extend_from_slice(&kind.to_ne_bytes());
-            attrs.extend_from_slice(&[192, 168, 0, 100]);
+            attrs.extend_from_slice(address);
         }
         // An attribute of another kind and an odd length, padded.
         attrs.extend_from_slice(&7u16.to_ne_bytes());
@@ -230,7 +246,7 @@ mod tests {
         m.extend_from_slice(&(len as u32).to_ne_bytes());
         m.extend_from_slice(&RTM_NEWADDR.to_ne_bytes());
         m.extend_from_slice(&[0; 10]);
-        m.extend_from_slice(&[2, 24, 0, 0]);
+        m.extend_from_slice(&[family, 24, 0, 0]);
         m.extend_from_slice(&2u32.to_ne_bytes());
         m.extend_from_slice(&attrs);
         m
@@ -244,7 +260,7 @@ mod tests {
         del[4..6].copy_from_slice(&RTM_DELADDR.to_ne_bytes());
         two.extend_from_slice(&del);
         let events = parse(&two, at);
-        let vip = Ipv4Addr::new(192, 168, 0, 100);
+        let vip = IpAddr::from([192, 168, 0, 100]);
         assert_eq!(
             events,
             vec![
@@ -264,5 +280,9 @@ mod tests {
         );
         // A truncated message ends the datagram without a panic.
         assert_eq!(parse(&two[..30], at).len(), 0);
+        let vip6: Ipv6Addr = "fd00::100".parse().unwrap();
+        let events = parse(&new_addr_of(AF_INET6, &vip6.octets()), at);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].address, IpAddr::V6(vip6));
     }
 }

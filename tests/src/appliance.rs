@@ -61,6 +61,10 @@ pub struct ApplianceSpec {
     /// NICs whose tap is ready but whose device is not plugged in at boot; the test
     /// plugs them later ([`Appliance::plug`]), as a NIC that appears while running.
     pub unplugged: Vec<Net>,
+    /// More NICs: each on a network at a PCI slot of its own (0x18 and up are free), its
+    /// QEMU id `NET` and the slot in hex (`ext18`) for [`Appliance::set_link`], e.g. a
+    /// second member of a bond.
+    pub extra_nics: Vec<(Net, u8)>,
 }
 
 pub struct Appliance {
@@ -138,6 +142,7 @@ impl Appliance {
         if spec.mgmt {
             nets.push((Net::Mgmt, 0x12));
         }
+        nets.extend(spec.extra_nics.iter().copied());
         let mut args: Vec<String> = [
             "netns",
             "exec",
@@ -228,13 +233,24 @@ impl Appliance {
             format!("unix:{},server=on,wait=off", monitor.display()),
         ]);
         let mut unplugged = Vec::new();
-        for (net, slot) in nets {
-            let tap = format!("{}-{}", spec.name, net.bridge());
+        for (i, (net, slot)) in nets.into_iter().enumerate() {
+            // The board's NICs are NET (their tap NAME-NET); more are NETSLOT (NAME-xSLOT).
+            let main = i < 2 || (spec.mgmt && i == 2);
+            let (tap, id) = if main {
+                (
+                    format!("{}-{}", spec.name, net.bridge()),
+                    net.bridge().to_string(),
+                )
+            } else {
+                (
+                    format!("{}-x{slot:x}", spec.name),
+                    format!("{}{slot:x}", net.bridge()),
+                )
+            };
             // A VM of the same name killed earlier in this lab left its tap.
             let _ = lab.in_switch(&["link", "del", &tap]);
             lab.in_switch(&["tuntap", "add", "dev", &tap, "mode", "tap"])?;
             lab.in_switch(&["link", "set", &tap, "master", net.bridge(), "up"])?;
-            let id = net.bridge();
             let device = format!(
                 "virtio-net-pci,netdev={id},addr={slot:#x},mac=52:54:00:{index:02x}:00:{slot:02x}"
             );
@@ -242,7 +258,7 @@ impl Appliance {
                 "-netdev".into(),
                 format!("tap,id={id},ifname={tap},script=no,downscript=no"),
             ]);
-            if spec.unplugged.contains(&net) {
+            if main && spec.unplugged.contains(&net) {
                 unplugged.push((net, device));
             } else {
                 args.extend(["-device".into(), device]);
@@ -299,6 +315,16 @@ impl Appliance {
         let said = self.monitor(&format!("device_add {device}"))?;
         if said.contains("Error") {
             return Err(Error(format!("device_add {device}: {said}")));
+        }
+        Ok(())
+    }
+
+    /// Cuts (`up` false) or restores the cable of the NIC QEMU knows as `id` (`ext`,
+    /// `int`, `mgmt`, or an extra NIC's `ext18`): the guest sees its carrier go.
+    pub fn set_link(&self, id: &str, up: bool) -> Result<(), Error> {
+        let said = self.monitor(&format!("set_link {id} {}", if up { "on" } else { "off" }))?;
+        if said.contains("not found") || said.contains("Error") {
+            return Err(Error(format!("set_link {id}: {said}")));
         }
         Ok(())
     }

@@ -58,7 +58,7 @@ impl Host {
 
     /// An HTTP GET with curl (2 s limit); the body, or an error naming the failure.
     pub fn http_get(&self, url: &str) -> Result<String, Error> {
-        let out = self.output(&["curl", "-sS", "--max-time", "2", url])?;
+        let out = self.output(&["curl", "-sS", "-g", "--max-time", "2", url])?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -74,6 +74,82 @@ impl Host {
     /// sockets it opens (and the threads it starts) are the host's; its result.
     pub fn in_netns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
         crate::netns::within(self, f)
+    }
+
+    /// The MAC address of the host's `eth0`.
+    pub fn mac(&self) -> Result<String, Error> {
+        self.mac_of("eth0")
+    }
+
+    /// The MAC address of the host's interface `dev`.
+    pub fn mac_of(&self, dev: &str) -> Result<String, Error> {
+        let out = self.run(&["cat", &format!("/sys/class/net/{dev}/address")])?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The link-layer address the host's neighbour table (ARP or NDP) has for
+    /// `address`, if any.
+    pub fn neighbour(&self, address: &str) -> Option<String> {
+        let out = self.output(&["ip", "neigh", "show", address]).ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut words = text.split_whitespace();
+        words.find(|w| *w == "lladdr")?;
+        words.next().map(String::from)
+    }
+
+    /// Waits up to `limit` until the host's neighbour entry for `address` is `mac`.
+    pub fn wait_neighbour(&self, address: &str, mac: &str, limit: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let seen = self.neighbour(address);
+            if seen.as_deref() == Some(mac) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "{} has {seen:?} for {address}, not {mac}: no announcement seen",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Adds an IPv6 address (CIDR) to `eth0` without duplicate address detection, and
+    /// waits until the kernel's own link-local address of `eth0` is usable; that address.
+    pub fn add_ipv6(&self, address: &str) -> Result<std::net::Ipv6Addr, Error> {
+        self.run(&["ip", "-6", "addr", "add", address, "dev", "eth0", "nodad"])?;
+        self.wait_link_local("eth0")
+    }
+
+    /// Waits up to 10 s until `dev` has a link-local address that is no longer tentative
+    /// (duplicate address detection takes about a second after a link comes up); it.
+    pub fn wait_link_local(&self, dev: &str) -> Result<std::net::Ipv6Addr, Error> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.run(&[
+                "ip", "-6", "-o", "addr", "show", "dev", dev, "scope", "link",
+            ])?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let ready = text
+                .lines()
+                .filter(|l| !l.contains("tentative"))
+                .find_map(|l| {
+                    let mut words = l.split_whitespace();
+                    words.find(|w| *w == "inet6")?;
+                    words.next()?.split('/').next()?.parse().ok()
+                });
+            if let Some(link_local) = ready {
+                return Ok(link_local);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "{}: no usable link-local address on {dev} after 10 s: {text}",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// One ping of `address`, true if it answered within 2 s.
@@ -182,6 +258,51 @@ impl Lab {
         Ok(host)
     }
 
+    /// A second NIC `ifname` for `host`, on `net`'s bridge, up, without addresses.
+    pub fn add_nic(&mut self, host: &Host, net: Net, ifname: &str) -> Result<(), Error> {
+        let port = format!("h-{}-{ifname}", host.name);
+        self.in_switch(&[
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            ifname,
+            "netns",
+            &host.namespace,
+        ])?;
+        self.in_switch(&["link", "set", &port, "master", net.bridge(), "up"])?;
+        ip(&["-n", &host.namespace, "link", "set", ifname, "up"])
+    }
+
+    /// Puts `host` on 802.1Q VLAN `vid` of its `eth0`'s network as well: a tap device
+    /// `vlanVID` with `address` (CIDR), whose frames [`crate::programs::VLAN_TAGGER`]
+    /// tags and untags (the lab's kernel has no VLAN driver of its own).
+    pub fn add_vlan(&mut self, host: &Host, vid: u16, address: &str) -> Result<(), Error> {
+        let tap = format!("vlan{vid}");
+        let log = format!("vlan-{}-{vid}", host.name);
+        let vid_text = vid.to_string();
+        self.spawn(
+            host,
+            &[
+                "python3",
+                "-c",
+                crate::programs::VLAN_TAGGER,
+                "eth0",
+                &tap,
+                &vid_text,
+            ],
+            &log,
+        )?;
+        self.wait_log(&log, "ready", Duration::from_secs(10))?;
+        host.run(&["ip", "addr", "add", address, "dev", &tap])?;
+        // Room for the tag in eth0's 1500 bytes.
+        host.run(&["ip", "link", "set", &tap, "mtu", "1496", "up"])?;
+        Ok(())
+    }
+
     /// Starts a long-running program in a host's namespace (a web server, a peer); it is
     /// killed by PID when the lab is dropped, or earlier with [`Lab::stop`].
     pub fn spawn(&mut self, host: &Host, args: &[&str], log_name: &str) -> Result<u32, Error> {
@@ -222,6 +343,23 @@ impl Lab {
         self.dir.join(format!("{log_name}.log"))
     }
 
+    /// Waits up to `limit` until the log of the program spawned as `log_name` holds
+    /// `text` (how a program says it is ready).
+    pub fn wait_log(&self, log_name: &str, text: &str, limit: Duration) -> Result<(), Error> {
+        let path = self.log_path(log_name);
+        let deadline = Instant::now() + limit;
+        while !std::fs::read_to_string(&path).is_ok_and(|t| t.contains(text)) {
+            if Instant::now() >= deadline {
+                return Err(Error(format!(
+                    "{log_name}: no \"{text}\" within {limit:?}; see {}",
+                    path.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Stops a program started with [`Lab::spawn`]: SIGTERM, then SIGKILL after 2 s.
     pub fn stop(&mut self, pid: u32) {
         if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
@@ -236,6 +374,17 @@ impl Lab {
             return Err(Error(format!("{pid} is not a program of this lab")));
         }
         kill(Pid::from_raw(pid as i32), signal).map_err(|e| Error(format!("signalling {pid}: {e}")))
+    }
+
+    /// SIGTERM to a program started with [`Lab::spawn`]; an error unless it exits
+    /// successfully within 5 s.
+    pub fn stop_gracefully(&mut self, pid: u32) -> Result<(), Error> {
+        self.signal(pid, Signal::SIGTERM)?;
+        match self.wait_exit(pid, Duration::from_secs(5)) {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => Err(Error(format!("{pid} ended with {status} on SIGTERM"))),
+            None => Err(Error(format!("{pid} still runs 5 s after SIGTERM"))),
+        }
     }
 
     /// Waits up to `limit` for a program started with [`Lab::spawn`] to exit; its
@@ -258,14 +407,29 @@ impl Lab {
 
     /// A web server answering `body` on port 80 of `host` (busybox httpd).
     pub fn serve_http(&mut self, host: &Host, body: &str) -> Result<u32, Error> {
-        let root = self.dir.join(format!("www-{}", host.name));
+        self.serve_http_on(host, "80", body)
+    }
+
+    /// A web server answering `body` on `bind` (busybox's `[IP:]PORT`, `[fd00::1]:8080`
+    /// for IPv6) of `host`; each `bind` of a host has its own folder and log.
+    pub fn serve_http_on(&mut self, host: &Host, bind: &str, body: &str) -> Result<u32, Error> {
+        let tag: String = if bind == "80" {
+            host.name.clone()
+        } else {
+            format!(
+                "{}-{}",
+                host.name,
+                bind.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            )
+        };
+        let root = self.dir.join(format!("www-{tag}"));
         std::fs::create_dir_all(&root)?;
         std::fs::write(root.join("index.html"), body)?;
         let root = root.to_string_lossy().into_owned();
         self.spawn(
             host,
-            &["busybox", "httpd", "-f", "-p", "80", "-h", &root],
-            &format!("httpd-{}", host.name),
+            &["busybox", "httpd", "-f", "-p", bind, "-h", &root],
+            &format!("httpd-{tag}"),
         )
     }
 

@@ -52,4 +52,19 @@ pub mod addresses {
     pub const LB2_INT: &str = "192.168.33.21";
     pub const RS1: &str = "192.168.33.11";
     pub const RS2: &str = "192.168.33.12";
+
+    /// The same networks over IPv6 (issue 17's dual-stack lab): fd00::/64 outside,
+    /// fd00:33::/64 inside, fd00:2::/64 for management, the same last numbers.
+    pub const VIP6: &str = "fd00::100";
+    pub const LB1_EXT6: &str = "fd00::101";
+    pub const LB2_EXT6: &str = "fd00::102";
+    pub const CLIENT6: &str = "fd00::50";
+    pub const GATEWAY_VIP6: &str = "fd00:33::10";
+    pub const LB1_INT6: &str = "fd00:33::20";
+    pub const LB2_INT6: &str = "fd00:33::21";
+    pub const RS1_6: &str = "fd00:33::11";
+    pub const RS2_6: &str = "fd00:33::12";
+    pub const LB1_MGMT6: &str = "fd00:2::16";
+    pub const LB2_MGMT6: &str = "fd00:2::15";
+    pub const ADMIN6: &str = "fd00:2::50";
 }

@@ -1,11 +1,14 @@
 //! Reads what `tcpdump -w` wrote (the classic pcap format: a 24-byte file header, then
-//! a 16-byte header per frame) and picks out VRRP advertisements and ARP announcements.
+//! a 16-byte header per frame) and picks out VRRP advertisements (IPv4 and IPv6) and
+//! the announcements of a takeover: gratuitous ARP and unsolicited neighbour adverts.
 //! A file still being written may end in half a frame; that frame is left out.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::command::Error;
+use crate::lab::{Host, Lab, Net};
 
 const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
 const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
@@ -65,11 +68,14 @@ pub fn frames(bytes: &[u8]) -> Result<Vec<Frame>, Error> {
     Ok(out)
 }
 
-/// One VRRP advertisement seen on the wire.
+/// One VRRP advertisement seen on the wire, IPv4 or IPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advert {
     pub at: SystemTime,
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit: 255 on the wire (RFC 5798 §5.1.1.3, §5.1.2.3).
+    pub hop_limit: u8,
     pub version: u8,
     pub vrid: u8,
     pub priority: u8,
@@ -83,23 +89,67 @@ pub struct Garp {
     pub mac: [u8; 6],
 }
 
-/// The IPv4 packet in an Ethernet frame (one 802.1Q tag skipped), as its payload and
-/// protocol number and its source, or None.
-fn ipv4(frame: &[u8]) -> Option<(u8, Ipv4Addr, &[u8])> {
+/// One ICMPv6 neighbour advertisement (RFC 4861 §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighbourAdvert {
+    pub at: SystemTime,
+    /// The Ethernet source: the MAC the frame really left from.
+    pub frame_src: [u8; 6],
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub hop_limit: u8,
+    pub router: bool,
+    pub solicited: bool,
+    pub override_flag: bool,
+    pub target: Ipv6Addr,
+    /// The target link-layer address option, if present.
+    pub lladdr: Option<[u8; 6]>,
+}
+
+/// The IP packet in an Ethernet frame (one 802.1Q tag skipped): IPv4, or IPv6 without
+/// extension headers (VRRP and neighbour discovery carry none).
+struct Ip<'a> {
+    protocol: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    payload: &'a [u8],
+}
+
+fn ip(frame: &[u8]) -> Option<Ip<'_>> {
     let (ethertype, rest) = ethertype(frame)?;
-    if ethertype != 0x0800 {
-        return None;
+    match ethertype {
+        0x0800 => {
+            let ihl = usize::from(rest.first()? & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]));
+            let four = |at: usize| -> Option<Ipv4Addr> {
+                let b: [u8; 4] = rest.get(at..at + 4)?.try_into().ok()?;
+                Some(Ipv4Addr::from(b))
+            };
+            Some(Ip {
+                protocol: *rest.get(9)?,
+                src: IpAddr::V4(four(12)?),
+                dst: IpAddr::V4(four(16)?),
+                hop_limit: *rest.get(8)?,
+                payload: rest.get(ihl..total.min(rest.len()))?,
+            })
+        }
+        0x86dd => {
+            let len = usize::from(u16::from_be_bytes([*rest.get(4)?, *rest.get(5)?]));
+            let sixteen = |at: usize| -> Option<Ipv6Addr> {
+                let b: [u8; 16] = rest.get(at..at + 16)?.try_into().ok()?;
+                Some(Ipv6Addr::from(b))
+            };
+            Some(Ip {
+                protocol: *rest.get(6)?,
+                src: IpAddr::V6(sixteen(8)?),
+                dst: IpAddr::V6(sixteen(24)?),
+                hop_limit: *rest.get(7)?,
+                payload: rest.get(40..(40 + len).min(rest.len()))?,
+            })
+        }
+        _ => None,
     }
-    let ihl = usize::from(rest.first()? & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]));
-    let protocol = *rest.get(9)?;
-    let src = Ipv4Addr::new(
-        *rest.get(12)?,
-        *rest.get(13)?,
-        *rest.get(14)?,
-        *rest.get(15)?,
-    );
-    Some((protocol, src, rest.get(ihl..total.min(rest.len()))?))
 }
 
 fn ethertype(frame: &[u8]) -> Option<(u16, &[u8])> {
@@ -111,21 +161,23 @@ fn ethertype(frame: &[u8]) -> Option<(u16, &[u8])> {
     Some((kind, frame.get(14..)?))
 }
 
-/// The VRRP advertisements (IP protocol 112, v2 or v3) among `frames`.
+/// The VRRP advertisements (IP protocol 112, v2 or v3, IPv4 or IPv6) among `frames`.
 pub fn adverts(frames: &[Frame]) -> Vec<Advert> {
     frames
         .iter()
         .filter_map(|f| {
-            let (protocol, src, vrrp) = ipv4(&f.data)?;
-            if protocol != 112 || vrrp.len() < 8 {
+            let ip = ip(&f.data)?;
+            if ip.protocol != 112 || ip.payload.len() < 8 {
                 return None;
             }
             Some(Advert {
                 at: f.at,
-                src,
-                version: vrrp[0] >> 4,
-                vrid: vrrp[1],
-                priority: vrrp[2],
+                src: ip.src,
+                dst: ip.dst,
+                hop_limit: ip.hop_limit,
+                version: ip.payload[0] >> 4,
+                vrid: ip.payload[1],
+                priority: ip.payload[2],
             })
         })
         .collect()
@@ -152,6 +204,93 @@ pub fn garps(frames: &[Frame]) -> Vec<Garp> {
             })
         })
         .collect()
+}
+
+/// The ICMPv6 neighbour advertisements (type 136) among `frames`.
+pub fn neighbour_adverts(frames: &[Frame]) -> Vec<NeighbourAdvert> {
+    frames
+        .iter()
+        .filter_map(|f| {
+            let ip = ip(&f.data)?;
+            let (IpAddr::V6(src), IpAddr::V6(dst)) = (ip.src, ip.dst) else {
+                return None;
+            };
+            let icmp = ip.payload;
+            if ip.protocol != 58 || icmp.len() < 24 || icmp[0] != 136 {
+                return None;
+            }
+            let target: [u8; 16] = icmp[8..24].try_into().ok()?;
+            // Options: type, length in units of 8 bytes, data; 2 is the target's MAC.
+            let mut lladdr = None;
+            let mut options = &icmp[24..];
+            while options.len() >= 8 {
+                let len = usize::from(options[1]) * 8;
+                if len == 0 || len > options.len() {
+                    break;
+                }
+                if options[0] == 2 {
+                    lladdr = options[2..8].try_into().ok();
+                }
+                options = &options[len..];
+            }
+            Some(NeighbourAdvert {
+                at: f.at,
+                frame_src: f.data.get(6..12)?.try_into().ok()?,
+                src,
+                dst,
+                hop_limit: ip.hop_limit,
+                router: icmp[4] & 0x80 != 0,
+                solicited: icmp[4] & 0x40 != 0,
+                override_flag: icmp[4] & 0x20 != 0,
+                target: Ipv6Addr::from(target),
+                lladdr,
+            })
+        })
+        .collect()
+}
+
+/// tcpdump writing one bridge of a lab to a file, nanosecond stamps, each packet at once.
+pub struct Capture {
+    pub path: PathBuf,
+}
+
+impl Capture {
+    /// Starts tcpdump on `net`'s bridge in the lab's switch namespace with a pcap
+    /// `filter`, and waits until it listens. It runs until the lab is dropped.
+    pub fn start(lab: &mut Lab, net: Net, name: &str, filter: &str) -> Result<Capture, Error> {
+        let path = lab.dir.join(format!("{name}.pcap"));
+        let switch = Host {
+            name: "switch".into(),
+            namespace: lab.switch.clone(),
+            address: String::new(),
+        };
+        let file = path.to_string_lossy().into_owned();
+        lab.spawn(
+            &switch,
+            &[
+                "tcpdump",
+                "-i",
+                net.bridge(),
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-Z",
+                "root",
+                "--time-stamp-precision=nano",
+                "-w",
+                &file,
+                filter,
+            ],
+            name,
+        )?;
+        lab.wait_log(name, "listening on", Duration::from_secs(10))?;
+        Ok(Capture { path })
+    }
+
+    /// Every whole frame captured so far.
+    pub fn frames(&self) -> Result<Vec<Frame>, Error> {
+        frames(&std::fs::read(&self.path)?)
+    }
 }
 
 #[cfg(test)]
@@ -217,7 +356,9 @@ mod tests {
             adverts(&frames),
             vec![Advert {
                 at: t0,
-                src: Ipv4Addr::new(192, 168, 0, 101),
+                src: IpAddr::from([192, 168, 0, 101]),
+                dst: IpAddr::from([224, 0, 0, 18]),
+                hop_limit: 255,
                 version: 3,
                 vrid: 51,
                 priority: 150
@@ -232,5 +373,73 @@ mod tests {
             }]
         );
         assert!(super::frames(&file[..10]).is_err());
+    }
+
+    /// An IPv6 frame from `src` to `dst` with hop limit 255 carrying `payload` of
+    /// protocol `next`.
+    fn ipv6_frame(mac: [u8; 6], src: Ipv6Addr, dst: Ipv6Addr, next: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x33, 0x33, 0, 0, 0, 0x12];
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(&[next, 255]);
+        f.extend_from_slice(&src.octets());
+        f.extend_from_slice(&dst.octets());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn reads_ipv6_adverts_and_neighbour_advertisements() {
+        let mac = [2, 0, 0, 0, 0, 2];
+        let link_local: Ipv6Addr = "fe80::2".parse().unwrap();
+        let vip: Ipv6Addr = "fd00::100".parse().unwrap();
+        let mut vrrp = vec![0x31, 51, 150, 1, 0, 10, 0, 0];
+        vrrp.extend_from_slice(&vip.octets());
+        let group: Ipv6Addr = "ff02::12".parse().unwrap();
+        let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
+        let mut na = vec![136, 0, 0, 0, 0xa0, 0, 0, 0];
+        na.extend_from_slice(&vip.octets());
+        na.extend_from_slice(&[2, 1]);
+        na.extend_from_slice(&mac);
+        let mut file = Vec::new();
+        file.extend_from_slice(&MAGIC_NANOS.to_le_bytes());
+        file.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        file.extend_from_slice(&262_144u32.to_le_bytes());
+        file.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
+        file.extend_from_slice(&record(
+            1,
+            0,
+            &ipv6_frame(mac, link_local, group, 112, &vrrp),
+        ));
+        file.extend_from_slice(&record(2, 0, &ipv6_frame(mac, vip, all_nodes, 58, &na)));
+        let frames = frames(&file).unwrap();
+        assert_eq!(
+            adverts(&frames),
+            vec![Advert {
+                at: SystemTime::UNIX_EPOCH + Duration::from_secs(1),
+                src: IpAddr::V6(link_local),
+                dst: IpAddr::V6(group),
+                hop_limit: 255,
+                version: 3,
+                vrid: 51,
+                priority: 150
+            }]
+        );
+        assert_eq!(
+            neighbour_adverts(&frames),
+            vec![NeighbourAdvert {
+                at: SystemTime::UNIX_EPOCH + Duration::from_secs(2),
+                frame_src: mac,
+                src: vip,
+                dst: all_nodes,
+                hop_limit: 255,
+                router: true,
+                solicited: false,
+                override_flag: true,
+                target: vip,
+                lladdr: Some(mac),
+            }]
+        );
     }
 }

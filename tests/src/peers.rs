@@ -267,6 +267,38 @@ impl Frr {
         })
     }
 
+    /// vrrpd's state for one family (`"v4"` or `"v6"`) as `show vrrp` gives it:
+    /// Initialize, Backup or Master.
+    pub fn state(&self, family: &str) -> Option<String> {
+        let label = format!("Status ({family})");
+        self.show_vrrp()
+            .lines()
+            .find(|l| l.trim_start().starts_with(&label))
+            .and_then(|l| l.split_whitespace().last().map(String::from))
+    }
+
+    /// Waits up to `limit` for vrrpd's `family` state to be `state`; how long it took.
+    pub fn wait_state(
+        &self,
+        family: &str,
+        state: &str,
+        limit: Duration,
+    ) -> Result<Duration, Error> {
+        let start = Instant::now();
+        loop {
+            let now = self.state(family);
+            if now.as_deref() == Some(state) {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() >= limit {
+                return Err(Error(format!(
+                    "vrrpd ({family}) is {now:?}, not {state}, after {limit:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// `vtysh -c "show vrrp"` against this instance's daemons.
     pub fn show_vrrp(&self) -> String {
         self.host

@@ -1,9 +1,9 @@
-//! A client's view of a service address: ICMP echo requests at a fixed cadence from a
-//! lab namespace, and the time each reply arrived. Unlike iputils ping, which slows to
-//! one request per 10 ms while replies are missing, the cadence never changes, so the
-//! longest silence is measured to within one interval at both ends.
+//! A client's view of a service address: ICMP (or ICMPv6) echo requests at a fixed
+//! cadence from a lab namespace, and the time each reply arrived. Unlike iputils ping,
+//! which slows to one request per 10 ms while replies are missing, the cadence never
+//! changes, so the longest silence is measured to within one interval at both ends.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::socket::{
-    recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol,
-    SockType, SockaddrIn,
+    recv, recvfrom, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag,
+    SockProtocol, SockType, SockaddrIn6, SockaddrStorage,
 };
 use nix::sys::time::{TimeVal, TimeValLike};
 
@@ -21,6 +21,10 @@ use crate::lab::Host;
 
 /// No probe runs longer than this, whatever its caller does.
 const LIMIT: Duration = Duration::from_secs(120);
+const ECHO_REQUEST_V4: u8 = 8;
+const ECHO_REPLY_V4: u8 = 0;
+const ECHO_REQUEST_V6: u8 = 128;
+const ECHO_REPLY_V6: u8 = 129;
 
 /// One answered request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +40,14 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// Starts probing `target` from `host` every `every`.
-    pub fn start(host: &Host, target: Ipv4Addr, every: Duration) -> Result<Prober, Error> {
+    /// Starts probing `target` (IPv4 or IPv6) from `host` every `every`.
+    pub fn start(host: &Host, target: IpAddr, every: Duration) -> Result<Prober, Error> {
+        let (family, protocol) = match target {
+            IpAddr::V4(_) => (AddressFamily::Inet, SockProtocol::Icmp),
+            IpAddr::V6(_) => (AddressFamily::Inet6, SockProtocol::IcmpV6),
+        };
         let socket = crate::netns::within(host, || {
-            socket(
-                AddressFamily::Inet,
-                SockType::Raw,
-                SockFlag::SOCK_CLOEXEC,
-                SockProtocol::Icmp,
-            )
+            socket(family, SockType::Raw, SockFlag::SOCK_CLOEXEC, protocol)
         })?
         .map_err(|e| Error(format!("ICMP socket in {}: {e}", host.name)))?;
         setsockopt(&socket, sockopt::ReceiveTimeout, &TimeVal::milliseconds(20))
@@ -88,18 +91,23 @@ impl Drop for Prober {
     }
 }
 
-fn send(socket: &OwnedFd, id: u16, target: Ipv4Addr, every: Duration, stop: &AtomicBool) {
-    let to = SockaddrIn::from(SocketAddrV4::new(target, 0));
+fn send(socket: &OwnedFd, id: u16, target: IpAddr, every: Duration, stop: &AtomicBool) {
+    let to = SockaddrStorage::from(SocketAddr::new(target, 0));
     let began = Instant::now();
     let mut next = began;
     let mut seq: u16 = 0;
     while !stop.load(Ordering::SeqCst) && began.elapsed() < LIMIT {
         let mut request = [0u8; 16];
-        request[0] = 8; // echo request
         request[4..6].copy_from_slice(&id.to_be_bytes());
         request[6..8].copy_from_slice(&seq.to_be_bytes());
-        let sum = !checksum(&request);
-        request[2..4].copy_from_slice(&sum.to_be_bytes());
+        if target.is_ipv4() {
+            request[0] = ECHO_REQUEST_V4;
+            let sum = !checksum(&request);
+            request[2..4].copy_from_slice(&sum.to_be_bytes());
+        } else {
+            // The kernel computes an ICMPv6 checksum itself (RFC 3542 §3.1).
+            request[0] = ECHO_REQUEST_V6;
+        }
         // Unreachable for a moment (no neighbour yet) is part of what is measured.
         let _ = sendto(socket.as_raw_fd(), &request, &to, MsgFlags::empty());
         seq = seq.wrapping_add(1);
@@ -117,18 +125,31 @@ fn send(socket: &OwnedFd, id: u16, target: Ipv4Addr, every: Duration, stop: &Ato
 fn receive(
     socket: &OwnedFd,
     id: u16,
-    target: Ipv4Addr,
+    target: IpAddr,
     replies: &Mutex<Vec<Reply>>,
     stop: &AtomicBool,
 ) {
     let mut buffer = [0u8; 1500];
     let began = Instant::now();
     while !stop.load(Ordering::SeqCst) && began.elapsed() < LIMIT + Duration::from_secs(1) {
-        let Ok(n) = recv(socket.as_raw_fd(), &mut buffer, MsgFlags::empty()) else {
-            continue;
+        let seq = match target {
+            IpAddr::V4(target) => {
+                let Ok(n) = recv(socket.as_raw_fd(), &mut buffer, MsgFlags::empty()) else {
+                    continue;
+                };
+                echo_reply(&buffer[..n], id, target)
+            }
+            // An ICMPv6 raw socket gives the message alone; the source comes apart.
+            IpAddr::V6(target) => {
+                let Ok((n, Some(from))) = recvfrom::<SockaddrIn6>(socket.as_raw_fd(), &mut buffer)
+                else {
+                    continue;
+                };
+                echo_reply_v6(&buffer[..n], id).filter(|_| from.ip() == target)
+            }
         };
         let at = SystemTime::now();
-        if let Some(seq) = echo_reply(&buffer[..n], id, target) {
+        if let Some(seq) = seq {
             replies
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -147,8 +168,19 @@ fn echo_reply(datagram: &[u8], id: u16, from: Ipv4Addr) -> Option<u16> {
         *datagram.get(15)?,
     );
     let icmp = datagram.get(ihl..ihl + 8)?;
+    (src == from).then_some(())?;
+    echo_id_seq(icmp, ECHO_REPLY_V4, id)
+}
+
+/// The sequence number of an ICMPv6 echo reply to our `id`, given the ICMPv6 message.
+fn echo_reply_v6(icmp: &[u8], id: u16) -> Option<u16> {
+    echo_id_seq(icmp, ECHO_REPLY_V6, id)
+}
+
+fn echo_id_seq(icmp: &[u8], reply_type: u8, id: u16) -> Option<u16> {
+    let icmp = icmp.get(..8)?;
     let reply_id = u16::from_be_bytes([icmp[4], icmp[5]]);
-    (src == from && icmp[0] == 0 && reply_id == id).then(|| u16::from_be_bytes([icmp[6], icmp[7]]))
+    (icmp[0] == reply_type && reply_id == id).then(|| u16::from_be_bytes([icmp[6], icmp[7]]))
 }
 
 fn checksum(bytes: &[u8]) -> u16 {
@@ -193,6 +225,17 @@ mod tests {
         d[20] = 8; // our own request, looped back
         assert_eq!(echo_reply(&d, 0x1234, vip), None);
         assert_eq!(echo_reply(&d[..24], 0x1234, vip), None);
+    }
+
+    #[test]
+    fn reads_only_our_icmpv6_echo_replies() {
+        let reply = [129, 0, 0xab, 0xcd, 0x12, 0x34, 0, 9];
+        assert_eq!(echo_reply_v6(&reply, 0x1234), Some(9));
+        assert_eq!(echo_reply_v6(&reply, 0x1235), None);
+        let mut request = reply;
+        request[0] = 128;
+        assert_eq!(echo_reply_v6(&request, 0x1234), None);
+        assert_eq!(echo_reply_v6(&reply[..7], 0x1234), None);
     }
 
     #[test]

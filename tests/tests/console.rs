@@ -2,7 +2,7 @@
 //! QEMU's serial socket as an operator would type: first-boot setup, the management
 //! address reachable, bad input of every kind refused with nothing changed, the seed's
 //! 3-1 configuration imported, applied and saved, a reboot from the same disk, the
-//! login, and a factory reset.
+//! login, a factory reset, and setup again with an IPv6 management address.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ const SHORT: Duration = Duration::from_secs(10);
 const PROMPT: &str = "lvsfw> ";
 const MGMT: &str = "10.0.5.1";
 const ADMIN_HOST: &str = "10.0.5.50";
+const MGMT6: &str = "fd00:5::1";
+const ADMIN_HOST6: &str = "fd00:5::50";
 const PASSWORD: &str = "s3cret-pass";
 
 /// Types an answer and waits for the next question (or whatever `then` names).
@@ -439,5 +441,45 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
     lb1.wait_for("init: rebooting", Duration::from_secs(20))?;
     lb1.wait_for("First-boot setup", BOOT)?;
     lb1.wait_for("Management address/prefix [10.0.2.15/24]: ", SHORT)?;
+
+    // --- Setup again, with an IPv6 management address (issue 17). --------------------
+    admin.add_ipv6(&format!("{ADMIN_HOST6}/64"))?;
+    answer(
+        &mut lb1,
+        "fe80::10/64",
+        "error: fe80::10 is a link-local address",
+    )?;
+    answer(&mut lb1, &format!("{MGMT6}/64"), "Default gateway")?;
+    answer(&mut lb1, "fd00:5::fffe", "Hostname")?;
+    answer(&mut lb1, "lb1", "Admin password")?;
+    answer(&mut lb1, PASSWORD, "Admin password again: ")?;
+    answer(&mut lb1, PASSWORD, "setting up")?;
+    let said = lb1.console.wait_through(
+        &format!("the management address is {MGMT6}/64; the page: https://[{MGMT6}]/"),
+        HASHING,
+    )?;
+    assert!(said.contains("saved: the running configuration"), "{said}");
+    let pin = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SPKI pin (sha256, base64): "))
+        .ok_or_else(|| Error(format!("no pin in:\n{said}")))?
+        .trim()
+        .to_string();
+    lb1.wait_for(PROMPT, SHORT)?;
+    let page_after = wait_login_page(&admin, MGMT6, &pin, Duration::from_secs(30))?;
+    eprintln!(
+        "the login page answered on [{MGMT6}] {} ms after setup",
+        page_after.as_millis()
+    );
+    let interfaces = lb1.command("show interfaces", SHORT)?;
+    assert!(
+        interfaces
+            .lines()
+            .any(|l| l.starts_with("mgmt") && l.contains(&format!("{MGMT6}/64"))),
+        "{interfaces}"
+    );
+    assert!(interfaces.contains("::/0 via fd00:5::fffe"), "{interfaces}");
+    let ping = lb1.command(&format!("ping {ADMIN_HOST6}"), Duration::from_secs(20))?;
+    assert!(ping.contains("4 sent, 4 received, 0% loss"), "{ping}");
     Ok(())
 }

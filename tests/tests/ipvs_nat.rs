@@ -103,9 +103,9 @@ fn a_weight_change_keeps_established_connections() -> Result<(), Error> {
     let client_log = s.lab.log_path("long-client");
     wait_for_file_line(&client_log, "first one", Duration::from_secs(20))?;
 
-    import_and_apply(&mut lb1, &with_echo_service(3))?;
+    let applied = import_and_apply(&mut lb1, &with_echo_service(3))?;
     // Two weights edited in place: no service or destination deleted and added again.
-    lb1.wait_for("IPVS: 2 changes applied", Duration::from_secs(20))?;
+    assert!(applied.contains("IPVS: 2 changes applied"), "{applied}");
     let listing = command_output(&mut lb1, "ipvs list")?;
     let echo_servers: Vec<Vec<&str>> = listing
         .lines()

@@ -10,65 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use lvsfw_lab::addresses::*;
-use lvsfw_lab::programs::{ECHO_SERVER, LONG_CLIENT, PROBER};
+use lvsfw_lab::programs::{ECHO_SERVER, LONG_CLIENT};
 use lvsfw_lab::seed::{boot_3_2, hosts_3_2, Hosts32, LB1_ADDRS, LB2_ADDRS};
-use lvsfw_lab::{Error, Host, Lab};
-
-fn file_line(path: &std::path::Path, prefix: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .map(str::to_string)
-}
-
-fn wait_file_line(path: &std::path::Path, prefix: &str, limit: Duration) -> Result<String, Error> {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(line) = file_line(path, prefix) {
-            return Ok(line);
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(Error(format!(
-                "{}: no line {prefix:?} within {limit:?}: {}",
-                path.display(),
-                std::fs::read_to_string(path).unwrap_or_default()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Stops the prober started as `log` and reads the longest time the client waited for
-/// an answer, in ms.
-fn longest_gap(lab: &Lab, log: &str, stop: &std::path::Path) -> Result<u64, Error> {
-    std::fs::write(stop, b"")?;
-    let line = wait_file_line(
-        &lab.log_path(log),
-        "longest-gap-ms",
-        Duration::from_secs(10),
-    )?;
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| Error(format!("{log}: not a gap: {line:?}")))
-}
-
-fn probe(lab: &mut Lab, client: &Host, log: &str) -> Result<std::path::PathBuf, Error> {
-    let stop = lab.log_path(&format!("{log}-stop"));
-    lab.spawn(
-        client,
-        &[
-            "python3",
-            "-c",
-            PROBER,
-            &format!("http://{VIP}/"),
-            &stop.to_string_lossy(),
-        ],
-        log,
-    )?;
-    Ok(stop)
-}
+use lvsfw_lab::{Error, Lab};
 
 #[test]
 fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Error> {
@@ -104,7 +48,7 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
     wait_file_line(&long_log, "first one", Duration::from_secs(20))?;
     // The connection reaches the backup's table before the master goes (sync interval).
     std::thread::sleep(Duration::from_secs(3));
-    let stop_probe = probe(&mut lab, &client, "prober")?;
+    let stop_probe = probe(&mut lab, &client, &format!("http://{VIP}/"), "prober")?;
     std::thread::sleep(Duration::from_secs(3));
 
     // The master dies hard.
@@ -144,7 +88,12 @@ fn the_backup_takes_over_and_established_connections_survive() -> Result<(), Err
     // lb1 comes back. Both have priority 100 in the seed: per RFC 5798 §6.4.2 a backup
     // stays backup while adverts of an equal priority arrive, so lb2 keeps the VIPs and
     // the client sees no gap.
-    let stop_probe = probe(&mut lab, &client, "prober-return")?;
+    let stop_probe = probe(
+        &mut lab,
+        &client,
+        &format!("http://{VIP}/"),
+        "prober-return",
+    )?;
     std::thread::sleep(Duration::from_secs(2));
     let mut lb1 = boot_3_2(&mut lab, "lb1b", "MASTER", None, LB1_ADDRS)?;
     lb1.wait_for("IPVS sync daemon: backup on", Duration::from_secs(60))?;
@@ -170,7 +119,7 @@ fn a_returning_master_of_higher_priority_preempts_without_a_gap() -> Result<(), 
     lb2.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?;
     until(&client, Duration::from_secs(30), 10, alternating)?;
 
-    let stop_probe = probe(&mut lab, &client, "prober")?;
+    let stop_probe = probe(&mut lab, &client, &format!("http://{VIP}/"), "prober")?;
     std::thread::sleep(Duration::from_secs(2));
     let mut lb1 = boot_3_2(&mut lab, "lb1", "MASTER", Some(150), LB1_ADDRS)?;
     lb1.wait_for("VI_1: BACKUP -> MASTER", Duration::from_secs(60))?;

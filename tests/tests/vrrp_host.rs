@@ -78,36 +78,6 @@ fn segment(test: &str) -> Result<Segment, Error> {
     })
 }
 
-fn mac(host: &Host) -> Result<String, Error> {
-    let out = host.run(&["cat", "/sys/class/net/eth0/address"])?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// The MAC the client has for the VIP, learned only from announcements.
-fn client_sees(client: &Host) -> Option<String> {
-    let out = client.output(&["ip", "neigh", "show", VIP]).ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut words = text.split_whitespace();
-    words.find(|w| *w == "lladdr")?;
-    words.next().map(String::from)
-}
-
-fn wait_client_sees(client: &Host, wanted: &str, limit: Duration) -> Result<(), Error> {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        let seen = client_sees(client);
-        if seen.as_deref() == Some(wanted) {
-            return Ok(());
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(Error(format!(
-                "the client has {seen:?} for {VIP}, not {wanted}: no gratuitous ARP seen"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn wait_master(lvsfw: &Lvsfw, master: &str) -> Result<(), Error> {
     let deadline = std::time::Instant::now() + MARGIN;
     loop {
@@ -122,15 +92,6 @@ fn wait_master(lvsfw: &Lvsfw, master: &str) -> Result<(), Error> {
             )));
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn stop(lab: &mut Lab, pid: u32) -> Result<(), Error> {
-    lab.signal(pid, Signal::SIGTERM)?;
-    match lab.wait_exit(pid, Duration::from_secs(5)) {
-        Some(status) if status.success() => Ok(()),
-        Some(status) => Err(Error(format!("{pid} ended with {status} on SIGTERM"))),
-        None => Err(Error(format!("{pid} still runs 5 s after SIGTERM"))),
     }
 }
 
@@ -152,7 +113,7 @@ fn two_lvsfw_elect_fail_over_and_preempt() -> Result<(), Error> {
     // The backup learns the master from its first advert, one interval at most.
     wait_master(&second, LB1)?;
     assert!(holds(&lb1, VIP) && !holds(&lb2, VIP));
-    wait_client_sees(&client, &mac(&lb1)?, MARGIN)?;
+    client.wait_neighbour(VIP, &lb1.mac()?, MARGIN)?;
 
     // Graceful: SIGTERM ⇒ priority 0 ⇒ the backup within Skew_Time (§6.4.2).
     lab.signal(first.pid, Signal::SIGTERM)?;
@@ -163,13 +124,13 @@ fn two_lvsfw_elect_fail_over_and_preempt() -> Result<(), Error> {
         .is_some_and(|s| s.success()));
     assert!(!holds(&lb1, VIP), "a stopped lvsfw must remove its VIP");
     wait_holds(&lb2, VIP, true, MARGIN)?;
-    wait_client_sees(&client, &mac(&lb2)?, MARGIN)?;
+    client.wait_neighbour(VIP, &lb2.mac()?, MARGIN)?;
 
     // The higher priority comes back and preempts (keepalived's default).
     let first = Lvsfw::start(&mut lab, &lb1, "lvsfw-lb1-again", &conf(150))?;
     first.wait_state("VI_1", "MASTER", master_down(150, interval) + MARGIN * 2)?;
     second.wait_state("VI_1", "BACKUP", MARGIN)?;
-    wait_client_sees(&client, &mac(&lb1)?, MARGIN)?;
+    client.wait_neighbour(VIP, &lb1.mac()?, MARGIN)?;
 
     // Hard: SIGKILL and the link down (a killed process leaves its VIP configured).
     lab.signal(first.pid, Signal::SIGKILL)?;
@@ -179,8 +140,8 @@ fn two_lvsfw_elect_fail_over_and_preempt() -> Result<(), Error> {
         "hard takeover (v3, 0.1 s, backup priority 100): {took:?} after the kill (RFC: {:?} after the last advert)",
         master_down(100, interval)
     );
-    wait_client_sees(&client, &mac(&lb2)?, MARGIN)?;
-    stop(&mut lab, second.pid)?;
+    client.wait_neighbour(VIP, &lb2.mac()?, MARGIN)?;
+    lab.stop_gracefully(second.pid)?;
     Ok(())
 }
 
@@ -209,8 +170,8 @@ fn nopreempt_keeps_the_lower_master() -> Result<(), Error> {
     assert_eq!(high.state("VI_1").as_deref(), Some("BACKUP"));
     assert_eq!(low.state("VI_1").as_deref(), Some("MASTER"));
     assert!(holds(&lb2, VIP) && !holds(&lb1, VIP));
-    stop(&mut lab, high.pid)?;
-    stop(&mut lab, low.pid)?;
+    lab.stop_gracefully(high.pid)?;
+    lab.stop_gracefully(low.pid)?;
     Ok(())
 }
 
@@ -319,7 +280,7 @@ fn malformed_adverts_change_nothing_and_are_counted() -> Result<(), Error> {
     // The control: the same advert, well formed, does make lb1 step down.
     peers::send_raw_ipv4(&lb2, &advert_v2(from, 200, |_, _| {}))?;
     lvsfw.wait_state("VI_1", "BACKUP", MARGIN)?;
-    stop(&mut lab, lvsfw.pid)?;
+    lab.stop_gracefully(lvsfw.pid)?;
     Ok(())
 }
 
@@ -376,7 +337,7 @@ fn against_keepalived(test: &str, version: u8, advert_int: &str, extra: &str) ->
     eprintln!("{test}: lvsfw took over from keepalived in {took:?}");
     lab.wait_exit(keepalived.pid, Duration::from_secs(5));
     wait_holds(&lb1, VIP, false, MARGIN)?;
-    stop(&mut lab, lvsfw.pid)?;
+    lab.stop_gracefully(lvsfw.pid)?;
 
     // lvsfw master, keepalived backup.
     let lvsfw = Lvsfw::start(&mut lab, &lb1, "lvsfw-lb1", &conf(150))?;
@@ -395,7 +356,7 @@ fn against_keepalived(test: &str, version: u8, advert_int: &str, extra: &str) ->
     assert!(lab
         .wait_exit(lvsfw.pid, Duration::from_secs(5))
         .is_some_and(|s| s.success()));
-    stop(&mut lab, keepalived.pid)?;
+    lab.stop_gracefully(keepalived.pid)?;
     Ok(())
 }
 
@@ -439,30 +400,6 @@ fn frr_conf(priority: u8) -> String {
     )
 }
 
-/// vrrpd's IPv4 state as `show vrrp` gives it: Initialize, Backup or Master.
-fn frr_state(frr: &peers::Frr) -> Option<String> {
-    frr.show_vrrp()
-        .lines()
-        .find(|l| l.trim_start().starts_with("Status (v4)"))
-        .and_then(|l| l.split_whitespace().last().map(String::from))
-}
-
-fn wait_frr(frr: &peers::Frr, state: &str, limit: Duration) -> Result<Duration, Error> {
-    let start = std::time::Instant::now();
-    loop {
-        let now = frr_state(frr);
-        if now.as_deref() == Some(state) {
-            return Ok(start.elapsed());
-        }
-        if start.elapsed() >= limit {
-            return Err(Error(format!(
-                "vrrpd is {now:?}, not {state}, after {limit:?}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn frr_vrrpd_v3() -> Result<(), Error> {
     let Segment {
@@ -475,7 +412,7 @@ fn frr_vrrpd_v3() -> Result<(), Error> {
     frr_macvlan(&lb1)?;
     let frr = peers::Frr::start(&mut lab, &lb1, "frr-lb1", &frr_conf(150))?;
     let lvsfw = Lvsfw::start(&mut lab, &lb2, "lvsfw-lb2", &conf(100))?;
-    wait_frr(&frr, "Master", master_down(150, interval) + MARGIN * 5)?;
+    frr.wait_state("v4", "Master", master_down(150, interval) + MARGIN * 5)?;
     lvsfw.wait_state("VI_1", "BACKUP", MARGIN)?;
     wait_master(&lvsfw, LB1)?;
     std::thread::sleep(master_down(100, interval) * 2);
@@ -487,19 +424,19 @@ fn frr_vrrpd_v3() -> Result<(), Error> {
     lab.wait_exit(frr.vrrpd, Duration::from_secs(5));
     lab.signal(frr.zebra, Signal::SIGTERM)?;
     lab.wait_exit(frr.zebra, Duration::from_secs(5));
-    stop(&mut lab, lvsfw.pid)?;
+    lab.stop_gracefully(lvsfw.pid)?;
 
     // lvsfw master, vrrpd backup.
     frr_macvlan(&lb2)?;
     let lvsfw = Lvsfw::start(&mut lab, &lb1, "lvsfw-lb1", &conf(150))?;
     let frr = peers::Frr::start(&mut lab, &lb2, "frr-lb2", &frr_conf(100))?;
     lvsfw.wait_state("VI_1", "MASTER", master_down(150, interval) + MARGIN * 2)?;
-    wait_frr(&frr, "Backup", MARGIN * 5)?;
+    frr.wait_state("v4", "Backup", MARGIN * 5)?;
     std::thread::sleep(master_down(100, interval) * 2);
-    assert_eq!(frr_state(&frr).as_deref(), Some("Backup"));
+    assert_eq!(frr.state("v4").as_deref(), Some("Backup"));
     assert_eq!(lvsfw.state("VI_1").as_deref(), Some("MASTER"));
     lab.signal(lvsfw.pid, Signal::SIGTERM)?;
-    let took = wait_frr(&frr, "Master", skew(100, interval) + MARGIN)?;
+    let took = frr.wait_state("v4", "Master", skew(100, interval) + MARGIN)?;
     eprintln!("frr: vrrpd took over from lvsfw in {took:?}");
     Ok(())
 }

@@ -16,7 +16,9 @@ pub mod keepalived;
 pub mod native;
 
 pub use issue::{Issue, Issues};
-pub use model::{Admin, Config, Interface, Role, Route, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
+pub use model::{
+    Admin, Config, Interface, Role, Route, Vlan, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES,
+};
 pub use password::PasswordHash;
 pub use plural::count;
 pub use prefix::IpPrefix;

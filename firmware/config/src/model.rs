@@ -110,6 +110,21 @@ pub struct Interface {
     /// Take IPv6 router advertisements on this interface (addresses and routes from the
     /// network); off unless asked for, so that nobody on a link can route the box.
     pub accept_ra: bool,
+    /// The role is an 802.1Q VLAN on another role's link rather than a NIC of its own
+    /// (e.g. management on a VLAN of int on a two-NIC box). `None`: the board's NIC.
+    pub vlan: Option<Vlan>,
+}
+
+/// An 802.1Q VLAN (IEEE 802.1Q §9.6: VLAN IDs 1 to 4094) on the link of role `on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Vlan {
+    pub id: u16,
+    pub on: Role,
+}
+
+impl Vlan {
+    /// The usable VLAN IDs: 0 means "priority tag only" and 4095 is reserved.
+    pub const IDS: std::ops::RangeInclusive<u16> = 1..=4094;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

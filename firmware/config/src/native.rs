@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::keepalived::{self, Keepalived};
-use crate::{Admin, Config, Interface, IpPrefix, Issues, PasswordHash, Role, Route};
+use crate::{Admin, Config, Interface, IpPrefix, Issues, PasswordHash, Role, Route, Vlan};
 use crate::{MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES};
 
 /// The largest native configuration accepted, in bytes: room for 10,000 virtual servers
@@ -45,6 +45,16 @@ struct RawInterface {
     mtu: Option<u32>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     accept_ra: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<RawVlan>,
+}
+
+/// `"vlan": {"id": 10, "on": "int"}`: the role is VLAN 10 on int's link.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawVlan {
+    id: u16,
+    on: String,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -83,6 +93,10 @@ pub fn to_json(config: &Config) -> String {
                     addresses: Some(i.addresses.iter().map(|a| a.to_string()).collect()),
                     mtu: i.mtu,
                     accept_ra: i.accept_ra,
+                    vlan: i.vlan.map(|v| RawVlan {
+                        id: v.id,
+                        on: v.on.name().into(),
+                    }),
                 })
                 .collect(),
         ),
@@ -199,12 +213,29 @@ fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
                 );
             }
         }
+        let vlan = raw_if
+            .vlan
+            .and_then(|v| validate_vlan(role, &v, &format!("{at}.vlan"), issues));
         config.interfaces.push(Interface {
             role,
             addresses,
             mtu: raw_if.mtu,
             accept_ra: raw_if.accept_ra,
+            vlan,
         });
+    }
+    // A VLAN sits on a role's own link: not on another VLAN (no 802.1ad stacking).
+    for (i, interface) in config.interfaces.iter().enumerate() {
+        let Some(vlan) = interface.vlan else { continue };
+        if config
+            .interface(vlan.on)
+            .is_some_and(|on| on.vlan.is_some())
+        {
+            issues.push(
+                format!("interfaces[{i}].vlan.on"),
+                format!("{} is itself a VLAN; a VLAN sits on a NIC's link", vlan.on),
+            );
+        }
     }
 
     let raw_routes = raw.routes.unwrap_or_default();
@@ -226,6 +257,36 @@ fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
     config
 }
 
+fn validate_vlan(role: Role, raw: &RawVlan, at: &str, issues: &mut Issues) -> Option<Vlan> {
+    let on = match raw.on.parse::<Role>() {
+        Ok(on) if on == role => {
+            issues.push(
+                format!("{at}.on"),
+                format!("{role} cannot be a VLAN on itself"),
+            );
+            return None;
+        }
+        Ok(on) => on,
+        Err(why) => {
+            issues.push(format!("{at}.on"), why);
+            return None;
+        }
+    };
+    if !Vlan::IDS.contains(&raw.id) {
+        issues.push(
+            format!("{at}.id"),
+            format!(
+                "VLAN ID {} is outside {}..{} (0 and 4095 are reserved)",
+                raw.id,
+                Vlan::IDS.start(),
+                Vlan::IDS.end()
+            ),
+        );
+        return None;
+    }
+    Some(Vlan { id: raw.id, on })
+}
+
 fn validate_admin(config: &Config, raw: RawAdmin, issues: &mut Issues) -> Admin {
     let mut admin = Admin::default();
     if let Some(text) = raw.management_address {
@@ -233,18 +294,22 @@ fn validate_admin(config: &Config, raw: RawAdmin, issues: &mut Issues) -> Admin 
         match text.parse::<IpAddr>() {
             Err(_) => issues.push(at, format!("\"{text}\" is not an IPv4 or IPv6 address")),
             Ok(addr) => {
-                let mgmt = config.interface(Role::Mgmt);
-                match mgmt {
+                // A two-NIC box (no mgmt in the configuration) manages on int; never ext.
+                let (role, interface) = match config.interface(Role::Mgmt) {
+                    Some(mgmt) => (Role::Mgmt, Some(mgmt)),
+                    None => (Role::Int, config.interface(Role::Int)),
+                };
+                match interface {
                     Some(i) if i.addresses.iter().any(|p| p.addr == addr) => {
                         admin.management_address = Some(addr)
                     }
                     Some(_) => issues.push(
                         at,
-                        format!("{addr} is not an address of the mgmt interface"),
+                        format!("{addr} is not an address of the {role} interface"),
                     ),
                     None => issues.push(
                         at,
-                        format!("{addr}: there is no mgmt interface to carry it"),
+                        format!("{addr}: there is no mgmt or int interface to carry it"),
                     ),
                 }
             }
@@ -538,6 +603,64 @@ mod tests {
         assert_eq!(
             messages(&text),
             vec![format!("routes: more than {MAX_ROUTES} routes")]
+        );
+    }
+
+    #[test]
+    fn a_role_can_be_a_vlan_on_another_role() {
+        let text = r#"{"interfaces": [
+            {"role": "int", "addresses": ["192.168.33.20/24"]},
+            {"role": "mgmt", "vlan": {"id": 10, "on": "int"}, "addresses": ["10.0.2.16/24"]}
+        ]}"#;
+        let c = from_json(text).unwrap();
+        assert_eq!(
+            c.interface(Role::Mgmt).unwrap().vlan,
+            Some(Vlan {
+                id: 10,
+                on: Role::Int
+            })
+        );
+        assert_eq!(from_json(&to_json(&c)).unwrap(), c);
+        assert!(to_json(&c).contains("\"vlan\": {"));
+        let m = messages(
+            r#"{"interfaces": [
+                {"role": "int", "vlan": {"id": 20, "on": "ext"}},
+                {"role": "mgmt", "vlan": {"id": 10, "on": "int"}},
+                {"role": "ext", "vlan": {"id": 4095, "on": "mgmt"}}
+            ]}"#,
+        );
+        assert_eq!(
+            m,
+            vec![
+                "interfaces[2].vlan.id: VLAN ID 4095 is outside 1..4094 (0 and 4095 are reserved)",
+                "interfaces[1].vlan.on: int is itself a VLAN; a VLAN sits on a NIC's link",
+            ]
+        );
+        let m = messages(r#"{"interfaces": [{"role": "mgmt", "vlan": {"id": 10, "on": "mgmt"}}]}"#);
+        assert_eq!(
+            m,
+            vec!["interfaces[0].vlan.on: mgmt cannot be a VLAN on itself"]
+        );
+    }
+
+    #[test]
+    fn without_mgmt_the_management_address_is_one_of_int() {
+        let text = |address: &str| {
+            format!(
+                r#"{{"interfaces": [
+                    {{"role": "ext", "addresses": ["192.168.0.101/24"]}},
+                    {{"role": "int", "addresses": ["10.0.2.15/24"]}}],
+                  "admin": {{"management_address": "{address}"}}}}"#
+            )
+        };
+        let c = from_json(&text("10.0.2.15")).unwrap();
+        assert_eq!(
+            c.admin.management_address,
+            Some("10.0.2.15".parse().unwrap())
+        );
+        assert_eq!(
+            messages(&text("192.168.0.101")),
+            vec!["admin.management_address: 192.168.0.101 is not an address of the int interface"]
         );
     }
 }

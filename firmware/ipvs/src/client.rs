@@ -390,15 +390,24 @@ fn op_message(op: &Op) -> (IpvsMessage, String) {
         Op::DelService(k) => (message::del_service(k), format!("removing service {k}")),
         Op::AddDestination(k, d) => (
             message::new_dest(k, d),
-            format!("adding {}:{} to {k}", d.addr, d.port),
+            format!(
+                "adding {} to {k}",
+                std::net::SocketAddr::new(d.addr, d.port)
+            ),
         ),
         Op::EditDestination(k, d) => (
             message::set_dest(k, d),
-            format!("editing {}:{} of {k}", d.addr, d.port),
+            format!(
+                "editing {} of {k}",
+                std::net::SocketAddr::new(d.addr, d.port)
+            ),
         ),
         Op::DelDestination(k, addr, port) => (
             message::del_dest(k, *addr, *port),
-            format!("removing {addr}:{port} from {k}"),
+            format!(
+                "removing {} from {k}",
+                std::net::SocketAddr::new(*addr, *port)
+            ),
         ),
     }
 }

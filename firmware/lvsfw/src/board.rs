@@ -12,6 +12,8 @@
 use config::{did_you_mean, Issues, Role};
 use netif::NicMatch;
 
+use crate::roles::RoleLink;
+
 pub const PATH: &str = "/etc/lvsfw/board.conf";
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,8 +24,12 @@ pub struct Board {
     pub console: Option<String>,
     pub kernel_package: Option<String>,
     pub cmdline: Option<String>,
-    pub nics: Vec<(Role, NicMatch)>,
+    /// Each role's link: a NIC, a VLAN on another role's link, or a bond of NICs.
+    pub nics: Vec<(Role, RoleLink)>,
     pub modules: Vec<String>,
+    /// Parameters given to a module when it is loaded (`module bonding max_bonds=0`):
+    /// the module's name and its `KEY=VALUE` words, as modprobe's options.
+    pub module_options: Vec<(String, String)>,
     /// The configuration disk, by PCI address (`store pci ADDRESS`): the whole disk
     /// holds the saved configuration (see `ops::disk`).
     pub store: Option<String>,
@@ -40,7 +46,7 @@ pub struct Watchdog {
 }
 
 impl Board {
-    pub fn nic(&self, role: Role) -> Option<&NicMatch> {
+    pub fn nic(&self, role: Role) -> Option<&RoleLink> {
         self.nics.iter().find(|(r, _)| *r == role).map(|(_, m)| m)
     }
 }
@@ -92,7 +98,11 @@ pub fn parse(text: &str) -> Result<Board, Issues> {
                 board.kernel_package = Some(args[0].1.to_string())
             }
             "cmdline" => board.cmdline = Some(rest.to_string()),
-            "nic" if want(3, &mut issues, "ROLE pci|mac ADDRESS") => {
+            "nic" if args.len() < 3 => issues.push(
+                at(col),
+                "nic: expected ROLE pci|mac ADDRESS, ROLE vlan ID on ROLE or ROLE bond MODE ...",
+            ),
+            "nic" => {
                 let role = match args[0].1.parse::<Role>() {
                     Ok(role) => role,
                     Err(why) => {
@@ -100,16 +110,35 @@ pub fn parse(text: &str) -> Result<Board, Issues> {
                         continue;
                     }
                 };
-                match NicMatch::parse(args[1].1, args[2].1) {
+                let words: Vec<&str> = args[1..].iter().map(|(_, w)| *w).collect();
+                match crate::roles::parse_nic(role, &words) {
                     Ok(_) if board.nic(role).is_some() => {
                         issues.push(at(args[0].0), format!("role {role} is mapped twice"))
                     }
-                    Ok(m) => board.nics.push((role, m)),
-                    Err(why) => issues.push(at(args[1].0), why),
+                    Ok(link) => board.nics.push((role, link)),
+                    Err((word, why)) => issues.push(at(args[1 + word].0), why),
                 }
             }
-            "module" if want(1, &mut issues, "one module name") => {
-                board.modules.push(args[0].1.to_string())
+            "module" if args.is_empty() => issues.push(
+                at(col),
+                "module: expected a module name and its KEY=VALUE options",
+            ),
+            "module" => {
+                let name = args[0].1.to_string();
+                let mut options = Vec::new();
+                for &(option_col, option) in &args[1..] {
+                    match option.split_once('=') {
+                        Some((key, _)) if !key.is_empty() => options.push(option),
+                        _ => issues.push(
+                            at(option_col),
+                            format!("module {name}: \"{option}\" is not a KEY=VALUE option"),
+                        ),
+                    }
+                }
+                if !options.is_empty() {
+                    board.module_options.push((name.clone(), options.join(" ")));
+                }
+                board.modules.push(name);
             }
             "store" if want(2, &mut issues, "pci ADDRESS") => {
                 if board.store.is_some() {
@@ -204,8 +233,10 @@ kernel_package linux-image-cloud-amd64
 cmdline console=ttyS0,115200 panic=-1   loglevel=4
 nic ext  pci 0000:00:10.0   ! the first lab NIC
 nic int  mac 52:54:00:00:00:11
+nic mgmt vlan 10 on int
 module virtio_net
 module ip_vs
+module bonding max_bonds=0
 store pci 0000:00:13.0
 ";
 
@@ -222,14 +253,24 @@ store pci 0000:00:13.0
         );
         assert_eq!(
             b.nic(Role::Ext),
-            Some(&NicMatch::Pci("0000:00:10.0".into()))
+            Some(&RoleLink::Nic(NicMatch::Pci("0000:00:10.0".into())))
         );
         assert_eq!(
             b.nic(Role::Int),
-            Some(&NicMatch::Mac([0x52, 0x54, 0, 0, 0, 0x11]))
+            Some(&RoleLink::Nic(NicMatch::Mac([0x52, 0x54, 0, 0, 0, 0x11])))
         );
-        assert_eq!(b.nic(Role::Mgmt), None);
-        assert_eq!(b.modules, vec!["virtio_net", "ip_vs"]);
+        assert_eq!(
+            b.nic(Role::Mgmt),
+            Some(&RoleLink::Vlan(config::Vlan {
+                id: 10,
+                on: Role::Int
+            }))
+        );
+        assert_eq!(b.modules, vec!["virtio_net", "ip_vs", "bonding"]);
+        assert_eq!(
+            b.module_options,
+            vec![("bonding".to_string(), "max_bonds=0".to_string())]
+        );
         assert_eq!(b.store.as_deref(), Some("0000:00:13.0"));
     }
 
@@ -283,7 +324,7 @@ store pci 0000:00:13.0
 
     #[test]
     fn every_error_names_line_and_column() {
-        let text = "name x\nnic dmz pci 0000:00:10.0\nnic ext pci 00:10.0\nmodul ip_vs\nnic ext pci 0000:00:10.0\nnic ext pci 0000:00:11.0\nmodule\n";
+        let text = "name x\nnic dmz pci 0000:00:10.0\nnic ext pci 00:10.0\nmodul ip_vs\nnic ext pci 0000:00:10.0\nnic ext pci 0000:00:11.0\nmodule\nnic mgmt vlan 5000 on int\nnic int\nmodule bonding max_bonds\n";
         let messages: Vec<String> = parse(text)
             .unwrap_err()
             .iter()
@@ -296,7 +337,10 @@ store pci 0000:00:13.0
                 "3:9: \"00:10.0\" is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:10.0)",
                 "4:1: unknown keyword \"modul\" (did you mean \"module\"?); expected one of name, hostname, console, kernel_package, cmdline, nic, module, store, watchdog, image",
                 "6:5: role ext is mapped twice",
-                "7:1: module: expected one module name",
+                "7:1: module: expected a module name and its KEY=VALUE options",
+                "8:15: \"5000\" is not a VLAN ID (1 to 4094)",
+                "9:1: nic: expected ROLE pci|mac ADDRESS, ROLE vlan ID on ROLE or ROLE bond MODE ...",
+                "10:16: module bonding: \"max_bonds\" is not a KEY=VALUE option",
             ]
         );
     }

@@ -13,6 +13,7 @@ mod ipvs_cli;
 mod logger;
 mod ops;
 mod ping;
+mod roles;
 mod run;
 mod service;
 mod show_cli;

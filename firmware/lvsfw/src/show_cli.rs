@@ -108,6 +108,7 @@ mod tests {
                     mtu: 1500,
                     up: true,
                     addresses: vec!["10.0.5.1/24".parse().unwrap()],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 2,
@@ -115,6 +116,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
+                    ..Default::default()
                 },
             ],
             routes: vec![config::Route {

@@ -2,17 +2,22 @@
 //! unsolicited neighbour advertisements for IPv6, built with smoltcp's wire types.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::socket::{bind, LinkAddr, SockaddrLike};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Socket, Type};
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, Icmpv6Packet, Icmpv6Repr, NdiscNeighborFlags, NdiscRepr, RawHardwareAddress,
+    EthernetRepr, Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv6Packet, Ipv6Repr, NdiscNeighborFlags,
+    NdiscRepr, RawHardwareAddress,
 };
+
+use crate::link_probe::LinkProbe;
 
 pub const GARP_FRAME_LEN: usize = 42;
 /// The all-nodes group an unsolicited advertisement goes to (RFC 4861 §7.2.6).
@@ -42,89 +47,112 @@ pub fn gratuitous_arp(mac: [u8; 6], ip: Ipv4Addr) -> [u8; GARP_FRAME_LEN] {
     frame_bytes
 }
 
-/// An ICMPv6 neighbour advertisement for `target` with the Override flag and our MAC,
-/// sent unsolicited to all nodes (RFC 4861 §7.2.6). `src` is the sending interface's
-/// link-local address, which the checksum covers.
-pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr, src: Ipv6Addr) -> Vec<u8> {
-    let repr = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
-        flags: NdiscNeighborFlags::OVERRIDE,
+/// The Ethernet, IPv6 and ICMPv6 headers, the target and its link-layer address option.
+pub const NA_FRAME_LEN: usize = 14 + 40 + 32;
+
+/// An unsolicited neighbour advertisement for `target` as a whole Ethernet frame
+/// (RFC 4861 §7.2.6): to all nodes, hop limit 255, Override set and Solicited clear, our
+/// MAC as the target's link-layer address and in the frame. Router is set when the
+/// interface forwards (RFC 5798 §6.4.2 asks for it on a virtual router; keepalived sets
+/// it from the interface's forwarding, as here). The source is `target` itself, as the
+/// kernel, keepalived and FRR send it: an address of that interface whatever interface
+/// the VRRP instance runs on, which need not have a link-local address of its own.
+pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr, router: bool) -> [u8; NA_FRAME_LEN] {
+    let mut flags = NdiscNeighborFlags::OVERRIDE;
+    if router {
+        flags |= NdiscNeighborFlags::ROUTER;
+    }
+    let icmp = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+        flags,
         target_addr: target,
         lladdr: Some(RawHardwareAddress::from_bytes(&mac)),
     });
-    let mut bytes = vec![0u8; repr.buffer_len()];
-    let mut packet = Icmpv6Packet::new_unchecked(&mut bytes[..]);
-    repr.emit(
-        &src,
+    let ip = Ipv6Repr {
+        src_addr: target,
+        dst_addr: ALL_NODES,
+        next_header: IpProtocol::Icmpv6,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 255,
+    };
+    let mut bytes = [0u8; NA_FRAME_LEN];
+    let mut frame = EthernetFrame::new_unchecked(&mut bytes[..]);
+    EthernetRepr {
+        src_addr: EthernetAddress(mac),
+        // 33:33 and the group's low 32 bits (RFC 2464 §7).
+        dst_addr: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+        ethertype: EthernetProtocol::Ipv6,
+    }
+    .emit(&mut frame);
+    let mut packet = Ipv6Packet::new_unchecked(frame.payload_mut());
+    ip.emit(&mut packet);
+    icmp.emit(
+        &target,
         &ALL_NODES,
-        &mut packet,
+        &mut Icmpv6Packet::new_unchecked(packet.payload_mut()),
         &ChecksumCapabilities::default(),
     );
     bytes
 }
 
-/// Sends announcements out of one interface.
+/// Sends announcements out of one interface as link-layer frames.
 pub struct Announcer {
-    /// AF_PACKET, bound to the interface with no protocol (it sends, never receives):
-    /// gratuitous ARP is a link-layer frame.
-    arp: Socket,
-    /// Raw ICMPv6, bound to the interface; the kernel fills in the ICMPv6 checksum.
-    icmp6: Option<Socket>,
-    mac: [u8; 6],
-    ifindex: u32,
-    link_local: Option<Ipv6Addr>,
+    /// AF_PACKET, bound to the interface with no protocol (it sends, never receives).
+    socket: Socket,
+    ifname: String,
+    probe: LinkProbe,
+    proc_sys: PathBuf,
+    /// The MAC last seen, for [`Announcer::mac_changed`] (six bytes in a u64).
+    last_mac: AtomicU64,
 }
 
 impl Announcer {
-    pub fn open(
-        ifname: &str,
-        ifindex: u32,
-        mac: [u8; 6],
-        link_local: Option<Ipv6Addr>,
-    ) -> io::Result<Announcer> {
+    pub fn open(ifname: &str, ifindex: u32) -> io::Result<Announcer> {
         // Protocol 0, here and in the bind: the socket only sends, so it never joins the
         // receive path. With ETH_P_ARP it would get a copy of every ARP frame on the
         // segment, and its bind would have to unhook it first, which waits for an RCU
         // grace period (synchronize_net): 20 ms of lvsfw's start measured under strace,
         // more on a loaded machine, all before the Master_Down_Timer could start.
-        let arp = Socket::new(Domain::PACKET, Type::RAW, None)?;
-        bind_to_link(&arp, ifindex)?;
-        let icmp6 = match link_local {
-            Some(_) => {
-                let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
-                s.bind_device(Some(ifname.as_bytes()))?;
-                s.set_multicast_hops_v6(255)?;
-                s.set_multicast_if_v6(ifindex)?;
-                Some(s)
-            }
-            None => None,
-        };
+        let socket = Socket::new(Domain::PACKET, Type::RAW, None)?;
+        bind_to_link(&socket, ifindex)?;
+        let probe = LinkProbe::new()?;
+        // Fails early on an interface without a MAC.
+        let mac = probe.mac(ifname)?;
         Ok(Announcer {
-            arp,
-            icmp6,
-            mac,
-            ifindex,
-            link_local,
+            socket,
+            ifname: ifname.to_string(),
+            probe,
+            proc_sys: PathBuf::from("/proc/sys"),
+            last_mac: AtomicU64::new(mac_bits(mac)),
         })
     }
 
-    /// One gratuitous ARP or unsolicited NA for `address`.
+    /// The interface's MAC, if it changed since the last call (or since open): a bond
+    /// with `fail_over_mac active` takes its new active member's MAC, and the segment
+    /// must hear that the virtual addresses moved with it (keepalived issue #2298).
+    pub fn mac_changed(&self) -> Option<[u8; 6]> {
+        let now = self.probe.mac(&self.ifname).ok()?;
+        (self.last_mac.swap(mac_bits(now), Ordering::Relaxed) != mac_bits(now)).then_some(now)
+    }
+
+    /// One gratuitous ARP or unsolicited NA for `address`, from the interface's MAC as
+    /// it is now: a bond's MAC can change when its active member does.
     pub fn announce(&self, address: IpAddr) -> io::Result<()> {
+        let mac = self.probe.mac(&self.ifname)?;
         match address {
-            IpAddr::V4(ip) => self.arp.send(&gratuitous_arp(self.mac, ip)).map(|_| ()),
+            IpAddr::V4(ip) => self.socket.send(&gratuitous_arp(mac, ip)).map(|_| ()),
             IpAddr::V6(ip) => {
-                let (Some(socket), Some(src)) = (&self.icmp6, self.link_local) else {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        "no IPv6 on this interface",
-                    ));
-                };
-                let to = SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, self.ifindex));
-                socket
-                    .send_to(&unsolicited_na(self.mac, ip, src), &to)
+                let router = crate::sysctl::ipv6_forwarding(&self.proc_sys, &self.ifname);
+                self.socket
+                    .send(&unsolicited_na(mac, ip, router))
                     .map(|_| ())
             }
         }
     }
+}
+
+fn mac_bits(mac: [u8; 6]) -> u64 {
+    mac.iter()
+        .fold(0, |bits, byte| bits << 8 | u64::from(*byte))
 }
 
 fn bind_to_link(socket: &Socket, ifindex: u32) -> io::Result<()> {
@@ -162,22 +190,42 @@ mod tests {
     }
 
     #[test]
-    fn neighbour_advertisement_parses_back_with_a_valid_checksum() {
-        let src: Ipv6Addr = "fe80::5054:ff:fe00:10".parse().unwrap();
+    fn neighbour_advertisement_frame_parses_back_with_a_valid_checksum() {
         let target: Ipv6Addr = "fd00::100".parse().unwrap();
-        let bytes = unsolicited_na(MAC, target, src);
-        assert_eq!(bytes.len(), 32);
-        let packet = Icmpv6Packet::new_checked(&bytes[..]).unwrap();
-        assert!(packet.verify_checksum(&src, &ALL_NODES));
-        let repr =
-            Icmpv6Repr::parse(&src, &ALL_NODES, &packet, &ChecksumCapabilities::default()).unwrap();
-        assert_eq!(
-            repr,
-            Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
-                flags: NdiscNeighborFlags::OVERRIDE,
-                target_addr: target,
-                lladdr: Some(RawHardwareAddress::from_bytes(&MAC)),
-            })
-        );
+        for router in [false, true] {
+            let bytes = unsolicited_na(MAC, target, router);
+            let frame = EthernetFrame::new_checked(&bytes[..]).unwrap();
+            assert_eq!(frame.dst_addr(), EthernetAddress([0x33, 0x33, 0, 0, 0, 1]));
+            assert_eq!(frame.src_addr(), EthernetAddress(MAC));
+            assert_eq!(frame.ethertype(), EthernetProtocol::Ipv6);
+            let ip = Ipv6Packet::new_checked(frame.payload()).unwrap();
+            let ip_repr = Ipv6Repr::parse(&ip).unwrap();
+            assert_eq!(ip_repr.src_addr, target);
+            assert_eq!(ip_repr.dst_addr, ALL_NODES);
+            assert_eq!(ip_repr.hop_limit, 255);
+            assert_eq!(ip_repr.next_header, IpProtocol::Icmpv6);
+            let packet = Icmpv6Packet::new_checked(ip.payload()).unwrap();
+            assert_eq!(ip_repr.payload_len, 32);
+            assert!(packet.verify_checksum(&target, &ALL_NODES));
+            let repr = Icmpv6Repr::parse(
+                &target,
+                &ALL_NODES,
+                &packet,
+                &ChecksumCapabilities::default(),
+            )
+            .unwrap();
+            let mut flags = NdiscNeighborFlags::OVERRIDE;
+            if router {
+                flags |= NdiscNeighborFlags::ROUTER;
+            }
+            assert_eq!(
+                repr,
+                Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+                    flags,
+                    target_addr: target,
+                    lladdr: Some(RawHardwareAddress::from_bytes(&MAC)),
+                })
+            );
+        }
     }
 }

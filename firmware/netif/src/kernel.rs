@@ -5,13 +5,18 @@ use std::net::IpAddr;
 
 use config::{IpPrefix, Route};
 use futures::TryStreamExt;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
+use rtnetlink::packet_route::link::{
+    BondFailOverMac, BondMode as KernelBondMode, InfoBond, InfoData, InfoVlan, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
+};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
-use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkBond, LinkUnspec, LinkVlan, RouteMessageBuilder};
 
-use crate::{Actual, ActualLink, Op};
+use crate::{Actual, ActualLink, BondMode, FailOverMac, LinkKind, Op};
 
 /// The main routing table (RT_TABLE_MAIN).
 const MAIN_TABLE: u32 = 254;
@@ -87,6 +92,25 @@ impl Kernel {
         Ok(actual)
     }
 
+    /// Adds a virtual address (a VRRP VIP) to link `index`. An IPv6 one skips duplicate
+    /// address detection (IFA_F_NODAD, as keepalived adds them): while tentative the
+    /// kernel drops traffic to it for a second after every takeover, and the old master
+    /// may still hold it for a moment, which would fail DAD for good.
+    pub async fn add_virtual_address(&self, index: u32, prefix: IpPrefix) -> Result<(), Error> {
+        let mut request = self.handle.address().add(index, prefix.addr, prefix.len);
+        if prefix.addr.is_ipv6() {
+            let message = request.message_mut();
+            message.header.flags |= AddressHeaderFlags::Nodad;
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        request
+            .execute()
+            .await
+            .map_err(context(format!("adding {prefix} to link {index}")))
+    }
+
     pub async fn apply(&self, op: &Op) -> Result<(), Error> {
         let link = self.handle.link();
         match op {
@@ -151,6 +175,65 @@ impl Kernel {
                     "adding route {} via {}",
                     route.to, route.via
                 ))),
+            Op::AddVlan { name, parent, id } => link
+                .add(LinkVlan::new(name, *parent, *id).build())
+                .execute()
+                .await
+                .map_err(context(format!("making VLAN {id} {name} on link {parent}"))),
+            Op::AddBond {
+                name,
+                mode,
+                miimon_ms,
+                fail_over_mac,
+            } => {
+                let kernel_mode = match mode {
+                    BondMode::ActiveBackup => KernelBondMode::ActiveBackup,
+                    BondMode::Lacp => KernelBondMode::Ieee8023Ad,
+                };
+                let follow = match fail_over_mac {
+                    FailOverMac::None => BondFailOverMac::None,
+                    FailOverMac::Active => BondFailOverMac::Active,
+                };
+                link.add(
+                    LinkBond::new(name)
+                        .mode(kernel_mode)
+                        .miimon(*miimon_ms)
+                        .fail_over_mac(follow)
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(context(format!("making bond {name} ({mode})")))
+            }
+            Op::DelLink { index, name } => link
+                .del(*index)
+                .execute()
+                .await
+                .map_err(context(format!("removing {name}"))),
+            Op::Enslave { index, bond } => {
+                let found: Vec<LinkMessage> = link
+                    .get()
+                    .match_name(bond.clone())
+                    .execute()
+                    .try_collect()
+                    .await
+                    .map_err(context(format!("looking up bond {bond}")))?;
+                let Some(master) = found.first().map(|l| l.header.index) else {
+                    return Ok(());
+                };
+                let down = LinkUnspec::new_with_index(*index).down().build();
+                link.set(down)
+                    .execute()
+                    .await
+                    .map_err(context(format!("taking link {index} down for {bond}")))?;
+                let join = LinkUnspec::new_with_index(*index)
+                    .controller(master)
+                    .build();
+                link.set(join)
+                    .execute()
+                    .await
+                    .map_err(context(format!("adding link {index} to bond {bond}")))
+            }
             Op::DelRoute(route) => self
                 .handle
                 .route()
@@ -168,25 +251,88 @@ impl Kernel {
 fn actual_link(link: &LinkMessage, addresses: &[AddressMessage]) -> ActualLink {
     let mut name = String::new();
     let mut mtu = 0;
+    let mut parent = None;
+    let mut master = None;
+    let mut infos: &[LinkInfo] = &[];
     for attribute in &link.attributes {
         match attribute {
             LinkAttribute::IfName(n) => name = n.clone(),
             LinkAttribute::Mtu(m) => mtu = *m,
+            LinkAttribute::Link(p) => parent = Some(*p),
+            LinkAttribute::Controller(m) => master = Some(*m),
+            LinkAttribute::LinkInfo(i) => infos = i,
             _ => {}
         }
     }
     let index = link.header.index;
+    let mine = || addresses.iter().filter(move |a| a.header.index == index);
     ActualLink {
         index,
         name,
         mtu,
         up: link.header.flags.contains(LinkFlags::Up),
-        addresses: addresses
-            .iter()
-            .filter(|a| a.header.index == index)
+        addresses: mine().filter_map(address_prefix).collect(),
+        tentative: mine()
+            .filter(|a| flags(a).contains(AddressFlags::Tentative))
             .filter_map(address_prefix)
             .collect(),
+        dad_failed: mine()
+            .filter(|a| flags(a).contains(AddressFlags::Dadfailed))
+            .filter_map(address_prefix)
+            .collect(),
+        kind: link_kind(infos, parent),
+        master,
     }
+}
+
+/// A VLAN (its parent and ID) or a bond (its mode and MII interval) from IFLA_LINKINFO.
+fn link_kind(infos: &[LinkInfo], parent: Option<u32>) -> Option<LinkKind> {
+    let data = infos.iter().find_map(|i| match i {
+        LinkInfo::Data(d) => Some(d),
+        _ => None,
+    });
+    match data? {
+        InfoData::Vlan(vlan) => Some(LinkKind::Vlan {
+            parent: parent?,
+            id: vlan.iter().find_map(|v| match v {
+                InfoVlan::Id(id) => Some(*id),
+                _ => None,
+            })?,
+        }),
+        InfoData::Bond(bond) => Some(LinkKind::Bond {
+            mode: bond.iter().find_map(|b| match b {
+                InfoBond::Mode(KernelBondMode::ActiveBackup) => Some(BondMode::ActiveBackup),
+                InfoBond::Mode(KernelBondMode::Ieee8023Ad) => Some(BondMode::Lacp),
+                _ => None,
+            }),
+            miimon_ms: bond
+                .iter()
+                .find_map(|b| match b {
+                    InfoBond::MiiMon(ms) => Some(*ms),
+                    _ => None,
+                })
+                .unwrap_or(0),
+            fail_over_mac: bond.iter().find_map(|b| match b {
+                InfoBond::FailOverMac(BondFailOverMac::None) => Some(FailOverMac::None),
+                InfoBond::FailOverMac(BondFailOverMac::Active) => Some(FailOverMac::Active),
+                _ => None,
+            }),
+        }),
+        _ => None,
+    }
+}
+
+/// An address's flags: the 32-bit IFA_FLAGS when present (the whole truth), else the
+/// header's byte.
+fn flags(message: &AddressMessage) -> AddressFlags {
+    message
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            AddressAttribute::Flags(f) => Some(*f),
+            _ => None,
+        })
+        .unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(message.header.flags.bits())))
 }
 
 /// For IPv4 the local address is IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point links).

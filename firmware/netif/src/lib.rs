@@ -7,12 +7,15 @@
 
 pub mod announce;
 pub mod kernel;
+pub mod link_probe;
 pub mod nic;
 pub mod owned;
 pub mod plan;
 pub mod sysctl;
+pub mod virtual_link;
 pub mod vrrp_socket;
 
 pub use nic::NicMatch;
 pub use owned::Owned;
 pub use plan::{plan, Actual, ActualLink, Desired, DesiredLink, Op};
+pub use virtual_link::{plan_virtual, BondMode, DesiredVirtual, FailOverMac, LinkKind};

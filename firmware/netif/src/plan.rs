@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use config::{IpPrefix, Route};
 
+use crate::virtual_link::{BondMode, FailOverMac, LinkKind};
 use crate::Owned;
 
 /// One NIC as the configuration wants it.
@@ -24,13 +25,23 @@ pub struct Desired {
     pub routes: Vec<Route>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ActualLink {
     pub index: u32,
     pub name: String,
     pub mtu: u32,
     pub up: bool,
     pub addresses: Vec<IpPrefix>,
+    /// Those of `addresses` the kernel does not send from yet: IPv6 ones still in
+    /// duplicate address detection (tentative), for a second or two after the link
+    /// came up.
+    pub tentative: Vec<IpPrefix>,
+    /// Those of `addresses` that failed duplicate address detection: never usable.
+    pub dad_failed: Vec<IpPrefix>,
+    /// A VLAN or bond (what lvsfw makes); `None` for a NIC and anything else.
+    pub kind: Option<LinkKind>,
+    /// The bond this link is a member of.
+    pub master: Option<u32>,
 }
 
 /// What the kernel reports: every link, and the gateway routes of the main table.
@@ -65,6 +76,27 @@ pub enum Op {
     },
     DelRoute(Route),
     AddRoute(Route),
+    AddVlan {
+        name: String,
+        parent: u32,
+        id: u16,
+    },
+    AddBond {
+        name: String,
+        mode: BondMode,
+        miimon_ms: u32,
+        fail_over_mac: FailOverMac,
+    },
+    DelLink {
+        index: u32,
+        name: String,
+    },
+    /// Makes link `index` a member of the bond named `bond` (taken down first, as the
+    /// bonding driver wants; the bond raises its members itself).
+    Enslave {
+        index: u32,
+        bond: String,
+    },
 }
 
 /// The operations that turn `actual` into `desired`, in the order they must run.
@@ -170,6 +202,7 @@ mod tests {
                     mtu: 65536,
                     up: true,
                     addresses: vec![p("127.0.0.1/8")],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 2,
@@ -177,6 +210,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 3,
@@ -184,6 +218,7 @@ mod tests {
                     mtu: 1500,
                     up: false,
                     addresses: vec![],
+                    ..Default::default()
                 },
             ],
             routes: vec![],
@@ -222,6 +257,7 @@ mod tests {
                     mtu: 65536,
                     up: true,
                     addresses: vec![p("127.0.0.1/8")],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 2,
@@ -229,6 +265,7 @@ mod tests {
                     mtu: 9000,
                     up: true,
                     addresses: vec![p("192.168.33.20/24")],
+                    ..Default::default()
                 },
                 ActualLink {
                     index: 3,
@@ -236,6 +273,7 @@ mod tests {
                     mtu: 1500,
                     up: true,
                     addresses: vec![p("192.168.0.101/24")],
+                    ..Default::default()
                 },
             ],
             routes: vec![route("10.0.0.0/8", "192.168.0.1")],

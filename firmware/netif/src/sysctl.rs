@@ -132,6 +132,13 @@ pub fn ipv6_interfaces(proc_sys: &Path) -> Vec<String> {
     names
 }
 
+/// Whether the kernel forwards IPv6 on `interface` (`net.ipv6.conf.IF.forwarding`);
+/// false when it cannot say.
+pub fn ipv6_forwarding(proc_sys: &Path, interface: &str) -> bool {
+    let sysctl = Sysctl::interface("ipv6", interface, "forwarding", "1");
+    fs::read_to_string(sysctl.path(proc_sys)).is_ok_and(|v| v.trim() == sysctl.value)
+}
+
 /// Writes the settings that differ; returns the names it changed.
 pub fn apply(proc_sys: &Path, wanted: &[Sysctl]) -> io::Result<Vec<String>> {
     let mut changed = Vec::new();

@@ -1,12 +1,15 @@
 //! The sockets VRRP speaks through: raw IP protocol 112, joined to 224.0.0.18 or
 //! ff02::12 on one interface, sending with TTL / hop limit 255 (RFC 5798 §5.1.1.3).
 
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use nix::sys::socket::{
+    recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockaddrIn6,
+};
 use smoltcp::wire::Ipv4Packet;
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -37,6 +40,10 @@ pub struct Received {
 pub struct VrrpSocket {
     fd: AsyncFd<Socket>,
     ipv6: bool,
+    /// IPv6: the source every advert is sent from, on this interface (IPV6_PKTINFO). The
+    /// kernel's own choice could be another address (a second link-local, or a global
+    /// one while the link-local is tentative), and the checksum covers the source.
+    source_v6: Option<nix::libc::in6_pktinfo>,
 }
 
 impl VrrpSocket {
@@ -117,7 +124,20 @@ impl VrrpSocket {
         // SAFETY: `socket` owns its descriptor; AsyncFd takes the socket and nothing
         // else closes or replaces that descriptor while it is registered.
         let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
-        Ok(VrrpSocket { fd, ipv6 })
+        let source_v6 = match local {
+            IpAddr::V6(local) => Some(nix::libc::in6_pktinfo {
+                ipi6_addr: nix::libc::in6_addr {
+                    s6_addr: local.octets(),
+                },
+                ipi6_ifindex: ifindex,
+            }),
+            IpAddr::V4(_) => None,
+        };
+        Ok(VrrpSocket {
+            fd,
+            ipv6,
+            source_v6,
+        })
     }
 
     pub async fn recv(&self) -> io::Result<Received> {
@@ -140,8 +160,26 @@ impl VrrpSocket {
     /// Sends one advertisement; the caller computed its checksum for `dst`. On an AH
     /// socket `payload` is the whole IPv4 datagram.
     pub fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let to = SockAddr::from(SocketAddr::new(dst, 0));
-        self.fd.get_ref().send_to(payload, &to).map(|_| ())
+        match (self.source_v6, dst) {
+            (Some(source), IpAddr::V6(dst)) => {
+                let to = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, source.ipi6_ifindex));
+                let iov = [IoSlice::new(payload)];
+                let control = [ControlMessage::Ipv6PacketInfo(&source)];
+                sendmsg(
+                    self.fd.get_ref().as_raw_fd(),
+                    &iov,
+                    &control,
+                    MsgFlags::empty(),
+                    Some(&to),
+                )
+                .map(|_| ())
+                .map_err(io::Error::from)
+            }
+            _ => {
+                let to = SockAddr::from(SocketAddr::new(dst, 0));
+                self.fd.get_ref().send_to(payload, &to).map(|_| ())
+            }
+        }
     }
 }
 

@@ -28,23 +28,28 @@ fn link_index(name: &str) -> i32 {
         .expect("link index")
 }
 
+/// In a private network namespace: `lb` (52:54:00:00:00:10) and its peer `peer`.
+fn veth_pair() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare: run as root");
+    ip(&[
+        "link",
+        "add",
+        "name",
+        "lb",
+        "address",
+        "52:54:00:00:00:10",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "peer",
+    ]);
+}
+
 #[test]
 fn gratuitous_arp_reaches_the_segment() {
     std::thread::spawn(|| {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare: run as root");
-        ip(&[
-            "link",
-            "add",
-            "name",
-            "lb",
-            "address",
-            "52:54:00:00:00:10",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "peer",
-        ]);
+        veth_pair();
         ip(&["link", "set", "lb", "up"]);
         ip(&["link", "set", "peer", "up"]);
         let peer_index = link_index("peer");
@@ -60,7 +65,7 @@ fn gratuitous_arp_reaches_the_segment() {
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let mac = [0x52, 0x54, 0, 0, 0, 0x10];
-        let announcer = Announcer::open("lb", lb_index, mac, None).unwrap();
+        let announcer = Announcer::open("lb", lb_index).unwrap();
         let vip = Ipv4Addr::new(192, 168, 0, 100);
         announcer.announce(IpAddr::V4(vip)).unwrap();
 
@@ -84,6 +89,21 @@ fn gratuitous_arp_reaches_the_segment() {
                 break;
             }
         }
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn a_changed_mac_is_noticed_once_and_announced_with() {
+    std::thread::spawn(|| {
+        veth_pair();
+        let announcer = Announcer::open("lb", link_index("lb") as u32).unwrap();
+        assert_eq!(announcer.mac_changed(), None);
+        // A bond with fail_over_mac active takes its new active member's MAC.
+        ip(&["link", "set", "lb", "address", "52:54:00:00:00:18"]);
+        assert_eq!(announcer.mac_changed(), Some([0x52, 0x54, 0, 0, 0, 0x18]));
+        assert_eq!(announcer.mac_changed(), None, "said once");
     })
     .join()
     .unwrap();

@@ -200,12 +200,23 @@ pub async fn serve(mut listen: watch::Receiver<Vec<Listen>>, shared: Arc<Shared>
 
 /// How soon a failed bind is tried again (the address may not be up yet).
 const BIND_RETRY: Duration = Duration::from_secs(5);
+/// A new IPv6 address cannot be bound while the kernel checks that nobody else has it
+/// (duplicate address detection, a second or two after its link comes up): it is tried
+/// this often, without a word, for up to BIND_RETRY.
+const DAD_RETRY: Duration = Duration::from_millis(250);
 
 async fn listen_on(listen: Listen, shared: Arc<Shared>) {
     let mut said = false;
+    let started = tokio::time::Instant::now();
     let listener = loop {
         match bind(&listen) {
             Ok(l) => break l,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrNotAvailable
+                    && started.elapsed() < BIND_RETRY =>
+            {
+                tokio::time::sleep(DAD_RETRY).await;
+            }
             Err(e) => {
                 if !said {
                     log::error!("web: cannot listen on {listen}: {e}; trying again every 5 s");

@@ -5,62 +5,149 @@ use std::path::Path;
 
 use config::{Config, Role};
 use netif::kernel::Kernel;
-use netif::{nic, Desired, DesiredLink, Owned};
+use netif::{nic, Actual, Desired, DesiredLink, DesiredVirtual, LinkKind, Op, Owned};
 
 use crate::board::Board;
+use crate::roles::{self, RoleLink};
 
 /// What lvsfw added to the kernel, kept on tmpfs across restarts of the balancer.
 const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
 /// The loopback interface's index: the kernel creates it first in every namespace.
 const LOOPBACK_INDEX: u32 = 1;
 
-/// Maps each role the board knows to its NIC and says what that NIC should look like;
-/// also says what could not be mapped.
-fn desired(board: &Board, config: &Config, class_net: &Path) -> (Desired, Vec<String>) {
-    let mut desired = Desired {
-        routes: config.routes.clone(),
-        ..Desired::default()
+/// Roles whose VLANs and bonds lvsfw makes (named after the role), and so may remove.
+const ROLE_NAMES: [&str; 3] = ["ext", "int", "mgmt"];
+
+/// What the interfaces should be: each role's link as the configuration wants it, the
+/// VLANs and bonds to make first, and what could not be mapped.
+struct Wanted {
+    desired: Desired,
+    virtuals: Vec<DesiredVirtual>,
+    problems: Vec<String>,
+}
+
+/// Maps each role to its link (a NIC of the board, a VLAN, a bond) and says what that
+/// link should look like. A VLAN or bond that is not there yet has no link to describe;
+/// the caller makes it and asks again.
+fn desired(board: &Board, config: &Config, class_net: &Path, actual: &Actual) -> Wanted {
+    let mut wanted = Wanted {
+        desired: Desired {
+            routes: config.routes.clone(),
+            ..Desired::default()
+        },
+        virtuals: Vec::new(),
+        problems: Vec::new(),
     };
-    let mut problems = Vec::new();
     // The loopback interface: the kernel leaves it down; local services need it up.
-    desired.links.push(DesiredLink {
+    wanted.desired.links.push(DesiredLink {
         index: LOOPBACK_INDEX,
         name: "lo".into(),
         mtu: None,
         addresses: Vec::new(),
         up: true,
     });
+    let by_name = |role: Role| {
+        actual
+            .links
+            .iter()
+            .find(|l| l.name == role.name())
+            .map(|l| l.index)
+    };
+    // A NIC's index from sysfs (by PCI address or MAC, renamed or not), a bond's by name.
+    let index_of = |role: Role| -> Result<Option<u32>, String> {
+        match roles::link(board, Some(config), role) {
+            Some(RoleLink::Nic(matcher)) => nic::find(class_net, &matcher)
+                .map(|f| Some(f.index))
+                .ok_or_else(|| format!("{role}: no NIC at {matcher}")),
+            Some(RoleLink::Bond(_)) => Ok(by_name(role)),
+            Some(RoleLink::Vlan(_)) => Err(format!("{role} is itself a VLAN")),
+            None => Err(format!("board {} has no {role} NIC", board.name)),
+        }
+    };
     for role in Role::ALL {
-        let wanted = config.interface(role);
-        let Some(matcher) = board.nic(role) else {
-            if wanted.is_some() {
-                problems.push(format!(
-                    "the configuration sets up {role}, but board {} has no {role} NIC",
-                    board.name
-                ));
+        let configured = config.interface(role);
+        // A role that carries a VLAN is raised with it, even without addresses.
+        let carries_vlan = Role::ALL.into_iter().any(|r| {
+            matches!(roles::link(board, Some(config), r), Some(RoleLink::Vlan(v)) if v.on == role)
+        });
+        let index = match roles::link(board, Some(config), role) {
+            None => {
+                if configured.is_some() {
+                    wanted.problems.push(format!(
+                        "the configuration sets up {role}, but board {} has no {role} NIC",
+                        board.name
+                    ));
+                }
+                continue;
             }
-            continue;
-        };
-        // Once renamed, the NIC is found under its role name; sysfs matching still works.
-        // A NIC that is not there matters only when the configuration sets its role up
-        // (a VRRP instance on it says so itself).
-        let Some(found) = nic::find(class_net, matcher) else {
-            if wanted.is_some() {
-                problems.push(format!("{role}: no NIC at {matcher}"));
+            // Once renamed, the NIC is found under its role name; sysfs matching still
+            // works. A NIC that is not there matters only when the configuration sets
+            // its role up (a VRRP instance on it says so itself).
+            Some(RoleLink::Nic(matcher)) => match nic::find(class_net, &matcher) {
+                Some(found) => found.index,
+                None => {
+                    if configured.is_some() || carries_vlan {
+                        wanted.problems.push(format!("{role}: no NIC at {matcher}"));
+                    }
+                    continue;
+                }
+            },
+            Some(RoleLink::Vlan(vlan)) => {
+                match index_of(vlan.on) {
+                    Ok(Some(parent)) => wanted.virtuals.push(DesiredVirtual {
+                        name: role.name().into(),
+                        kind: LinkKind::Vlan {
+                            parent,
+                            id: vlan.id,
+                        },
+                        members: Vec::new(),
+                    }),
+                    Ok(None) => {}
+                    Err(why) => wanted
+                        .problems
+                        .push(format!("{role}: VLAN {} on {}: {why}", vlan.id, vlan.on)),
+                }
+                match by_name(role) {
+                    Some(index) => index,
+                    None => continue,
+                }
             }
-            continue;
+            Some(RoleLink::Bond(bond)) => {
+                let mut members = Vec::new();
+                for member in &bond.members {
+                    match nic::find(class_net, member) {
+                        Some(found) => members.push(found.index),
+                        None => wanted
+                            .problems
+                            .push(format!("{role}: bond member {member} is not there")),
+                    }
+                }
+                wanted.virtuals.push(DesiredVirtual {
+                    name: role.name().into(),
+                    kind: LinkKind::Bond {
+                        mode: Some(bond.mode),
+                        miimon_ms: bond.miimon_ms,
+                        fail_over_mac: Some(bond.fail_over_mac),
+                    },
+                    members,
+                });
+                match by_name(role) {
+                    Some(index) => index,
+                    None => continue,
+                }
+            }
         };
-        desired.links.push(DesiredLink {
+        wanted.desired.links.push(DesiredLink {
             // A role the configuration does not name stays down: a new box does not
             // appear on a network it was not given an address for.
-            up: wanted.is_some(),
-            index: found.index,
+            up: configured.is_some() || carries_vlan,
+            index,
             name: role.name().to_string(),
-            mtu: wanted.and_then(|w| w.mtu),
-            addresses: wanted.map(|w| w.addresses.clone()).unwrap_or_default(),
+            mtu: configured.and_then(|w| w.mtu),
+            addresses: configured.map(|w| w.addresses.clone()).unwrap_or_default(),
         });
     }
-    (desired, problems)
+    wanted
 }
 
 /// Keeps the interfaces as the configuration wants them, pass after pass, and reports
@@ -83,7 +170,49 @@ impl InterfaceReconciler {
     pub async fn pass(&mut self, kernel: &Kernel, board: &Board, config: &Config) {
         let first = self.passes == 0;
         self.passes += 1;
-        let (desired, problems) = desired(board, config, Path::new("/sys/class/net"));
+        let class_net = Path::new("/sys/class/net");
+        let mut actual = match kernel.read().await {
+            Ok(actual) => actual,
+            Err(e) => {
+                log::error!("{e}");
+                self.problems = vec![format!("interfaces: reading the kernel's: {e}")];
+                return;
+            }
+        };
+        // Before any link comes up (or is made: a new one takes the defaults): no router
+        // advertisement may be taken in between.
+        let proc_sys = Path::new("/proc/sys");
+        let sysctls = netif::sysctl::wanted(config, &netif::sysctl::ipv6_interfaces(proc_sys));
+        let sysctl_failed = match netif::sysctl::apply(proc_sys, &sysctls) {
+            Ok(changed) if !changed.is_empty() => {
+                log::info!("set {}", changed.join(", "));
+                None
+            }
+            Ok(_) => None,
+            Err(e) => Some(format!("sysctl {e}")),
+        };
+        let mut wanted = desired(board, config, class_net, &actual);
+        // VLANs and bonds first: the rest describes them by their index.
+        let (made, mut problems) = netif::plan_virtual(&wanted.virtuals, &actual, &ROLE_NAMES);
+        let mut failures = Vec::new();
+        for op in &made {
+            if let Err(e) = kernel.apply(op).await {
+                failures.push(e.to_string());
+            }
+        }
+        if !made.is_empty() {
+            log::info!("interfaces: {}", made_summary(&made));
+            match kernel.read().await {
+                Ok(now) => {
+                    actual = now;
+                    wanted = desired(board, config, class_net, &actual);
+                }
+                Err(e) => failures.push(format!("reading the kernel's: {e}")),
+            }
+        }
+        problems.extend(std::mem::take(&mut wanted.problems));
+        problems.extend(failures);
+        problems.extend(sysctl_failed);
         if problems != self.last_problems {
             for problem in &problems {
                 log::error!("{problem}");
@@ -94,26 +223,7 @@ impl InterfaceReconciler {
             .into_iter()
             .map(|p| format!("interfaces: {p}"))
             .collect();
-        let actual = match kernel.read().await {
-            Ok(actual) => actual,
-            Err(e) => {
-                log::error!("{e}");
-                self.problems
-                    .push(format!("interfaces: reading the kernel's: {e}"));
-                return;
-            }
-        };
-        // Before any link comes up: no router advertisement may be taken in between.
-        let proc_sys = Path::new("/proc/sys");
-        let sysctls = netif::sysctl::wanted(config, &netif::sysctl::ipv6_interfaces(proc_sys));
-        match netif::sysctl::apply(proc_sys, &sysctls) {
-            Ok(changed) if !changed.is_empty() => log::info!("set {}", changed.join(", ")),
-            Ok(_) => {}
-            Err(e) => {
-                log::error!("sysctl {e}");
-                self.problems.push(format!("interfaces: sysctl {e}"));
-            }
-        }
+        let desired = wanted.desired;
         let owned = Owned::load(Path::new(OWNED_PATH));
         let ops = netif::plan(&desired, &actual, &owned);
         let mut failures = 0;
@@ -154,4 +264,19 @@ fn summary(desired: &Desired) -> String {
         })
         .collect();
     links.join(", ")
+}
+
+/// "made VLAN 10 mgmt on link 3", "made bond ext, added link 2 to ext", ...
+fn made_summary(ops: &[Op]) -> String {
+    let said: Vec<String> = ops
+        .iter()
+        .map(|op| match op {
+            Op::AddVlan { name, parent, id } => format!("made VLAN {id} {name} on link {parent}"),
+            Op::AddBond { name, mode, .. } => format!("made bond {name} ({mode})"),
+            Op::Enslave { index, bond } => format!("added link {index} to {bond}"),
+            Op::DelLink { name, .. } => format!("removed {name}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    said.join(", ")
 }

@@ -400,7 +400,9 @@ impl Balancer {
         let Some(k) = self.running.borrow().keepalived.clone() else {
             return;
         };
-        self.vrrp.apply(&k, &self.kernel, self.board.as_ref()).await;
+        self.vrrp
+            .apply(&k, &self.kernel, self.board.as_ref(), self.config.as_ref())
+            .await;
     }
 
     /// Reads keepalived.conf and puts it in service; what it did, and what does not run.
@@ -417,7 +419,9 @@ impl Balancer {
                 self.refused.clear();
                 let k = Arc::new(*k);
                 let lvs = self.lvs.apply(&k).await;
-                self.vrrp.apply(&k, &self.kernel, self.board.as_ref()).await;
+                self.vrrp
+                    .apply(&k, &self.kernel, self.board.as_ref(), self.config.as_ref())
+                    .await;
                 report
                     .said
                     .push(format!("keepalived.conf: {}", k.summary()));
@@ -521,6 +525,7 @@ impl VrrpRunning {
         k: &config::keepalived::Keepalived,
         kernel: &Kernel,
         board: Option<&board::Board>,
+        config: Option<&Config>,
     ) {
         let wanted = (
             k.global.clone(),
@@ -552,6 +557,7 @@ impl VrrpRunning {
         });
         let names = vrrp::RoleNames {
             board,
+            config,
             links: &links,
             class_net: Path::new("/sys/class/net"),
         };

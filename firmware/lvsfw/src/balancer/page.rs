@@ -50,7 +50,8 @@ pub struct Reload {
 }
 
 /// The management addresses: `admin.management_address`, else every address of the
-/// mgmt NIC, or of the int NIC on a board without mgmt; never ext. Each is bound to
+/// mgmt link (a NIC, or a VLAN the board or the configuration makes), or of int on a
+/// box without mgmt; never ext. Each is bound to
 /// its NIC, so the page does not answer on another one.
 pub fn listen_addresses(board: Option<&Board>, config: Option<&Config>) -> Vec<Listen> {
     // Without a board file the NICs keep their kernel names; nothing is known to be
@@ -58,7 +59,7 @@ pub fn listen_addresses(board: Option<&Board>, config: Option<&Config>) -> Vec<L
     let (Some(board), Some(config)) = (board, config) else {
         return Vec::new();
     };
-    let role = if board.nic(Role::Mgmt).is_some() {
+    let role = if crate::roles::link(board, Some(config), Role::Mgmt).is_some() {
         Role::Mgmt
     } else {
         Role::Int

@@ -259,7 +259,12 @@ mod tests {
     fn boot_messages_wait_for_first_boot_setup_to_end() {
         let mut logs = Logs::new();
         let mut t = Terminal::detached();
-        let defaults = ["10.0.2.15/24".to_string(), "none".into(), "lvsfw".into()];
+        let defaults = [
+            "10.0.2.15/24".to_string(),
+            "none".into(),
+            "lvsfw".into(),
+            String::new(),
+        ];
         let mut out = String::new();
         let mut s = Session::new(Start::Setup(defaults), &mut out);
         logs.bytes(b"[ 5.0] balancer: interfaces up\n");
@@ -281,7 +286,7 @@ mod tests {
         let mut logs = Logs::new();
         let mut t = Terminal::detached();
         let s = Session::new(
-            Start::Setup(["".into(), "none".into(), "lvsfw".into()]),
+            Start::Setup(["".into(), "none".into(), "lvsfw".into(), String::new()]),
             &mut String::new(),
         );
         logs.bytes(b"[ 9.0] init: powering off\n");

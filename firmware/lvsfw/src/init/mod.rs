@@ -135,7 +135,7 @@ fn start() -> Pid1 {
             .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default();
         let root = Path::new("/lib/modules").join(release);
-        let loaded = modules::load(&root, &board.modules);
+        let loaded = modules::load(&root, &board.modules, &board.module_options);
         log::info!("loaded {loaded} kernel modules");
     }
     if let Err(e) = set_cad_enabled(false) {
@@ -219,14 +219,14 @@ fn restore_saved() -> Option<i32> {
 
 /// First-boot setup's defaults as `restore` (or `login`) left them; a line that does not
 /// read as what it should be is no default.
-fn setup_defaults() -> [String; 3] {
+fn setup_defaults() -> [String; 4] {
     use std::io::Read as _;
     let mut text = String::new();
     let _ = std::fs::File::open(SETUP_DEFAULTS_PATH)
         .and_then(|f| f.take(1024).read_to_string(&mut text));
     let mut lines = text.lines().map(str::trim);
     let mut next = || lines.next().unwrap_or("").to_string();
-    let (address, gateway, hostname) = (next(), next(), next());
+    let (address, gateway, hostname, vlan) = (next(), next(), next(), next());
     [
         if address.parse::<config::IpPrefix>().is_ok() {
             address
@@ -242,6 +242,12 @@ fn setup_defaults() -> [String; 3] {
             hostname
         } else {
             "lvsfw".into()
+        },
+        // Empty: the box has a management NIC, no VLAN question.
+        if vlan.is_empty() || vlan == "none" || vlan.parse::<u16>().is_ok() {
+            vlan
+        } else {
+            "none".into()
         },
     ]
 }

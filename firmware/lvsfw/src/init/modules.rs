@@ -152,9 +152,10 @@ impl ModulesDep {
     }
 }
 
-/// Loads the board's modules from `root` (`/lib/modules/<release>`); returns how many were
+/// Loads the board's modules from `root` (`/lib/modules/<release>`), each with the
+/// board's options for it (`options`: name and `KEY=VALUE` words); returns how many were
 /// loaded now. Failures are logged and do not stop the others.
-pub fn load(root: &Path, wanted: &[String]) -> usize {
+pub fn load(root: &Path, wanted: &[String], options: &[(String, String)]) -> usize {
     let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
     let dep = ModulesDep::parse(&read("modules.dep"), &read("modules.builtin"))
         .with_soft_dependencies(&read("modules.softdep"), &read("modules.alias"));
@@ -172,7 +173,12 @@ pub fn load(root: &Path, wanted: &[String]) -> usize {
     let mut loaded = 0;
     for load in order {
         let path: PathBuf = root.join(&load.path);
-        match load_one(&path) {
+        let name = name_of(&load.path);
+        let params = options
+            .iter()
+            .find(|(module, _)| normalize(module) == name)
+            .map_or("", |(_, params)| params.as_str());
+        match load_one(&path, params) {
             Ok(()) => loaded += 1,
             // crc32c_intel on a CPU without SSE 4.2: the generic one serves instead.
             Err(why) if load.optional => {
@@ -187,7 +193,8 @@ pub fn load(root: &Path, wanted: &[String]) -> usize {
 /// MODULE_INIT_COMPRESSED_FILE (Linux 5.17): the kernel decompresses the module itself.
 const COMPRESSED_FILE: i32 = 4;
 
-fn load_one(path: &Path) -> Result<(), String> {
+fn load_one(path: &Path, params: &str) -> Result<(), String> {
+    let params = CString::new(params).map_err(|_| "a NUL in its options".to_string())?;
     let file = File::open(path).map_err(|e| e.to_string())?;
     let compressed = [".ko.xz", ".ko.zst", ".ko.gz"]
         .iter()
@@ -197,7 +204,7 @@ fn load_one(path: &Path) -> Result<(), String> {
     } else {
         ModuleInitFlags::empty()
     };
-    match finit_module(&file, &CString::default(), flags) {
+    match finit_module(&file, &params, flags) {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
         Err(e) => Err(e.desc().to_string()),
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use console::{Command, Editor, Input};
 
 use super::paste::{self, Paste, Pasted};
-use super::setup::{self, Answer, Questions};
+use super::setup::{Answer, Questions};
 use crate::ops::{self, Setup};
 
 pub const PROMPT: &str = "lvsfw> ";
@@ -61,7 +61,7 @@ pub enum PasteOf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
     /// First-boot setup with these defaults (address/prefix, gateway, hostname).
-    Setup([String; 3]),
+    Setup([String; 4]),
     Login,
     /// The saved configuration could not be read at boot.
     Recovery,
@@ -73,7 +73,7 @@ impl Start {
     /// What the console opens after the boot's `lvsfw config restore` ended with exit
     /// `code` (`None`: it did not end in time, or could not start). Only a restore that
     /// said so leads to setup or the login; anything else is a failed restore.
-    pub fn after_restore(code: Option<i32>, setup_defaults: impl FnOnce() -> [String; 3]) -> Start {
+    pub fn after_restore(code: Option<i32>, setup_defaults: impl FnOnce() -> [String; 4]) -> Start {
         use crate::config_cli::{NO_PASSWORD, RESTORE_FAILED};
         match code {
             Some(0) => Start::Login,
@@ -106,7 +106,7 @@ pub enum Outcome {
     LoginAccepted,
     LoginRefused,
     /// No admin password is set: first-boot setup with these defaults.
-    Setup([String; 3]),
+    Setup([String; 4]),
     SetupFailed,
     /// The login prompt (a restore that worked, from the recovery prompt).
     Login,
@@ -124,7 +124,7 @@ pub struct Session {
     /// Typed-ahead bytes dropped since the last report.
     dropped: usize,
     login: bool,
-    setup_defaults: [String; 3],
+    setup_defaults: [String; 4],
     /// The running configuration differs from the saved one: the prompt says so.
     unsaved: bool,
     /// `lvsfw.debug`: the debug commands are allowed.
@@ -601,12 +601,13 @@ impl Session {
         }
     }
 
-    fn start_setup(&mut self, defaults: [String; 3], out: &mut String) {
+    fn start_setup(&mut self, defaults: [String; 4], out: &mut String) {
         self.recovering = false;
         self.setup_defaults = defaults.clone();
         out.push('\n');
-        out.push_str(setup::INTRO);
-        self.enter(Mode::Setup(Questions::new(defaults)), out);
+        let questions = Questions::new(defaults);
+        out.push_str(&questions.intro());
+        self.enter(Mode::Setup(questions), out);
     }
 
     fn enter(&mut self, mode: Mode, out: &mut String) {

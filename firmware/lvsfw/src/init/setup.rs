@@ -1,5 +1,6 @@
-//! First-boot setup's questions: management address and prefix, default gateway,
-//! hostname, and the admin password twice. Each answer is checked as it is given and
+//! First-boot setup's questions: on a box without a management NIC, whether management
+//! is on a VLAN of int; the management address and prefix, default gateway, hostname,
+//! and the admin password twice. Each answer is checked as it is given and
 //! asked again with the reason when it is wrong; Enter takes the default in brackets.
 
 use std::net::IpAddr;
@@ -10,6 +11,7 @@ use crate::ops::{self, Setup};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
+    Vlan,
     Address,
     Gateway,
     Hostname,
@@ -20,8 +22,11 @@ enum Step {
 #[derive(Debug, Clone)]
 pub struct Questions {
     step: Step,
-    /// Address/prefix, gateway ("none" for no gateway), hostname; an empty one has no default.
-    defaults: [String; 3],
+    /// Address/prefix, gateway ("none" for no gateway), hostname, the management VLAN on
+    /// int ("none": int's own network; empty: the box has a management NIC and the
+    /// question is not asked); an empty one has no default.
+    defaults: [String; 4],
+    vlan: Option<u16>,
     management: Option<IpPrefix>,
     gateway: Option<IpAddr>,
     hostname: String,
@@ -43,15 +48,38 @@ First-boot setup: this appliance has no admin password yet.
 Answer each question; Enter takes the value in [brackets].
 ";
 
+/// Said first on a box without a management NIC (a two-NIC box).
+pub const TWO_NICS: &str = "\
+This box has two NICs: ext faces the clients, int the real servers. Management (the
+web page, and the address you give below) lives on int, never on ext: on an 802.1Q
+VLAN of int, which keeps it apart from the real servers' network (the switch port
+must carry that VLAN tagged), or on int's own network (\"none\").
+";
+
 impl Questions {
-    pub fn new(defaults: [String; 3]) -> Questions {
+    pub fn new(defaults: [String; 4]) -> Questions {
+        let step = if defaults[3].is_empty() {
+            Step::Address
+        } else {
+            Step::Vlan
+        };
         Questions {
-            step: Step::Address,
+            step,
             defaults,
+            vlan: None,
             management: None,
             gateway: None,
             hostname: String::new(),
             password: String::new(),
+        }
+    }
+
+    /// What is said before the first question.
+    pub fn intro(&self) -> String {
+        if self.defaults[3].is_empty() {
+            INTRO.to_string()
+        } else {
+            format!("{INTRO}{TWO_NICS}")
         }
     }
 
@@ -64,6 +92,10 @@ impl Questions {
             }
         };
         match self.step {
+            Step::Vlan => with_default(
+                "Management VLAN on int (1 to 4094, or \"none\")",
+                &self.defaults[3],
+            ),
             Step::Address => with_default("Management address/prefix", &self.defaults[0]),
             Step::Gateway => with_default(
                 "Default gateway (\"none\" for no gateway)",
@@ -91,6 +123,27 @@ impl Questions {
             }
         };
         match self.step {
+            Step::Vlan => match given(3).as_str() {
+                "none" => {
+                    self.vlan = None;
+                    self.step = Step::Address;
+                    Answer::Next
+                }
+                text => match text
+                    .parse()
+                    .ok()
+                    .filter(|id| config::Vlan::IDS.contains(id))
+                {
+                    Some(id) => {
+                        self.vlan = Some(id);
+                        self.step = Step::Address;
+                        Answer::Next
+                    }
+                    None => Answer::Again(format!(
+                        "\"{text}\" is not a VLAN ID (1 to 4094) or \"none\""
+                    )),
+                },
+            },
             Step::Address => match check_address(&given(0)) {
                 Ok(p) => {
                     self.management = Some(p);
@@ -150,6 +203,7 @@ impl Questions {
                 gateway: self.gateway,
                 hostname: self.hostname.clone(),
                 password: std::mem::take(&mut self.password),
+                vlan: self.vlan,
             }),
         }
     }
@@ -175,6 +229,15 @@ fn check_address(text: &str) -> Result<IpPrefix, String> {
             "{} is not an address for an interface (unspecified, loopback or multicast)",
             p.addr
         ));
+    }
+    if let IpAddr::V6(a) = p.addr {
+        // The page and the console's address need one that routes; every IPv6 NIC has
+        // a link-local address of its own anyway.
+        if a.is_unicast_link_local() {
+            return Err(format!(
+                "{a} is a link-local address, which needs a scope to be reached; give one that routes, e.g. fd00::10/64"
+            ));
+        }
     }
     if let IpAddr::V4(a) = p.addr {
         if a.is_broadcast() {
@@ -228,8 +291,13 @@ fn check_gateway(text: &str, management: IpPrefix) -> Result<Option<IpAddr>, Str
 mod tests {
     use super::*;
 
-    fn defaults() -> [String; 3] {
-        ["10.0.2.15/24".into(), "none".into(), "lvsfw".into()]
+    fn defaults() -> [String; 4] {
+        [
+            "10.0.2.15/24".into(),
+            "none".into(),
+            "lvsfw".into(),
+            String::new(),
+        ]
     }
 
     #[test]
@@ -254,14 +322,15 @@ mod tests {
                 management: "10.0.2.15/24".parse().unwrap(),
                 gateway: None,
                 hostname: "lvsfw".into(),
-                password: "s3cret-pass".into()
+                password: "s3cret-pass".into(),
+                vlan: None,
             })
         );
     }
 
     #[test]
     fn every_wrong_answer_is_asked_again_with_the_reason() {
-        let mut q = Questions::new(["".into(), "10.0.2.2".into(), "lvsfw".into()]);
+        let mut q = Questions::new(["".into(), "10.0.2.2".into(), "lvsfw".into(), String::new()]);
         assert_eq!(q.prompt(), "Management address/prefix: ");
         let again = |q: &mut Questions, typed: &str| match q.answer(typed) {
             Answer::Again(why) => why,
@@ -342,5 +411,90 @@ mod tests {
         assert_eq!(setup.password, "an0ther-pass");
         // What the console hands to `lvsfw config setup` reads back the same.
         assert_eq!(Setup::from_lines(&setup.to_lines()).unwrap(), setup);
+    }
+
+    #[test]
+    fn an_ipv6_management_address_and_gateway() {
+        let mut q = Questions::new(defaults());
+        let again = |q: &mut Questions, typed: &str| match q.answer(typed) {
+            Answer::Again(why) => why,
+            other => panic!("{typed:?} was taken: {other:?}"),
+        };
+        assert_eq!(
+            again(&mut q, "fe80::10/64"),
+            "fe80::10 is a link-local address, which needs a scope to be reached; give one that routes, e.g. fd00::10/64"
+        );
+        assert_eq!(
+            again(&mut q, "fd00:5::1"),
+            "give the prefix length too, e.g. fd00:5::1/64"
+        );
+        assert_eq!(q.answer("fd00:5::1/64"), Answer::Next);
+        // The IPv4 default gateway does not reach an IPv6 network.
+        assert_eq!(
+            q.prompt(),
+            "Default gateway (\"none\" for no gateway) [none]: "
+        );
+        assert_eq!(
+            again(&mut q, "10.0.2.2"),
+            "10.0.2.2 is not of the same family as fd00:5::1/64"
+        );
+        assert_eq!(
+            again(&mut q, "fd00:6::1"),
+            "fd00:6::1 is not in the management network fd00:5::/64; the gateway must be reachable on it"
+        );
+        assert_eq!(q.answer("fd00:5::fffe"), Answer::Next);
+        assert_eq!(q.answer("lb1"), Answer::Next);
+        assert_eq!(q.answer("s3cret-pass"), Answer::Next);
+        let Answer::Done(setup) = q.answer("s3cret-pass") else {
+            panic!()
+        };
+        assert_eq!(setup.management, "fd00:5::1/64".parse().unwrap());
+        assert_eq!(setup.gateway, Some("fd00:5::fffe".parse().unwrap()));
+        assert_eq!(Setup::from_lines(&setup.to_lines()).unwrap(), setup);
+    }
+
+    #[test]
+    fn a_two_nic_box_asks_for_the_management_vlan_first() {
+        let mut q = Questions::new([
+            "10.0.2.15/24".into(),
+            "none".into(),
+            "lvsfw".into(),
+            "none".into(),
+        ]);
+        assert!(q.intro().contains("This box has two NICs"), "{}", q.intro());
+        assert!(!Questions::new(defaults()).intro().contains("two NICs"));
+        assert_eq!(
+            q.prompt(),
+            "Management VLAN on int (1 to 4094, or \"none\") [none]: "
+        );
+        assert_eq!(
+            q.answer("4095"),
+            Answer::Again("\"4095\" is not a VLAN ID (1 to 4094) or \"none\"".into())
+        );
+        assert_eq!(q.answer("10"), Answer::Next);
+        assert_eq!(q.prompt(), "Management address/prefix [10.0.2.15/24]: ");
+        for answer in ["10.0.5.1/24", "", "lb1", "s3cret-pass"] {
+            assert_eq!(q.answer(answer), Answer::Next);
+        }
+        let Answer::Done(setup) = q.answer("s3cret-pass") else {
+            panic!()
+        };
+        assert_eq!(setup.vlan, Some(10));
+        assert_eq!(Setup::from_lines(&setup.to_lines()).unwrap(), setup);
+        // Enter takes "none": int's own network.
+        let mut q = Questions::new([
+            "10.0.2.15/24".into(),
+            "none".into(),
+            "lvsfw".into(),
+            "none".into(),
+        ]);
+        assert_eq!(q.answer(""), Answer::Next);
+        for answer in ["", "", "", "s3cret-pass"] {
+            assert_eq!(q.answer(answer), Answer::Next);
+        }
+        let Answer::Done(setup) = q.answer("s3cret-pass") else {
+            panic!()
+        };
+        assert_eq!(setup.vlan, None);
     }
 }

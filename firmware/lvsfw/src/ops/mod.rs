@@ -253,6 +253,7 @@ pub fn set_interface(paths: &Paths, role: Role, addresses: &[String]) -> Result<
                 addresses: parsed.clone(),
                 mtu: None,
                 accept_ra: false,
+                vlan: None,
             }),
         }
         if role == Role::Mgmt {
@@ -427,16 +428,12 @@ pub fn password_of(native_text: &str) -> Option<PasswordHash> {
         .and_then(|c| c.admin.password)
 }
 
-/// The NIC roles of the box's board, when its board file can be read.
-pub fn board_roles(paths: &Paths) -> Option<Vec<Role>> {
+/// The roles of the box, when its board file can be read: the board's NICs, VLANs and
+/// bonds, and the VLANs `config` makes.
+pub fn board_roles(paths: &Paths, config: Option<&Config>) -> Option<Vec<Role>> {
     let text = std::fs::read_to_string(&paths.board).ok()?;
     let board = crate::board::parse(&text).ok()?;
-    Some(
-        Role::ALL
-            .into_iter()
-            .filter(|r| board.nic(*r).is_some())
-            .collect(),
-    )
+    Some(crate::roles::present(&board, config))
 }
 
 /// keepalived.conf text checked as a candidate part: alone, against the interfaces and
@@ -447,7 +444,7 @@ pub fn check_keepalived(
     name: &str,
     native: &Config,
 ) -> Result<config::keepalived::Read, config::Issues> {
-    let roles = board_roles(paths);
+    let roles = board_roles(paths, Some(native));
     config::keepalived::read_text(text, name).and_then(|read| {
         read.validate_with(native)?;
         read.check_bindings(native, roles.as_deref())?;
@@ -727,10 +724,14 @@ pub struct Setup {
     pub gateway: Option<IpAddr>,
     pub hostname: String,
     pub password: String,
+    /// On a box without a management NIC: management on this VLAN of int, else on
+    /// int's own network.
+    pub vlan: Option<u16>,
 }
 
 impl Setup {
-    /// Four lines: address/prefix, gateway or "none", hostname, password.
+    /// Five lines: address/prefix, gateway or "none", hostname, password, and the
+    /// management VLAN on int or "none" (the line may be left out).
     pub fn from_lines(text: &str) -> Result<Setup, String> {
         let mut lines = text.lines();
         let mut next = |what: &str| {
@@ -749,21 +750,32 @@ impl Setup {
         };
         let hostname = next("hostname")?;
         let password = next("password")?;
+        let vlan = match next("VLAN").unwrap_or_default().as_str() {
+            "none" | "" => None,
+            text => Some(
+                text.parse()
+                    .ok()
+                    .filter(|id| config::Vlan::IDS.contains(id))
+                    .ok_or_else(|| format!("\"{text}\" is not a VLAN ID (1 to 4094)"))?,
+            ),
+        };
         Ok(Setup {
             management,
             gateway,
             hostname,
             password,
+            vlan,
         })
     }
 
     pub fn to_lines(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}\n",
+            "{}\n{}\n{}\n{}\n{}\n",
             self.management,
             self.gateway.map_or("none".into(), |g| g.to_string()),
             self.hostname,
-            self.password
+            self.password,
+            self.vlan.map_or("none".into(), |v| v.to_string())
         )
     }
 }
@@ -776,15 +788,30 @@ pub fn setup(paths: &Paths, answers: &Setup) -> Result<Applied, String> {
     let hash = hash_password(&answers.password)?;
     // Setup starts from the running configuration, not from a candidate left behind.
     discard(paths)?;
+    // A box without a management NIC has management on int: on a VLAN of int (the mgmt
+    // role), or on int's own network.
+    let mgmt_nic = board_has_mgmt_nic(paths);
     edit_candidate(paths, |config| {
         config.hostname = Some(answers.hostname.clone());
-        match config.interfaces.iter_mut().find(|i| i.role == Role::Mgmt) {
-            Some(i) => i.addresses = vec![answers.management],
+        let (role, vlan) = match (mgmt_nic, answers.vlan) {
+            (true, _) => (Role::Mgmt, None),
+            (false, Some(id)) => (Role::Mgmt, Some(config::Vlan { id, on: Role::Int })),
+            (false, None) => {
+                config.interfaces.retain(|i| i.role != Role::Mgmt);
+                (Role::Int, None)
+            }
+        };
+        match config.interfaces.iter_mut().find(|i| i.role == role) {
+            Some(i) => {
+                i.addresses = vec![answers.management];
+                i.vlan = vlan;
+            }
             None => config.interfaces.push(Interface {
-                role: Role::Mgmt,
+                role,
                 addresses: vec![answers.management],
                 mtu: None,
                 accept_ra: false,
+                vlan,
             }),
         }
         config.admin.management_address = Some(answers.management.addr);
@@ -804,7 +831,7 @@ pub fn unaddressed_roles_note(paths: &Paths) -> String {
         .ok()
         .and_then(|t| config::native::from_json(&t.native).ok())
         .unwrap_or_default();
-    let roles = board_roles(paths).unwrap_or_else(|| Role::ALL.to_vec());
+    let roles = board_roles(paths, Some(&config)).unwrap_or_else(|| Role::ALL.to_vec());
     let quiet: Vec<&str> = roles
         .iter()
         .filter(|r| config.interface(**r).is_none_or(|i| i.addresses.is_empty()))
@@ -822,22 +849,34 @@ pub fn unaddressed_roles_note(paths: &Paths) -> String {
     }
 }
 
+/// Whether the board has a management NIC of its own (else management lives on int).
+pub fn board_has_mgmt_nic(paths: &Paths) -> bool {
+    std::fs::read_to_string(&paths.board)
+        .ok()
+        .and_then(|t| crate::board::parse(&t).ok())
+        .is_none_or(|b| b.nic(Role::Mgmt).is_some())
+}
+
 /// What first-boot setup offers when Enter is pressed: the running configuration's
-/// management address, default gateway and hostname.
-pub fn setup_defaults(paths: &Paths, board_hostname: Option<&str>) -> [String; 3] {
+/// management address, default gateway and hostname, and on a box without a management
+/// NIC its management VLAN on int or "none" (empty: the question is not asked).
+pub fn setup_defaults(paths: &Paths, board_hostname: Option<&str>) -> [String; 4] {
     let config = running(paths)
         .ok()
         .and_then(|t| config::native::from_json(&t.native).ok())
         .unwrap_or_default();
-    let management = config
-        .interface(Role::Mgmt)
-        .and_then(|i| i.addresses.first())
-        .map(|p| p.to_string())
-        .unwrap_or_default();
-    let v4 = config
-        .interface(Role::Mgmt)
-        .and_then(|i| i.addresses.first())
-        .is_none_or(|p| p.addr.is_ipv4());
+    let mgmt_nic = board_has_mgmt_nic(paths);
+    let vlan = config.interface(Role::Mgmt).and_then(|i| i.vlan);
+    let management_role = if mgmt_nic || vlan.is_some() {
+        Role::Mgmt
+    } else {
+        Role::Int
+    };
+    let first = config
+        .interface(management_role)
+        .and_then(|i| i.addresses.first());
+    let management = first.map(|p| p.to_string()).unwrap_or_default();
+    let v4 = first.is_none_or(|p| p.addr.is_ipv4());
     let gateway = config
         .routes
         .iter()
@@ -847,7 +886,12 @@ pub fn setup_defaults(paths: &Paths, board_hostname: Option<&str>) -> [String; 3
         .hostname
         .or(board_hostname.map(str::to_string))
         .unwrap_or_else(|| "lvsfw".into());
-    [management, gateway, hostname]
+    let vlan = match (mgmt_nic, vlan) {
+        (true, _) => String::new(),
+        (false, Some(v)) => v.id.to_string(),
+        (false, None) => "none".into(),
+    };
+    [management, gateway, hostname, vlan]
 }
 
 #[cfg(test)]

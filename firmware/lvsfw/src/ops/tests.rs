@@ -221,7 +221,12 @@ fn setup_sets_mgmt_gateway_hostname_and_password_and_login_checks_it() {
     let d = dir(LAB);
     assert_eq!(
         setup_defaults(&d.paths, Some("lvsfw")),
-        ["10.0.2.15/24".to_string(), "none".into(), "lvsfw".into()]
+        [
+            "10.0.2.15/24".to_string(),
+            "none".into(),
+            "lvsfw".into(),
+            String::new()
+        ]
     );
     assert_eq!(login(&d.paths, "anything"), Login::NoPassword);
     let answers = Setup {
@@ -229,6 +234,7 @@ fn setup_sets_mgmt_gateway_hostname_and_password_and_login_checks_it() {
         gateway: Some("10.0.5.254".parse().unwrap()),
         hostname: "lb1".into(),
         password: "s3cret-pass".into(),
+        vlan: None,
     };
     assert_eq!(Setup::from_lines(&answers.to_lines()).unwrap(), answers);
     // A candidate left behind is not taken along.
@@ -240,7 +246,12 @@ fn setup_sets_mgmt_gateway_hostname_and_password_and_login_checks_it() {
     assert_eq!(login(&d.paths, "s3cret-pasS"), Login::Refused);
     assert_eq!(
         setup_defaults(&d.paths, Some("lvsfw")),
-        ["10.0.5.1/24".to_string(), "10.0.5.254".into(), "lb1".into()]
+        [
+            "10.0.5.1/24".to_string(),
+            "10.0.5.254".into(),
+            "lb1".into(),
+            String::new()
+        ]
     );
     let c = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
     assert_eq!(
@@ -455,4 +466,65 @@ fn a_candidate_older_than_the_running_configuration_is_not_applied() {
         .unwrap()
         .verify("changed on the page"));
     assert_eq!(now_running.hostname.as_deref(), Some("lb1"));
+}
+
+#[test]
+fn setup_on_a_two_nic_box_puts_management_on_int_or_a_vlan_of_it() {
+    let factory = include_str!("../../../../board/qemu-2nic-x86_64/config.json");
+    let board = include_str!("../../../../board/qemu-2nic-x86_64/board.conf");
+    let d = dir(factory);
+    write(&d.paths.board, board).unwrap();
+    // The factory's management address is int's, and the VLAN question is asked.
+    assert_eq!(
+        setup_defaults(&d.paths, Some("lvsfw")),
+        [
+            "10.0.2.15/24".to_string(),
+            "none".into(),
+            "lvsfw".into(),
+            "none".into()
+        ]
+    );
+    let answers = Setup {
+        management: "10.0.5.1/24".parse().unwrap(),
+        gateway: None,
+        hostname: "lb1".into(),
+        password: "s3cret-pass".into(),
+        vlan: Some(10),
+    };
+    setup(&d.paths, &answers).unwrap();
+    let c = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
+    let mgmt = c.interface(Role::Mgmt).unwrap();
+    assert_eq!(
+        (mgmt.vlan, mgmt.addresses.clone()),
+        (
+            Some(config::Vlan {
+                id: 10,
+                on: Role::Int
+            }),
+            vec!["10.0.5.1/24".parse().unwrap()]
+        )
+    );
+    assert_eq!(
+        c.admin.management_address,
+        Some("10.0.5.1".parse().unwrap())
+    );
+    assert_eq!(setup_defaults(&d.paths, None)[3], "10");
+    // Again without the VLAN: the address goes to int, the VLAN role goes.
+    let d = dir(factory);
+    write(&d.paths.board, board).unwrap();
+    setup(
+        &d.paths,
+        &Setup {
+            vlan: None,
+            ..answers
+        },
+    )
+    .unwrap();
+    let c = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
+    assert!(c.interface(Role::Mgmt).is_none());
+    assert_eq!(
+        c.interface(Role::Int).unwrap().addresses,
+        vec!["10.0.5.1/24".parse().unwrap()]
+    );
+    assert_eq!(setup_defaults(&d.paths, None)[0], "10.0.5.1/24");
 }

@@ -541,3 +541,31 @@ fn packet_level_failures_are_counted_each_under_its_reason() {
     );
     assert_eq!(r.drops.total(), 6);
 }
+
+/// keepalived issue #2178: a bond that comes up late (its updelay) must not let a box
+/// with nopreempt take the VIPs from a lower master. Down at start, the instance waits
+/// in FAULT; once the link is up it is a backup like any other, and the lower master's
+/// adverts keep it one.
+#[test]
+fn a_link_that_comes_up_late_does_not_defeat_nopreempt() {
+    let t0 = Instant::now();
+    let mut s = settings(Version::V3, 150, Duration::from_secs(1));
+    s.preempt = false;
+    let mut r = Instance::new(s.clone());
+    r.handle(Event::Startup, t0);
+    r.handle(Event::Fault(true), t0);
+    let lower = advert(&s, 100);
+    let up = t0 + Duration::from_secs(5);
+    let mut actions = r.handle(Event::Fault(false), up);
+    for n in 0..10 {
+        let t = up + ms(200) + Duration::from_secs(n);
+        actions.extend(r.handle(from(PEER, &lower), t));
+        actions.extend(r.handle(Event::Timer, t + ms(500)));
+    }
+    assert_eq!(r.state(), State::Backup);
+    assert!(
+        !actions.contains(&Action::AddAddresses),
+        "took the VIPs: {actions:?}"
+    );
+    assert_eq!(r.master_ip(), Some(ip(PEER)));
+}

@@ -9,6 +9,7 @@ pub use from_config::plan;
 pub use plan::{CheckId, HealthBook, Plan, ServerHealth};
 pub use worker::{pass, IpvsWorker};
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use checks::{Handle, Health, Limits, Report, Scheduler};
@@ -64,8 +65,9 @@ pub async fn run_reporting(
             report = reports.recv() => {
                 let Some(report) = report else { break };
                 let up = report.health == Health::Up;
-                log::info!("real server {}:{} of {}: {} ({})",
-                    report.id.addr, report.id.port, report.id.service,
+                // SocketAddr writes an IPv6 address in brackets.
+                log::info!("real server {} of {}: {} ({})",
+                    SocketAddr::new(report.id.addr, report.id.port), report.id.service,
                     if up { "up" } else { "down" }, report.reason);
                 health.set(report.id, up, report.reason);
                 // Drain what else has arrived, so a burst makes one table, not many.
@@ -104,7 +106,7 @@ async fn apply_plan(
             health.start_down(id);
         }
         if let Err(e) = handle.set(id, spec.clone()).await {
-            log::error!("health check of {}:{}: {e}", id.addr, id.port);
+            log::error!("health check of {}: {e}", SocketAddr::new(id.addr, id.port));
             problems.push(format!(
                 "health check of {}:{}: not running: {e}",
                 id.addr, id.port

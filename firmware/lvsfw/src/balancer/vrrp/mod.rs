@@ -1,7 +1,6 @@
 //! VRRP in the balancer: keepalived.conf's instances and sync groups, one task per sync
 //! group (a lone instance is a group of one), and the status file for `lvsfw vrrp status`.
 
-mod link;
 pub mod spec;
 pub mod status;
 mod task;
@@ -193,10 +192,12 @@ impl Vrrp {
     }
 }
 
-/// The appliance's names: a role (`ext`, `int`, `mgmt`) is the NIC the board maps it
-/// to, found by PCI address or MAC (so also before it was renamed to its role).
+/// The appliance's names: a role (`ext`, `int`, `mgmt`) is the link the board (or the
+/// configuration, for a VLAN) gives it: a NIC found by PCI address or MAC (so also
+/// before it was renamed to its role), a VLAN or bond by its name.
 pub struct RoleNames<'a> {
     pub board: Option<&'a crate::board::Board>,
+    pub config: Option<&'a config::Config>,
     pub links: &'a [LinkInfo],
     pub class_net: &'a std::path::Path,
 }
@@ -207,28 +208,41 @@ impl Resolve for RoleNames<'_> {
             format!("interface {why}: on the appliance keepalived.conf names interfaces by role")
         })?;
         let board = self.board.ok_or("no usable board file")?;
-        let matcher = board
-            .nic(role)
-            .ok_or_else(|| format!("board {} has no {role} NIC", board.name))?;
-        let found = netif::nic::find(self.class_net, matcher)
-            .ok_or_else(|| format!("{role}: no NIC at {matcher}"))?;
+        let names: Vec<(u32, &str)> = self
+            .links
+            .iter()
+            .map(|l| (l.index, l.name.as_str()))
+            .collect();
+        let index = crate::roles::find(board, self.config, role, self.class_net, &names)?;
         self.links
             .iter()
-            .find(|l| l.index == found.index)
-            .ok_or_else(|| format!("{role}: link {} is gone", found.index))
+            .find(|l| l.index == index)
+            .ok_or_else(|| format!("{role}: link {index} is gone"))
     }
 }
 
-/// The kernel's links, for resolving names.
+/// The kernel's links, for resolving names. An address that failed duplicate address
+/// detection is left out; one still in it (an IPv6 link-local address for a second or
+/// two after its link came up) comes last, so a usable one is preferred as an
+/// instance's source, and a tentative one is taken rather than none: the instance
+/// starts as backup, and its adverts leave once the kernel allows the address.
 pub async fn links(kernel: &Kernel) -> Result<Vec<LinkInfo>, String> {
     let actual = kernel.read().await.map_err(|e| e.to_string())?;
     Ok(actual
         .links
         .into_iter()
-        .map(|l| LinkInfo {
-            index: l.index,
-            name: l.name,
-            addresses: l.addresses,
+        .map(|l| {
+            let (mut usable, tentative): (Vec<_>, Vec<_>) = l
+                .addresses
+                .into_iter()
+                .filter(|a| !l.dad_failed.contains(a))
+                .partition(|a| !l.tentative.contains(a));
+            usable.extend(tentative);
+            LinkInfo {
+                index: l.index,
+                name: l.name,
+                addresses: usable,
+            }
         })
         .collect())
 }

@@ -215,11 +215,12 @@ fn member(
     let primary_ip = match i.unicast_src_ip {
         Some(ip) => ip,
         None => primary(link, ipv6, all_vips).ok_or_else(|| {
-            let family = if ipv6 { "IPv6 link-local" } else { "IPv4" };
-            format!(
-                "interface {} has no {family} address to send from",
-                link.name
-            )
+            let what = if ipv6 {
+                "IPv6 link-local address to send from (none, or only ones that failed duplicate address detection)"
+            } else {
+                "IPv4 address to send from"
+            };
+            format!("interface {} has no {what}", link.name)
         })?,
     };
     let (auth, ah_key) = match (&i.auth, version) {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use netif::announce::Announcer;
 use netif::kernel::Kernel;
+use netif::link_probe::LinkProbe;
 use netif::vrrp_socket::{Received, VrrpSocket, GROUP_V4, GROUP_V6};
 use netif::Op;
 use tokio::sync::{mpsc, watch};
@@ -15,7 +16,6 @@ use vrrp::ah::{self, AhError, Seal};
 use vrrp::packet::{Auth, Error as PacketError, Version};
 use vrrp::{Action, Event, Instance, Invalid, Packet, Repr, State, SyncGroup};
 
-use super::link::LinkProbe;
 use super::spec::{GroupSpec, MemberSpec};
 use super::status::{self, InstanceStatus};
 use super::timer::Deadline;
@@ -90,6 +90,8 @@ struct Member {
     refresh_at: Option<Instant>,
     link_up: bool,
     ip_id: u16,
+    /// The last advert could not be sent (said once until one is sent again).
+    send_failing: bool,
 }
 
 pub struct GroupTask {
@@ -122,16 +124,7 @@ impl GroupTask {
                 if announcers.iter().any(|(index, _)| *index == vip.ifindex) {
                     continue;
                 }
-                let mac = probe
-                    .mac(&vip.ifname)
-                    .map_err(|e| context(e, format!("{}: MAC of {}", m.name, vip.ifname)))?;
-                // Unsolicited NAs go out from the link-local address, which an IPv6
-                // instance has as its primary address on its own interface.
-                let link_local = match m.settings.primary_ip {
-                    IpAddr::V6(v6) if vip.ifindex == m.ifindex => Some(v6),
-                    _ => None,
-                };
-                let announcer = Announcer::open(&vip.ifname, vip.ifindex, mac, link_local)
+                let announcer = Announcer::open(&vip.ifname, vip.ifindex)
                     .map_err(|e| context(e, format!("{}: announcer on {}", m.name, vip.ifname)))?;
                 announcers.push((vip.ifindex, announcer));
             }
@@ -143,6 +136,7 @@ impl GroupTask {
                 refresh_at: None,
                 link_up: true,
                 ip_id: 0,
+                send_failing: false,
                 spec: m,
             });
         }
@@ -275,6 +269,7 @@ impl GroupTask {
     }
 
     async fn poll_links(&mut self) {
+        self.follow_macs();
         for i in 0..self.members.len() {
             let up = self.members[i]
                 .spec
@@ -483,6 +478,7 @@ impl GroupTask {
         // One IP identification per advertisement, as keepalived (never 0: the kernel
         // would replace it after the AH ICV was computed over it).
         m.ip_id = m.ip_id.wrapping_add(1).max(1);
+        let mut failed = None;
         for dst in destinations {
             let bytes = match (&m.spec.ah_key, s.primary_ip, dst) {
                 (Some(key), IpAddr::V4(src), IpAddr::V4(dst4)) => {
@@ -510,21 +506,34 @@ impl GroupTask {
                 .map_err(|e| e.to_string())
                 .and_then(|b| m.socket.send(&b, dst).map_err(|e| e.to_string()));
             if let Err(e) = sent {
-                // keepalived too stays quiet about a priority-0 advert on a dead link.
-                if priority != 0 || m.link_up {
-                    log::error!("{}: sending to {dst}: {e}", m.spec.name);
-                }
+                failed.get_or_insert(format!("sending to {dst}: {e}"));
             }
+        }
+        match failed {
+            // keepalived too stays quiet about a priority-0 advert on a dead link.
+            Some(_) if priority == 0 && !m.link_up => {}
+            // Said once, not ten times a second: e.g. an IPv6 link-local source that is
+            // still in duplicate address detection right after boot.
+            Some(e) if !m.send_failing => {
+                log::error!("{}: {e}", m.spec.name);
+                m.send_failing = true;
+            }
+            Some(_) => {}
+            None if m.send_failing => {
+                log::info!("{}: adverts are sent again", m.spec.name);
+                m.send_failing = false;
+            }
+            None => {}
         }
     }
 
     async fn add_addresses(&self, i: usize) {
         for vip in &self.members[i].spec.vips {
-            let op = Op::AddAddress {
-                index: vip.ifindex,
-                prefix: vip.prefix,
-            };
-            if let Err(e) = self.kernel.apply(&op).await {
+            let added = self
+                .kernel
+                .add_virtual_address(vip.ifindex, vip.prefix)
+                .await;
+            if let Err(e) = added {
                 log::error!("{}: {e}", self.members[i].spec.name);
             }
         }
@@ -551,11 +560,50 @@ impl GroupTask {
         }
     }
 
+    /// A master whose VIP's interface changed its MAC (a bond that failed over to a
+    /// member with its own MAC) says so at once: otherwise the segment keeps sending to
+    /// the old MAC until its caches age out.
+    fn follow_macs(&self) {
+        for (i, m) in self.members.iter().enumerate() {
+            let moved: Vec<u32> = m
+                .announcers
+                .iter()
+                .filter_map(|(index, a)| a.mac_changed().map(|_| *index))
+                .collect();
+            let master = self.group.members()[i].state() == State::Master;
+            if master && !moved.is_empty() {
+                let names: Vec<&str> = m
+                    .spec
+                    .vips
+                    .iter()
+                    .filter(|v| moved.contains(&v.ifindex))
+                    .map(|v| v.ifname.as_str())
+                    .collect();
+                log::info!(
+                    "{}: the MAC of {} changed; announcing the virtual addresses again",
+                    m.spec.name,
+                    names.first().copied().unwrap_or("an interface")
+                );
+                self.announce_on(i, m.spec.garp.repeat, Some(&moved));
+            }
+        }
+    }
+
     /// `rounds` gratuitous ARPs / unsolicited NAs for every VIP of member `i`.
     fn announce(&self, i: usize, rounds: u32) {
+        self.announce_on(i, rounds, None);
+    }
+
+    /// [`GroupTask::announce`] for the VIPs on the interfaces `only` names (all: `None`).
+    fn announce_on(&self, i: usize, rounds: u32, only: Option<&[u32]>) {
         let m = &self.members[i];
         for _ in 0..rounds {
-            for vip in &m.spec.vips {
+            for vip in m
+                .spec
+                .vips
+                .iter()
+                .filter(|v| only.is_none_or(|o| o.contains(&v.ifindex)))
+            {
                 let Some((_, announcer)) = m.announcers.iter().find(|(ix, _)| *ix == vip.ifindex)
                 else {
                     continue;

@@ -149,7 +149,12 @@ fn login_hides_the_password_and_says_when_it_is_wrong() {
 #[test]
 fn first_boot_setup_asks_checks_and_hands_over_the_answers() {
     let mut out = String::new();
-    let defaults = ["10.0.2.15/24".to_string(), "none".into(), "lvsfw".into()];
+    let defaults = [
+        "10.0.2.15/24".to_string(),
+        "none".into(),
+        "lvsfw".into(),
+        String::new(),
+    ];
     let mut s = Session::new(Start::Setup(defaults), &mut out);
     assert!(screen(&out).ends_with("Management address/prefix [10.0.2.15/24]: "));
     s.push(b"10.0.5.300/24\r10.0.5.1/24\r10.0.5.254\rlb1\rs3cret-pass\rs3cret-pass\r");
@@ -161,6 +166,7 @@ fn first_boot_setup_asks_checks_and_hands_over_the_answers() {
             gateway: Some("10.0.5.254".parse().unwrap()),
             hostname: "lb1".into(),
             password: "s3cret-pass".into(),
+            vlan: None,
         }))
     );
     let shown = screen(&out);
@@ -365,7 +371,14 @@ fn debug_commands_need_lvsfw_debug() {
 
 #[test]
 fn only_a_restore_that_said_so_opens_setup_or_the_login() {
-    let defaults = || ["10.0.2.15/24".to_string(), "none".into(), "lvsfw".into()];
+    let defaults = || {
+        [
+            "10.0.2.15/24".to_string(),
+            "none".into(),
+            "lvsfw".into(),
+            String::new(),
+        ]
+    };
     assert_eq!(Start::after_restore(Some(0), defaults), Start::Login);
     assert_eq!(
         Start::after_restore(Some(3), defaults),

@@ -225,3 +225,44 @@ fn a_sync_group_fails_as_one_and_a_lone_instance_alone() {
         "interface eth1 has no IPv4 address to send from"
     );
 }
+
+#[test]
+fn an_ipv6_instance_sends_from_the_link_local_address_or_does_not_start() {
+    let k = read(
+        "vrrp_instance V6 {\n interface eth0\n virtual_router_id 52\n version 3\n virtual_ipaddress {\n  fd00::100/64\n  fd00:33::10/64 dev eth1\n }\n}\n",
+    );
+    // Without a link-local address (none, or only failed ones: `links` leaves those
+    // out) the global address is not taken instead (RFC 5798 §5.1.2.1).
+    let links = vec![
+        link(2, "eth0", &["192.168.0.101/24", "fd00::101/64"]),
+        link(3, "eth1", &[]),
+    ];
+    let (groups_now, unstartable) = groups(&k, &HostNames(&links));
+    assert!(groups_now.is_empty());
+    assert_eq!(
+        unstartable[0].reason_for("V6"),
+        "interface eth0 has no IPv6 link-local address to send from (none, or only ones that failed duplicate address detection)"
+    );
+    let links = vec![
+        link(2, "eth0", &["fd00::101/64", "fe80::5054:ff:fe00:10/64"]),
+        link(3, "eth1", &[]),
+    ];
+    let (groups, unstartable) = groups(&k, &HostNames(&links));
+    assert!(unstartable.is_empty(), "{unstartable:?}");
+    let m = &groups[0].members[0];
+    assert_eq!(
+        m.settings.primary_ip,
+        "fe80::5054:ff:fe00:10".parse::<IpAddr>().unwrap()
+    );
+    // The gateway VIP lives on eth1, which is where its announcements go.
+    assert_eq!(
+        m.vips
+            .iter()
+            .map(|v| (v.prefix.to_string(), v.ifindex))
+            .collect::<Vec<_>>(),
+        vec![
+            ("fd00::100/64".to_string(), 2),
+            ("fd00:33::10/64".to_string(), 3)
+        ]
+    );
+}
