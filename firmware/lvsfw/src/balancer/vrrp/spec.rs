@@ -292,6 +292,11 @@ fn member(
         primary_ip,
         auth,
         skip_check_adv_addr: k.global.skip_check_adv_addr,
+        unicast_peers: i.unicast_peers.clone(),
+        check_unicast_src: false,
+        lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
+        down_timer_adverts: vrrp::instance::DOWN_TIMER_ADVERTS,
     };
     Ok(MemberSpec {
         name: i.name.clone(),

@@ -388,6 +388,8 @@ impl GroupTask {
                     m.refresh_at = m.spec.garp.refresh.map(|every| now + every);
                     self.announce(i, self.members[i].spec.garp.repeat);
                 }
+                // The spec's lower-priority announcements come with the next change.
+                Action::AnnounceLowerPriority => {}
                 Action::Transition { from, to } => {
                     let group = self
                         .name
