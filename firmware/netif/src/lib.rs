@@ -11,6 +11,7 @@ pub mod nic;
 pub mod owned;
 pub mod plan;
 pub mod sysctl;
+pub mod vmac;
 pub mod vrrp_socket;
 
 pub use nic::NicMatch;

@@ -2,6 +2,7 @@
 //! real server is checked.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use checks::{CheckKind, CheckSpec, HttpCheck, StatusCodes, Timing, Url};
 use config::keepalived::{self, GroupEntry, Keepalived, LbKind, VsKey};
@@ -119,8 +120,6 @@ fn real_server(
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         upper_threshold: 0,
         lower_threshold: 0,
-        // PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK are read but not run yet (the
-        // reader notes them as not yet acted on).
         checks: rs.checks.iter().filter_map(|c| check(vs, rs, c)).collect(),
     }
 }
@@ -134,7 +133,54 @@ fn check(
         c.connect_ip.unwrap_or(rs.ip),
         c.connect_port.unwrap_or(rs.port),
     );
-    let kind = match c.kind {
+    let virtualhost = c
+        .virtualhost
+        .clone()
+        .or_else(|| rs.virtualhost.clone())
+        .or_else(|| vs.virtualhost.clone());
+    let kind = check_kind(c, virtualhost)?;
+    // A check's own setting, else its real server's, else its virtual server's.
+    let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
+    let timing = Timing {
+        connect_timeout: c.connect_timeout,
+        retry: c.retry,
+        delay_before_retry: c.delay_before_retry_or_default().unwrap_or(delay_loop),
+        delay_loop,
+        warmup: c.warmup.unwrap_or(delay_loop),
+        alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
+    };
+    Some(CheckSpec {
+        kind,
+        connect_to,
+        bindto: c.bindto,
+        timing,
+    })
+}
+
+/// A native check in a vrrp_script (its target always given, its timeout already the
+/// script's): what one probe every `interval` runs. The checker's retry and delay
+/// timers are not used: the script's rise and fall decide.
+pub fn script_check(c: &keepalived::Check, interval: Duration) -> Option<CheckSpec> {
+    let connect_to = SocketAddr::new(c.connect_ip?, c.connect_port.unwrap_or(0));
+    Some(CheckSpec {
+        kind: check_kind(c, c.virtualhost.clone())?,
+        connect_to,
+        bindto: c.bindto,
+        timing: Timing {
+            connect_timeout: c.connect_timeout,
+            retry: 0,
+            delay_before_retry: interval,
+            delay_loop: interval,
+            warmup: Duration::ZERO,
+            alpha: false,
+        },
+    })
+}
+
+/// What the checks crate probes for a check of keepalived.conf; `None` for a kind it
+/// does not run.
+fn check_kind(c: &keepalived::Check, virtualhost: Option<String>) -> Option<CheckKind> {
+    Some(match c.kind {
         keepalived::CheckKind::Tcp => CheckKind::Tcp,
         keepalived::CheckKind::HttpGet | keepalived::CheckKind::SslGet => {
             let urls = c
@@ -154,30 +200,12 @@ fn check(
                 .collect();
             let mut http = HttpCheck::new(urls);
             http.tls = c.kind == keepalived::CheckKind::SslGet;
-            http.virtualhost = c
-                .virtualhost
-                .clone()
-                .or_else(|| rs.virtualhost.clone())
-                .or_else(|| vs.virtualhost.clone());
+            http.virtualhost = virtualhost;
             CheckKind::Http(http)
         }
+        // PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK are read but not run yet (the
+        // reader notes them as not yet acted on).
         _ => return None,
-    };
-    // A check's own setting, else its real server's, else its virtual server's.
-    let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
-    let timing = Timing {
-        connect_timeout: c.connect_timeout,
-        retry: c.retry,
-        delay_before_retry: c.delay_before_retry_or_default().unwrap_or(delay_loop),
-        delay_loop,
-        warmup: c.warmup.unwrap_or(delay_loop),
-        alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
-    };
-    Some(CheckSpec {
-        kind,
-        connect_to,
-        bindto: c.bindto,
-        timing,
     })
 }
 
