@@ -8,8 +8,18 @@
 //! `arp_ignore` 1 / `arp_filter` 1 on its parent, so that only the macvlan answers ARP
 //! for a VIP and only while it holds it; `rp_filter` 0 and `accept_local` 1 on the
 //! macvlan, which receives adverts from sources it has no route through; no IPv6 on an
-//! IPv4 instance's macvlan (no link-local address of its own, RFC 5798 §7.4). The
-//! parent's two settings are put back when the last of our macvlans on it goes.
+//! IPv4 instance's macvlan (no link-local address of its own, RFC 5798 §7.4).
+//!
+//! One setting more than keepalived's code makes (its documentation asks the operator
+//! for it): `arp_announce` 2 on the parent. Traffic from a VIP to a host on the segment
+//! (every NAT reply) leaves through the parent, whose connected route comes first; with
+//! the default 0 the parent's ARP request for that host carries the VIP as sender
+//! address and the parent's own MAC, and every host that hears it moves the VIP to that
+//! MAC, which is what use_vmac is there to prevent (seen in the lab: a client's entry
+//! for the VIP turned to the parent's MAC after one ping). Level 1 does not help for a
+//! VIP in the parent's subnet; 2 sends the parent's own address.
+//!
+//! The parent's settings are put back when the last of our macvlans on it goes.
 
 use std::collections::HashMap;
 use std::io;
@@ -48,14 +58,22 @@ pub fn is_virtual_mac(mac: &[u8]) -> bool {
     matches!(mac, [0x00, 0x00, 0x5e, 0x00, 0x01 | 0x02, _])
 }
 
-/// A parent's `arp_ignore` and `arp_filter` before the first macvlan of ours on it.
-static PARENT_SETTINGS: Mutex<Option<HashMap<String, (String, String)>>> = Mutex::new(None);
+/// The parent's settings a macvlan of ours needs, in this order.
+const PARENT_KEYS: [(&str, &str); 3] = [
+    ("arp_ignore", "1"),
+    ("arp_filter", "1"),
+    ("arp_announce", "2"),
+];
 
-fn parent_sysctls(parent: &str, arp_ignore: &str, arp_filter: &str) -> [Sysctl; 2] {
-    [
-        Sysctl::interface("ipv4", parent, "arp_ignore", arp_ignore.to_string()),
-        Sysctl::interface("ipv4", parent, "arp_filter", arp_filter.to_string()),
-    ]
+/// A parent's settings before the first macvlan of ours on it, in [`PARENT_KEYS`] order.
+static PARENT_SETTINGS: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
+
+fn parent_sysctls<'a>(parent: &str, values: impl IntoIterator<Item = &'a str>) -> Vec<Sysctl> {
+    PARENT_KEYS
+        .iter()
+        .zip(values)
+        .map(|((key, _), value)| Sysctl::interface("ipv4", parent, key, value.to_string()))
+        .collect()
 }
 
 /// What a macvlan of ours needs of its own settings.
@@ -200,13 +218,16 @@ impl Kernel {
         Ok(index)
     }
 
-    /// `arp_ignore` 1 and `arp_filter` 1 on the parent, its values before remembered.
+    /// The parent's ARP settings ([`PARENT_KEYS`]), its values before remembered.
     fn parent_settings(&self, vmac: &Vmac, proc_sys: &Path) -> io::Result<()> {
-        let wanted = parent_sysctls(&vmac.parent_name, "1", "1");
+        let wanted = parent_sysctls(&vmac.parent_name, PARENT_KEYS.map(|(_, v)| v));
         let mut saved = PARENT_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
         let saved = saved.get_or_insert_with(HashMap::new);
         if !saved.contains_key(&vmac.parent_name) {
-            let before = (wanted[0].read(proc_sys)?, wanted[1].read(proc_sys)?);
+            let before = wanted
+                .iter()
+                .map(|s| s.read(proc_sys))
+                .collect::<io::Result<Vec<String>>>()?;
             saved.insert(vmac.parent_name.clone(), before);
         }
         sysctl::apply(proc_sys, &wanted).map(|_| ())
@@ -244,8 +265,8 @@ impl Kernel {
                 .unwrap_or_else(|e| e.into_inner())
                 .as_mut()
                 .and_then(|saved| saved.remove(&vmac.parent_name));
-            if let Some((arp_ignore, arp_filter)) = before {
-                let back = parent_sysctls(&vmac.parent_name, &arp_ignore, &arp_filter);
+            if let Some(values) = before {
+                let back = parent_sysctls(&vmac.parent_name, values.iter().map(String::as_str));
                 sysctl::apply(proc_sys, &back)?;
             }
         }

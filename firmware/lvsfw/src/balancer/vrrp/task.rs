@@ -271,7 +271,7 @@ impl GroupTask {
             }
         }
         let until = process_start() + self.startup_delay;
-        if until > now {
+        if !self.startup_delay.is_zero() && until > now {
             log::info!(
                 "VRRP: no takeover for {} ms (vrrp_startup_delay)",
                 (until - now).as_millis()
@@ -587,7 +587,8 @@ impl GroupTask {
                     adverts_received: instance.adverts_received,
                     became_master: instance.became_master,
                     drops: instance.drops.into(),
-                    reason: m
+                    reason: None,
+                    fault: m
                         .tracking
                         .fault()
                         .filter(|_| instance.state() == State::Fault),
