@@ -226,7 +226,7 @@ pub struct VrrpInstance {
     /// `strict_mode`; the global `vrrp_strict` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict_mode: Option<bool>,
-    // Read and exported; the appliance does not act on these yet (KEYWORDS.md).
+    // From here on, KEYWORDS.md says which the appliance acts on yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_vmac: Option<UseVmac>,
     #[serde(default, skip_serializing_if = "is_false")]
