@@ -33,9 +33,10 @@ pub fn timer_fired_late(late: Duration, auto: &AutoPriority) {
     let Some(priority) = next_priority(current, late, auto) else {
         return;
     };
-    let param = nix::libc::sched_param {
-        sched_priority: priority,
-    };
+    // musl's sched_param has more fields than glibc's: all zero but the priority.
+    // SAFETY: sched_param is plain data; all-zero is a valid value.
+    let mut param: nix::libc::sched_param = unsafe { std::mem::zeroed() };
+    param.sched_priority = priority;
     // SAFETY: sched_setscheduler on thread 0 (the caller) with a valid sched_param.
     let rc = unsafe {
         nix::libc::sched_setscheduler(
