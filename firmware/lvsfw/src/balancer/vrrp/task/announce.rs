@@ -19,7 +19,9 @@ impl GroupTask {
     }
 
     /// Action::AnnounceLowerPriority: keepalived's garp_lower_prio_repeat, and again
-    /// after garp_lower_prio_delay.
+    /// after garp_lower_prio_delay. keepalived starts one delayed round per lower advert
+    /// heard; here a lower advert moves the one pending round, so a lower master that
+    /// goes on advertising costs one burst per advert, not two.
     pub(super) fn heard_lower_priority(&mut self, i: usize) {
         let now = Instant::now();
         let garp = self.members[i].spec.garp;
