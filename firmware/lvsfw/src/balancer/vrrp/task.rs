@@ -13,9 +13,8 @@ use netif::vmac::Vmac;
 use netif::vrrp_socket::{Endpoint, Received, VrrpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use vrrp::ah::{self, AhError};
-use vrrp::packet::{Error as PacketError, Version};
-use vrrp::{Action, Event, Instance, Invalid, Packet, Repr, State, SyncGroup};
+use vrrp::packet::Version;
+use vrrp::{Action, Event, Instance, State, SyncGroup};
 
 use super::board::Board;
 use super::link::LinkProbe;
@@ -27,6 +26,7 @@ use super::timer::Deadline;
 use super::tracking::{Object, Reading, Tracking};
 
 mod announce;
+mod receive;
 mod wire;
 
 /// How often tracked links are looked at. keepalived learns of a link change from
@@ -430,93 +430,6 @@ impl GroupTask {
         }
     }
 
-    async fn on_packet(&mut self, i: usize, packet: Received) {
-        let spec = &self.members[i].spec;
-        // Every instance's socket on an interface sees every VRRP packet there: a packet
-        // for another VRID we run is simply not ours; one for a VRID nobody here runs
-        // is counted (RFC 5798 §7.1 item 4).
-        let vrid = match &spec.ah_key {
-            Some(_) => ah_vrid(&packet.datagram),
-            None => packet.payload.get(1).copied(),
-        };
-        if let Some(vrid) = vrid {
-            if vrid != spec.settings.vrid {
-                if !spec.vrids_here.contains(&vrid) {
-                    self.invalid(i, Invalid::Vrid, &packet, "VRID not configured here")
-                        .await;
-                }
-                return;
-            }
-        }
-        let (payload, src, dst, ttl, ah_seq) = match &spec.ah_key {
-            Some(key) => match ah::open_v4(&packet.datagram, key, !spec.unicast_peers.is_empty()) {
-                Ok(opened) => (
-                    opened.vrrp.to_vec(),
-                    IpAddr::V4(opened.src),
-                    IpAddr::V4(opened.dst),
-                    opened.ttl,
-                    Some(opened.seq),
-                ),
-                Err(AhError::NextHeader(_)) => return,
-                Err(e @ (AhError::Truncated | AhError::NotAh)) => {
-                    let why = e.to_string();
-                    return self.invalid(i, Invalid::Length, &packet, &why).await;
-                }
-                Err(e @ (AhError::Icv | AhError::Spi)) => {
-                    let why = e.to_string();
-                    return self.invalid(i, Invalid::Auth, &packet, &why).await;
-                }
-            },
-            None => (
-                packet.payload.clone(),
-                packet.src,
-                packet.dst,
-                packet.ttl,
-                None,
-            ),
-        };
-        let parsed = Packet::new_checked(&payload[..], src.is_ipv6())
-            .and_then(|p| Repr::parse(&p, src, dst, spec.checksum));
-        match parsed {
-            Ok(advert) => {
-                let event = Event::Advert {
-                    src,
-                    ttl,
-                    advert: &advert,
-                    ah_seq,
-                };
-                let before = self.group.members()[i].drops.unicast_src;
-                let actions = self.group.handle(i, event, Instant::now());
-                if self.group.members()[i].drops.unicast_src > before {
-                    log::debug!(
-                        "{}: dropped an advert from {src}: not a unicast peer (check_unicast_src)",
-                        self.members[i].spec.name
-                    );
-                }
-                self.carry_out(actions).await;
-            }
-            Err(e) => {
-                let why = match e {
-                    PacketError::Truncated | PacketError::Family => Invalid::Length,
-                    PacketError::Version(_) => Invalid::Version,
-                    PacketError::Type(_) => Invalid::Type,
-                    PacketError::Checksum => Invalid::Checksum,
-                };
-                self.invalid(i, why, &packet, &e.to_string()).await;
-            }
-        }
-    }
-
-    async fn invalid(&mut self, i: usize, why: Invalid, packet: &Received, text: &str) {
-        log::debug!(
-            "{}: dropped a packet from {}: {text}",
-            self.members[i].spec.name,
-            packet.src
-        );
-        let actions = self.group.handle(i, Event::Invalid(why), Instant::now());
-        self.carry_out(actions).await;
-    }
-
     async fn carry_out(&mut self, actions: Vec<(usize, Action)>) {
         for (i, action) in actions {
             match action {
@@ -614,13 +527,6 @@ async fn forward(
             return;
         }
     }
-}
-
-/// The VRID inside an AH datagram, read before the ICV is checked (each instance has its
-/// own key, so the ICV says nothing about another instance's packets).
-fn ah_vrid(datagram: &[u8]) -> Option<u8> {
-    let ihl = usize::from(datagram.first()? & 0x0f) * 4;
-    datagram.get(ihl + ah::AH_LEN + 1).copied()
 }
 
 fn context(e: std::io::Error, what: String) -> std::io::Error {
