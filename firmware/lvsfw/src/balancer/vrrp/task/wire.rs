@@ -40,6 +40,8 @@ impl GroupTask {
                         ip_id: m.ip_id,
                         seq: ah_seq.unwrap_or(0),
                         unicast,
+                        // The kernel's TTL setting does not reach a datagram we write.
+                        ttl: if unicast { m.spec.unicast_ttl } else { 255 },
                     };
                     ah::emit_v4(&advert, &seal, key)
                 }
