@@ -83,8 +83,6 @@ pub struct MemberSpec {
     pub ifname: String,
     pub ifindex: u32,
     pub checksum: ChecksumMode,
-    /// keepalived's unicast_peer; empty means multicast.
-    pub unicast_peers: Vec<IpAddr>,
     /// The multicast group joined and sent to; `None` with unicast peers.
     pub group: Option<IpAddr>,
     /// keepalived's unicast_ttl: TTL / hop limit of unicast adverts.
@@ -411,7 +409,6 @@ fn member(
         ifname: link.name.clone(),
         ifindex: link.index,
         checksum,
-        unicast_peers: i.unicast_peers.clone(),
         group,
         unicast_ttl: i.unicast_ttl.filter(|_| unicast).unwrap_or(255),
         vips,

@@ -200,7 +200,7 @@ fn sync_groups_unicast_tracking_excluded_addresses_and_defaults() {
     assert_eq!(ext.settings.advert_int, Duration::from_millis(100));
     assert!(!ext.settings.preempt);
     assert_eq!(
-        ext.unicast_peers,
+        ext.settings.unicast_peers,
         vec!["192.168.0.102".parse::<IpAddr>().unwrap()]
     );
     assert_eq!(

@@ -31,7 +31,11 @@ impl GroupTask {
             }
         }
         let (payload, src, dst, ttl, ah_seq) = match &spec.ah_key {
-            Some(key) => match ah::open_v4(&packet.datagram, key, !spec.unicast_peers.is_empty()) {
+            Some(key) => match ah::open_v4(
+                &packet.datagram,
+                key,
+                !spec.settings.unicast_peers.is_empty(),
+            ) {
                 Ok(opened) => (
                     opened.vrrp.to_vec(),
                     IpAddr::V4(opened.src),

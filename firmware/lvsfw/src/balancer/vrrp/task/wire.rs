@@ -22,10 +22,10 @@ impl GroupTask {
             auth: s.auth,
             addresses: s.addresses.clone(),
         };
-        let unicast = !m.spec.unicast_peers.is_empty();
+        let unicast = !s.unicast_peers.is_empty();
         let destinations: Vec<IpAddr> = match m.spec.group {
             Some(group) if !unicast => vec![group],
-            _ => m.spec.unicast_peers.clone(),
+            _ => s.unicast_peers.clone(),
         };
         // One IP identification per advertisement, as keepalived (never 0: the kernel
         // would replace it after the AH ICV was computed over it).
