@@ -195,6 +195,7 @@ impl Vrrp {
                 .iter()
                 .map(|p| format!("IPVS sync daemon: not running: {p}")),
         );
+        out.extend(self.script_problems.iter().map(|p| format!("VRRP {p}")));
         out
     }
 

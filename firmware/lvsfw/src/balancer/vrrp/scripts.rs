@@ -47,7 +47,7 @@ pub fn specs(k: &Keepalived) -> (Vec<ScriptSpec>, Vec<String>) {
             None => {
                 if let Some(c) = &script.check {
                     problems.push(format!(
-                        "vrrp_script {}: its {} does not run here yet; it reads as having no result",
+                        "vrrp_script {}: not running: its {} is not probed yet; it reads as having no result",
                         script.name,
                         c.kind.keyword()
                     ));
@@ -144,4 +144,27 @@ async fn check(prober: &Prober, spec: &CheckSpec) -> (bool, String) {
         );
     }
     (true, format!("{} {}", spec.kind_name(), spec.connect_to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tracked_scripts_run_with_their_timing_and_the_script_s_timeout() {
+        let text = "vrrp_script web {\n TCP_CHECK {\n  connect_ip 192.0.2.1\n  connect_port 80\n }\n interval 2\n timeout 1\n rise 3\n fall 2\n init_fail\n}\nvrrp_script idle {\n TCP_CHECK {\n  connect_ip 192.0.2.2\n  connect_port 80\n }\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  web\n }\n}\n";
+        let k = config::keepalived::read_text(text, "t.conf")
+            .unwrap()
+            .config;
+        let (specs, problems) = specs(&k);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(specs.len(), 1, "an untracked script is not run");
+        let web = &specs[0];
+        assert_eq!(web.name, "web");
+        assert_eq!(web.interval, Duration::from_secs(2));
+        assert_eq!((web.rise, web.fall, web.init_fail), (3, 2, true));
+        assert_eq!(web.check.connect_to, "192.0.2.1:80".parse().unwrap());
+        assert_eq!(web.check.timing.connect_timeout, Duration::from_secs(1));
+        assert!(web.check.validate().is_ok());
+    }
 }
