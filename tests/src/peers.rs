@@ -39,6 +39,8 @@ pub struct Lvsfw {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceState {
     pub state: String,
+    /// The effective priority (tracking moves it).
+    pub priority: u8,
     pub master: Option<String>,
     pub adverts_received: u64,
     pub drops: serde_json::Value,
@@ -91,6 +93,7 @@ impl Lvsfw {
             .find(|i| i["name"] == instance)?;
         Some(InstanceState {
             state: i["state"].as_str()?.to_string(),
+            priority: u8::try_from(i["priority"].as_u64()?).ok()?,
             master: i["master"].as_str().map(String::from),
             adverts_received: i["adverts_received"].as_u64()?,
             drops: i["drops"].clone(),

@@ -43,7 +43,7 @@ fn context(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
 /// A connection to the kernel's routing netlink. Must be created inside a tokio runtime.
 #[derive(Clone)]
 pub struct Kernel {
-    handle: Handle,
+    pub(crate) handle: Handle,
 }
 
 impl Kernel {

@@ -13,6 +13,7 @@ pub mod owned;
 pub mod plan;
 pub mod sysctl;
 pub mod virtual_link;
+pub mod vmac;
 pub mod vrrp_socket;
 
 pub use nic::NicMatch;

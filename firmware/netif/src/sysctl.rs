@@ -1,5 +1,6 @@
 //! The kernel settings an LVS-NAT director needs.
 
+use std::borrow::Cow;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ pub struct Sysctl {
     /// Its file under the procfs root: the name's dots as slashes, except within an
     /// interface name (`ext.10` is one VLAN interface).
     file: PathBuf,
-    pub value: &'static str,
+    pub value: Cow<'static, str>,
 }
 
 impl Sysctl {
@@ -22,22 +23,34 @@ impl Sysctl {
         Sysctl {
             file: PathBuf::from(name.replace('.', "/")),
             name,
-            value,
+            value: Cow::Borrowed(value),
         }
     }
 
     /// `net.FAMILY.conf.INTERFACE.KEY`.
-    fn interface(family: &str, interface: &str, key: &str, value: &'static str) -> Sysctl {
+    pub fn interface(
+        family: &str,
+        interface: &str,
+        key: &str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Sysctl {
         Sysctl {
             name: format!("net.{family}.conf.{interface}.{key}"),
             file: ["net", family, "conf", interface, key].iter().collect(),
-            value,
+            value: value.into(),
         }
     }
 
     /// Where it lives under a procfs root (normally `/proc/sys`).
     pub fn path(&self, proc_sys: &Path) -> PathBuf {
         proc_sys.join(&self.file)
+    }
+
+    /// What the kernel holds now, trimmed.
+    pub fn read(&self, proc_sys: &Path) -> io::Result<String> {
+        fs::read_to_string(self.path(proc_sys))
+            .map(|v| v.trim().to_string())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.name)))
     }
 }
 
@@ -144,10 +157,8 @@ pub fn apply(proc_sys: &Path, wanted: &[Sysctl]) -> io::Result<Vec<String>> {
     let mut changed = Vec::new();
     for sysctl in wanted {
         let path = sysctl.path(proc_sys);
-        let current = fs::read_to_string(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", sysctl.name)))?;
-        if current.trim() != sysctl.value {
-            fs::write(&path, sysctl.value)
+        if sysctl.read(proc_sys)? != sysctl.value {
+            fs::write(&path, sysctl.value.as_bytes())
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", sysctl.name)))?;
             changed.push(sysctl.name.clone());
         }
@@ -202,6 +213,7 @@ mod tests {
                 .find(|s| s.name == name)
                 .unwrap_or_else(|| panic!("{name} not set"))
                 .value
+                .clone()
         };
         for interface in ["all", "default", "ext", "lo", "int.10"] {
             assert_eq!(value(&format!("net.ipv6.conf.{interface}.accept_ra")), "0");

@@ -1,5 +1,7 @@
 //! The sockets VRRP speaks through: raw IP protocol 112, joined to 224.0.0.18 or
-//! ff02::12 on one interface, sending with TTL / hop limit 255 (RFC 5798 §5.1.1.3).
+//! ff02::12 (or keepalived's `mcast_dst_ip` / `vrrp_mcast_group4|6`) on one interface,
+//! sending with TTL / hop limit 255 (RFC 5798 §5.1.1.3; keepalived's `unicast_ttl` for
+//! unicast peers).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -8,7 +10,7 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{
     recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockaddrIn6,
+    SockaddrIn, SockaddrIn6,
 };
 use smoltcp::wire::Ipv4Packet;
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
@@ -44,30 +46,68 @@ pub struct VrrpSocket {
     /// kernel's own choice could be another address (a second link-local, or a global
     /// one while the link-local is tentative), and the checksum covers the source.
     source_v6: Option<nix::libc::in6_pktinfo>,
+    /// IPv4 without AH: the source and interface of every advert (IP_PKTINFO). On a
+    /// macvlan (keepalived's use_vmac) the source is the parent's address, which the
+    /// macvlan does not hold, so the kernel's own choice would be a VIP or nothing.
+    source_v4: Option<nix::libc::in_pktinfo>,
+}
+
+/// Where one instance's socket speaks from and to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    pub ifname: &'a str,
+    pub ifindex: u32,
+    /// The source of every advert.
+    pub local: IpAddr,
+    /// The multicast group joined and sent to; `None` is keepalived's unicast_peer mode.
+    pub group: Option<IpAddr>,
+    /// An IPv4 socket for protocol 51 that sends whole datagrams (IP_HDRINCL): AH's ICV
+    /// covers the IP header, so lvsfw writes the header itself.
+    pub ah: bool,
+    /// TTL / hop limit of unicast adverts (keepalived's `unicast_ttl`).
+    pub unicast_ttl: u8,
 }
 
 impl VrrpSocket {
     /// Opens the socket of one instance on interface `ifname` (index `ifindex`),
-    /// sending from `local`. `multicast` false is keepalived's unicast_peer mode.
+    /// sending from `local` to the standard group. `multicast` false is keepalived's
+    /// unicast_peer mode.
     pub fn open(
         ifname: &str,
         ifindex: u32,
         local: IpAddr,
         multicast: bool,
     ) -> io::Result<VrrpSocket> {
-        VrrpSocket::open_with(ifname, ifindex, local, multicast, false)
+        let group = match local {
+            IpAddr::V4(_) => IpAddr::V4(GROUP_V4),
+            IpAddr::V6(_) => IpAddr::V6(GROUP_V6),
+        };
+        VrrpSocket::open_with(&Endpoint {
+            ifname,
+            ifindex,
+            local,
+            group: multicast.then_some(group),
+            ah: false,
+            unicast_ttl: 255,
+        })
     }
 
-    /// `ah` opens an IPv4 socket for protocol 51 that sends whole datagrams
-    /// (IP_HDRINCL): AH's ICV covers the IP header, so lvsfw writes the header itself.
-    pub fn open_with(
-        ifname: &str,
-        ifindex: u32,
-        local: IpAddr,
-        multicast: bool,
-        ah: bool,
-    ) -> io::Result<VrrpSocket> {
+    pub fn open_with(endpoint: &Endpoint) -> io::Result<VrrpSocket> {
+        let &Endpoint {
+            ifname,
+            ifindex,
+            local,
+            group,
+            ah,
+            unicast_ttl,
+        } = endpoint;
         let ipv6 = local.is_ipv6();
+        if group.is_some_and(|g| g.is_ipv6() != ipv6) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the multicast group is of another family than the source",
+            ));
+        }
         if ah && ipv6 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -84,25 +124,23 @@ impl VrrpSocket {
         socket.bind_device(Some(ifname.as_bytes()))?;
         match local {
             IpAddr::V4(local) => {
-                socket.set_ttl_v4(255)?;
+                socket.set_ttl_v4(u32::from(unicast_ttl))?;
                 socket.set_multicast_ttl_v4(255)?;
                 socket.set_multicast_loop_v4(false)?;
                 // Internetwork control, as keepalived and most routers send VRRP.
                 socket.set_tos_v4(0xc0)?;
                 // A raw socket bound to an address receives only datagrams addressed to
-                // it: bind for unicast peers only; for multicast the source comes from
-                // IP_MULTICAST_IF.
-                if !multicast {
-                    socket.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(local), 0)))?;
-                }
-                if multicast {
-                    socket.set_multicast_if_v4(&local)?;
-                    socket
-                        .join_multicast_v4_n(&GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
+                // it: bind for unicast peers only; for multicast the source is set per
+                // advert (IP_PKTINFO).
+                match group {
+                    None => socket.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(local), 0)))?,
+                    Some(IpAddr::V4(group)) => socket
+                        .join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(ifindex))?,
+                    Some(IpAddr::V6(_)) => {}
                 }
             }
             IpAddr::V6(local) => {
-                socket.set_unicast_hops_v6(255)?;
+                socket.set_unicast_hops_v6(u32::from(unicast_ttl))?;
                 socket.set_multicast_hops_v6(255)?;
                 socket.set_multicast_loop_v6(false)?;
                 setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true).map_err(io::Error::from)?;
@@ -112,12 +150,13 @@ impl VrrpSocket {
                 } else {
                     0
                 };
-                if !multicast {
-                    socket.bind(&SockAddr::from(SocketAddrV6::new(local, 0, 0, scope)))?;
-                }
-                if multicast {
-                    socket.set_multicast_if_v6(ifindex)?;
-                    socket.join_multicast_v6(&GROUP_V6, ifindex)?;
+                match group {
+                    None => socket.bind(&SockAddr::from(SocketAddrV6::new(local, 0, 0, scope)))?,
+                    Some(IpAddr::V6(group)) => {
+                        socket.set_multicast_if_v6(ifindex)?;
+                        socket.join_multicast_v6(&group, ifindex)?;
+                    }
+                    Some(IpAddr::V4(_)) => {}
                 }
             }
         }
@@ -133,10 +172,21 @@ impl VrrpSocket {
             }),
             IpAddr::V4(_) => None,
         };
+        let source_v4 = match local {
+            IpAddr::V4(local) if !ah => Some(nix::libc::in_pktinfo {
+                ipi_ifindex: ifindex as nix::libc::c_int,
+                ipi_spec_dst: nix::libc::in_addr {
+                    s_addr: u32::from(local).to_be(),
+                },
+                ipi_addr: nix::libc::in_addr { s_addr: 0 },
+            }),
+            _ => None,
+        };
         Ok(VrrpSocket {
             fd,
             ipv6,
             source_v6,
+            source_v4,
         })
     }
 
@@ -160,11 +210,25 @@ impl VrrpSocket {
     /// Sends one advertisement; the caller computed its checksum for `dst`. On an AH
     /// socket `payload` is the whole IPv4 datagram.
     pub fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        match (self.source_v6, dst) {
-            (Some(source), IpAddr::V6(dst)) => {
+        match (self.source_v6, self.source_v4, dst) {
+            (Some(source), _, IpAddr::V6(dst)) => {
                 let to = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, source.ipi6_ifindex));
                 let iov = [IoSlice::new(payload)];
                 let control = [ControlMessage::Ipv6PacketInfo(&source)];
+                sendmsg(
+                    self.fd.get_ref().as_raw_fd(),
+                    &iov,
+                    &control,
+                    MsgFlags::empty(),
+                    Some(&to),
+                )
+                .map(|_| ())
+                .map_err(io::Error::from)
+            }
+            (_, Some(source), IpAddr::V4(dst)) => {
+                let to = SockaddrIn::from(std::net::SocketAddrV4::new(dst, 0));
+                let iov = [IoSlice::new(payload)];
+                let control = [ControlMessage::Ipv4PacketInfo(&source)];
                 sendmsg(
                     self.fd.get_ref().as_raw_fd(),
                     &iov,

@@ -136,6 +136,8 @@ pub struct Seal {
     pub seq: u32,
     /// true for keepalived's `unicast_peer` mode (TTL left out of the ICV).
     pub unicast: bool,
+    /// 255 (RFC 3768 §5.2.3), or keepalived's `unicast_ttl` for unicast peers.
+    pub ttl: u8,
 }
 
 /// A whole IPv4 datagram (header, AH, VRRPv2) ready for a raw socket with IP_HDRINCL.
@@ -150,7 +152,7 @@ pub fn emit_v4(repr: &Repr, seal: &Seal, key: &Key) -> Result<Vec<u8>, Error> {
     out[1] = TOS;
     out[2..4].copy_from_slice(&(total as u16).to_be_bytes());
     out[4..6].copy_from_slice(&seal.ip_id.max(1).to_be_bytes());
-    out[8] = 255; // RFC 3768 §5.2.3
+    out[8] = seal.ttl;
     out[9] = PROTOCOL_AH;
     out[12..16].copy_from_slice(&seal.src.octets());
     out[16..20].copy_from_slice(&seal.dst.octets());

@@ -16,6 +16,8 @@ pub const STOP_PRIORITY: u8 = 0;
 pub struct Settings {
     pub version: Version,
     pub vrid: u8,
+    /// The configured (base) priority; tracked interfaces and scripts move the effective
+    /// one ([`Event::Priority`]).
     pub priority: u8,
     pub advert_int: Duration,
     /// keepalived's `nopreempt` sets this false (RFC 5798 §6.1 Preempt_Mode).
@@ -28,9 +30,51 @@ pub struct Settings {
     /// Our own primary address on the instance's interface, the tie-breaker of §6.4.3.
     pub primary_ip: IpAddr,
     pub auth: Auth,
-    /// keepalived's `vrrp_skip_check_adv_addr`: accept adverts whose address list differs.
+    /// keepalived's `skip_check_adv_addr`: an advert from the master we already follow
+    /// is not checked against our address list again (one from another router still is).
     pub skip_check_adv_addr: bool,
+    /// keepalived's `unicast_peer`; empty means multicast. Unicast adverts may cross a
+    /// router (`unicast_ttl`), so keepalived does not require TTL 255 of them.
+    pub unicast_peers: Vec<IpAddr>,
+    /// keepalived's `check_unicast_src`: a unicast advert from an address that is not a
+    /// unicast peer is dropped and counted.
+    pub check_unicast_src: bool,
+    /// keepalived's `lower_prio_no_advert`: a master does not answer a lower-priority
+    /// advert with one of its own (RFC 5798 §6.4.3 discards it silently).
+    pub lower_prio_no_advert: bool,
+    /// keepalived's `higher_prio_send_advert`: a master that steps down for a higher
+    /// priority sends one more advert first, so that the new master hears of it.
+    pub higher_prio_send_advert: bool,
+    /// keepalived's `down_timer_adverts`: adverts missed before a backup takes over, the
+    /// 3 of RFC 5798 §6.1's Master_Down_Interval.
+    pub down_timer_adverts: u32,
 }
+
+impl Settings {
+    /// An instance with RFC 5798's and keepalived's defaults for everything but these.
+    pub fn new(version: Version, vrid: u8, priority: u8, primary_ip: IpAddr) -> Settings {
+        Settings {
+            version,
+            vrid,
+            priority,
+            advert_int: Duration::from_secs(1),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            addresses: Vec::new(),
+            primary_ip,
+            auth: Auth::None,
+            skip_check_adv_addr: false,
+            unicast_peers: Vec::new(),
+            check_unicast_src: false,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            down_timer_adverts: DOWN_TIMER_ADVERTS,
+        }
+    }
+}
+
+/// Adverts a backup misses before it takes over (RFC 5798 §6.1).
+pub const DOWN_TIMER_ADVERTS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -64,6 +108,10 @@ pub enum Event<'a> {
     /// with the others, BACKUP (leaving mastership without a priority-0 advert) or FAULT
     /// (with one, as for a fault of its own); see [`crate::SyncGroup`].
     Sync(State),
+    /// The effective priority changed (keepalived's weighted track_interface and
+    /// track_script). A master's next advert carries it; a backup's master-down timer
+    /// moves by the change of its Skew_Time, as keepalived moves it.
+    Priority(u8),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +126,10 @@ pub enum Action {
     RemoveAddresses,
     /// Gratuitous ARP / unsolicited neighbour advertisements for the virtual addresses.
     Announce,
+    /// A master heard a lower priority: keepalived announces its addresses again
+    /// (`garp_lower_prio_repeat` now and after `garp_lower_prio_delay`), so that hosts
+    /// the lower router misled come back.
+    AnnounceLowerPriority,
     Transition {
         from: State,
         to: State,
@@ -113,6 +165,8 @@ pub struct DropCounters {
     pub length: u64,
     pub checksum: u64,
     pub kind: u64,
+    /// keepalived's `check_unicast_src`: from an address that is not a unicast peer.
+    pub unicast_src: u64,
 }
 
 impl DropCounters {
@@ -126,12 +180,17 @@ impl DropCounters {
             + self.length
             + self.checksum
             + self.kind
+            + self.unicast_src
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Instance {
     settings: Settings,
+    /// The priority advertised and compared: the base one moved by tracking.
+    priority: u8,
+    /// keepalived's `vrrp_startup_delay`: no backup takes over before this.
+    start_not_before: Option<Instant>,
     state: State,
     /// Learned from the master's advertisements in v3 (§6.4.2); our own otherwise.
     master_adver_interval: Duration,
@@ -157,6 +216,8 @@ impl Instance {
     pub fn new(settings: Settings) -> Instance {
         Instance {
             master_adver_interval: settings.advert_int,
+            priority: settings.priority,
+            start_not_before: None,
             settings,
             state: State::Initialize,
             master_down_at: None,
@@ -179,6 +240,18 @@ impl Instance {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The effective priority: what the adverts carry.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// keepalived's `vrrp_startup_delay`: until `at` this instance does not become
+    /// master, whatever its master-down timer says (the address owner included); adverts
+    /// heard meanwhile are followed as usual. Set before [`Event::Startup`].
+    pub fn delay_start(&mut self, at: Instant) {
+        self.start_not_before = Some(at);
     }
 
     /// The current master's address, when known (ours when we are master).
@@ -224,13 +297,21 @@ impl Instance {
             Version::V3 => self.master_adver_interval,
             Version::V2 => Duration::from_secs(1),
         };
-        let nanos = u128::from(256 - u32::from(self.settings.priority)) * unit.as_nanos() / 256;
+        let nanos = u128::from(256 - u32::from(self.priority)) * unit.as_nanos() / 256;
         Duration::from_nanos(nanos as u64)
     }
 
-    /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time (RFC 5798 §6.1).
+    /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time (RFC 5798 §6.1); the
+    /// 3 is keepalived's `down_timer_adverts`.
     pub fn master_down_interval(&self) -> Duration {
-        3 * self.master_adver_interval + self.skew_time()
+        self.settings.down_timer_adverts * self.master_adver_interval + self.skew_time()
+    }
+
+    /// A backup's master-down deadline `wait` from now, or from the end of the startup
+    /// delay while it lasts (keepalived's vrrp_init_instance_sands).
+    fn down_at(&self, now: Instant, wait: Duration) -> Option<Instant> {
+        let from = self.start_not_before.filter(|t| *t > now).unwrap_or(now);
+        Some(from + wait)
     }
 
     pub fn handle(&mut self, event: Event<'_>, now: Instant) -> Vec<Action> {
@@ -252,7 +333,7 @@ impl Instance {
                 self.become_master(now, &mut actions)
             }
             (State::Master, Event::Timer) if self.adver_at.is_some_and(|t| t <= now) => {
-                self.send_advert(self.settings.priority, now, &mut actions)
+                self.send_advert(self.priority, now, &mut actions)
             }
             (
                 State::Backup | State::Master,
@@ -262,14 +343,14 @@ impl Instance {
                     advert,
                     ah_seq,
                 },
-            ) if self.accept(ttl, advert, ah_seq) => {
+            ) if self.accept(src, ttl, advert, ah_seq) => {
                 self.adverts_received += 1;
                 self.on_advert(src, advert, ah_seq, now, &mut actions);
             }
             (State::Backup, Event::Sync(State::Master)) => self.become_master(now, &mut actions),
             (State::Master, Event::Sync(State::Backup)) => {
                 self.adver_at = None;
-                self.master_down_at = Some(now + self.master_down_interval());
+                self.master_down_at = self.down_at(now, self.master_down_interval());
                 actions.push(Action::RemoveAddresses);
                 self.enter(State::Backup, now, &mut actions);
             }
@@ -278,6 +359,7 @@ impl Instance {
                 self.leave_master(&mut actions);
                 self.enter(State::Fault, now, &mut actions);
             }
+            (_, Event::Priority(priority)) => self.set_priority(priority, now),
             (_, Event::Invalid(why)) => {
                 let counter = match why {
                     Invalid::Length => &mut self.drops.length,
@@ -294,16 +376,41 @@ impl Instance {
         actions
     }
 
-    /// §6.4.1: the owner becomes master at once; everyone else waits as backup.
+    /// §6.4.1: the owner becomes master at once; everyone else waits as backup. During
+    /// keepalived's startup delay the owner waits too, as a backup whose timer ends
+    /// with the delay.
     fn start(&mut self, now: Instant, actions: &mut Vec<Action>) {
         self.master_adver_interval = self.settings.advert_int;
         self.preempt_after = Some(now + self.settings.preempt_delay);
-        if self.settings.priority == OWNER_PRIORITY {
+        let delayed = self.start_not_before.is_some_and(|t| t > now);
+        if self.priority == OWNER_PRIORITY && !delayed {
             self.become_master(now, actions);
         } else {
-            self.master_down_at = Some(now + self.master_down_interval());
+            let wait = if self.priority == OWNER_PRIORITY {
+                Duration::ZERO
+            } else {
+                self.master_down_interval()
+            };
+            self.master_down_at = self.down_at(now, wait);
             self.master_ip = None;
             self.enter(State::Backup, now, actions);
+        }
+    }
+
+    /// keepalived's vrrp_set_effective_priority: a backup's timer moves by the change of
+    /// its master-down interval (Skew_Time depends on the priority).
+    fn set_priority(&mut self, priority: u8, now: Instant) {
+        if priority == self.priority {
+            return;
+        }
+        let before = self.master_down_interval();
+        self.priority = priority;
+        let after = self.master_down_interval();
+        if self.state == State::Backup {
+            if let Some(at) = self.master_down_at {
+                let moved = (at + after).checked_sub(before).unwrap_or(now);
+                self.master_down_at = Some(moved);
+            }
         }
     }
 
@@ -313,7 +420,7 @@ impl Instance {
         self.master_ip = Some(self.settings.primary_ip);
         self.became_master += 1;
         actions.push(Action::AddAddresses);
-        self.send_advert(self.settings.priority, now, actions);
+        self.send_advert(self.priority, now, actions);
         actions.push(Action::Announce);
         self.enter(State::Master, now, actions);
     }
@@ -354,39 +461,6 @@ impl Instance {
         }
     }
 
-    /// The receive checks of RFC 5798 §7.1 that depend on the instance's settings; the
-    /// packet checks (length, version field, checksum) were done by [`Repr::parse`].
-    fn accept(&mut self, ttl: u8, advert: &Repr, ah_seq: Option<u32>) -> bool {
-        let s = &self.settings;
-        let replayed = match (s.auth, ah_seq) {
-            // keepalived: "sequence number already processed" (RFC 2402 §3.4.3).
-            (Auth::Ah, Some(seq)) => seq <= self.ah_seq,
-            (Auth::Ah, None) => true,
-            (_, _) => false,
-        };
-        let drop = if ttl != 255 {
-            &mut self.drops.ttl
-        } else if advert.version != s.version {
-            &mut self.drops.version
-        } else if advert.vrid != s.vrid {
-            &mut self.drops.vrid
-        } else if s.version == Version::V2 && (advert.auth != s.auth || replayed) {
-            &mut self.drops.auth
-        } else if s.version == Version::V2 && advert.advert_int_cs != centiseconds(s.advert_int) {
-            // RFC 3768 §7.1: a v2 router MUST discard an advert with another interval.
-            &mut self.drops.interval
-        } else if !s.skip_check_adv_addr && !same_addresses(&advert.addresses, &s.addresses) {
-            &mut self.drops.addresses
-        } else {
-            if let (Auth::Ah, Some(seq)) = (s.auth, ah_seq) {
-                self.ah_seq = seq;
-            }
-            return true;
-        };
-        *drop += 1;
-        false
-    }
-
     /// The sequence number of the next AH advertisement; `None` without AH. keepalived
     /// stops at 0xFFFFFFFD (136 years of one-second adverts); so do we.
     fn next_ah_seq(&mut self) -> Option<u32> {
@@ -405,43 +479,51 @@ impl Instance {
         now: Instant,
         actions: &mut Vec<Action>,
     ) {
-        let ours = self.settings.priority;
+        let ours = self.priority;
+        let s = &self.settings;
+        // §6.4.3's tie-break: the higher primary address wins an equal priority.
+        let higher = advert.priority > ours || (advert.priority == ours && src > s.primary_ip);
+        let lower = advert.priority < ours || (advert.priority == ours && src < s.primary_ip);
         match self.state {
             State::Backup => {
                 if advert.priority == STOP_PRIORITY {
                     // §6.4.2: the master is leaving; take over after Skew_Time.
-                    self.master_down_at = Some(now + self.skew_time());
+                    self.master_down_at = self.down_at(now, self.skew_time());
                 } else if !self.preempting(now) || advert.priority >= ours {
                     self.learn_interval(advert);
                     self.master_ip = Some(src);
-                    self.master_down_at = Some(now + self.master_down_interval());
+                    self.master_down_at = self.down_at(now, self.master_down_interval());
                     self.wants_master = false;
                 }
                 // else: preempt a lower-priority master by letting the timer run out.
             }
-            State::Master => {
-                if advert.priority == STOP_PRIORITY {
-                    self.send_advert(ours, now, actions);
-                } else if advert.priority < ours
-                    || (advert.priority == ours && src < self.settings.primary_ip)
-                {
-                    // RFC 5798 §6.4.3 discards this; keepalived answers a lower master at
-                    // once ("forcing new election") so that a split brain ends within one
-                    // round trip. (With AH, accept() already moved our counter past theirs.)
-                    self.send_advert(ours, now, actions);
-                } else if advert.priority > ours
-                    || (advert.priority == ours && src > self.settings.primary_ip)
-                {
-                    // §6.4.3: a better master exists; step down.
-                    self.adver_at = None;
-                    self.learn_interval(advert);
-                    self.master_ip = Some(src);
-                    self.master_down_at = Some(now + self.master_down_interval());
-                    actions.push(Action::RemoveAddresses);
-                    self.enter(State::Backup, now, actions);
-                }
+            State::Master if advert.priority == STOP_PRIORITY => {
+                self.send_advert(ours, now, actions);
             }
-            State::Initialize | State::Fault => {}
+            State::Master if lower => {
+                // RFC 5798 §6.4.3 discards this; keepalived answers a lower master at
+                // once ("forcing new election") so that a split brain ends within one
+                // round trip, unless lower_prio_no_advert. Either way it announces its
+                // addresses again (garp_lower_prio_repeat). (With AH, accept() already
+                // moved our counter past theirs.)
+                if !s.lower_prio_no_advert {
+                    self.send_advert(ours, now, actions);
+                }
+                actions.push(Action::AnnounceLowerPriority);
+            }
+            State::Master if higher => {
+                if s.higher_prio_send_advert {
+                    self.send_advert(ours, now, actions);
+                }
+                // §6.4.3: a better master exists; step down.
+                self.adver_at = None;
+                self.learn_interval(advert);
+                self.master_ip = Some(src);
+                self.master_down_at = self.down_at(now, self.master_down_interval());
+                actions.push(Action::RemoveAddresses);
+                self.enter(State::Backup, now, actions);
+            }
+            State::Master | State::Initialize | State::Fault => {}
         }
     }
 
@@ -458,17 +540,8 @@ impl Instance {
     }
 }
 
-fn centiseconds(d: Duration) -> u16 {
-    (d.as_millis() / 10).min(u128::from(u16::MAX)) as u16
-}
-
-fn same_addresses(a: &[IpAddr], b: &[IpAddr]) -> bool {
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    a.sort();
-    b.sort();
-    a == b
-}
-
+mod receive;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keepalived;

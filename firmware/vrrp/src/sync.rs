@@ -9,6 +9,8 @@
 //!   leave MASTER too, without a priority-0 advert.
 //! - when one member enters FAULT (a tracked interface went down), all do, and masters
 //!   send priority 0; the group leaves FAULT only when no member has a fault of its own.
+//! - when a master member hears a lower priority and announces its addresses again
+//!   (garp_lower_prio_repeat), the other masters of the group announce theirs too.
 //!
 //! An instance outside any group is a group of one: every rule above is then void.
 
@@ -35,6 +37,13 @@ impl SyncGroup {
 
     pub fn next_deadline(&self) -> Option<Instant> {
         self.members.iter().filter_map(|m| m.next_deadline()).min()
+    }
+
+    /// keepalived's `vrrp_startup_delay` for every member: see [`Instance::delay_start`].
+    pub fn delay_start(&mut self, at: Instant) {
+        for m in &mut self.members {
+            m.delay_start(at);
+        }
     }
 
     /// Starts every member; actions are tagged with the member they belong to. An
@@ -100,6 +109,15 @@ impl SyncGroup {
                 let before = self.members[member].state();
                 self.run(member, event, now, &mut out);
                 self.follow(member, before, now, &mut out);
+                if out.contains(&(member, Action::AnnounceLowerPriority)) {
+                    // keepalived (vrrp_state_master_rx): every other member announces
+                    // too; only a master has addresses to announce.
+                    for (i, m) in self.members.iter().enumerate() {
+                        if i != member && m.state() == State::Master {
+                            out.push((i, Action::AnnounceLowerPriority));
+                        }
+                    }
+                }
             }
         }
         out

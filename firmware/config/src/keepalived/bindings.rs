@@ -148,14 +148,15 @@ impl Bindings<'_> {
         }
         let Some(role) = role else { return };
         let ipv6 = i.vips.first().is_some_and(|v| v.address.addr.is_ipv6());
-        let source = match i.unicast_src_ip {
-            Some(ip) => {
-                self.own_address(
-                    &format!("{at}.unicast_src_ip"),
-                    "unicast_src_ip",
-                    ip,
-                    Some(role),
-                );
+        // keepalived's mcast_src_ip and unicast_src_ip both set the source.
+        let given = match (i.unicast_src_ip, i.mcast_src_ip) {
+            (Some(ip), _) => Some(("unicast_src_ip", ip)),
+            (None, Some(ip)) => Some(("mcast_src_ip", ip)),
+            (None, None) => None,
+        };
+        let source = match given {
+            Some((keyword, ip)) => {
+                self.own_address(&format!("{at}.{keyword}"), keyword, ip, Some(role));
                 Some(ip)
             }
             // IPv6 sends from the link-local address the kernel gives every interface.

@@ -514,6 +514,7 @@ type VrrpConfig = (
     config::keepalived::GlobalDefs,
     Vec<config::keepalived::VrrpInstance>,
     Vec<config::keepalived::SyncGroup>,
+    Vec<config::keepalived::VrrpScript>,
 );
 
 impl VrrpRunning {
@@ -531,6 +532,7 @@ impl VrrpRunning {
             k.global.clone(),
             k.vrrp_instances.clone(),
             k.sync_groups.clone(),
+            k.vrrp_scripts.clone(),
         );
         let same = self.running.as_ref().is_some_and(|(_, had)| *had == wanted);
         if !same {

@@ -70,6 +70,7 @@ fn emits_keepalived_datagrams_byte_for_byte() {
         ip_id,
         seq,
         unicast,
+        ttl: 255,
     };
     assert_eq!(
         emit_v4(&repr(100), &seal(GROUP, 1, 1, false), &key).unwrap(),
@@ -164,6 +165,7 @@ fn the_spi_must_be_the_source_address() {
             ip_id: 1,
             seq: 1,
             unicast: false,
+            ttl: 255,
         },
         &key,
     )
@@ -178,4 +180,23 @@ fn the_spi_must_be_the_source_address() {
 fn long_passwords_are_cut_to_eight_bytes_as_keepalived_does() {
     assert_eq!(Key::from_pass("sfjpvrrp-and-more"), Key::from_pass(KEY));
     assert_ne!(Key::from_pass("sfjp"), Key::from_pass(KEY));
+}
+
+#[test]
+fn a_unicast_ttl_is_sent_and_left_out_of_the_icv() {
+    // keepalived's unicast_ttl: the TTL is not covered in unicast mode, so a datagram
+    // that crossed a router (or was sent with a lower TTL) still verifies.
+    let key = Key::from_pass(KEY);
+    let seal = Seal {
+        src: SRC,
+        dst: PEER,
+        ip_id: 3,
+        seq: 3,
+        unicast: true,
+        ttl: 2,
+    };
+    let datagram = emit_v4(&repr(100), &seal, &key).unwrap();
+    assert_eq!(datagram[8], 2);
+    let opened = open_v4(&datagram, &key, true).unwrap();
+    assert_eq!(opened.ttl, 2);
 }

@@ -12,16 +12,9 @@ fn ms(n: u64) -> Duration {
 
 fn settings(version: Version, priority: u8, advert_int: Duration) -> Settings {
     Settings {
-        version,
-        vrid: 51,
-        priority,
         advert_int,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
         addresses: vec![ip("192.168.0.100"), ip("192.168.33.10")],
-        primary_ip: ip("192.168.0.101"),
-        auth: Auth::None,
-        skip_check_adv_addr: false,
+        ..Settings::new(version, 51, priority, ip("192.168.0.101"))
     }
 }
 
@@ -250,10 +243,13 @@ fn equal_priorities_are_decided_by_the_higher_primary_address() {
     // keepalived answers a master that loses the tie with an advert at once.
     assert_eq!(
         r.handle(from("192.168.0.99", &same), t1 + ms(10)),
-        vec![Action::Send {
-            priority: 100,
-            ah_seq: None
-        }]
+        vec![
+            Action::Send {
+                priority: 100,
+                ah_seq: None
+            },
+            Action::AnnounceLowerPriority
+        ]
     );
     assert_eq!(r.state(), State::Master);
     r.handle(from(PEER, &same), t1 + ms(20));
@@ -370,7 +366,7 @@ fn section_7_1_checks_drop_and_count() {
 }
 
 #[test]
-fn skip_check_adv_addr_accepts_another_address_list() {
+fn skip_check_adv_addr_skips_the_address_check_only_for_the_master_already_followed() {
     let t0 = Instant::now();
     let mut s = settings(Version::V3, 100, Duration::from_secs(1));
     s.skip_check_adv_addr = true;
@@ -378,9 +374,19 @@ fn skip_check_adv_addr_accepts_another_address_list() {
     r.handle(Event::Startup, t0);
     let mut other = advert(&s, 150);
     other.addresses = vec![ip("10.0.0.1")];
-    let t1 = t0 + ms(10);
-    r.handle(from(PEER, &other), t1);
-    assert_eq!(r.next_deadline(), Some(t1 + r.master_down_interval()));
+    // keepalived checks the first advert of a master, and any from another router.
+    r.handle(from(PEER, &other), t0 + ms(10));
+    assert_eq!(r.drops.addresses, 1);
+    let t1 = t0 + ms(20);
+    r.handle(from(PEER, &advert(&s, 150)), t1);
+    assert_eq!(r.master_ip(), Some(ip(PEER)));
+    // Now the same master's adverts are not compared again.
+    let t2 = t0 + ms(30);
+    r.handle(from(PEER, &other), t2);
+    assert_eq!(r.next_deadline(), Some(t2 + r.master_down_interval()));
+    r.handle(from("192.168.0.103", &other), t2 + ms(10));
+    assert_eq!(r.drops.addresses, 2);
+    assert_eq!(r.master_ip(), Some(ip(PEER)));
 }
 
 #[test]
@@ -444,10 +450,13 @@ fn a_master_answers_a_lower_master_at_once_as_keepalived_does() {
     let t2 = t1 + ms(200);
     assert_eq!(
         r.handle(from(PEER, &advert(&s, 100)), t2),
-        vec![Action::Send {
-            priority: 150,
-            ah_seq: None
-        }]
+        vec![
+            Action::Send {
+                priority: 150,
+                ah_seq: None
+            },
+            Action::AnnounceLowerPriority
+        ]
     );
     assert_eq!(r.next_deadline(), Some(t2 + Duration::from_secs(1)));
 }

@@ -14,16 +14,8 @@ fn ip(s: &str) -> IpAddr {
 
 fn member(vrid: u8, priority: u8, vip: &str, primary: &str) -> Instance {
     Instance::new(Settings {
-        version: Version::V3,
-        vrid,
-        priority,
-        advert_int: Duration::from_secs(1),
-        preempt: true,
-        preempt_delay: Duration::ZERO,
         addresses: vec![ip(vip)],
-        primary_ip: ip(primary),
-        auth: Auth::None,
-        skip_check_adv_addr: false,
+        ..Settings::new(Version::V3, vrid, priority, ip(primary))
     })
 }
 
@@ -188,4 +180,30 @@ fn a_group_of_one_is_a_plain_instance() {
             }
         )
     );
+}
+
+#[test]
+fn a_lower_priority_heard_by_one_master_makes_every_master_announce_again() {
+    let t0 = Instant::now();
+    let (mut g, t1) = both_masters(t0);
+    let lower = advert(&g, 0, 50);
+    let actions = g.handle(
+        0,
+        event(&lower, "192.168.0.102"),
+        t1 + Duration::from_millis(10),
+    );
+    assert!(actions.contains(&(0, Action::AnnounceLowerPriority)));
+    assert!(actions.contains(&(1, Action::AnnounceLowerPriority)));
+    assert_eq!(states(&g), vec![State::Master, State::Master]);
+}
+
+#[test]
+fn the_startup_delay_holds_the_whole_group() {
+    let t0 = Instant::now();
+    let mut g = pair();
+    let delay = t0 + Duration::from_secs(5);
+    g.delay_start(delay);
+    g.start(t0);
+    assert!(g.next_deadline().unwrap() > delay);
+    assert!(g.timer(delay).is_empty());
 }

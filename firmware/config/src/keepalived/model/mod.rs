@@ -150,8 +150,8 @@ pub struct GlobalDefs {
     pub strict: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
-    // Read and exported; the appliance does not act on these yet (KEYWORDS.md).
-    // Mail alerts: who gets them, through which server, and for what (an instance,
+    // From here on, KEYWORDS.md says which the appliance acts on yet (the VRRP ones
+    // it does). Mail alerts: who gets them, through which server, and for what (an instance,
     // sync group, virtual or real server may say its own smtp_alert).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notification_email: Vec<String>,

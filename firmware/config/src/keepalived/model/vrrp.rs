@@ -226,7 +226,7 @@ pub struct VrrpInstance {
     /// `strict_mode`; the global `vrrp_strict` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict_mode: Option<bool>,
-    // Read and exported; the appliance does not act on these yet (KEYWORDS.md).
+    // From here on, KEYWORDS.md says which the appliance acts on yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_vmac: Option<UseVmac>,
     #[serde(default, skip_serializing_if = "is_false")]
@@ -454,18 +454,25 @@ pub struct Tracked<'a> {
 }
 
 impl Tracked<'_> {
-    /// keepalived's rule for one tracked item whose check is `up`: what it adds to the
-    /// priority, or `None` when it puts the instance in FAULT. weight > 0 adds while up,
-    /// weight < 0 subtracts while down, weight 0 faults while down; `reverse` swaps up
-    /// and down.
+    /// keepalived's rule for one tracked item whose check is `up`: see [`track_effect`].
     pub fn effect(&self, up: bool) -> Option<i32> {
-        let up = up != self.reverse;
-        match self.weight {
-            0 if !up => None,
-            0 => Some(0),
-            w if w > 0 => Some(if up { w } else { 0 }),
-            w => Some(if up { 0 } else { w }),
-        }
+        track_effect(self.weight, self.reverse, up)
+    }
+}
+
+/// keepalived's rule for one tracked item (interface or script) that is `up` or not:
+/// what it adds to the priority, or `None` when it puts the instance in FAULT. weight > 0
+/// adds while up, weight < 0 subtracts while down, weight 0 faults while down. `reverse`
+/// turns the adjustment round (keepalived.conf(5): "the priority is decreased when up and
+/// increased when down"): weight > 0 subtracts while up, weight < 0 adds while down, and
+/// weight 0 faults while up (vrrp_track.c multiplies the weight by -1).
+pub fn track_effect(weight: i32, reverse: bool, up: bool) -> Option<i32> {
+    let sign = if reverse { -1 } else { 1 };
+    match weight {
+        0 if up == reverse => None,
+        0 => Some(0),
+        w if w > 0 => Some(if up { w * sign } else { 0 }),
+        w => Some(if up { 0 } else { w * sign }),
     }
 }
 
@@ -503,8 +510,14 @@ mod tests {
         assert_eq!(tracked(&s, -20, false).effect(false), Some(-20));
         assert_eq!(tracked(&s, 0, false).effect(false), None);
         assert_eq!(tracked(&s, 0, false).effect(true), Some(0));
-        assert_eq!(tracked(&s, 10, true).effect(false), Some(10));
+        // reverse: keepalived multiplies the weight by -1 (vrrp_track.c): a positive
+        // weight is taken off while up, a negative one is given while down.
+        assert_eq!(tracked(&s, 10, true).effect(true), Some(-10));
+        assert_eq!(tracked(&s, 10, true).effect(false), Some(0));
+        assert_eq!(tracked(&s, -20, true).effect(false), Some(20));
+        assert_eq!(tracked(&s, -20, true).effect(true), Some(0));
         assert_eq!(tracked(&s, 0, true).effect(true), None);
+        assert_eq!(tracked(&s, 0, true).effect(false), Some(0));
     }
 
     #[test]

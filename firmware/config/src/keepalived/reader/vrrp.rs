@@ -267,12 +267,6 @@ impl Reader {
             let Some((weight, reverse)) = self.track_weight(line, false) else {
                 continue;
             };
-            if weight.is_some() {
-                self.note_once(
-                    st,
-                    "a weight on a tracked interface is read and kept, but the appliance does not act on it yet: an interface that goes down puts the instance in FAULT",
-                );
-            }
             out.push(TrackInterface {
                 name: line.keyword.text.clone(),
                 weight,

@@ -2,6 +2,7 @@
 //! real server is checked.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use checks::{
     udp, CheckKind, CheckSpec, DnsCheck, HttpCheck, HttpProtocol, RegexCheck, ReplyPattern,
@@ -131,18 +132,65 @@ fn check(
     rs: &keepalived::RealServer,
     c: &keepalived::Check,
 ) -> CheckSpec {
-    let connect_to = match c.kind {
-        // An echo request has no port.
-        keepalived::CheckKind::Ping => SocketAddr::new(c.connect_ip.unwrap_or(rs.ip), 0),
-        _ => SocketAddr::new(
-            c.connect_ip.unwrap_or(rs.ip),
-            c.connect_port.unwrap_or(rs.port),
-        ),
+    let virtualhost = c
+        .virtualhost
+        .clone()
+        .or_else(|| rs.virtualhost.clone())
+        .or_else(|| vs.virtualhost.clone());
+    let connect_to = target(c, c.connect_ip.unwrap_or(rs.ip), rs.port);
+    // A check's own setting, else its real server's, else its virtual server's.
+    let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
+    let timing = Timing {
+        connect_timeout: c.connect_timeout,
+        retry: c.retry,
+        // DNS_CHECK's default is its delay_loop.
+        delay_before_retry: c.delay_before_retry_or_default().unwrap_or(delay_loop),
+        delay_loop,
+        warmup: c.warmup.unwrap_or(delay_loop),
+        alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
     };
-    let kind = match c.kind {
+    CheckSpec {
+        kind: check_kind(c, virtualhost),
+        connect_to,
+        bindto: c.bindto,
+        timing,
+    }
+}
+
+/// Where a check connects: its own address and port, else the real server's; an echo
+/// request has no port.
+fn target(c: &keepalived::Check, ip: std::net::IpAddr, port: u16) -> SocketAddr {
+    match c.kind {
+        keepalived::CheckKind::Ping => SocketAddr::new(ip, 0),
+        _ => SocketAddr::new(ip, c.connect_port.unwrap_or(port)),
+    }
+}
+
+/// A native check in a vrrp_script (its target always given, its timeout already the
+/// script's): what one probe every `interval` runs. The checker's retry and delay
+/// timers are not used: the script's rise and fall decide.
+pub fn script_check(c: &keepalived::Check, interval: Duration) -> Option<CheckSpec> {
+    Some(CheckSpec {
+        kind: check_kind(c, c.virtualhost.clone()),
+        connect_to: target(c, c.connect_ip?, 0),
+        bindto: c.bindto,
+        timing: Timing {
+            connect_timeout: c.connect_timeout,
+            retry: 0,
+            delay_before_retry: interval,
+            delay_loop: interval,
+            warmup: Duration::ZERO,
+            alpha: false,
+        },
+    })
+}
+
+/// What the checks crate probes for a check of keepalived.conf.
+fn check_kind(c: &keepalived::Check, virtualhost: Option<String>) -> CheckKind {
+    match c.kind {
         keepalived::CheckKind::Tcp => CheckKind::Tcp,
         keepalived::CheckKind::HttpGet | keepalived::CheckKind::SslGet => {
-            CheckKind::Http(http_check(vs, rs, c))
+            CheckKind::Http(http_check(c, virtualhost))
         }
         keepalived::CheckKind::Ping => CheckKind::Ping,
         keepalived::CheckKind::Udp => CheckKind::Udp(udp_check(c)),
@@ -161,33 +209,12 @@ fn check(
             },
             None => SmtpCheck::default(),
         }),
-    };
-    // A check's own setting, else its real server's, else its virtual server's.
-    let delay_loop = c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop);
-    let timing = Timing {
-        connect_timeout: c.connect_timeout,
-        retry: c.retry,
-        // DNS_CHECK's default is its delay_loop.
-        delay_before_retry: c.delay_before_retry_or_default().unwrap_or(delay_loop),
-        delay_loop,
-        warmup: c.warmup.unwrap_or(delay_loop),
-        alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
-    };
-    CheckSpec {
-        kind,
-        connect_to,
-        bindto: c.bindto,
-        timing,
     }
 }
 
-/// HTTP_GET and SSL_GET: the URLs, and where each setting comes from (keepalived's
-/// order for the Host: url, checker, real server, virtual server).
-fn http_check(
-    vs: &keepalived::VirtualServer,
-    rs: &keepalived::RealServer,
-    c: &keepalived::Check,
-) -> HttpCheck {
+/// HTTP_GET and SSL_GET: the URLs, and the Host the caller found (keepalived's order:
+/// url, checker, real server, virtual server).
+fn http_check(c: &keepalived::Check, virtualhost: Option<String>) -> HttpCheck {
     let urls = c
         .urls
         .iter()
@@ -219,11 +246,7 @@ fn http_check(
         .collect();
     let mut http = HttpCheck::new(urls);
     http.tls = c.kind == keepalived::CheckKind::SslGet;
-    http.virtualhost = c
-        .virtualhost
-        .clone()
-        .or_else(|| rs.virtualhost.clone())
-        .or_else(|| vs.virtualhost.clone());
+    http.virtualhost = virtualhost;
     http.enable_sni = c.enable_sni;
     http.sni_name = c.sni_name.clone();
     http.tls_compliant = c.tls_compliant;

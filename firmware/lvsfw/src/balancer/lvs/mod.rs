@@ -5,7 +5,7 @@ mod from_config;
 mod plan;
 mod worker;
 
-pub use from_config::plan;
+pub use from_config::{plan, script_check};
 pub use plan::{CheckId, HealthBook, Plan, ServerHealth};
 pub use worker::{pass, IpvsWorker};
 

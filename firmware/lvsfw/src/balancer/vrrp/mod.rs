@@ -1,10 +1,15 @@
 //! VRRP in the balancer: keepalived.conf's instances and sync groups, one task per sync
 //! group (a lone instance is a group of one), and the status file for `lvsfw vrrp status`.
 
+mod board;
+mod pacer;
+mod realtime;
+mod scripts;
 pub mod spec;
 pub mod status;
 mod task;
 mod timer;
+mod tracking;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +25,11 @@ pub use spec::{HostNames, LinkInfo, Resolve};
 /// start with the reason, tried again by every [`Vrrp::reconcile`] until they run.
 pub struct Vrrp {
     stop: watch::Sender<bool>,
-    board: Arc<task::Board>,
+    board: Arc<board::Board>,
+    /// The tracked vrrp_scripts with a native check, each run once for all groups.
+    scripts: scripts::Scripts,
+    /// Tracked vrrp_scripts whose check does not run (logged once).
+    script_problems: Vec<String>,
     /// Each running group's member names, and its task.
     running: Vec<(Vec<String>, JoinHandle<()>)>,
     /// What did not start at the last try, and why.
@@ -40,7 +49,9 @@ impl Vrrp {
     pub fn new(status_path: PathBuf) -> Vrrp {
         Vrrp {
             stop: watch::channel(false).0,
-            board: task::Board::new(status_path),
+            board: board::Board::new(status_path),
+            scripts: scripts::Scripts::default(),
+            script_problems: Vec::new(),
             running: Vec::new(),
             unstartable: Vec::new(),
             sync_daemon: None,
@@ -61,18 +72,28 @@ impl Vrrp {
     /// starts or fails as one.
     pub async fn reconcile(&mut self, k: &Keepalived, names: &dyn Resolve) {
         let (groups, mut unstartable) = spec::groups(k, names);
+        let (scripts, problems) = scripts::specs(k);
+        for problem in &problems {
+            if !self.script_problems.contains(problem) {
+                log::error!("{problem}");
+            }
+        }
+        self.script_problems = problems;
+        self.scripts.ensure(scripts);
         for group in groups {
             let members: Vec<String> = group.members.iter().map(|m| m.name.clone()).collect();
             if self.running.iter().any(|(running, _)| *running == members) {
                 continue;
             }
             let name = group.name.clone();
-            let opened = Kernel::connect()
-                .map_err(|e| format!("{}: rtnetlink: {e}", members.join(", ")))
-                .and_then(|kernel| {
-                    task::GroupTask::open(group, kernel, self.board.clone())
+            let opened = match Kernel::connect() {
+                Ok(kernel) => {
+                    task::GroupTask::open(group, kernel, self.board.clone(), &self.scripts)
+                        .await
                         .map_err(|e| e.to_string())
-                });
+                }
+                Err(e) => Err(format!("{}: rtnetlink: {e}", members.join(", "))),
+            };
             match opened {
                 Ok(t) => {
                     log::info!("VRRP: {} started", members.join(", "));
@@ -173,6 +194,7 @@ impl Vrrp {
                 .iter()
                 .map(|p| format!("IPVS sync daemon: not running: {p}")),
         );
+        out.extend(self.script_problems.iter().map(|p| format!("VRRP {p}")));
         out
     }
 
@@ -183,6 +205,7 @@ impl Vrrp {
         for (_, task) in self.running {
             let _ = tokio::time::timeout(STOP_WAIT, task).await;
         }
+        self.scripts.stop();
         self.board.remove();
         // The last holder of the board: dropping it tells the sync daemon to stop.
         drop(self.board);

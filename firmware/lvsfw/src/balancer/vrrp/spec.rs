@@ -5,11 +5,20 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use config::keepalived::{AuthType, Authentication, Keepalived, VrrpInstance};
+use config::keepalived::{
+    AuthType, Authentication, GlobalDefs, Keepalived, SyncGroup, VrrpInstance,
+};
 use config::IpPrefix;
+use netif::vmac::Vmac;
+use netif::vrrp_socket::{GROUP_V4, GROUP_V6};
 use vrrp::ah::Key;
 use vrrp::packet::{Auth, ChecksumMode, Version};
 use vrrp::Settings;
+
+use super::tracking::{Object, Tracked};
+
+mod track;
+mod vmac;
 
 /// A kernel link as the resolver sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,37 +54,71 @@ pub struct Vip {
     pub ifindex: u32,
     /// `virtual_ipaddress_excluded`: configured with the others, never advertised.
     pub excluded: bool,
+    /// The macvlan (of [`MemberSpec::vmacs`]) that holds it, in place of `ifindex`.
+    pub vmac: Option<usize>,
 }
 
 /// keepalived's gratuitous ARP timing on becoming master: `repeat` at once, `repeat`
-/// again after `delay`, and (with `vrrp_garp_master_refresh`) one round every `refresh`
-/// while master.
+/// again after `delay`, and (with `vrrp_garp_master_refresh`) `refresh_repeat` every
+/// `refresh` while master; `lower_prio_repeat` (and again after `lower_prio_delay`) when
+/// a master hears a lower priority. `interval` paces the ARPs (`na_interval` the NAs)
+/// sent on one interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GarpTiming {
     pub delay: Duration,
     pub repeat: u32,
     pub refresh: Option<Duration>,
+    pub refresh_repeat: u32,
+    pub lower_prio_delay: Duration,
+    pub lower_prio_repeat: u32,
+    pub interval: Duration,
+    pub na_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
 pub struct MemberSpec {
     pub name: String,
     pub settings: Settings,
+    /// The instance's interface (the macvlan's parent with use_vmac).
     pub ifname: String,
     pub ifindex: u32,
     pub checksum: ChecksumMode,
-    /// keepalived's unicast_peer; empty means multicast.
-    pub unicast_peers: Vec<IpAddr>,
+    /// The multicast group joined and sent to; `None` with unicast peers.
+    pub group: Option<IpAddr>,
+    /// keepalived's unicast_ttl: TTL / hop limit of unicast adverts.
+    pub unicast_ttl: u8,
     pub vips: Vec<Vip>,
+    /// keepalived's use_vmac (first) and use_vmac_addr macvlans; each VIP names the
+    /// one that holds it.
+    pub vmacs: Vec<Vmac>,
+    /// keepalived's vmac_xmit_base: adverts go out of the parent, not the macvlan.
+    pub xmit_base: bool,
     pub garp: GarpTiming,
     /// `auth_type AH`: the key from auth_pass.
     pub ah_key: Option<Key>,
-    /// The links whose loss means FAULT: the instance's interface (keepalived tracks it
-    /// unless told not to) and each `track_interface`.
-    pub track: Vec<(String, u32)>,
+    /// What the instance tracks, with keepalived's weights: its interface (unless
+    /// dont_track_primary) and the VIPs' interfaces, each `track_interface`, each
+    /// `track_script` with a native check, and those of its sync group.
+    pub track: Vec<Tracked>,
+    /// A fault of the configuration: the instance stays in FAULT (keepalived's
+    /// unicast_fault_no_peer without peers).
+    pub fault: Option<String>,
+    /// What keepalived would report as a configuration error and ignore: logged once
+    /// when the instance starts.
+    pub warnings: Vec<String>,
     /// VRIDs that instances of this process run on the same interface; a packet for
     /// any other VRID is counted (RFC 5798 §7.1), one for these is simply not ours.
     pub vrids_here: Vec<u8>,
+}
+
+impl MemberSpec {
+    /// The links tracked, by name and index.
+    pub fn tracked_links(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.track.iter().filter_map(|t| match &t.object {
+            Object::Link { name, index } => Some((name.as_str(), *index)),
+            Object::Script(_) => None,
+        })
+    }
 }
 
 /// Instances that move together; a lone instance is a group of one.
@@ -84,6 +127,18 @@ pub struct GroupSpec {
     /// The `vrrp_sync_group` name, if any.
     pub name: Option<String>,
     pub members: Vec<MemberSpec>,
+    /// keepalived's `vrrp_startup_delay`.
+    pub startup_delay: Duration,
+    /// keepalived's `max_auto_priority` and `min_auto_priority_delay`.
+    pub auto_priority: Option<AutoPriority>,
+}
+
+/// keepalived's automatic real-time priority: a VRRP timer that fires more than `delay`
+/// late raises the scheduling priority one step (SCHED_RR, up to `max`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoPriority {
+    pub max: i32,
+    pub delay: Duration,
 }
 
 /// A group that cannot run now: its members and why. A sync group starts or fails as
@@ -126,7 +181,11 @@ pub fn groups(k: &Keepalived, names: &dyn Resolve) -> (Vec<GroupSpec>, Vec<Unsta
         .vrrp_instances
         .iter()
         .map(|instance| {
-            member(k, instance, names, &all_vips).map_err(|why| {
+            let sync = k
+                .sync_groups
+                .iter()
+                .find(|g| g.members.contains(&instance.name));
+            member(k, instance, sync, names, &all_vips).map_err(|why| {
                 (
                     instance.name.clone(),
                     format!("vrrp_instance {}: {why}", instance.name),
@@ -146,9 +205,16 @@ pub fn groups(k: &Keepalived, names: &dyn Resolve) -> (Vec<GroupSpec>, Vec<Unsta
             .map(|(_, vrid)| *vrid)
             .collect();
     }
+    vmac::unique_names(k, members.iter_mut().flatten());
     let name_of = |m: &Result<MemberSpec, (String, String)>| match m {
         Ok(m) => m.name.clone(),
         Err((name, _)) => name.clone(),
+    };
+    let group = |name: Option<String>, members: Vec<MemberSpec>| GroupSpec {
+        name,
+        members,
+        startup_delay: k.global.vrrp_startup_delay.unwrap_or_default(),
+        auto_priority: auto_priority(&k.global),
     };
     let mut groups = Vec::new();
     let mut unstartable = Vec::new();
@@ -175,18 +241,15 @@ pub fn groups(k: &Keepalived, names: &dyn Resolve) -> (Vec<GroupSpec>, Vec<Unsta
                 reason: problems.join("; "),
             });
         } else if !taken.is_empty() {
-            groups.push(GroupSpec {
-                name: Some(sync.name.clone()),
-                members: taken.into_iter().flatten().collect(),
-            });
+            groups.push(group(
+                Some(sync.name.clone()),
+                taken.into_iter().flatten().collect(),
+            ));
         }
     }
     for m in members {
         match m {
-            Ok(m) => groups.push(GroupSpec {
-                name: None,
-                members: vec![m],
-            }),
+            Ok(m) => groups.push(group(None, vec![m])),
             Err((name, reason)) => unstartable.push(Unstartable {
                 name: None,
                 members: vec![name],
@@ -197,14 +260,28 @@ pub fn groups(k: &Keepalived, names: &dyn Resolve) -> (Vec<GroupSpec>, Vec<Unsta
     (groups, unstartable)
 }
 
+/// keepalived: `max_auto_priority` 0 (its default) or -1 turns it off; its delay is
+/// `min_auto_priority_delay` microseconds, 1 s by default.
+fn auto_priority(global: &GlobalDefs) -> Option<AutoPriority> {
+    let max = global.max_auto_priority.filter(|m| *m > 0)?;
+    let delay = global
+        .min_auto_priority_delay
+        .map_or(Duration::from_secs(1), |us| {
+            Duration::from_micros(u64::from(us))
+        });
+    Some(AutoPriority { max, delay })
+}
+
 fn member(
     k: &Keepalived,
     i: &VrrpInstance,
+    sync: Option<&SyncGroup>,
     names: &dyn Resolve,
     all_vips: &[IpAddr],
 ) -> Result<MemberSpec, String> {
+    let g = &k.global;
     let link = names.link(&i.interface)?;
-    let version = match i.version.unwrap_or(k.global.vrrp_version) {
+    let version = match i.version.unwrap_or(g.vrrp_version) {
         3 => Version::V3,
         _ => Version::V2,
     };
@@ -212,7 +289,9 @@ fn member(
     if ipv6 && version == Version::V2 {
         return Err("IPv6 addresses need VRRP version 3 (RFC 3768 is IPv4 only)".into());
     }
-    let primary_ip = match i.unicast_src_ip {
+    let mut warnings = Vec::new();
+    // keepalived: mcast_src_ip and unicast_src_ip both set the source.
+    let primary_ip = match i.unicast_src_ip.or(i.mcast_src_ip) {
         Some(ip) => ip,
         None => primary(link, ipv6, all_vips).ok_or_else(|| {
             let what = if ipv6 {
@@ -268,16 +347,32 @@ fn member(
                 ifname: dev.name.clone(),
                 ifindex: dev.index,
                 excluded,
+                vmac: None,
             });
         }
     }
-    let mut track = vec![(link.name.clone(), link.index)];
-    for tracked in &i.track_interfaces {
-        let tracked = names.link(&tracked.name)?;
-        if !track.iter().any(|(_, index)| *index == tracked.index) {
-            track.push((tracked.name.clone(), tracked.index));
-        }
+    let unicast = !i.unicast_peers.is_empty();
+    let strict = i.strict_mode.unwrap_or(g.strict);
+    let (vmacs, xmit_base) = vmac::plan(i, link, ipv6, unicast, &mut vips, &mut warnings)?;
+    let track = track::tracked(k, i, sync, link, &vips, names, &mut warnings)?;
+    let fault = (i.unicast_fault_no_peer && !unicast).then(|| {
+        "unicast_fault_no_peer: no unicast_peer to send to (keepalived stays in FAULT)".to_string()
+    });
+    let group = (!unicast).then(|| multicast_group(i, g, ipv6, &mut warnings));
+    if !unicast && i.unicast_ttl.is_some() {
+        warnings.push("unicast_ttl without unicast peers is ignored, as keepalived does".into());
     }
+    // strict_mode (RFC conformance) fixes these as keepalived does.
+    let (lower_prio_no_advert, higher_prio_send_advert) = if strict {
+        (true, false)
+    } else {
+        (
+            i.lower_prio_no_advert
+                .unwrap_or(g.vrrp_lower_prio_no_advert),
+            i.higher_prio_send_advert
+                .unwrap_or(g.vrrp_higher_prio_send_advert),
+        )
+    };
     let settings = Settings {
         version,
         vrid: i.vrid,
@@ -292,29 +387,119 @@ fn member(
             .collect(),
         primary_ip,
         auth,
-        skip_check_adv_addr: k.global.skip_check_adv_addr,
+        skip_check_adv_addr: i.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
+        unicast_peers: i.unicast_peers.clone(),
+        check_unicast_src: i.check_unicast_src.unwrap_or(false) || g.vrrp_check_unicast_src,
+        lower_prio_no_advert,
+        higher_prio_send_advert,
+        down_timer_adverts: i
+            .down_timer_adverts
+            .or(g.vrrp_down_timer_adverts)
+            .unwrap_or(vrrp::instance::DOWN_TIMER_ADVERTS),
+    };
+    // keepalived's v3_checksum_as_v2: the IPv4 VRRPv3 checksum without the
+    // pseudo-header, as some vendors compute it.
+    let checksum = if i.v3_checksum_as_v2.unwrap_or(g.v3_checksum_as_v2) {
+        ChecksumMode::WithoutPseudoHeader
+    } else {
+        ChecksumMode::PseudoHeader
     };
     Ok(MemberSpec {
         name: i.name.clone(),
         settings,
         ifname: link.name.clone(),
         ifindex: link.index,
-        checksum: ChecksumMode::PseudoHeader,
-        unicast_peers: i.unicast_peers.clone(),
+        checksum,
+        group,
+        unicast_ttl: i.unicast_ttl.filter(|_| unicast).unwrap_or(255),
         vips,
-        garp: GarpTiming {
-            delay: i.garp_master_delay.unwrap_or(k.global.garp_master_delay),
-            repeat: i.garp_master_repeat.unwrap_or(k.global.garp_master_repeat),
-            // The instance's own garp_master_refresh wins over the global one.
-            refresh: i
-                .garp_master_refresh
-                .or(k.global.garp_master_refresh)
-                .filter(|d| !d.is_zero()),
-        },
+        vmacs,
+        xmit_base,
+        garp: garp_timing(i, g, strict),
         ah_key,
         track,
+        fault,
+        warnings,
         vrids_here: Vec::new(),
     })
+}
+
+/// keepalived's group: the instance's `mcast_dst_ip`, else `vrrp_mcast_group4|6`, else
+/// RFC 5798's 224.0.0.18 / ff02::12.
+fn multicast_group(
+    i: &VrrpInstance,
+    g: &GlobalDefs,
+    ipv6: bool,
+    warnings: &mut Vec<String>,
+) -> IpAddr {
+    let standard = if ipv6 {
+        g.vrrp_mcast_group6.map_or(IpAddr::V6(GROUP_V6), IpAddr::V6)
+    } else {
+        g.vrrp_mcast_group4.map_or(IpAddr::V4(GROUP_V4), IpAddr::V4)
+    };
+    match i.mcast_dst_ip {
+        Some(dst) if dst.is_ipv6() == ipv6 => dst,
+        Some(dst) => {
+            warnings.push(format!(
+                "mcast_dst_ip {dst} is of the other address family; {standard} is used"
+            ));
+            standard
+        }
+        None => standard,
+    }
+}
+
+/// keepalived's defaults (vrrp.c vrrp_complete_instance, global_parser.c): the
+/// instance's own, else the global one; `vrrp_min_garp` turns the global defaults down
+/// to one ARP and no repeat; the lower-priority ones default to the master ones, and
+/// strict mode has none.
+fn garp_timing(i: &VrrpInstance, g: &GlobalDefs, strict: bool) -> GarpTiming {
+    use config::keepalived::defaults;
+    // vrrp_min_garp changes what is still at keepalived's default.
+    let min = |value: u32, default: u32, min: u32| {
+        if g.vrrp_min_garp && value == default {
+            min
+        } else {
+            value
+        }
+    };
+    let global_repeat = min(g.garp_master_repeat, defaults::GARP_MASTER_REPEAT, 1);
+    let global_delay = if g.vrrp_min_garp && g.garp_master_delay == defaults::GARP_MASTER_DELAY {
+        Duration::ZERO
+    } else {
+        g.garp_master_delay
+    };
+    let global_refresh_repeat = g
+        .vrrp_garp_master_refresh_repeat
+        .unwrap_or(if g.vrrp_min_garp { 0 } else { 1 });
+    let (lower_prio_repeat, lower_prio_delay) = if strict {
+        (0, Duration::ZERO)
+    } else {
+        (
+            i.garp_lower_prio_repeat
+                .or(g.vrrp_garp_lower_prio_repeat)
+                .unwrap_or(global_repeat),
+            i.garp_lower_prio_delay
+                .or(g.vrrp_garp_lower_prio_delay)
+                .unwrap_or(global_delay),
+        )
+    };
+    GarpTiming {
+        delay: i.garp_master_delay.unwrap_or(global_delay),
+        repeat: i.garp_master_repeat.unwrap_or(global_repeat),
+        // The instance's own garp_master_refresh wins over the global one.
+        refresh: i
+            .garp_master_refresh
+            .or(g.garp_master_refresh)
+            .filter(|d| !d.is_zero()),
+        refresh_repeat: i
+            .garp_master_refresh_repeat
+            .unwrap_or(global_refresh_repeat),
+        lower_prio_delay,
+        lower_prio_repeat,
+        interval: g.vrrp_garp_interval.unwrap_or_default(),
+        na_interval: g.vrrp_gna_interval.unwrap_or_default(),
+    }
 }
 
 /// The address adverts are sent from: IPv4, the interface's first address that is not
@@ -329,3 +514,5 @@ fn primary(link: &LinkInfo, ipv6: bool, vips: &[IpAddr]) -> Option<IpAddr> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keepalived;

@@ -30,6 +30,9 @@ pub struct Drops {
     pub checksum: u64,
     #[serde(rename = "type")]
     pub kind: u64,
+    /// keepalived's check_unicast_src: from an address that is not a unicast peer.
+    #[serde(default)]
+    pub unicast_src: u64,
 }
 
 impl From<vrrp::DropCounters> for Drops {
@@ -44,6 +47,7 @@ impl From<vrrp::DropCounters> for Drops {
             length: d.length,
             checksum: d.checksum,
             kind: d.kind,
+            unicast_src: d.unicast_src,
         }
     }
 }
@@ -70,6 +74,9 @@ pub struct InstanceStatus {
     /// Why the instance does not run (state [`NOT_RUNNING`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// In FAULT: what tracking found (an interface down, a vrrp_script failing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// The state of an instance that could not start; it is tried again until it runs.
@@ -98,6 +105,7 @@ impl InstanceStatus {
             became_master: 0,
             drops: Drops::default(),
             reason: Some(reason),
+            fault: None,
         }
     }
 }
@@ -180,6 +188,9 @@ pub fn render(status: &StatusFile, now_ms: u64, alive: bool) -> String {
             .map(|m| m.to_string())
             .unwrap_or_else(|| "unknown".into());
         out.push_str(&format!("  priority {}, master {master}\n", i.priority));
+        if let Some(fault) = &i.fault {
+            out.push_str(&format!("  fault: {fault}\n"));
+        }
         if let Some(since) = i.since_ms {
             out.push_str(&format!(
                 "  since {} ({})\n",
@@ -193,8 +204,8 @@ pub fn render(status: &StatusFile, now_ms: u64, alive: bool) -> String {
         ));
         let d = &i.drops;
         out.push_str(&format!(
-            "  dropped: ttl {}, version {}, vrid {}, auth {}, interval {}, addresses {}, length {}, checksum {}, type {}\n",
-            d.ttl, d.version, d.vrid, d.auth, d.interval, d.addresses, d.length, d.checksum, d.kind
+            "  dropped: ttl {}, version {}, vrid {}, auth {}, interval {}, addresses {}, length {}, checksum {}, type {}, unicast_src {}\n",
+            d.ttl, d.version, d.vrid, d.auth, d.interval, d.addresses, d.length, d.checksum, d.kind, d.unicast_src
         ));
     }
     if status.instances.is_empty() {
@@ -283,6 +294,7 @@ mod tests {
                     ..Drops::default()
                 },
                 reason: None,
+                fault: None,
             }],
         };
         let dir = tempfile::tempdir().unwrap();
@@ -291,7 +303,7 @@ mod tests {
         assert_eq!(read(&path).unwrap(), status);
         assert_eq!(
             render(&status, 10_000, true),
-            "VI_1: MASTER (VRRPv2 VRID 51 on ext)\n  priority 100, master 192.168.0.101\n  since 1970-01-01 00:00:04Z (6.0 s ago)\n  adverts sent 6, received 0; became master 1 times\n  dropped: ttl 1, version 0, vrid 0, auth 0, interval 0, addresses 0, length 0, checksum 0, type 0\n"
+            "VI_1: MASTER (VRRPv2 VRID 51 on ext)\n  priority 100, master 192.168.0.101\n  since 1970-01-01 00:00:04Z (6.0 s ago)\n  adverts sent 6, received 0; became master 1 times\n  dropped: ttl 1, version 0, vrid 0, auth 0, interval 0, addresses 0, length 0, checksum 0, type 0, unicast_src 0\n"
         );
     }
 }

@@ -1,24 +1,33 @@
 //! One sync group (or lone instance) on the wire: the pure [`SyncGroup`] of the `vrrp`
-//! crate, fed by its members' sockets, their timers and their links' state, with its
-//! actions carried out on the kernel.
+//! crate, fed by its members' sockets, their timers, their tracked links and
+//! vrrp_scripts, with its actions carried out on the kernel.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use netif::announce::Announcer;
 use netif::kernel::Kernel;
 use netif::link_probe::LinkProbe;
-use netif::vrrp_socket::{Received, VrrpSocket, GROUP_V4, GROUP_V6};
-use netif::Op;
+use netif::vmac::Vmac;
+use netif::vrrp_socket::{Endpoint, Received, VrrpSocket};
 use tokio::sync::{mpsc, watch};
-use vrrp::ah::{self, AhError, Seal};
-use vrrp::packet::{Auth, Error as PacketError, Version};
-use vrrp::{Action, Event, Instance, Invalid, Packet, Repr, State, SyncGroup};
+use tokio::task::JoinHandle;
+use vrrp::packet::Version;
+use vrrp::{Action, Event, Instance, State, SyncGroup};
 
-use super::spec::{GroupSpec, MemberSpec};
+use super::board::Board;
+use super::pacer::Pacer;
+use super::scripts::Scripts;
+use super::spec::{AutoPriority, GroupSpec, MemberSpec};
 use super::status::{self, InstanceStatus};
 use super::timer::Deadline;
+use super::tracking::{Object, Reading, Tracking};
+
+mod announce;
+mod receive;
+mod wire;
 
 /// How often tracked links are looked at. keepalived learns of a link change from
 /// netlink at once; 100 ms of polling is well inside one advert interval.
@@ -27,59 +36,16 @@ const LINK_POLL: Duration = Duration::from_millis(100);
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Received packets waiting for the group task.
 const RECEIVE_QUEUE: usize = 256;
+/// vrrp_script readings waiting for the group task (they change rarely).
+const SCRIPT_QUEUE: usize = 64;
+/// Where the macvlans' settings live.
+const PROC_SYS: &str = "/proc/sys";
 
-/// Every instance's status, shared by the group tasks and written to one file.
-pub struct Board {
-    path: std::path::PathBuf,
-    entries: Mutex<Vec<InstanceStatus>>,
-    /// Each instance's state word, for what follows VRRP (the IPVS sync daemon).
-    states: watch::Sender<Vec<(String, String)>>,
-}
-
-impl Board {
-    pub fn new(path: std::path::PathBuf) -> Arc<Board> {
-        Arc::new(Board {
-            path,
-            entries: Mutex::new(Vec::new()),
-            states: watch::Sender::new(Vec::new()),
-        })
-    }
-
-    pub fn states(&self) -> watch::Receiver<Vec<(String, String)>> {
-        self.states.subscribe()
-    }
-
-    pub fn update(&self, fresh: Vec<InstanceStatus>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        for entry in fresh {
-            match entries.iter_mut().find(|e| e.name == entry.name) {
-                Some(old) => *old = entry,
-                None => entries.push(entry),
-            }
-        }
-        let states: Vec<(String, String)> = entries
-            .iter()
-            .map(|e| (e.name.clone(), e.state.clone()))
-            .collect();
-        self.states.send_if_modified(|old| {
-            let changed = *old != states;
-            *old = states;
-            changed
-        });
-        let file = status::StatusFile {
-            pid: std::process::id(),
-            written_ms: status::unix_ms(SystemTime::now()),
-            instances: entries.clone(),
-        };
-        if let Err(e) = status::write(&self.path, &file) {
-            log::warn!("{}: {e}", self.path.display());
-        }
-    }
-
-    /// The process is stopping: the file goes, so nobody reads a stale MASTER.
-    pub fn remove(&self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// When this process started its first VRRP group: keepalived's vrrp_startup_delay
+/// counts from the daemon's start, not from a reload.
+fn process_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
 }
 
 struct Member {
@@ -88,7 +54,11 @@ struct Member {
     announcers: Vec<(u32, Announcer)>,
     second_garp_at: Option<Instant>,
     refresh_at: Option<Instant>,
-    link_up: bool,
+    lower_prio_garp_at: Option<Instant>,
+    tracking: Tracking,
+    /// What the state machine was last told: in FAULT by tracking, and the priority.
+    faulted: bool,
+    priority: u8,
     ip_id: u16,
     /// The last advert could not be sent (said once until one is sent again).
     send_failing: bool,
@@ -102,23 +72,116 @@ pub struct GroupTask {
     probe: LinkProbe,
     board: Arc<Board>,
     /// Each member's state and master as last written: a change is written at once.
-    published: Vec<(State, Option<IpAddr>)>,
+    published: Vec<(State, Option<IpAddr>, u8)>,
+    pacer: Pacer,
+    /// The macvlans this group made (keepalived's use_vmac), removed when it stops.
+    vmacs: Vec<Vmac>,
+    scripts: mpsc::Receiver<(String, Reading)>,
+    forwarders: Vec<JoinHandle<()>>,
+    startup_delay: Duration,
+    auto_priority: Option<AutoPriority>,
 }
 
 impl GroupTask {
-    pub fn open(spec: GroupSpec, kernel: Kernel, board: Arc<Board>) -> std::io::Result<GroupTask> {
-        let probe = LinkProbe::new()?;
+    /// Makes the group's macvlans, opens its sockets and follows its vrrp_scripts; on
+    /// failure nothing it made stays.
+    pub async fn open(
+        spec: GroupSpec,
+        kernel: Kernel,
+        board: Arc<Board>,
+        scripts: &Scripts,
+    ) -> std::io::Result<GroupTask> {
+        let mut vmacs = Vec::new();
+        let opened = Self::open_members(spec.members, &kernel, scripts, &mut vmacs).await;
+        let members = match opened {
+            Ok(members) => members,
+            Err(e) => {
+                for vmac in &vmacs {
+                    let _ = kernel.remove_vmac(vmac, Path::new(PROC_SYS)).await;
+                }
+                return Err(e);
+            }
+        };
+        let (tx, rx) = mpsc::channel(SCRIPT_QUEUE);
+        let mut forwarders = Vec::new();
+        let mut followed: Vec<&str> = Vec::new();
+        for m in &members {
+            for t in m.tracking.tracked() {
+                let Object::Script(name) = &t.object else {
+                    continue;
+                };
+                if followed.contains(&name.as_str()) {
+                    continue;
+                }
+                followed.push(name);
+                if let Some(readings) = scripts.subscribe(name) {
+                    forwarders.push(tokio::spawn(forward(name.clone(), readings, tx.clone())));
+                }
+            }
+        }
+        let instances = members
+            .iter()
+            .map(|m| Instance::new(m.spec.settings.clone()))
+            .collect();
+        let pacer = members
+            .first()
+            .map_or(Pacer::new(Duration::ZERO, Duration::ZERO), |m| {
+                Pacer::new(m.spec.garp.interval, m.spec.garp.na_interval)
+            });
+        Ok(GroupTask {
+            name: spec.name,
+            group: SyncGroup::new(instances),
+            members,
+            kernel,
+            probe: LinkProbe::new()?,
+            board,
+            published: Vec::new(),
+            pacer,
+            vmacs,
+            scripts: rx,
+            forwarders,
+            startup_delay: spec.startup_delay,
+            auto_priority: spec.auto_priority,
+        })
+    }
+
+    async fn open_members(
+        specs: Vec<MemberSpec>,
+        kernel: &Kernel,
+        scripts: &Scripts,
+        made: &mut Vec<Vmac>,
+    ) -> std::io::Result<Vec<Member>> {
         let mut members = Vec::new();
-        let mut instances = Vec::new();
-        for m in spec.members {
-            let socket = VrrpSocket::open_with(
-                &m.ifname,
-                m.ifindex,
-                m.settings.primary_ip,
-                m.unicast_peers.is_empty(),
-                m.ah_key.is_some(),
-            )
-            .map_err(|e| context(e, format!("{}: VRRP socket on {}", m.name, m.ifname)))?;
+        for mut m in specs {
+            let mut indices = Vec::new();
+            for vmac in &m.vmacs {
+                let index = kernel
+                    .ensure_vmac(vmac, Path::new(PROC_SYS))
+                    .await
+                    .map_err(|e| context(e, format!("{}: use_vmac", m.name)))?;
+                made.push(vmac.clone());
+                indices.push(index);
+            }
+            for vip in &mut m.vips {
+                if let Some(n) = vip.vmac {
+                    vip.ifindex = indices[n];
+                    vip.ifname = m.vmacs[n].name.clone();
+                }
+            }
+            // keepalived sends through the macvlan unless vmac_xmit_base.
+            let (ifname, ifindex) = match (m.vmacs.first(), m.xmit_base) {
+                (Some(vmac), false) => (vmac.name.clone(), indices[0]),
+                _ => (m.ifname.clone(), m.ifindex),
+            };
+            let socket = VrrpSocket::open_with(&Endpoint {
+                ifname: &ifname,
+                ifindex,
+                local: m.settings.primary_ip,
+                group: m.group,
+                ah: m.ah_key.is_some(),
+                unicast_ttl: m.unicast_ttl,
+            })
+            .map_err(|e| context(e, format!("{}: VRRP socket on {ifname}", m.name)))?;
             let mut announcers: Vec<(u32, Announcer)> = Vec::new();
             for vip in &m.vips {
                 if announcers.iter().any(|(index, _)| *index == vip.ifindex) {
@@ -128,31 +191,37 @@ impl GroupTask {
                     .map_err(|e| context(e, format!("{}: announcer on {}", m.name, vip.ifname)))?;
                 announcers.push((vip.ifindex, announcer));
             }
-            instances.push(Instance::new(m.settings.clone()));
+            let mut tracking = Tracking::new(m.settings.priority, m.track.clone(), m.fault.clone());
+            for t in m.track.iter() {
+                if let Object::Script(name) = &t.object {
+                    if let Some(readings) = scripts.subscribe(name) {
+                        let now = *readings.borrow();
+                        tracking.set(&t.object, now);
+                    }
+                }
+            }
+            for warning in &m.warnings {
+                log::warn!("{}: {warning}", m.name);
+            }
             members.push(Member {
                 socket: Arc::new(socket),
                 announcers,
                 second_garp_at: None,
                 refresh_at: None,
-                link_up: true,
+                lower_prio_garp_at: None,
+                priority: m.settings.priority,
+                faulted: false,
+                tracking,
                 ip_id: 0,
                 send_failing: false,
                 spec: m,
             });
         }
-        Ok(GroupTask {
-            name: spec.name,
-            group: SyncGroup::new(instances),
-            members,
-            kernel,
-            probe,
-            board,
-            published: Vec::new(),
-        })
+        Ok(members)
     }
 
     /// Runs until `stop` changes, then leaves as RFC 5798 §6.4.3 asks: priority 0 from
-    /// every master, virtual addresses removed.
+    /// every master, virtual addresses removed, and the macvlans it made with them.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let (packets_tx, mut packets) = mpsc::channel::<(usize, Received)>(RECEIVE_QUEUE);
         let mut readers = Vec::new();
@@ -181,23 +250,31 @@ impl GroupTask {
         for i in 0..self.members.len() {
             self.remove_addresses(i).await;
         }
-        for m in self.members.iter_mut() {
-            m.link_up = m.spec.track.iter().all(|(name, _)| self.probe.is_up(name));
-            if !m.link_up {
-                log::warn!(
-                    "{}: {} is down",
-                    m.spec.name,
-                    down_list(&self.probe, &m.spec)
-                );
+        let now = Instant::now();
+        for i in 0..self.members.len() {
+            self.read_links(i);
+            // The priority tracking gives, before the instance starts (keepalived's
+            // initialise_tracking_priorities).
+            let m = &mut self.members[i];
+            let priority = m.tracking.priority();
+            if priority != m.priority {
+                m.priority = priority;
+                log::info!("{}: effective priority {priority}", m.spec.name);
+                self.group.handle(i, Event::Priority(priority), now);
             }
         }
-        let actions = self.group.start(Instant::now());
+        let until = process_start() + self.startup_delay;
+        if !self.startup_delay.is_zero() && until > now {
+            log::info!(
+                "VRRP: no takeover for {} ms (vrrp_startup_delay)",
+                (until - now).as_millis()
+            );
+            self.group.delay_start(until);
+        }
+        let actions = self.group.start(now);
         self.carry_out(actions).await;
         for i in 0..self.members.len() {
-            if !self.members[i].link_up {
-                let actions = self.group.handle(i, Event::Fault(true), Instant::now());
-                self.carry_out(actions).await;
-            }
+            self.retrack(i).await;
         }
         self.publish();
         let mut links = tokio::time::interval(LINK_POLL);
@@ -227,8 +304,9 @@ impl GroupTask {
             };
             tokio::select! {
                 Some((i, packet)) = packets.recv() => self.on_packet(i, packet).await,
-                _ = sleep => self.on_timer().await,
+                _ = sleep => self.on_timer(deadline).await,
                 _ = links.tick() => self.poll_links().await,
+                Some((name, reading)) = self.scripts.recv() => self.on_script(&name, reading).await,
                 _ = publish.tick() => self.publish(),
                 _ = stop.changed() => break,
             }
@@ -238,136 +316,112 @@ impl GroupTask {
         for reader in readers {
             reader.abort();
         }
+        for forwarder in &self.forwarders {
+            forwarder.abort();
+        }
+        for vmac in &self.vmacs {
+            if let Err(e) = self.kernel.remove_vmac(vmac, Path::new(PROC_SYS)).await {
+                log::warn!("{e}");
+            }
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
         let garps = self
             .members
             .iter()
-            .flat_map(|m| [m.second_garp_at, m.refresh_at])
+            .flat_map(|m| [m.second_garp_at, m.refresh_at, m.lower_prio_garp_at])
             .flatten();
-        self.group.next_deadline().into_iter().chain(garps).min()
+        self.group
+            .next_deadline()
+            .into_iter()
+            .chain(garps)
+            .chain(self.pacer.next_deadline())
+            .min()
     }
 
-    async fn on_timer(&mut self) {
+    async fn on_timer(&mut self, deadline: Option<Instant>) {
         let now = Instant::now();
-        for i in 0..self.members.len() {
-            let m = &mut self.members[i];
-            if m.second_garp_at.is_some_and(|t| t <= now) {
-                m.second_garp_at = None;
-                self.announce(i, self.members[i].spec.garp.repeat);
-            }
-            let m = &mut self.members[i];
-            if m.refresh_at.is_some_and(|t| t <= now) {
-                m.refresh_at = m.spec.garp.refresh.map(|every| now + every);
-                // keepalived's vrrp_garp_master_refresh_repeat defaults to 1.
-                self.announce(i, 1);
-            }
+        if let (Some(auto), Some(at)) = (&self.auto_priority, deadline) {
+            super::realtime::timer_fired_late(now.saturating_duration_since(at), auto);
         }
+        self.garp_timers(now);
         let actions = self.group.timer(now);
         self.carry_out(actions).await;
+    }
+
+    /// Reads every tracked link of member `i`; whether any changed.
+    fn read_links(&mut self, i: usize) -> bool {
+        let m = &mut self.members[i];
+        let mut changed = false;
+        let links: Vec<(String, u32)> = m
+            .spec
+            .tracked_links()
+            .map(|(name, index)| (name.to_string(), index))
+            .collect();
+        for (name, index) in links {
+            let up = self.probe.is_up(&name);
+            let reading = if up { Reading::Up } else { Reading::Down };
+            if m.tracking.set(
+                &Object::Link {
+                    name: name.clone(),
+                    index,
+                },
+                reading,
+            ) {
+                let word = if up { "came up" } else { "went down" };
+                log::info!("{}: tracked interface {name} {word}", m.spec.name);
+                changed = true;
+            }
+        }
+        changed
     }
 
     async fn poll_links(&mut self) {
         self.follow_macs();
         for i in 0..self.members.len() {
-            let up = self.members[i]
-                .spec
-                .track
-                .iter()
-                .all(|(name, _)| self.probe.is_up(name));
-            if up != self.members[i].link_up {
-                self.members[i].link_up = up;
-                let m = &self.members[i].spec;
-                if up {
-                    log::info!("{}: tracked interfaces are up again", m.name);
-                } else {
-                    log::warn!("{}: {} went down", m.name, down_list(&self.probe, m));
-                }
-                let actions = self.group.handle(i, Event::Fault(!up), Instant::now());
-                self.carry_out(actions).await;
+            if self.read_links(i) {
+                self.retrack(i).await;
             }
         }
     }
 
-    async fn on_packet(&mut self, i: usize, packet: Received) {
-        let spec = &self.members[i].spec;
-        // Every instance's socket on an interface sees every VRRP packet there: a packet
-        // for another VRID we run is simply not ours; one for a VRID nobody here runs
-        // is counted (RFC 5798 §7.1 item 4).
-        let vrid = match &spec.ah_key {
-            Some(_) => ah_vrid(&packet.datagram),
-            None => packet.payload.get(1).copied(),
-        };
-        if let Some(vrid) = vrid {
-            if vrid != spec.settings.vrid {
-                if !spec.vrids_here.contains(&vrid) {
-                    self.invalid(i, Invalid::Vrid, &packet, "VRID not configured here")
-                        .await;
-                }
-                return;
-            }
-        }
-        let (payload, src, dst, ttl, ah_seq) = match &spec.ah_key {
-            Some(key) => match ah::open_v4(&packet.datagram, key, !spec.unicast_peers.is_empty()) {
-                Ok(opened) => (
-                    opened.vrrp.to_vec(),
-                    IpAddr::V4(opened.src),
-                    IpAddr::V4(opened.dst),
-                    opened.ttl,
-                    Some(opened.seq),
-                ),
-                Err(AhError::NextHeader(_)) => return,
-                Err(e @ (AhError::Truncated | AhError::NotAh)) => {
-                    let why = e.to_string();
-                    return self.invalid(i, Invalid::Length, &packet, &why).await;
-                }
-                Err(e @ (AhError::Icv | AhError::Spi)) => {
-                    let why = e.to_string();
-                    return self.invalid(i, Invalid::Auth, &packet, &why).await;
-                }
-            },
-            None => (
-                packet.payload.clone(),
-                packet.src,
-                packet.dst,
-                packet.ttl,
-                None,
-            ),
-        };
-        let parsed = Packet::new_checked(&payload[..], src.is_ipv6())
-            .and_then(|p| Repr::parse(&p, src, dst, spec.checksum));
-        match parsed {
-            Ok(advert) => {
-                let event = Event::Advert {
-                    src,
-                    ttl,
-                    advert: &advert,
-                    ah_seq,
-                };
-                let actions = self.group.handle(i, event, Instant::now());
-                self.carry_out(actions).await;
-            }
-            Err(e) => {
-                let why = match e {
-                    PacketError::Truncated | PacketError::Family => Invalid::Length,
-                    PacketError::Version(_) => Invalid::Version,
-                    PacketError::Type(_) => Invalid::Type,
-                    PacketError::Checksum => Invalid::Checksum,
-                };
-                self.invalid(i, why, &packet, &e.to_string()).await;
+    async fn on_script(&mut self, name: &str, reading: Reading) {
+        let object = Object::Script(name.to_string());
+        for i in 0..self.members.len() {
+            if self.members[i].tracking.set(&object, reading) {
+                self.retrack(i).await;
             }
         }
     }
 
-    async fn invalid(&mut self, i: usize, why: Invalid, packet: &Received, text: &str) {
-        log::debug!(
-            "{}: dropped a packet from {}: {text}",
-            self.members[i].spec.name,
-            packet.src
-        );
-        let actions = self.group.handle(i, Event::Invalid(why), Instant::now());
-        self.carry_out(actions).await;
+    /// Tells the state machine what tracking makes of member `i` now: its effective
+    /// priority, and FAULT or not.
+    async fn retrack(&mut self, i: usize) {
+        let now = Instant::now();
+        let m = &mut self.members[i];
+        let priority = m.tracking.priority();
+        if priority != m.priority {
+            log::info!(
+                "{}: changing effective priority from {} to {priority}",
+                m.spec.name,
+                m.priority
+            );
+            m.priority = priority;
+            let actions = self.group.handle(i, Event::Priority(priority), now);
+            self.carry_out(actions).await;
+        }
+        let m = &mut self.members[i];
+        let fault = m.tracking.fault();
+        if fault.is_some() != m.faulted {
+            match &fault {
+                Some(why) => log::warn!("{}: FAULT: {why}", m.spec.name),
+                None => log::info!("{}: tracked objects are up again", m.spec.name),
+            }
+            m.faulted = fault.is_some();
+            let actions = self.group.handle(i, Event::Fault(fault.is_some()), now);
+            self.carry_out(actions).await;
+        }
     }
 
     async fn carry_out(&mut self, actions: Vec<(usize, Action)>) {
@@ -376,13 +430,8 @@ impl GroupTask {
                 Action::Send { priority, ah_seq } => self.send(i, priority, ah_seq),
                 Action::AddAddresses => self.add_addresses(i).await,
                 Action::RemoveAddresses => self.remove_addresses(i).await,
-                Action::Announce => {
-                    let now = Instant::now();
-                    let m = &mut self.members[i];
-                    m.second_garp_at = Some(now + m.spec.garp.delay);
-                    m.refresh_at = m.spec.garp.refresh.map(|every| now + every);
-                    self.announce(i, self.members[i].spec.garp.repeat);
-                }
+                Action::Announce => self.became_master(i),
+                Action::AnnounceLowerPriority => self.heard_lower_priority(i),
                 Action::Transition { from, to } => {
                     let group = self
                         .name
@@ -396,30 +445,27 @@ impl GroupTask {
                         status::state_name(to)
                     );
                     if to != State::Master {
-                        self.members[i].second_garp_at = None;
-                        self.members[i].refresh_at = None;
+                        self.left_master(i);
                     }
                 }
             }
         }
-        let now: Vec<(State, Option<IpAddr>)> = self
-            .group
-            .members()
-            .iter()
-            .map(|m| (m.state(), m.master_ip()))
-            .collect();
-        if now != self.published {
+        if self.snapshot() != self.published {
             self.publish();
         }
     }
 
-    fn publish(&mut self) {
-        self.published = self
-            .group
+    /// What the status file shows at once when it changes: state, master, priority.
+    fn snapshot(&self) -> Vec<(State, Option<IpAddr>, u8)> {
+        self.group
             .members()
             .iter()
-            .map(|m| (m.state(), m.master_ip()))
-            .collect();
+            .map(|m| (m.state(), m.master_ip(), m.priority()))
+            .collect()
+    }
+
+    fn publish(&mut self) {
+        self.published = self.snapshot();
         let now_instant = Instant::now();
         let now = SystemTime::now();
         let entries = self
@@ -439,7 +485,7 @@ impl GroupTask {
                         Version::V3 => 3,
                     },
                     state: status::state_name(instance.state()).into(),
-                    priority: s.priority,
+                    priority: instance.priority(),
                     master: instance.master_ip(),
                     since_ms: instance
                         .since()
@@ -449,191 +495,31 @@ impl GroupTask {
                     became_master: instance.became_master,
                     drops: instance.drops.into(),
                     reason: None,
+                    fault: m
+                        .tracking
+                        .fault()
+                        .filter(|_| instance.state() == State::Fault),
                 }
             })
             .collect();
         self.board.update(entries);
     }
+}
 
-    fn send(&mut self, i: usize, priority: u8, ah_seq: Option<u32>) {
-        let m = &mut self.members[i];
-        let s = &m.spec.settings;
-        let advert = Repr {
-            version: s.version,
-            vrid: s.vrid,
-            priority,
-            advert_int_cs: (s.advert_int.as_millis() / 10)
-                .min(u128::from(vrrp::packet::MAX_ADVERT_INT_CS)) as u16,
-            auth: s.auth,
-            addresses: s.addresses.clone(),
-        };
-        let unicast = !m.spec.unicast_peers.is_empty();
-        let destinations: Vec<IpAddr> = if unicast {
-            m.spec.unicast_peers.clone()
-        } else if s.primary_ip.is_ipv6() {
-            vec![IpAddr::V6(GROUP_V6)]
-        } else {
-            vec![IpAddr::V4(GROUP_V4)]
-        };
-        // One IP identification per advertisement, as keepalived (never 0: the kernel
-        // would replace it after the AH ICV was computed over it).
-        m.ip_id = m.ip_id.wrapping_add(1).max(1);
-        let mut failed = None;
-        for dst in destinations {
-            let bytes = match (&m.spec.ah_key, s.primary_ip, dst) {
-                (Some(key), IpAddr::V4(src), IpAddr::V4(dst4)) => {
-                    debug_assert_eq!(s.auth, Auth::Ah);
-                    let seal = Seal {
-                        src,
-                        dst: dst4,
-                        ip_id: m.ip_id,
-                        seq: ah_seq.unwrap_or(0),
-                        unicast,
-                    };
-                    ah::emit_v4(&advert, &seal, key)
-                }
-                _ => {
-                    let mut buffer = vec![0u8; advert.buffer_len()];
-                    advert
-                        .emit(&mut buffer, s.primary_ip, dst, m.spec.checksum)
-                        .map(|n| {
-                            buffer.truncate(n);
-                            buffer
-                        })
-                }
-            };
-            let sent = bytes
-                .map_err(|e| e.to_string())
-                .and_then(|b| m.socket.send(&b, dst).map_err(|e| e.to_string()));
-            if let Err(e) = sent {
-                failed.get_or_insert(format!("sending to {dst}: {e}"));
-            }
-        }
-        match failed {
-            // keepalived too stays quiet about a priority-0 advert on a dead link.
-            Some(_) if priority == 0 && !m.link_up => {}
-            // Said once, not ten times a second: e.g. an IPv6 link-local source that is
-            // still in duplicate address detection right after boot.
-            Some(e) if !m.send_failing => {
-                log::error!("{}: {e}", m.spec.name);
-                m.send_failing = true;
-            }
-            Some(_) => {}
-            None if m.send_failing => {
-                log::info!("{}: adverts are sent again", m.spec.name);
-                m.send_failing = false;
-            }
-            None => {}
-        }
-    }
-
-    async fn add_addresses(&self, i: usize) {
-        for vip in &self.members[i].spec.vips {
-            let added = self
-                .kernel
-                .add_virtual_address(vip.ifindex, vip.prefix)
-                .await;
-            if let Err(e) = added {
-                log::error!("{}: {e}", self.members[i].spec.name);
-            }
-        }
-    }
-
-    async fn remove_addresses(&self, i: usize) {
-        let Ok(actual) = self.kernel.read().await else {
+/// Hands every reading of one vrrp_script to the group task, the current one first.
+async fn forward(
+    name: String,
+    mut readings: watch::Receiver<Reading>,
+    to: mpsc::Sender<(String, Reading)>,
+) {
+    loop {
+        let now = *readings.borrow_and_update();
+        if to.send((name.clone(), now)).await.is_err() {
             return;
-        };
-        for vip in &self.members[i].spec.vips {
-            let present = actual
-                .links
-                .iter()
-                .any(|l| l.index == vip.ifindex && l.addresses.contains(&vip.prefix));
-            if present {
-                let op = Op::DelAddress {
-                    index: vip.ifindex,
-                    prefix: vip.prefix,
-                };
-                if let Err(e) = self.kernel.apply(&op).await {
-                    log::error!("{}: {e}", self.members[i].spec.name);
-                }
-            }
         }
-    }
-
-    /// A master whose VIP's interface changed its MAC (a bond that failed over to a
-    /// member with its own MAC) says so at once: otherwise the segment keeps sending to
-    /// the old MAC until its caches age out.
-    fn follow_macs(&self) {
-        for (i, m) in self.members.iter().enumerate() {
-            let moved: Vec<u32> = m
-                .announcers
-                .iter()
-                .filter_map(|(index, a)| a.mac_changed().map(|_| *index))
-                .collect();
-            let master = self.group.members()[i].state() == State::Master;
-            if master && !moved.is_empty() {
-                let names: Vec<&str> = m
-                    .spec
-                    .vips
-                    .iter()
-                    .filter(|v| moved.contains(&v.ifindex))
-                    .map(|v| v.ifname.as_str())
-                    .collect();
-                log::info!(
-                    "{}: the MAC of {} changed; announcing the virtual addresses again",
-                    m.spec.name,
-                    names.first().copied().unwrap_or("an interface")
-                );
-                self.announce_on(i, m.spec.garp.repeat, Some(&moved));
-            }
+        if readings.changed().await.is_err() {
+            return;
         }
-    }
-
-    /// `rounds` gratuitous ARPs / unsolicited NAs for every VIP of member `i`.
-    fn announce(&self, i: usize, rounds: u32) {
-        self.announce_on(i, rounds, None);
-    }
-
-    /// [`GroupTask::announce`] for the VIPs on the interfaces `only` names (all: `None`).
-    fn announce_on(&self, i: usize, rounds: u32, only: Option<&[u32]>) {
-        let m = &self.members[i];
-        for _ in 0..rounds {
-            for vip in m
-                .spec
-                .vips
-                .iter()
-                .filter(|v| only.is_none_or(|o| o.contains(&v.ifindex)))
-            {
-                let Some((_, announcer)) = m.announcers.iter().find(|(ix, _)| *ix == vip.ifindex)
-                else {
-                    continue;
-                };
-                if let Err(e) = announcer.announce(vip.prefix.addr) {
-                    log::warn!("{}: announcing {}: {e}", m.spec.name, vip.prefix.addr);
-                }
-            }
-        }
-    }
-}
-
-/// The VRID inside an AH datagram, read before the ICV is checked (each instance has its
-/// own key, so the ICV says nothing about another instance's packets).
-fn ah_vrid(datagram: &[u8]) -> Option<u8> {
-    let ihl = usize::from(datagram.first()? & 0x0f) * 4;
-    datagram.get(ihl + ah::AH_LEN + 1).copied()
-}
-
-fn down_list(probe: &LinkProbe, spec: &MemberSpec) -> String {
-    let down: Vec<&str> = spec
-        .track
-        .iter()
-        .filter(|(name, _)| !probe.is_up(name))
-        .map(|(name, _)| name.as_str())
-        .collect();
-    if down.is_empty() {
-        "a tracked interface".into()
-    } else {
-        down.join(", ")
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::balancer::vrrp::tracking::Object;
 
 fn prefix(s: &str) -> IpPrefix {
     s.parse().unwrap()
@@ -10,6 +11,27 @@ fn link(index: u32, name: &str, addresses: &[&str]) -> LinkInfo {
         name: name.into(),
         addresses: addresses.iter().map(|a| prefix(a)).collect(),
     }
+}
+
+/// What a member tracks: `name:index` for a link, `script:name`, each with its weight.
+fn tracked(m: &MemberSpec) -> Vec<(String, i32)> {
+    m.track
+        .iter()
+        .map(|t| {
+            let what = match &t.object {
+                Object::Link { name, index } => format!("{name}:{index}"),
+                Object::Script(name) => format!("script:{name}"),
+            };
+            (
+                what,
+                if t.reverse {
+                    -1000 + t.weight
+                } else {
+                    t.weight
+                },
+            )
+        })
+        .collect()
 }
 
 fn read(text: &str) -> Keepalived {
@@ -68,25 +90,44 @@ fn the_seed_3_2_instance_with_vips_on_two_devices_and_ah() {
                 prefix: prefix("192.168.0.100/32"),
                 ifname: "eth2".into(),
                 ifindex: 4,
-                excluded: false
+                excluded: false,
+                vmac: None
             },
             Vip {
                 prefix: prefix("192.168.33.10/24"),
                 ifname: "eth1".into(),
                 ifindex: 3,
-                excluded: false
+                excluded: false,
+                vmac: None
             },
         ]
     );
-    assert_eq!(m.track, vec![("eth0".to_string(), 2)]);
+    // keepalived tracks the interface and those of the VIPs: without one of them the
+    // instance cannot hold its addresses.
+    assert_eq!(
+        tracked(m),
+        vec![
+            ("eth0:2".to_string(), 0),
+            ("eth2:4".to_string(), 0),
+            ("eth1:3".to_string(), 0)
+        ]
+    );
+    // keepalived's defaults: the lower-priority announcements follow the master ones.
     assert_eq!(
         m.garp,
         GarpTiming {
             delay: Duration::from_secs(5),
             repeat: 5,
-            refresh: None
+            refresh: None,
+            refresh_repeat: 1,
+            lower_prio_delay: Duration::from_secs(5),
+            lower_prio_repeat: 5,
+            interval: Duration::ZERO,
+            na_interval: Duration::ZERO,
         }
     );
+    assert_eq!(m.group, Some("224.0.0.18".parse().unwrap()));
+    assert!(m.vmacs.is_empty() && m.fault.is_none() && m.warnings.is_empty());
     assert_eq!(m.vrids_here, vec![51]);
 }
 
@@ -159,13 +200,18 @@ fn sync_groups_unicast_tracking_excluded_addresses_and_defaults() {
     assert_eq!(ext.settings.advert_int, Duration::from_millis(100));
     assert!(!ext.settings.preempt);
     assert_eq!(
-        ext.unicast_peers,
+        ext.settings.unicast_peers,
         vec!["192.168.0.102".parse::<IpAddr>().unwrap()]
     );
     assert_eq!(
-        ext.track,
-        vec![("eth0".to_string(), 2), ("eth1".to_string(), 3)]
+        tracked(ext),
+        vec![
+            ("eth1:3".to_string(), 0),
+            ("eth0:2".to_string(), 0),
+            ("eth2:4".to_string(), 0)
+        ]
     );
+    assert_eq!(ext.group, None, "unicast peers: no multicast group");
     // Excluded addresses are configured but never advertised.
     assert_eq!(
         ext.settings.addresses,
