@@ -47,7 +47,7 @@ pub fn specs(k: &Keepalived) -> (Vec<ScriptSpec>, Vec<String>) {
             None => {
                 if let Some(c) = &script.check {
                     problems.push(format!(
-                        "vrrp_script {}: not running: its {} is not probed yet; it reads as having no result",
+                        "vrrp_script {}: not running: its {} has no address to probe; it reads as having no result",
                         script.name,
                         c.kind.keyword()
                     ));
