@@ -263,6 +263,12 @@ fn a_factory_new_box_is_set_up_at_the_console_then_reached_over_pinned_https() -
         s.contains("<td class=\"n weight\">0</td>")
     })?;
     assert!(status.contains("TCP 192.168.0.100:80"), "{status}");
+    // Issue 21: an up server shows its last check too (its first result), not only
+    // a server that went down.
+    assert!(
+        status.contains("<small class=\"check\">HTTP_GET 192.168.33.12:80/: HTTP status 200 ("),
+        "no last check for the up server:\n{status}"
+    );
     std::fs::write(w.lab.dir.join("status.png"), b.screenshot()?)?;
 
     // --- Issue 21: applied but not saved says so on every page and at the console; the

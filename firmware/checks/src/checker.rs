@@ -65,7 +65,7 @@ pub enum Event {
 pub enum Action {
     /// Start one probe now and report its result with [`Event::Probed`].
     Probe(Probe),
-    /// The server changed state.
+    /// The server changed state, or its first result confirmed the state it started in.
     Report(Transition),
 }
 
@@ -81,6 +81,10 @@ pub struct Transition {
     pub cause: Cause,
     /// The URL whose probe decided it (HTTP_GET/SSL_GET).
     pub url: Option<usize>,
+    /// False for the first result when it only confirms the starting state: nothing
+    /// changes, but the status can show what the check found (keepalived logs and
+    /// notifies only changes, and so should the caller).
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +136,9 @@ pub struct Checker {
     up: bool,
     /// keepalived `has_run`: a decision has been made since start.
     has_run: bool,
+    /// A result has been reported since start (the first is, even when it changes
+    /// nothing, so the status can say what the check found).
+    reported: bool,
     /// keepalived `retry_it`: failed attempts counted toward `retry`.
     retries: u32,
     /// Failed attempts in a row, for the report only.
@@ -172,6 +179,7 @@ impl Checker {
             flavor,
             up: health == Health::Up,
             has_run: false,
+            reported: false,
             // check_data.c: "For non alpha mode, one failure is enough initially"; SMTP's
             // first round starts its count at 0, as every round does.
             retries: match flavor {
@@ -256,8 +264,11 @@ impl Checker {
                 } else if self.up {
                     delay = t.delay_before_retry;
                     self.retries += 1;
+                } else {
+                    // A down server's failure changes nothing: next try a delay_loop
+                    // later (reported once, for a server down since start).
+                    transition = self.go_down(failure, None);
                 }
-                // A down server's failure changes nothing: next try a delay_loop later.
             }
         }
         self.has_run = true;
@@ -336,6 +347,9 @@ impl Checker {
                         transition = self.go_down(failure, Some(probed));
                         self.failed_url = Some(probed);
                     }
+                } else {
+                    // Reported once, for a server down since start (`alpha`).
+                    transition = self.go_down(failure, Some(probed));
                 }
                 // keepalived also retries at once here with fast_recovery when a down
                 // server fails during its recovery round; that busy-loops against a
@@ -350,33 +364,40 @@ impl Checker {
         (delay, transition)
     }
 
-    /// A pass that brings a down server up (nothing for one that is up).
+    /// A pass that brings a down server up; for one that is up, the first report since
+    /// start says so (unchanged), later passes nothing.
     fn come_up(&mut self, last: Passed, urls: usize, url: Option<usize>) -> Option<Transition> {
-        if self.up {
+        let changed = !self.up;
+        if !changed && self.reported {
             return None;
         }
         self.up = true;
-        Some(self.passed(last, urls, url))
+        self.reported = true;
+        Some(self.passed(last, urls, url, changed))
     }
 
-    /// A failure that takes an up server down (nothing for one that is down).
+    /// A failure that takes an up server down; for one that is down (`alpha`), the first
+    /// report since start says so (unchanged), later failures nothing.
     fn go_down(&mut self, failure: Failure, url: Option<usize>) -> Option<Transition> {
-        if !self.up {
+        let changed = self.up;
+        if !changed && self.reported {
             return None;
         }
         self.up = false;
-        Some(self.failed(failure, url))
+        self.reported = true;
+        Some(self.failed(failure, url, changed))
     }
 
-    fn passed(&self, last: Passed, urls: usize, url: Option<usize>) -> Transition {
+    fn passed(&self, last: Passed, urls: usize, url: Option<usize>, changed: bool) -> Transition {
         Transition {
             health: Health::Up,
             cause: Cause::Passed { last, urls },
             url,
+            changed,
         }
     }
 
-    fn failed(&self, failure: Failure, url: Option<usize>) -> Transition {
+    fn failed(&self, failure: Failure, url: Option<usize>, changed: bool) -> Transition {
         Transition {
             health: Health::Down,
             cause: Cause::Failed {
@@ -384,6 +405,7 @@ impl Checker {
                 attempts: self.failed_in_row,
             },
             url,
+            changed,
         }
     }
 }

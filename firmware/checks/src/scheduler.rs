@@ -71,6 +71,8 @@ pub struct Report<Id> {
     /// What was probed and what it found, e.g. `HTTP_GET 192.168.33.11:80/: HTTP status
     /// 503, expected 200-299 (4 attempts)`.
     pub reason: String,
+    /// False when the first result only confirms the state the server started in.
+    pub changed: bool,
 }
 
 enum Command<Id> {
@@ -408,6 +410,7 @@ where
                 id: entry.id.clone(),
                 health: transition.health,
                 reason: describe(&entry.check.spec, &transition),
+                changed: transition.changed,
             }),
             _ => None,
         };

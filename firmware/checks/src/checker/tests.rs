@@ -79,8 +79,10 @@ struct Sim {
     now: Instant,
     /// (start time, url) of every probe.
     probes: Vec<(Duration, Option<usize>)>,
-    /// (time, health, reason) of every report.
+    /// (time, health, reason) of every report of a change.
     reports: Vec<(Duration, Health, String)>,
+    /// (time, health) of every report that changed nothing (the first result).
+    confirmations: Vec<(u64, Health)>,
 }
 
 impl Sim {
@@ -92,6 +94,7 @@ impl Sim {
             now: start,
             probes: Vec::new(),
             reports: Vec::new(),
+            confirmations: Vec::new(),
         }
     }
 
@@ -118,6 +121,9 @@ impl Sim {
             let (took, result) = server(self.at(), probe.url);
             self.now += took;
             match self.checker.on_event(Event::Probed(result), self.now) {
+                Some(Action::Report(t)) if !t.changed => {
+                    self.confirmations.push((self.at().as_secs(), t.health));
+                }
                 Some(Action::Report(t)) => {
                     let reason = t.cause.to_string();
                     self.reports.push((self.at(), t.health, reason));
@@ -456,15 +462,22 @@ fn resume_keeps_a_down_server_down_until_a_pass() {
     let due = checker.next_deadline().unwrap();
     checker.on_event(Event::Timer, due);
     let failed = Event::Probed(ProbeResult::Failed(Failure::Refused));
-    assert_eq!(checker.on_event(failed, due), None);
+    // The first result is reported, as changing nothing.
+    let Some(Action::Report(t)) = checker.on_event(failed.clone(), due) else {
+        panic!("the first result is reported");
+    };
+    assert_eq!((t.health, t.changed), (Health::Down, false));
     let due = checker.next_deadline().unwrap();
     assert_eq!(due - start, BOOTSTRAP_DELAY + secs(6));
+    checker.on_event(Event::Timer, due);
+    assert_eq!(checker.on_event(failed, due), None, "only the first");
+    let due = checker.next_deadline().unwrap();
     checker.on_event(Event::Timer, due);
     let passed = Event::Probed(ProbeResult::Passed(Passed::Connected));
     let Some(Action::Report(t)) = checker.on_event(passed, due) else {
         panic!("a pass of a down server is reported");
     };
-    assert_eq!(t.health, Health::Up);
+    assert_eq!((t.health, t.changed), (Health::Up, true));
 }
 
 fn smtp_spec(timing: Timing) -> CheckSpec {
@@ -544,5 +557,50 @@ fn ping_udp_and_dns_follow_tcp_checks_rules() {
             "{}",
             spec.kind_name()
         );
+    }
+}
+
+/// The status page shows each server's last check: the first result is reported even
+/// when it only confirms the state the server started in, and only that one.
+#[test]
+fn the_first_result_is_reported_once_even_when_it_changes_nothing() {
+    let mut sim = Sim::new(&tcp_spec(timing()), 0);
+    sim.run(secs(30), &mut |_, _| pass());
+    assert_eq!(sim.confirmations, [(1, Health::Up)]);
+    assert!(sim.reports.is_empty(), "{:?}", sim.reports);
+
+    let mut sim = Sim::new(&http_spec(timing(), 2, false), 0);
+    sim.run(secs(30), &mut |_, _| http_pass());
+    assert_eq!(
+        sim.confirmations,
+        [(7, Health::Up)],
+        "after both URLs passed"
+    );
+    assert!(sim.reports.is_empty(), "{:?}", sim.reports);
+
+    // alpha, with retries to spend: the server is down from the start and says why at
+    // its first failure, then nothing until it comes up.
+    for spec in [
+        tcp_spec(alpha_timing()),
+        http_spec(alpha_timing(), 1, false),
+    ] {
+        let mut sim = Sim::new(&spec, 0);
+        sim.run(secs(40), &mut |at, _| {
+            if at < secs(30) {
+                refused()
+            } else {
+                pass()
+            }
+        });
+        assert_eq!(sim.confirmations, [(1, Health::Down)], "{spec:?}");
+        assert_eq!(sim.report_times().len(), 1, "{:?}", sim.reports);
+        assert_eq!(sim.report_times()[0].1, Health::Up);
+    }
+}
+
+fn alpha_timing() -> Timing {
+    Timing {
+        alpha: true,
+        ..timing()
     }
 }

@@ -65,10 +65,13 @@ pub async fn run_reporting(
             report = reports.recv() => {
                 let Some(report) = report else { break };
                 let up = report.health == Health::Up;
-                // SocketAddr writes an IPv6 address in brackets.
-                log::info!("real server {} of {}: {} ({})",
-                    SocketAddr::new(report.id.addr, report.id.port), report.id.service,
-                    if up { "up" } else { "down" }, report.reason);
+                // A first result that confirms the starting state is for the status only.
+                if report.changed {
+                    // SocketAddr writes an IPv6 address in brackets.
+                    log::info!("real server {} of {}: {} ({})",
+                        SocketAddr::new(report.id.addr, report.id.port), report.id.service,
+                        if up { "up" } else { "down" }, report.reason);
+                }
                 health.set(report.id, up, report.reason);
                 // Drain what else has arrived, so a burst makes one table, not many.
                 while let Ok(more) = reports.try_recv() {
