@@ -148,8 +148,9 @@ fn wait_for_file_line(path: &std::path::Path, text: &str, limit: Duration) -> Re
     }
 }
 
-/// Several schedulers, persistence with a netmask, UDP and a fwmark service; no checks,
-/// so every real server is up as keepalived has it.
+/// Several schedulers, persistence with a netmask, UDP and a fwmark service, scheduler
+/// flags, the SIP persistence engine, an inhibited sorry server, a DR real server with thresholds and lvs_timeouts;
+/// no checks, so every real server is up as keepalived has it.
 fn many_services() -> String {
     let vs = |head: &str, body: &str, servers: &[(&str, u16, u32)]| {
         let mut text = format!("virtual_server {head} {{\n    lb_kind NAT\n{body}");
@@ -162,6 +163,7 @@ fn many_services() -> String {
         text
     };
     [
+        "global_defs {\n    lvs_timeouts tcp 7200 tcpfin 60 udp 120\n}\n".to_string(),
         vs(
             &format!("{VIP} 80"),
             "    lb_algo wrr\n    protocol TCP\n    persistence_timeout 300\n    persistence_granularity 255.255.255.0\n",
@@ -169,12 +171,12 @@ fn many_services() -> String {
         ),
         vs(
             &format!("{VIP} 443"),
-            "    lb_algo lc\n    protocol TCP\n",
+            &format!("    lb_algo lc\n    protocol TCP\n    sorry_server {RS2} 4443\n    sorry_server_inhibit\n"),
             &[(RS1, 443, 1), (RS2, 443, 5)],
         ),
         vs(
             &format!("{VIP} 53"),
-            "    lb_algo sh\n    protocol UDP\n",
+            "    lb_algo sh\n    protocol UDP\n    sh-port\n    sh-fallback\n    ops\n    persistence_timeout 30\n    persistence_engine sip\n",
             &[(RS1, 53, 1), (RS2, 53, 1)],
         ),
         vs(
@@ -184,12 +186,12 @@ fn many_services() -> String {
         ),
         vs(
             &format!("{VIP} 8080"),
-            "    lb_algo sed\n    protocol TCP\n",
+            &format!("    lb_algo sed\n    protocol TCP\n    real_server {RS2} 8080 {{\n        lvs_method DR\n        uthreshold 1000\n        lthreshold 10\n    }}\n"),
             &[(RS1, 8080, 1)],
         ),
         vs(
             &format!("{VIP} 8081"),
-            "    lb_algo mh\n    protocol TCP\n",
+            "    lb_algo mh\n    protocol TCP\n    mh-port\n",
             &[(RS2, 8081, 1)],
         ),
         vs(
@@ -210,7 +212,7 @@ fn debians_ipvsadm_agrees_with_lvsfw_ipvs_list() -> Result<(), Error> {
     let mut s = scenario("ipvsadm")?;
     let files = host_program::with_libraries(ipvsadm)?;
     let mut lb1 = s.boot_lb1(&many_services(), files, "lvsfw.debug")?;
-    lb1.wait_for("IPVS: 18 changes applied", Duration::from_secs(30))?;
+    lb1.wait_for("IPVS: 20 changes applied", Duration::from_secs(30))?;
 
     for (ours, theirs) in [
         ("ipvs list", format!("debug run {ipvsadm} -Ln")),
@@ -240,5 +242,42 @@ fn debians_ipvsadm_agrees_with_lvsfw_ipvs_list() -> Result<(), Error> {
         );
         assert!(lvsfw.contains("FWM  7"), "{lvsfw}");
     }
+    // What keepalived.conf asked for is what the kernel holds, in ipvsadm's words.
+    let listing = command_output(&mut lb1, &format!("debug run {ipvsadm} -Ln"))?;
+    for part in [
+        "sh (sh-fallback,sh-port) persistent 30 pe sip ops",
+        "mh (mh-port)",
+        &format!("-> {RS2}:4443"),
+    ] {
+        assert!(listing.contains(part), "{part} missing:\n{listing}");
+    }
+    let row = |port: &str| {
+        listing
+            .lines()
+            .find(|l| l.contains(&format!("{RS2}:{port} ")))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        row("4443").contains("Masq    0"),
+        "the idle sorry server: {}",
+        row("4443")
+    );
+    assert!(
+        row("8080").contains("Route"),
+        "lvs_method DR: {}",
+        row("8080")
+    );
+    let thresholds = command_output(&mut lb1, &format!("debug run {ipvsadm} -Ln --thresholds"))?;
+    let dr = thresholds
+        .lines()
+        .find(|l| l.contains(&format!("{RS2}:8080 ")))
+        .unwrap_or("");
+    assert!(
+        dr.contains("1000") && dr.contains("10"),
+        "thresholds: {dr}\n{thresholds}"
+    );
+    let timeouts = command_output(&mut lb1, &format!("debug run {ipvsadm} -L --timeout"))?;
+    assert!(timeouts.contains("7200 60 120"), "lvs_timeouts: {timeouts}");
     Ok(())
 }

@@ -268,6 +268,8 @@ struct Lvs {
     /// Until the task starts: its plan receiver, where it reports health, the worker.
     start: Option<LvsStart>,
     worker_problem: watch::Receiver<Option<String>>,
+    /// The `lvs_timeouts` last put in the kernel.
+    timeouts: Option<config::keepalived::LvsTimeouts>,
 }
 
 /// What the LVS task starts with.
@@ -286,6 +288,7 @@ impl Lvs {
             plans,
             worker_problem: worker.problem(),
             start: Some((rx, health, worker)),
+            timeouts: None,
         }
     }
 
@@ -299,14 +302,49 @@ impl Lvs {
         if let Some((rx, health, worker)) = self.start.take() {
             tokio::spawn(lvs::run_reporting(rx, worker, health));
         }
+        let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
         let (done, answer) = tokio::sync::oneshot::channel();
         let apply = lvs::Apply {
             plan: lvs::plan(k),
             done: Some(done),
         };
         if self.plans.send(apply).await.is_err() {
-            return vec!["virtual servers: the LVS task has stopped; not updated".into()];
+            problems.push("virtual servers: the LVS task has stopped; not updated".into());
+            return problems;
         }
+        problems.extend(self.reconciled(answer).await);
+        problems
+    }
+
+    /// `lvs_timeouts`, when given and changed (keepalived sets them at every reload; a
+    /// timeout taken out of the configuration leaves the kernel's as it is, as there).
+    async fn set_timeouts(
+        &mut self,
+        wanted: Option<config::keepalived::LvsTimeouts>,
+    ) -> Vec<String> {
+        let Some(wanted) = wanted.filter(|w| Some(*w) != self.timeouts) else {
+            return Vec::new();
+        };
+        match tokio::task::spawn_blocking(move || lvs::set_timeouts(&wanted)).await {
+            Ok(Ok(set)) => {
+                log::info!(
+                    "IPVS timeouts: tcp {} s, tcpfin {} s, udp {} s",
+                    set.tcp,
+                    set.tcp_fin,
+                    set.udp
+                );
+                self.timeouts = Some(wanted);
+                Vec::new()
+            }
+            Ok(Err(e)) => {
+                log::error!("{e}");
+                vec![e]
+            }
+            Err(e) => vec![format!("lvs_timeouts: {e}")],
+        }
+    }
+
+    async fn reconciled(&self, answer: tokio::sync::oneshot::Receiver<Vec<String>>) -> Vec<String> {
         match tokio::time::timeout(IPVS_REPORT_WAIT, answer).await {
             Ok(Ok(problems)) => problems,
             Ok(Err(_)) => vec!["virtual servers: the LVS task dropped the change".into()],

@@ -91,38 +91,50 @@ fn virtual_service(vs: &keepalived::VirtualServer, key: ServiceKey) -> VirtualSe
     if let Some(prefix) = vs.persistence_granularity {
         service.persistence_prefix = prefix;
     }
-    let forward = match vs.lb_kind {
-        LbKind::Nat => Forward::Masq,
-        LbKind::Dr => Forward::Route,
-        LbKind::Tun => Forward::Tunnel,
-    };
+    service.one_packet = vs.lvs_flags.ops;
+    service.sched_flags = sched_flags(&vs.lvs_flags);
+    service.pe_name = vs.persistence_engine.clone();
     VirtualService {
         service,
         real_servers: vs
             .real_servers
             .iter()
-            .map(|rs| real_server(vs, rs, forward))
+            .map(|rs| real_server(vs, rs))
             .collect(),
         sorry_server: vs.sorry_server,
-        sorry_forward: forward,
+        sorry_forward: forward(vs.sorry_server_lvs_method.unwrap_or(vs.lb_kind)),
+        sorry_inhibit: vs.sorry_server_inhibit,
         quorum: vs.quorum,
         hysteresis: vs.hysteresis,
     }
 }
 
-fn real_server(
-    vs: &keepalived::VirtualServer,
-    rs: &keepalived::RealServer,
-    forward: Forward,
-) -> RealServer {
+fn forward(kind: LbKind) -> Forward {
+    match kind {
+        LbKind::Nat => Forward::Masq,
+        LbKind::Dr => Forward::Route,
+        LbKind::Tun => Forward::Tunnel,
+    }
+}
+
+/// The scheduler flags as keepalived's ipvswrapper sets them: IP_VS_SVC_F_SCHED1 is
+/// flag-1, sh-fallback and mh-fallback; SCHED2 is flag-2, sh-port and mh-port; SCHED3
+/// is flag-3 (include/uapi/linux/ip_vs.h). Bits 0..2 here are SCHED1..3.
+fn sched_flags(f: &keepalived::LbFlags) -> u8 {
+    let sched1 = f.flag_1 || f.sh_fallback || f.mh_fallback;
+    let sched2 = f.flag_2 || f.sh_port || f.mh_port;
+    u8::from(sched1) | u8::from(sched2) << 1 | u8::from(f.flag_3) << 2
+}
+
+fn real_server(vs: &keepalived::VirtualServer, rs: &keepalived::RealServer) -> RealServer {
     RealServer {
         addr: rs.ip,
         port: rs.port,
         weight: rs.weight,
-        forward,
+        forward: forward(rs.lvs_method.unwrap_or(vs.lb_kind)),
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
-        upper_threshold: 0,
-        lower_threshold: 0,
+        upper_threshold: rs.uthreshold.unwrap_or(0),
+        lower_threshold: rs.lthreshold.unwrap_or(0),
         checks: rs.checks.iter().map(|c| check(vs, rs, c)).collect(),
     }
 }
@@ -286,6 +298,63 @@ fn udp_check(c: &keepalived::Check) -> UdpCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The service and real-server keywords that reach IPVS as they do from keepalived.
+    #[test]
+    fn flags_persistence_engine_methods_and_thresholds_reach_the_plan() {
+        let text = "virtual_server 192.168.0.100 5060 {
+    protocol UDP
+    lb_algo sh
+    sh-port
+    sh-fallback
+    ops
+    persistence_timeout 60
+    persistence_engine sip
+    sorry_server 192.168.33.99 5060
+    sorry_server_lvs_method DR
+    sorry_server_inhibit
+    real_server 192.168.33.11 5060 {
+        lvs_method TUN
+        uthreshold 1000
+        lthreshold 100
+    }
+    real_server 192.168.33.12 5060 {
+    }
+}
+virtual_server 192.168.0.101 80 {
+    protocol TCP
+    lb_algo mh
+    flag-3
+    mh-port
+    real_server 192.168.33.11 80 {
+    }
+}
+";
+        let k = config::keepalived::read_text(text, "keepalived.conf")
+            .unwrap()
+            .config;
+        let plan = plan(&k);
+        let (sip, web) = (&plan.services[0], &plan.services[1]);
+        assert!(sip.service.one_packet);
+        assert_eq!(
+            sip.service.sched_flags, 0b011,
+            "SCHED1 fallback, SCHED2 port"
+        );
+        assert_eq!(sip.service.pe_name.as_deref(), Some("sip"));
+        assert_eq!(
+            (sip.sorry_forward, sip.sorry_inhibit),
+            (Forward::Route, true)
+        );
+        let (tun, plain) = (&sip.real_servers[0], &sip.real_servers[1]);
+        assert_eq!(tun.forward, Forward::Tunnel);
+        assert_eq!((tun.upper_threshold, tun.lower_threshold), (1000, 100));
+        assert_eq!(plain.forward, Forward::Masq, "the virtual server's lb_kind");
+        assert_eq!((plain.upper_threshold, plain.lower_threshold), (0, 0));
+        assert!(!web.service.one_packet);
+        assert_eq!(web.service.sched_flags, 0b110, "SCHED2 port, SCHED3");
+        assert_eq!(web.service.pe_name, None);
+        assert!(!web.sorry_inhibit);
+    }
 
     #[test]
     fn the_seed_3_1_plan() {

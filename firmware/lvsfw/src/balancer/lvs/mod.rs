@@ -3,10 +3,12 @@
 
 mod from_config;
 mod plan;
+mod timeouts;
 mod worker;
 
 pub use from_config::{plan, script_check};
 pub use plan::{CheckId, HealthBook, Plan, ServerHealth};
+pub use timeouts::set as set_timeouts;
 pub use worker::{pass, IpvsWorker};
 
 use std::net::SocketAddr;

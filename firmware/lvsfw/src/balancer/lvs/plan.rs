@@ -32,6 +32,9 @@ pub struct VirtualService {
     /// keepalived's `sorry_server`: takes the traffic while quorum is lost.
     pub sorry_server: Option<(IpAddr, u16)>,
     pub sorry_forward: Forward,
+    /// keepalived's `sorry_server_inhibit`: while not in use the sorry server stays with
+    /// weight 0 (its connections keep going) instead of being removed.
+    pub sorry_inhibit: bool,
     /// keepalived's `quorum` (default 1) and `hysteresis` (default 0): the summed weight
     /// of live servers that keeps the service up.
     pub quorum: u32,
@@ -215,8 +218,16 @@ impl Plan {
                 u64::from(vs.hysteresis),
             );
             health.quorum_lost.insert(key, lost);
-            if let (true, Some((addr, port))) = (lost, vs.sorry_server) {
-                table.insert_destination(&key, Destination::new(addr, port, vs.sorry_forward, 1));
+            if let Some((addr, port)) = vs.sorry_server {
+                let shared = vs
+                    .real_servers
+                    .iter()
+                    .any(|r| (r.addr, r.port) == (addr, port));
+                if lost || (vs.sorry_inhibit && !shared) {
+                    let weight = u32::from(lost);
+                    let sorry = Destination::new(addr, port, vs.sorry_forward, weight);
+                    table.insert_destination(&key, sorry);
+                }
             }
         }
         table

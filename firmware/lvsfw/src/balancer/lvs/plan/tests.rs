@@ -32,6 +32,7 @@ fn seed_31(inhibit: bool) -> Plan {
             real_servers: vec![rs(11, 1, inhibit, 1), rs(12, 1, inhibit, 1)],
             sorry_server: None,
             sorry_forward: Forward::Masq,
+            sorry_inhibit: false,
             quorum: 1,
             hysteresis: 0,
         }],
@@ -120,6 +121,28 @@ fn the_sorry_server_serves_while_quorum_is_lost() {
     assert_eq!(weights(&plan.desired(&mut health)), vec![(12, 1)]);
 }
 
+/// keepalived's sorry_server_inhibit: the sorry server stays with weight 0 while the
+/// real servers serve, as inhibit_on_failure keeps a dead real server.
+#[test]
+fn an_inhibited_sorry_server_stays_at_weight_0_while_not_in_use() {
+    let mut plan = seed_31(false);
+    plan.services[0].sorry_server = Some(("192.168.33.99".parse().unwrap(), 80));
+    plan.services[0].sorry_inhibit = true;
+    let mut health = HealthBook::default();
+    assert_eq!(
+        weights(&plan.desired(&mut health)),
+        vec![(11, 1), (12, 1), (99, 0)]
+    );
+    health.set(check(11, 0), false, String::new());
+    health.set(check(12, 0), false, String::new());
+    assert_eq!(weights(&plan.desired(&mut health)), vec![(99, 1)]);
+    // A sorry server that is also a real server does not take its place at weight 0.
+    plan.services[0].sorry_server = Some(("192.168.33.12".parse().unwrap(), 80));
+    health.set(check(11, 0), true, String::new());
+    health.set(check(12, 0), true, String::new());
+    assert_eq!(weights(&plan.desired(&mut health)), vec![(11, 1), (12, 1)]);
+}
+
 #[test]
 fn quorum_follows_keepalived_hysteresis() {
     let mut plan = Plan {
@@ -128,6 +151,7 @@ fn quorum_follows_keepalived_hysteresis() {
             real_servers: (11..=14).map(|n| rs(n, 1, true, 1)).collect(),
             sorry_server: Some(("192.168.33.99".parse().unwrap(), 80)),
             sorry_forward: Forward::Masq,
+            sorry_inhibit: false,
             quorum: 3,
             hysteresis: 1,
         }],
