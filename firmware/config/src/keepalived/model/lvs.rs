@@ -215,7 +215,7 @@ pub struct RealServer {
     /// The HTTP checks' Host unless they set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
-    // Read and exported; the appliance does not act on these yet (KEYWORDS.md).
+    // Set in the kernel per real server (balancer::lvs::from_config).
     /// The real server's own forwarding method; the virtual server's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lvs_method: Option<LbKind>,
@@ -297,7 +297,7 @@ pub struct VirtualServer {
     pub check_defaults: CheckDefaults,
     #[serde(default)]
     pub real_servers: Vec<RealServer>,
-    // Read and exported; the appliance does not act on these yet (KEYWORDS.md).
+    // Set in the kernel per virtual service (balancer::lvs::from_config).
     #[serde(default, skip_serializing_if = "is_default_flags")]
     pub lvs_flags: LbFlags,
     /// `persistence_engine sip`.
