@@ -76,6 +76,22 @@ fn addr_bytes(addr: IpAddr) -> [u8; 16] {
     bytes
 }
 
+/// The scheduler flags as ipvsadm names them: sh and mh have their own words for the
+/// first two (sh-fallback, sh-port), other schedulers flag-1 to flag-3.
+fn sched_flag_names(scheduler: &str, flags: u8) -> Vec<&'static str> {
+    let words: [&'static str; 3] = match scheduler {
+        "sh" => ["sh-fallback", "sh-port", ""],
+        "mh" => ["mh-fallback", "mh-port", ""],
+        _ => ["flag-1", "flag-2", "flag-3"],
+    };
+    words
+        .iter()
+        .enumerate()
+        .filter(|(bit, word)| flags & (1 << bit) != 0 && !word.is_empty())
+        .map(|(_, word)| *word)
+        .collect()
+}
+
 fn service_order(key: &ServiceKey) -> (u32, u8, u8, [u8; 16], u16) {
     const AF_INET: u8 = 2;
     const AF_INET6: u8 = 10;
@@ -144,13 +160,9 @@ pub fn render(
         match columns {
             Columns::Connections => {
                 let _ = write!(out, "{name} {}", s.scheduler);
-                let flags = [
-                    (s.sched_flags & 1, "flag-1"),
-                    (s.sched_flags & 2, "flag-2"),
-                    (s.sched_flags & 4, "flag-3"),
-                ];
-                for (_, word) in flags.iter().filter(|(bit, _)| *bit != 0) {
-                    let _ = write!(out, " ({word})");
+                let flags = sched_flag_names(&s.scheduler, s.sched_flags);
+                if !flags.is_empty() {
+                    let _ = write!(out, " ({})", flags.join(","));
                 }
                 if let Some(timeout) = s.persistence_timeout {
                     let _ = write!(out, " persistent {timeout}");
@@ -349,5 +361,14 @@ mod tests {
             lines[4],
             format!("  -> 192.168.33.11:80{}       19{zeros}", " ".repeat(12))
         );
+    }
+
+    #[test]
+    fn scheduler_flags_are_named_as_ipvsadm_names_them() {
+        assert_eq!(sched_flag_names("sh", 0b011), ["sh-fallback", "sh-port"]);
+        assert_eq!(sched_flag_names("mh", 0b010), ["mh-port"]);
+        assert_eq!(sched_flag_names("sh", 0b100), Vec::<&str>::new());
+        assert_eq!(sched_flag_names("wrr", 0b101), ["flag-1", "flag-3"]);
+        assert!(sched_flag_names("rr", 0).is_empty());
     }
 }
