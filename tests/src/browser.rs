@@ -116,10 +116,22 @@ impl Browser {
 
     /// One WebDriver command; its `value`, or the driver's error.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Error> {
+        self.call_within(method, path, body, Duration::from_secs(90))
+    }
+
+    /// [`Browser::call`] for a command that may take up to `limit` (a click that sends
+    /// an upload waits for the next page).
+    fn call_within(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        limit: Duration,
+    ) -> Result<Value, Error> {
         let addr = SocketAddr::from(([127, 0, 0, 1], PORT));
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let response = self.host.in_netns(|| {
-            let mut c = Connection::open(addr, Duration::from_secs(90))?;
+            let mut c = Connection::open(addr, limit)?;
             c.request(
                 method,
                 path,
@@ -199,9 +211,30 @@ impl Browser {
     /// Clicks a button that sends a form, and waits until the next page has replaced
     /// this one (the old page's root element has gone stale).
     pub fn submit(&self, css: &str) -> Result<(), Error> {
+        self.submit_within(css, Duration::from_secs(60))
+    }
+
+    /// [`Browser::submit`] for a form whose next page takes up to `limit` (an upload).
+    pub fn submit_within(&self, css: &str, limit: Duration) -> Result<(), Error> {
         let root = self.find("html")?;
-        self.click(css)?;
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let e = self.find(css)?;
+        let page_load = |ms: u128| {
+            self.call(
+                "POST",
+                &self.path("/timeouts"),
+                Some(json!({ "pageLoad": ms as u64 })),
+            )
+        };
+        page_load(limit.as_millis())?;
+        let clicked = self.call_within(
+            "POST",
+            &self.path(&format!("/element/{}/click", e.0)),
+            Some(json!({})),
+            limit + Duration::from_secs(30),
+        );
+        page_load(60_000)?;
+        clicked?;
+        let deadline = Instant::now() + limit;
         loop {
             let name = self.path(&format!("/element/{}/name", root.0));
             // While the page changes, chromium says either of these.
@@ -215,10 +248,26 @@ impl Browser {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(Error(format!("clicking {css}: no new page within 60 s")));
+                return Err(Error(format!(
+                    "clicking {css}: no new page within {limit:?}"
+                )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Chooses `file` in a file input (WebDriver types its path into the input).
+    pub fn choose_file(&self, css: &str, file: &Path) -> Result<(), Error> {
+        let e = self.find(css)?;
+        // chromedriver takes only a canonical path (no "..").
+        let file = std::fs::canonicalize(file)?;
+        let text = file.to_string_lossy();
+        self.call(
+            "POST",
+            &self.path(&format!("/element/{}/value", e.0)),
+            Some(json!({ "text": text })),
+        )
+        .map(|_| ())
     }
 
     /// The rendered text of an element.

@@ -16,7 +16,7 @@ use update::verify::open_signed;
 use update::Slot;
 
 mod install;
-pub use install::{install_file, Target, LOCK, SLOT_MANIFEST, SLOT_VERSION};
+pub use install::{install_file, Installed, Installing, Target, LOCK, SLOT_MANIFEST, SLOT_VERSION};
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
 pub const ESP_PARTNAME: &str = "lvsfw-esp";

@@ -19,7 +19,7 @@ use crate::edit::{vs_name, Edit};
 use crate::form::{format_seconds, Form};
 use crate::http::{Head, Method, Request, Response};
 use crate::pages::{self, Frame, Message, Nav, StatusView};
-use crate::server::Handler;
+use crate::server::{BodySink, Handler};
 use crate::session::{self, LoginLimiter, Session, SessionLimits, Sessions};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -93,7 +93,7 @@ struct State {
 pub struct App {
     backend: Arc<dyn Backend>,
     options: Options,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     /// One password hash at a time: logins cost a core at most.
     login_gate: Mutex<()>,
     rng: Box<dyn Random>,
@@ -146,6 +146,19 @@ impl Handler for App {
             ))
         }
     }
+
+    fn streams_body(&self, request: &Request) -> Option<Result<Box<dyn BodySink>, Response>> {
+        self.upload(request, (self.clock)())
+    }
+}
+
+/// A message for the session's next page (at most a few wait).
+fn flash_to(state: &Mutex<State>, token: &str, message: Message) {
+    if let Some(s) = lock(state).sessions.get_mut(token) {
+        if s.flash.len() < 8 {
+            s.flash.push(message);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -171,6 +184,7 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         | "/reboot"
         | "/system/token"
         | "/system/certificate"
+        | "/system/update"
         | "/config/edit"
         | "/config/apply"
         | "/config/discard"
@@ -184,6 +198,7 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         | "/api/config/validate"
         | "/api/config/save" => &[Post],
         "/api/config" => &[Get, Head, Put],
+        "/api/update" => &[Put],
         _ => return None,
     })
 }
@@ -244,12 +259,12 @@ impl App {
         App {
             backend,
             options,
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 sessions: Sessions::new(options.sessions),
                 limiter: LoginLimiter::default(),
                 candidate: None,
                 generation: 1,
-            }),
+            })),
             login_gate: Mutex::new(()),
             rng: Box::new(SystemRandom::new()),
             clock,
@@ -276,66 +291,12 @@ impl App {
     }
 
     pub fn handle_at(&self, req: &Request, now: Instant) -> Response {
+        if let Err(refused) = self.admit(req) {
+            return refused;
+        }
         let path = req.path();
         let api = is_api(path);
-        // DNS rebinding: a page of another site whose name now points here sends its
-        // own name as Host. Only the box's names are answered.
-        if !self.host_allowed(req) {
-            log::warn!(
-                "web: {} {path} from {} for Host {:?}: not this box's name; refused",
-                req.head.method_text,
-                req.peer,
-                req.header("host").unwrap_or("")
-            );
-            let message = "this is not the name of this appliance: use its management address or its host name";
-            return refusal(api, 421, message);
-        }
-        if !req.secure && !self.options.plain_http {
-            return guard::redirect_to_https(req);
-        }
-        let Some(methods) = allowed(path) else {
-            return if api {
-                api_error(404, format!("no such resource: {path}"))
-            } else {
-                Response::text(404, format!("no such page: {path}\n"))
-            };
-        };
-        if !methods.contains(&req.method()) {
-            let allow: Vec<&str> = methods
-                .iter()
-                .map(|m| match m {
-                    Method::Get => "GET",
-                    Method::Head => "HEAD",
-                    Method::Post => "POST",
-                    Method::Put => "PUT",
-                    Method::Other => "",
-                })
-                .collect();
-            return Response::text(
-                405,
-                format!(
-                    "{} is not allowed on {path} (allowed: {})\n",
-                    req.head.method_text,
-                    allow.join(", ")
-                ),
-            )
-            .with_header("Allow", allow.join(", "));
-        }
-        if let Some(why) = self.closed() {
-            return self.closed_page(&why, api);
-        }
         let post = matches!(req.method(), Method::Post | Method::Put);
-        if post && !self.same_origin(req) {
-            log::warn!(
-                "web: {} {path} from {}: Origin {:?} / Referer {:?} is not this page; refused",
-                req.head.method_text,
-                req.peer,
-                req.header("origin").unwrap_or(""),
-                req.header("referer").unwrap_or("")
-            );
-            let message = "the request did not come from this page (its Origin or Referer is missing or another site's); nothing was changed";
-            return refusal(api, 403, message);
-        }
         // Page forms come URL-encoded, the API speaks JSON; anything else is refused
         // before it is looked at.
         let form = if post && !api {
@@ -387,14 +348,8 @@ impl App {
                 .header("x-csrf-token")
                 .or_else(|| form.as_ref().and_then(|f| f.get("csrf")))
                 .unwrap_or("");
-            if !session::same_secret(sent, &auth.session.csrf) {
-                log::warn!(
-                    "web: {} {path} from {}: CSRF token missing or wrong; refused",
-                    req.head.method_text,
-                    req.peer
-                );
-                let message = "the form is out of date or came from another site (its CSRF token is missing or wrong); nothing was changed; reload the page";
-                return refusal(api, 403, message);
+            if let Err(refused) = guard::check_csrf(req, &auth, sent) {
+                return refused;
             }
         }
         let form = form.unwrap_or_default();
@@ -476,11 +431,7 @@ impl App {
     }
 
     fn flash(&self, auth: &Auth, message: Message) {
-        if let Some(s) = lock(&self.state).sessions.get_mut(&auth.token) {
-            if s.flash.len() < 8 {
-                s.flash.push(message);
-            }
-        }
+        flash_to(&self.state, &auth.token, message);
     }
 
     fn take_flash(&self, auth: &Auth) -> Vec<Message> {
@@ -560,6 +511,7 @@ mod configure;
 mod credentials;
 mod guard;
 mod monitor;
+mod update;
 
 pub use configure::native_json;
 use configure::{keeps_reaching, ConfigExtras};

@@ -73,6 +73,23 @@ pub trait Backend: Send + Sync + 'static {
     /// next connection on; `None`: the box's own again. What happened, or why not.
     fn install_certificate(&self, pair: Option<crate::certificate::Pair>)
         -> Result<String, String>;
+    /// Starts writing an update into the slot that does not run (the same checks as the
+    /// console's `update`: one at a time, signed by a trusted key, this board, not older
+    /// unless `allow_downgrade`, never below the floor). `Err`: why not; nothing changed.
+    fn begin_update(&self, allow_downgrade: bool) -> Result<Box<dyn UpdateSink>, String> {
+        let _ = allow_downgrade;
+        Err("this box takes no update here".into())
+    }
+}
+
+/// An update being written as its bytes arrive. Dropped before [`UpdateSink::finish`]
+/// (the upload broke off or was refused), it is abandoned: the slots and grubenv are
+/// what they were.
+pub trait UpdateSink: Send {
+    /// The next bytes; `Err`: refused (the update is abandoned), and why.
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String>;
+    /// The whole update arrived: verified and in place; what was installed, or why not.
+    fn finish(self: Box<Self>) -> Result<String, String>;
 }
 
 /// The box's own names: its host name, its management addresses, and the DNS names of
@@ -122,6 +139,8 @@ pub struct SlotStatus {
     pub good: bool,
     /// The next boot tries it once.
     pub next: bool,
+    /// The key that signed the slot's update, as `show slots` names it.
+    pub signed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

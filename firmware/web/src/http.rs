@@ -12,6 +12,9 @@ pub struct Limits {
     pub max_headers: usize,
     /// The body, in bytes (a pasted keepalived.conf, form-encoded).
     pub max_body: usize,
+    /// A body a handler takes as a stream (an update upload), in bytes: never in memory
+    /// whole, so it may be larger than `max_body`.
+    pub max_streamed_body: usize,
 }
 
 /// The most header lines any request may have; [`Limits::max_headers`] may be lower.
@@ -23,6 +26,7 @@ impl Default for Limits {
             max_head: 8 * 1024,
             max_headers: 40,
             max_body: 2 * 1024 * 1024,
+            max_streamed_body: 64 * 1024 * 1024,
         }
     }
 }
@@ -147,6 +151,14 @@ impl Reject {
     pub fn response(&self) -> Response {
         Response::text(self.status, format!("{}\n", self.message))
     }
+
+    /// 413: a body of `length` bytes where at most `limit` are taken.
+    pub fn too_large(length: usize, limit: usize) -> Reject {
+        Reject::new(
+            413,
+            format!("request body of {length} bytes is larger than {limit} bytes"),
+        )
+    }
 }
 
 /// Parses the head at the start of `buf`: `Ok(None)` while it is incomplete (and still
@@ -239,14 +251,10 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, 
         headers.push((name, value));
     }
     let content_length = content_length.unwrap_or(0);
-    if content_length > limits.max_body {
-        return Err(Reject::new(
-            413,
-            format!(
-                "request body of {content_length} bytes is larger than {} bytes",
-                limits.max_body
-            ),
-        ));
+    // Only a streamed body may exceed max_body; the server checks which it is.
+    let most = limits.max_body.max(limits.max_streamed_body);
+    if content_length > most {
+        return Err(Reject::too_large(content_length, most));
     }
     Ok(Some((
         Head {
@@ -448,9 +456,11 @@ mod tests {
         let reject = parse(&format!("GET / HTTP/1.1\r\n{flood}\r\n")).unwrap_err();
         assert_eq!(reject.status, 431);
         assert_eq!(reject.message, "more than 40 header lines");
+        // The head alone caps a body at what a stream may take; the server holds a body
+        // that is not streamed to max_body (server tests).
         let big = format!(
             "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
-            limits.max_body + 1
+            limits.max_streamed_body + 1
         );
         assert_eq!(parse(&big).unwrap_err().status, 413);
         let chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";

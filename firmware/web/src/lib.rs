@@ -14,6 +14,7 @@ mod edit;
 pub mod form;
 pub mod http;
 mod metrics;
+pub mod multipart;
 mod pages;
 pub mod server;
 pub mod session;

@@ -219,6 +219,7 @@ struct SlotView {
     slot: String,
     version: String,
     state: String,
+    signed_by: String,
 }
 
 impl SlotView {
@@ -239,6 +240,7 @@ impl SlotView {
             slot: s.slot.clone(),
             version: s.version.clone().unwrap_or_else(|| "(empty)".into()),
             state: state.join(", "),
+            signed_by: s.signed_by.clone().unwrap_or_default(),
         }
     }
 }
@@ -494,6 +496,7 @@ mod tests {
                     slot: "A".into(),
                     version: Some("1.0".into()),
                     good: true,
+                    signed_by: Some("release-2026 (ed25519:ab12)".into()),
                     ..SlotStatus::default()
                 },
                 SlotStatus {
@@ -520,8 +523,8 @@ mod tests {
             "192.168.0.100/24, 192.168.33.10/24",
             "<h3>TCP 192.168.0.100:80 <small>rr &middot;",
             "<td>192.168.33.11:80</td><td class=\"wrap\"><span class=\"down\">down</span><br><small class=\"check\">TCP_CHECK 192.168.33.11:80: connect timeout after 3 s (1970-01-01 00:00:31Z, 30 s ago)</small></td><td class=\"n weight\">0</td><td>Masq</td>",
-            "<tr><td>A</td><td>1.0</td><td>good</td></tr>",
-            "<tr><td>B</td><td>1.1</td><td>running, on trial: marked good once the balancer is ready</td></tr>",
+            "<tr><td>A</td><td>1.0</td><td>good</td><td class=\"wrap\">release-2026 (ed25519:ab12)</td></tr>",
+            "<tr><td>B</td><td>1.1</td><td>running, on trial: marked good once the balancer is ready</td><td class=\"wrap\"></td></tr>",
             "<td>ext</td><td class=\"up\">up</td><td class=\"wrap\">192.168.0.101/24</td><td class=\"n\">1500</td><td></td><td class=\"n\">1.5 KiB</td>",
         ] {
             assert!(html.contains(part), "{part} missing from\n{html}");

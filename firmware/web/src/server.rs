@@ -32,6 +32,24 @@ pub trait Handler: Send + Sync + 'static {
         let _ = head;
         Ok(())
     }
+
+    /// Whether this request's body is taken as a stream (an update upload, larger than
+    /// memory may hold): a sink for it, or the answer that refuses it, decided on the head
+    /// alone; `None`: the body is read whole and [`Handler::handle`] answers. Blocking is
+    /// allowed (it runs on the blocking pool).
+    fn streams_body(&self, request: &Request) -> Option<Result<Box<dyn BodySink>, Response>> {
+        let _ = request;
+        None
+    }
+}
+
+/// A request body taken as it arrives, never held whole. Dropped before
+/// [`BodySink::finish`] (the client broke off, a limit was hit), it abandons what it did.
+pub trait BodySink: Send {
+    /// The next bytes of the body (blocking allowed); `Err`: refused, with the answer.
+    fn push(&mut self, bytes: &[u8]) -> Result<(), Response>;
+    /// The whole body arrived: the answer.
+    fn finish(self: Box<Self>) -> Response;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +67,10 @@ pub struct ServerLimits {
     pub head_timeout: Duration,
     /// To receive the whole body once the head is in.
     pub body_timeout: Duration,
+    /// A streamed body (an update upload): the longest wait for its next bytes, and
+    /// the whole of it.
+    pub stream_idle_timeout: Duration,
+    pub stream_timeout: Duration,
     /// An open connection with no request in progress.
     pub idle_timeout: Duration,
     /// To hand the answer to a client that does not read.
@@ -70,6 +92,8 @@ impl Default for ServerLimits {
             small_body: 64 * 1024,
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            stream_idle_timeout: Duration::from_secs(30),
+            stream_timeout: Duration::from_secs(600),
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             max_requests_per_connection: 1000,
@@ -352,6 +376,35 @@ async fn serve_requests<S>(
         };
         let (head, used) = head;
         buf.drain(..used);
+        let keep_alive = head.keep_alive && served + 1 < limits.max_requests_per_connection;
+        let request = Request {
+            head,
+            body: Vec::new(),
+            peer,
+            local,
+            secure,
+        };
+        let request = match upload::take(stream, &mut buf, request, shared).await {
+            upload::Taken::Answered(response, whole) => {
+                let keep_alive = keep_alive && whole;
+                if write_response(stream, &response, keep_alive, false, limits)
+                    .await
+                    .is_err()
+                    || !keep_alive
+                {
+                    return;
+                }
+                continue;
+            }
+            upload::Taken::NotStreamed(request) => request,
+        };
+        let head = request.head;
+        if head.content_length > limits.http.max_body {
+            let reject = http::Reject::too_large(head.content_length, limits.http.max_body);
+            log::info!("web: {peer}: {} {}", reject.status, reject.message);
+            let _ = write_response(stream, &reject.response(), false, false, limits).await;
+            return;
+        }
         // A large body is held in memory only when the handler admits it (the page: a
         // logged-in session) and within the shared budget, so that clients announcing
         // large bodies cannot keep a login from being read.
@@ -379,7 +432,6 @@ async fn serve_requests<S>(
                 return;
             }
         };
-        let keep_alive = head.keep_alive && served + 1 < limits.max_requests_per_connection;
         let is_head = head.method == Method::Head;
         let request = Request {
             head,
@@ -521,7 +573,11 @@ async fn write_response<S: AsyncWrite + Unpin>(
     }
 }
 
+mod upload;
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tls_tests;
+#[cfg(test)]
+mod upload_tests;

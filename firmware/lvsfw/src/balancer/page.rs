@@ -488,6 +488,7 @@ impl Backend for WebBackend {
                     running: s.running,
                     good: s.good,
                     next: s.next,
+                    signed_by: s.signed_by,
                 })
                 .collect(),
             slots_note: shown.note,
@@ -546,6 +547,14 @@ impl Backend for WebBackend {
         };
         // The balancer's reload reads the certificate files again.
         self.reload().map(|_| said)
+    }
+
+    fn begin_update(
+        &self,
+        allow_downgrade: bool,
+    ) -> Result<Box<dyn web::backend::UpdateSink>, String> {
+        let upload = crate::update_cli::Upload::begin(allow_downgrade)?;
+        Ok(Box::new(upload))
     }
 
     /// `lvsfw config save`, the console's own command, as a child: the running

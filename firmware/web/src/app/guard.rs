@@ -7,6 +7,73 @@ use std::net::IpAddr;
 use super::*;
 
 impl App {
+    /// What every request passes before it is looked at: only the box's own names
+    /// (Host), HTTPS, a path and method that exist, an open page, and changes only from
+    /// this page (Origin or Referer). `Err`: the answer.
+    pub(super) fn admit(&self, req: &Request) -> Result<(), Response> {
+        let path = req.path();
+        let api = is_api(path);
+        // DNS rebinding: a page of another site whose name now points here sends its
+        // own name as Host. Only the box's names are answered.
+        if !self.host_allowed(req) {
+            log::warn!(
+                "web: {} {path} from {} for Host {:?}: not this box's name; refused",
+                req.head.method_text,
+                req.peer,
+                req.header("host").unwrap_or("")
+            );
+            let message = "this is not the name of this appliance: use its management address or its host name";
+            return Err(refusal(api, 421, message));
+        }
+        if !req.secure && !self.options.plain_http {
+            return Err(guard::redirect_to_https(req));
+        }
+        let Some(methods) = allowed(path) else {
+            return Err(if api {
+                api_error(404, format!("no such resource: {path}"))
+            } else {
+                Response::text(404, format!("no such page: {path}\n"))
+            });
+        };
+        if !methods.contains(&req.method()) {
+            let allow: Vec<&str> = methods
+                .iter()
+                .map(|m| match m {
+                    Method::Get => "GET",
+                    Method::Head => "HEAD",
+                    Method::Post => "POST",
+                    Method::Put => "PUT",
+                    Method::Other => "",
+                })
+                .collect();
+            return Err(Response::text(
+                405,
+                format!(
+                    "{} is not allowed on {path} (allowed: {})\n",
+                    req.head.method_text,
+                    allow.join(", ")
+                ),
+            )
+            .with_header("Allow", allow.join(", ")));
+        }
+        if let Some(why) = self.closed() {
+            return Err(self.closed_page(&why, api));
+        }
+        let post = matches!(req.method(), Method::Post | Method::Put);
+        if post && !self.same_origin(req) {
+            log::warn!(
+                "web: {} {path} from {}: Origin {:?} / Referer {:?} is not this page; refused",
+                req.head.method_text,
+                req.peer,
+                req.header("origin").unwrap_or(""),
+                req.header("referer").unwrap_or("")
+            );
+            let message = "the request did not come from this page (its Origin or Referer is missing or another site's); nothing was changed";
+            return Err(refusal(api, 403, message));
+        }
+        Ok(())
+    }
+
     /// Why the page is closed, if it is: before the first-boot setup (no password
     /// exists, and no default one ever does) or after a restore that failed.
     pub(super) fn closed(&self) -> Option<String> {
@@ -89,6 +156,23 @@ impl App {
         };
         !authority.is_empty() && plain(authority) == plain(host)
     }
+}
+
+/// Whether a change carries its session's CSRF token (`sent`: from the X-CSRF-Token
+/// header or the form). `Err`: the answer.
+pub(super) fn check_csrf(req: &Request, auth: &Auth, sent: &str) -> Result<(), Response> {
+    if session::same_secret(sent, &auth.session.csrf) {
+        return Ok(());
+    }
+    let asked = format!("{} {} from {}", req.head.method_text, req.path(), req.peer);
+    Err(csrf_refused(&asked, is_api(req.path())))
+}
+
+/// The answer to a change without its session's CSRF token (`asked`: what, from whom).
+pub(super) fn csrf_refused(asked: &str, api: bool) -> Response {
+    log::warn!("web: {asked}: CSRF token missing or wrong; refused");
+    let message = "the form is out of date or came from another site (its CSRF token is missing or wrong); nothing was changed; reload the page";
+    refusal(api, 403, message)
 }
 
 /// Plain HTTP gets only this: the same place over HTTPS (308 keeps the method). The Host

@@ -32,6 +32,7 @@ struct Fake {
     unsaved: Mutex<bool>,
     closed: Mutex<Option<String>>,
     installed: Mutex<Option<crate::certificate::Pair>>,
+    updates: update::FakeUpdates,
 }
 
 impl Backend for Fake {
@@ -127,6 +128,12 @@ impl Backend for Fake {
         }
         *self.installed.lock().unwrap() = pair;
         Ok("Installed.".into())
+    }
+    fn begin_update(
+        &self,
+        allow_downgrade: bool,
+    ) -> Result<Box<dyn crate::backend::UpdateSink>, String> {
+        self.updates.begin(allow_downgrade)
     }
 }
 
@@ -883,6 +890,7 @@ fn request_from(
 
 mod attacker;
 mod credentials;
+mod update;
 
 #[test]
 fn a_full_backup_with_the_password_hash_only_after_the_password_again() {
