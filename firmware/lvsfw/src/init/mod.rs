@@ -556,6 +556,11 @@ impl Pid1 {
     fn balancer_exited(&mut self, status: WaitStatus) {
         self.balancer.pid = None;
         self.balancer.exits += 1;
+        // A trial is judged at once on an exit, not at its next once-a-second look: it
+        // is left at exactly its last allowed failure, before another start.
+        if let Some(trial) = &mut self.trial {
+            trial.next_check = Instant::now();
+        }
         let how = describe(status);
         if self.shutdown.is_some() {
             log::info!("balancer stopped ({how})");
