@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use config::keepalived::Keepalived;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 
@@ -270,7 +270,7 @@ async fn deliver(settings: &Settings, envelope: smtp::Envelope) -> Result<(), St
     let whole = each.saturating_mul(steps);
     tokio::time::timeout(whole, dialogue(settings, envelope, each))
         .await
-        .unwrap_or_else(|_| Err(format!("no end within {} s", whole.as_secs())))
+        .unwrap_or_else(|_| Err(format!("no end within {whole:?}")))
 }
 
 async fn dialogue(
@@ -279,11 +279,20 @@ async fn dialogue(
     each: Duration,
 ) -> Result<(), String> {
     let address = (settings.host.as_str(), settings.port);
-    let mut stream = match tokio::time::timeout(each, TcpStream::connect(address)).await {
+    let stream = match tokio::time::timeout(each, TcpStream::connect(address)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return Err(format!("at connect: {e}")),
-        Err(_) => return Err(format!("at connect: no answer within {} s", each.as_secs())),
+        Err(_) => return Err(format!("at connect: no answer within {each:?}")),
     };
+    converse(stream, envelope, each).await
+}
+
+/// The dialogue on a connected stream, each read and write bounded by `each`.
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    envelope: smtp::Envelope,
+    each: Duration,
+) -> Result<(), String> {
     let mut session = smtp::Session::new(envelope);
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -295,7 +304,7 @@ async fn dialogue(
             Err(_) => {
                 let step = session.step();
                 let _ = tokio::time::timeout(each, stream.write_all(smtp::QUIT)).await;
-                return Err(format!("at {step}: no reply within {} s", each.as_secs()));
+                return Err(format!("at {step}: no reply within {each:?}"));
             }
         };
         match progress {
@@ -327,6 +336,97 @@ mod tests {
             subject: format!("alert {n}"),
             body: String::new(),
         }
+    }
+
+    fn envelope() -> smtp::Envelope {
+        smtp::Envelope {
+            helo: "lb1".into(),
+            from: "root@lb1".into(),
+            to: vec!["a@example.com".into()],
+            message: "Subject: x\n\n.hidden\nbody\n".into(),
+        }
+    }
+
+    /// A fake server on the other end of an in-memory pipe: for each step, it waits for
+    /// a line starting with `expect` (nothing for the greeting) and answers `reply`;
+    /// what the client sent comes back.
+    async fn fake_server(
+        mut end: tokio::io::DuplexStream,
+        script: &'static [(&'static str, &'static str)],
+    ) -> String {
+        let mut heard = Vec::new();
+        for (expect, reply) in script {
+            while !expect.is_empty() && !String::from_utf8_lossy(&heard).contains(expect) {
+                let mut buf = [0u8; 512];
+                match end.read(&mut buf).await {
+                    Ok(0) | Err(_) => return String::from_utf8_lossy(&heard).into_owned(),
+                    Ok(n) => heard.extend_from_slice(&buf[..n]),
+                }
+            }
+            if !reply.is_empty() {
+                let _ = end.write_all(reply.as_bytes()).await;
+            }
+        }
+        // Whatever comes after the script (QUIT), until the client closes.
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_millis(200), end.read_to_end(&mut rest)).await;
+        heard.extend_from_slice(&rest);
+        String::from_utf8_lossy(&heard).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_mail_goes_through_a_scripted_server_dot_stuffed() {
+        let (client, server) = tokio::io::duplex(4096);
+        let script: &[(&str, &str)] = &[
+            ("", "220 fake ESMTP\r\n"),
+            ("EHLO lb1\r\n", "250-fake\r\n250 8BITMIME\r\n"),
+            ("MAIL FROM:<root@lb1>\r\n", "250 ok\r\n"),
+            ("RCPT TO:<a@example.com>\r\n", "250 ok\r\n"),
+            ("DATA\r\n", "354 go on\r\n"),
+            ("\r\n.\r\n", "250 queued\r\n"),
+            ("QUIT\r\n", "221 bye\r\n"),
+        ];
+        let server = tokio::spawn(fake_server(server, script));
+        let sent = converse(client, envelope(), Duration::from_secs(5)).await;
+        assert_eq!(sent, Ok(()));
+        let heard = server.await.unwrap();
+        assert!(
+            heard.contains("DATA\r\nSubject: x\r\n\r\n..hidden\r\nbody\r\n.\r\nQUIT\r\n"),
+            "{heard:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_costs_one_timeout_per_step_and_a_refusal_stops_the_dialogue() {
+        // Greets, then says nothing to EHLO.
+        let (client, server) = tokio::io::duplex(4096);
+        let script: &[(&str, &str)] = &[("", "220 fake\r\n"), ("EHLO", "")];
+        let server = tokio::spawn(fake_server(server, script));
+        let each = Duration::from_millis(100);
+        let started = std::time::Instant::now();
+        let e = converse(client, envelope(), each).await.unwrap_err();
+        assert_eq!(e, "at EHLO: no reply within 100ms");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The client said QUIT before it left.
+        assert!(server.await.unwrap().ends_with("QUIT\r\n"));
+
+        // A recipient refused: no DATA is sent.
+        let (client, server) = tokio::io::duplex(4096);
+        let script: &[(&str, &str)] = &[
+            ("", "220 fake\r\n"),
+            ("EHLO", "250 fake\r\n"),
+            ("MAIL FROM", "250 ok\r\n"),
+            ("RCPT TO", "550 no such user\r\n"),
+        ];
+        let server = tokio::spawn(fake_server(server, script));
+        let e = converse(client, envelope(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "at RCPT TO (recipient 1): the server replied 550 no such user"
+        );
+        assert!(!server.await.unwrap().contains("DATA"));
     }
 
     #[test]
