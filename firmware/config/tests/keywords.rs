@@ -127,7 +127,7 @@ fn every_listed_keyword_reads_into_the_model() {
 #[test]
 fn script_keywords_are_noted_once_each_with_what_to_use_instead() {
     let text =
-        global("enable_script_security\nscript_user nobody\nscript_user root\nnotification_email {\n a@b.c\n}")
+        global("enable_script_security\nscript_user nobody\nscript_user root\nchecker_log_all_failures\nvrrp_version 2\nrouter_id x")
             + &instance("notify_master /m\nnotify_backup /b\nnotify_master /m2");
     let notes = read(&text).notes;
     assert_eq!(
@@ -135,7 +135,7 @@ fn script_keywords_are_noted_once_each_with_what_to_use_instead() {
         vec![
             "k.conf:2:1: enable_script_security: accepted and kept for export, no effect here: the appliance runs no scripts (it has no shell)",
             "k.conf:3:1: script_user: accepted and kept for export, no effect here: the appliance runs no scripts (it has no shell)",
-            "k.conf:5:1: notification_email: read and kept, but the appliance does not act on it yet",
+            "k.conf:5:1: checker_log_all_failures: read and kept, but the appliance does not act on it yet",
             "k.conf:12:1: notify_master: accepted and kept for export, no effect here: the appliance runs no scripts (it has no shell); state changes are on the status page, in syslog and mailed with smtp_alert",
             "k.conf:13:1: notify_backup: accepted and kept for export, no effect here: the appliance runs no scripts (it has no shell); state changes are on the status page, in syslog and mailed with smtp_alert",
         ]

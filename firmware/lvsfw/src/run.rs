@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use netif::kernel::Kernel;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::balancer::{self, lvs, vrrp};
+use crate::balancer::{self, alerts, lvs, vrrp};
 
 pub const USAGE: &str = "lvsfw run -f FILE [--status FILE] [--ipvs-owned FILE]";
 
@@ -79,13 +79,16 @@ async fn serve(options: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Mail alerts as keepalived.conf's global_defs say, as in the balancer.
+    let (mail, alerts) = alerts::start();
+    mail.configure(&k);
     // Kept open for the life of the process, as in the balancer.
     let (plans, plans_rx) = tokio::sync::mpsc::channel(4);
     if !k.virtual_servers.is_empty() {
         match ipvs::Client::connect() {
             Ok(_) => {
                 let worker = lvs::IpvsWorker::start(options.ipvs_owned.clone());
-                tokio::spawn(lvs::run(plans_rx, worker));
+                tokio::spawn(lvs::run(plans_rx, worker, alerts.clone()));
                 let _ = plans.send(lvs::plan(&k).into()).await;
             }
             Err(e) => log::warn!(
@@ -102,6 +105,7 @@ async fn serve(options: Options) -> ExitCode {
         }
     };
     let vrrp = vrrp::Vrrp::start(&k, &vrrp::HostNames(&links), options.status).await;
+    tokio::spawn(alerts.follow_vrrp(vrrp.states()));
     if vrrp.is_empty() && !k.vrrp_instances.is_empty() {
         log::error!("no VRRP instance could start");
     }

@@ -22,5 +22,5 @@ pub mod tls;
 
 pub use app::{native_json, App, NoRandom, Options, Random, MIN_PASSWORD_LEN};
 pub use backend::{Applied, Backend, Change, Names, Notices, Status};
-pub use pages::utc;
+pub use pages::{utc, Civil};
 pub use server::{serve, Handler, Listen, Scheme, ServerLimits, Shared};

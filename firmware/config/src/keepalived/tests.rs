@@ -156,13 +156,13 @@ fn every_error_of_a_file_at_once_with_place_and_hint() {
 #[test]
 fn scripts_are_kept_word_for_word_and_noted_once_each() {
     let read = read_text(
-        "global_defs {\n notification_email { a@b }\n enable_script_security\n}\nvrrp_instance V { interface ext\n virtual_router_id 7\n notify_master \"/x.sh arg\" > /tmp/f\n notify_backup /y.sh\n notify_master /z.sh\n}\n",
+        "global_defs {\n checker_log_all_failures\n enable_script_security\n}\nvrrp_instance V { interface ext\n virtual_router_id 7\n notify_master \"/x.sh arg\" > /tmp/f\n notify_backup /y.sh\n notify_master /z.sh\n}\n",
         "k.conf",
     )
     .unwrap();
     let notes = &read.notes;
     assert_eq!(notes.len(), 4, "{notes:?}");
-    assert!(notes[0].starts_with("k.conf:2:2: notification_email: read and kept, but the appliance does not act on it yet"), "{notes:?}");
+    assert!(notes[0].starts_with("k.conf:2:2: checker_log_all_failures: read and kept, but the appliance does not act on it yet"), "{notes:?}");
     assert!(notes[1].starts_with("k.conf:3:2: enable_script_security: accepted and kept for export, no effect here: the appliance runs no scripts"), "{notes:?}");
     assert!(
         notes[2].starts_with("k.conf:7:2: notify_master: accepted and kept"),

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::board;
 use interfaces::InterfaceReconciler;
 
+pub mod alerts;
 pub mod control;
 pub mod heartbeat;
 mod interfaces;
@@ -133,14 +134,19 @@ async fn serve(options: Options) -> ExitCode {
     let (not_running_tx, not_running_rx) = watch::channel(Vec::new());
     let (tls_tx, tls_rx) = watch::channel(page::load_tls(&crate::ops::Paths::appliance().tls));
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
+    let (mail, alerts) = alerts::start();
     let mut b = Balancer {
         options,
         board,
         config,
         kernel,
         interfaces: InterfaceReconciler::default(),
-        lvs: Lvs::new(health_tx),
-        vrrp: VrrpRunning::default(),
+        lvs: Lvs::new(health_tx, alerts.clone()),
+        vrrp: VrrpRunning {
+            running: None,
+            alerts,
+        },
+        mail,
         running: running_tx,
         listen: listen_tx,
         refused: Vec::new(),
@@ -277,17 +283,18 @@ type LvsStart = (
     tokio::sync::mpsc::Receiver<lvs::Apply>,
     watch::Sender<Arc<Vec<lvs::ServerHealth>>>,
     lvs::IpvsWorker,
+    alerts::Alerts,
 );
 
 impl Lvs {
-    fn new(health: watch::Sender<Arc<Vec<lvs::ServerHealth>>>) -> Lvs {
+    fn new(health: watch::Sender<Arc<Vec<lvs::ServerHealth>>>, alerts: alerts::Alerts) -> Lvs {
         // Kept open for the life of the balancer: a reload sends the next plan on it.
         let (plans, rx) = tokio::sync::mpsc::channel(4);
         let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
         Lvs {
             plans,
             worker_problem: worker.problem(),
-            start: Some((rx, health, worker)),
+            start: Some((rx, health, worker, alerts)),
             timeouts: None,
         }
     }
@@ -299,8 +306,8 @@ impl Lvs {
     /// Puts the virtual servers of `k` in service (starting the task on first use) and
     /// waits, a bounded time, for what did not work.
     async fn apply(&mut self, k: &config::keepalived::Keepalived) -> Vec<String> {
-        if let Some((rx, health, worker)) = self.start.take() {
-            tokio::spawn(lvs::run_reporting(rx, worker, health));
+        if let Some((rx, health, worker, alerts)) = self.start.take() {
+            tokio::spawn(lvs::run_reporting(rx, worker, health, alerts));
         }
         let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
         let (done, answer) = tokio::sync::oneshot::channel();
@@ -365,6 +372,8 @@ struct Balancer {
     interfaces: InterfaceReconciler,
     lvs: Lvs,
     vrrp: VrrpRunning,
+    /// What keepalived.conf says about mail alerts, for the alerts' queue and sender.
+    mail: alerts::Control,
     /// What the page sees of the running configuration.
     running: watch::Sender<page::Running>,
     /// Where the page listens.
@@ -456,6 +465,7 @@ impl Balancer {
                 }
                 self.refused.clear();
                 let k = Arc::new(*k);
+                self.mail.configure(&k);
                 let lvs = self.lvs.apply(&k).await;
                 self.vrrp
                     .apply(&k, &self.kernel, self.board.as_ref(), self.config.as_ref())
@@ -542,16 +552,20 @@ impl Balancer {
 }
 
 /// The VRRP tasks and the part of keepalived.conf they were started from.
-#[derive(Default)]
 struct VrrpRunning {
     running: Option<(vrrp::Vrrp, VrrpConfig)>,
+    /// Where their state changes are mailed from.
+    alerts: alerts::Alerts,
 }
 
-/// What the VRRP tasks depend on: a reload that leaves it alone leaves them alone.
+/// What the VRRP tasks depend on (mail keywords aside): a reload that leaves it alone
+/// leaves them alone.
 type VrrpConfig = (
-    config::keepalived::GlobalDefs,
-    Vec<config::keepalived::VrrpInstance>,
-    Vec<config::keepalived::SyncGroup>,
+    (
+        config::keepalived::GlobalDefs,
+        Vec<config::keepalived::VrrpInstance>,
+        Vec<config::keepalived::SyncGroup>,
+    ),
     Vec<config::keepalived::VrrpScript>,
 );
 
@@ -566,12 +580,7 @@ impl VrrpRunning {
         board: Option<&board::Board>,
         config: Option<&Config>,
     ) {
-        let wanted = (
-            k.global.clone(),
-            k.vrrp_instances.clone(),
-            k.sync_groups.clone(),
-            k.vrrp_scripts.clone(),
-        );
+        let wanted = (alerts::vrrp::without_mail(k), k.vrrp_scripts.clone());
         let same = self.running.as_ref().is_some_and(|(_, had)| *had == wanted);
         if !same {
             if let Some((old, _)) = self.running.take() {
@@ -581,7 +590,9 @@ impl VrrpRunning {
             if k.vrrp_instances.is_empty() {
                 return;
             }
-            self.running = Some((vrrp::Vrrp::new(vrrp::status::DEFAULT_PATH.into()), wanted));
+            let running = vrrp::Vrrp::new(vrrp::status::DEFAULT_PATH.into());
+            tokio::spawn(self.alerts.clone().follow_vrrp(running.states()));
+            self.running = Some((running, wanted));
         }
         let Some((running, _)) = self.running.as_mut() else {
             return;

@@ -106,6 +106,7 @@ fn virtual_service(vs: &keepalived::VirtualServer, key: ServiceKey) -> VirtualSe
         sorry_inhibit: vs.sorry_server_inhibit,
         quorum: vs.quorum,
         hysteresis: vs.hysteresis,
+        smtp_alert: vs.smtp_alert,
     }
 }
 
@@ -136,6 +137,7 @@ fn real_server(vs: &keepalived::VirtualServer, rs: &keepalived::RealServer) -> R
         upper_threshold: rs.uthreshold.unwrap_or(0),
         lower_threshold: rs.lthreshold.unwrap_or(0),
         checks: rs.checks.iter().map(|c| check(vs, rs, c)).collect(),
+        smtp_alert: rs.smtp_alert,
     }
 }
 

@@ -7,7 +7,7 @@ mod timeouts;
 mod worker;
 
 pub use from_config::{plan, script_check};
-pub use plan::{CheckId, HealthBook, Plan, ServerHealth};
+pub use plan::{CheckId, HealthBook, Plan, QuorumChange, ServerHealth};
 pub use timeouts::set as set_timeouts;
 pub use worker::{pass, IpvsWorker};
 
@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use checks::{Handle, Health, Limits, Report, Scheduler};
+
+use super::alerts::{Alerts, CheckerChange};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// A plan to put in service; `done`, when given, hears what did not work once the
@@ -36,8 +38,8 @@ const REPORT_QUEUE: usize = 4096;
 /// Runs the checks of `plan` and keeps the kernel's table in step with their results,
 /// until `plans` closes. A new plan on `plans` replaces the old one (a reload): checks
 /// of servers that stay keep their state, the table changes only where it must.
-pub async fn run(plans: mpsc::Receiver<Apply>, worker: IpvsWorker) {
-    run_reporting(plans, worker, watch::channel(Arc::default()).0).await
+pub async fn run(plans: mpsc::Receiver<Apply>, worker: IpvsWorker, alerts: Alerts) {
+    run_reporting(plans, worker, watch::channel(Arc::default()).0, alerts).await
 }
 
 /// [`run`], publishing every real server's check result on `health` whenever one
@@ -46,6 +48,7 @@ pub async fn run_reporting(
     mut plans: mpsc::Receiver<Apply>,
     worker: IpvsWorker,
     health_tx: watch::Sender<Arc<Vec<ServerHealth>>>,
+    alerts: Alerts,
 ) {
     let (scheduler, handle) = Scheduler::<CheckId>::new(Limits::default());
     let (reports_tx, mut reports) = mpsc::channel::<Report<CheckId>>(REPORT_QUEUE);
@@ -74,16 +77,44 @@ pub async fn run_reporting(
                         SocketAddr::new(report.id.addr, report.id.port), report.id.service,
                         if up { "up" } else { "down" }, report.reason);
                 }
-                health.set(report.id, up, report.reason);
+                take(&mut health, &plan, &alerts, report);
                 // Drain what else has arrived, so a burst makes one table, not many.
                 while let Ok(more) = reports.try_recv() {
-                    health.set(more.id, more.health == Health::Up, more.reason);
+                    take(&mut health, &plan, &alerts, more);
                 }
                 worker.submit(plan.desired(&mut health));
             }
         }
+        for change in health.take_quorum_changes() {
+            alerts.quorum(&change);
+        }
         health_tx.send_replace(Arc::new(health.snapshot(&plan)));
     }
+}
+
+/// A checker's result into the book; its change mailed when keepalived would (the
+/// alert only goes into a queue: this never waits for mail).
+fn take(health: &mut HealthBook, plan: &Plan, alerts: &Alerts, report: Report<CheckId>) {
+    let id = report.id;
+    let up = report.health == Health::Up;
+    let Some(rs) = plan.real_server(id) else {
+        health.set(id, up, report.reason);
+        return;
+    };
+    let checker_was_up = health.checker_up(id);
+    let alive_before = health.alive(id.service, rs);
+    health.set(id, up, report.reason.clone());
+    let change = CheckerChange {
+        service: id.service,
+        addr: id.addr,
+        port: id.port,
+        checker_was_up,
+        checker_up: up,
+        alive_before,
+        alive: health.alive(id.service, rs),
+        found: report.reason,
+    };
+    alerts.checker(rs.smtp_alert, &change);
 }
 
 /// Puts the checks of `new` in place of those of `old`; what could not be (the checker

@@ -23,6 +23,9 @@ pub struct RealServer {
     /// Every checker must be up for the server to be alive (keepalived); none means
     /// always alive.
     pub checks: Vec<CheckSpec>,
+    /// Its own `smtp_alert`; absent, the global default decides whether its checkers'
+    /// changes are mailed.
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +42,9 @@ pub struct VirtualService {
     /// of live servers that keeps the service up.
     pub quorum: u32,
     pub hysteresis: u32,
+    /// Its own `smtp_alert`: whether its quorum changes are mailed; absent, the global
+    /// default decides.
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,6 +72,26 @@ pub struct HealthBook {
     last: HashMap<CheckId, LastCheck>,
     /// Reports so far: orders them when the clock cannot (two in one tick).
     reports: u64,
+    /// Quorum changes not taken yet (for the mail alerts), at most [`QUORUM_CHANGES`].
+    quorum_changes: Vec<QuorumChange>,
+}
+
+/// Quorum changes kept until taken: one per service and table, and the task takes them
+/// after each table.
+const QUORUM_CHANGES: usize = 1024;
+
+/// A service that gained or lost quorum, or was judged for the first time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumChange {
+    pub service: ServiceKey,
+    pub up: bool,
+    /// The service's first judgement (keepalived's "Starting with quorum ...").
+    pub first: bool,
+    pub quorum: u32,
+    pub hysteresis: u32,
+    /// The summed weight of its live real servers.
+    pub live_weight: u64,
+    pub smtp_alert: Option<bool>,
 }
 
 /// A checker's last report, for the status page: why a server is down (or up again).
@@ -139,12 +165,22 @@ impl HealthBook {
         failing.or_else(|| reports.max_by_key(|l| l.seq)).cloned()
     }
 
+    /// The quorum changes since the last call.
+    pub fn take_quorum_changes(&mut self) -> Vec<QuorumChange> {
+        std::mem::take(&mut self.quorum_changes)
+    }
+
     /// Starts a checker as down (keepalived's `alpha`).
     pub fn start_down(&mut self, id: CheckId) {
         self.down.entry(id).or_insert(true);
     }
 
-    fn alive(&self, service: ServiceKey, rs: &RealServer) -> bool {
+    /// Whether a checker is up now (never reported: up, keepalived's initial state).
+    pub fn checker_up(&self, id: CheckId) -> bool {
+        !self.down.get(&id).copied().unwrap_or(false)
+    }
+
+    pub fn alive(&self, service: ServiceKey, rs: &RealServer) -> bool {
         (0..rs.checks.len()).all(|index| {
             let id = CheckId {
                 service,
@@ -168,6 +204,15 @@ impl HealthBook {
 }
 
 impl Plan {
+    /// The real server a checker checks.
+    pub fn real_server(&self, id: CheckId) -> Option<&RealServer> {
+        self.services
+            .iter()
+            .filter(|vs| vs.service.key == id.service)
+            .flat_map(|vs| vs.real_servers.iter())
+            .find(|rs| rs.addr == id.addr && rs.port == id.port)
+    }
+
     /// Every checker of every real server, with its id.
     pub fn check_ids(&self) -> Vec<(CheckId, &CheckSpec)> {
         let mut ids = Vec::new();
@@ -211,13 +256,25 @@ impl Plan {
                     table.insert_destination(&key, dest);
                 }
             }
+            let was_lost = health.quorum_lost.get(&key).copied();
             let lost = quorum_lost(
-                health.quorum_lost.get(&key).copied(),
+                was_lost,
                 live_weight,
                 u64::from(vs.quorum),
                 u64::from(vs.hysteresis),
             );
             health.quorum_lost.insert(key, lost);
+            if was_lost != Some(lost) && health.quorum_changes.len() < QUORUM_CHANGES {
+                health.quorum_changes.push(QuorumChange {
+                    service: key,
+                    up: !lost,
+                    first: was_lost.is_none(),
+                    quorum: vs.quorum,
+                    hysteresis: vs.hysteresis,
+                    live_weight,
+                    smtp_alert: vs.smtp_alert,
+                });
+            }
             if let Some((addr, port)) = vs.sorry_server {
                 let shared = vs
                     .real_servers

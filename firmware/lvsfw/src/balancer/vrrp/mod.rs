@@ -173,6 +173,11 @@ impl Vrrp {
         self.running.is_empty()
     }
 
+    /// Each instance's state word, until the instances stop (for the mail alerts).
+    pub fn states(&self) -> watch::Receiver<Vec<(String, String)>> {
+        self.board.states()
+    }
+
     /// Something configured does not run: [`Vrrp::reconcile`] should try again.
     pub fn incomplete(&self) -> bool {
         !self.unstartable.is_empty() || self.sync_problem.is_some()

@@ -22,6 +22,7 @@ fn rs(last: u8, weight: u32, inhibit: bool, checks: usize) -> RealServer {
         checks: (0..checks)
             .map(|_| CheckSpec::tcp(std::net::SocketAddr::new(addr, 80)))
             .collect(),
+        smtp_alert: None,
     }
 }
 
@@ -35,6 +36,7 @@ fn seed_31(inhibit: bool) -> Plan {
             sorry_inhibit: false,
             quorum: 1,
             hysteresis: 0,
+            smtp_alert: None,
         }],
     }
 }
@@ -154,12 +156,22 @@ fn quorum_follows_keepalived_hysteresis() {
             sorry_inhibit: false,
             quorum: 3,
             hysteresis: 1,
+            smtp_alert: None,
         }],
     };
     let sorry = |table: &Table| weights(table).contains(&(99, 1));
     let mut health = HealthBook::default();
     // 4 live >= 3 + 1: up at start.
     assert!(!sorry(&plan.desired(&mut health)));
+    let first = health.take_quorum_changes();
+    assert_eq!(first.len(), 1);
+    assert!(first[0].up && first[0].first && first[0].live_weight == 4);
+    assert_eq!(plan.desired(&mut health), plan.desired(&mut health));
+    assert_eq!(
+        health.take_quorum_changes(),
+        vec![],
+        "no change, nothing to mail"
+    );
     health.set(check(11, 0), false, String::new());
     health.set(check(12, 0), false, String::new());
     assert!(
@@ -168,6 +180,9 @@ fn quorum_follows_keepalived_hysteresis() {
     );
     health.set(check(13, 0), false, String::new());
     assert!(sorry(&plan.desired(&mut health)), "1 live is below 3 - 1");
+    let lost = health.take_quorum_changes();
+    assert_eq!(lost.len(), 1);
+    assert!(!lost[0].up && !lost[0].first && lost[0].live_weight == 1);
     health.set(check(11, 0), true, String::new());
     health.set(check(12, 0), true, String::new());
     assert!(
