@@ -214,7 +214,10 @@ fn debians_ipvsadm_agrees_with_lvsfw_ipvs_list() -> Result<(), Error> {
     let mut lb1 = s.boot_lb1(&many_services(), files, "lvsfw.debug")?;
     lb1.wait_for("IPVS: 20 changes applied", Duration::from_secs(30))?;
     // The balancer's last start lines, before any listing is read from the console.
-    lb1.wait_for("ready: the configuration is applied", Duration::from_secs(30))?;
+    lb1.wait_for(
+        "ready: the configuration is applied",
+        Duration::from_secs(30),
+    )?;
 
     for (ours, theirs) in [
         ("ipvs list", format!("debug run {ipvsadm} -Ln")),
