@@ -10,6 +10,8 @@ use netif::{nic, Actual, Desired, DesiredLink, DesiredVirtual, LinkKind, Op, Own
 use crate::board::Board;
 use crate::roles::{self, RoleLink};
 
+mod statics;
+
 /// What lvsfw added to the kernel, kept on tmpfs across restarts of the balancer.
 const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
 /// The loopback interface's index: the kernel creates it first in every namespace.
@@ -147,6 +149,8 @@ fn desired(board: &Board, config: &Config, class_net: &Path, actual: &Actual) ->
             addresses: configured.map(|w| w.addresses.clone()).unwrap_or_default(),
         });
     }
+    let problems = statics::addresses(config, &mut wanted.desired);
+    wanted.problems.extend(problems);
     wanted
 }
 
@@ -159,6 +163,8 @@ pub struct InterfaceReconciler {
     /// What the last pass could not do: a role without its NIC, a change the kernel
     /// refused.
     problems: Vec<String>,
+    /// The static routes' and rules' problems as last logged (said once).
+    last_route_problems: Vec<String>,
 }
 
 impl InterfaceReconciler {
@@ -224,7 +230,7 @@ impl InterfaceReconciler {
             .map(|p| format!("interfaces: {p}"))
             .collect();
         let desired = wanted.desired;
-        let owned = Owned::load(Path::new(OWNED_PATH));
+        let mut owned = Owned::load(Path::new(OWNED_PATH));
         let ops = netif::plan(&desired, &actual, &owned);
         let mut failures = 0;
         for op in &ops {
@@ -236,8 +242,28 @@ impl InterfaceReconciler {
                 failures += 1;
             }
         }
-        if let Err(e) = Owned::from_desired(&desired).save(Path::new(OWNED_PATH)) {
+        // Once the links are up and addressed: a route needs its gateway's subnet.
+        let statics = statics::routes_and_rules(kernel, board, config, &mut owned).await;
+        if statics.problems != self.last_route_problems {
+            for problem in &statics.problems {
+                log::error!("{problem}");
+            }
+            self.last_route_problems = statics.problems.clone();
+        }
+        self.problems.extend(statics.problems);
+        let record = Owned {
+            ip_routes: owned.ip_routes,
+            ip_rules: owned.ip_rules,
+            ..Owned::from_desired(&desired)
+        };
+        if let Err(e) = record.save(Path::new(OWNED_PATH)) {
             log::error!("{OWNED_PATH}: {e}");
+        }
+        if !first && statics.changes > 0 {
+            log::info!(
+                "static routes and rules reconciled: {} changes",
+                statics.changes
+            );
         }
         if first {
             let state = if failures == 0 { "up" } else { "partly up" };

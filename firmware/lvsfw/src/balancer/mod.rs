@@ -20,6 +20,7 @@ mod interfaces;
 pub mod lvs;
 pub mod page;
 pub mod report;
+mod routes;
 mod sync_daemon;
 pub mod vrrp;
 
