@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use config::keepalived::Keepalived;
 use config::{Config, Role};
 use netif::kernel::Kernel;
 use netif::{nic, Actual, Desired, DesiredLink, DesiredVirtual, LinkKind, Op, Owned};
@@ -31,7 +32,13 @@ struct Wanted {
 /// Maps each role to its link (a NIC of the board, a VLAN, a bond) and says what that
 /// link should look like. A VLAN or bond that is not there yet has no link to describe;
 /// the caller makes it and asks again.
-fn desired(board: &Board, config: &Config, class_net: &Path, actual: &Actual) -> Wanted {
+fn desired(
+    board: &Board,
+    config: &Config,
+    k: &Keepalived,
+    class_net: &Path,
+    actual: &Actual,
+) -> Wanted {
     let mut wanted = Wanted {
         desired: Desired {
             routes: config.routes.clone(),
@@ -149,7 +156,7 @@ fn desired(board: &Board, config: &Config, class_net: &Path, actual: &Actual) ->
             addresses: configured.map(|w| w.addresses.clone()).unwrap_or_default(),
         });
     }
-    let problems = statics::addresses(config, &mut wanted.desired);
+    let problems = statics::addresses(k, &mut wanted.desired);
     wanted.problems.extend(problems);
     wanted
 }
@@ -173,7 +180,17 @@ impl InterfaceReconciler {
         &self.problems
     }
 
-    pub async fn pass(&mut self, kernel: &Kernel, board: &Board, config: &Config) {
+    /// `k`: the running keepalived.conf, whose static addresses, routes and rules the
+    /// interfaces carry.
+    pub async fn pass(
+        &mut self,
+        kernel: &Kernel,
+        board: &Board,
+        config: &Config,
+        k: Option<&Keepalived>,
+    ) {
+        let empty = Keepalived::default();
+        let k = k.unwrap_or(&empty);
         let first = self.passes == 0;
         self.passes += 1;
         let class_net = Path::new("/sys/class/net");
@@ -197,7 +214,7 @@ impl InterfaceReconciler {
             Ok(_) => None,
             Err(e) => Some(format!("sysctl {e}")),
         };
-        let mut wanted = desired(board, config, class_net, &actual);
+        let mut wanted = desired(board, config, k, class_net, &actual);
         // VLANs and bonds first: the rest describes them by their index.
         let (made, mut problems) = netif::plan_virtual(&wanted.virtuals, &actual, &ROLE_NAMES);
         let mut failures = Vec::new();
@@ -211,7 +228,7 @@ impl InterfaceReconciler {
             match kernel.read().await {
                 Ok(now) => {
                     actual = now;
-                    wanted = desired(board, config, class_net, &actual);
+                    wanted = desired(board, config, k, class_net, &actual);
                 }
                 Err(e) => failures.push(format!("reading the kernel's: {e}")),
             }
@@ -243,7 +260,7 @@ impl InterfaceReconciler {
             }
         }
         // Once the links are up and addressed: a route needs its gateway's subnet.
-        let statics = statics::routes_and_rules(kernel, board, config, &mut owned).await;
+        let statics = statics::routes_and_rules(kernel, board, config, k, &mut owned).await;
         if statics.problems != self.last_route_problems {
             for problem in &statics.problems {
                 log::error!("{problem}");

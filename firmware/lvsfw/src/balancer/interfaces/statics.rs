@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use config::keepalived::Keepalived;
 use config::{Config, Role};
 use netif::kernel::Kernel;
 use netif::routes::{plan, RouteSpec, RuleSpec};
@@ -15,9 +16,9 @@ use crate::board::Board;
 
 /// Adds each `static_ipaddress` line to the link of its `dev` role, as the operator's
 /// own addresses are; the problems of lines that name no usable role.
-pub(super) fn addresses(config: &Config, desired: &mut Desired) -> Vec<String> {
+pub(super) fn addresses(k: &Keepalived, desired: &mut Desired) -> Vec<String> {
     let mut problems = Vec::new();
-    for a in &config.keepalived.static_ipaddress {
+    for a in &k.static_ipaddress {
         let line = format!("static_ipaddress \"{}\"", a.address);
         let Some(dev) = &a.dev else {
             problems.push(format!(
@@ -57,10 +58,10 @@ pub(super) async fn routes_and_rules(
     kernel: &Kernel,
     board: &Board,
     config: &Config,
+    k: &Keepalived,
     owned: &mut Owned,
 ) -> Outcome {
     let mut out = Outcome::default();
-    let k = &config.keepalived;
     if k.static_routes.is_empty()
         && k.static_rules.is_empty()
         && owned.ip_routes.is_empty()
@@ -76,7 +77,7 @@ pub(super) async fn routes_and_rules(
             return out;
         }
     };
-    let (desired_routes, desired_rules) = wanted(board, config, &links, &mut out.problems);
+    let (desired_routes, desired_rules) = wanted(board, config, k, &links, &mut out.problems);
     let installed = match kernel.read_installed().await {
         Ok(installed) => installed,
         Err(e) => {
@@ -160,10 +161,10 @@ pub(super) async fn routes_and_rules(
 fn wanted(
     board: &Board,
     config: &Config,
+    k: &Keepalived,
     links: &[LinkInfo],
     problems: &mut Vec<String>,
 ) -> (Vec<RouteSpec>, Vec<RuleSpec>) {
-    let k = &config.keepalived;
     let names = RoleNames {
         board: Some(board),
         config: Some(config),
