@@ -1,81 +1,84 @@
 //! A member's `virtual_routes` and `virtual_rules`: in the kernel while it is MASTER,
 //! as its VIPs are (keepalived's vrrp_handle_iproutes / vrrp_handle_iprules).
+//!
+//! They are added and removed one by one, without reading the kernel's tables first:
+//! this runs before a new master's first advert, and a box with a large routing table
+//! would take long to list it. Only a refusal is looked into.
 
-use netif::routes::{plan, Plan};
+use netif::routes::{route_words, rule_words, Matches};
 
 use super::GroupTask;
 
+/// What the kernel answers for a route or rule it already has, and one it has not.
+const EEXIST: i32 = 17;
+const ENOENT: i32 = 2;
+const ESRCH: i32 = 3;
+
 impl GroupTask {
-    /// Adds what of the member's routes and rules the kernel lacks.
+    /// Adds the member's routes and rules; one already there as wanted is fine.
     pub(super) async fn add_routes(&self, i: usize) {
         let m = &self.members[i].spec;
-        if m.routes.is_empty() && m.rules.is_empty() {
-            return;
-        }
-        let Some((routes, rules)) = self.plans(i, true).await else {
-            return;
-        };
-        for r in &routes.add {
-            if let Err(e) = self.kernel.add_route(r).await {
-                log::error!("{}: virtual_routes: {e}", m.name);
+        let mut clashes = Vec::new();
+        for r in &m.routes {
+            match self.kernel.add_route(r).await {
+                Ok(()) => {}
+                Err(e) if e.errno() == Some(EEXIST) => clashes.push(r),
+                Err(e) => log::error!("{}: virtual_routes: {e}", m.name),
             }
         }
-        for r in &rules.add {
-            if let Err(e) = self.kernel.add_rule(r).await {
-                log::error!("{}: virtual_rules: {e}", m.name);
+        let mut rule_clashes = Vec::new();
+        for r in &m.rules {
+            match self.kernel.add_rule(r).await {
+                Ok(()) => {}
+                Err(e) if e.errno() == Some(EEXIST) => rule_clashes.push(r),
+                Err(e) => log::error!("{}: virtual_rules: {e}", m.name),
+            }
+        }
+        if clashes.is_empty() && rule_clashes.is_empty() {
+            return;
+        }
+        // Ours from before (a restart as master), or another one in its place, which
+        // stays: only what lvsfw installed is ever replaced or removed.
+        let Ok(installed) = self.kernel.read_installed().await else {
+            return;
+        };
+        for r in clashes {
+            if !installed.routes.iter().any(|a| r.matches(a)) {
+                log::error!(
+                    "{}: virtual_routes: the kernel has another route where {} goes; it stays",
+                    m.name,
+                    route_words(r)
+                );
+            }
+        }
+        for r in rule_clashes {
+            if !installed.rules.iter().any(|a| r.matches(a)) {
+                log::error!(
+                    "{}: virtual_rules: the kernel has another rule like {}; it stays",
+                    m.name,
+                    rule_words(r)
+                );
             }
         }
     }
 
-    /// Removes the member's routes and rules the kernel has; nothing else.
+    /// Removes the member's routes and rules, as they were installed (the kernel
+    /// removes only one that matches); one that is not there is fine.
     pub(super) async fn remove_routes(&self, i: usize) {
         let m = &self.members[i].spec;
-        if m.routes.is_empty() && m.rules.is_empty() {
-            return;
-        }
-        let Some((routes, rules)) = self.plans(i, false).await else {
-            return;
-        };
-        for r in &rules.remove {
-            if let Err(e) = self.kernel.del_rule(r).await {
-                log::error!("{}: virtual_rules: {e}", m.name);
+        for r in &m.rules {
+            match self.kernel.del_rule(r).await {
+                Ok(()) => {}
+                Err(e) if matches!(e.errno(), Some(ENOENT | ESRCH)) => {}
+                Err(e) => log::error!("{}: virtual_rules: {e}", m.name),
             }
         }
-        for r in &routes.remove {
-            if let Err(e) = self.kernel.del_route(r).await {
-                log::error!("{}: virtual_routes: {e}", m.name);
+        for r in &m.routes {
+            match self.kernel.del_route(r).await {
+                Ok(()) => {}
+                Err(e) if matches!(e.errno(), Some(ENOENT | ESRCH)) => {}
+                Err(e) => log::error!("{}: virtual_routes: {e}", m.name),
             }
         }
-    }
-
-    /// What adding (`master`) or removing the member's routes and rules takes now.
-    async fn plans(
-        &self,
-        i: usize,
-        master: bool,
-    ) -> Option<(
-        Plan<netif::routes::RouteSpec>,
-        Plan<netif::routes::RuleSpec>,
-    )> {
-        let m = &self.members[i].spec;
-        let installed = match self.kernel.read_installed().await {
-            Ok(installed) => installed,
-            Err(e) => {
-                log::error!("{}: {e}", m.name);
-                return None;
-            }
-        };
-        let (routes, rules) = if master {
-            (
-                plan(&m.routes, &installed.routes, &[]),
-                plan(&m.rules, &installed.rules, &[]),
-            )
-        } else {
-            (
-                plan(&[], &installed.routes, &m.routes),
-                plan(&[], &installed.rules, &m.rules),
-            )
-        };
-        Some((routes, rules))
     }
 }
