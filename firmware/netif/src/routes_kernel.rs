@@ -29,6 +29,15 @@ fn failed(what: String) -> impl FnOnce(rtnetlink::Error) -> Error {
 
 impl Kernel {
     pub async fn read_installed(&self) -> Result<Installed, Error> {
+        self.read_installed_to(|_| true).await
+    }
+
+    /// [`Kernel::read_installed`], keeping only the routes `keep` wants (a box with a
+    /// full routing table need not hold a copy of it to find a few of its own).
+    pub async fn read_installed_to(
+        &self,
+        keep: impl Fn(&RouteSpec) -> bool,
+    ) -> Result<Installed, Error> {
         let mut out = Installed::default();
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {
             let mut query = RouteMessageBuilder::<IpAddr>::new().build();
@@ -41,7 +50,8 @@ impl Kernel {
                 .try_collect()
                 .await
                 .map_err(failed("listing routes".into()))?;
-            out.routes.extend(routes.iter().filter_map(route_of));
+            out.routes
+                .extend(routes.iter().filter_map(route_of).filter(|r| keep(r)));
         }
         for version in [IpVersion::V4, IpVersion::V6] {
             let rules: Vec<RuleMessage> = self

@@ -78,7 +78,16 @@ pub(super) async fn routes_and_rules(
         }
     };
     let (desired_routes, desired_rules) = wanted(board, config, k, &links, &mut out.problems);
-    let installed = match kernel.read_installed().await {
+    // Only routes to where ours go can be ours or stand for ours.
+    let destinations: std::collections::HashSet<config::IpPrefix> = desired_routes
+        .iter()
+        .chain(owned.ip_routes.iter())
+        .map(|r| r.to)
+        .collect();
+    let installed = match kernel
+        .read_installed_to(|r| destinations.contains(&r.to))
+        .await
+    {
         Ok(installed) => installed,
         Err(e) => {
             out.problems.push(format!("static routes: {e}"));

@@ -39,7 +39,9 @@ impl GroupTask {
         }
         // Ours from before (a restart as master), or another one in its place, which
         // stays: only what lvsfw installed is ever replaced or removed.
-        let Ok(installed) = self.kernel.read_installed().await else {
+        let to: Vec<config::IpPrefix> = clashes.iter().map(|r| r.to).collect();
+        let listed = self.kernel.read_installed_to(|r| to.contains(&r.to)).await;
+        let Ok(installed) = listed else {
             return;
         };
         for r in clashes {
