@@ -49,6 +49,7 @@ pub(super) fn addresses(k: &Keepalived, desired: &mut Desired) -> Vec<String> {
 pub(super) struct Outcome {
     /// Lines that could not be resolved, and changes the kernel refused.
     pub problems: Vec<String>,
+    /// Changes the kernel took (a refused one is a problem, said once).
     pub changes: usize,
 }
 
@@ -100,19 +101,19 @@ pub(super) async fn routes_and_rules(
     let rule_plan = plan(&desired_rules, &installed.rules, &had_rules);
     // Rules first out and last in: no packet is steered to a table being changed.
     for r in &rule_plan.remove {
-        out.changes += 1;
         match kernel.del_rule(r).await {
             Ok(()) => {
                 owned.ip_rules.remove(r);
+                out.changes += 1;
             }
             Err(e) => out.problems.push(format!("static_rules: {e}")),
         }
     }
     for r in &route_plan.remove {
-        out.changes += 1;
         match kernel.del_route(r).await {
             Ok(()) => {
                 owned.ip_routes.remove(r);
+                out.changes += 1;
             }
             Err(e) => out.problems.push(format!("static_routes: {e}")),
         }
@@ -133,19 +134,19 @@ pub(super) async fn routes_and_rules(
                 .any(|a| netif::routes::Matches::matches(r, a))
     });
     for r in &route_plan.add {
-        out.changes += 1;
         match kernel.add_route(r).await {
             Ok(()) => {
                 owned.ip_routes.insert(r.clone());
+                out.changes += 1;
             }
             Err(e) => out.problems.push(format!("static_routes: {e}")),
         }
     }
     for r in &rule_plan.add {
-        out.changes += 1;
         match kernel.add_rule(r).await {
             Ok(()) => {
                 owned.ip_rules.insert(r.clone());
+                out.changes += 1;
             }
             Err(e) => out.problems.push(format!("static_rules: {e}")),
         }
