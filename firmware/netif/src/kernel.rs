@@ -35,6 +35,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl Error {
+    /// The errno the kernel answered with (EEXIST, ESRCH, ...), if it answered.
+    pub fn errno(&self) -> Option<i32> {
+        match &self.source {
+            rtnetlink::Error::NetlinkError(message) => Some(-message.raw_code()),
+            _ => None,
+        }
+    }
+}
+
 fn context(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
     let what = what.into();
     move |source| Error { what, source }

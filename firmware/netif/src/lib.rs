@@ -11,6 +11,8 @@ pub mod link_probe;
 pub mod nic;
 pub mod owned;
 pub mod plan;
+pub mod routes;
+pub mod routes_kernel;
 pub mod sysctl;
 pub mod virtual_link;
 pub mod vmac;

@@ -11,6 +11,8 @@ use std::path::Path;
 
 use config::{IpPrefix, Route};
 
+use crate::routes::{parse_route_words, parse_rule_words, route_words, rule_words};
+use crate::routes::{RouteSpec, RuleSpec};
 use crate::Desired;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -18,6 +20,9 @@ pub struct Owned {
     /// (link name, address) pairs.
     pub addresses: BTreeSet<(String, IpPrefix)>,
     pub routes: BTreeSet<Route>,
+    /// keepalived's static_routes and static_rules as installed.
+    pub ip_routes: BTreeSet<RouteSpec>,
+    pub ip_rules: BTreeSet<RuleSpec>,
 }
 
 impl Owned {
@@ -29,10 +34,13 @@ impl Owned {
                 .flat_map(|l| l.addresses.iter().map(|p| (l.name.clone(), *p)))
                 .collect(),
             routes: desired.routes.iter().copied().collect(),
+            ip_routes: BTreeSet::new(),
+            ip_rules: BTreeSet::new(),
         }
     }
 
-    /// One line an entry: `address LINK PREFIX` or `route PREFIX via ADDRESS`.
+    /// One line an entry: `address LINK PREFIX`, `route PREFIX via ADDRESS`,
+    /// `iproute WORDS` or `iprule WORDS` ([`route_words`], [`rule_words`]).
     pub fn to_text(&self) -> String {
         let mut text = String::new();
         for (link, prefix) in &self.addresses {
@@ -40,6 +48,12 @@ impl Owned {
         }
         for route in &self.routes {
             text.push_str(&format!("route {} via {}\n", route.to, route.via));
+        }
+        for route in &self.ip_routes {
+            text.push_str(&format!("iproute {}\n", route_words(route)));
+        }
+        for rule in &self.ip_rules {
+            text.push_str(&format!("iprule {}\n", rule_words(rule)));
         }
         text
     }
@@ -49,6 +63,14 @@ impl Owned {
     pub fn from_text(text: &str) -> Owned {
         let mut owned = Owned::default();
         for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("iproute ") {
+                owned.ip_routes.extend(parse_route_words(rest));
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("iprule ") {
+                owned.ip_rules.extend(parse_rule_words(rest));
+                continue;
+            }
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
                 ["address", link, prefix] => {
@@ -107,7 +129,14 @@ mod tests {
                 via: "192.168.0.1".parse().unwrap(),
             }],
         };
-        let owned = Owned::from_desired(&desired);
+        let mut owned = Owned::from_desired(&desired);
+        owned.ip_routes.extend(crate::routes::parse_route_words(
+            "10.8.0.0/16 table 254 type 1 proto 18 scope 0 via 192.168.33.1 oif 2",
+        ));
+        owned.ip_rules.extend(crate::routes::parse_rule_words(
+            "inet priority 100 table 8 proto 18 from 192.168.8.0/24",
+        ));
+        assert_eq!((owned.ip_routes.len(), owned.ip_rules.len()), (1, 1));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lvsfw/netif.owned");
         owned.save(&path).unwrap();

@@ -16,7 +16,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use export::to_keepalived_conf;
+pub use export::{route_line, rule_line, to_keepalived_conf};
 pub use model::*;
 pub use spans::Spans;
 pub use validate::{validate, Finding};

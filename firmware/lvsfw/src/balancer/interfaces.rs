@@ -3,12 +3,15 @@
 
 use std::path::Path;
 
+use config::keepalived::Keepalived;
 use config::{Config, Role};
 use netif::kernel::Kernel;
 use netif::{nic, Actual, Desired, DesiredLink, DesiredVirtual, LinkKind, Op, Owned};
 
 use crate::board::Board;
 use crate::roles::{self, RoleLink};
+
+mod statics;
 
 /// What lvsfw added to the kernel, kept on tmpfs across restarts of the balancer.
 const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
@@ -29,7 +32,13 @@ struct Wanted {
 /// Maps each role to its link (a NIC of the board, a VLAN, a bond) and says what that
 /// link should look like. A VLAN or bond that is not there yet has no link to describe;
 /// the caller makes it and asks again.
-fn desired(board: &Board, config: &Config, class_net: &Path, actual: &Actual) -> Wanted {
+fn desired(
+    board: &Board,
+    config: &Config,
+    k: &Keepalived,
+    class_net: &Path,
+    actual: &Actual,
+) -> Wanted {
     let mut wanted = Wanted {
         desired: Desired {
             routes: config.routes.clone(),
@@ -147,6 +156,8 @@ fn desired(board: &Board, config: &Config, class_net: &Path, actual: &Actual) ->
             addresses: configured.map(|w| w.addresses.clone()).unwrap_or_default(),
         });
     }
+    let problems = statics::addresses(k, &mut wanted.desired);
+    wanted.problems.extend(problems);
     wanted
 }
 
@@ -159,6 +170,8 @@ pub struct InterfaceReconciler {
     /// What the last pass could not do: a role without its NIC, a change the kernel
     /// refused.
     problems: Vec<String>,
+    /// The static routes' and rules' problems as last logged (said once).
+    last_route_problems: Vec<String>,
 }
 
 impl InterfaceReconciler {
@@ -167,7 +180,17 @@ impl InterfaceReconciler {
         &self.problems
     }
 
-    pub async fn pass(&mut self, kernel: &Kernel, board: &Board, config: &Config) {
+    /// `k`: the running keepalived.conf, whose static addresses, routes and rules the
+    /// interfaces carry.
+    pub async fn pass(
+        &mut self,
+        kernel: &Kernel,
+        board: &Board,
+        config: &Config,
+        k: Option<&Keepalived>,
+    ) {
+        let empty = Keepalived::default();
+        let k = k.unwrap_or(&empty);
         let first = self.passes == 0;
         self.passes += 1;
         let class_net = Path::new("/sys/class/net");
@@ -191,7 +214,7 @@ impl InterfaceReconciler {
             Ok(_) => None,
             Err(e) => Some(format!("sysctl {e}")),
         };
-        let mut wanted = desired(board, config, class_net, &actual);
+        let mut wanted = desired(board, config, k, class_net, &actual);
         // VLANs and bonds first: the rest describes them by their index.
         let (made, mut problems) = netif::plan_virtual(&wanted.virtuals, &actual, &ROLE_NAMES);
         let mut failures = Vec::new();
@@ -205,7 +228,7 @@ impl InterfaceReconciler {
             match kernel.read().await {
                 Ok(now) => {
                     actual = now;
-                    wanted = desired(board, config, class_net, &actual);
+                    wanted = desired(board, config, k, class_net, &actual);
                 }
                 Err(e) => failures.push(format!("reading the kernel's: {e}")),
             }
@@ -224,7 +247,7 @@ impl InterfaceReconciler {
             .map(|p| format!("interfaces: {p}"))
             .collect();
         let desired = wanted.desired;
-        let owned = Owned::load(Path::new(OWNED_PATH));
+        let mut owned = Owned::load(Path::new(OWNED_PATH));
         let ops = netif::plan(&desired, &actual, &owned);
         let mut failures = 0;
         for op in &ops {
@@ -236,8 +259,28 @@ impl InterfaceReconciler {
                 failures += 1;
             }
         }
-        if let Err(e) = Owned::from_desired(&desired).save(Path::new(OWNED_PATH)) {
+        // Once the links are up and addressed: a route needs its gateway's subnet.
+        let statics = statics::routes_and_rules(kernel, board, config, k, &mut owned).await;
+        if statics.problems != self.last_route_problems {
+            for problem in &statics.problems {
+                log::error!("{problem}");
+            }
+            self.last_route_problems = statics.problems.clone();
+        }
+        self.problems.extend(statics.problems);
+        let record = Owned {
+            ip_routes: owned.ip_routes,
+            ip_rules: owned.ip_rules,
+            ..Owned::from_desired(&desired)
+        };
+        if let Err(e) = record.save(Path::new(OWNED_PATH)) {
             log::error!("{OWNED_PATH}: {e}");
+        }
+        if !first && statics.changes > 0 {
+            log::info!(
+                "static routes and rules reconciled: {} changes",
+                statics.changes
+            );
         }
         if first {
             let state = if failures == 0 { "up" } else { "partly up" };

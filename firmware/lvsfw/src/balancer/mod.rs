@@ -21,6 +21,7 @@ mod interfaces;
 pub mod lvs;
 pub mod page;
 pub mod report;
+mod routes;
 mod sync_daemon;
 pub mod vrrp;
 
@@ -431,8 +432,14 @@ impl Balancer {
 
     /// One pass of the interfaces; the page's addresses follow the configuration.
     async fn pass(&mut self) {
+        let k = self.running.borrow().keepalived.clone();
+        self.pass_with(k.as_deref()).await;
+    }
+
+    /// [`Self::pass`] with keepalived.conf's static addresses, routes and rules from `k`.
+    async fn pass_with(&mut self, k: Option<&config::keepalived::Keepalived>) {
         if let (Some(board), Some(config)) = (&self.board, &self.config) {
-            self.interfaces.pass(&self.kernel, board, config).await;
+            self.interfaces.pass(&self.kernel, board, config, k).await;
         }
         let wanted = page::listen_addresses(self.board.as_ref(), self.config.as_ref());
         self.listen.send_if_modified(|had| {
@@ -466,6 +473,9 @@ impl Balancer {
                 self.refused.clear();
                 let k = Arc::new(*k);
                 self.mail.configure(&k);
+                // keepalived installs its static addresses and routes before any
+                // instance starts.
+                self.pass_with(Some(&k)).await;
                 let lvs = self.lvs.apply(&k).await;
                 self.vrrp
                     .apply(&k, &self.kernel, self.board.as_ref(), self.config.as_ref())

@@ -10,6 +10,8 @@
 mod lvs;
 mod vrrp;
 
+pub use vrrp::{route_line, rule_line};
+
 use std::fmt::Write;
 use std::time::Duration;
 

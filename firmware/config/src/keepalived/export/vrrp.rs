@@ -190,42 +190,48 @@ pub(super) fn routes(out: &mut Out, keyword: &str, routes: &[IpRoute]) {
     }
     out.open(keyword);
     for r in routes {
-        let mut line = String::new();
-        if let Some(kind) = &r.kind {
-            let _ = write!(line, "{} ", word(kind));
-        }
-        if let Some(src) = r.src {
-            let _ = write!(line, "src {src} ");
-        }
-        let _ = write!(line, "{}", r.to);
-        if let Some(via) = r.via {
-            let _ = write!(line, " via {via}");
-        }
-        for (option, value) in [
-            ("dev", &r.dev),
-            ("table", &r.table),
-            ("scope", &r.scope),
-            ("protocol", &r.protocol),
-        ] {
-            if let Some(v) = value {
-                let _ = write!(line, " {option} {}", word(v));
-            }
-        }
-        if let Some(m) = r.metric {
-            let _ = write!(line, " metric {m}");
-        }
-        if r.onlink {
-            line.push_str(" onlink");
-        }
-        if r.no_track {
-            line.push_str(" no_track");
-        }
-        for o in &r.options {
-            let _ = write!(line, " {}", word(o));
-        }
-        out.line(line);
+        out.line(route_line(r));
     }
     out.close();
+}
+
+/// One `static_routes` / `virtual_routes` line as keepalived.conf has it: also how logs
+/// and reports name a route.
+pub fn route_line(r: &IpRoute) -> String {
+    let mut line = String::new();
+    if let Some(kind) = &r.kind {
+        let _ = write!(line, "{} ", word(kind));
+    }
+    if let Some(src) = r.src {
+        let _ = write!(line, "src {src} ");
+    }
+    let _ = write!(line, "{}", r.to);
+    if let Some(via) = r.via {
+        let _ = write!(line, " via {via}");
+    }
+    for (option, value) in [
+        ("dev", &r.dev),
+        ("table", &r.table),
+        ("scope", &r.scope),
+        ("protocol", &r.protocol),
+    ] {
+        if let Some(v) = value {
+            let _ = write!(line, " {option} {}", word(v));
+        }
+    }
+    if let Some(m) = r.metric {
+        let _ = write!(line, " metric {m}");
+    }
+    if r.onlink {
+        line.push_str(" onlink");
+    }
+    if r.no_track {
+        line.push_str(" no_track");
+    }
+    for o in &r.options {
+        let _ = write!(line, " {}", word(o));
+    }
+    line
 }
 
 pub(super) fn rules(out: &mut Out, keyword: &str, rules: &[IpRule]) {
@@ -234,30 +240,35 @@ pub(super) fn rules(out: &mut Out, keyword: &str, rules: &[IpRule]) {
     }
     out.open(keyword);
     for r in rules {
-        let mut words: Vec<String> = Vec::new();
-        for (option, value) in [("from", r.from), ("to", r.to)] {
-            if let Some(p) = value {
-                words.push(format!("{option} {p}"));
-            }
-        }
-        for (option, value) in [
-            ("table", &r.table),
-            ("fwmark", &r.fwmark),
-            ("iif", &r.iif),
-            ("oif", &r.oif),
-        ] {
-            if let Some(v) = value {
-                words.push(format!("{option} {}", word(v)));
-            }
-        }
-        if let Some(p) = r.priority {
-            words.push(format!("priority {p}"));
-        }
-        if r.no_track {
-            words.push("no_track".into());
-        }
-        words.extend(r.options.iter().map(|o| word(o)));
-        out.line(words.join(" "));
+        out.line(rule_line(r));
     }
     out.close();
+}
+
+/// One `static_rules` / `virtual_rules` line as keepalived.conf has it.
+pub fn rule_line(r: &IpRule) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for (option, value) in [("from", r.from), ("to", r.to)] {
+        if let Some(p) = value {
+            words.push(format!("{option} {p}"));
+        }
+    }
+    for (option, value) in [
+        ("table", &r.table),
+        ("fwmark", &r.fwmark),
+        ("iif", &r.iif),
+        ("oif", &r.oif),
+    ] {
+        if let Some(v) = value {
+            words.push(format!("{option} {}", word(v)));
+        }
+    }
+    if let Some(p) = r.priority {
+        words.push(format!("priority {p}"));
+    }
+    if r.no_track {
+        words.push("no_track".into());
+    }
+    words.extend(r.options.iter().map(|o| word(o)));
+    words.join(" ")
 }

@@ -317,7 +317,7 @@ pub struct Keepalived {
     pub vrrp_scripts: Vec<VrrpScript>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
-    // Read and exported; the appliance does not act on these yet (KEYWORDS.md).
+    // Installed at start and kept, whatever the VRRP state.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub static_ipaddress: Vec<StaticAddress>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -88,6 +88,10 @@ pub struct MemberSpec {
     /// keepalived's unicast_ttl: TTL / hop limit of unicast adverts.
     pub unicast_ttl: u8,
     pub vips: Vec<Vip>,
+    /// `virtual_routes` and `virtual_rules`: installed with the VIPs on becoming
+    /// MASTER, removed with them on leaving it.
+    pub routes: Vec<netif::routes::RouteSpec>,
+    pub rules: Vec<netif::routes::RuleSpec>,
     /// keepalived's use_vmac (first) and use_vmac_addr macvlans; each VIP names the
     /// one that holds it.
     pub vmacs: Vec<Vmac>,
@@ -354,7 +358,24 @@ fn member(
     let unicast = !i.unicast_peers.is_empty();
     let strict = i.strict_mode.unwrap_or(g.strict);
     let (vmacs, xmit_base) = vmac::plan(i, link, ipv6, unicast, &mut vips, &mut warnings)?;
-    let track = track::tracked(k, i, sync, link, &vips, names, &mut warnings)?;
+    let (routes, rules) = virtual_routes(k, i, names, &mut warnings)?;
+    // keepalived tracks the links of the routes and rules it tracks (not no_track).
+    let mut route_links: Vec<(String, u32)> = Vec::new();
+    let route_devs = i
+        .virtual_routes
+        .iter()
+        .filter(|r| !r.no_track && r.not_installable().is_none())
+        .flat_map(|r| r.dev.iter());
+    let rule_devs = i
+        .virtual_rules
+        .iter()
+        .filter(|r| !r.no_track && r.not_installable().is_none())
+        .flat_map(|r| [&r.iif, &r.oif].into_iter().flatten());
+    for name in route_devs.chain(rule_devs) {
+        let l = names.link(name)?;
+        route_links.push((l.name.clone(), l.index));
+    }
+    let track = track::tracked(k, i, sync, link, &vips, &route_links, names, &mut warnings)?;
     let fault = (i.unicast_fault_no_peer && !unicast).then(|| {
         "unicast_fault_no_peer: no unicast_peer to send to (keepalived stays in FAULT)".to_string()
     });
@@ -413,6 +434,8 @@ fn member(
         group,
         unicast_ttl: i.unicast_ttl.filter(|_| unicast).unwrap_or(255),
         vips,
+        routes,
+        rules,
         vmacs,
         xmit_base,
         garp: garp_timing(i, g, strict),
@@ -422,6 +445,37 @@ fn member(
         warnings,
         vrids_here: Vec::new(),
     })
+}
+
+/// The instance's `virtual_routes` and `virtual_rules` in the kernel's terms. A line
+/// whose interface is not there keeps the instance from starting, as a VIP's would; one
+/// with an option lvsfw does not act on is skipped with a warning.
+fn virtual_routes(
+    k: &Keepalived,
+    i: &VrrpInstance,
+    names: &dyn Resolve,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<netif::routes::RouteSpec>, Vec<netif::routes::RuleSpec>), String> {
+    let at = k
+        .vrrp_instances
+        .iter()
+        .position(|x| x.name == i.name)
+        .unwrap_or(0);
+    let priorities = crate::balancer::routes::rule_priorities(k);
+    let own = priorities
+        .get(at + 1)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let got = crate::balancer::routes::resolve_all(
+        ("virtual_routes", &i.virtual_routes),
+        ("virtual_rules", &i.virtual_rules, own),
+        names,
+    );
+    warnings.extend(got.skipped.into_iter().map(|s| format!("{s}: skipped")));
+    match got.unresolved.into_iter().next() {
+        Some(why) => Err(why),
+        None => Ok((got.routes, got.rules)),
+    }
 }
 
 /// keepalived's group: the instance's `mcast_dst_ip`, else `vrrp_mcast_group4|6`, else

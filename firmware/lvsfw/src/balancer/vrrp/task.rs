@@ -27,6 +27,7 @@ use super::tracking::{Object, Reading, Tracking};
 
 mod announce;
 mod receive;
+mod routes;
 mod wire;
 
 /// How often tracked links are looked at. keepalived learns of a link change from
@@ -248,6 +249,7 @@ impl GroupTask {
         // A balancer that crashed as master left its VIPs behind; a new one starts as
         // backup and must not hold them.
         for i in 0..self.members.len() {
+            self.remove_routes(i).await;
             self.remove_addresses(i).await;
         }
         let now = Instant::now();
@@ -428,8 +430,16 @@ impl GroupTask {
         for (i, action) in actions {
             match action {
                 Action::Send { priority, ah_seq } => self.send(i, priority, ah_seq),
-                Action::AddAddresses => self.add_addresses(i).await,
-                Action::RemoveAddresses => self.remove_addresses(i).await,
+                // Routes after the addresses (one may use a VIP as its source), and
+                // out before them.
+                Action::AddAddresses => {
+                    self.add_addresses(i).await;
+                    self.add_routes(i).await;
+                }
+                Action::RemoveAddresses => {
+                    self.remove_routes(i).await;
+                    self.remove_addresses(i).await;
+                }
                 Action::Announce => self.became_master(i),
                 Action::AnnounceLowerPriority => self.heard_lower_priority(i),
                 Action::Transition { from, to } => {

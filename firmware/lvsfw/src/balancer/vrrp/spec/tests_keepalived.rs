@@ -335,3 +335,41 @@ fn startup_delay_and_real_time_priority_come_from_global_defs() {
         groups_of(&text.replace(" max_auto_priority 10\n", " max_auto_priority -1\n")).remove(0);
     assert_eq!(g.auto_priority, None);
 }
+
+#[test]
+fn virtual_routes_and_rules_are_the_member_s_and_their_links_are_tracked_unless_no_track() {
+    let m = one(
+        "",
+        " dont_track_primary\n virtual_routes {\n  10.8.0.0/16 via 192.168.33.1 dev eth1\n  10.9.0.0/16 via 192.168.33.1 dev eth1 metric 9 no_track\n  blackhole 10.66.0.0/16\n }\n virtual_rules {\n  from 192.168.8.0/24 table 8 iif eth0 no_track\n  fwmark 7 table 7\n }",
+    );
+    let to: Vec<String> = m.routes.iter().map(|r| r.to.to_string()).collect();
+    assert_eq!(to, ["10.8.0.0/16", "10.9.0.0/16", "10.66.0.0/16"]);
+    assert_eq!(m.routes[0].oif, Some(3));
+    assert_eq!((m.routes[1].metric, m.routes[2].kind), (Some(9), 6));
+    assert_eq!(m.rules.len(), 2);
+    assert_eq!(m.rules[0].iif.as_deref(), Some("eth0"));
+    // keepalived's numbering of rules without a priority.
+    assert_eq!((m.rules[0].priority, m.rules[1].priority), (16384, 16383));
+    // The tracked route's link is tracked (FAULT when down); the no_track ones are not,
+    // and dont_track_primary keeps eth0 (the VIP's) out.
+    assert_eq!(weights(&m), vec![("eth1".to_string(), 0, false)]);
+}
+
+#[test]
+fn a_virtual_route_on_an_unknown_interface_keeps_the_instance_from_starting() {
+    let k = config::keepalived::read_text(
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.168.0.100/24\n }\n virtual_routes {\n  10.8.0.0/16 via 192.168.33.1 dev eth7\n }\n}\n",
+        "test.conf",
+    )
+    .unwrap()
+    .config;
+    let links = links();
+    let (groups, problems) = groups(&k, &HostNames(&links));
+    assert!(groups.is_empty());
+    assert!(
+        problems[0].reason.contains(
+            "virtual_routes \"10.8.0.0/16 via 192.168.33.1 dev eth7\": no interface \"eth7\""
+        ),
+        "{problems:?}"
+    );
+}

@@ -19,12 +19,15 @@ use crate::balancer::vrrp::tracking::{Object, Tracked};
 
 const OWNER: u8 = vrrp::instance::OWNER_PRIORITY;
 
+// Each argument is one thing keepalived's tracking reads.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn tracked(
     k: &Keepalived,
     i: &VrrpInstance,
     sync: Option<&SyncGroup>,
     link: &LinkInfo,
     vips: &[Vip],
+    route_links: &[(String, u32)],
     names: &dyn Resolve,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Tracked>, String> {
@@ -66,6 +69,12 @@ pub(super) fn tracked(
     for vip in vips {
         if !(i.dont_track_primary && vip.ifindex == link.index) {
             unweighted(&mut out, &vip.ifname, vip.ifindex);
+        }
+    }
+    // The links of the virtual routes and rules that are tracked (not no_track).
+    for (name, index) in route_links {
+        if !(i.dont_track_primary && *index == link.index) {
+            unweighted(&mut out, name, *index);
         }
     }
     if let Some(g) = sync {
