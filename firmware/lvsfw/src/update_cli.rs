@@ -420,10 +420,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("vmlinuz"), vec![7u8; 100_000]).unwrap();
         std::fs::write(dir.path().join("initrd"), b"cpio").unwrap();
-        // The seed [7; 32] as `openssl genpkey` writes a key (see update::keys' tests).
-        let pem = "-----BEGIN PRIVATE KEY-----\n\
-                   MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\n\
-                   -----END PRIVATE KEY-----\n";
+        // The seed [7; 32] as `openssl genpkey` writes a key file, made at test time.
+        let pem = update::testing::pkcs8_pem(7);
         std::fs::write(dir.path().join("key.pem"), pem).unwrap();
         let keys = update::testing::keyring(&[7]);
         let out = dir.path().join("x.update");

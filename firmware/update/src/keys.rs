@@ -186,22 +186,21 @@ impl SigningKey {
 mod tests {
     use super::*;
 
-    /// The seed [7; 32] in PKCS#8 as `openssl pkey -outform PEM` writes it: a key nobody
-    /// uses (its bytes are in the name), in the form an operator's key file has.
-    const SEED_7_PEM: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH
------END PRIVATE KEY-----
-";
+    /// The seed [7; 32] in PKCS#8 PEM, as `openssl pkey -outform PEM` writes it: a key
+    /// nobody uses (its bytes are in the name), in the form an operator's key file has.
+    fn seed_7_pem() -> String {
+        crate::testing::pkcs8_pem(7)
+    }
     /// Its public key, as `openssl pkey -pubout` gives it (the last 32 bytes of the DER).
     const SEED_7_PUBLIC: &str = "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c";
 
     #[test]
     fn an_openssl_key_loads_as_pem_and_der_and_signs() {
-        let key = SigningKey::from_pkcs8(SEED_7_PEM.as_bytes()).unwrap();
+        let key = SigningKey::from_pkcs8(seed_7_pem().as_bytes()).unwrap();
         assert_eq!(key.public(), SigningKey::from_seed(&[7; 32]).public());
         let public: String = key.public().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(public, SEED_7_PUBLIC);
-        let der = PrivatePkcs8KeyDer::from_pem_slice(SEED_7_PEM.as_bytes()).unwrap();
+        let der = PrivatePkcs8KeyDer::from_pem_slice(seed_7_pem().as_bytes()).unwrap();
         let same = SigningKey::from_pkcs8(der.secret_pkcs8_der()).unwrap();
         assert_eq!(key.public(), same.public());
         let trusted = TrustedKey {

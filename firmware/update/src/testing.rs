@@ -11,6 +11,22 @@ pub fn key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32])
 }
 
+/// Key `n` as `openssl genpkey -algorithm ed25519` writes a key file (PKCS#8 PEM), made
+/// here so that no private key is ever committed: RFC 8410's fixed DER prefix, then the
+/// seed.
+pub fn pkcs8_pem(n: u8) -> String {
+    use base64::Engine as _;
+    // SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING (32) } }
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&[n; 32]);
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let label = "PRIVATE KEY";
+    format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+}
+
 /// The keys `ns`, named `keyN`.
 pub fn keyring(ns: &[u8]) -> Keyring {
     Keyring::new(
