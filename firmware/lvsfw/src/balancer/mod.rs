@@ -18,11 +18,16 @@ pub mod alerts;
 pub mod control;
 pub mod heartbeat;
 mod interfaces;
+mod keepalived_file;
 pub mod lvs;
 pub mod page;
 pub mod report;
 mod routes;
 mod sync_daemon;
+mod vrrp_running;
+
+pub(crate) use keepalived_file::{load_keepalived, Loaded};
+use vrrp_running::VrrpRunning;
 pub mod vrrp;
 
 use report::Report;
@@ -561,128 +566,6 @@ impl Balancer {
     }
 }
 
-/// The VRRP tasks and the part of keepalived.conf they were started from.
-struct VrrpRunning {
-    running: Option<(vrrp::Vrrp, VrrpConfig)>,
-    /// Where their state changes are mailed from.
-    alerts: alerts::Alerts,
-}
-
-/// What the VRRP tasks depend on (mail keywords aside): a reload that leaves it alone
-/// leaves them alone.
-type VrrpConfig = (
-    (
-        config::keepalived::GlobalDefs,
-        Vec<config::keepalived::VrrpInstance>,
-        Vec<config::keepalived::SyncGroup>,
-    ),
-    Vec<config::keepalived::VrrpScript>,
-);
-
-impl VrrpRunning {
-    /// Runs the instances of `k`: on a reload that changed their part of the file, all
-    /// restart (masters step down with priority 0, all start as backup); otherwise only
-    /// those that could not start before are tried again.
-    async fn apply(
-        &mut self,
-        k: &config::keepalived::Keepalived,
-        kernel: &Kernel,
-        board: Option<&board::Board>,
-        config: Option<&Config>,
-    ) {
-        let wanted = (alerts::vrrp::without_mail(k), k.vrrp_scripts.clone());
-        let same = self.running.as_ref().is_some_and(|(_, had)| *had == wanted);
-        if !same {
-            if let Some((old, _)) = self.running.take() {
-                log::info!("VRRP configuration changed: restarting the instances");
-                old.stop().await;
-            }
-            if k.vrrp_instances.is_empty() {
-                return;
-            }
-            let running = vrrp::Vrrp::new(vrrp::status::DEFAULT_PATH.into());
-            tokio::spawn(self.alerts.clone().follow_vrrp(running.states()));
-            self.running = Some((running, wanted));
-        }
-        let Some((running, _)) = self.running.as_mut() else {
-            return;
-        };
-        if same && !running.incomplete() {
-            return;
-        }
-        // On the appliance keepalived.conf names interfaces by role (ext, int, mgmt);
-        // the board says which NIC each role is.
-        let links = vrrp::links(kernel).await.unwrap_or_else(|e| {
-            log::error!("VRRP: {e}");
-            Vec::new()
-        });
-        let names = vrrp::RoleNames {
-            board,
-            config,
-            links: &links,
-            class_net: Path::new("/sys/class/net"),
-        };
-        running.reconcile(k, &names).await;
-    }
-
-    fn incomplete(&self) -> bool {
-        self.running.as_ref().is_some_and(|(v, _)| v.incomplete())
-    }
-
-    fn problems(&self) -> Vec<String> {
-        self.running
-            .as_ref()
-            .map(|(v, _)| v.problems())
-            .unwrap_or_default()
-    }
-
-    async fn stop(&mut self) {
-        if let Some((running, _)) = self.running.take() {
-            running.stop().await;
-        }
-    }
-}
-
-pub(crate) enum Loaded {
-    /// Boxed: the model is a few hundred bytes, the other variants none.
-    Config {
-        config: Box<config::keepalived::Keepalived>,
-        notes: Vec<String>,
-    },
-    Absent,
-    Invalid,
-}
-
-/// keepalived.conf is optional: without it the balancer only keeps the interfaces.
-/// With the appliance's own configuration (`native`), what only both show is checked
-/// too: a priority of 255 only for the address owner, NAT real servers reachable
-/// through an int address.
-pub(crate) fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
-    if !path.exists() {
-        return Loaded::Absent;
-    }
-    let read = config::keepalived::read_file(path).and_then(|read| match native {
-        Some(native) => read.validate_with(native).map(|()| read),
-        None => Ok(read),
-    });
-    match read {
-        Ok(read) => {
-            log::info!("{}: {}", path.display(), read.config.summary());
-            Loaded::Config {
-                config: Box::new(read.config),
-                notes: read.notes,
-            }
-        }
-        Err(issues) => {
-            for issue in issues.iter() {
-                log::error!("{issue}");
-            }
-            log::error!("{}: not used; nothing of it is applied", path.display());
-            Loaded::Invalid
-        }
-    }
-}
-
 fn load_config(path: &Path) -> Option<Config> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -708,19 +591,4 @@ fn load_config(path: &Path) -> Option<Config> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_name_what_is_wrong() {
-        let args = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let o = args(&["--board", "/b", "--config", "/c"]).unwrap();
-        assert_eq!(o.board.as_deref(), Some(Path::new("/b")));
-        assert_eq!(o.config, Path::new("/c"));
-        assert_eq!(args(&["--board"]).err().unwrap(), "--board needs a file");
-        assert_eq!(
-            args(&["--bored", "x"]).err().unwrap(),
-            "unknown argument \"--bored\""
-        );
-    }
-}
+mod tests;
