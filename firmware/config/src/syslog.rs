@@ -163,7 +163,11 @@ pub(crate) fn validate(raw: Vec<RawSyslogServer>, issues: &mut Issues) -> Vec<Sy
             other => Err(format!("\"{other}\" is not udp or tcp")),
         };
         check("protocol", transport.clone().map(|_| ()));
-        let facility = r.facility.as_deref().unwrap_or("daemon").parse::<Facility>();
+        let facility = r
+            .facility
+            .as_deref()
+            .unwrap_or("daemon")
+            .parse::<Facility>();
         check("facility", facility.clone().map(|_| ()));
         let level = level_of(r.level.as_deref().unwrap_or("info"));
         check("level", level.clone().map(|_| ()));

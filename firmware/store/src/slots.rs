@@ -184,7 +184,9 @@ impl<D: Device> Store<D> {
     /// The largest payload [`Store::save`] takes: a slot less its header and, in both
     /// slots alike, less the audit area at the device's end (which is slot 1's tail).
     pub fn max_payload(&self) -> usize {
-        (self.slot_len.saturating_sub(crate::audit::area_len(2 * self.slot_len)) as usize)
+        (self
+            .slot_len
+            .saturating_sub(crate::audit::area_len(2 * self.slot_len)) as usize)
             .saturating_sub(HEADER_LEN)
             .min(crate::MAX_PAYLOAD)
     }

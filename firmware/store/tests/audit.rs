@@ -45,7 +45,8 @@ fn a_save_that_would_reach_the_audit_area_is_refused_and_changes_nothing() {
 fn appends_and_saves_leave_each_other_intact() {
     let (_f, s) = store();
     for n in 0..300u32 {
-        s.audit_append(&format!("line {n}"), Duration::ZERO).unwrap();
+        s.audit_append(&format!("line {n}"), Duration::ZERO)
+            .unwrap();
         if n % 50 == 0 {
             s.save(format!("config {n}").as_bytes()).unwrap();
         }
@@ -61,7 +62,8 @@ fn appends_and_saves_leave_each_other_intact() {
 fn a_torn_append_loses_only_the_entry_being_written() {
     let (f, s) = store();
     for n in 1..=5 {
-        s.audit_append(&format!("line {n}"), Duration::ZERO).unwrap();
+        s.audit_append(&format!("line {n}"), Duration::ZERO)
+            .unwrap();
     }
     // Entry 6 torn half way: its bytes land partly.
     let start = LEN - area_len(LEN);
@@ -108,5 +110,8 @@ fn an_old_record_reaching_into_the_area_is_not_overwritten() {
     .encode();
     std::os::unix::fs::FileExt::write_all_at(f.as_file(), &big, LEN / 2).unwrap();
     assert!(s.audit_append("x", Duration::ZERO).is_err());
-    assert_eq!(s.load().unwrap().map(|p| p.len()), Some(big.len() - HEADER_LEN));
+    assert_eq!(
+        s.load().unwrap().map(|p| p.len()),
+        Some(big.len() - HEADER_LEN)
+    );
 }
