@@ -74,7 +74,8 @@ impl Server {
             ),
             sent: 0,
             dropped_said: 0,
-            report_at: now + REPORT_EVERY,
+            // The first drop is said at once, later ones at most every REPORT_EVERY.
+            report_at: now,
         };
         server.open(now);
         server
