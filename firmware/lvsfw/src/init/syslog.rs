@@ -319,3 +319,54 @@ impl Forwarder {
             .fold(self.next_look, Instant::min)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TCP server that accepts and never reads, and a UDP port nobody listens on: the
+    /// forwarder connects, fills what the sockets take, then drops the oldest lines and
+    /// counts them; every pump returns (the sockets are non-blocking).
+    #[test]
+    fn a_server_that_never_reads_costs_a_bounded_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp_port = listener.local_addr().unwrap().port();
+        let dead_udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp_port = dead_udp.local_addr().unwrap().port();
+        drop(dead_udp);
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"syslog": [{{"server": "127.0.0.1", "protocol": "tcp", "port": {tcp_port}}},
+                    {{"server": "127.0.0.1", "port": {udp_port}}}]}}"#
+            ),
+        )
+        .unwrap();
+        let mut f = Forwarder::new(path);
+        f.pump();
+        assert_eq!(f.servers.len(), 2);
+        let (_held, _) = listener.accept().unwrap();
+        for _ in 0..100 {
+            f.pump();
+            if matches!(f.servers[0].link, Link::Tcp(_)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(matches!(f.servers[0].link, Link::Tcp(_)), "not connected");
+        let line = format!("[ 1.0] balancer: VI_1: BACKUP -> MASTER {}\n", "x".repeat(200));
+        for _ in 0..50_000 {
+            f.offer(&line);
+            f.pump();
+        }
+        let tcp = &f.servers[0];
+        assert!(tcp.queue.len() <= Queue::MAX_LINES);
+        assert!(tcp.queue.bytes() <= Queue::MAX_BYTES);
+        assert!(tcp.queue.dropped > 0, "nothing dropped: the kernel took 50,000 lines?");
+        assert!(matches!(tcp.link, Link::Tcp(_)), "the stuck connection was given up");
+        // The UDP server is not there: lines go (or are dropped), nothing waits.
+        assert!(f.servers[1].queue.len() < SEND_PER_TURN);
+    }
+}
