@@ -516,6 +516,8 @@ impl Pid1 {
     fn show_logs(&mut self, force: bool) {
         self.audit.collect();
         self.logs.collect();
+        // The servers first (a look at the configuration when due), then the lines.
+        self.syslog.pump();
         for line in self.logs.take_fresh() {
             self.syslog.offer(&line);
         }

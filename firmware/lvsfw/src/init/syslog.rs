@@ -240,6 +240,10 @@ impl Forwarder {
     /// Reads the servers again when config.json changed.
     fn look(&mut self, now: Instant) {
         self.next_look = now + LOOK_EVERY;
+        // The balancer names the box after PID 1 started, and again on a change.
+        self.hostname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let stamp = std::fs::metadata(&self.running_json)
             .ok()
             .and_then(|m| Some((m.modified().ok()?, m.len())));
@@ -247,9 +251,6 @@ impl Forwarder {
             return;
         }
         self.seen = stamp;
-        self.hostname = nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let specs = std::fs::read_to_string(&self.running_json)
             .ok()
             .and_then(|text| config::native::from_json(&text).ok())
@@ -356,7 +357,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(matches!(f.servers[0].link, Link::Tcp(_)), "not connected");
-        let line = format!("[ 1.0] balancer: VI_1: BACKUP -> MASTER {}\n", "x".repeat(200));
+        let line = format!(
+            "[ 1.0] balancer: VI_1: BACKUP -> MASTER {}\n",
+            "x".repeat(200)
+        );
         for _ in 0..50_000 {
             f.offer(&line);
             f.pump();
@@ -364,8 +368,14 @@ mod tests {
         let tcp = &f.servers[0];
         assert!(tcp.queue.len() <= Queue::MAX_LINES);
         assert!(tcp.queue.bytes() <= Queue::MAX_BYTES);
-        assert!(tcp.queue.dropped > 0, "nothing dropped: the kernel took 50,000 lines?");
-        assert!(matches!(tcp.link, Link::Tcp(_)), "the stuck connection was given up");
+        assert!(
+            tcp.queue.dropped > 0,
+            "nothing dropped: the kernel took 50,000 lines?"
+        );
+        assert!(
+            matches!(tcp.link, Link::Tcp(_)),
+            "the stuck connection was given up"
+        );
         // The UDP server is not there: lines go (or are dropped), nothing waits.
         assert!(f.servers[1].queue.len() < SEND_PER_TURN);
     }
