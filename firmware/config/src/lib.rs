@@ -9,6 +9,7 @@ pub mod password;
 mod plural;
 mod prefix;
 mod suggest;
+pub mod syslog;
 mod units;
 
 pub mod keepalived;

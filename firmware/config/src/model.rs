@@ -20,6 +20,8 @@ pub struct Config {
     pub admin: Admin,
     /// Load balancing and VRRP, as keepalived.conf says them.
     pub keepalived: Keepalived,
+    /// Remote syslog servers (`crate::syslog`).
+    pub syslog: Vec<crate::syslog::SyslogServer>,
 }
 
 /// Who may manage the appliance, and where.

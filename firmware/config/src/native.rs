@@ -34,6 +34,8 @@ struct RawConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     admin: Option<RawAdmin>,
     keepalived: Option<Keepalived>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    syslog: Option<Vec<crate::syslog::RawSyslogServer>>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -117,6 +119,7 @@ pub fn to_json(config: &Config) -> String {
             console_idle_timeout: admin.console_idle_timeout,
         }),
         keepalived: Some(config.keepalived.clone()),
+        syslog: crate::syslog::to_raw(&config.syslog),
     };
     let mut text = serde_json::to_string_pretty(&raw).expect("the model always serializes");
     text.push('\n');
@@ -248,6 +251,7 @@ fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
             config.routes.push(route);
         }
     }
+    config.syslog = crate::syslog::validate(raw.syslog.unwrap_or_default(), issues);
     if let Some(raw_admin) = raw.admin {
         config.admin = validate_admin(&config, raw_admin, issues);
     }

@@ -39,6 +39,8 @@ pub enum Command {
     ShowInterfaces,
     ShowConfig,
     ShowLog,
+    /// The audit trail: logins, changes, updates, reboots (kept across reboots).
+    ShowAudit,
     ShowVersion,
     /// Both boot slots: versions, which runs, which is good, a pending try.
     ShowSlots,
@@ -119,7 +121,7 @@ impl Command {
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 38] = [
+const HELP: [(&str, &str); 39] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -139,6 +141,7 @@ const HELP: [(&str, &str); 38] = [
         "the running configuration (keepalived.conf included)",
     ),
     ("show log", "the latest log lines of lvsfw"),
+    ("show audit", "who logged in and changed what, kept across reboots"),
     ("show version", "firmware, kernel and board"),
     (
         "show slots",
@@ -266,6 +269,7 @@ const WORDS: &[Node] = &[
             leaf("interfaces"),
             leaf("config"),
             leaf("log"),
+            leaf("audit"),
             leaf("version"),
             leaf("slots"),
             leaf("certificate"),
@@ -406,6 +410,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["show", "interfaces"] => Command::ShowInterfaces,
         ["show", "config"] => Command::ShowConfig,
         ["show", "log"] => Command::ShowLog,
+        ["show", "audit"] => Command::ShowAudit,
         ["show", "version"] => Command::ShowVersion,
         ["show", "slots"] => Command::ShowSlots,
         ["show", "certificate"] => Command::ShowCertificate,

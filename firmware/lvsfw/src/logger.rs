@@ -32,28 +32,43 @@ impl Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format_line(
-            boot_time_micros(),
-            self.component,
-            record.level(),
-            &record.args().to_string(),
-        );
-        let problem = record.level() <= Level::Warn;
-        let capturing = CAPTURING.load(Ordering::Relaxed);
-        if capturing || KEEPING.load(Ordering::Relaxed) {
-            let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
-            if captured.len() >= MAX_CAPTURED {
-                captured.pop_front();
+        // The audit trail's lines go to its owner, PID 1 (crate::audit).
+        let mut message = record.args().to_string();
+        if record.target() == "audit" {
+            match crate::audit::submit(&message, self.component == "init") {
+                Ok(()) => return,
+                Err(line) => message = format!("audit line not recorded (no PID 1 socket): {line}"),
             }
-            captured.push_back((line.clone(), !capturing));
         }
-        if !capturing {
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
-        remember(&line, problem);
+        emit(self.component, record.level(), &message);
     }
 
     fn flush(&self) {}
+}
+
+/// Writes one line as `component` says it (PID 1 logs the audit trail's lines with
+/// component `audit`).
+pub fn write_as(component: &str, level: Level, message: &str) {
+    if level <= log::max_level() {
+        emit(component, level, message);
+    }
+}
+
+fn emit(component: &str, level: Level, message: &str) {
+    let line = format_line(boot_time_micros(), component, level, message);
+    let problem = level <= Level::Warn;
+    let capturing = CAPTURING.load(Ordering::Relaxed);
+    if capturing || KEEPING.load(Ordering::Relaxed) {
+        let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
+        if captured.len() >= MAX_CAPTURED {
+            captured.pop_front();
+        }
+        captured.push_back((line.clone(), !capturing));
+    }
+    if !capturing {
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+    remember(&line, problem);
 }
 
 /// Lines kept while capturing; older ones are dropped first.

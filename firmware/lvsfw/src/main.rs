@@ -2,6 +2,7 @@
 //!
 //! As PID 1 it is init; `lvsfw balancer` is the supervised child that does the work.
 
+mod audit;
 mod balancer;
 mod board;
 mod certificate_cli;
@@ -18,6 +19,7 @@ mod run;
 mod service;
 mod show_cli;
 mod slots;
+mod syslog;
 mod update_cli;
 
 use std::process::ExitCode;

@@ -6,6 +6,8 @@
 //! the newest whose checksum verifies. A torn write can only damage the slot being
 //! written, which was the older one, so the newest complete record always survives.
 
+pub mod audit;
+mod audit_store;
 mod record;
 mod slots;
 

@@ -11,11 +11,13 @@ use crate::record::{Record, HEADER_LEN, MAGIC};
 #[derive(Debug)]
 pub enum Error {
     Io(io::Error),
-    /// The payload does not fit in half the partition.
+    /// The payload does not fit in a slot (half the partition less the audit area).
     TooLarge {
         len: usize,
         max: usize,
     },
+    /// Another saver holds the lock and the caller cannot wait (PID 1's audit append).
+    WouldBlock,
     /// Another process (the page's save, the console's) held the lock this long.
     Busy {
         waited: Duration,
@@ -34,9 +36,11 @@ impl fmt::Display for Error {
             Error::TooLarge { len, max } => {
                 write!(
                     f,
-                    "configuration of {len} bytes does not fit the partition (at most {max})"
+                    "configuration of {len} bytes does not fit the partition (at most {max}: \
+                     half of it, less the audit trail's area at its end)"
                 )
             }
+            Error::WouldBlock => write!(f, "config partition: busy with a save; try again"),
             Error::Busy { waited } => write!(
                 f,
                 "another save of the configuration is in progress (waited {:.1} s); nothing saved",
@@ -94,8 +98,8 @@ impl Device for File {
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 pub struct Store<D: Device = File> {
-    device: D,
-    slot_len: u64,
+    pub(crate) device: D,
+    pub(crate) slot_len: u64,
     lock_wait: Duration,
 }
 
@@ -177,21 +181,37 @@ impl<D: Device> Store<D> {
         }
     }
 
+    /// The largest payload [`Store::save`] takes: a slot less its header and, in both
+    /// slots alike, less the audit area at the device's end (which is slot 1's tail).
+    pub fn max_payload(&self) -> usize {
+        (self
+            .slot_len
+            .saturating_sub(crate::audit::area_len(2 * self.slot_len)) as usize)
+            .saturating_sub(HEADER_LEN)
+            .min(crate::MAX_PAYLOAD)
+    }
+
     /// The device's lock, waited for up to `lock_wait`: one saver at a time.
-    fn lock(&self) -> Result<nix::fcntl::Flock<File>, Error> {
+    pub(crate) fn lock(&self) -> Result<nix::fcntl::Flock<File>, Error> {
+        self.lock_for(self.lock_wait)
+    }
+
+    /// The device's lock, waited for up to `wait` (zero: [`Error::WouldBlock`] at once).
+    pub(crate) fn lock_for(&self, wait: Duration) -> Result<nix::fcntl::Flock<File>, Error> {
         use nix::fcntl::{Flock, FlockArg};
         let started = Instant::now();
         loop {
             let file = self.device.file().try_clone()?;
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => return Ok(lock),
-                Err((_, nix::errno::Errno::EWOULDBLOCK)) if started.elapsed() < self.lock_wait => {
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) if wait.is_zero() => {
+                    return Err(Error::WouldBlock)
+                }
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) if started.elapsed() < wait => {
                     std::thread::sleep(Duration::from_millis(50))
                 }
                 Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-                    return Err(Error::Busy {
-                        waited: self.lock_wait,
-                    })
+                    return Err(Error::Busy { waited: wait })
                 }
                 Err((_, e)) => return Err(Error::Io(e.into())),
             }
@@ -199,7 +219,7 @@ impl<D: Device> Store<D> {
     }
 
     /// Writes `bytes` at `at`, syncs them, and reads them back.
-    fn write_checked(&self, bytes: &[u8], at: u64) -> Result<(), Error> {
+    pub(crate) fn write_checked(&self, bytes: &[u8], at: u64) -> Result<(), Error> {
         self.device.write(bytes, at)?;
         self.device.sync()?;
         let mut back = vec![0u8; bytes.len()];
@@ -213,9 +233,7 @@ impl<D: Device> Store<D> {
     /// Writes `payload` over the older slot, syncs it to the device and reads it back;
     /// another saver waits meanwhile.
     pub fn save(&self, payload: &[u8]) -> Result<(), Error> {
-        let max = (self.slot_len as usize)
-            .saturating_sub(HEADER_LEN)
-            .min(crate::MAX_PAYLOAD);
+        let max = self.max_payload();
         if payload.len() > max {
             return Err(Error::TooLarge {
                 len: payload.len(),
@@ -248,7 +266,8 @@ impl<D: Device> Store<D> {
 
     /// Forgets every saved configuration: both slots are overwritten with zeros, whole
     /// (the password hash and VRRP secrets must not stay on a disk that is sold or sent
-    /// back), so the board's factory configuration applies again.
+    /// back), so the board's factory configuration applies again. The audit area is
+    /// slot 1's tail and goes with it: names and addresses leave with the secrets.
     pub fn erase(&self) -> Result<(), Error> {
         let _lock = self.lock()?;
         let zeros = vec![0u8; 64 * 1024];

@@ -6,6 +6,20 @@
 //! what it was. Nothing is half-applied: a change is validated whole before the backend
 //! writes anything.
 
+/// Logs a line as usual and puts it in the audit trail too (`target: "audit"`: the
+/// firmware's logger hands it to PID 1, which stamps, keeps and persists it apart from
+/// the ordinary log, so that junk requests cannot push it out).
+macro_rules! audited {
+    ($level:ident, $($arg:tt)+) => {{
+        let line = format!($($arg)+);
+        log::$level!("{line}");
+        match line.strip_prefix("web: ") {
+            Some(rest) => log::info!(target: "audit", "page: {rest}"),
+            None => log::info!(target: "audit", "page: {line}"),
+        }
+    }};
+}
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

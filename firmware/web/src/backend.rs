@@ -62,6 +62,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The newest errors and warnings, kept apart so that a flood of other lines
     /// cannot push them out; oldest first.
     fn log_problems(&self) -> Vec<String>;
+    /// The audit trail (logins, changes, updates, reboots), oldest first: its own ring,
+    /// kept across reboots, that no flood of other lines can push out.
+    fn audit_lines(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The names the page may be reached by (a request's Host must be one of them).
     fn names(&self) -> Names;
     /// Why the page must stay closed whatever the password, if it must: the saved

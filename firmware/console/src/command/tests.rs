@@ -30,6 +30,7 @@ fn every_command_with_any_spacing() {
     assert_eq!(ok("show interfaces"), Command::ShowInterfaces);
     assert_eq!(ok("show config"), Command::ShowConfig);
     assert_eq!(ok("show log"), Command::ShowLog);
+    assert_eq!(ok("show audit"), Command::ShowAudit);
     assert_eq!(ok("show version"), Command::ShowVersion);
     assert_eq!(ok("show slots"), Command::ShowSlots);
     assert_eq!(ok("show certificate"), Command::ShowCertificate);

@@ -604,6 +604,10 @@ impl Backend for WebBackend {
         crate::logger::recent_problems()
     }
 
+    fn audit_lines(&self) -> Vec<String> {
+        crate::audit::shown().lines().map(str::to_string).collect()
+    }
+
     fn names(&self) -> web::Names {
         let mut addresses: Vec<IpAddr> = self.listen.borrow().iter().map(|l| l.addr.ip()).collect();
         addresses.dedup();

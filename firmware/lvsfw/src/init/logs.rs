@@ -35,6 +35,8 @@ pub struct Logs {
     recent: VecDeque<String>,
     recent_bytes: usize,
     dropped: u64,
+    /// Every new line, for remote syslog (bounded like the pending ones).
+    fresh: VecDeque<String>,
 }
 
 impl Logs {
@@ -66,6 +68,7 @@ impl Logs {
             recent: VecDeque::new(),
             recent_bytes: 0,
             dropped: 0,
+            fresh: VecDeque::new(),
         }
     }
 
@@ -131,6 +134,10 @@ impl Logs {
 
     /// Kept for `show log` only (it was shown already).
     fn remember(&mut self, line: String) {
+        if self.fresh.len() >= MAX_PENDING {
+            self.fresh.pop_front();
+        }
+        self.fresh.push_back(line.clone());
         self.recent_bytes += line.len();
         self.recent.push_back(line);
         while self.recent.len() > RECENT_LINES || self.recent_bytes > RECENT_BYTES {
@@ -189,6 +196,11 @@ impl Logs {
     pub fn take_pending(&mut self) -> String {
         self.held_since = None;
         self.pending.drain(..).collect()
+    }
+
+    /// The lines since the last call, for remote syslog.
+    pub fn take_fresh(&mut self) -> VecDeque<String> {
+        std::mem::take(&mut self.fresh)
     }
 
     /// The latest lines, for `show log`.

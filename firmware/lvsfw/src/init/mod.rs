@@ -7,6 +7,7 @@
 //! (`lvsfw config ...`, `lvsfw ipvs ...`, `lvsfw ping ...`), one at a time, their
 //! output read from a pipe; PID 1 only waits for them in its poll loop.
 
+mod audit;
 mod backoff;
 mod guard;
 mod jobs;
@@ -17,6 +18,7 @@ mod paste;
 mod power_button;
 mod session;
 mod setup;
+mod syslog;
 mod terminal;
 mod trial;
 mod watchdog;
@@ -150,6 +152,8 @@ fn start() -> Pid1 {
         .and_then(|w| watchdog::HardwareWatchdog::open(&w.device, w.timeout_s));
     // Before the balancer starts: it reads the restored configuration.
     let restored = restore_saved();
+    pid1.audit.attach_store();
+    log::info!(target: "audit", "system: booted lvsfw {}", crate::slots::running_version());
     let restore_failed = !matches!(restored, Some(c) if c == 0 || c == i32::from(NO_PASSWORD));
     if restore_failed && restored != Some(i32::from(RESTORE_FAILED)) {
         // It did not finish, so it did not say why: the page must stay closed anyway.
@@ -327,6 +331,10 @@ struct Pid1 {
     watchdog: Option<watchdog::HardwareWatchdog>,
     /// Ends the console session when the password changes elsewhere or it is idle.
     guard: guard::Guard,
+    /// The audit trail's owner.
+    audit: audit::Audit,
+    /// Remote syslog: every log line PID 1 sees.
+    syslog: syslog::Forwarder,
 }
 
 impl Pid1 {
@@ -371,6 +379,8 @@ impl Pid1 {
             trial: None,
             watchdog: None,
             guard: guard::Guard::new(crate::ops::Paths::appliance()),
+            audit: audit::Audit::open(),
+            syslog: syslog::Forwarder::new(crate::ops::Paths::appliance().running_json),
         }
     }
 
@@ -404,6 +414,8 @@ impl Pid1 {
             self.trial.as_ref().map(|t| t.next_check),
             self.watchdog.as_ref().map(|w| w.next_feed()),
             self.guard.deadline(&self.session),
+            self.audit.deadline(),
+            Some(self.syslog.deadline()),
         ]
         .into_iter()
         .flatten()
@@ -435,6 +447,7 @@ impl Pid1 {
         // The log pipe and the console's output only need to wake the loop: the logs
         // are read and the output written on every turn.
         slot(&mut fds, self.logs.reader(), PollFlags::POLLIN);
+        slot(&mut fds, self.audit.fd(), PollFlags::POLLIN);
         let room = terminal.is_none_or(|t| t.has_room());
         let job_slot = slot(
             &mut fds,
@@ -501,7 +514,14 @@ impl Pid1 {
     }
 
     fn show_logs(&mut self, force: bool) {
+        self.audit.collect();
         self.logs.collect();
+        // The servers first (a look at the configuration when due), then the lines.
+        self.syslog.pump();
+        for line in self.logs.take_fresh() {
+            self.syslog.offer(&line);
+        }
+        self.syslog.pump();
         match &mut self.terminal {
             Some(t) => self.logs.deliver(t, &self.session, force),
             None => {
@@ -687,6 +707,11 @@ impl Pid1 {
         if self.shutdown.is_some() {
             return;
         }
+        log::info!(
+            target: "audit",
+            "system: {}",
+            if mode == RebootMode::RB_AUTOBOOT { "reboot" } else { "power off" }
+        );
         let mut out = String::new();
         self.session.finish(Outcome::Closed, &mut out);
         self.say(&out);
@@ -719,9 +744,12 @@ impl Pid1 {
             }
         );
         self.show_logs(true);
+        self.audit.persist(Duration::from_secs(1));
         if let Some(t) = &mut self.terminal {
             t.flush_for(FLUSH_AT_SHUTDOWN);
         }
+        // A moment for remote syslog to take the last lines (a reboot among them).
+        self.syslog.pump();
         crate::logger::capture(false);
         sync();
         loop {
@@ -870,6 +898,7 @@ impl Pid1 {
             Command::Help => return self.answer(console::help()),
             Command::ShowStatus => return self.answer(self.status()),
             Command::ShowLog => return self.answer(self.logs.recent()),
+            Command::ShowAudit => return self.answer(self.audit.shown()),
             Command::ShowVersion => return self.answer(self.version()),
             Command::Reboot => return self.begin_shutdown(RebootMode::RB_AUTOBOOT),
             Command::Poweroff => return self.begin_shutdown(RebootMode::RB_POWER_OFF),
@@ -1022,6 +1051,7 @@ impl Pid1 {
             WaitStatus::Exited(_, code) => Some(code),
             _ => None,
         };
+        audit_console_job(&job, code);
         let outcome = match job.kind {
             Kind::Plain => Outcome::Done,
             Kind::Report => {
@@ -1157,6 +1187,40 @@ fn not_running_lines() -> String {
                 out.push_str(&format!("  {line}\n"));
             }
             out
+        }
+    }
+}
+
+/// The audit trail's line for a console job that logs in or changes something.
+fn audit_console_job(job: &Job, code: Option<i32>) {
+    let what = job.what.strip_prefix("lvsfw ").unwrap_or(&job.what);
+    let result = match code {
+        Some(0) => "done".to_string(),
+        Some(c) if c == i32::from(NOT_ALL_RUNNING) => "done, not all running".into(),
+        Some(c) => format!("failed (exit {c})"),
+        None => "stopped".into(),
+    };
+    match job.kind {
+        Kind::Login if code == Some(0) => log::info!(target: "audit", "console: login"),
+        Kind::Login if code == Some(i32::from(NO_PASSWORD)) => {}
+        Kind::Login => log::info!(target: "audit", "console: failed login"),
+        _ => {
+            let changes = [
+                "config set",
+                "config apply",
+                "config save",
+                "config import",
+                "config discard",
+                "config setup",
+                "config restore",
+                "config factory-reset",
+                "certificate install",
+                "certificate own",
+                "update",
+            ];
+            if changes.iter().any(|c| what.starts_with(c)) {
+                log::info!(target: "audit", "console: {what}: {result}");
+            }
         }
     }
 }

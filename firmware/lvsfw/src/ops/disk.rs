@@ -7,7 +7,9 @@
 //! Layout (the partition or disk, any size from 64 KiB; the image has 2 MiB): slot 0
 //! is the first half, slot 1 the second half; each slot holds one record
 //! (magic `LVSFWCF1`, sequence, length, CRC-32, payload; see `store::Record`) whose
-//! payload is [`super::saved`]'s bundle. A disk of zeros is "nothing saved".
+//! payload is [`super::saved`]'s bundle. A disk of zeros is "nothing saved". The
+//! device's last eighth, at most 128 KiB (slot 1's tail, which no record may reach), is
+//! the audit trail's area (`store::audit`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};

@@ -82,7 +82,7 @@ impl App {
         };
         if let Err((status, why)) = self.check_password(peer, &stored, password, now) {
             if status == 401 {
-                log::warn!("web: failed login from {peer}");
+                audited!(warn, "web: failed login from {peer}");
             }
             return Err((status, why));
         }
@@ -114,7 +114,7 @@ impl App {
                 flash: Vec::new(),
             },
         );
-        log::info!("web: admin logged in from {peer} ({label})");
+        audited!(info, "web: admin logged in from {peer} ({label})");
         Ok(token)
     }
 
@@ -221,7 +221,8 @@ impl App {
         match self.check_password(auth.session.peer, &stored, current.unwrap_or(""), now) {
             Ok(()) => {}
             Err((401, _)) => {
-                log::warn!(
+                audited!(
+                    warn,
                     "web: {} gave a wrong current password; not changed",
                     auth.who()
                 );
@@ -267,7 +268,8 @@ impl App {
             s.epoch = epoch;
         }
         drop(state);
-        log::info!(
+        audited!(
+            info,
             "web: {} changed the admin password; other sessions ended",
             auth.who()
         );

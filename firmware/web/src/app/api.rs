@@ -57,7 +57,8 @@ impl App {
                 state.candidate = None;
                 state.generation += 1;
                 drop(state);
-                log::info!(
+                audited!(
+                    info,
                     "web: {} put a whole configuration through the API ({summary})",
                     auth.who()
                 );

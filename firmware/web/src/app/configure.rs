@@ -92,7 +92,7 @@ impl App {
         })();
         match result {
             Ok(said) => {
-                log::info!("web: {} changed the candidate: {said}", auth.who());
+                audited!(info, "web: {} changed the candidate: {said}", auth.who());
                 self.flash(
                     auth,
                     Message::ok(format!("Candidate: {said}. Apply puts it in service.")),
@@ -141,7 +141,8 @@ impl App {
             .unwrap_or_default();
         state.generation += 1;
         drop(state);
-        log::info!(
+        audited!(
+            info,
             "web: {} applied keepalived.conf {how}: {}{}",
             auth.who(),
             read.config.summary(),
@@ -252,7 +253,8 @@ impl App {
                 state.candidate = Some(Candidate { text, changes });
                 state.generation += 1;
                 drop(state);
-                log::info!(
+                audited!(
+                    info,
                     "web: {} made a pasted keepalived.conf the candidate ({summary})",
                     auth.who()
                 );
@@ -369,7 +371,8 @@ impl App {
             keepalived: None,
         }) {
             Ok(applied) => {
-                log::info!(
+                audited!(
+                    info,
                     "web: {} applied native settings: {}",
                     auth.who(),
                     applied.said

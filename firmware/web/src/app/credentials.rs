@@ -94,7 +94,8 @@ impl App {
         }) {
             return self.system_page(auth, vec![Message::error(format!("not changed: {e}"))], 500);
         }
-        log::info!(
+        audited!(
+            info,
             "web: {} {} the metrics token",
             auth.who(),
             if new { "made a new" } else { "removed" }
@@ -125,7 +126,8 @@ impl App {
         let installing = pair.is_some();
         match self.backend.install_certificate(pair) {
             Ok(said) => {
-                log::info!(
+                audited!(
+                    info,
                     "web: {} {}",
                     auth.who(),
                     if installing {

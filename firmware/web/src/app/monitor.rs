@@ -36,9 +36,11 @@ impl App {
             count: usize,
             lines: Vec<String>,
             problems: Vec<String>,
+            audit: Vec<String>,
         }
         let lines = self.backend.log_lines();
         let problems = self.backend.log_problems();
+        let audit = self.backend.audit_lines();
         self.page(
             Some(auth),
             Page {
@@ -53,6 +55,7 @@ impl App {
                 count: lines.len(),
                 lines,
                 problems,
+                audit,
             },
         )
     }
@@ -140,7 +143,8 @@ impl App {
             Ok(None) => {}
             Err(e) => return refuse(self, 500, e),
         }
-        log::warn!(
+        audited!(
+            warn,
             "web: {} downloaded a full backup (the password hash included)",
             auth.who()
         );
@@ -161,7 +165,7 @@ impl App {
                 422,
             );
         }
-        log::warn!("web: {} asked for a reboot", auth.who());
+        audited!(warn, "web: {} asked for a reboot", auth.who());
         match self.backend.reboot() {
             Ok(()) => self.system_page(
                 auth,
@@ -177,8 +181,8 @@ impl App {
     pub(super) fn save(&self, auth: &Auth, api: bool) -> Response {
         let result = self.backend.save();
         match &result {
-            Ok(said) => log::info!("web: {} saved the configuration: {said}", auth.who()),
-            Err(e) => log::warn!("web: {} asked to save: {e}", auth.who()),
+            Ok(said) => audited!(info, "web: {} saved the configuration: {said}", auth.who()),
+            Err(e) => audited!(warn, "web: {} asked to save: {e}", auth.who()),
         }
         if api {
             return match result {

@@ -102,6 +102,9 @@ impl Backend for Fake {
     fn log_problems(&self) -> Vec<String> {
         vec!["[    0.500000] balancer: error: VI_1: not running: <why>".into()]
     }
+    fn audit_lines(&self) -> Vec<String> {
+        vec!["2026-12-05T00:20:30Z page: admin from 10.0.0.9 (<label>) saved".into()]
+    }
     fn names(&self) -> Names {
         Names {
             hostname: "lb1".into(),
@@ -861,6 +864,11 @@ fn errors_and_warnings_stay_on_the_log_page() {
         .expect(&page);
     let recent = page.find("balancer: &lt;started&gt;").expect(&page);
     assert!(problems < recent, "errors first: {page}");
+    // The audit trail comes first, escaped like every line.
+    let audit = page
+        .find("page: admin from 10.0.0.9 (&lt;label&gt;) saved")
+        .expect(&page);
+    assert!(audit < problems, "the audit trail first: {page}");
 }
 
 /// A request as it comes off the wire from `peer`, with the headers given.

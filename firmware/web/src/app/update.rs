@@ -75,7 +75,7 @@ impl App {
             let allow_downgrade =
                 allows_downgrade(query.get("allow_downgrade")).map_err(|e| api_error(400, e))?;
             let sink = self.backend.begin_update(allow_downgrade).map_err(|e| {
-                log::info!("web: {who}: an update upload was refused: {e}");
+                audited!(info, "web: {who}: an update upload was refused: {e}");
                 api_error(409, e)
             })?;
             log::info!("web: {who} is uploading an update");
@@ -112,7 +112,11 @@ struct ApiUpload {
 impl BodySink for ApiUpload {
     fn push(&mut self, bytes: &[u8]) -> Result<(), Response> {
         self.sink.push(bytes).map_err(|e| {
-            log::info!("web: {}: the uploaded update was refused: {e}", self.who);
+            audited!(
+                info,
+                "web: {}: the uploaded update was refused: {e}",
+                self.who
+            );
             api_error(422, e)
         })
     }
@@ -121,11 +125,11 @@ impl BodySink for ApiUpload {
         let ApiUpload { sink, who } = *self;
         match sink.finish() {
             Ok(said) => {
-                log::info!("web: {who} uploaded an update");
+                audited!(info, "web: {who} uploaded an update");
                 Response::json(200, &json!({ "installed": said }))
             }
             Err(e) => {
-                log::info!("web: {who}: the uploaded update was refused: {e}");
+                audited!(info, "web: {who}: the uploaded update was refused: {e}");
                 api_error(422, e)
             }
         }
@@ -163,7 +167,11 @@ impl PageUpload {
         match why {
             Refused::Forbidden(answer) => answer,
             Refused::Update(why) => {
-                log::info!("web: {}: the uploaded update was refused: {why}", self.who);
+                audited!(
+                    info,
+                    "web: {}: the uploaded update was refused: {why}",
+                    self.who
+                );
                 self.told(Message::error(format!(
                     "The update was not installed: {why}"
                 )))
@@ -231,7 +239,7 @@ impl BodySink for PageUpload {
         };
         match sink.finish() {
             Ok(said) => {
-                log::info!("web: {} uploaded an update", self.who);
+                audited!(info, "web: {} uploaded an update", self.who);
                 self.told(Message::ok(format!(
                     "Update written. {said}Reboot below to try it."
                 )))
