@@ -88,16 +88,16 @@ impl StatusView {
                     &title("connections per second"),
                     Unit::PerSecond,
                     &s.conns_per_s,
-                    90,
-                    18,
+                    64,
+                    16,
                     60,
                 ));
                 server.spark_bytes = Some(chart::area(
                     &title("throughput"),
                     Unit::Bytes,
                     &s.bytes_per_s,
-                    90,
-                    18,
+                    64,
+                    16,
                     60,
                 ));
             }
