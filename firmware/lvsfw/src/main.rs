@@ -71,6 +71,8 @@ fn main() -> ExitCode {
             balancer::vrrp::status::command(&args[2..])
         }
         Some("check-config") => check_config::run(&args[1..]),
+        // The build host's, for scripts/build-image; not listed in the usage.
+        Some("modules-closure") => init::modules::closure_command(&args[1..]),
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

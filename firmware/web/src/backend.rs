@@ -78,6 +78,11 @@ pub trait Backend: Send + Sync + 'static {
     /// next connection on; `None`: the box's own again. What happened, or why not.
     fn install_certificate(&self, pair: Option<crate::certificate::Pair>)
         -> Result<String, String>;
+    /// The last hour of traffic and transitions for the status page's charts; `None`
+    /// where nothing keeps one.
+    fn history(&self) -> Option<std::sync::Arc<std::sync::Mutex<crate::history::History>>> {
+        None
+    }
     /// Starts writing an update into the slot that does not run (the same checks as the
     /// console's `update`: one at a time, signed by a trusted key, this board, not older
     /// unless `allow_downgrade`, never below the floor). `Err`: why not; nothing changed.

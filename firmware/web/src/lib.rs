@@ -9,9 +9,11 @@
 mod app;
 pub mod backend;
 pub mod certificate;
+pub mod chart;
 pub mod client;
 mod edit;
 pub mod form;
+pub mod history;
 pub mod http;
 mod metrics;
 pub mod multipart;

@@ -17,6 +17,7 @@ use interfaces::InterfaceReconciler;
 pub mod alerts;
 pub mod control;
 pub mod heartbeat;
+mod history;
 mod interfaces;
 mod keepalived_file;
 pub mod lvs;
@@ -141,6 +142,9 @@ async fn serve(options: Options) -> ExitCode {
     let (tls_tx, tls_rx) = watch::channel(page::load_tls(&crate::ops::Paths::appliance().tls));
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let (mail, alerts) = alerts::start();
+    let charts = history::Shared::default();
+    tokio::spawn(history::sample(charts.clone()));
+    tokio::spawn(history::follow_health(charts.clone(), health_rx.clone()));
     let mut b = Balancer {
         options,
         board,
@@ -151,6 +155,7 @@ async fn serve(options: Options) -> ExitCode {
         vrrp: VrrpRunning {
             running: None,
             alerts,
+            charts,
         },
         mail,
         running: running_tx,
@@ -263,6 +268,8 @@ fn start_web(
         started: std::time::Instant::now(),
         listen: listen.clone(),
         certificate_names: Default::default(),
+        // The VRRP tasks add their transitions to the same history.
+        history: b.vrrp.charts.clone(),
     };
     let options = web::Options {
         plain_http: page::plain_http_for_benchmark(),

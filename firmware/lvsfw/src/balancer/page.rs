@@ -104,6 +104,8 @@ pub struct WebBackend {
     pub listen: watch::Receiver<Vec<Listen>>,
     /// The served certificate's DNS names, and the files' times they were read at.
     pub certificate_names: std::sync::Mutex<CertificateNames>,
+    /// The last hour for the charts.
+    pub history: super::history::Shared,
 }
 
 /// The native configuration as config.json holds it: everything but `keepalived`
@@ -211,7 +213,15 @@ fn counters(s: &ipvs::Stats) -> Counters {
     }
 }
 
-fn endpoint(addr: IpAddr, port: u16) -> String {
+/// A service as the page and `ipvsadm` name it: `TCP 192.168.0.100:80`, `FWM 5`.
+pub(super) fn service_name(key: &ipvs::ServiceKey) -> String {
+    key.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(super) fn endpoint(addr: IpAddr, port: u16) -> String {
     match addr {
         IpAddr::V6(a) => format!("[{a}]:{port}"),
         IpAddr::V4(a) => format!("{a}:{port}"),
@@ -279,11 +289,7 @@ fn services(health: &[ServerHealth]) -> Result<Vec<ServiceStatus>, String> {
             }
         }
         out.push(ServiceStatus {
-            name: key
-                .to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
+            name: service_name(&key),
             scheduler: service.service.scheduler.clone(),
             persistence_timeout: service.service.persistence_timeout,
             stats: counters(&service.stats),
@@ -547,6 +553,10 @@ impl Backend for WebBackend {
         };
         // The balancer's reload reads the certificate files again.
         self.reload().map(|_| said)
+    }
+
+    fn history(&self) -> Option<super::history::Shared> {
+        Some(self.history.clone())
     }
 
     fn begin_update(

@@ -8,6 +8,8 @@ pub(super) struct VrrpRunning {
     pub(super) running: Option<(vrrp::Vrrp, VrrpConfig)>,
     /// Where their state changes are mailed from.
     pub(super) alerts: alerts::Alerts,
+    /// Where their transitions are drawn from.
+    pub(super) charts: history::Shared,
 }
 
 /// What the VRRP tasks depend on (mail keywords aside): a reload that leaves it alone
@@ -44,6 +46,7 @@ impl VrrpRunning {
             }
             let running = vrrp::Vrrp::new(vrrp::status::DEFAULT_PATH.into());
             tokio::spawn(self.alerts.clone().follow_vrrp(running.states()));
+            tokio::spawn(history::follow_vrrp(self.charts.clone(), running.states()));
             self.running = Some((running, wanted));
         }
         let Some((running, _)) = self.running.as_mut() else {

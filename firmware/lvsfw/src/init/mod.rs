@@ -12,7 +12,7 @@ mod backoff;
 mod guard;
 mod jobs;
 mod logs;
-mod modules;
+pub(crate) mod modules;
 mod mounts;
 mod paste;
 mod power_button;

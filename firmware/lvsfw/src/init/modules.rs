@@ -44,6 +44,13 @@ fn name_of(path: &str) -> String {
 }
 
 impl ModulesDep {
+    /// The files depmod wrote under `root` (`/lib/modules/<release>`); a missing one is empty.
+    pub fn read(root: &Path) -> ModulesDep {
+        let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
+        ModulesDep::parse(&read("modules.dep"), &read("modules.builtin"))
+            .with_soft_dependencies(&read("modules.softdep"), &read("modules.alias"))
+    }
+
     pub fn parse(modules_dep: &str, modules_builtin: &str) -> ModulesDep {
         let mut dep = ModulesDep::default();
         for line in modules_dep.lines() {
@@ -156,9 +163,7 @@ impl ModulesDep {
 /// board's options for it (`options`: name and `KEY=VALUE` words); returns how many were
 /// loaded now. Failures are logged and do not stop the others.
 pub fn load(root: &Path, wanted: &[String], options: &[(String, String)]) -> usize {
-    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
-    let dep = ModulesDep::parse(&read("modules.dep"), &read("modules.builtin"))
-        .with_soft_dependencies(&read("modules.softdep"), &read("modules.alias"));
+    let dep = ModulesDep::read(root);
     let order = match dep.load_order(wanted) {
         Ok(order) => order,
         Err(why) => {
@@ -188,6 +193,39 @@ pub fn load(root: &Path, wanted: &[String], options: &[(String, String)]) -> usi
         }
     }
     loaded
+}
+
+/// `lvsfw modules-closure DIR MODULE...` on the build host: the module files (paths as
+/// in DIR's modules.dep) that loading MODULEs takes, soft dependencies included; the
+/// image carries exactly these, by the rule PID 1 loads them with.
+pub fn closure_command(args: &[String]) -> std::process::ExitCode {
+    let Some((root, wanted)) = args.split_first() else {
+        eprintln!("usage: lvsfw modules-closure DIR MODULE...");
+        return std::process::ExitCode::from(2);
+    };
+    let root = Path::new(root);
+    if !root.join("modules.dep").is_file() {
+        eprintln!("modules-closure: no {}", root.join("modules.dep").display());
+        return std::process::ExitCode::FAILURE;
+    }
+    match ModulesDep::read(root).load_order(wanted) {
+        Ok(order) => {
+            let mut out = String::new();
+            for load in order {
+                out.push_str(&load.path);
+                out.push('\n');
+            }
+            print!("{out}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!(
+                "modules-closure: {}: {why}",
+                root.join("modules.dep").display()
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// MODULE_INIT_COMPRESSED_FILE (Linux 5.17): the kernel decompresses the module itself.

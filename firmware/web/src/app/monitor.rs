@@ -26,8 +26,21 @@ impl App {
                 template: pages::STATUS,
                 refresh,
             },
-            &StatusView::new(&status, now_ms()),
+            &self.status_view(&status),
         )
+    }
+
+    /// The status with the last hour's charts, when the backend keeps them.
+    fn status_view(&self, status: &crate::Status) -> StatusView {
+        let now = now_ms();
+        let view = StatusView::new(status, now);
+        match self.backend.history() {
+            Some(history) => {
+                let history = history.lock().unwrap_or_else(|p| p.into_inner());
+                view.with_history(&history, now)
+            }
+            None => view,
+        }
     }
 
     pub(super) fn log_page(&self, auth: &Auth) -> Response {
