@@ -96,6 +96,24 @@ pub fn build(board: &str, version: &str, break_balancer: bool) -> Result<Build, 
         .join("out/lab-update")
         .join(format!("{board}-{version}"));
     let mut command = Command::new(repo().join("scripts/build-image"));
+    // Not the variables cargo set for this test crate: ring's build script reruns when
+    // CARGO_MANIFEST_DIR changes, and then the whole release binary is built again (with
+    // LTO, minutes) here and once more at the next plain scripts/build-image.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let for_this_crate = name.starts_with("CARGO_PKG_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+            );
+        if for_this_crate {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
         .arg(board)
         .env("LVSFW_OUT", &out)
