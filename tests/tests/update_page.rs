@@ -560,7 +560,8 @@ fn updates_through_the_page_refused_kept_and_left() -> Result<(), Error> {
         said.contains(&format!(
             "version {} is older than the running version {v2v}",
             v1.version
-        )) && said.contains("nothing changed"),
+        )) && said.contains("the box \"Take an older version\" on the page")
+            && said.contains("nothing changed"),
         "{said}"
     );
     esp.unchanged("the first version again", &before)?;
