@@ -25,6 +25,7 @@ pub mod pinned;
 pub mod prober;
 pub mod programs;
 pub mod seed;
+pub mod updates;
 
 pub use appliance::{Appliance, ApplianceSpec, Boot};
 pub use command::{run, Error};

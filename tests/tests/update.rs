@@ -5,17 +5,16 @@
 //! before by itself; an older version only with `--allow-downgrade`. Under SeaBIOS on
 //! qemu-x86_64, and an update kept under UEFI on pc-x86_64.
 //!
-//! The update files are built here with scripts/build-image (LVSFW_VERSION,
-//! LVSFW_TEST_BREAK_BALANCER) into out/lab-update/, signed with the build's key (the
-//! development key scripts/setup made, or LVSFW_SIGNING_KEY); the bad ones are made from
-//! them with the built `lvsfw update pack`. They reach the box as raw disks (/dev/vdb,
-//! ...): the console cannot carry 16 MB.
+//! The update files are built with the lab's `updates` helpers (scripts/build-image into
+//! out/lab-update/, as tests/update_page.rs builds them); the bad ones are made from them
+//! with the built `lvsfw update pack`. They reach the box as raw disks (/dev/vdb, ...):
+//! the console cannot carry 16 MB.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lvsfw_lab::disk_image::{board_dir, built_image, copy_with_cmdline, esp_bytes};
+use lvsfw_lab::disk_image::esp_bytes;
+use lvsfw_lab::updates::{boot_disk, build, signing_key, slot_line, unknown_key, version_after};
 use lvsfw_lab::{Appliance, ApplianceSpec, Boot, Error, Lab, Moments};
 
 /// A boot through SeaBIOS or OVMF and grub under TCG, up to the balancer being ready.
@@ -23,102 +22,6 @@ const BOOT: Duration = Duration::from_secs(180);
 /// Reading 16 MB twice from a virtio disk, hashing it and writing it to FAT, emulated.
 const APPLY: Duration = Duration::from_secs(300);
 const SHORT: Duration = Duration::from_secs(30);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(command: &mut Command) -> Result<String, Error> {
-    let out = command
-        .output()
-        .map_err(|e| Error(format!("{command:?}: {e}")))?;
-    if !out.status.success() {
-        return Err(Error(format!(
-            "{command:?}: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The version `delta` builds after `built` (RELEASE-BUILD-LABEL), labelled `label`.
-fn version_after(built: &str, delta: i64, label: &str) -> String {
-    let mut parts = built.splitn(3, '-');
-    let release = parts.next().unwrap_or_default();
-    let build: i64 = parts
-        .next()
-        .and_then(|b| b.parse().ok())
-        .unwrap_or_else(|| panic!("the built version {built} is not RELEASE-BUILD-LABEL"));
-    format!("{release}-{}-{label}", build + delta)
-}
-
-/// A built image's folder and what it holds.
-struct Build {
-    dir: PathBuf,
-    version: String,
-}
-
-impl Build {
-    fn of(dir: PathBuf) -> Result<Build, Error> {
-        let version = std::fs::read_to_string(dir.join("version"))?
-            .trim()
-            .to_string();
-        Ok(Build { dir, version })
-    }
-
-    fn update(&self) -> PathBuf {
-        self.dir.join(format!("lvsfw-{}.update", self.version))
-    }
-
-    /// `lvsfw update pack` of this build's slot files with other arguments (board
-    /// qemu-x86_64 and this build's initrd unless `args` name others).
-    fn pack(&self, to: &Path, args: &[&str], key: &Path) -> Result<PathBuf, Error> {
-        let mut command = Command::new(self.dir.join("lvsfw"));
-        command.args(["update", "pack"]).args(args);
-        if !args.contains(&"--board") {
-            command.args(["--board", "qemu-x86_64"]);
-        }
-        command
-            .arg("--kernel")
-            .arg(self.dir.join("vmlinuz"))
-            .arg("--signing-key")
-            .arg(key)
-            .arg("-o")
-            .arg(to);
-        if !args.contains(&"--initrd") {
-            command.arg("--initrd").arg(self.dir.join("initrd"));
-        }
-        run(&mut command)?;
-        Ok(to.to_path_buf())
-    }
-}
-
-/// Builds `board`'s image at `version` into out/lab-update/BOARD-VERSION.
-fn build(board: &str, version: &str, break_balancer: bool) -> Result<Build, Error> {
-    let out = repo()
-        .join("out/lab-update")
-        .join(format!("{board}-{version}"));
-    let mut command = Command::new(repo().join("scripts/build-image"));
-    command
-        .arg(board)
-        .env("LVSFW_OUT", &out)
-        .env("LVSFW_VERSION", version)
-        .env(
-            "LVSFW_TEST_BREAK_BALANCER",
-            if break_balancer { "1" } else { "0" },
-        );
-    run(&mut command)?;
-    Build::of(out)
-}
-
-/// The key build-image signs with.
-fn signing_key() -> PathBuf {
-    std::env::var_os("LVSFW_SIGNING_KEY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".cache/update-keys/dev-signing.pem"))
-}
 
 /// An update file as a raw disk: QEMU wants whole sectors (zeros after the end).
 fn update_disk(lab: &Lab, update: &Path, name: &str) -> Result<PathBuf, Error> {
@@ -128,25 +31,6 @@ fn update_disk(lab: &Lab, update: &Path, name: &str) -> Result<PathBuf, Error> {
     let len = file.metadata()?.len();
     file.set_len(len.div_ceil(512) * 512)?;
     Ok(disk)
-}
-
-/// A copy of `board`'s built disk image whose kernel command line has `lvsfw.nologin`
-/// (the console opens at the prompt, as in the other system tests).
-fn boot_disk(lab: &Lab, board: &str) -> Result<(PathBuf, Build), Error> {
-    let image_dir = board_dir(board);
-    let image = built_image(&image_dir)?;
-    let copy = lab.dir.join("lb1.img");
-    copy_with_cmdline(&image, &copy, "lvsfw.nologin")?;
-    Ok((copy, Build::of(image_dir)?))
-}
-
-/// The `show slots` line of `slot`.
-fn slot_line(slots: &str, slot: &str) -> String {
-    slots
-        .lines()
-        .find(|l| l.starts_with(&format!("slot {slot} ")))
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// `update DISK` is refused with `says`, and the ESP (both slots, grubenv, grub) is the
@@ -204,7 +88,8 @@ fn reboot_into(lb1: &mut Appliance, slot: &str, version: &str) -> Result<Duratio
 #[test]
 fn bad_updates_change_nothing_a_signed_one_is_kept_and_a_failing_one_left() -> Result<(), Error> {
     let mut lab = Lab::new("update", false)?;
-    let (image, v1) = boot_disk(&lab, "qemu-x86_64")?;
+    let image = lab.dir.join("lb1.img");
+    let v1 = boot_disk("qemu-x86_64", &image)?;
     let v2 = build(
         "qemu-x86_64",
         &version_after(&v1.version, 1, "lab-v2"),
@@ -238,10 +123,7 @@ fn bad_updates_change_nothing_a_signed_one_is_kept_and_a_failing_one_left() -> R
         "bit {bit} of byte {at} flipped; cut after byte {cut} of {}",
         good_bytes.len()
     );
-    let other_key = bad.join("other.pem");
-    run(Command::new(repo().join("scripts/signing-key"))
-        .args(["new", "other"])
-        .arg(&other_key))?;
+    let other_key = unknown_key(&bad.join("other.pem"))?;
     let older = version_after(&v1.version, -1, "lab-old");
     let huge = bad.join("huge-initrd");
     std::fs::File::create(&huge)?.set_len(36 << 20)?;
@@ -450,7 +332,8 @@ fn bad_updates_change_nothing_a_signed_one_is_kept_and_a_failing_one_left() -> R
 #[test]
 fn an_update_is_kept_under_uefi_on_the_pc_board() -> Result<(), Error> {
     let mut lab = Lab::new("update-pc", false)?;
-    let (image, v1) = boot_disk(&lab, "pc-x86_64")?;
+    let image = lab.dir.join("lb1.img");
+    let v1 = boot_disk("pc-x86_64", &image)?;
     let v2 = build("pc-x86_64", &version_after(&v1.version, 1, "lab-v2"), false)?;
     let mut damaged = std::fs::read(v2.update())?;
     let at = damaged.len() - 1000;

@@ -158,15 +158,18 @@ impl fmt::Display for Error {
             Error::TooBig { len, max } => {
                 write!(f, "too big: {len} bytes; an update is at most {max} bytes")
             }
+            // The console, the page and the API all show this text: it names each one's way.
             Error::Older { payload, running } => write!(
                 f,
                 "version {payload} is older than the running version {running}; to go back \
-                 on purpose: update --allow-downgrade FILE"
+                 on purpose, allow a downgrade (update --allow-downgrade FILE at the console, \
+                 the box \"Take an older version\" on the page, ?allow_downgrade=yes on PUT \
+                 /api/update)"
             ),
             Error::BelowFloor { payload, floor } => write!(
                 f,
                 "version {payload} is below {floor}, the lowest version this box may run \
-                 (raised by an earlier update); not even --allow-downgrade installs it"
+                 (raised by an earlier update); not even an allowed downgrade installs it"
             ),
             Error::Tampered(file) => write!(
                 f,

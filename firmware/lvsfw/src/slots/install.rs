@@ -86,7 +86,8 @@ impl Target<'_> {
             Err(e) => {
                 return Err(format!(
                     "{e}: the running version has no order, so no update can be judged newer; \
-                     nothing changed (update --allow-downgrade FILE takes it anyway)"
+                     nothing changed (allowing a downgrade takes it anyway: update --allow-downgrade \
+                     FILE, or the page's \"Take an older version\")"
                 ))
             }
         };

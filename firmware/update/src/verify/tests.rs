@@ -320,7 +320,8 @@ fn older_is_refused_unless_allowed_and_below_the_floor_never() {
     assert_eq!(
         err,
         "version 1.0.0-4-gdef is older than the running version 1.0.0-5-gabc; to go back on \
-         purpose: update --allow-downgrade FILE"
+         purpose, allow a downgrade (update --allow-downgrade FILE at the console, the box \
+         \"Take an older version\" on the page, ?allow_downgrade=yes on PUT /api/update)"
     );
     assert!(seen.is_empty());
     let allowed = Policy {
@@ -345,7 +346,7 @@ fn older_is_refused_unless_allowed_and_below_the_floor_never() {
     assert_eq!(
         err,
         "version 1.0.0-4-gdef is below 1.0.0-5, the lowest version this box may run (raised \
-         by an earlier update); not even --allow-downgrade installs it"
+         by an earlier update); not even an allowed downgrade installs it"
     );
     assert!(seen.is_empty());
 }

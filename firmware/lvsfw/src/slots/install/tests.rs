@@ -469,7 +469,9 @@ fn older_needs_allow_downgrade_and_an_update_raises_the_floor() {
     assert!(
         err.ends_with(
             "version 0.9.0-1 is older than the running version 1.0.0-1; to go back on \
-             purpose: update --allow-downgrade FILE; nothing changed"
+             purpose, allow a downgrade (update --allow-downgrade FILE at the console, the \
+             box \"Take an older version\" on the page, ?allow_downgrade=yes on PUT \
+             /api/update); nothing changed"
         ),
         "{err}"
     );
@@ -520,7 +522,10 @@ fn a_running_version_without_order_takes_updates_only_when_allowed() {
     let err = install_file(&file, &old_style).unwrap_err();
     assert!(
         err.contains("the build \"633566c\" is not a number")
-            && err.contains("update --allow-downgrade FILE takes it anyway"),
+            && err.contains(
+                "allowing a downgrade takes it anyway: update --allow-downgrade FILE, or \
+                 the page's \"Take an older version\""
+            ),
         "{err}"
     );
     let allowed = Target {
