@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 /// The longest argument list a command takes (addresses of one interface, `debug run`).
 const MAX_WORDS: usize = 64;
+/// The most lines one `debug kmsg` writes.
+pub const MAX_KMSG_LINES: u32 = 100_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpvsColumns {
@@ -40,6 +42,8 @@ pub enum Command {
     ShowConfig,
     ShowLog,
     ShowVersion,
+    /// The clock and NTP: synchronised or not, from which server, offset, last sync.
+    ShowTime,
     /// Both boot slots: versions, which runs, which is good, a pending try.
     ShowSlots,
     /// The page's certificate: whose, names, validity, fingerprint and SPKI pin.
@@ -96,6 +100,9 @@ pub enum Command {
     FreezeBalancer,
     /// Prints a file, such as /proc/net/ip_vs.
     DebugCat(String),
+    /// Writes this many lines to /dev/kmsg: a flood of kernel messages, for the test
+    /// that the log stays bounded and the console usable.
+    DebugKmsg(u32),
     /// Runs a program of the image, stdin from a file after `<`; only when the kernel
     /// command line has `lvsfw.debug` (test images carry tools such as ipvsadm).
     DebugRun {
@@ -113,13 +120,14 @@ impl Command {
             Command::KillBalancer
                 | Command::FreezeBalancer
                 | Command::DebugCat(_)
+                | Command::DebugKmsg(_)
                 | Command::DebugRun { .. }
         )
     }
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 38] = [
+const HELP: [(&str, &str); 40] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -140,6 +148,10 @@ const HELP: [(&str, &str); 38] = [
     ),
     ("show log", "the latest log lines of lvsfw"),
     ("show version", "firmware, kernel and board"),
+    (
+        "show time",
+        "the clock: NTP synchronised or not, server, offset, last sync",
+    ),
     (
         "show slots",
         "both boot slots: versions, which runs, which is good",
@@ -217,6 +229,10 @@ const HELP: [(&str, &str); 38] = [
         "SIGKILL the balancer (it is restarted; lvsfw.debug)",
     ),
     (
+        "debug kmsg COUNT",
+        "write COUNT lines to the kernel's log: a flood (lvsfw.debug)",
+    ),
+    (
         "debug freeze-balancer",
         "SIGSTOP the balancer: a hang (the watchdog resets; lvsfw.debug)",
     ),
@@ -267,6 +283,7 @@ const WORDS: &[Node] = &[
             leaf("config"),
             leaf("log"),
             leaf("version"),
+            leaf("time"),
             leaf("slots"),
             leaf("certificate"),
         ],
@@ -325,6 +342,7 @@ const WORDS: &[Node] = &[
             leaf("run"),
             leaf("kill-balancer"),
             leaf("freeze-balancer"),
+            leaf("kmsg"),
         ],
     },
 ];
@@ -407,11 +425,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["show", "config"] => Command::ShowConfig,
         ["show", "log"] => Command::ShowLog,
         ["show", "version"] => Command::ShowVersion,
+        ["show", "time"] => Command::ShowTime,
         ["show", "slots"] => Command::ShowSlots,
         ["show", "certificate"] => Command::ShowCertificate,
         ["show", ..] => {
             return Err(
-                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots|certificate"
+                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|time|slots|certificate"
                     .into(),
             )
         }
@@ -493,6 +512,13 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["debug", "freeze-balancer"] => Command::FreezeBalancer,
         ["debug", "cat", file] => Command::DebugCat(file.to_string()),
         ["debug", "cat", ..] => return Err("usage: debug cat FILE".into()),
+        ["debug", "kmsg", count] => match count.parse::<u32>() {
+            Ok(n) if (1..=MAX_KMSG_LINES).contains(&n) => Command::DebugKmsg(n),
+            _ => return Err(format!("usage: debug kmsg COUNT (1 to {MAX_KMSG_LINES})")),
+        },
+        ["debug", "kmsg", ..] => {
+            return Err(format!("usage: debug kmsg COUNT (1 to {MAX_KMSG_LINES})"))
+        }
         ["debug", "run", argv @ .., "<", file] if !argv.is_empty() && !argv.contains(&"<") => {
             Command::DebugRun {
                 argv: owned(argv),
@@ -507,7 +533,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         }
         ["debug", "run", ..] => return Err("usage: debug run PROGRAM [ARGS...] [< FILE]".into()),
         ["debug", ..] => {
-            return Err("usage: debug cat FILE | debug run ... | debug kill-balancer | debug freeze-balancer".into())
+            return Err("usage: debug cat FILE | debug run ... | debug kill-balancer | debug freeze-balancer | debug kmsg COUNT".into())
         }
         _ => {
             return Err(format!(

@@ -238,6 +238,8 @@ pub struct StatusView {
     interfaces: Vec<InterfaceView>,
     slots: Vec<SlotView>,
     slots_note: Option<String>,
+    time: String,
+    time_class: &'static str,
 }
 
 #[derive(Serialize)]
@@ -434,14 +436,84 @@ impl StatusView {
                 .collect(),
             slots: s.slots.iter().map(SlotView::new).collect(),
             slots_note: s.slots_note.clone(),
+            time: time_text(&s.time),
+            time_class: match (s.time.servers.is_empty(), s.time.synchronised) {
+                (true, _) => "",
+                (false, true) => "up",
+                (false, false) => "down",
+            },
         }
     }
+}
+
+/// The clock in one sentence: synchronised or not, from which server, with what offset.
+fn time_text(t: &crate::backend::TimeStatus) -> String {
+    if t.servers.is_empty() {
+        return "Not kept by NTP (no ntp_servers configured).".into();
+    }
+    let mut text = match (&t.server, t.synchronised) {
+        (Some(server), true) => format!(
+            "Synchronised from {server} (stratum {})",
+            t.stratum.unwrap_or(0)
+        ),
+        _ => "Not synchronised".into(),
+    };
+    if let (Some(offset), Some(delay), Some(at)) = (t.offset_ms, t.delay_ms, t.last_sync_ms) {
+        text.push_str(&format!(
+            "; last sync {} from {}, offset {offset:+.3} ms, delay {delay:.3} ms",
+            utc(at),
+            t.server.as_deref().unwrap_or("?")
+        ));
+    }
+    if let (Some(at), Some(by)) = (t.last_step_ms, t.last_step_by_ms) {
+        text.push_str(&format!(
+            "; clock stepped {} by {:+.3} s",
+            utc(at),
+            by / 1000.0
+        ));
+    }
+    for p in &t.problems {
+        text.push_str(&format!("; {p}"));
+    }
+    text.push('.');
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::backend::*;
+
+    #[test]
+    fn the_clock_is_one_sentence() {
+        let mut t = TimeStatus::default();
+        assert_eq!(
+            time_text(&t),
+            "Not kept by NTP (no ntp_servers configured)."
+        );
+        t.servers = vec!["192.0.2.9".into()];
+        t.problems = vec!["192.0.2.9: no answer within 2 s".into()];
+        assert_eq!(
+            time_text(&t),
+            "Not synchronised; 192.0.2.9: no answer within 2 s."
+        );
+        t = TimeStatus {
+            servers: vec!["192.168.0.1".into()],
+            synchronised: true,
+            server: Some("192.168.0.1".into()),
+            stratum: Some(8),
+            offset_ms: Some(-0.5),
+            delay_ms: Some(2.0),
+            last_sync_ms: Some(1_796_429_000_000),
+            last_step_ms: Some(1_796_428_990_000),
+            last_step_by_ms: Some(31_536_000_000.0),
+            problems: Vec::new(),
+        };
+        assert_eq!(
+            time_text(&t),
+            "Synchronised from 192.168.0.1 (stratum 8); last sync 2026-12-05 00:03:20Z from 192.168.0.1, offset -0.500 ms, delay 2.000 ms; clock stepped 2026-12-05 00:03:10Z by +31536000.000 s."
+        );
+    }
 
     static NO_NOTICES: Notices = Notices {
         unsaved: false,

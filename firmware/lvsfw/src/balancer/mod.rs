@@ -24,6 +24,7 @@ pub mod page;
 pub mod report;
 mod routes;
 mod sync_daemon;
+pub mod time;
 mod vrrp_running;
 
 pub(crate) use keepalived_file::{load_keepalived, Loaded};
@@ -141,6 +142,13 @@ async fn serve(options: Options) -> ExitCode {
     let (tls_tx, tls_rx) = watch::channel(page::load_tls(&crate::ops::Paths::appliance().tls));
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let (mail, alerts) = alerts::start();
+    let (ntp, ntp_servers) = watch::channel(
+        config
+            .as_ref()
+            .map(|c| c.ntp_servers.clone())
+            .unwrap_or_default(),
+    );
+    let time = time::start(ntp_servers);
     let mut b = Balancer {
         options,
         board,
@@ -159,6 +167,8 @@ async fn serve(options: Options) -> ExitCode {
         notes: Vec::new(),
         not_running: not_running_tx,
         tls: tls_tx,
+        ntp,
+        time,
     };
     let mut ipvs_problem = b.lvs.worker_problem();
     b.pass().await;
@@ -253,6 +263,7 @@ fn start_web(
     tls: web::tls::Tls,
 ) {
     let backend = page::WebBackend {
+        time: b.time.clone(),
         running,
         health,
         reloads,
@@ -393,6 +404,10 @@ struct Balancer {
     not_running: watch::Sender<Vec<String>>,
     /// The page's TLS configuration, from the certificate files in service.
     tls: watch::Sender<Option<Arc<rustls::ServerConfig>>>,
+    /// The NTP servers the time task follows.
+    ntp: watch::Sender<Vec<std::net::IpAddr>>,
+    /// What the time task says of the clock, for the page.
+    time: watch::Receiver<web::backend::TimeStatus>,
 }
 
 impl Balancer {
@@ -532,6 +547,11 @@ impl Balancer {
                 Some(new) => {
                     log::info!("{}: changes taken", self.options.config.display());
                     set_hostname(Some(&new));
+                    self.ntp.send_if_modified(|had| {
+                        let changed = *had != new.ntp_servers;
+                        had.clone_from(&new.ntp_servers);
+                        changed
+                    });
                     self.config = Some(new);
                     self.running
                         .send_modify(|r| r.native = self.config.clone().map(Arc::new));
