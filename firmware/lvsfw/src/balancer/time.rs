@@ -184,10 +184,9 @@ fn step(by: i64) -> Result<(), String> {
     if ns < 0 {
         return Err("the result would be before 1970".into());
     }
-    let to = nix::sys::time::TimeSpec::new(
-        (ns / 1_000_000_000) as libc::time_t,
-        (ns % 1_000_000_000) as libc::c_long,
-    );
+    let to = nix::sys::time::TimeSpec::from_duration(std::time::Duration::from_nanos(
+        u64::try_from(ns).map_err(|_| "the result is out of range")?,
+    ));
     clock_settime(ClockId::CLOCK_REALTIME, to).map_err(|e| e.desc().to_string())
 }
 
