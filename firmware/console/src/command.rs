@@ -67,6 +67,8 @@ pub enum Command {
     SetHostname(String),
     /// `set gateway ADDRESS|none`: the default route.
     SetGateway(String),
+    /// `set ntp ADDRESS...|none`: the NTP servers.
+    SetNtp(Vec<String>),
     /// Asks for the new password twice, hidden.
     SetPassword,
     /// The lines that follow, up to one holding a single `.`, are a keepalived.conf.
@@ -127,7 +129,7 @@ impl Command {
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 40] = [
+const HELP: [(&str, &str); 41] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -173,6 +175,10 @@ const HELP: [(&str, &str); 40] = [
     (
         "set gateway ADDRESS|none",
         "the default gateway (candidate)",
+    ),
+    (
+        "set ntp ADDRESS...|none",
+        "the NTP servers the clock follows (candidate)",
     ),
     (
         "set password",
@@ -301,6 +307,7 @@ const WORDS: &[Node] = &[
             },
             leaf("hostname"),
             leaf("gateway"),
+            leaf("ntp"),
             leaf("password"),
         ],
     },
@@ -452,13 +459,17 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["set", "hostname", ..] => return Err(usage("set hostname")),
         ["set", "gateway", gateway] => Command::SetGateway(gateway.to_string()),
         ["set", "gateway", ..] => return Err(usage("set gateway")),
+        ["set", "ntp", servers @ ..] if !servers.is_empty() && servers.len() <= 8 => {
+            Command::SetNtp(owned(servers))
+        }
+        ["set", "ntp", ..] => return Err("usage: set ntp ADDRESS [ADDRESS...] (at most 8) | set ntp none".into()),
         ["set", "password"] => Command::SetPassword,
         ["set", "password", ..] => {
             return Err("usage: set password (the password is asked for, hidden)".into())
         }
         ["set", ..] => {
             return Err(
-                "usage: set interface ROLE address A/P [A/P...] | set hostname NAME | set gateway ADDRESS|none | set password"
+                "usage: set interface ROLE address A/P [A/P...] | set hostname NAME | set gateway ADDRESS|none | set ntp ADDRESS...|none | set password"
                     .into(),
             )
         }

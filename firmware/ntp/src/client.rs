@@ -143,6 +143,18 @@ impl Client {
         }
     }
 
+    /// Whether this client has set the clock (stepped it) already.
+    pub fn clock_set(&self) -> bool {
+        self.stepped
+    }
+
+    /// The clock was set already (by the client this one replaces, when the servers
+    /// changed): its first answer is slewed unless beyond the step threshold.
+    pub fn with_clock_set(mut self) -> Client {
+        self.stepped = true;
+        self
+    }
+
     /// When [`Client::poll`] has something to do; `None`: nothing ever (no usable server).
     pub fn wake_at(&self) -> Option<u64> {
         match &self.round {

@@ -954,6 +954,11 @@ impl Pid1 {
                 TOOL_LIMIT,
                 Kind::Plain,
             ),
+            Command::SetNtp(servers) => {
+                let mut args = words(&["config", "set", "ntp"]);
+                args.extend(servers);
+                (args, TOOL_LIMIT, Kind::Plain)
+            }
             Command::SetGateway(gateway) => (
                 words(&["config", "set", "gateway", &gateway]),
                 TOOL_LIMIT,

@@ -216,6 +216,17 @@ fn synchronised_goes_stale_without_answers() {
 }
 
 #[test]
+fn a_client_for_new_servers_slews_a_clock_already_set() {
+    let mut c = Client::new(&[addr(2)], 0).with_clock_set();
+    assert!(c.clock_set());
+    let out = c.poll(0, wall(), nonces());
+    let (p, t4) = answer_to(&out.send[0].1, wall(), 2_000_000, 1_000_000);
+    let out = c.receive(addr(2), &p, 1, t4);
+    assert!(matches!(out.adjust, Some(Adjust::Slew(_))), "{out:?}");
+    assert!(!Client::new(&[addr(2)], 0).clock_set());
+}
+
+#[test]
 fn no_servers_means_nothing_to_do() {
     let c = Client::new(&[], 0);
     assert_eq!(c.wake_at(), None);
