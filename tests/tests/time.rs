@@ -16,6 +16,8 @@ use lvsfw_lab::addresses::*;
 use lvsfw_lab::{Appliance, ApplianceSpec, Error, Lab, Net};
 
 const NTP_HOST: &str = "192.168.0.123";
+/// A second server that never answers: nothing has this address.
+const DEAD_NTP: &str = "192.168.0.124";
 const YEAR_S: i64 = 365 * 86_400;
 /// Kernel messages in the flood.
 const FLOOD: u32 = 20_000;
@@ -233,6 +235,40 @@ fn a_year_off_clock_is_stepped_by_ntp_and_a_kernel_message_flood_stays_in_the_lo
         }
     };
     println!("offset measured after the step: {offset:+.3} ms");
+
+    // A second, dead server set at the console: the clock follows the one that answers,
+    // is not stepped again, and show time names the dead one.
+    let said = lb1.command(
+        &format!("set ntp {NTP_HOST} {DEAD_NTP}"),
+        Duration::from_secs(20),
+    )?;
+    assert!(
+        said.contains(&format!("NTP servers: {NTP_HOST}, {DEAD_NTP}")),
+        "{said}"
+    );
+    lb1.command("config apply", Duration::from_secs(60))?;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let shown = lb1.command("show time", Duration::from_secs(20))?;
+        let dead = format!("{DEAD_NTP}: no answer within 2 s");
+        if shown.contains(&dead) {
+            assert!(
+                shown.contains(&format!("synchronised: yes, from {NTP_HOST}")),
+                "{shown}"
+            );
+            assert!(
+                shown.contains(&format!("servers: {NTP_HOST}, {DEAD_NTP}")),
+                "{shown}"
+            );
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(Error(format!("the dead server is not named:\n{shown}")));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let steps = lb1.console.text().matches("clock stepped by ").count();
+    assert_eq!(steps, 1, "the clock was stepped again");
 
     // A flood of kernel messages.
     let rss_before = vm_rss_kb(&mut lb1)?;

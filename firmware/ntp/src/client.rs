@@ -148,10 +148,12 @@ impl Client {
         self.stepped
     }
 
-    /// The clock was set already (by the client this one replaces, when the servers
-    /// changed): its first answer is slewed unless beyond the step threshold.
-    pub fn with_clock_set(mut self) -> Client {
-        self.stepped = true;
+    /// This client replaces `old` (the servers changed): the clock it set stays set
+    /// (the first answer is slewed unless beyond the step threshold) and its last
+    /// answer stays the last sync until a new one comes.
+    pub fn following(mut self, old: &Client) -> Client {
+        self.stepped = old.stepped;
+        self.last = old.last;
         self
     }
 

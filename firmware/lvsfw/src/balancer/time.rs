@@ -70,11 +70,7 @@ async fn run(mut servers: watch::Receiver<Vec<IpAddr>>, status: watch::Sender<Ti
                 if now != configured {
                     configured = now;
                     log::info!("NTP servers: {}", list(&configured));
-                    let set = client.clock_set();
-                    client = new_client(&configured, &mono);
-                    if set {
-                        client = client.with_clock_set();
-                    }
+                    client = new_client(&configured, &mono).following(&client);
                 }
                 ntp::client::Output::default()
             }

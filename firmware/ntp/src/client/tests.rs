@@ -217,8 +217,17 @@ fn synchronised_goes_stale_without_answers() {
 
 #[test]
 fn a_client_for_new_servers_slews_a_clock_already_set() {
-    let mut c = Client::new(&[addr(2)], 0).with_clock_set();
+    let mut old = Client::new(&[addr(1)], 0);
+    let out = old.poll(0, wall(), nonces());
+    let (p, t4) = answer_to(&out.send[0].1, wall(), SEC, 0);
+    old.receive(addr(1), &p, 0, t4);
+    let mut c = Client::new(&[addr(2)], 0).following(&old);
     assert!(c.clock_set());
+    assert!(
+        c.status(0).synchronised,
+        "still synchronised by the old answer"
+    );
+    assert_eq!(c.status(0).last.unwrap().server, addr(1));
     let out = c.poll(0, wall(), nonces());
     let (p, t4) = answer_to(&out.send[0].1, wall(), 2_000_000, 1_000_000);
     let out = c.receive(addr(2), &p, 1, t4);
