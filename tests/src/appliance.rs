@@ -65,6 +65,10 @@ pub struct ApplianceSpec {
     /// QEMU id `NET` and the slot in hex (`ext18`) for [`Appliance::set_link`], e.g. a
     /// second member of a bond.
     pub extra_nics: Vec<(Net, u8)>,
+    /// Where the VM's real-time clock starts (QEMU's `-rtc base=`, e.g.
+    /// `2025-12-05T00:00:00`, UTC); the kernel sets its clock from it at boot. `None`:
+    /// the host's time.
+    pub rtc_base: Option<String>,
 }
 
 pub struct Appliance {
@@ -197,6 +201,9 @@ impl Appliance {
                 Some(image.clone())
             }
         };
+        if let Some(base) = &spec.rtc_base {
+            args.extend(["-rtc".into(), format!("base={base}")]);
+        }
         if spec.watchdog {
             args.extend([
                 "-device".into(),

@@ -291,8 +291,11 @@ fn syslog_leaves_the_box_and_the_audit_trail_survives_junk_and_a_reboot() -> Res
     let saved = admin.in_netns(|| api.call("POST", "/api/config/save", b""))??;
     assert_eq!(saved.status, 200, "{}", saved.text());
     wait_rfc5424(&tcp, 29, "audit", "saved the configuration")?;
-    // Kernel messages come with the kmsg reader (branch time20); enable after the merge:
-    // wait_rfc5424(&tcp, 3 * 8 + 6, "kernel", "")?;
+    // A kernel message (written to /dev/kmsg at error level by the debug command): read
+    // by PID 1 and sent with the kernel's own severity, err (3).
+    lb1.command("debug kmsg 3", Duration::from_secs(30))?;
+    let kernel = wait_rfc5424(&tcp, 3 * 8 + 3, "kernel", "debug kmsg: flood line 3 of 3")?;
+    println!("tcp: {kernel}");
 
     let shown = lb1.command("show audit", Duration::from_secs(20))?;
     for line in [

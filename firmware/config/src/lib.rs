@@ -18,7 +18,8 @@ pub mod native;
 
 pub use issue::{Issue, Issues};
 pub use model::{
-    Admin, Config, Interface, Role, Route, Vlan, MAX_ADDRESSES_PER_INTERFACE, MAX_ROUTES,
+    Admin, Config, Interface, Role, Route, Vlan, MAX_ADDRESSES_PER_INTERFACE, MAX_NTP_SERVERS,
+    MAX_ROUTES,
 };
 pub use password::PasswordHash;
 pub use plural::count;

@@ -22,7 +22,13 @@ pub struct Config {
     pub keepalived: Keepalived,
     /// Remote syslog servers (`crate::syslog`).
     pub syslog: Vec<crate::syslog::SyslogServer>,
+    /// The NTP servers the clock follows (port 123), at most [`MAX_NTP_SERVERS`];
+    /// empty: the clock is left as the hardware set it.
+    pub ntp_servers: Vec<IpAddr>,
 }
+
+/// NTP servers the configuration may name (the client asks each every round).
+pub const MAX_NTP_SERVERS: usize = 8;
 
 /// Who may manage the appliance, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -36,6 +36,8 @@ struct RawConfig {
     keepalived: Option<Keepalived>,
     #[serde(skip_serializing_if = "Option::is_none")]
     syslog: Option<Vec<crate::syslog::RawSyslogServer>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ntp_servers: Vec<String>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -120,6 +122,7 @@ pub fn to_json(config: &Config) -> String {
         }),
         keepalived: Some(config.keepalived.clone()),
         syslog: crate::syslog::to_raw(&config.syslog),
+        ntp_servers: config.ntp_servers.iter().map(|a| a.to_string()).collect(),
     };
     let mut text = serde_json::to_string_pretty(&raw).expect("the model always serializes");
     text.push('\n');
@@ -255,6 +258,7 @@ fn validate(raw: RawConfig, issues: &mut Issues) -> Config {
     if let Some(raw_admin) = raw.admin {
         config.admin = validate_admin(&config, raw_admin, issues);
     }
+    config.ntp_servers = ntp::validate_servers(&raw.ntp_servers, issues);
     for finding in keepalived::validate(&config.keepalived, Some(&config)) {
         issues.push(format!("keepalived.{}", finding.path), finding.message);
     }
@@ -421,6 +425,8 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+mod ntp;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 /// The longest argument list a command takes (addresses of one interface, `debug run`).
 const MAX_WORDS: usize = 64;
+/// The most lines one `debug kmsg` writes.
+pub const MAX_KMSG_LINES: u32 = 100_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpvsColumns {
@@ -42,6 +44,8 @@ pub enum Command {
     /// The audit trail: logins, changes, updates, reboots (kept across reboots).
     ShowAudit,
     ShowVersion,
+    /// The clock and NTP: synchronised or not, from which server, offset, last sync.
+    ShowTime,
     /// Both boot slots: versions, which runs, which is good, a pending try.
     ShowSlots,
     /// The page's certificate: whose, names, validity, fingerprint and SPKI pin.
@@ -65,6 +69,8 @@ pub enum Command {
     SetHostname(String),
     /// `set gateway ADDRESS|none`: the default route.
     SetGateway(String),
+    /// `set ntp ADDRESS...|none`: the NTP servers.
+    SetNtp(Vec<String>),
     /// Asks for the new password twice, hidden.
     SetPassword,
     /// The lines that follow, up to one holding a single `.`, are a keepalived.conf.
@@ -98,6 +104,9 @@ pub enum Command {
     FreezeBalancer,
     /// Prints a file, such as /proc/net/ip_vs.
     DebugCat(String),
+    /// Writes this many lines to /dev/kmsg: a flood of kernel messages, for the test
+    /// that the log stays bounded and the console usable.
+    DebugKmsg(u32),
     /// Runs a program of the image, stdin from a file after `<`; only when the kernel
     /// command line has `lvsfw.debug` (test images carry tools such as ipvsadm).
     DebugRun {
@@ -115,13 +124,14 @@ impl Command {
             Command::KillBalancer
                 | Command::FreezeBalancer
                 | Command::DebugCat(_)
+                | Command::DebugKmsg(_)
                 | Command::DebugRun { .. }
         )
     }
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 39] = [
+const HELP: [(&str, &str); 42] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -144,6 +154,10 @@ const HELP: [(&str, &str); 39] = [
     ("show audit", "who logged in and changed what, kept across reboots"),
     ("show version", "firmware, kernel and board"),
     (
+        "show time",
+        "the clock: NTP synchronised or not, server, offset, last sync",
+    ),
+    (
         "show slots",
         "both boot slots: versions, which runs, which is good",
     ),
@@ -164,6 +178,10 @@ const HELP: [(&str, &str); 39] = [
     (
         "set gateway ADDRESS|none",
         "the default gateway (candidate)",
+    ),
+    (
+        "set ntp ADDRESS...|none",
+        "the NTP servers the clock follows (candidate)",
     ),
     (
         "set password",
@@ -220,6 +238,10 @@ const HELP: [(&str, &str); 39] = [
         "SIGKILL the balancer (it is restarted; lvsfw.debug)",
     ),
     (
+        "debug kmsg COUNT",
+        "write COUNT lines to the kernel's log: a flood (lvsfw.debug)",
+    ),
+    (
         "debug freeze-balancer",
         "SIGSTOP the balancer: a hang (the watchdog resets; lvsfw.debug)",
     ),
@@ -271,6 +293,7 @@ const WORDS: &[Node] = &[
             leaf("log"),
             leaf("audit"),
             leaf("version"),
+            leaf("time"),
             leaf("slots"),
             leaf("certificate"),
         ],
@@ -288,6 +311,7 @@ const WORDS: &[Node] = &[
             },
             leaf("hostname"),
             leaf("gateway"),
+            leaf("ntp"),
             leaf("password"),
         ],
     },
@@ -329,6 +353,7 @@ const WORDS: &[Node] = &[
             leaf("run"),
             leaf("kill-balancer"),
             leaf("freeze-balancer"),
+            leaf("kmsg"),
         ],
     },
 ];
@@ -412,11 +437,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["show", "log"] => Command::ShowLog,
         ["show", "audit"] => Command::ShowAudit,
         ["show", "version"] => Command::ShowVersion,
+        ["show", "time"] => Command::ShowTime,
         ["show", "slots"] => Command::ShowSlots,
         ["show", "certificate"] => Command::ShowCertificate,
         ["show", ..] => {
             return Err(
-                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots|certificate"
+                "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|time|slots|certificate"
                     .into(),
             )
         }
@@ -438,13 +464,17 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["set", "hostname", ..] => return Err(usage("set hostname")),
         ["set", "gateway", gateway] => Command::SetGateway(gateway.to_string()),
         ["set", "gateway", ..] => return Err(usage("set gateway")),
+        ["set", "ntp", servers @ ..] if !servers.is_empty() && servers.len() <= 8 => {
+            Command::SetNtp(owned(servers))
+        }
+        ["set", "ntp", ..] => return Err("usage: set ntp ADDRESS [ADDRESS...] (at most 8) | set ntp none".into()),
         ["set", "password"] => Command::SetPassword,
         ["set", "password", ..] => {
             return Err("usage: set password (the password is asked for, hidden)".into())
         }
         ["set", ..] => {
             return Err(
-                "usage: set interface ROLE address A/P [A/P...] | set hostname NAME | set gateway ADDRESS|none | set password"
+                "usage: set interface ROLE address A/P [A/P...] | set hostname NAME | set gateway ADDRESS|none | set ntp ADDRESS...|none | set password"
                     .into(),
             )
         }
@@ -498,6 +528,13 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["debug", "freeze-balancer"] => Command::FreezeBalancer,
         ["debug", "cat", file] => Command::DebugCat(file.to_string()),
         ["debug", "cat", ..] => return Err("usage: debug cat FILE".into()),
+        ["debug", "kmsg", count] => match count.parse::<u32>() {
+            Ok(n) if (1..=MAX_KMSG_LINES).contains(&n) => Command::DebugKmsg(n),
+            _ => return Err(format!("usage: debug kmsg COUNT (1 to {MAX_KMSG_LINES})")),
+        },
+        ["debug", "kmsg", ..] => {
+            return Err(format!("usage: debug kmsg COUNT (1 to {MAX_KMSG_LINES})"))
+        }
         ["debug", "run", argv @ .., "<", file] if !argv.is_empty() && !argv.contains(&"<") => {
             Command::DebugRun {
                 argv: owned(argv),
@@ -512,7 +549,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         }
         ["debug", "run", ..] => return Err("usage: debug run PROGRAM [ARGS...] [< FILE]".into()),
         ["debug", ..] => {
-            return Err("usage: debug cat FILE | debug run ... | debug kill-balancer | debug freeze-balancer".into())
+            return Err("usage: debug cat FILE | debug run ... | debug kill-balancer | debug freeze-balancer | debug kmsg COUNT".into())
         }
         _ => {
             return Err(format!(

@@ -34,7 +34,7 @@ const USAGE: &str = "\
 usage: lvsfw config COMMAND
   import FILE                             check a keepalived.conf; it becomes the candidate's
   set interface ROLE address A/P [A/P...] the candidate's addresses of ROLE (ext, int, mgmt)
-  set hostname NAME | set gateway ADDRESS|none
+  set hostname NAME | set gateway ADDRESS|none | set ntp ADDRESS...|none
   set password                            the password on stdin
   validate | diff | apply | discard       the candidate: check, compare, put in service, drop
   save | show | export [--with-secrets]   the running configuration: to disk, for people, as JSON
@@ -95,6 +95,7 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         ["set", "hostname", name] => done(ops::set_hostname(&paths, name)),
         ["set", "gateway", gateway] => done(ops::set_gateway(&paths, gateway)),
+        ["set", "ntp", servers @ ..] if !servers.is_empty() => done(ops::set_ntp(&paths, servers)),
         ["set", "password"] => done(ops::set_password(&paths, first_line(&stdin_text()))),
         ["validate"] => done(ops::validate(&paths)),
         ["diff"] => done(ops::diff(&paths)),

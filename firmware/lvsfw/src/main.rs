@@ -67,6 +67,9 @@ fn main() -> ExitCode {
         Some("debug") if args.get(1).map(String::as_str) == Some("cat") => {
             show_cli::cat(&args[2..])
         }
+        Some("debug") if args.get(1).map(String::as_str) == Some("kmsg") => {
+            init::kmsg::flood(&args[2..])
+        }
         Some("vrrp") if args.get(1).map(String::as_str) == Some("status") => {
             balancer::vrrp::status::command(&args[2..])
         }

@@ -20,6 +20,17 @@ pub struct Line<'a> {
     pub message: &'a str,
 }
 
+/// A line's severity word, as the logger and init/kmsg.rs put it after the source.
+const SEVERITY_WORDS: [(&str, Severity); 7] = [
+    ("emergency: ", Severity::Emerg),
+    ("alert: ", Severity::Alert),
+    ("critical: ", Severity::Crit),
+    ("error: ", Severity::Err),
+    ("warning: ", Severity::Warning),
+    ("notice: ", Severity::Notice),
+    ("debug: ", Severity::Debug),
+];
+
 /// `[    2.104000] balancer: warning: text` → its source, severity and text. The
 /// balancer's lines are sorted further by what they are about (its web page, VRRP,
 /// health checks). `None` for a line not in that form.
@@ -28,13 +39,12 @@ pub fn parse_line(line: &str) -> Option<Line<'_>> {
     let rest = line.strip_prefix('[')?;
     let (_, rest) = rest.split_once("] ")?;
     let (component, message) = rest.split_once(": ")?;
-    let (severity, message) = if let Some(m) = message.strip_prefix("error: ") {
-        (Severity::Err, m)
-    } else if let Some(m) = message.strip_prefix("warning: ") {
-        (Severity::Warning, m)
-    } else {
-        (Severity::Info, message)
-    };
+    // The firmware's logger writes `error: ` and `warning: `; PID 1 writes the kernel's
+    // other severities too (init/kmsg.rs), in the same words.
+    let (severity, message) = SEVERITY_WORDS
+        .iter()
+        .find_map(|(word, severity)| Some((*severity, message.strip_prefix(word)?)))
+        .unwrap_or((Severity::Info, message));
     let source = match component {
         "init" => Source::Init,
         "kernel" => Source::Kernel,
@@ -230,6 +240,27 @@ mod tests {
                 "[ 9.0] audit: console: login",
                 Source::Audit,
                 Severity::Notice,
+            ),
+            // The kernel's own severity, as PID 1 writes it from /dev/kmsg.
+            (
+                "[ 9.0] kernel: critical: Out of memory",
+                Source::Kernel,
+                Severity::Crit,
+            ),
+            (
+                "[ 9.0] kernel: emergency: boom",
+                Source::Kernel,
+                Severity::Emerg,
+            ),
+            (
+                "[ 9.0] kernel: notice: e1000: link up",
+                Source::Kernel,
+                Severity::Notice,
+            ),
+            (
+                "[ 9.0] kernel: debug: probing",
+                Source::Kernel,
+                Severity::Debug,
             ),
         ];
         for (text, source, severity) in cases {

@@ -136,6 +136,30 @@ pub struct Status {
     pub slots: Vec<SlotStatus>,
     /// Why there are no slots, or what is odd about them.
     pub slots_note: Option<String>,
+    /// The clock and its NTP servers.
+    pub time: TimeStatus,
+}
+
+/// The clock as NTP keeps it: the page, `/api/status`, and the console's `show time`
+/// (which reads it from the file the balancer writes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct TimeStatus {
+    /// The configured NTP servers; empty: the clock is not kept by NTP.
+    pub servers: Vec<String>,
+    pub synchronised: bool,
+    /// The server whose answer was used last, its stratum, the offset it measured
+    /// (positive: the clock was behind) and the round trip.
+    pub server: Option<String>,
+    pub stratum: Option<u8>,
+    pub offset_ms: Option<f64>,
+    pub delay_ms: Option<f64>,
+    /// When that answer was used, in milliseconds since the epoch (after correction).
+    pub last_sync_ms: Option<u64>,
+    /// The last step of the clock: when (ms since the epoch, after it) and by how much.
+    pub last_step_ms: Option<u64>,
+    pub last_step_by_ms: Option<f64>,
+    /// What went wrong with each server that has a problem: "192.0.2.1: no answer".
+    pub problems: Vec<String>,
 }
 
 /// One boot slot of the A/B update.

@@ -243,6 +243,8 @@ pub struct StatusView {
     transitions: Vec<String>,
     /// Why some services or servers have no chart.
     charts_note: Option<String>,
+    time: String,
+    time_class: &'static str,
 }
 
 #[derive(Serialize)]
@@ -452,8 +454,47 @@ impl StatusView {
             timeline: None,
             transitions: Vec::new(),
             charts_note: None,
+            time: time_text(&s.time),
+            time_class: match (s.time.servers.is_empty(), s.time.synchronised) {
+                (true, _) => "",
+                (false, true) => "up",
+                (false, false) => "down",
+            },
         }
     }
+}
+
+/// The clock in one sentence: synchronised or not, from which server, with what offset.
+fn time_text(t: &crate::backend::TimeStatus) -> String {
+    if t.servers.is_empty() {
+        return "Not kept by NTP (no ntp_servers configured).".into();
+    }
+    let mut text = match (&t.server, t.synchronised) {
+        (Some(server), true) => format!(
+            "Synchronised from {server} (stratum {})",
+            t.stratum.unwrap_or(0)
+        ),
+        _ => "Not synchronised".into(),
+    };
+    if let (Some(offset), Some(delay), Some(at)) = (t.offset_ms, t.delay_ms, t.last_sync_ms) {
+        text.push_str(&format!(
+            "; last sync {} from {}, offset {offset:+.3} ms, delay {delay:.3} ms",
+            utc(at),
+            t.server.as_deref().unwrap_or("?")
+        ));
+    }
+    if let (Some(at), Some(by)) = (t.last_step_ms, t.last_step_by_ms) {
+        text.push_str(&format!(
+            "; clock stepped {} by {:+.3} s",
+            utc(at),
+            by / 1000.0
+        ));
+    }
+    for p in &t.problems {
+        text.push_str(&format!("; {p}"));
+    }
+    text.push('.');
+    text
 }
 
 #[path = "pages/charts.rs"]

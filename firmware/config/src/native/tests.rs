@@ -239,3 +239,41 @@ fn without_mgmt_the_management_address_is_one_of_int() {
         vec!["admin.management_address: 192.168.0.101 is not an address of the int interface"]
     );
 }
+
+#[test]
+fn ntp_servers_are_addresses_read_and_written_back() {
+    let text = r#"{"interfaces": [], "ntp_servers": ["192.168.0.1", "2001:db8::123"]}"#;
+    let c = from_json(text).unwrap();
+    assert_eq!(
+        c.ntp_servers,
+        vec![
+            "192.168.0.1".parse::<IpAddr>().unwrap(),
+            "2001:db8::123".parse().unwrap()
+        ]
+    );
+    assert_eq!(from_json(&to_json(&c)).unwrap(), c);
+    assert!(to_json(&c).contains("\"ntp_servers\""));
+    // None configured: the key is not written.
+    let none = from_json(r#"{"interfaces": []}"#).unwrap();
+    assert!(none.ntp_servers.is_empty());
+    assert!(!to_json(&none).contains("ntp_servers"));
+}
+
+#[test]
+fn bad_ntp_servers_are_named_with_their_place() {
+    let m = messages(
+        r#"{"ntp_servers": ["pool.ntp.org", "0.0.0.0", "224.0.1.1", "192.0.2.1", "192.0.2.1"]}"#,
+    );
+    assert_eq!(
+        m,
+        [
+            "ntp_servers[0]: \"pool.ntp.org\" is not an IP address (names are not looked up: give the server's address)",
+            "ntp_servers[1]: 0.0.0.0 cannot be an NTP server; give a server's unicast address",
+            "ntp_servers[2]: 224.0.1.1 cannot be an NTP server; give a server's unicast address",
+            "ntp_servers[4]: 192.0.2.1 is given twice",
+        ]
+    );
+    let many: Vec<String> = (1..=9).map(|n| format!("\"192.0.2.{n}\"")).collect();
+    let m = messages(&format!(r#"{{"ntp_servers": [{}]}}"#, many.join(",")));
+    assert_eq!(m, ["ntp_servers: more than 8 NTP servers"]);
+}

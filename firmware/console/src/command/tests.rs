@@ -32,6 +32,23 @@ fn every_command_with_any_spacing() {
     assert_eq!(ok("show log"), Command::ShowLog);
     assert_eq!(ok("show audit"), Command::ShowAudit);
     assert_eq!(ok("show version"), Command::ShowVersion);
+    assert_eq!(ok("show time"), Command::ShowTime);
+    assert_eq!(
+        ok("set ntp 192.0.2.1 192.0.2.2"),
+        Command::SetNtp(vec!["192.0.2.1".into(), "192.0.2.2".into()])
+    );
+    assert_eq!(ok("set ntp none"), Command::SetNtp(vec!["none".into()]));
+    assert_eq!(
+        err("set ntp"),
+        "usage: set ntp ADDRESS [ADDRESS...] (at most 8) | set ntp none"
+    );
+    assert_eq!(ok("debug kmsg 500"), Command::DebugKmsg(500));
+    assert!(Command::DebugKmsg(1).is_debug());
+    assert_eq!(err("debug kmsg 0"), "usage: debug kmsg COUNT (1 to 100000)");
+    assert_eq!(
+        err("debug kmsg lots"),
+        "usage: debug kmsg COUNT (1 to 100000)"
+    );
     assert_eq!(ok("show slots"), Command::ShowSlots);
     assert_eq!(ok("show certificate"), Command::ShowCertificate);
     assert_eq!(ok("certificate import"), Command::CertificateImport);
@@ -136,7 +153,7 @@ fn the_older_commands_still_work() {
 fn wrong_arguments_say_how_it_is_used() {
     assert_eq!(
         err("show"),
-        "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|slots|certificate"
+        "usage: show status|vrrp|ipvs [--stats|--rate]|interfaces|config|log|version|time|slots|certificate"
     );
     assert_eq!(err("show ipvs --fast"), "usage: show ipvs [--stats|--rate]");
     assert_eq!(

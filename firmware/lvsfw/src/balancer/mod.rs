@@ -25,6 +25,7 @@ pub mod page;
 pub mod report;
 mod routes;
 mod sync_daemon;
+pub mod time;
 mod vrrp_running;
 
 pub(crate) use keepalived_file::{load_keepalived, Loaded};
@@ -145,6 +146,13 @@ async fn serve(options: Options) -> ExitCode {
     let charts = history::Shared::default();
     tokio::spawn(history::sample(charts.clone()));
     tokio::spawn(history::follow_health(charts.clone(), health_rx.clone()));
+    let (ntp, ntp_servers) = watch::channel(
+        config
+            .as_ref()
+            .map(|c| c.ntp_servers.clone())
+            .unwrap_or_default(),
+    );
+    let time = time::start(ntp_servers);
     let mut b = Balancer {
         options,
         board,
@@ -164,6 +172,8 @@ async fn serve(options: Options) -> ExitCode {
         notes: Vec::new(),
         not_running: not_running_tx,
         tls: tls_tx,
+        ntp,
+        time,
     };
     let mut ipvs_problem = b.lvs.worker_problem();
     b.pass().await;
@@ -258,6 +268,7 @@ fn start_web(
     tls: web::tls::Tls,
 ) {
     let backend = page::WebBackend {
+        time: b.time.clone(),
         running,
         health,
         reloads,
@@ -400,6 +411,10 @@ struct Balancer {
     not_running: watch::Sender<Vec<String>>,
     /// The page's TLS configuration, from the certificate files in service.
     tls: watch::Sender<Option<Arc<rustls::ServerConfig>>>,
+    /// The NTP servers the time task follows.
+    ntp: watch::Sender<Vec<std::net::IpAddr>>,
+    /// What the time task says of the clock, for the page.
+    time: watch::Receiver<web::backend::TimeStatus>,
 }
 
 impl Balancer {
@@ -539,6 +554,11 @@ impl Balancer {
                 Some(new) => {
                     log::info!("{}: changes taken", self.options.config.display());
                     set_hostname(Some(&new));
+                    self.ntp.send_if_modified(|had| {
+                        let changed = *had != new.ntp_servers;
+                        had.clone_from(&new.ntp_servers);
+                        changed
+                    });
                     self.config = Some(new);
                     self.running
                         .send_modify(|r| r.native = self.config.clone().map(Arc::new));

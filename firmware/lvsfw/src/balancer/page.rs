@@ -91,6 +91,8 @@ pub fn listen_addresses(board: Option<&Board>, config: Option<&Config>) -> Vec<L
 }
 
 pub struct WebBackend {
+    /// The clock, as the time task last said.
+    pub time: watch::Receiver<web::backend::TimeStatus>,
     pub running: watch::Receiver<Running>,
     pub health: watch::Receiver<Arc<Vec<ServerHealth>>>,
     pub reloads: mpsc::Sender<Reload>,
@@ -498,6 +500,7 @@ impl Backend for WebBackend {
                 })
                 .collect(),
             slots_note: shown.note,
+            time: self.time.borrow().clone(),
         }
     }
 

@@ -132,6 +132,16 @@ impl Logs {
         self.pending.push_back(line);
     }
 
+    /// A line from elsewhere (the kernel's): printed and kept, or only kept for `show
+    /// log` when it is not for the console.
+    pub fn add(&mut self, line: String, print: bool) {
+        if print {
+            self.line(line);
+        } else {
+            self.remember(line);
+        }
+    }
+
     /// Kept for `show log` only (it was shown already).
     fn remember(&mut self, line: String) {
         if self.fresh.len() >= MAX_PENDING {

@@ -11,6 +11,7 @@ mod audit;
 mod backoff;
 mod guard;
 mod jobs;
+pub mod kmsg;
 mod logs;
 pub(crate) mod modules;
 mod mounts;
@@ -314,6 +315,8 @@ struct Pid1 {
     terminal: Option<Terminal>,
     session: Session,
     logs: Logs,
+    /// The kernel's messages, into the log once the console is open.
+    kmsg: kmsg::Kmsg,
     buttons: Vec<PowerButton>,
     balancer: Balancer,
     balancer_args: Vec<String>,
@@ -356,6 +359,7 @@ impl Pid1 {
             terminal: None,
             session: Session::new(Start::Open, &mut unused),
             logs: Logs::new(),
+            kmsg: kmsg::Kmsg::default(),
             buttons: Vec::new(),
             balancer: Balancer {
                 pid: None,
@@ -394,6 +398,8 @@ impl Pid1 {
         self.session.allow_debug(self.debug);
         terminal.write(&out);
         self.terminal = Some(terminal);
+        // From here on the kernel's lines come through the log too.
+        self.kmsg = kmsg::Kmsg::open();
     }
 
     fn say(&mut self, text: &str) {
@@ -448,6 +454,7 @@ impl Pid1 {
         // are read and the output written on every turn.
         slot(&mut fds, self.logs.reader(), PollFlags::POLLIN);
         slot(&mut fds, self.audit.fd(), PollFlags::POLLIN);
+        slot(&mut fds, self.kmsg.fd(), PollFlags::POLLIN);
         let room = terminal.is_none_or(|t| t.has_room());
         let job_slot = slot(
             &mut fds,
@@ -515,6 +522,7 @@ impl Pid1 {
 
     fn show_logs(&mut self, force: bool) {
         self.audit.collect();
+        self.kmsg.read_into(&mut self.logs);
         self.logs.collect();
         // The servers first (a look at the configuration when due), then the lines.
         self.syslog.pump();
@@ -900,6 +908,7 @@ impl Pid1 {
             Command::ShowLog => return self.answer(self.logs.recent()),
             Command::ShowAudit => return self.answer(self.audit.shown()),
             Command::ShowVersion => return self.answer(self.version()),
+            Command::ShowTime => return self.answer(show_time()),
             Command::Reboot => return self.begin_shutdown(RebootMode::RB_AUTOBOOT),
             Command::Poweroff => return self.begin_shutdown(RebootMode::RB_POWER_OFF),
             // The session lets debug commands through only with lvsfw.debug.
@@ -974,6 +983,11 @@ impl Pid1 {
                 TOOL_LIMIT,
                 Kind::Plain,
             ),
+            Command::SetNtp(servers) => {
+                let mut args = words(&["config", "set", "ntp"]);
+                args.extend(servers);
+                (args, TOOL_LIMIT, Kind::Plain)
+            }
             Command::SetGateway(gateway) => (
                 words(&["config", "set", "gateway", &gateway]),
                 TOOL_LIMIT,
@@ -997,6 +1011,11 @@ impl Pid1 {
                 Kind::Plain,
             ),
             Command::DebugCat(file) => (words(&["debug", "cat", &file]), TOOL_LIMIT, Kind::Plain),
+            Command::DebugKmsg(count) => (
+                words(&["debug", "kmsg", &count.to_string()]),
+                DEBUG_TOOL_LIMIT,
+                Kind::Plain,
+            ),
         };
         self.job(&args, jobs::Input::Nothing, limit, kind);
     }
@@ -1173,6 +1192,18 @@ impl Pid1 {
 
 /// What the balancer last said does not run, for `show status`; it rewrites the file
 /// whenever that changes.
+/// `show time`: the wall clock now, and what the balancer's time task last wrote.
+fn show_time() -> String {
+    use crate::balancer::time;
+    let status = std::fs::read_to_string(time::STATUS_PATH)
+        .ok()
+        .and_then(|t| serde_json::from_str::<web::backend::TimeStatus>(&t).ok());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    time::render(status.as_ref(), now_ms)
+}
+
 fn not_running_lines() -> String {
     use std::io::Read as _;
     let mut text = String::new();

@@ -303,6 +303,31 @@ pub fn set_hostname(paths: &Paths, name: &str) -> Result<String, String> {
     })
 }
 
+/// `set ntp ADDRESS...|none`: the NTP servers become exactly these.
+pub fn set_ntp(paths: &Paths, servers: &[&str]) -> Result<String, String> {
+    let servers = match servers {
+        ["none"] => Vec::new(),
+        list => list
+            .iter()
+            .map(|t| {
+                t.parse::<IpAddr>().map_err(|_| {
+                    format!("\"{t}\" is not an IPv4 or IPv6 address (names are not looked up); nothing changed\n")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    edit_candidate(paths, |config| {
+        let said = if servers.is_empty() {
+            "NTP servers: none (the clock is left as it is)\n".to_string()
+        } else {
+            let list: Vec<String> = servers.iter().map(IpAddr::to_string).collect();
+            format!("NTP servers: {}\n", list.join(", "))
+        };
+        config.ntp_servers = servers;
+        Ok(said)
+    })
+}
+
 /// `set gateway ADDRESS|none`: the default route of that address's family.
 pub fn set_gateway(paths: &Paths, gateway: &str) -> Result<String, String> {
     let via = match gateway {

@@ -528,3 +528,27 @@ fn setup_on_a_two_nic_box_puts_management_on_int_or_a_vlan_of_it() {
     );
     assert_eq!(setup_defaults(&d.paths, None)[0], "10.0.5.1/24");
 }
+
+#[test]
+fn set_ntp_replaces_the_servers_and_none_clears_them() {
+    let d = dir(r#"{"interfaces": [{"role": "mgmt", "addresses": ["10.0.2.15/24"]}]}"#);
+    assert_eq!(
+        set_ntp(&d.paths, &["10.0.2.2", "2001:db8::123"]).unwrap(),
+        "NTP servers: 10.0.2.2, 2001:db8::123\n\
+         candidate changed; \"config diff\" shows it, \"config apply\" puts it in service\n"
+    );
+    apply(&d.paths).unwrap();
+    let c = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
+    assert_eq!(c.ntp_servers.len(), 2);
+    assert_eq!(
+        set_ntp(&d.paths, &["pool.ntp.org"]).unwrap_err(),
+        "\"pool.ntp.org\" is not an IPv4 or IPv6 address (names are not looked up); nothing changed\n"
+    );
+    assert!(set_ntp(&d.paths, &["127.0.0.1"])
+        .unwrap_err()
+        .contains("ntp_servers[0]: 127.0.0.1 cannot be an NTP server"));
+    set_ntp(&d.paths, &["none"]).unwrap();
+    apply(&d.paths).unwrap();
+    let c = config::native::from_json(&file(&d.paths.running_json).unwrap()).unwrap();
+    assert!(c.ntp_servers.is_empty());
+}

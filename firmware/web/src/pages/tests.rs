@@ -1,6 +1,37 @@
 use super::*;
 use crate::backend::*;
 
+#[test]
+fn the_clock_is_one_sentence() {
+    let mut t = TimeStatus::default();
+    assert_eq!(
+        time_text(&t),
+        "Not kept by NTP (no ntp_servers configured)."
+    );
+    t.servers = vec!["192.0.2.9".into()];
+    t.problems = vec!["192.0.2.9: no answer within 2 s".into()];
+    assert_eq!(
+        time_text(&t),
+        "Not synchronised; 192.0.2.9: no answer within 2 s."
+    );
+    t = TimeStatus {
+        servers: vec!["192.168.0.1".into()],
+        synchronised: true,
+        server: Some("192.168.0.1".into()),
+        stratum: Some(8),
+        offset_ms: Some(-0.5),
+        delay_ms: Some(2.0),
+        last_sync_ms: Some(1_796_429_000_000),
+        last_step_ms: Some(1_796_428_990_000),
+        last_step_by_ms: Some(31_536_000_000.0),
+        problems: Vec::new(),
+    };
+    assert_eq!(
+        time_text(&t),
+        "Synchronised from 192.168.0.1 (stratum 8); last sync 2026-12-05 00:03:20Z from 192.168.0.1, offset -0.500 ms, delay 2.000 ms; clock stepped 2026-12-05 00:03:10Z by +31536000.000 s."
+    );
+}
+
 static NO_NOTICES: Notices = Notices {
     unsaved: false,
     not_running: Vec::new(),
