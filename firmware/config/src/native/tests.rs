@@ -53,7 +53,7 @@ fn unknown_fields_are_named() {
     let m = messages(r#"{"hostnmae": "lb1"}"#);
     assert_eq!(
         m,
-        vec!["1:11: unknown field `hostnmae`, expected one of `hostname`, `interfaces`, `routes`, `admin`, `keepalived`, `syslog`"]
+        vec!["1:11: unknown field `hostnmae`, expected one of `hostname`, `interfaces`, `routes`, `admin`, `keepalived`, `syslog`, `ntp_servers`"]
     );
 }
 
