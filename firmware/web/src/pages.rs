@@ -15,6 +15,7 @@ pub const STATUS: &str = include_str!("templates/status.html");
 pub const CONFIG: &str = include_str!("templates/config.html");
 pub const LOG: &str = include_str!("templates/log.html");
 pub const SYSTEM: &str = include_str!("templates/system.html");
+pub const HISTORY: &str = include_str!("templates/history.html");
 /// A page that is only its messages (the closed page).
 pub const EMPTY: &str = "";
 
@@ -446,6 +447,7 @@ mod tests {
     static NO_NOTICES: Notices = Notices {
         unsaved: false,
         not_running: Vec::new(),
+        rollback: None,
     };
 
     fn frame<'a>(messages: &'a [Message]) -> Frame<'a> {
@@ -462,7 +464,9 @@ mod tests {
 
     #[test]
     fn every_template_compiles() {
-        for t in [LAYOUT, LOGIN, PASSWORD, STATUS, CONFIG, LOG, SYSTEM] {
+        for t in [
+            LAYOUT, LOGIN, PASSWORD, STATUS, CONFIG, LOG, SYSTEM, HISTORY,
+        ] {
             let mut tt = TinyTemplate::new();
             tt.add_template("t", t).unwrap();
         }

@@ -175,7 +175,7 @@ impl App {
     }
 
     pub(super) fn save(&self, auth: &Auth, api: bool) -> Response {
-        let result = self.backend.save();
+        let result = self.backend.save_by(&format!("page: {}", auth.who()));
         match &result {
             Ok(said) => log::info!("web: {} saved the configuration: {said}", auth.who()),
             Err(e) => log::warn!("web: {} asked to save: {e}", auth.who()),
