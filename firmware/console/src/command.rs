@@ -186,7 +186,7 @@ const HELP: [(&str, &str); 43] = [
         "config diff",
         "the candidate against the running configuration",
     ),
-    ("config apply", "put the candidate in service (a change of the mgmt addresses, gateway or admin settings rolls back in 10 minutes unless confirmed)"),
+    ("config apply", "put the candidate in service (a change of the mgmt addresses, the management address or the gateway rolls back in 10 minutes unless confirmed)"),
     (
         "config apply confirm MINUTES",
         "put the candidate in service; it rolls back by itself unless \"config confirm\" comes within MINUTES (1 to 60)",

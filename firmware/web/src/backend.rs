@@ -21,7 +21,7 @@ pub struct Change {
     pub keepalived: Option<String>,
     /// Rolled back after this many minutes unless confirmed ("apply with automatic
     /// rollback"); `None`: only when the change needs it (the mgmt addresses, the
-    /// gateway, the admin settings: the backend decides, the same rule as the console).
+    /// page's management address, the gateway: the backend decides, the console's rule).
     pub rollback: Option<u32>,
     /// Who applied it, for the log and the pending rollback.
     pub who: String,

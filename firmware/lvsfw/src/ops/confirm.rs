@@ -2,7 +2,7 @@
 //!
 //! `config apply confirm MINUTES` at the console, "apply with automatic rollback" on the
 //! page, and by default every change that touches what reaches the box (the mgmt
-//! addresses, the management address, a default gateway, the page's admin settings)
+//! addresses, the page's management address, a default gateway)
 //! first leaves the running texts as they were, with a deadline, in
 //! `/run/lvsfw/rollback.json` ([`Pending`]). `config confirm` (or the page's button)
 //! removes it; otherwise the balancer, which checks it every second, puts the previous
@@ -14,10 +14,12 @@
 //! deadline is in CLOCK_BOOTTIME seconds: an NTP step of the wall clock does not move
 //! it, and /run (a tmpfs) lives exactly as long as that clock counts.
 //!
-//! While a rollback is pending, `config save`, another apply and `config restore REV`
-//! are refused (as Junos refuses a commit while a confirm is pending): the saved
-//! configuration is therefore always a confirmed one, and a reboot before confirmation
-//! boots it, which is the rollback too.
+//! While a rollback is pending, `config save` and `config restore REV` are refused: the
+//! saved configuration is therefore always a confirmed one, and a reboot before
+//! confirmation boots it, which is the rollback too. Another apply is taken and joins
+//! the pending rollback (as a Junos commit does inside a commit-confirmed window): the
+//! deadline stays and the rollback brings back what ran before the first unconfirmed
+//! change, so an operator can fix a mistake without waiting for it to undo itself.
 
 use std::fmt::Write as _;
 
@@ -111,7 +113,12 @@ pub fn parse_minutes(text: &str) -> Result<u32, String> {
 /// reaches the box. `None`: it does not.
 pub fn required(old: &Config, new: &Config) -> Option<String> {
     let mut why = Vec::new();
-    if old.interface(Role::Mgmt) != new.interface(Role::Mgmt) {
+    // Only when there was an access to lose: a mgmt interface without addresses, or no
+    // default gateway, reached nobody before.
+    let mgmt_reached = old
+        .interface(Role::Mgmt)
+        .is_some_and(|i| !i.addresses.is_empty());
+    if mgmt_reached && old.interface(Role::Mgmt) != new.interface(Role::Mgmt) {
         why.push("the mgmt interface");
     }
     if old.admin.management_address != new.admin.management_address {
@@ -127,18 +134,8 @@ pub fn required(old: &Config, new: &Config) -> Option<String> {
         d.sort();
         d
     };
-    if defaults(old) != defaults(new) {
+    if !defaults(old).is_empty() && defaults(old) != defaults(new) {
         why.push("the default gateway");
-    }
-    // The page's own settings; a new password alone is not one (it is typed twice).
-    let settings = |c: &Config| {
-        (
-            c.admin.metrics_token_sha256.clone(),
-            c.admin.console_idle_timeout,
-        )
-    };
-    if settings(old) != settings(new) {
-        why.push("the admin settings");
     }
     if why.is_empty() {
         None
@@ -193,8 +190,9 @@ pub fn arm(paths: &Paths, minutes: u32, who: &str, why: &str) -> Result<Pending,
 
 /// What a change asks for: a rollback time typed (`asked`), else the default one when
 /// the change from `old` to `new` needs it ([`required`]). Arms it; `None`: the change
-/// goes into service without one. The console's `config apply` and the page both come
-/// here, so the rule and the state are the same whichever front end applied.
+/// goes into service without one. With a rollback already pending the change joins it
+/// (that one is returned, unchanged). The console's `config apply` and the page both
+/// come here, so the rule and the state are the same whichever front end applied.
 pub fn arm_for(
     paths: &Paths,
     asked: Option<u32>,
@@ -202,7 +200,9 @@ pub fn arm_for(
     new: Option<&Config>,
     who: &str,
 ) -> Result<Option<Pending>, String> {
-    refuse_while_pending(paths, "another change")?;
+    if let Some(p) = pending(paths)? {
+        return Ok(Some(p));
+    }
     let wanted = match (asked, old, new) {
         (Some(m), _, _) => Some((m, "rollback asked for".to_string())),
         (None, Some(old), Some(new)) => required(old, new).map(|why| (DEFAULT_MINUTES, why)),
@@ -216,10 +216,16 @@ pub fn arm_for(
 
 /// What the operator is told right after a change with a rollback went into service.
 pub fn announce(p: &Pending) -> String {
-    format!(
-        "this change rolls back by itself in {} min unless confirmed (\"config confirm\" at the console, Confirm on the page): {}\n",
-        p.minutes, p.why
-    )
+    match p.timer(boot_now()) {
+        Timer::Left(left) if left + 2 < u64::from(p.minutes) * 60 => format!(
+            "this change joins the one waiting for its confirmation: both roll back by themselves in {} unless confirmed (\"config confirm\" at the console, Confirm on the page)\n",
+            duration(left)
+        ),
+        _ => format!(
+            "this change rolls back by itself in {} min unless confirmed (\"config confirm\" at the console, Confirm on the page): {}\n",
+            p.minutes, p.why
+        ),
+    }
 }
 
 /// The change stays: the pending rollback goes.

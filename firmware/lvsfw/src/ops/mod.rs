@@ -638,10 +638,7 @@ pub fn apply_as(paths: &Paths, confirm: Confirm, who: &str) -> Result<Applied, S
     }
     let old = native(&running(paths)?.native, "running").ok();
     let armed = match confirm {
-        Confirm::Never => {
-            confirm::refuse_while_pending(paths, "config apply")?;
-            None
-        }
+        Confirm::Never => None,
         Confirm::Minutes(m) => confirm::arm_for(paths, Some(m), None, None, who)?,
         Confirm::Default => confirm::arm_for(paths, None, old.as_ref(), Some(&config), who)?,
     };

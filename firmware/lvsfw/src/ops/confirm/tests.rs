@@ -57,6 +57,31 @@ fn what_needs_a_confirmation_by_default() {
     assert!(required(&old, &gateway)
         .unwrap()
         .contains("default gateway"));
+    // Nothing reached before, nothing to lose: a first mgmt address, a first gateway.
+    let bare = config(r#"{"interfaces": [{"role": "int", "addresses": ["10.1.0.2/24"]}]}"#);
+    assert_eq!(required(&bare, &old), None);
+}
+
+#[test]
+fn a_change_while_one_is_pending_joins_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = Paths::under(tmp.path());
+    write_whole(&paths.running_json, b"{\"hostname\": \"first\"}\n").unwrap();
+    let first = arm_for(&paths, Some(2), None, None, "console")
+        .unwrap()
+        .unwrap();
+    write_whole(&paths.running_json, b"{\"hostname\": \"second\"}\n").unwrap();
+    let joined = arm_for(&paths, Some(5), None, None, "page")
+        .unwrap()
+        .unwrap();
+    assert_eq!(joined, first, "the first deadline and texts stay");
+    assert_eq!(super::pending(&paths).unwrap(), Some(first.clone()));
+    roll_back_if_due(&paths, first.deadline).unwrap().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&paths.running_json).unwrap(),
+        "{\"hostname\": \"first\"}\n"
+    );
+    assert_eq!(arm_for(&paths, None, None, None, "console").unwrap(), None);
 }
 
 #[test]
