@@ -42,6 +42,18 @@ fn login(b: &Browser, address: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// [`login`], again until the page answers there (it moves with the address).
+fn login_when_there(b: &Browser, address: &str) -> Result<(), Error> {
+    let deadline = Instant::now() + SHORT;
+    loop {
+        match login(b, address) {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_secs(1)),
+        }
+    }
+}
+
 /// The native settings with the mgmt address moved, applied with a rollback of one
 /// minute; the answer may not come back (the page moves away).
 fn apply_moved(b: &Browser, from: &str) -> Result<(), Error> {
@@ -51,7 +63,13 @@ fn apply_moved(b: &Browser, from: &str) -> Result<(), Error> {
     assert!(text.contains(MOVED), "{text}");
     b.fill("#native", &text)?;
     b.fill("#rollback-minutes", "1")?;
-    let _ = b.submit_within("#apply-rollback", Duration::from_secs(20));
+    let submitted = b.submit_within("#apply-rollback", Duration::from_secs(20));
+    let page = b.body_text().unwrap_or_default();
+    println!(
+        "apply with rollback from {from}: {submitted:?}; the browser at {}: {}",
+        b.url().unwrap_or_default(),
+        page.lines().take(8).collect::<Vec<_>>().join(" | ")
+    );
     Ok(())
 }
 
@@ -127,7 +145,7 @@ fn history_diff_restore_and_a_rollback_of_the_mgmt_address_in_a_browser() -> Res
     // --- Apply with automatic rollback, not confirmed: back by itself. ------------------
     let applied = Instant::now();
     apply_moved(&b, MGMT_LB)?;
-    wait_ping(&admin, MOVED, SHORT)?;
+    wait_ping(&admin, MOVED, APPLY)?;
     let shown = lb1.command("show config", SHORT)?;
     assert!(
         shown.contains("rollback: a change by page: admin from"),
@@ -142,12 +160,8 @@ fn history_diff_restore_and_a_rollback_of_the_mgmt_address_in_a_browser() -> Res
         std::thread::sleep(Duration::from_secs(2));
     }
     wait_ping(&admin, MGMT_LB, SHORT)?;
-    lb1.console.wait_anywhere(
-        &format!("web: listening on https://{MGMT_LB}:443 on mgmt"),
-        SHORT,
-    )?;
+    login_when_there(&b, MGMT_LB)?;
     let took = applied.elapsed();
-    login(&b, MGMT_LB)?;
     println!(
         "page rollback: the page answers on {MGMT_LB} again {:.1} s after the apply (1 minute asked)",
         took.as_secs_f64()
@@ -158,12 +172,17 @@ fn history_diff_restore_and_a_rollback_of_the_mgmt_address_in_a_browser() -> Res
 
     // --- The same, confirmed at the new address: kept. ----------------------------------
     apply_moved(&b, MGMT_LB)?;
-    wait_ping(&admin, MOVED, SHORT)?;
-    lb1.console.wait_anywhere(
-        &format!("web: listening on https://{MOVED}:443 on mgmt"),
-        SHORT,
-    )?;
-    login(&b, MOVED)?;
+    if let Err(e) = wait_ping(&admin, MOVED, APPLY) {
+        let shown = lb1.command("show config", SHORT)?;
+        let log = lb1.command("show log", SHORT)?;
+        let tail: Vec<&str> = log.lines().rev().take(25).collect();
+        println!(
+            "show config:\n{shown}\nshow log (newest first):\n{}",
+            tail.join("\n")
+        );
+        return Err(e);
+    }
+    login_when_there(&b, MOVED)?;
     let banner = b.text("#rollback")?;
     assert!(banner.contains("rolls back by itself in"), "{banner}");
     b.submit("#confirm")?;
