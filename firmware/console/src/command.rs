@@ -89,6 +89,17 @@ pub enum Command {
     ConfigDiscard,
     /// The saved configuration into service again (after a boot that could not read it).
     ConfigRestore,
+    /// `config apply confirm MINUTES`: in service, rolled back unless confirmed in time.
+    ConfigApplyConfirm(u32),
+    /// The change waiting for its confirmation stays.
+    ConfigConfirm,
+    /// The saved revisions.
+    ConfigHistory,
+    /// `config diff REV`: a saved revision against what runs (the number as typed; the
+    /// child says what is wrong with it).
+    ConfigDiffRevision(String),
+    /// `config restore REV`: a saved revision back into service, through apply.
+    ConfigRestoreRevision(String),
     Ping(IpAddr),
     Reboot,
     Poweroff,
@@ -131,7 +142,7 @@ impl Command {
 }
 
 /// Usage and meaning of every command, in the order `help` lists them.
-const HELP: [(&str, &str); 42] = [
+const HELP: [(&str, &str); 47] = [
     ("help", "list the commands"),
     (
         "show status",
@@ -196,7 +207,18 @@ const HELP: [(&str, &str); 42] = [
         "config diff",
         "the candidate against the running configuration",
     ),
-    ("config apply", "put the candidate in service"),
+    ("config apply", "put the candidate in service (a change of the mgmt addresses, the management address or the gateway rolls back in 10 minutes unless confirmed)"),
+    (
+        "config apply confirm MINUTES",
+        "put the candidate in service; it rolls back by itself unless \"config confirm\" comes within MINUTES (1 to 60)",
+    ),
+    ("config confirm", "keep the change waiting for its confirmation"),
+    ("config history", "the saved revisions: number, time, who, what changed"),
+    ("config diff REV", "saved revision REV against the running configuration"),
+    (
+        "config restore REV",
+        "saved revision REV back into service (as config apply; then config save)",
+    ),
     (
         "config save",
         "keep the running configuration on the configuration disk",
@@ -326,6 +348,8 @@ const WORDS: &[Node] = &[
             leaf("export"),
             leaf("discard"),
             leaf("restore"),
+            leaf("confirm"),
+            leaf("history"),
         ],
     },
     leaf("update"),
@@ -489,9 +513,23 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["config", "diff"] => Command::ConfigDiff,
         ["config", "discard"] => Command::ConfigDiscard,
         ["config", "restore"] => Command::ConfigRestore,
+        ["config", "apply", "confirm", minutes] => match minutes.parse::<u32>() {
+            Ok(m) if (1..=60).contains(&m) => Command::ConfigApplyConfirm(m),
+            _ => {
+                return Err(format!(
+                    "\"{}\" is not a number of minutes from 1 to 60; nothing applied",
+                    shown(minutes)
+                ))
+            }
+        },
+        ["config", "apply", ..] => return Err(usage("config apply")),
+        ["config", "confirm"] => Command::ConfigConfirm,
+        ["config", "history"] => Command::ConfigHistory,
+        ["config", "diff", rev] => Command::ConfigDiffRevision(rev.to_string()),
+        ["config", "restore", rev] => Command::ConfigRestoreRevision(rev.to_string()),
         ["config", ..] => {
             return Err(
-                "usage: config import|validate|diff|apply|save|export [--with-secrets]|discard|restore".into(),
+                "usage: config import|validate|diff [REV]|apply [confirm MINUTES]|confirm|save|export [--with-secrets]|discard|history|restore [REV]".into(),
             )
         }
         ["update", file] if !file.starts_with('-') => Command::Update {

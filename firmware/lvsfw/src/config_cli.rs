@@ -37,8 +37,14 @@ usage: lvsfw config COMMAND
   set hostname NAME | set gateway ADDRESS|none | set ntp ADDRESS...|none
   set password                            the password on stdin
   validate | diff | apply | discard       the candidate: check, compare, put in service, drop
-  save | show | export [--with-secrets]   the running configuration: to disk, for people, as JSON
-                                          (the password hash only with --with-secrets)
+  apply confirm MINUTES                   in service; rolls back by itself unless confirmed
+  confirm                                 the change waiting for its confirmation stays
+  save [--who WHO] | show | export [--with-secrets]
+                                          the running configuration: to disk (a new revision),
+                                          for people, as JSON (the hash only with --with-secrets)
+  history | diff REV | restore REV [--who WHO]
+                                          the saved revisions; one against what runs; one back
+                                          into service (through apply)
   restore                                 at boot: the saved configuration becomes the running one
   setup                                   first-boot answers on stdin, one a line
   login                                   the password on stdin: exit 0 if it is right
@@ -100,18 +106,23 @@ pub fn run(args: &[String]) -> ExitCode {
         ["validate"] => done(ops::validate(&paths)),
         ["diff"] => done(ops::diff(&paths)),
         ["discard"] => done(ops::discard(&paths)),
-        ["apply"] => match ops::apply(&paths) {
-            Ok(applied) => {
-                print!("{}", applied.report);
-                reload_balancer()
-            }
+        ["apply"] => applied(ops::apply_as(&paths, ops::Confirm::Default, "console")),
+        ["apply", "confirm", minutes] => match ops::confirm::parse_minutes(minutes) {
+            Ok(m) => applied(ops::apply_as(&paths, ops::Confirm::Minutes(m), "console")),
             Err(e) => done(Err(e)),
         },
-        ["save"] => done(
-            ops::disk::open()
-                .map_err(String::from)
-                .and_then(|store| saved::save(&paths, &store)),
+        ["confirm"] => done(ops::confirm::confirm(&paths, "console")),
+        ["save"] => done(with_store(|store| saved::save(&paths, store, "console"))),
+        ["save", "--who", who] => done(with_store(|store| saved::save(&paths, store, who))),
+        ["history"] => done(with_store(|store| {
+            saved::history(store).map(|h| h.listing())
+        })),
+        ["diff", rev] => done(
+            revision(rev)
+                .and_then(|rev| with_store(|store| saved::diff_revision(&paths, store, rev))),
         ),
+        ["restore", rev] if !rev.starts_with('-') => restore_revision(&paths, rev, "console"),
+        ["restore", rev, "--who", who] => restore_revision(&paths, rev, who),
         ["show"] => done(ops::show(&paths)),
         ["export"] => done(ops::export(&paths, ops::Secrets::Hidden)),
         ["export", "--with-secrets"] => done(ops::export(&paths, ops::Secrets::Included)),
@@ -135,6 +146,41 @@ pub fn run(args: &[String]) -> ExitCode {
     };
     let _ = std::io::stdout().flush();
     code
+}
+
+fn with_store(f: impl FnOnce(&store::Store) -> Result<String, String>) -> Result<String, String> {
+    ops::disk::open()
+        .map_err(String::from)
+        .and_then(|store| f(&store))
+}
+
+/// A revision number as typed.
+fn revision(text: &str) -> Result<u64, String> {
+    text.parse::<u64>().map_err(|_| {
+        format!(
+            "\"{text}\" is not a revision number (\"config history\" lists them); nothing changed"
+        )
+    })
+}
+
+fn restore_revision(paths: &Paths, rev: &str, who: &str) -> ExitCode {
+    let result = revision(rev).and_then(|rev| {
+        ops::disk::open()
+            .map_err(String::from)
+            .and_then(|store| saved::restore_revision(paths, &store, rev, who))
+    });
+    applied(result)
+}
+
+/// A change in service: the balancer reads the files again.
+fn applied(result: Result<ops::Applied, String>) -> ExitCode {
+    match result {
+        Ok(applied) => {
+            print!("{}", applied.report);
+            reload_balancer()
+        }
+        Err(e) => done(Err(e)),
+    }
 }
 
 /// The running files changed: the balancer reads them again, and says what runs.
@@ -222,7 +268,7 @@ fn setup(paths: &Paths) -> Result<String, String> {
     }
     match ops::disk::open()
         .map_err(String::from)
-        .and_then(|store| saved::save(paths, &store))
+        .and_then(|store| saved::save(paths, &store, "console (first-boot setup)"))
     {
         Ok(saved) => said.push_str(&saved),
         Err(e) => said.push_str(&format!("warning: not saved: {}", e.trim_end())),

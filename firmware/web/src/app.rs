@@ -192,6 +192,7 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         | "/system"
         | "/metrics"
         | "/api/status"
+        | "/config/history"
         | "/config/keepalived.conf" => &[Get, Head],
         "/login" | "/password" => &[Get, Head, Post],
         "/logout"
@@ -205,6 +206,8 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         | "/config/keepalived"
         | "/config/native"
         | "/config/save"
+        | "/config/confirm"
+        | "/config/restore"
         | "/config/backup"
         | "/api/login"
         | "/api/logout"
@@ -413,6 +416,9 @@ impl App {
                 self.save(&auth, path.starts_with("/api/"))
             }
             (Method::Post, "/config/backup") => self.backup(&auth, &form, now),
+            (Method::Post, "/config/confirm") => self.confirm_change(&auth),
+            (Method::Post, "/config/restore") => self.restore_revision(&auth, &form),
+            (_, "/config/history") => self.history_page(&auth, req),
             (_, "/api/status") => self.api_status(),
             (Method::Put, "/api/config") => self.api_put_config(&auth, req),
             (_, "/api/config") => self.api_get_config(),
@@ -524,6 +530,7 @@ mod api;
 mod configure;
 mod credentials;
 mod guard;
+mod history;
 mod monitor;
 mod update;
 

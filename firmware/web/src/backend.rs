@@ -19,6 +19,12 @@ pub struct Change {
     pub native: Option<Config>,
     /// keepalived.conf text (`/etc/lvsfw/keepalived.conf`).
     pub keepalived: Option<String>,
+    /// Rolled back after this many minutes unless confirmed ("apply with automatic
+    /// rollback"); `None`: only when the change needs it (the mgmt addresses, the
+    /// page's management address, the gateway: the backend decides, the console's rule).
+    pub rollback: Option<u32>,
+    /// Who applied it, for the log and the pending rollback.
+    pub who: String,
 }
 
 /// What the balancer did with a [`Change`]: it is in service; `not_running` names what
@@ -36,6 +42,8 @@ pub struct Notices {
     pub unsaved: bool,
     /// What is configured but does not run now, and why.
     pub not_running: Vec<String>,
+    /// A change waits for its confirmation: who, why and how long is left.
+    pub rollback: Option<String>,
 }
 
 pub trait Backend: Send + Sync + 'static {
@@ -55,6 +63,30 @@ pub trait Backend: Send + Sync + 'static {
     fn version(&self) -> String;
     /// Persists what is in service (`lvsfw config save`); `Err` says why not.
     fn save(&self) -> Result<String, String>;
+    /// Persists what is in service as a new revision saved by `who`.
+    fn save_by(&self, who: &str) -> Result<String, String> {
+        let _ = who;
+        self.save()
+    }
+    /// The change waiting for its confirmation stays.
+    fn confirm(&self, who: &str) -> Result<String, String> {
+        let _ = who;
+        Err("nothing to confirm here".into())
+    }
+    /// The saved revisions, as `config history` lists them.
+    fn history(&self) -> Result<String, String> {
+        Err("no configuration history here".into())
+    }
+    /// Revision `rev` against what runs, as `config diff REV` shows it.
+    fn history_diff(&self, rev: u64) -> Result<String, String> {
+        let _ = rev;
+        Err("no configuration history here".into())
+    }
+    /// Revision `rev` back into service, as `config restore REV`.
+    fn restore_revision(&self, rev: u64, who: &str) -> Result<Applied, String> {
+        let _ = (rev, who);
+        Err("no configuration history here".into())
+    }
     /// Asks PID 1 to reboot.
     fn reboot(&self) -> Result<(), String>;
     /// The newest lines of the balancer's log, oldest first.
@@ -80,7 +112,7 @@ pub trait Backend: Send + Sync + 'static {
         -> Result<String, String>;
     /// The last hour of traffic and transitions for the status page's charts; `None`
     /// where nothing keeps one.
-    fn history(&self) -> Option<std::sync::Arc<std::sync::Mutex<crate::history::History>>> {
+    fn charts(&self) -> Option<std::sync::Arc<std::sync::Mutex<crate::history::History>>> {
         None
     }
     /// Starts writing an update into the slot that does not run (the same checks as the

@@ -15,6 +15,7 @@ pub const STATUS: &str = include_str!("templates/status.html");
 pub const CONFIG: &str = include_str!("templates/config.html");
 pub const LOG: &str = include_str!("templates/log.html");
 pub const SYSTEM: &str = include_str!("templates/system.html");
+pub const HISTORY: &str = include_str!("templates/history.html");
 /// A page that is only its messages (the closed page).
 pub const EMPTY: &str = "";
 

@@ -177,7 +177,23 @@ fn wrong_arguments_say_how_it_is_used() {
     );
     assert_eq!(
         err("config"),
-        "usage: config import|validate|diff|apply|save|export [--with-secrets]|discard|restore"
+        "usage: config import|validate|diff [REV]|apply [confirm MINUTES]|confirm|save|export [--with-secrets]|discard|history|restore [REV]"
+    );
+    assert_eq!(
+        err("config apply confirm 0"),
+        "\"0\" is not a number of minutes from 1 to 60; nothing applied"
+    );
+    assert_eq!(
+        err("config apply confirm"),
+        "usage: config apply | config apply confirm MINUTES"
+    );
+    assert_eq!(
+        parse("config apply confirm 5"),
+        Ok(Some(Command::ConfigApplyConfirm(5)))
+    );
+    assert_eq!(
+        parse("config restore abc"),
+        Ok(Some(Command::ConfigRestoreRevision("abc".into())))
     );
     assert_eq!(err("ping"), "usage: ping ADDRESS");
     assert_eq!(

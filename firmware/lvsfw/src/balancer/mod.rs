@@ -131,6 +131,10 @@ async fn serve(options: Options) -> ExitCode {
     }
     let mut ticker = tokio::time::interval(RECONCILE_EVERY);
     ticker.tick().await;
+    // A change waiting for its confirmation (ops::confirm): its file is looked at every
+    // second, so that a restarted balancer carries out a rollback armed before.
+    let mut rollback = tokio::time::interval(RETRY_EVERY);
+    rollback.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retry = tokio::time::interval(RETRY_EVERY);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (health_tx, health_rx) = watch::channel(Arc::default());
@@ -211,6 +215,28 @@ async fn serve(options: Options) -> ExitCode {
                 b.set_ready(&ready_tx);
             }
             Ok(()) = ipvs_problem.changed() => b.publish(),
+            _ = rollback.tick() => {
+                let paths = crate::ops::Paths {
+                    running_json: b.options.config.clone(),
+                    running_conf: b.options.keepalived.clone(),
+                    ..crate::ops::Paths::appliance()
+                };
+                let due = tokio::task::spawn_blocking(move || {
+                    crate::ops::confirm::roll_back_if_due(&paths, crate::ops::confirm::boot_now())
+                })
+                .await;
+                match due {
+                    Ok(Ok(Some(said))) => {
+                        log::warn!("{said}");
+                        let report = b.reload().await;
+                        log_report("rollback", &report);
+                        b.set_ready(&ready_tx);
+                    }
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => log::error!("rollback: {e}"),
+                    Err(e) => log::error!("rollback: {e}"),
+                }
+            }
             // keepalived's reload signal: the files are read again; an invalid one
             // changes nothing and the running configuration stays.
             _ = hup.recv() => {

@@ -517,6 +517,23 @@ impl Backend for WebBackend {
     }
 
     fn apply(&self, change: Change) -> Result<Applied, String> {
+        // The console's rule and state (ops::confirm): a rollback asked for, or the
+        // default one for a change that touches what reaches the box.
+        let paths = self.paths();
+        let who = if change.who.is_empty() {
+            "page".to_string()
+        } else {
+            change.who.clone()
+        };
+        let old = self.native();
+        let armed = crate::ops::confirm::arm_for(
+            &paths,
+            change.rollback,
+            old.as_ref(),
+            change.native.as_ref(),
+            &who,
+        )
+        .map_err(|e| e.trim_end().to_string())?;
         let native = change.native.as_ref().map(config_file_json);
         let mut files: Vec<(&Path, &[u8])> = Vec::new();
         if let Some(json) = &native {
@@ -525,8 +542,22 @@ impl Backend for WebBackend {
         if let Some(text) = &change.keepalived {
             files.push((&self.keepalived_path, text.as_bytes()));
         }
-        write_files(&files).map_err(|e| format!("writing the configuration: {e}"))?;
-        self.reload()
+        if let Err(e) = write_files(&files) {
+            if armed.is_some() {
+                crate::ops::confirm::disarm(&paths);
+            }
+            return Err(format!("writing the configuration: {e}"));
+        }
+        let mut applied = self.reload()?;
+        if let Some(p) = &armed {
+            log::info!("{who}: {}", crate::ops::confirm::announce(p).trim_end());
+            applied.said = format!(
+                "{}; {}",
+                applied.said,
+                crate::ops::confirm::announce(p).trim_end()
+            );
+        }
+        Ok(applied)
     }
 
     fn certificate(&self) -> Result<(String, bool), String> {
@@ -558,7 +589,7 @@ impl Backend for WebBackend {
         self.reload().map(|_| said)
     }
 
-    fn history(&self) -> Option<super::history::Shared> {
+    fn charts(&self) -> Option<super::history::Shared> {
         Some(self.history.clone())
     }
 
@@ -573,8 +604,36 @@ impl Backend for WebBackend {
     /// `lvsfw config save`, the console's own command, as a child: the running
     /// configuration onto the configuration disk.
     fn save(&self) -> Result<String, String> {
+        self.save_by("page")
+    }
+
+    fn save_by(&self, who: &str) -> Result<String, String> {
         let exe = std::env::current_exe().map_err(|e| format!("finding lvsfw: {e}"))?;
-        run_tool(&exe, &["config", "save"], SAVE_LIMIT)
+        run_tool(&exe, &["config", "save", "--who", who], SAVE_LIMIT)
+    }
+
+    fn confirm(&self, who: &str) -> Result<String, String> {
+        crate::ops::confirm::confirm(&self.paths(), who)
+    }
+
+    /// The history is read from the disk here (a blocking-pool thread).
+    fn history(&self) -> Result<String, String> {
+        let store = crate::ops::disk::open().map_err(String::from)?;
+        crate::ops::saved::history(&store).map(|h| h.listing())
+    }
+
+    fn history_diff(&self, rev: u64) -> Result<String, String> {
+        let store = crate::ops::disk::open().map_err(String::from)?;
+        crate::ops::saved::diff_revision(&self.paths(), &store, rev)
+    }
+
+    /// The console's own operation: the revision becomes the candidate, then apply.
+    fn restore_revision(&self, rev: u64, who: &str) -> Result<Applied, String> {
+        let store = crate::ops::disk::open().map_err(String::from)?;
+        let applied = crate::ops::saved::restore_revision(&self.paths(), &store, rev, who)?;
+        let mut reloaded = self.reload()?;
+        reloaded.said = format!("{}; {}", applied.report.trim_end(), reloaded.said);
+        Ok(reloaded)
     }
 
     fn reboot(&self) -> Result<(), String> {
@@ -606,6 +665,10 @@ impl Backend for WebBackend {
         Notices {
             unsaved: crate::ops::saved::state(&self.paths()) == crate::ops::saved::State::Unsaved,
             not_running: self.not_running.borrow().clone(),
+            rollback: crate::ops::confirm::pending(&self.paths())
+                .ok()
+                .flatten()
+                .map(|p| p.describe(crate::ops::confirm::boot_now())),
         }
     }
 

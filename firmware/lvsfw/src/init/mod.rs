@@ -997,6 +997,21 @@ impl Pid1 {
             Command::ConfigDiff => (words(&["config", "diff"]), TOOL_LIMIT, Kind::Plain),
             // Waits for the balancer to say what runs (its IPVS pass, its VRRP sockets).
             Command::ConfigApply => (words(&["config", "apply"]), SLOW_TOOL_LIMIT, Kind::Apply),
+            Command::ConfigApplyConfirm(minutes) => (
+                words(&["config", "apply", "confirm", &minutes.to_string()]),
+                SLOW_TOOL_LIMIT,
+                Kind::Apply,
+            ),
+            Command::ConfigConfirm => (words(&["config", "confirm"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigHistory => (words(&["config", "history"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigDiffRevision(rev) => {
+                (words(&["config", "diff", &rev]), TOOL_LIMIT, Kind::Plain)
+            }
+            Command::ConfigRestoreRevision(rev) => (
+                words(&["config", "restore", &rev]),
+                SLOW_TOOL_LIMIT,
+                Kind::Apply,
+            ),
             Command::ConfigSave => (words(&["config", "save"]), SLOW_TOOL_LIMIT, Kind::Save),
             Command::ConfigExport { with_secrets } => {
                 let mut args = words(&["config", "export"]);
@@ -1156,11 +1171,16 @@ impl Pid1 {
                 format!("not known whether it is saved ({why})")
             }
         };
-        let candidate = if crate::ops::has_candidate(&paths) {
+        let mut candidate = if crate::ops::has_candidate(&paths) {
             "; a candidate differs from it (\"config diff\", \"config apply\")"
         } else {
             ""
-        };
+        }
+        .to_string();
+        // Only whether the file is there: its texts are not parsed in PID 1.
+        if paths.rollback.exists() {
+            candidate.push_str("\nrollback: a change waits for its confirmation (\"show config\" says how long is left; \"config confirm\" keeps it)");
+        }
         let hostname = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default();

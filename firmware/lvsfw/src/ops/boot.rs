@@ -101,7 +101,9 @@ pub fn restore(
             // Kept at once, so that the pin holds across reboots; the configuration
             // only if it came from the disk.
             let kept = match (&disk, &restored) {
-                (Ok(store), Restored::Saved) => saved::save(paths, store).map(|_| ()),
+                (Ok(store), Restored::Saved) => {
+                    saved::save(paths, store, "boot (the page's new certificate)").map(|_| ())
+                }
                 (Ok(store), Restored::Nothing) => saved::save_certificate(paths, store),
                 (Err(_), _) => Err("no configuration disk".into()),
             };
@@ -290,7 +292,7 @@ mod tests {
         super::super::apply(&b.paths).unwrap();
         let s = store(&b).unwrap();
         restore(&b.paths, Ok(s), None, now());
-        saved::save(&b.paths, &store(&b).unwrap()).unwrap();
+        saved::save(&b.paths, &store(&b).unwrap(), "test").unwrap();
         let first = pin(&b.paths);
         let next = Booting {
             disk: b.disk,

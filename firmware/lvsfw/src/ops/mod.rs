@@ -16,8 +16,10 @@
 //! files again. An error names what was wrong and leaves every file as it was.
 
 pub mod boot;
+pub mod confirm;
 mod diff;
 pub mod disk;
+pub mod history;
 pub mod saved;
 pub mod tls;
 
@@ -60,6 +62,8 @@ pub struct Paths {
     pub candidate_base: PathBuf,
     /// The page's certificate and key ([`tls`]).
     pub tls: tls::TlsPaths,
+    /// A change waiting for its confirmation ([`confirm`]).
+    pub rollback: PathBuf,
 }
 
 impl Paths {
@@ -73,6 +77,7 @@ impl Paths {
             board: crate::board::PATH.into(),
             candidate_base: "/run/lvsfw/candidate.base".into(),
             tls: tls::TlsPaths::under(Path::new(TLS_DIR)),
+            rollback: "/run/lvsfw/rollback.json".into(),
         }
     }
 
@@ -88,6 +93,7 @@ impl Paths {
             board: dir.join("etc/board.conf"),
             candidate_base: dir.join("run/candidate.base"),
             tls: tls::TlsPaths::under(&dir.join("etc/tls")),
+            rollback: dir.join("run/rollback.json"),
         }
     }
 }
@@ -550,27 +556,36 @@ pub fn diff(paths: &Paths) -> Result<String, String> {
     if !has_candidate(paths) {
         return Ok("no changes: the candidate is the running configuration\n".into());
     }
-    let running = running(paths)?;
-    let candidate = candidate(paths)?;
-    let running_native = normalized(&running.native);
-    let candidate_native = normalized(&candidate.native);
+    let out = diff_texts(
+        ("running", &running(paths)?),
+        ("candidate", &candidate(paths)?),
+    );
+    Ok(if out.is_empty() {
+        "no changes: the candidate is the running configuration\n".into()
+    } else {
+        out
+    })
+}
+
+/// Both files of `old` against `new`, each end named ("running", "revision 3"),
+/// layout-normalized and with the password hash redacted; empty when the same.
+fn diff_texts((old_name, old): (&str, &Texts), (new_name, new): (&str, &Texts)) -> String {
+    let old_native = normalized(&old.native);
+    let new_native = normalized(&new.native);
     let mut out = String::new();
     out.push_str(&diff::unified(
-        "running config.json",
-        "candidate config.json",
-        &redact(&running_native, None),
-        &redact(&candidate_native, Some(&running_native)),
+        &format!("{old_name} config.json"),
+        &format!("{new_name} config.json"),
+        &redact(&old_native, None),
+        &redact(&new_native, Some(&old_native)),
     ));
     out.push_str(&diff::unified(
-        "running keepalived.conf",
-        "candidate keepalived.conf",
-        running.keepalived.as_deref().unwrap_or(""),
-        candidate.keepalived.as_deref().unwrap_or(""),
+        &format!("{old_name} keepalived.conf"),
+        &format!("{new_name} keepalived.conf"),
+        old.keepalived.as_deref().unwrap_or(""),
+        new.keepalived.as_deref().unwrap_or(""),
     ));
-    if out.is_empty() {
-        out.push_str("no changes: the candidate is the running configuration\n");
-    }
-    Ok(out)
+    out
 }
 
 /// The native text as the model writes it, so that a diff shows changes, not layout.
@@ -614,7 +629,23 @@ pub struct Applied {
     pub report: String,
 }
 
+/// Whether `config apply` leaves a rollback ([`confirm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Only when the change touches what reaches the box ([`confirm::required`]).
+    Default,
+    /// `config apply confirm MINUTES`.
+    Minutes(u32),
+    /// First-boot setup: the operator is at the console and the answers are the change.
+    Never,
+}
+
+/// The candidate into service without a rollback (first-boot setup, tests).
 pub fn apply(paths: &Paths) -> Result<Applied, String> {
+    apply_as(paths, Confirm::Never, "console")
+}
+
+pub fn apply_as(paths: &Paths, confirm: Confirm, who: &str) -> Result<Applied, String> {
     if !has_candidate(paths) {
         return Err(
             "nothing to apply: no \"set\" or \"config import\" since the last apply\n".into(),
@@ -630,14 +661,31 @@ pub fn apply(paths: &Paths) -> Result<Applied, String> {
     if base.as_deref().map(str::trim) != Some(running_digest(paths)?.as_str()) {
         return Err("the running configuration changed since this candidate was started (on the page, or by another console session); nothing applied. \"config diff\" shows what the candidate would change; \"config discard\" drops it, then make the change again\n".into());
     }
+    let old = native(&running(paths)?.native, "running").ok();
+    let armed = match confirm {
+        Confirm::Never => None,
+        Confirm::Minutes(m) => confirm::arm_for(paths, Some(m), None, None, who)?,
+        Confirm::Default => confirm::arm_for(paths, None, old.as_ref(), Some(&config), who)?,
+    };
     let mut changed = Vec::new();
-    if paths.candidate_json.exists() {
-        write(&paths.running_json, &texts.native)?;
-        changed.push("config.json");
-    }
-    if let (true, Some(text)) = (paths.candidate_conf.exists(), &texts.keepalived) {
-        write(&paths.running_conf, text)?;
-        changed.push("keepalived.conf");
+    let written = (|| {
+        if paths.candidate_json.exists() {
+            write(&paths.running_json, &texts.native)?;
+            changed.push("config.json");
+        }
+        if let (true, Some(text)) = (paths.candidate_conf.exists(), &texts.keepalived) {
+            write(&paths.running_conf, text)?;
+            changed.push("keepalived.conf");
+        }
+        Ok::<(), String>(())
+    })();
+    if let Err(e) = written {
+        if let Some(p) = &armed {
+            // Whatever was written goes back at once; the rollback is not left waiting.
+            let _ = write(&paths.running_json, &p.native);
+            confirm::disarm(paths);
+        }
+        return Err(e);
     }
     remove_optional(&paths.candidate_json)?;
     remove_optional(&paths.candidate_conf)?;
@@ -645,9 +693,10 @@ pub fn apply(paths: &Paths) -> Result<Applied, String> {
     Ok(Applied {
         hostname: config.hostname.clone(),
         report: format!(
-            "in service: {} ({})\n",
+            "in service: {} ({})\n{}",
             describe(&config, read.as_ref()),
-            changed.join(", ")
+            changed.join(", "),
+            armed.as_ref().map(confirm::announce).unwrap_or_default()
         ),
     })
 }
@@ -738,6 +787,9 @@ pub fn show(paths: &Paths) -> Result<String, String> {
     }
     if has_candidate(paths) {
         out.push_str("(the candidate differs: \"config diff\")\n");
+    }
+    if let Ok(Some(p)) = confirm::pending(paths) {
+        let _ = writeln!(out, "rollback: {}", p.describe(confirm::boot_now()));
     }
     Ok(out)
 }

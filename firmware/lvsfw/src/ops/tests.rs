@@ -291,7 +291,7 @@ fn saved_configuration_round_trip() {
 
     write(&d.paths.running_conf, SEED_3_1).unwrap();
     set_hostname(&d.paths, "lb1").unwrap();
-    let said = saved::save(&d.paths, &store).unwrap();
+    let said = saved::save(&d.paths, &store, "test").unwrap();
     assert!(
         said.ends_with("note: the candidate is not applied, so it is not saved\n"),
         "{said}"
@@ -309,7 +309,7 @@ fn saved_configuration_round_trip() {
 
     // Saved without keepalived.conf: a file the image brings is removed.
     std::fs::remove_file(&d.paths.running_conf).unwrap();
-    saved::save(&d.paths, &store).unwrap();
+    saved::save(&d.paths, &store, "test").unwrap();
     write(&d.paths.running_conf, SEED_3_1).unwrap();
     saved::restore(&d.paths, &store).unwrap();
     assert_eq!(file(&d.paths.running_conf), None);
@@ -359,7 +359,7 @@ fn the_running_configuration_is_saved_until_an_apply_and_again_after_a_save() {
     );
     apply(&d.paths).unwrap();
     assert_eq!(saved::state(&d.paths), State::Unsaved);
-    saved::save(&d.paths, &store).unwrap();
+    saved::save(&d.paths, &store, "test").unwrap();
     assert_eq!(saved::state(&d.paths), State::Saved);
     // Whoever changes the running files (the page writes them itself) is seen.
     write(&d.paths.running_conf, SEED_3_1).unwrap();

@@ -259,7 +259,7 @@ impl App {
         self.backend
             .apply(Change {
                 native: Some(native),
-                keepalived: None,
+                ..Change::default()
             })
             .map_err(|e| (500, format!("the password was not stored: {e}")))?;
         let mut state = lock(&self.state);

@@ -51,6 +51,7 @@ impl App {
         match self.backend.apply(Change {
             native: Some(native),
             keepalived: Some(keepalived_text),
+            ..Change::default()
         }) {
             Ok(applied) => {
                 let mut state = lock(&self.state);

@@ -132,6 +132,8 @@ impl App {
         let said = self.backend.apply(Change {
             native: None,
             keepalived: Some(text.to_string()),
+            rollback: None,
+            who: format!("page: {}", auth.who()),
         })?;
         let mut state = lock(&self.state);
         let changes = state
@@ -332,11 +334,31 @@ impl App {
             return self.config_error(auth, "the form has no field \"text\"".into());
         };
         let text = unix_lines(text);
-        let apply = form.get("action") == Some("apply");
+        let action = form.get("action").unwrap_or("validate");
+        let rollback = match action {
+            "rollback" => match form
+                .get("minutes")
+                .and_then(|m| m.trim().parse::<u32>().ok())
+                .filter(|m| (1..=60).contains(m))
+            {
+                Some(m) => Some(m),
+                None => {
+                    return self.config_error(
+                        auth,
+                        "minutes: a rollback time is 1 to 60 minutes; nothing applied".into(),
+                    )
+                }
+            },
+            _ => None,
+        };
+        let apply = action == "apply" || rollback.is_some();
+        // With a rollback the page may move away: unconfirmed, it comes back by itself.
         let config = match self
             .check_native(&text, false)
-            .and_then(|c| keeps_reaching(&c, local).map(|()| c))
-        {
+            .and_then(|c| match rollback {
+                Some(_) => Ok(c),
+                None => keeps_reaching(&c, local).map(|()| c),
+            }) {
             Ok(c) => c,
             Err(issues) => {
                 return self.config_page(
@@ -369,6 +391,8 @@ impl App {
         match self.backend.apply(Change {
             native: Some(native),
             keepalived: None,
+            rollback,
+            who: format!("page: {}", auth.who()),
         }) {
             Ok(applied) => {
                 audited!(
@@ -568,13 +592,13 @@ pub(super) fn keeps_reaching(config: &Config, local: Option<IpAddr>) -> Result<(
     if !kept {
         issues.push(
             "interfaces",
-            format!("{local}, the address this page is reached on, would be removed; change the management address at the console"),
+            format!("{local}, the address this page is reached on, would be removed; use \"Apply with automatic rollback\" (and confirm at the new address), or the console"),
         );
     }
     if let Some(m) = config.admin.management_address.filter(|m| *m != local) {
         issues.push(
             "admin.management_address",
-            format!("the page would move to {m} and this one ({local}) would stop answering; do that at the console"),
+            format!("the page would move to {m} and this one ({local}) would stop answering; use \"Apply with automatic rollback\" (and confirm at {m}), or the console"),
         );
     }
     if issues.is_empty() {

@@ -90,7 +90,7 @@ impl App {
         native.admin.metrics_token_sha256 = token.as_deref().map(token_digest);
         if let Err(e) = self.backend.apply(Change {
             native: Some(native),
-            keepalived: None,
+            ..Change::default()
         }) {
             return self.system_page(auth, vec![Message::error(format!("not changed: {e}"))], 500);
         }

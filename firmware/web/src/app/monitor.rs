@@ -34,7 +34,7 @@ impl App {
     fn status_view(&self, status: &crate::Status) -> StatusView {
         let now = now_ms();
         let view = StatusView::new(status, now);
-        match self.backend.history() {
+        match self.backend.charts() {
             Some(history) => {
                 let history = history.lock().unwrap_or_else(|p| p.into_inner());
                 view.with_history(&history, now)
@@ -192,7 +192,7 @@ impl App {
     }
 
     pub(super) fn save(&self, auth: &Auth, api: bool) -> Response {
-        let result = self.backend.save();
+        let result = self.backend.save_by(&format!("page: {}", auth.who()));
         match &result {
             Ok(said) => audited!(info, "web: {} saved the configuration: {said}", auth.who()),
             Err(e) => audited!(warn, "web: {} asked to save: {e}", auth.who()),

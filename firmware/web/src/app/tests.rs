@@ -82,6 +82,7 @@ impl Backend for Fake {
         Notices {
             unsaved: *self.unsaved.lock().unwrap(),
             not_running: self.not_running.lock().unwrap().clone(),
+            rollback: None,
         }
     }
     fn save(&self) -> Result<String, String> {

@@ -6,6 +6,7 @@ fn frame() -> Frame<'static> {
     static NO_NOTICES: Notices = Notices {
         unsaved: false,
         not_running: Vec::new(),
+        rollback: None,
     };
     Frame {
         title: "Status",

@@ -35,6 +35,7 @@ fn the_clock_is_one_sentence() {
 static NO_NOTICES: Notices = Notices {
     unsaved: false,
     not_running: Vec::new(),
+    rollback: None,
 };
 
 fn frame<'a>(messages: &'a [Message]) -> Frame<'a> {
@@ -51,7 +52,9 @@ fn frame<'a>(messages: &'a [Message]) -> Frame<'a> {
 
 #[test]
 fn every_template_compiles() {
-    for t in [LAYOUT, LOGIN, PASSWORD, STATUS, CONFIG, LOG, SYSTEM] {
+    for t in [
+        LAYOUT, LOGIN, PASSWORD, STATUS, CONFIG, LOG, SYSTEM, HISTORY,
+    ] {
         let mut tt = TinyTemplate::new();
         tt.add_template("t", t).unwrap();
     }
