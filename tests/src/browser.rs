@@ -163,6 +163,40 @@ impl Browser {
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
+    /// Sends the form of the button `css` (clicked by a script, so that nothing waits
+    /// for the answer) whose answer may never come: the request moves the page's own
+    /// address away. After `limit` chromium stops waiting for that page (a page-load
+    /// timeout stops the load), so the next commands are not held up by it.
+    pub fn send_without_answer(&self, css: &str, limit: Duration) -> Result<(), Error> {
+        let page_load = |ms: u128| {
+            self.call(
+                "POST",
+                &self.path("/timeouts"),
+                Some(json!({ "pageLoad": ms as u64 })),
+            )
+        };
+        page_load(limit.as_millis())?;
+        let css_json = serde_json::to_string(css).unwrap_or_default();
+        let sent = self.script(&format!(
+            "setTimeout(() => document.querySelector({css_json}).click(), 0); return true;"
+        ));
+        std::thread::sleep(Duration::from_millis(500));
+        // Waits for the page that does not come, at most `limit`: its error is expected.
+        let _ = self.call_within(
+            "GET",
+            &self.path("/url"),
+            None,
+            limit + Duration::from_secs(30),
+        );
+        page_load(60_000)?;
+        match sent {
+            // The script returned, but chromium then waited for the page that does not
+            // come (the click may start sending before the script's answer).
+            Err(e) if e.0.contains("timeout") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
     /// The page's HTML as the browser holds it.
     pub fn source(&self) -> Result<String, Error> {
         let v = self.call("GET", &self.path("/source"), None)?;
