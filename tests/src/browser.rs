@@ -20,6 +20,8 @@ use crate::http::Connection;
 use crate::lab::Host;
 
 /// chromedriver's port inside the host's namespace (which nothing else uses).
+/// How long a page may take to load (TCG, TLS, a page of the box's).
+const PAGE_LOAD: Duration = Duration::from_secs(60);
 const PORT: u16 = 9515;
 /// The key WebDriver names an element by.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -105,9 +107,21 @@ impl Browser {
         browser.call(
             "POST",
             &browser.path("/timeouts"),
-            Some(json!({"pageLoad": 60_000, "implicit": 0, "script": 10_000})),
+            Some(
+                json!({"pageLoad": PAGE_LOAD.as_millis() as u64, "implicit": 0, "script": 10_000}),
+            ),
         )?;
         Ok(browser)
+    }
+
+    /// How long a command waits for a page to load from now on.
+    fn page_load(&self, limit: Duration) -> Result<(), Error> {
+        self.call(
+            "POST",
+            &self.path("/timeouts"),
+            Some(json!({ "pageLoad": limit.as_millis() as u64 })),
+        )
+        .map(|_| ())
     }
 
     fn path(&self, rest: &str) -> String {
@@ -168,14 +182,7 @@ impl Browser {
     /// address away. After `limit` chromium stops waiting for that page (a page-load
     /// timeout stops the load), so the next commands are not held up by it.
     pub fn send_without_answer(&self, css: &str, limit: Duration) -> Result<(), Error> {
-        let page_load = |ms: u128| {
-            self.call(
-                "POST",
-                &self.path("/timeouts"),
-                Some(json!({ "pageLoad": ms as u64 })),
-            )
-        };
-        page_load(limit.as_millis())?;
+        self.page_load(limit)?;
         let css_json = serde_json::to_string(css).unwrap_or_default();
         let sent = self.script(&format!(
             "setTimeout(() => document.querySelector({css_json}).click(), 0); return true;"
@@ -188,7 +195,7 @@ impl Browser {
             None,
             limit + Duration::from_secs(30),
         );
-        page_load(60_000)?;
+        self.page_load(PAGE_LOAD)?;
         match sent {
             // The script returned, but chromium then waited for the page that does not
             // come (the click may start sending before the script's answer).
@@ -252,21 +259,14 @@ impl Browser {
     pub fn submit_within(&self, css: &str, limit: Duration) -> Result<(), Error> {
         let root = self.find("html")?;
         let e = self.find(css)?;
-        let page_load = |ms: u128| {
-            self.call(
-                "POST",
-                &self.path("/timeouts"),
-                Some(json!({ "pageLoad": ms as u64 })),
-            )
-        };
-        page_load(limit.as_millis())?;
+        self.page_load(limit)?;
         let clicked = self.call_within(
             "POST",
             &self.path(&format!("/element/{}/click", e.0)),
             Some(json!({})),
             limit + Duration::from_secs(30),
         );
-        page_load(60_000)?;
+        self.page_load(PAGE_LOAD)?;
         clicked?;
         let deadline = Instant::now() + limit;
         loop {
