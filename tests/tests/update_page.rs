@@ -208,7 +208,12 @@ fn set_up(lb1: &mut Appliance) -> Result<(), Error> {
     lb1.wait_for("ready: the configuration is applied", BOOT)?;
     lb1.wait_for("lvsfw> ", SHORT)?;
     lb1.command(&format!("set interface mgmt address {MGMT_LB}/24"), SHORT)?;
-    lb1.command("config apply", SHORT)?;
+    // The factory configuration's mgmt address moves: a change that rolls back by
+    // itself unless confirmed (issue 20), and a save waits for the confirmation.
+    let said = lb1.command("config apply", SHORT)?;
+    assert!(said.contains("rolls back by itself"), "{said}");
+    let said = lb1.command("config confirm", SHORT)?;
+    assert!(said.contains("confirmed: the change stays"), "{said}");
     lb1.send_line("set password")?;
     lb1.wait_for("New admin password: ", SHORT)?;
     lb1.send_line(PASSWORD)?;
@@ -217,7 +222,8 @@ fn set_up(lb1: &mut Appliance) -> Result<(), Error> {
     lb1.wait_for("lvsfw> ", HASHING)?;
     lb1.command("config apply", SHORT)?;
     let saved = lb1.command("config save", SHORT)?;
-    assert!(saved.contains("saved"), "{saved}");
+    // Not just "saved": the prompt says "(unsaved)" whatever the answer.
+    assert!(saved.contains("is on the configuration disk"), "{saved}");
     lb1.console.wait_anywhere(&listening(), SHORT)?;
     Ok(())
 }

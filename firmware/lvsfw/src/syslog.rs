@@ -158,6 +158,10 @@ pub struct Queue {
     waiting: VecDeque<Vec<u8>>,
     bytes: usize,
     pub dropped: u64,
+    /// Bytes of the oldest message a stream has taken: while it is half sent it is
+    /// never the one dropped (the receiver would get a broken frame, and the offset
+    /// would point into another message).
+    sent: usize,
 }
 
 impl Queue {
@@ -168,11 +172,33 @@ impl Queue {
         self.bytes += message.len();
         self.waiting.push_back(message);
         while self.waiting.len() > Self::MAX_LINES || self.bytes > Self::MAX_BYTES {
-            if let Some(old) = self.waiting.pop_front() {
-                self.bytes -= old.len();
-                self.dropped += 1;
+            let oldest = usize::from(self.sent > 0);
+            match self.waiting.remove(oldest) {
+                Some(old) => {
+                    self.bytes -= old.len();
+                    self.dropped += 1;
+                }
+                None => break,
             }
         }
+    }
+
+    /// What is left to write of the oldest message.
+    pub fn unsent(&self) -> Option<&[u8]> {
+        self.waiting.front().map(|m| &m[self.sent.min(m.len())..])
+    }
+
+    /// A stream took `n` more bytes of the oldest message; once all, it is done.
+    pub fn advance(&mut self, n: usize) {
+        self.sent += n;
+        if self.waiting.front().is_some_and(|m| self.sent >= m.len()) {
+            self.pop();
+        }
+    }
+
+    /// A new connection: the oldest message goes again from its start.
+    pub fn resend_whole(&mut self) {
+        self.sent = 0;
     }
 
     pub fn front(&self) -> Option<&[u8]> {
@@ -180,6 +206,7 @@ impl Queue {
     }
 
     pub fn pop(&mut self) {
+        self.sent = 0;
         if let Some(old) = self.waiting.pop_front() {
             self.bytes -= old.len();
         }
@@ -302,5 +329,25 @@ mod tests {
         assert!(q.bytes() <= Queue::MAX_BYTES);
         q.pop();
         assert!(q.is_empty() && q.bytes() == 0);
+    }
+
+    #[test]
+    fn a_message_half_written_to_a_stream_is_not_dropped_under_it() {
+        // PID 1 panicked in CI when the queue dropped the message whose first bytes TCP
+        // had taken and the next, shorter one was sliced at the old offset.
+        let mut q = Queue::default();
+        q.push(vec![b'a'; 100]);
+        q.advance(91);
+        for n in 0..Queue::MAX_LINES + 5 {
+            q.push(format!("m{n}").into_bytes());
+        }
+        assert_eq!(q.unsent(), Some(&[b'a'; 9][..]));
+        assert_eq!(q.len(), Queue::MAX_LINES);
+        q.advance(9);
+        // The oldest of the rest that were kept comes next, whole.
+        assert_eq!(q.unsent(), Some(&b"m6"[..]));
+        q.advance(1);
+        q.resend_whole();
+        assert_eq!(q.unsent(), Some(&b"m6"[..]));
     }
 }

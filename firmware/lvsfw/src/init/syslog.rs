@@ -41,8 +41,6 @@ struct Server {
     queue: Queue,
     link: Link,
     backoff: Backoff,
-    /// Bytes of the queue's first message already on a TCP stream.
-    sent: usize,
     dropped_said: u64,
     report_at: Instant,
 }
@@ -72,7 +70,6 @@ impl Server {
                 Duration::from_secs(60),
                 Duration::from_secs(60),
             ),
-            sent: 0,
             dropped_said: 0,
             // The first drop is said at once, later ones at most every REPORT_EVERY.
             report_at: now,
@@ -87,7 +84,7 @@ impl Server {
 
     fn open(&mut self, now: Instant) {
         let to = self.address();
-        self.sent = 0;
+        self.queue.resend_whole();
         self.link = match self.spec.transport {
             Transport::Udp => {
                 let bind: SocketAddr = if to.is_ipv4() {
@@ -137,7 +134,7 @@ impl Server {
             delay.as_secs(),
             self.queue.len()
         );
-        self.sent = 0;
+        self.queue.resend_whole();
         Link::Down(now + delay)
     }
 
@@ -184,14 +181,9 @@ impl Server {
                     self.queue.pop();
                 }
                 Link::Tcp(s) => {
-                    match s.send_with_flags(&message[self.sent..], nix::libc::MSG_NOSIGNAL) {
-                        Ok(n) => {
-                            self.sent += n;
-                            if self.sent == message.len() {
-                                self.sent = 0;
-                                self.queue.pop();
-                            }
-                        }
+                    let unsent = self.queue.unsent().unwrap_or_default();
+                    match s.send_with_flags(unsent, nix::libc::MSG_NOSIGNAL) {
+                        Ok(n) => self.queue.advance(n),
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(e) => {
                             // The message half sent is sent again whole on the next
