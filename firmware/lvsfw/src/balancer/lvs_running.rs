@@ -1,0 +1,106 @@
+//! The balancer's virtual services: the checks' task and the IPVS worker, started with
+//! the first plan, and the kernel's LVS timeouts.
+
+use super::*;
+
+/// The virtual services: a task that runs their checks and a thread that programs the
+/// kernel, started when the first plan comes.
+pub(super) struct Lvs {
+    plans: tokio::sync::mpsc::Sender<lvs::Apply>,
+    /// Until the task starts: its plan receiver, where it reports health, the worker.
+    start: Option<LvsStart>,
+    pub(super) worker_problem: watch::Receiver<Option<String>>,
+    /// The `lvs_timeouts` last put in the kernel.
+    timeouts: Option<config::keepalived::LvsTimeouts>,
+}
+
+/// What the LVS task starts with.
+type LvsStart = (
+    tokio::sync::mpsc::Receiver<lvs::Apply>,
+    watch::Sender<Arc<Vec<lvs::ServerHealth>>>,
+    lvs::IpvsWorker,
+    alerts::Alerts,
+);
+
+impl Lvs {
+    pub(super) fn new(
+        health: watch::Sender<Arc<Vec<lvs::ServerHealth>>>,
+        alerts: alerts::Alerts,
+    ) -> Lvs {
+        // Kept open for the life of the balancer: a reload sends the next plan on it.
+        let (plans, rx) = tokio::sync::mpsc::channel(4);
+        let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
+        Lvs {
+            plans,
+            worker_problem: worker.problem(),
+            start: Some((rx, health, worker, alerts)),
+            timeouts: None,
+        }
+    }
+
+    pub(super) fn worker_problem(&self) -> watch::Receiver<Option<String>> {
+        self.worker_problem.clone()
+    }
+
+    /// Puts the virtual servers of `k` in service (starting the task on first use) and
+    /// waits, a bounded time, for what did not work.
+    pub(super) async fn apply(&mut self, k: &config::keepalived::Keepalived) -> Vec<String> {
+        if let Some((rx, health, worker, alerts)) = self.start.take() {
+            tokio::spawn(lvs::run_reporting(rx, worker, health, alerts));
+        }
+        let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let apply = lvs::Apply {
+            plan: lvs::plan(k),
+            done: Some(done),
+        };
+        if self.plans.send(apply).await.is_err() {
+            problems.push("virtual servers: the LVS task has stopped; not updated".into());
+            return problems;
+        }
+        problems.extend(self.reconciled(answer).await);
+        problems
+    }
+
+    /// `lvs_timeouts`, when given and changed (keepalived sets them at every reload; a
+    /// timeout taken out of the configuration leaves the kernel's as it is, as there).
+    pub(super) async fn set_timeouts(
+        &mut self,
+        wanted: Option<config::keepalived::LvsTimeouts>,
+    ) -> Vec<String> {
+        let Some(wanted) = wanted.filter(|w| Some(*w) != self.timeouts) else {
+            return Vec::new();
+        };
+        match tokio::task::spawn_blocking(move || lvs::set_timeouts(&wanted)).await {
+            Ok(Ok(set)) => {
+                log::info!(
+                    "IPVS timeouts: tcp {} s, tcpfin {} s, udp {} s",
+                    set.tcp,
+                    set.tcp_fin,
+                    set.udp
+                );
+                self.timeouts = Some(wanted);
+                Vec::new()
+            }
+            Ok(Err(e)) => {
+                log::error!("{e}");
+                vec![e]
+            }
+            Err(e) => vec![format!("lvs_timeouts: {e}")],
+        }
+    }
+
+    pub(super) async fn reconciled(
+        &self,
+        answer: tokio::sync::oneshot::Receiver<Vec<String>>,
+    ) -> Vec<String> {
+        match tokio::time::timeout(IPVS_REPORT_WAIT, answer).await {
+            Ok(Ok(problems)) => problems,
+            Ok(Err(_)) => vec!["virtual servers: the LVS task dropped the change".into()],
+            Err(_) => vec![format!(
+                "IPVS: the kernel's table was not reconciled within {} s; still trying",
+                IPVS_REPORT_WAIT.as_secs()
+            )],
+        }
+    }
+}
