@@ -20,15 +20,18 @@ pub struct Line<'a> {
     pub message: &'a str,
 }
 
-/// A line's severity word, as the logger and init/kmsg.rs put it after the source.
-const SEVERITY_WORDS: [(&str, Severity); 7] = [
-    ("emergency: ", Severity::Emerg),
-    ("alert: ", Severity::Alert),
-    ("critical: ", Severity::Crit),
-    ("error: ", Severity::Err),
-    ("warning: ", Severity::Warning),
-    ("notice: ", Severity::Notice),
-    ("debug: ", Severity::Debug),
+/// syslog's severities by code (0 emergency .. 7 debug), beside the words
+/// `init::kmsg::SEVERITY_PREFIX` writes for them (the logger's `error: ` and `warning: `
+/// are the same words).
+const SEVERITIES: [Severity; 8] = [
+    Severity::Emerg,
+    Severity::Alert,
+    Severity::Crit,
+    Severity::Err,
+    Severity::Warning,
+    Severity::Notice,
+    Severity::Info,
+    Severity::Debug,
 ];
 
 /// `[    2.104000] balancer: warning: text` → its source, severity and text. The
@@ -41,9 +44,11 @@ pub fn parse_line(line: &str) -> Option<Line<'_>> {
     let (component, message) = rest.split_once(": ")?;
     // The firmware's logger writes `error: ` and `warning: `; PID 1 writes the kernel's
     // other severities too (init/kmsg.rs), in the same words.
-    let (severity, message) = SEVERITY_WORDS
+    let (severity, message) = crate::init::kmsg::SEVERITY_PREFIX
         .iter()
-        .find_map(|(word, severity)| Some((*severity, message.strip_prefix(word)?)))
+        .zip(SEVERITIES)
+        .filter(|(word, _)| !word.is_empty())
+        .find_map(|(word, severity)| Some((severity, message.strip_prefix(word)?)))
         .unwrap_or((Severity::Info, message));
     let source = match component {
         "init" => Source::Init,
