@@ -4,6 +4,7 @@
 pub mod ah;
 pub mod instance;
 pub mod packet;
+pub mod receive;
 pub mod sync;
 
 pub use instance::{Action, DropCounters, Event, Instance, Invalid, Settings, State};

@@ -1,70 +1,41 @@
-//! A packet from a member's socket: whose it is, opened (AH) and parsed, and handed to
-//! the state machine, or counted under the reason it was dropped (RFC 5798 §7.1).
+//! A packet from a member's socket: classified by the pure `vrrp::receive` (whose it
+//! is, opened and parsed, or why it is dropped; RFC 5798 §7.1), then handed to the
+//! state machine or counted.
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use netif::vrrp_socket::Received;
-use vrrp::ah::{self, AhError};
-use vrrp::packet::Error as PacketError;
-use vrrp::{Event, Invalid, Packet, Repr};
+use vrrp::receive::{self, Arrived, Receiver, Verdict};
+use vrrp::{Event, Invalid};
 
 use super::GroupTask;
 
 impl GroupTask {
     pub(super) async fn on_packet(&mut self, i: usize, packet: Received) {
         let spec = &self.members[i].spec;
-        // Every instance's socket on an interface sees every VRRP packet there: a packet
-        // for another VRID we run is simply not ours; one for a VRID nobody here runs
-        // is counted (RFC 5798 §7.1 item 4).
-        let vrid = match &spec.ah_key {
-            Some(_) => ah_vrid(&packet.datagram),
-            None => packet.payload.get(1).copied(),
+        let arrived = Arrived {
+            src: packet.src,
+            dst: packet.dst,
+            ttl: packet.ttl,
+            payload: &packet.payload,
+            datagram: &packet.datagram,
         };
-        if let Some(vrid) = vrid {
-            if vrid != spec.settings.vrid {
-                if !spec.vrids_here.contains(&vrid) {
-                    self.invalid(i, Invalid::Vrid, &packet, "VRID not configured here")
-                        .await;
-                }
-                return;
-            }
-        }
-        let (payload, src, dst, ttl, ah_seq) = match &spec.ah_key {
-            Some(key) => match ah::open_v4(
-                &packet.datagram,
-                key,
-                !spec.settings.unicast_peers.is_empty(),
-            ) {
-                Ok(opened) => (
-                    opened.vrrp.to_vec(),
-                    IpAddr::V4(opened.src),
-                    IpAddr::V4(opened.dst),
-                    opened.ttl,
-                    Some(opened.seq),
-                ),
-                Err(AhError::NextHeader(_)) => return,
-                Err(e @ (AhError::Truncated | AhError::NotAh)) => {
-                    let why = e.to_string();
-                    return self.invalid(i, Invalid::Length, &packet, &why).await;
-                }
-                Err(e @ (AhError::Icv | AhError::Spi)) => {
-                    let why = e.to_string();
-                    return self.invalid(i, Invalid::Auth, &packet, &why).await;
-                }
-            },
-            None => (
-                packet.payload.clone(),
-                packet.src,
-                packet.dst,
-                packet.ttl,
-                None,
-            ),
+        let me = Receiver {
+            vrid: spec.settings.vrid,
+            vrids_here: &spec.vrids_here,
+            ah_key: spec.ah_key.as_ref(),
+            unicast: !spec.settings.unicast_peers.is_empty(),
+            checksum: spec.checksum,
         };
-        let parsed = Packet::new_checked(&payload[..], src.is_ipv6())
-            .and_then(|p| Repr::parse(&p, src, dst, spec.checksum));
-        match parsed {
-            Ok(advert) => {
+        match receive::classify(&arrived, &me) {
+            Verdict::NotOurs => {}
+            Verdict::Invalid { why, text } => self.invalid(i, why, &packet, &text).await,
+            Verdict::Advert {
+                src,
+                ttl,
+                advert,
+                ah_seq,
+            } => {
                 let event = Event::Advert {
                     src,
                     ttl,
@@ -81,15 +52,6 @@ impl GroupTask {
                 }
                 self.carry_out(actions).await;
             }
-            Err(e) => {
-                let why = match e {
-                    PacketError::Truncated | PacketError::Family => Invalid::Length,
-                    PacketError::Version(_) => Invalid::Version,
-                    PacketError::Type(_) => Invalid::Type,
-                    PacketError::Checksum => Invalid::Checksum,
-                };
-                self.invalid(i, why, &packet, &e.to_string()).await;
-            }
         }
     }
 
@@ -102,11 +64,4 @@ impl GroupTask {
         let actions = self.group.handle(i, Event::Invalid(why), Instant::now());
         self.carry_out(actions).await;
     }
-}
-
-/// The VRID inside an AH datagram, read before the ICV is checked (each instance has its
-/// own key, so the ICV says nothing about another instance's packets).
-fn ah_vrid(datagram: &[u8]) -> Option<u8> {
-    let ihl = usize::from(datagram.first()? & 0x0f) * 4;
-    datagram.get(ihl + ah::AH_LEN + 1).copied()
 }
