@@ -3,6 +3,7 @@
 //! No I/O here beyond what a caller hands in: readers take text and return either a
 //! [`Config`] or every problem they found, each naming where it is.
 
+pub mod board;
 mod issue;
 mod model;
 pub mod password;

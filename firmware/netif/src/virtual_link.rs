@@ -1,72 +1,9 @@
 //! Links lvsfw makes itself rather than finds: 802.1Q VLANs and bonds of NICs, each
 //! named after the role it serves. Pure: the kernel's links come in, operations go out.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::{Actual, Op};
 
-/// The bonding modes a role can use: one NIC carries the traffic and another takes
-/// over when it fails, or IEEE 802.3ad link aggregation with the switch (LACP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BondMode {
-    ActiveBackup,
-    Lacp,
-}
-
-impl BondMode {
-    /// The kernel's name (Documentation/networking/bonding.rst), as `ip link` uses it.
-    pub fn name(self) -> &'static str {
-        match self {
-            BondMode::ActiveBackup => "active-backup",
-            BondMode::Lacp => "802.3ad",
-        }
-    }
-}
-
-impl FromStr for BondMode {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<BondMode, String> {
-        match text {
-            "active-backup" => Ok(BondMode::ActiveBackup),
-            "802.3ad" => Ok(BondMode::Lacp),
-            _ => Err(format!(
-                "\"{text}\" is not a bonding mode (expected active-backup or 802.3ad)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for BondMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Whether a bond's MAC follows its active member (bonding's `fail_over_mac`): `None`
-/// keeps one MAC on every member (the default); `Active` takes the active member's
-/// own, for switches or hypervisors that do not let a MAC move between ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FailOverMac {
-    #[default]
-    None,
-    Active,
-}
-
-impl FromStr for FailOverMac {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<FailOverMac, String> {
-        match text {
-            "none" => Ok(FailOverMac::None),
-            "active" => Ok(FailOverMac::Active),
-            _ => Err(format!(
-                "\"{text}\" is not a fail_over_mac policy (expected none or active)"
-            )),
-        }
-    }
-}
+pub use config::board::{BondMode, FailOverMac};
 
 /// What a link lvsfw makes is, as the kernel reports it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,8 @@ use netif::kernel::Kernel;
 use netif::{nic, Actual, Desired, DesiredLink, DesiredVirtual, LinkKind, Op, Owned};
 
 use crate::board::Board;
-use crate::roles::{self, RoleLink};
+use crate::board::RoleLink;
+use crate::roles;
 
 mod statics;
 
