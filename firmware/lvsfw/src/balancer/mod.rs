@@ -1,5 +1,27 @@
 //! The balancer: the child PID 1 supervises. It owns the interfaces, the virtual
 //! services and their checks, VRRP, and the web page on the management address.
+//!
+//! One owner, messages between tasks. [`Balancer`] (the loop in [`run`]) alone holds the
+//! configuration and decides; each task owns its sockets and state and talks to it by
+//! channels (`mpsc`: requests that want an answer; `watch`: the latest value only):
+//!
+//! ```text
+//!  SIGHUP, SIGTERM ─────────────────┐
+//!  control socket (config apply) ── mpsc Reload ──┐
+//!  web::serve (page, API) ────────── mpsc Reload ──┤   watch Running, Listen, TLS,
+//!        ▲ watch health, running, not_running ...  ▼   not_running ─────────► web
+//!        │                                  ┌─────────────┐
+//!  heartbeat ◄── watch ready ────────────── │  Balancer   │ ── netlink ──► interfaces,
+//!  (PID 1's watchdog reads its file)        │  (run loop) │                routes
+//!                                           └─────────────┘
+//!              mpsc plan (+ oneshot report) │      │ start/stop      │ watch ntp servers
+//!                                           ▼      ▼                 ▼
+//!  lvs::run_reporting ── std mpsc ──► IPVS   vrrp::GroupTask (one    time (NTP task)
+//!   └ checkers' scheduler  worker thread      per sync group) ◄──    └ watch TimeStatus
+//!     └ watch health ──► alerts, history      mpsc script readings
+//!                                             └ watch states ──► alerts (mail), history,
+//!                                                                sync daemon, the page
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
