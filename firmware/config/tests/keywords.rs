@@ -73,6 +73,8 @@ fn cases() -> Vec<(&'static str, String, Field, &'static str)> {
         ("lvs_sched", virtual_server("lvs_sched mh"), |k| vs(k).lb_algo.clone(), "mh"),
         ("lb_kind", virtual_server("lb_kind DR"), |k| format!("{:?}", vs(k).lb_kind), "Dr"),
         ("lvs_method", virtual_server("lvs_method TUN"), |k| format!("{:?}", vs(k).lb_kind), "Tun"),
+        ("lb_kind TUN type gue", virtual_server("lb_kind TUN type gue port 6080 remcsum"), |k| format!("{:?}", vs(k).tunnel), "Some(Tunnel { kind: Gue, port: Some(6080), csum: Remcsum })"),
+        ("real_server lvs_method TUN type gre", virtual_server("real_server 10.0.1.1 80 {\n lvs_method TUN type gre csum\n}"), |k| format!("{:?}", vs(k).real_servers[0].tunnel), "Some(Tunnel { kind: Gre, port: None, csum: Csum })"),
         ("protocol", "virtual_server 10.0.0.1 53 {\n protocol SCTP\n}\n".into(), |k| format!("{:?}", vs(k).protocol), "Sctp"),
         ("persistence_timeout", virtual_server("persistence_timeout 600"), |k| format!("{:?}", vs(k).persistence_timeout), "Some(600)"),
         ("persistence_granularity", virtual_server("persistence_timeout\npersistence_granularity 255.255.255.0"), |k| format!("{:?}", vs(k).persistence_granularity), "Some(24)"),

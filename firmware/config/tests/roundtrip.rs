@@ -411,6 +411,31 @@ fn check() -> impl Strategy<Value = Check> {
         })
 }
 
+/// keepalived's valid tunnel options (`Tunnel::check`).
+fn tunnel() -> impl Strategy<Value = Tunnel> {
+    prop_oneof![
+        Just(Tunnel::default()),
+        (
+            1u16..,
+            prop_oneof![
+                Just(TunnelCsum::Nocsum),
+                Just(TunnelCsum::Csum),
+                Just(TunnelCsum::Remcsum)
+            ]
+        )
+            .prop_map(|(port, csum)| Tunnel {
+                kind: TunnelType::Gue,
+                port: Some(port),
+                csum
+            }),
+        prop_oneof![Just(TunnelCsum::Nocsum), Just(TunnelCsum::Csum)].prop_map(|csum| Tunnel {
+            kind: TunnelType::Gre,
+            port: None,
+            csum
+        }),
+    ]
+}
+
 fn real_server(v: usize, r: usize) -> impl Strategy<Value = RealServer> {
     (
         1u16..,
@@ -421,9 +446,14 @@ fn real_server(v: usize, r: usize) -> impl Strategy<Value = RealServer> {
             proptest::option::of(1u32..100),
             proptest::option::of(centis(100)),
             proptest::option::of(any::<bool>()),
-            proptest::option::of(prop_oneof![Just(LbKind::Dr), Just(LbKind::Nat)]),
+            proptest::option::of(prop_oneof![
+                Just(LbKind::Dr),
+                Just(LbKind::Nat),
+                Just(LbKind::Tun)
+            ]),
             proptest::option::of(0u32..5000),
             proptest::collection::vec(noted(&["notify_up", "notify_down"]), 0..2),
+            proptest::option::of(tunnel()),
         ),
     )
         .prop_map(
@@ -438,6 +468,7 @@ fn real_server(v: usize, r: usize) -> impl Strategy<Value = RealServer> {
                 delay_loop: m.1,
                 alpha: m.2,
                 lvs_method: m.3,
+                tunnel: m.6.filter(|_| m.3 == Some(LbKind::Tun)),
                 uthreshold: m.4,
                 noted: m.5,
                 ..RealServer::new(
@@ -469,6 +500,7 @@ fn virtual_server(v: usize, groups: usize) -> impl Strategy<Value = VirtualServe
         proptest::option::of(1u32..=2_678_400),
         proptest::option::of(0u8..=32),
         proptest::option::of((v4(10), 1u16..)),
+        proptest::option::of(tunnel()),
     );
     let more = (
         1u32..=10,
@@ -500,6 +532,7 @@ fn virtual_server(v: usize, groups: usize) -> impl Strategy<Value = VirtualServe
         delay_loop: s.0,
         lb_algo: s.1.to_string(),
         lb_kind: s.2,
+        tunnel: s.7.filter(|_| s.2 == LbKind::Tun),
         protocol: s.3,
         persistence_timeout: s.4,
         persistence_granularity: s.5,

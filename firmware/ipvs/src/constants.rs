@@ -53,6 +53,15 @@ pub mod svc {
     pub const STATS64: u16 = 12;
 }
 
+/// IP_VS_CONN_F_TUNNEL_TYPE_* and IP_VS_TUNNEL_ENCAP_FLAG_* (include/uapi/linux/ip_vs.h).
+pub mod tunnel {
+    pub const TYPE_IPIP: u8 = 0;
+    pub const TYPE_GUE: u8 = 1;
+    pub const TYPE_GRE: u8 = 2;
+    pub const FLAG_CSUM: u16 = 1 << 0;
+    pub const FLAG_REMCSUM: u16 = 1 << 1;
+}
+
 pub mod dest {
     pub const ADDR: u16 = 1;
     pub const PORT: u16 = 2;
@@ -66,6 +75,9 @@ pub mod dest {
     pub const STATS: u16 = 10;
     pub const ADDR_FAMILY: u16 = 11;
     pub const STATS64: u16 = 12;
+    pub const TUN_TYPE: u16 = 13;
+    pub const TUN_PORT: u16 = 14;
+    pub const TUN_FLAGS: u16 = 15;
 }
 
 pub mod daemon {

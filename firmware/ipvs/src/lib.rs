@@ -20,7 +20,7 @@ pub mod reconcile;
 
 pub use client::{Client, Error};
 pub use model::{
-    Destination, Forward, Info, Protocol, Service, ServiceKey, Stats, SyncDaemon, SyncState,
-    Timeouts,
+    Destination, Encap, EncapCsum, EncapKind, Forward, Info, Protocol, Service, ServiceKey, Stats,
+    SyncDaemon, SyncState, Timeouts,
 };
 pub use reconcile::{reconcile, Op, Table};

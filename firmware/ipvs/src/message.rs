@@ -275,8 +275,29 @@ fn dest_attr(dest: &Destination, full: bool) -> Attr {
         attrs.push(Attr::new(dest::WEIGHT, Value::U32(dest.weight)));
         attrs.push(Attr::new(dest::U_THRESH, Value::U32(dest.upper_threshold)));
         attrs.push(Attr::new(dest::L_THRESH, Value::U32(dest.lower_threshold)));
+        // Only when asked: a kernel before 5.2 refuses attributes it does not know.
+        if dest.forward == Forward::Tunnel && dest.encap != Encap::default() {
+            let (kind, flags) = encap_words(&dest.encap);
+            attrs.push(Attr::new(dest::TUN_TYPE, Value::U8(kind)));
+            attrs.push(Attr::new(dest::TUN_PORT, Value::Be16(dest.encap.port)));
+            attrs.push(Attr::new(dest::TUN_FLAGS, Value::U16(flags)));
+        }
     }
     Attr::new(top::DEST, Value::Nested(attrs))
+}
+
+fn encap_words(encap: &Encap) -> (u8, u16) {
+    let kind = match encap.kind {
+        EncapKind::Ipip => tunnel::TYPE_IPIP,
+        EncapKind::Gue => tunnel::TYPE_GUE,
+        EncapKind::Gre => tunnel::TYPE_GRE,
+    };
+    let flags = match encap.csum {
+        EncapCsum::None => 0,
+        EncapCsum::Csum => tunnel::FLAG_CSUM,
+        EncapCsum::Remcsum => tunnel::FLAG_REMCSUM,
+    };
+    (kind, flags)
 }
 
 // ---- replies -----------------------------------------------------------------------
@@ -438,6 +459,29 @@ pub fn decode_dest(message: &IpvsMessage, ipv6: bool) -> Result<DestinationStatu
             dest::ADDR_FAMILY => af = Some(attr::u16_of(v, "destination family")?),
             dest::STATS => stats32 = Some(decode_stats(v, false)?),
             dest::STATS64 => stats64 = Some(decode_stats(v, true)?),
+            dest::TUN_TYPE => {
+                dest.encap.kind = match v.first().copied() {
+                    Some(tunnel::TYPE_IPIP) => EncapKind::Ipip,
+                    Some(tunnel::TYPE_GUE) => EncapKind::Gue,
+                    Some(tunnel::TYPE_GRE) => EncapKind::Gre,
+                    other => {
+                        return Err(DecodeError::from(format!(
+                            "tunnel type {other:?} is unknown"
+                        )))
+                    }
+                }
+            }
+            dest::TUN_PORT => dest.encap.port = attr::be16_of(v, "tunnel port")?,
+            dest::TUN_FLAGS => {
+                let flags = attr::u16_of(v, "tunnel flags")?;
+                dest.encap.csum = if flags & tunnel::FLAG_REMCSUM != 0 {
+                    EncapCsum::Remcsum
+                } else if flags & tunnel::FLAG_CSUM != 0 {
+                    EncapCsum::Csum
+                } else {
+                    EncapCsum::None
+                };
+            }
             _ => {}
         }
     }

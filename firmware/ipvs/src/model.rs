@@ -130,6 +130,57 @@ pub struct Destination {
     /// Upper and lower connection thresholds; 0 means none.
     pub upper_threshold: u32,
     pub lower_threshold: u32,
+    /// How a `Tunnel` destination encapsulates; the default for every other one.
+    pub encap: Encap,
+}
+
+/// A tunnel's encapsulation (Linux 5.2/5.3: IPVS_DEST_ATTR_TUN_TYPE, _PORT, _FLAGS).
+/// IPIP without options is the kernel's default and all an older kernel does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Encap {
+    pub kind: EncapKind,
+    /// GUE's UDP destination port; 0 for the others.
+    pub port: u16,
+    pub csum: EncapCsum,
+}
+
+/// IP_VS_CONN_F_TUNNEL_TYPE_*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EncapKind {
+    #[default]
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// IP_VS_TUNNEL_ENCAP_FLAG_*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EncapCsum {
+    #[default]
+    None,
+    Csum,
+    Remcsum,
+}
+
+impl Encap {
+    /// As ipvsadm lists it after `Tunnel`: nothing for plain IPIP.
+    pub fn describe(&self) -> String {
+        match (self.kind, self.csum) {
+            (EncapKind::Ipip, _) => String::new(),
+            (EncapKind::Gue, csum) => format!(" gue port {}{}", self.port, csum.describe()),
+            (EncapKind::Gre, csum) => format!(" gre{}", csum.describe()),
+        }
+    }
+}
+
+impl EncapCsum {
+    fn describe(self) -> &'static str {
+        match self {
+            EncapCsum::None => "",
+            EncapCsum::Csum => " csum",
+            EncapCsum::Remcsum => " remcsum",
+        }
+    }
 }
 
 impl Destination {
@@ -141,6 +192,7 @@ impl Destination {
             weight,
             upper_threshold: 0,
             lower_threshold: 0,
+            encap: Encap::default(),
         }
     }
 }

@@ -141,6 +141,36 @@ fn destinations_read_back_as_written() {
 }
 
 #[test]
+fn a_tunnel_s_encapsulation_is_sent_in_the_kernel_s_layout_and_read_back() {
+    let mut d = Destination::new("192.168.33.11".parse().unwrap(), 80, Forward::Tunnel, 1);
+    d.encap = Encap {
+        kind: EncapKind::Gue,
+        port: 6080,
+        csum: EncapCsum::Remcsum,
+    };
+    let bytes = emitted(&new_dest(&vip80(), &d));
+    #[rustfmt::skip]
+    let tail: Vec<u8> = [
+        &[5, 0, 13, 0, 1, 0, 0, 0][..],       // TUN_TYPE = GUE (u8, padded)
+        &[6, 0, 14, 0, 0x17, 0xc0, 0, 0],     // TUN_PORT = 6080, network order
+        &[6, 0, 15, 0, 2, 0, 0, 0],           // TUN_FLAGS = REMCSUM
+    ]
+    .concat();
+    assert!(bytes.ends_with(&tail), "{bytes:?}");
+    let reply = as_reply(&new_dest(&vip80(), &d), cmd::NEW_DEST);
+    assert_eq!(decode_dest(&reply, false).unwrap().destination, d);
+    // Plain IPIP, and any other method, send none of them: a kernel before 5.2
+    // refuses attributes it does not know.
+    for forward in [Forward::Tunnel, Forward::Masq] {
+        let plain = emitted(&new_dest(
+            &vip80(),
+            &Destination::new(d.addr, 80, forward, 1),
+        ));
+        assert!(!plain.windows(4).any(|w| w == [5, 0, 13, 0]), "{plain:?}");
+    }
+}
+
+#[test]
 fn statistics_prefer_the_64_bit_set() {
     let stats32 = Attr::new(
         dest::STATS,

@@ -33,7 +33,10 @@ pub(super) fn virtual_server(out: &mut Out, vs: &VirtualServer) {
     out.open(head);
     out.kv("delay_loop", secs(vs.delay_loop));
     out.kv("lb_algo", word(&vs.lb_algo));
-    out.kv("lb_kind", vs.lb_kind.keyword());
+    match vs.tunnel {
+        Some(tunnel) => out.kv("lb_kind", format!("{} {tunnel}", vs.lb_kind.keyword())),
+        None => out.kv("lb_kind", vs.lb_kind.keyword()),
+    }
     out.kv("protocol", vs.protocol.keyword());
     out.opt("persistence_timeout", &vs.persistence_timeout);
     if let Some(g) = vs.persistence_granularity {
@@ -98,8 +101,10 @@ fn real_server(out: &mut Out, rs: &RealServer) {
     }
     out.kv("weight", rs.weight);
     out.opt_flag("inhibit_on_failure", rs.inhibit_on_failure);
-    if let Some(kind) = rs.lvs_method {
-        out.kv("lvs_method", kind.keyword());
+    match (rs.lvs_method, rs.tunnel) {
+        (Some(kind), Some(tunnel)) => out.kv("lvs_method", format!("{} {tunnel}", kind.keyword())),
+        (Some(kind), None) => out.kv("lvs_method", kind.keyword()),
+        (None, _) => {}
     }
     out.opt("uthreshold", &rs.uthreshold);
     out.opt("lthreshold", &rs.lthreshold);

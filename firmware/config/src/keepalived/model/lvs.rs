@@ -219,6 +219,9 @@ pub struct RealServer {
     /// The real server's own forwarding method; the virtual server's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lvs_method: Option<LbKind>,
+    /// The tunnel options of its own `lvs_method TUN ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<super::Tunnel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uthreshold: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +245,7 @@ impl RealServer {
             alpha: None,
             virtualhost: None,
             lvs_method: None,
+            tunnel: None,
             uthreshold: None,
             lthreshold: None,
             smtp_alert: None,
@@ -260,6 +264,9 @@ pub struct VirtualServer {
     pub lb_algo: String,
     #[serde(default = "nat")]
     pub lb_kind: LbKind,
+    /// `lb_kind TUN type gue port 6080 ...`; absent: IPIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<super::Tunnel>,
     /// keepalived (2.2) takes UDP when a virtual server by address names no protocol.
     #[serde(default = "udp")]
     pub protocol: Protocol,
@@ -333,6 +340,7 @@ impl VirtualServer {
             delay_loop: defaults::DELAY_LOOP,
             lb_algo: defaults::LB_ALGO.into(),
             lb_kind: LbKind::Nat,
+            tunnel: None,
             protocol: Protocol::Udp,
             persistence_timeout: None,
             persistence_granularity: None,

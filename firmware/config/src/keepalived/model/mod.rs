@@ -7,6 +7,7 @@ mod check;
 mod kept;
 mod lvs;
 mod route;
+mod tunnel;
 mod vrrp;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -18,6 +19,7 @@ pub use check::*;
 pub use kept::Kept;
 pub use lvs::*;
 pub use route::*;
+pub use tunnel::{Tunnel, TunnelCsum, TunnelType};
 pub use vrrp::*;
 
 use crate::units::{opt_seconds, seconds};

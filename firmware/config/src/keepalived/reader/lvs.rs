@@ -105,8 +105,9 @@ impl Reader {
                     }
                 }
                 "lb_kind" | "lvs_method" => {
-                    if let Some(kind) = self.lb_kind(st, Some(vs.lb_kind)) {
+                    if let Some((kind, tunnel)) = self.lb_kind(st, Some(vs.lb_kind), true) {
                         vs.lb_kind = kind;
+                        vs.tunnel = tunnel;
                     }
                 }
                 "protocol" => {
@@ -158,7 +159,9 @@ impl Reader {
                     _ => self.error(&st.keyword, "sorry_server: expected IP [PORT]"),
                 },
                 "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(st),
-                "sorry_server_lvs_method" => vs.sorry_server_lvs_method = self.lb_kind(st, None),
+                "sorry_server_lvs_method" => {
+                    vs.sorry_server_lvs_method = self.lb_kind(st, None, false).map(|(k, _)| k)
+                }
                 "quorum" => {
                     vs.quorum = self
                         .number(st, 1, u32::MAX as u64)
@@ -255,32 +258,50 @@ impl Reader {
         }
     }
 
-    /// `lb_kind` / `lvs_method`: NAT, DR or TUN. keepalived ignores another word with a
-    /// warning ("unknown routing method"): a note, and the setting stays. Tunnel options
-    /// after TUN are refused.
-    fn lb_kind(&mut self, st: &Stmt, keeps: Option<LbKind>) -> Option<LbKind> {
+    /// `lb_kind` / `lvs_method`: NAT, DR or TUN, and after TUN keepalived's tunnel
+    /// options (`type ipip|gue|gre`, `port N`, `nocsum|csum|remcsum`) where `options`
+    /// (a sorry server takes none here). keepalived ignores another method with a
+    /// warning ("unknown routing method"): a note, and the setting stays.
+    fn lb_kind(
+        &mut self,
+        st: &Stmt,
+        keeps: Option<LbKind>,
+        options: bool,
+    ) -> Option<(LbKind, Option<Tunnel>)> {
         let [w, rest @ ..] = st.args.as_slice() else {
             self.one(st, "NAT, DR or TUN");
             return None;
         };
-        if let Some(extra) = rest.first() {
-            let message = format!(
-                "{}: tunnel options (type, port, csum) are not supported",
-                st.keyword.text
-            );
-            self.error(extra, message);
-            return None;
-        }
         let kind = LbKind::from_keyword(&w.text);
-        if kind.is_none() {
+        let Some(kind) = kind else {
             let stays = keeps.map_or(String::new(), |k| format!(", so {} stays", k.keyword()));
             let message = format!(
                 "\"{}\" is not NAT, DR or TUN; ignored, as keepalived does{stays}",
                 w.text
             );
             self.lenient(st, &message);
+            return None;
+        };
+        let Some(first) = rest.first() else {
+            return Some((kind, None));
+        };
+        if !options || kind != LbKind::Tun {
+            let message = format!(
+                "{}: tunnel options (type, port, csum) follow TUN{}",
+                st.keyword.text,
+                if options { "" } else { " of a real server" }
+            );
+            self.error(first, message);
+            return None;
         }
-        kind
+        let words: Vec<&str> = rest.iter().map(|w| w.text.as_str()).collect();
+        match Tunnel::parse(&words) {
+            Ok(tunnel) => Some((kind, Some(tunnel))),
+            Err((at, why)) => {
+                self.error(&rest[at], format!("{} TUN: {why}", st.keyword.text));
+                None
+            }
+        }
     }
 
     /// A real server and, for each of its checks, the timing it set itself.
@@ -331,7 +352,11 @@ impl Reader {
                 "delay_loop" => rs.delay_loop = self.seconds(st, 86400.0),
                 "alpha" => rs.alpha = Some(self.flag(st)),
                 "virtualhost" => rs.virtualhost = self.text(st, "a host name"),
-                "lvs_method" => rs.lvs_method = self.lb_kind(st, None),
+                "lvs_method" => {
+                    let method = self.lb_kind(st, None, true);
+                    rs.lvs_method = method.map(|(kind, _)| kind);
+                    rs.tunnel = method.and_then(|(_, tunnel)| tunnel);
+                }
                 "uthreshold" => {
                     rs.uthreshold = self.number(st, 0, u32::MAX as u64).map(|n| n as u32)
                 }

@@ -8,8 +8,8 @@ use checks::{
     udp, CheckKind, CheckSpec, DnsCheck, HttpCheck, HttpProtocol, RegexCheck, ReplyPattern,
     SmtpCheck, StatusCodes, Timing, UdpCheck, Url,
 };
-use config::keepalived::{self, GroupEntry, Keepalived, LbKind, VsKey};
-use ipvs::{Forward, Protocol, Service, ServiceKey};
+use config::keepalived::{self, GroupEntry, Keepalived, LbKind, TunnelCsum, TunnelType, VsKey};
+use ipvs::{Encap, EncapCsum, EncapKind, Forward, Protocol, Service, ServiceKey};
 
 use super::plan::{Plan, RealServer, VirtualService};
 
@@ -118,6 +118,25 @@ fn forward(kind: LbKind) -> Forward {
     }
 }
 
+fn encap(tunnel: Option<keepalived::Tunnel>) -> Encap {
+    let Some(t) = tunnel else {
+        return Encap::default();
+    };
+    Encap {
+        kind: match t.kind {
+            TunnelType::Ipip => EncapKind::Ipip,
+            TunnelType::Gue => EncapKind::Gue,
+            TunnelType::Gre => EncapKind::Gre,
+        },
+        port: t.port.unwrap_or(0),
+        csum: match t.csum {
+            TunnelCsum::Nocsum => EncapCsum::None,
+            TunnelCsum::Csum => EncapCsum::Csum,
+            TunnelCsum::Remcsum => EncapCsum::Remcsum,
+        },
+    }
+}
+
 /// The scheduler flags as keepalived's ipvswrapper sets them: IP_VS_SVC_F_SCHED1 is
 /// flag-1, sh-fallback and mh-fallback; SCHED2 is flag-2, sh-port and mh-port; SCHED3
 /// is flag-3 (include/uapi/linux/ip_vs.h). Bits 0..2 here are SCHED1..3.
@@ -133,6 +152,12 @@ fn real_server(vs: &keepalived::VirtualServer, rs: &keepalived::RealServer) -> R
         port: rs.port,
         weight: rs.weight,
         forward: forward(rs.lvs_method.unwrap_or(vs.lb_kind)),
+        // keepalived: a real server with its own lvs_method has its own tunnel options
+        // (IPIP unless it names others); without, the virtual server's.
+        encap: match rs.lvs_method {
+            Some(_) => encap(rs.tunnel),
+            None => encap(vs.tunnel),
+        },
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         upper_threshold: rs.uthreshold.unwrap_or(0),
         lower_threshold: rs.lthreshold.unwrap_or(0),
@@ -316,7 +341,7 @@ mod tests {
     sorry_server_lvs_method DR
     sorry_server_inhibit
     real_server 192.168.33.11 5060 {
-        lvs_method TUN
+        lvs_method TUN type gue port 6080 csum
         uthreshold 1000
         lthreshold 100
     }
@@ -349,6 +374,14 @@ virtual_server 192.168.0.101 80 {
         );
         let (tun, plain) = (&sip.real_servers[0], &sip.real_servers[1]);
         assert_eq!(tun.forward, Forward::Tunnel);
+        assert_eq!(
+            tun.encap,
+            Encap {
+                kind: EncapKind::Gue,
+                port: 6080,
+                csum: EncapCsum::Csum
+            }
+        );
         assert_eq!((tun.upper_threshold, tun.lower_threshold), (1000, 100));
         assert_eq!(plain.forward, Forward::Masq, "the virtual server's lb_kind");
         assert_eq!((plain.upper_threshold, plain.lower_threshold), (0, 0));

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use checks::CheckSpec;
-use ipvs::{Destination, Forward, Service, ServiceKey, Table};
+use ipvs::{Destination, Encap, Forward, Service, ServiceKey, Table};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealServer {
@@ -15,6 +15,8 @@ pub struct RealServer {
     pub port: u16,
     pub weight: u32,
     pub forward: Forward,
+    /// A tunnel's encapsulation (`lb_kind TUN type gue port N`).
+    pub encap: Encap,
     /// keepalived's `inhibit_on_failure`: a dead server stays with weight 0 (its
     /// established connections keep going) instead of being removed.
     pub inhibit_on_failure: bool,
@@ -251,6 +253,7 @@ impl Plan {
                         rs.forward,
                         if alive { rs.weight } else { 0 },
                     );
+                    dest.encap = rs.encap;
                     dest.upper_threshold = rs.upper_threshold;
                     dest.lower_threshold = rs.lower_threshold;
                     table.insert_destination(&key, dest);

@@ -12,6 +12,7 @@ fn key() -> ServiceKey {
 fn rs(last: u8, weight: u32, inhibit: bool, checks: usize) -> RealServer {
     let addr: IpAddr = format!("192.168.33.{last}").parse().unwrap();
     RealServer {
+        encap: Encap::default(),
         addr,
         port: 80,
         weight,
