@@ -27,6 +27,9 @@ pub use tls::{load_tls, plain_http_for_benchmark, CertificateNames};
 use super::lvs::ServerHealth;
 use super::report::Report;
 use crate::board::Board;
+#[cfg(test)]
+use crate::ops::put::{config_file_json, write_files};
+use crate::ops::{self, Op};
 
 /// The page's port on the management address, and the plain-HTTP port that only
 /// redirects to it.
@@ -110,45 +113,6 @@ pub struct WebBackend {
     pub certificate_names: std::sync::Mutex<CertificateNames>,
     /// The last hour for the charts.
     pub history: super::history::Shared,
-}
-
-/// The native configuration as config.json holds it: everything but `keepalived`
-/// (keepalived.conf holds that), the password hash included.
-pub fn config_file_json(config: &Config) -> String {
-    config::native::to_text(
-        config,
-        config::native::Without {
-            keepalived: true,
-            password_hash: false,
-        },
-    )
-}
-
-/// Writes every file to a temporary name beside it and syncs it, then renames them all
-/// into place: a failure before the renames leaves every old file as it was.
-fn write_files(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
-    let written = files.iter().try_for_each(|(path, bytes)| {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("web-new");
-        let mut file = std::fs::File::create(&tmp)?;
-        temps.push((tmp, path));
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(e) = written {
-        for (tmp, _) in &temps {
-            let _ = std::fs::remove_file(tmp);
-        }
-        return Err(e);
-    }
-    for (tmp, path) in temps {
-        std::fs::rename(tmp, path)?;
-    }
-    Ok(())
 }
 
 /// Runs `program args` to its end (killed after `limit`): what it printed, as `Ok` when
@@ -254,6 +218,11 @@ impl WebBackend {
     }
 }
 
+/// What an operation said, as the page's backend answers.
+fn said(result: Result<ops::Report, ops::Error>) -> Result<String, String> {
+    result.map(|r| r.said).map_err(|e| e.to_string())
+}
+
 impl WebBackend {
     /// Has the balancer read its files again (the configuration, the certificate) and
     /// waits for what it said.
@@ -344,45 +313,24 @@ impl Backend for WebBackend {
     }
 
     fn apply(&self, change: Change) -> Result<Applied, String> {
-        // The console's rule and state (ops::confirm): a rollback asked for, or the
-        // default one for a change that touches what reaches the box.
-        let paths = self.paths();
+        // The operations API's direct put: the console's rule and state for a rollback
+        // (ops::confirm), the files written whole, all or none.
         let who = if change.who.is_empty() {
             "page".to_string()
         } else {
             change.who.clone()
         };
-        let old = self.native();
-        let armed = crate::ops::confirm::arm_for(
-            &paths,
-            change.rollback,
-            old.as_ref(),
-            change.native.as_ref(),
-            &who,
-        )
-        .map_err(|e| e.trim_end().to_string())?;
-        let native = change.native.as_ref().map(config_file_json);
-        let mut files: Vec<(&Path, &[u8])> = Vec::new();
-        if let Some(json) = &native {
-            files.push((&self.config_path, json.as_bytes()));
-        }
-        if let Some(text) = &change.keepalived {
-            files.push((&self.keepalived_path, text.as_bytes()));
-        }
-        if let Err(e) = write_files(&files) {
-            if armed.is_some() {
-                crate::ops::confirm::disarm(&paths);
-            }
-            return Err(format!("writing the configuration: {e}"));
-        }
+        let op = Op::Put {
+            native: change.native.map(Box::new),
+            keepalived: change.keepalived,
+            rollback: change.rollback,
+            who: who.clone(),
+        };
+        let report = ops::execute(&self.paths(), op).map_err(|e| e.to_string())?;
         let mut applied = self.reload()?;
-        if let Some(p) = &armed {
-            log::info!("{who}: {}", crate::ops::confirm::announce(p).trim_end());
-            applied.said = format!(
-                "{}; {}",
-                applied.said,
-                crate::ops::confirm::announce(p).trim_end()
-            );
+        if !report.said.is_empty() {
+            log::info!("{who}: {}", report.said);
+            applied.said = format!("{}; {}", applied.said, report.said);
         }
         Ok(applied)
     }
@@ -440,26 +388,33 @@ impl Backend for WebBackend {
     }
 
     fn confirm(&self, who: &str) -> Result<String, String> {
-        crate::ops::confirm::confirm(&self.paths(), who)
+        let op = Op::Confirm {
+            who: who.to_string(),
+        };
+        said(ops::execute(&self.paths(), op))
     }
 
     /// The history is read from the disk here (a blocking-pool thread).
     fn history(&self) -> Result<String, String> {
-        let store = crate::ops::disk::open().map_err(String::from)?;
-        crate::ops::saved::history(&store).map(|h| h.listing())
+        said(ops::execute(&self.paths(), Op::History))
     }
 
     fn history_diff(&self, rev: u64) -> Result<String, String> {
-        let store = crate::ops::disk::open().map_err(String::from)?;
-        crate::ops::saved::diff_revision(&self.paths(), &store, rev)
+        said(ops::execute(
+            &self.paths(),
+            Op::DiffRevision(rev.to_string()),
+        ))
     }
 
     /// The console's own operation: the revision becomes the candidate, then apply.
     fn restore_revision(&self, rev: u64, who: &str) -> Result<Applied, String> {
-        let store = crate::ops::disk::open().map_err(String::from)?;
-        let applied = crate::ops::saved::restore_revision(&self.paths(), &store, rev, who)?;
+        let op = Op::RestoreRevision {
+            rev: rev.to_string(),
+            who: who.to_string(),
+        };
+        let applied = ops::execute(&self.paths(), op).map_err(|e| e.to_string())?;
         let mut reloaded = self.reload()?;
-        reloaded.said = format!("{}; {}", applied.report.trim_end(), reloaded.said);
+        reloaded.said = format!("{}; {}", applied.said.trim_end(), reloaded.said);
         Ok(reloaded)
     }
 

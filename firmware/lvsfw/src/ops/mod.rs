@@ -28,6 +28,7 @@ pub mod disk;
 pub mod history;
 mod login;
 mod op;
+pub mod put;
 pub mod saved;
 mod set;
 mod setup;
@@ -35,7 +36,7 @@ pub mod tls;
 
 pub use apply::*;
 pub use login::*;
-pub use op::{execute, pending, Change, Error, Op};
+pub use op::{execute, pending, Change, Error, Op, Report};
 pub use set::*;
 pub use setup::*;
 

@@ -74,6 +74,15 @@ pub enum Op {
     },
     Show,
     Export(Secrets),
+    /// Parts of the configuration into service at once, past the candidate (the page's
+    /// native editor, the API's whole configuration); a rollback after `rollback`
+    /// minutes, or when the change needs one.
+    Put {
+        native: Option<Box<Config>>,
+        keepalived: Option<String>,
+        rollback: Option<u32>,
+        who: String,
+    },
 }
 
 /// What an operation did.
@@ -180,6 +189,22 @@ pub fn execute(paths: &Paths, op: Op) -> Result<Report, Error> {
         }
         Op::Show => show(paths).map(said).map_err(Error::Io),
         Op::Export(secrets) => export(paths, secrets).map(said).map_err(Error::Io),
+        Op::Put {
+            native,
+            keepalived,
+            rollback,
+            who,
+        } => put::put(
+            paths,
+            native.as_deref(),
+            keepalived.as_deref(),
+            rollback,
+            &who,
+        )
+        .map(|text| Report {
+            said: text,
+            in_service: true,
+        }),
     }
 }
 
@@ -304,6 +329,8 @@ impl Op {
             Op::Show => push(a, &["show"]),
             Op::Export(Secrets::Hidden) => push(a, &["export"]),
             Op::Export(Secrets::Included) => push(a, &["export", "--with-secrets"]),
+            // The page's own, in the balancer; no command line names it.
+            Op::Put { .. } => push(a, &["put"]),
         }
         args
     }
