@@ -513,4 +513,42 @@ mod op_tests {
             Err(Error::NothingToApply)
         );
     }
+
+    #[test]
+    fn a_put_past_the_candidate_keeps_the_consoles_rollback_rule() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::under(tmp.path());
+        let old = r#"{"interfaces": [{"role": "mgmt", "addresses": ["10.10.0.1/24"]}]}"#;
+        write(&paths.running_json, old).unwrap();
+        // The hostname only: in service, no rollback.
+        let mut config = config::native::from_json(old).unwrap();
+        config.hostname = Some("lb1".into());
+        let put = |config: &Config| Op::Put {
+            native: Some(Box::new(config.clone())),
+            keepalived: None,
+            rollback: None,
+            who: "page: admin".into(),
+        };
+        let report = execute(&paths, put(&config)).unwrap();
+        assert!(report.in_service);
+        assert_eq!(report.said, "");
+        assert!(confirm::pending(&paths).unwrap().is_none());
+        let now = config::native::from_json(&running(&paths).unwrap().native).unwrap();
+        assert_eq!(now.hostname.as_deref(), Some("lb1"));
+        // The mgmt address moved: a rollback is armed, and said.
+        config.interfaces[0].addresses = vec!["10.10.0.2/24".parse().unwrap()];
+        let report = execute(&paths, put(&config)).unwrap();
+        assert!(
+            report.said.contains("rolls back by itself"),
+            "{}",
+            report.said
+        );
+        assert!(confirm::pending(&paths).unwrap().is_some());
+        // While it waits, another change joins it (the console's rule).
+        config.hostname = Some("lb2".into());
+        execute(&paths, put(&config)).unwrap();
+        assert!(confirm::pending(&paths).unwrap().is_some());
+        let now = config::native::from_json(&running(&paths).unwrap().native).unwrap();
+        assert_eq!(now.hostname.as_deref(), Some("lb2"));
+    }
 }
