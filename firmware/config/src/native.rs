@@ -129,6 +129,55 @@ pub fn to_json(config: &Config) -> String {
     text
 }
 
+/// Which parts a native JSON text leaves out of [`to_json`]'s whole document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Without {
+    /// `keepalived`: config.json and the page's native editor leave it to keepalived.conf.
+    pub keepalived: bool,
+    /// `admin.password_hash` (and `admin` when nothing else is in it): what the page
+    /// shows never carries the hash.
+    pub password_hash: bool,
+}
+
+/// The configuration as a JSON value without the parts `without` names: the one helper
+/// behind config.json, the page's native editor and the API's export.
+pub fn to_value(config: &Config, without: Without) -> serde_json::Value {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&to_json(config)).unwrap_or(serde_json::Value::Null);
+    if without.keepalived {
+        if let Some(object) = value.as_object_mut() {
+            object.remove("keepalived");
+        }
+    }
+    if without.password_hash {
+        strip_password_hash(&mut value);
+    }
+    value
+}
+
+/// [`to_value`] as pretty text with a final newline.
+pub fn to_text(config: &Config, without: Without) -> String {
+    let mut text = serde_json::to_string_pretty(&to_value(config, without)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Takes `admin.password_hash` out of a native JSON value, and `admin` when it is left
+/// empty.
+pub fn strip_password_hash(value: &mut serde_json::Value) {
+    if let Some(admin) = value
+        .get_mut("admin")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        admin.remove("password_hash");
+        if admin.is_empty() {
+            if let Some(object) = value.as_object_mut() {
+                object.remove("admin");
+            }
+        }
+    }
+}
+
 /// Reads a native JSON configuration and validates it.
 pub fn from_json(text: &str) -> Result<Config, Issues> {
     let mut issues = Issues::default();

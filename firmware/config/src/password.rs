@@ -25,6 +25,50 @@ pub const MIN_SALT_LEN: usize = 8;
 pub const MAX_SALT_LEN: usize = 64;
 const HASH_LEN: usize = 32;
 
+/// A new admin password's length, in characters: the one rule of the console, the
+/// page and the API.
+pub const LEN: std::ops::RangeInclusive<usize> = 8..=128;
+
+/// Why a new password is refused ([`check_new`]); each front end words it its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Fewer than `LEN.start()` characters (how many were given).
+    TooShort(usize),
+    /// More than `LEN.end()` characters.
+    TooLong(usize),
+    /// A control character (a pasted newline, an escape) is never part of a password.
+    Control,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::TooShort(len) | Refused::TooLong(len) => write!(
+                f,
+                "a password has {} to {} characters ({len} given)",
+                LEN.start(),
+                LEN.end()
+            ),
+            Refused::Control => f.write_str("a password holds no control characters"),
+        }
+    }
+}
+
+/// Length and characters of a new password: the same rule everywhere.
+pub fn check_new(password: &str) -> Result<(), Refused> {
+    let len = password.chars().count();
+    if len < *LEN.start() {
+        return Err(Refused::TooShort(len));
+    }
+    if len > *LEN.end() {
+        return Err(Refused::TooLong(len));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(Refused::Control);
+    }
+    Ok(())
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash {
     iterations: NonZeroU32,

@@ -1,4 +1,5 @@
-//! `lvsfw config ...`: the configuration operations of [`crate::ops`] as commands. PID 1
+//! `lvsfw config ...`: the configuration operations of [`crate::ops`] as commands
+//! ([`ops::Op::from_args`] reads them), and boot's and the console session's own. PID 1
 //! runs them as children for the console, so that reading untrusted text (a paste, a
 //! password) and the slow parts (hashing, the disk) never happen in PID 1 itself.
 //!
@@ -13,10 +14,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::ops::{self, saved, Login, Paths};
+use crate::ops::{self, saved, Login, Op, Paths};
 
-/// The checked keepalived.conf waiting for `config apply`.
-pub const CANDIDATE_PATH: &str = "/run/lvsfw/candidate.conf";
 /// First-boot setup's defaults, one a line (address/prefix, gateway, hostname), written
 /// by `restore` for PID 1.
 pub const SETUP_DEFAULTS_PATH: &str = "/run/lvsfw/setup.defaults";
@@ -90,42 +89,20 @@ fn done(result: Result<String, String>) -> ExitCode {
 pub fn run(args: &[String]) -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let paths = Paths::appliance();
+    // The operations every front end shares; the rest are the console's and boot's own.
+    if let Some(op) = Op::from_args(&args, stdin_text) {
+        let code = match op.and_then(|op| ops::execute(&paths, op)) {
+            Ok(report) if report.in_service => {
+                print!("{}", report.said);
+                reload_balancer()
+            }
+            Ok(report) => done(Ok(report.said)),
+            Err(e) => done(Err(e.to_string())),
+        };
+        let _ = std::io::stdout().flush();
+        return code;
+    }
     let code = match args.as_slice() {
-        ["import", file] => done(import(Path::new(file), &paths)),
-        ["set", "interface", role, "address", addresses @ ..] if !addresses.is_empty() => {
-            let addresses: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
-            done(
-                role.parse()
-                    .and_then(|role| ops::set_interface(&paths, role, &addresses)),
-            )
-        }
-        ["set", "hostname", name] => done(ops::set_hostname(&paths, name)),
-        ["set", "gateway", gateway] => done(ops::set_gateway(&paths, gateway)),
-        ["set", "ntp", servers @ ..] if !servers.is_empty() => done(ops::set_ntp(&paths, servers)),
-        ["set", "password"] => done(ops::set_password(&paths, first_line(&stdin_text()))),
-        ["validate"] => done(ops::validate(&paths)),
-        ["diff"] => done(ops::diff(&paths)),
-        ["discard"] => done(ops::discard(&paths)),
-        ["apply"] => applied(ops::apply_as(&paths, ops::Confirm::Default, "console")),
-        ["apply", "confirm", minutes] => match ops::confirm::parse_minutes(minutes) {
-            Ok(m) => applied(ops::apply_as(&paths, ops::Confirm::Minutes(m), "console")),
-            Err(e) => done(Err(e)),
-        },
-        ["confirm"] => done(ops::confirm::confirm(&paths, "console")),
-        ["save"] => done(with_store(|store| saved::save(&paths, store, "console"))),
-        ["save", "--who", who] => done(with_store(|store| saved::save(&paths, store, who))),
-        ["history"] => done(with_store(|store| {
-            saved::history(store).map(|h| h.listing())
-        })),
-        ["diff", rev] => done(
-            revision(rev)
-                .and_then(|rev| with_store(|store| saved::diff_revision(&paths, store, rev))),
-        ),
-        ["restore", rev] if !rev.starts_with('-') => restore_revision(&paths, rev, "console"),
-        ["restore", rev, "--who", who] => restore_revision(&paths, rev, who),
-        ["show"] => done(ops::show(&paths)),
-        ["export"] => done(ops::export(&paths, ops::Secrets::Hidden)),
-        ["export", "--with-secrets"] => done(ops::export(&paths, ops::Secrets::Included)),
         ["restore"] => return restore(&paths),
         // Again, from the console's recovery prompt: the balancer runs and reads it.
         ["restore", "--reload"] => {
@@ -146,41 +123,6 @@ pub fn run(args: &[String]) -> ExitCode {
     };
     let _ = std::io::stdout().flush();
     code
-}
-
-fn with_store(f: impl FnOnce(&store::Store) -> Result<String, String>) -> Result<String, String> {
-    ops::disk::open()
-        .map_err(String::from)
-        .and_then(|store| f(&store))
-}
-
-/// A revision number as typed.
-fn revision(text: &str) -> Result<u64, String> {
-    text.parse::<u64>().map_err(|_| {
-        format!(
-            "\"{text}\" is not a revision number (\"config history\" lists them); nothing changed"
-        )
-    })
-}
-
-fn restore_revision(paths: &Paths, rev: &str, who: &str) -> ExitCode {
-    let result = revision(rev).and_then(|rev| {
-        ops::disk::open()
-            .map_err(String::from)
-            .and_then(|store| saved::restore_revision(paths, &store, rev, who))
-    });
-    applied(result)
-}
-
-/// A change in service: the balancer reads the files again.
-fn applied(result: Result<ops::Applied, String>) -> ExitCode {
-    match result {
-        Ok(applied) => {
-            print!("{}", applied.report);
-            reload_balancer()
-        }
-        Err(e) => done(Err(e)),
-    }
 }
 
 /// The running files changed: the balancer reads them again, and says what runs.
@@ -300,53 +242,14 @@ fn factory_reset() -> Result<String, String> {
     }
 }
 
-/// Reads `file` as pasted text and checks it, also against the candidate's interfaces
-/// when they are valid; on success writes it as the candidate's keepalived.conf whole (a
-/// new file renamed into place) and says what it holds; otherwise every error, and
-/// nothing written.
-fn import(file: &Path, paths: &Paths) -> Result<String, String> {
-    let candidate = &paths.candidate_conf;
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}\n", file.display()))?;
-    let native = ops::candidate(paths)
-        .ok()
-        .and_then(|t| config::native::from_json(&t.native).ok());
-    let checked = match &native {
-        Some(native) => ops::check_keepalived(paths, &text, "pasted", native),
-        None => config::keepalived::read_text(&text, "pasted"),
-    };
-    let read = match checked {
-        Ok(read) => read,
-        Err(issues) => {
-            let mut report: String = issues.iter().map(|i| format!("{i}\n")).collect();
-            report.push_str(&format!(
-                "{}; nothing imported, the running configuration is unchanged\n",
-                config::count(issues.iter().count(), "error", "errors")
-            ));
-            return Err(report);
-        }
-    };
-    ops::start_candidate(paths)?;
-    write_whole(candidate, text.as_bytes())
-        .map_err(|e| format!("{}: {e}\n", candidate.display()))?;
-    let mut summary: String = read.notes.iter().map(|n| format!("note: {n}\n")).collect();
-    summary.push_str(&format!(
-        "imported: {}; \"config apply\" puts it in service\n",
-        read.config.summary()
-    ));
-    Ok(summary)
-}
+/// Kept for the modules that write a file whole through this name.
+pub use crate::ops::write_whole;
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over
-/// `path`, so a reader sees the old file or the new one, never a part.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("new");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+/// `config import FILE` as the console ran it before the operations API (tests).
+#[cfg(test)]
+fn import(file: &Path, paths: &Paths) -> Result<String, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}\n", file.display()))?;
+    ops::stage_keepalived(paths, &text, "pasted")
 }
 
 #[cfg(test)]

@@ -36,8 +36,9 @@ use crate::pages::{self, Frame, Message, Nav, StatusView};
 use crate::server::{BodySink, Handler};
 use crate::session::{self, LoginLimiter, Session, SessionLimits, Sessions};
 
-pub const MIN_PASSWORD_LEN: usize = 8;
-pub const MAX_PASSWORD_LEN: usize = 128;
+/// The password rule's bounds, for the page's form and messages ([`config::password::LEN`]).
+pub const MIN_PASSWORD_LEN: usize = *config::password::LEN.start();
+pub const MAX_PASSWORD_LEN: usize = *config::password::LEN.end();
 /// The name a pasted keepalived.conf has in error messages.
 const TEXT_NAME: &str = "keepalived.conf";
 /// The login form's double-submit cookie (the form carries the same value).
@@ -398,12 +399,11 @@ impl App {
             (Method::Post, "/config/edit") => self.edit(&auth, &form),
             (Method::Post, "/config/apply") => self.apply_candidate(&auth, &form),
             (Method::Post, "/config/discard") => {
-                let mut state = lock(&self.state);
-                if state.candidate.take().is_some() {
-                    state.generation += 1;
-                    log::info!("web: {} discarded the candidate", auth.who());
+                match self.discard_candidate(false) {
+                    Ok(true) => log::info!("web: {} discarded the candidate", auth.who()),
+                    Ok(false) => {}
+                    Err(e) => return self.config_error(&auth, format!("not discarded: {e}")),
                 }
-                drop(state);
                 self.flash(
                     &auth,
                     Message::ok("The candidate is the configuration in service again."),
@@ -514,19 +514,9 @@ fn applied_message(what: &str, applied: &Applied, extra: &str) -> Message {
     }
 }
 
-fn strip_password(value: &mut Value) {
-    if let Some(admin) = value.get_mut("admin").and_then(Value::as_object_mut) {
-        admin.remove("password_hash");
-        if admin.is_empty() {
-            if let Some(object) = value.as_object_mut() {
-                object.remove("admin");
-            }
-        }
-    }
-}
-
 mod account;
 mod api;
+mod candidate;
 mod configure;
 mod credentials;
 mod guard;

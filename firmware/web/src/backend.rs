@@ -35,6 +35,40 @@ pub struct Applied {
     pub not_running: Vec<String>,
 }
 
+/// The candidate as the page shows it, whoever staged it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// The candidate's keepalived.conf (the running one when only other parts changed).
+    pub keepalived: String,
+    /// Who changed it and how, oldest first.
+    pub changes: Vec<String>,
+}
+
+/// Why the candidate was not put in service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotApplied {
+    /// No change is staged.
+    Nothing,
+    /// Refused, and why (an invalid candidate, one the running configuration moved on
+    /// from, a rollback pending); nothing changed.
+    Refused(String),
+}
+
+/// The one candidate the console and the page share (the firmware keeps it on disk):
+/// a change staged on either front end is the other's too, and an apply from either
+/// puts all of it in service.
+pub trait Candidates: Send + Sync {
+    /// The candidate; `None` when nothing is staged.
+    fn pending(&self) -> Result<Option<Pending>, String>;
+    /// keepalived.conf text becomes the candidate's, checked first; `change` says what
+    /// it is for the pending line ("page: admin: weight 1 -> 0"). What happened.
+    fn stage(&self, keepalived: &str, who: &str, change: &str) -> Result<String, String>;
+    /// Drops the candidate; whether there was one.
+    fn discard(&self) -> Result<bool, String>;
+    /// Puts the candidate in service and has the balancer reload.
+    fn apply_candidate(&self, who: &str) -> Result<Applied, NotApplied>;
+}
+
 /// What every page says above its body, whichever page the operator looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Notices {
@@ -57,6 +91,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Writes `change` and has the balancer reload; what the balancer did. `Err`: the
     /// change is not in service.
     fn apply(&self, change: Change) -> Result<Applied, String>;
+    /// The candidate shared with the console; `None`: this backend keeps none, and the
+    /// page keeps its own in memory (the unit tests' and the demo's backends).
+    fn candidates(&self) -> Option<&dyn Candidates> {
+        None
+    }
     /// What every page shows above its body.
     fn notices(&self) -> Notices;
     /// The firmware's version, as every page and the console give it.

@@ -14,17 +14,22 @@ use std::time::{Duration, Instant};
 use config::keepalived::Keepalived;
 use config::{Config, Role};
 use tokio::sync::{mpsc, watch};
-use web::backend::{
-    Counters, InterfaceStatus, RealServerStatus, ServiceStatus, Status, VrrpStatus,
-};
+use web::backend::{Status, VrrpStatus};
 use web::{Applied, Backend, Change, Listen, Notices, Scheme};
 
+mod candidates;
+mod status;
 mod tls;
+pub(in crate::balancer) use status::{endpoint, service_name};
+use status::{interfaces, rss_kb, services};
 pub use tls::{load_tls, plain_http_for_benchmark, CertificateNames};
 
 use super::lvs::ServerHealth;
 use super::report::Report;
 use crate::board::Board;
+#[cfg(test)]
+use crate::ops::put::{config_file_json, write_files};
+use crate::ops::{self, Op};
 
 /// The page's port on the management address, and the plain-HTTP port that only
 /// redirects to it.
@@ -110,46 +115,6 @@ pub struct WebBackend {
     pub history: super::history::Shared,
 }
 
-/// The native configuration as config.json holds it: everything but `keepalived`
-/// (keepalived.conf holds that), the password hash included.
-pub fn config_file_json(config: &Config) -> String {
-    let mut value: serde_json::Value =
-        serde_json::from_str(&config::native::to_json(config)).unwrap_or_default();
-    if let Some(object) = value.as_object_mut() {
-        object.remove("keepalived");
-    }
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-/// Writes every file to a temporary name beside it and syncs it, then renames them all
-/// into place: a failure before the renames leaves every old file as it was.
-fn write_files(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
-    let written = files.iter().try_for_each(|(path, bytes)| {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("web-new");
-        let mut file = std::fs::File::create(&tmp)?;
-        temps.push((tmp, path));
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(e) = written {
-        for (tmp, _) in &temps {
-            let _ = std::fs::remove_file(tmp);
-        }
-        return Err(e);
-    }
-    for (tmp, path) in temps {
-        std::fs::rename(tmp, path)?;
-    }
-    Ok(())
-}
-
 /// Runs `program args` to its end (killed after `limit`): what it printed, as `Ok` when
 /// it exited 0.
 fn run_tool(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
@@ -194,180 +159,6 @@ fn run_tool(program: &Path, args: &[&str], limit: Duration) -> Result<String, St
     } else {
         Err(said)
     }
-}
-
-fn read_number(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn counters(s: &ipvs::Stats) -> Counters {
-    Counters {
-        conns: s.conns,
-        in_packets: s.in_packets,
-        out_packets: s.out_packets,
-        in_bytes: s.in_bytes,
-        out_bytes: s.out_bytes,
-        cps: s.cps,
-        in_pps: s.in_pps,
-        out_pps: s.out_pps,
-        in_bps: s.in_bps,
-        out_bps: s.out_bps,
-    }
-}
-
-/// A service as the page and `ipvsadm` name it: `TCP 192.168.0.100:80`, `FWM 5`.
-pub(super) fn service_name(key: &ipvs::ServiceKey) -> String {
-    key.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-pub(super) fn endpoint(addr: IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
-        IpAddr::V4(a) => format!("{a}:{port}"),
-    }
-}
-
-fn health_word(h: Option<&ServerHealth>) -> String {
-    match h {
-        Some(h) if h.checked && h.alive => "up",
-        Some(h) if h.checked => "down",
-        _ => "not checked",
-    }
-    .into()
-}
-
-/// The server as the page shows it: its health and the check result that explains it.
-fn real_server(address: String, h: Option<&ServerHealth>) -> RealServerStatus {
-    let last = h.and_then(|h| h.last.as_ref());
-    RealServerStatus {
-        address,
-        health: health_word(h),
-        last_check: last.map(|l| l.reason.clone()),
-        last_check_ms: last.map(|l| super::vrrp::status::unix_ms(l.at)),
-        ..RealServerStatus::default()
-    }
-}
-
-/// The kernel's IPVS table with each real server's check result; servers that are down
-/// and removed (no inhibit_on_failure) are listed too.
-fn services(health: &[ServerHealth]) -> Result<Vec<ServiceStatus>, String> {
-    let mut client = match ipvs::Client::connect() {
-        Ok(c) => c,
-        Err(ipvs::Error::Unavailable) => return Err("IPVS is not available in this kernel.".into()),
-        Err(e) => return Err(format!("IPVS: {e}")),
-    };
-    let mut table = client.status().map_err(|e| format!("IPVS: {e}"))?;
-    table.sort_by_key(|(s, _)| s.service.key);
-    let mut out = Vec::new();
-    for (service, mut dests) in table {
-        let key = service.service.key;
-        dests.sort_by_key(|d| (d.destination.addr, d.destination.port));
-        let mut real_servers: Vec<RealServerStatus> = dests
-            .iter()
-            .map(|d| {
-                let dest = &d.destination;
-                let h = health
-                    .iter()
-                    .find(|h| h.service == key && h.addr == dest.addr && h.port == dest.port);
-                RealServerStatus {
-                    forward: dest.forward.name().into(),
-                    weight: Some(dest.weight),
-                    active_conns: d.active_conns,
-                    inactive_conns: d.inactive_conns,
-                    stats: counters(&d.stats),
-                    ..real_server(endpoint(dest.addr, dest.port), h)
-                }
-            })
-            .collect();
-        for h in health.iter().filter(|h| h.service == key) {
-            let held = dests
-                .iter()
-                .any(|d| d.destination.addr == h.addr && d.destination.port == h.port);
-            if !held {
-                real_servers.push(real_server(endpoint(h.addr, h.port), Some(h)));
-            }
-        }
-        out.push(ServiceStatus {
-            name: service_name(&key),
-            scheduler: service.service.scheduler.clone(),
-            persistence_timeout: service.service.persistence_timeout,
-            stats: counters(&service.stats),
-            real_servers,
-        });
-    }
-    Ok(out)
-}
-
-/// Every NIC but lo: its state, addresses and counters from sysfs and getifaddrs.
-fn interfaces() -> Vec<InterfaceStatus> {
-    let class = Path::new("/sys/class/net");
-    let mut names: Vec<String> = std::fs::read_dir(class)
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "lo")
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let addresses: Vec<(String, String)> = nix::ifaddrs::getifaddrs()
-        .map(|all| {
-            all.filter_map(|a| {
-                let addr = a.address.as_ref()?;
-                let mask = a.netmask.as_ref();
-                let (ip, len) = if let Some(v4) = addr.as_sockaddr_in() {
-                    let len = mask
-                        .and_then(|m| m.as_sockaddr_in())
-                        .map(|m| u32::from(m.ip()).count_ones())
-                        .unwrap_or(32);
-                    (IpAddr::V4(v4.ip()), len)
-                } else if let Some(v6) = addr.as_sockaddr_in6() {
-                    let len = mask
-                        .and_then(|m| m.as_sockaddr_in6())
-                        .map(|m| u128::from(m.ip()).count_ones())
-                        .unwrap_or(128);
-                    (IpAddr::V6(v6.ip()), len)
-                } else {
-                    return None;
-                };
-                Some((a.interface_name, format!("{ip}/{len}")))
-            })
-            .collect()
-        })
-        .unwrap_or_default();
-    names
-        .into_iter()
-        .map(|name| {
-            let dir = class.join(&name);
-            let text = |file: &str| {
-                std::fs::read_to_string(dir.join(file))
-                    .map(|t| t.trim().to_string())
-                    .unwrap_or_default()
-            };
-            InterfaceStatus {
-                state: text("operstate"),
-                mac: text("address"),
-                mtu: text("mtu").parse().ok(),
-                addresses: addresses
-                    .iter()
-                    .filter(|(n, _)| *n == name)
-                    .map(|(_, a)| a.clone())
-                    .collect(),
-                rx_bytes: read_number(&dir.join("statistics/rx_bytes")).unwrap_or(0),
-                tx_bytes: read_number(&dir.join("statistics/tx_bytes")).unwrap_or(0),
-                name,
-            }
-        })
-        .collect()
-}
-
-fn rss_kb() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl WebBackend {
@@ -425,6 +216,11 @@ impl WebBackend {
             .collect();
         (list, None)
     }
+}
+
+/// What an operation said, as the page's backend answers.
+fn said(result: Result<ops::Report, ops::Error>) -> Result<String, String> {
+    result.map(|r| r.said).map_err(|e| e.to_string())
 }
 
 impl WebBackend {
@@ -517,45 +313,24 @@ impl Backend for WebBackend {
     }
 
     fn apply(&self, change: Change) -> Result<Applied, String> {
-        // The console's rule and state (ops::confirm): a rollback asked for, or the
-        // default one for a change that touches what reaches the box.
-        let paths = self.paths();
+        // The operations API's direct put: the console's rule and state for a rollback
+        // (ops::confirm), the files written whole, all or none.
         let who = if change.who.is_empty() {
             "page".to_string()
         } else {
             change.who.clone()
         };
-        let old = self.native();
-        let armed = crate::ops::confirm::arm_for(
-            &paths,
-            change.rollback,
-            old.as_ref(),
-            change.native.as_ref(),
-            &who,
-        )
-        .map_err(|e| e.trim_end().to_string())?;
-        let native = change.native.as_ref().map(config_file_json);
-        let mut files: Vec<(&Path, &[u8])> = Vec::new();
-        if let Some(json) = &native {
-            files.push((&self.config_path, json.as_bytes()));
-        }
-        if let Some(text) = &change.keepalived {
-            files.push((&self.keepalived_path, text.as_bytes()));
-        }
-        if let Err(e) = write_files(&files) {
-            if armed.is_some() {
-                crate::ops::confirm::disarm(&paths);
-            }
-            return Err(format!("writing the configuration: {e}"));
-        }
+        let op = Op::Put {
+            native: change.native.map(Box::new),
+            keepalived: change.keepalived,
+            rollback: change.rollback,
+            who: who.clone(),
+        };
+        let report = ops::execute(&self.paths(), op).map_err(|e| e.to_string())?;
         let mut applied = self.reload()?;
-        if let Some(p) = &armed {
-            log::info!("{who}: {}", crate::ops::confirm::announce(p).trim_end());
-            applied.said = format!(
-                "{}; {}",
-                applied.said,
-                crate::ops::confirm::announce(p).trim_end()
-            );
+        if !report.said.is_empty() {
+            log::info!("{who}: {}", report.said);
+            applied.said = format!("{}; {}", applied.said, report.said);
         }
         Ok(applied)
     }
@@ -613,26 +388,33 @@ impl Backend for WebBackend {
     }
 
     fn confirm(&self, who: &str) -> Result<String, String> {
-        crate::ops::confirm::confirm(&self.paths(), who)
+        let op = Op::Confirm {
+            who: who.to_string(),
+        };
+        said(ops::execute(&self.paths(), op))
     }
 
     /// The history is read from the disk here (a blocking-pool thread).
     fn history(&self) -> Result<String, String> {
-        let store = crate::ops::disk::open().map_err(String::from)?;
-        crate::ops::saved::history(&store).map(|h| h.listing())
+        said(ops::execute(&self.paths(), Op::History))
     }
 
     fn history_diff(&self, rev: u64) -> Result<String, String> {
-        let store = crate::ops::disk::open().map_err(String::from)?;
-        crate::ops::saved::diff_revision(&self.paths(), &store, rev)
+        said(ops::execute(
+            &self.paths(),
+            Op::DiffRevision(rev.to_string()),
+        ))
     }
 
     /// The console's own operation: the revision becomes the candidate, then apply.
     fn restore_revision(&self, rev: u64, who: &str) -> Result<Applied, String> {
-        let store = crate::ops::disk::open().map_err(String::from)?;
-        let applied = crate::ops::saved::restore_revision(&self.paths(), &store, rev, who)?;
+        let op = Op::RestoreRevision {
+            rev: rev.to_string(),
+            who: who.to_string(),
+        };
+        let applied = ops::execute(&self.paths(), op).map_err(|e| e.to_string())?;
         let mut reloaded = self.reload()?;
-        reloaded.said = format!("{}; {}", applied.report.trim_end(), reloaded.said);
+        reloaded.said = format!("{}; {}", applied.said.trim_end(), reloaded.said);
         Ok(reloaded)
     }
 
@@ -682,6 +464,10 @@ impl Backend for WebBackend {
 
     fn audit_lines(&self) -> Vec<String> {
         crate::audit::shown().lines().map(str::to_string).collect()
+    }
+
+    fn candidates(&self) -> Option<&dyn web::Candidates> {
+        Some(self)
     }
 
     fn names(&self) -> web::Names {

@@ -40,6 +40,7 @@ use nix::unistd::{sethostname, sync, Pid};
 
 use crate::board::{self, Board};
 use crate::config_cli::{NOT_ALL_RUNNING, NO_PASSWORD, RESTORE_FAILED, SETUP_DEFAULTS_PATH};
+use crate::ops::{Change, Confirm, Op, Secrets};
 use backoff::Backoff;
 use jobs::{Job, Kind};
 use logs::Logs;
@@ -942,7 +943,7 @@ impl Pid1 {
             | Command::Logout => return self.answer(String::new()),
             Command::ShowCertificate => (words(&["certificate", "show"]), TOOL_LIMIT, Kind::Plain),
             Command::CertificateOwn => (words(&["certificate", "own"]), TOOL_LIMIT, Kind::Apply),
-            Command::ConfigDiscard => (words(&["config", "discard"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigDiscard => (Op::Discard.to_args(), TOOL_LIMIT, Kind::Plain),
             Command::ConfigRestore => (
                 words(&["config", "restore", "--reload"]),
                 RESTORE_LIMIT,
@@ -961,7 +962,7 @@ impl Pid1 {
                 (all, TOOL_LIMIT, Kind::Plain)
             }
             Command::ShowInterfaces => (words(&["show", "interfaces"]), TOOL_LIMIT, Kind::Plain),
-            Command::ShowConfig => (words(&["config", "show"]), TOOL_LIMIT, Kind::Plain),
+            Command::ShowConfig => (Op::Show.to_args(), TOOL_LIMIT, Kind::Plain),
             Command::ShowSlots => (words(&["slots"]), TOOL_LIMIT, Kind::Plain),
             // Hashes the file twice and writes 10-20 MB to the ESP: long under emulation.
             Command::Update {
@@ -973,53 +974,61 @@ impl Pid1 {
                 args.push(file);
                 (args, DEBUG_TOOL_LIMIT, Kind::Plain)
             }
-            Command::SetInterface { role, addresses } => {
-                let mut args = words(&["config", "set", "interface", &role, "address"]);
-                args.extend(addresses);
-                (args, TOOL_LIMIT, Kind::Plain)
-            }
+            // The operations API's own words (ops::Op), parsed in the child.
+            Command::SetInterface { role, addresses } => (
+                Op::at_console(Change::Interface { role, addresses }).to_args(),
+                TOOL_LIMIT,
+                Kind::Plain,
+            ),
             Command::SetHostname(name) => (
-                words(&["config", "set", "hostname", &name]),
+                Op::at_console(Change::Hostname(name)).to_args(),
                 TOOL_LIMIT,
                 Kind::Plain,
             ),
-            Command::SetNtp(servers) => {
-                let mut args = words(&["config", "set", "ntp"]);
-                args.extend(servers);
-                (args, TOOL_LIMIT, Kind::Plain)
-            }
+            Command::SetNtp(servers) => (
+                Op::at_console(Change::Ntp(servers)).to_args(),
+                TOOL_LIMIT,
+                Kind::Plain,
+            ),
             Command::SetGateway(gateway) => (
-                words(&["config", "set", "gateway", &gateway]),
+                Op::at_console(Change::Gateway(gateway)).to_args(),
                 TOOL_LIMIT,
                 Kind::Plain,
             ),
-            Command::ConfigValidate => (words(&["config", "validate"]), TOOL_LIMIT, Kind::Plain),
-            Command::ConfigDiff => (words(&["config", "diff"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigValidate => (Op::Validate.to_args(), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigDiff => (Op::Diff.to_args(), TOOL_LIMIT, Kind::Plain),
             // Waits for the balancer to say what runs (its IPVS pass, its VRRP sockets).
-            Command::ConfigApply => (words(&["config", "apply"]), SLOW_TOOL_LIMIT, Kind::Apply),
-            Command::ConfigApplyConfirm(minutes) => (
-                words(&["config", "apply", "confirm", &minutes.to_string()]),
+            Command::ConfigApply => (
+                Op::apply_at_console(Confirm::Default).to_args(),
                 SLOW_TOOL_LIMIT,
                 Kind::Apply,
             ),
-            Command::ConfigConfirm => (words(&["config", "confirm"]), TOOL_LIMIT, Kind::Plain),
-            Command::ConfigHistory => (words(&["config", "history"]), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigApplyConfirm(minutes) => (
+                Op::apply_at_console(Confirm::Minutes(minutes)).to_args(),
+                SLOW_TOOL_LIMIT,
+                Kind::Apply,
+            ),
+            Command::ConfigConfirm => (Op::confirm_at_console().to_args(), TOOL_LIMIT, Kind::Plain),
+            Command::ConfigHistory => (Op::History.to_args(), TOOL_LIMIT, Kind::Plain),
             Command::ConfigDiffRevision(rev) => {
-                (words(&["config", "diff", &rev]), TOOL_LIMIT, Kind::Plain)
+                (Op::DiffRevision(rev).to_args(), TOOL_LIMIT, Kind::Plain)
             }
             Command::ConfigRestoreRevision(rev) => (
-                words(&["config", "restore", &rev]),
+                Op::restore_at_console(rev).to_args(),
                 SLOW_TOOL_LIMIT,
                 Kind::Apply,
             ),
-            Command::ConfigSave => (words(&["config", "save"]), SLOW_TOOL_LIMIT, Kind::Save),
-            Command::ConfigExport { with_secrets } => {
-                let mut args = words(&["config", "export"]);
-                if with_secrets {
-                    args.push("--with-secrets".into());
-                }
-                (args, TOOL_LIMIT, Kind::Plain)
-            }
+            Command::ConfigSave => (Op::save_at_console().to_args(), SLOW_TOOL_LIMIT, Kind::Save),
+            Command::ConfigExport { with_secrets } => (
+                Op::Export(if with_secrets {
+                    Secrets::Included
+                } else {
+                    Secrets::Hidden
+                })
+                .to_args(),
+                TOOL_LIMIT,
+                Kind::Plain,
+            ),
             Command::Ping(address) => (
                 words(&["ping", &address.to_string()]),
                 PING_LIMIT,

@@ -43,7 +43,7 @@ fn digest(bytes: &[u8]) -> String {
 }
 
 fn remember(digest_path: &Path, bytes: &[u8]) -> Result<(), String> {
-    crate::config_cli::write_whole(digest_path, format!("{}\n", digest(bytes)).as_bytes())
+    super::write_whole(digest_path, format!("{}\n", digest(bytes)).as_bytes())
         .map_err(|e| format!("{}: {e}", digest_path.display()))
 }
 

@@ -47,10 +47,10 @@ impl App {
         password: &str,
         now: Instant,
     ) -> Result<(), (u16, String)> {
-        if password.len() > MAX_PASSWORD_LEN {
+        if password.chars().count() > MAX_PASSWORD_LEN {
             return Err((
                 400,
-                format!("a password has at most {MAX_PASSWORD_LEN} bytes"),
+                format!("a password has at most {MAX_PASSWORD_LEN} characters"),
             ));
         }
         lock(&self.state)
@@ -230,17 +230,22 @@ impl App {
             }
             Err(other) => return Err(other),
         }
-        if new.chars().count() < MIN_PASSWORD_LEN {
-            return Err((
-                422,
-                format!("the new password needs at least {MIN_PASSWORD_LEN} characters"),
-            ));
-        }
-        if new.len() > MAX_PASSWORD_LEN {
-            return Err((
-                422,
-                format!("a password has at most {MAX_PASSWORD_LEN} bytes"),
-            ));
+        // The console's rule (config::password), in the page's words.
+        match config::password::check_new(new) {
+            Ok(()) => {}
+            Err(config::password::Refused::TooShort(_)) => {
+                return Err((
+                    422,
+                    format!("the new password needs at least {MIN_PASSWORD_LEN} characters"),
+                ))
+            }
+            Err(config::password::Refused::TooLong(_)) => {
+                return Err((
+                    422,
+                    format!("a password has at most {MAX_PASSWORD_LEN} characters"),
+                ))
+            }
+            Err(why) => return Err((422, why.to_string())),
         }
         if again.is_some_and(|a| a != new) {
             return Err((422, "the two new passwords differ".into()));

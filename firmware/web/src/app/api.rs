@@ -1,7 +1,7 @@
 //! The JSON API: the whole configuration as the native JSON, and validation.
 
 use config::keepalived::{self, Keepalived};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::*;
 
@@ -22,9 +22,13 @@ impl App {
         };
         let mut config = self.backend.native().unwrap_or_default();
         config.keepalived = k;
-        let mut value: Value =
-            serde_json::from_str(&config::native::to_json(&config)).unwrap_or(Value::Null);
-        strip_password(&mut value);
+        let value = config::native::to_value(
+            &config,
+            config::native::Without {
+                keepalived: false,
+                password_hash: true,
+            },
+        );
         Response::json(200, &value)
     }
 
@@ -54,10 +58,10 @@ impl App {
             ..Change::default()
         }) {
             Ok(applied) => {
-                let mut state = lock(&self.state);
-                state.candidate = None;
-                state.generation += 1;
-                drop(state);
+                // A whole configuration replaces whatever was staged.
+                if let Err(e) = self.discard_candidate(true) {
+                    log::warn!("web: the candidate after a whole configuration: {e}");
+                }
                 audited!(
                     info,
                     "web: {} put a whole configuration through the API ({summary})",

@@ -27,89 +27,6 @@ impl App {
         }
     }
 
-    /// The candidate's text and generation.
-    pub(super) fn candidate(&self) -> Result<(String, u64, Option<Candidate>), String> {
-        let (candidate, generation) = {
-            let state = lock(&self.state);
-            (state.candidate.clone(), state.generation)
-        };
-        let text = match &candidate {
-            Some(c) => c.text.clone(),
-            None => self.running_text()?,
-        };
-        Ok((text, generation, candidate))
-    }
-
-    /// Refuses a form made from another candidate than the current one.
-    pub(super) fn check_generation(&self, form: &Form, generation: u64) -> Result<(), String> {
-        match form.get("generation").and_then(|g| g.parse::<u64>().ok()) {
-            Some(g) if g == generation => Ok(()),
-            _ => Err("the candidate changed since this page was made (another tab or another admin); nothing was changed; here is the current one".into()),
-        }
-    }
-
-    pub(super) fn edit(&self, auth: &Auth, form: &Form) -> Response {
-        let result = (|| -> Result<String, Vec<String>> {
-            let edit = Edit::from_form(form).map_err(|e| vec![e])?;
-            let (text, generation, _) = self.candidate().map_err(|e| vec![e])?;
-            self.check_generation(form, generation)
-                .map_err(|e| vec![e])?;
-            let read = keepalived::read_text(&text, TEXT_NAME).map_err(|issues| {
-                let mut out = vec![
-                    "the candidate keepalived.conf has errors; fix them in the editor first"
-                        .to_string(),
-                ];
-                out.extend(issues.iter().map(|i| i.to_string()));
-                out
-            })?;
-            let mut k = read.config;
-            let said = edit.apply(&mut k).map_err(|e| vec![e])?;
-            let native = self.backend.native();
-            let findings = keepalived::validate(&k, native.as_ref());
-            if !findings.is_empty() {
-                return Err(findings
-                    .iter()
-                    .map(|f| format!("{}: {}", f.path, f.message))
-                    .collect());
-            }
-            let new_text = keepalived::to_keepalived_conf(&k);
-            let mut state = lock(&self.state);
-            if state.generation != generation {
-                return Err(vec!["the candidate changed while this edit was checked; nothing was changed; try again".into()]);
-            }
-            let mut changes = state
-                .candidate
-                .take()
-                .map(|c| c.changes)
-                .unwrap_or_default();
-            changes.push(format!("{}: {said}", auth.who()));
-            state.candidate = Some(Candidate {
-                text: new_text,
-                changes,
-            });
-            state.generation += 1;
-            Ok(said)
-        })();
-        match result {
-            Ok(said) => {
-                audited!(info, "web: {} changed the candidate: {said}", auth.who());
-                self.flash(
-                    auth,
-                    Message::ok(format!("Candidate: {said}. Apply puts it in service.")),
-                );
-                Response::see_other("/config")
-            }
-            Err(errors) => self.config_page(
-                auth,
-                ConfigExtras {
-                    edit_errors: errors,
-                    ..ConfigExtras::default()
-                },
-                422,
-            ),
-        }
-    }
-
     /// Reads keepalived.conf text and validates it against the native configuration.
     pub(super) fn check_text(&self, text: &str) -> Result<keepalived::Read, Issues> {
         let read = keepalived::read_text(text, TEXT_NAME)?;
@@ -121,72 +38,8 @@ impl App {
         Ok(read)
     }
 
-    /// Puts checked keepalived.conf text in service; what the balancer did.
-    pub(super) fn put_in_service(
-        &self,
-        auth: &Auth,
-        text: &str,
-        read: &keepalived::Read,
-        how: &str,
-    ) -> Result<Applied, String> {
-        let said = self.backend.apply(Change {
-            native: None,
-            keepalived: Some(text.to_string()),
-            rollback: None,
-            who: format!("page: {}", auth.who()),
-        })?;
-        let mut state = lock(&self.state);
-        let changes = state
-            .candidate
-            .take()
-            .map(|c| c.changes)
-            .unwrap_or_default();
-        state.generation += 1;
-        drop(state);
-        audited!(
-            info,
-            "web: {} applied keepalived.conf {how}: {}{}",
-            auth.who(),
-            read.config.summary(),
-            if changes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", changes.join("; "))
-            }
-        );
-        Ok(said)
-    }
-
-    pub(super) fn apply_candidate(&self, auth: &Auth, form: &Form) -> Response {
-        let (text, generation, candidate) = match self.candidate() {
-            Ok(c) => c,
-            Err(e) => return self.config_error(auth, e),
-        };
-        if let Err(e) = self.check_generation(form, generation) {
-            return self.config_error(auth, e);
-        }
-        if candidate.is_none() {
-            self.flash(
-                auth,
-                Message::note("Nothing to apply: the candidate is what is in service."),
-            );
-            return Response::see_other("/config");
-        }
-        let read = match self.check_text(&text) {
-            Ok(read) => read,
-            Err(issues) => return self.text_issues_page(auth, text, issues),
-        };
-        match self.put_in_service(auth, &text, &read, "from the candidate") {
-            Ok(applied) => {
-                self.flash(auth, applied_message("Applied", &applied, ""));
-                Response::see_other("/config")
-            }
-            Err(e) => self.config_error(auth, format!("not applied: {e}")),
-        }
-    }
-
     /// The configuration page again with the pasted text and its errors (422).
-    fn text_issues_page(&self, auth: &Auth, text: String, issues: Issues) -> Response {
+    pub(super) fn text_issues_page(&self, auth: &Auth, text: String, issues: Issues) -> Response {
         self.config_page(
             auth,
             ConfigExtras {
@@ -245,16 +98,9 @@ impl App {
                 200,
             ),
             "stage" => {
-                let mut state = lock(&self.state);
-                let mut changes = state
-                    .candidate
-                    .take()
-                    .map(|c| c.changes)
-                    .unwrap_or_default();
-                changes.push(format!("{}: keepalived.conf pasted", auth.who()));
-                state.candidate = Some(Candidate { text, changes });
-                state.generation += 1;
-                drop(state);
+                if let Err(e) = self.store_candidate(auth, None, text, "keepalived.conf pasted") {
+                    return self.config_error(auth, format!("not staged: {e}"));
+                }
                 audited!(
                     info,
                     "web: {} made a pasted keepalived.conf the candidate ({summary})",
@@ -611,15 +457,13 @@ pub(super) fn keeps_reaching(config: &Config, local: Option<IpAddr>) -> Result<(
 /// The native configuration as the editor shows it: without `keepalived` (edited on its
 /// own) and without the password hash.
 pub fn native_json(config: &Config) -> String {
-    let mut value: Value =
-        serde_json::from_str(&config::native::to_json(config)).unwrap_or(Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.remove("keepalived");
-    }
-    strip_password(&mut value);
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    text.push('\n');
-    text
+    config::native::to_text(
+        config,
+        config::native::Without {
+            keepalived: true,
+            password_hash: true,
+        },
+    )
 }
 
 /// Each issue, and the lines they point at with a caret under the column.
@@ -659,13 +503,13 @@ fn annotate(text: &str, issues: &Issues) -> (Vec<ErrorView>, Vec<LineView>) {
 /// What a configuration page shows besides the candidate.
 #[derive(Default)]
 pub(super) struct ConfigExtras {
-    edit_errors: Vec<String>,
+    pub(super) edit_errors: Vec<String>,
     /// The editor's text when it is not the candidate's (a paste with errors).
-    text: Option<String>,
-    text_issues: Option<Issues>,
-    text_ok: Option<String>,
-    native_text: Option<String>,
-    native_issues: Option<Issues>,
+    pub(super) text: Option<String>,
+    pub(super) text_issues: Option<Issues>,
+    pub(super) text_ok: Option<String>,
+    pub(super) native_text: Option<String>,
+    pub(super) native_issues: Option<Issues>,
 }
 
 #[derive(Serialize)]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::config_cli::write_whole;
+use crate::ops::write_whole;
 
 fn pending(deadline: u64) -> Pending {
     Pending {
