@@ -416,7 +416,19 @@ fn first_boot_setup_bad_input_save_reboot_and_factory_reset() -> Result<(), Erro
         "{shown}"
     );
     assert!(shown.contains("virtual_server 192.168.0.100 80"), "{shown}");
-    let proc = lb1.command("debug cat /proc/net/ip_vs", SHORT)?;
+    // Our listing and the kernel's, read one after the other: a check that comes up
+    // between the two reads changes a weight, so they are read again (bounded) until a
+    // pair agrees; a lasting difference still fails.
+    let mut listing = listing;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let proc = loop {
+        let proc = lb1.command("debug cat /proc/net/ip_vs", SHORT)?;
+        if table_from_listing(&listing) == table_from_proc(&proc) || Instant::now() > deadline {
+            break proc;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        listing = lb1.command("show ipvs", SHORT)?;
+    };
     let ours = table_from_listing(&listing);
     assert_eq!(ours.len(), 2, "{listing}");
     assert_eq!(
