@@ -41,6 +41,36 @@ pub struct Peer {
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
+/// A router that is down is retried every ConnectRetryTime (or IdleHoldTime) for as long
+/// as it stays down: the same line each time would fill the console. A line that repeats
+/// the one before is counted instead, and the count is logged with the next new line.
+#[derive(Default)]
+struct Repeats {
+    last: String,
+    count: u32,
+}
+
+impl Repeats {
+    fn info(&mut self, line: String) {
+        if line == self.last {
+            self.count = self.count.saturating_add(1);
+            return;
+        }
+        self.flush();
+        log::info!("{line}");
+        self.last = line;
+    }
+
+    /// Before any other line: how often the last one was left out.
+    fn flush(&mut self) {
+        if self.count > 0 {
+            log::info!("(the line before repeated {} more times)", self.count);
+        }
+        self.count = 0;
+        self.last.clear();
+    }
+}
+
 /// What woke the task.
 enum Input {
     Command(Option<Command>),
@@ -56,13 +86,23 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
     let mut conn: Option<TcpStream> = None;
     let mut connecting: Option<Connecting> = None;
     let mut buf = vec![0u8; READ_SIZE];
+    let mut quiet = Repeats::default();
     let mut actions = session.handle(Event::Start, std::time::Instant::now());
     loop {
         // Doing an action can produce an event (a failed write closes the connection).
         while !actions.is_empty() {
             let mut closed = false;
             for action in actions.drain(..) {
-                closed |= perform(action, &who, &peer, &session, &mut conn, &mut connecting).await;
+                closed |= perform(
+                    action,
+                    &who,
+                    &peer,
+                    &session,
+                    &mut conn,
+                    &mut connecting,
+                    &mut quiet,
+                )
+                .await;
             }
             if closed {
                 conn = None;
@@ -82,7 +122,16 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
             Input::Command(Some(Command::Withdraw(p))) => session.handle(Event::Withdraw(p), now),
             Input::Command(Some(Command::Stop) | None) => {
                 for action in session.handle(Event::Stop, now) {
-                    perform(action, &who, &peer, &session, &mut conn, &mut connecting).await;
+                    perform(
+                        action,
+                        &who,
+                        &peer,
+                        &session,
+                        &mut conn,
+                        &mut connecting,
+                        &mut quiet,
+                    )
+                    .await;
                 }
                 return;
             }
@@ -96,7 +145,7 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
                         session.handle(Event::Connected, now)
                     }
                     Err(e) => {
-                        log::info!("{who}: connecting to port {}: {e}", peer.port);
+                        quiet.info(format!("{who}: connecting to port {}: {e}", peer.port));
                         session.handle(Event::Closed, now)
                     }
                 }
@@ -104,7 +153,7 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
             Input::Read(Ok(n)) if n > 0 => session.handle(Event::Received(&buf[..n]), now),
             Input::Read(r) => {
                 if let Err(e) = r {
-                    log::info!("{who}: reading: {e}");
+                    quiet.info(format!("{who}: reading: {e}"));
                 }
                 conn = None;
                 session.handle(Event::Closed, now)
@@ -158,6 +207,7 @@ async fn perform(
     session: &Session,
     conn: &mut Option<TcpStream>,
     connecting: &mut Option<Connecting>,
+    quiet: &mut Repeats,
 ) -> bool {
     match action {
         Action::Connect => *connecting = Some(connect(peer)),
@@ -185,6 +235,7 @@ async fn perform(
         }
         Action::State { from, to } => {
             if to == State::Established {
+                quiet.flush();
                 let n = session.negotiated();
                 let hold = n.map_or(0, |n| n.hold_time);
                 let keepalive = n.map_or(0, |n| n.keepalive);
@@ -201,9 +252,15 @@ async fn perform(
                 log::debug!("{who}: {from} -> {to}");
             }
         }
-        Action::NotificationSent(n, why) => log::warn!("{who}: sent NOTIFICATION {n}: {why}"),
-        Action::NotificationReceived(n) => log::warn!("{who} sent NOTIFICATION {n}"),
-        Action::Note(text) => log::info!("{who}: {text}"),
+        Action::NotificationSent(n, why) => {
+            quiet.flush();
+            log::warn!("{who}: sent NOTIFICATION {n}: {why}")
+        }
+        Action::NotificationReceived(n) => {
+            quiet.flush();
+            log::warn!("{who} sent NOTIFICATION {n}")
+        }
+        Action::Note(text) => quiet.info(format!("{who}: {text}")),
     }
     false
 }
