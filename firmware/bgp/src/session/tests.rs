@@ -527,3 +527,65 @@ fn received_updates_are_checked_counted_and_discarded() {
         (notify::UPDATE, notify::INVALID_NETWORK_FIELD)
     );
 }
+
+#[test]
+fn hold_expiry_in_open_confirm_uses_the_negotiated_time() {
+    let t0 = Instant::now();
+    let mut s = Session::new(settings());
+    s.handle(Event::Start, t0);
+    s.handle(Event::Connected, t0);
+    s.handle(Event::Received(&peer_open(6)), t0);
+    assert_eq!(s.state(), State::OpenConfirm);
+    // KEEPALIVEs every 2 s, but the peer's never comes.
+    assert_eq!(
+        kinds(&s.handle(Event::Timer, t0 + Duration::from_secs(2))),
+        vec![wire::KEEPALIVE]
+    );
+    assert_eq!(
+        kinds(&s.handle(Event::Timer, t0 + Duration::from_secs(4))),
+        vec![wire::KEEPALIVE]
+    );
+    let out = s.handle(Event::Timer, t0 + Duration::from_secs(6));
+    assert_eq!(
+        sent_notification(&out).unwrap().code,
+        notify::HOLD_TIMER_EXPIRED
+    );
+    assert_eq!(s.state(), State::Idle);
+}
+
+#[test]
+fn withdrawing_what_was_never_sent_sends_nothing() {
+    let t0 = Instant::now();
+    let mut cfg = settings();
+    cfg.graceful_shutdown = Duration::from_secs(5);
+    let (mut s, _) = established(cfg, 90, t0);
+    assert!(s.handle(Event::Withdraw(p("192.0.2.99/32")), t0).is_empty());
+    // And a prefix withdrawn while the session is down is not announced when it is up.
+    let mut s = Session::new(settings());
+    s.handle(Event::Announce(p("192.0.2.10/32")), t0);
+    s.handle(Event::Withdraw(p("192.0.2.10/32")), t0);
+    s.handle(Event::Start, t0);
+    s.handle(Event::Connected, t0);
+    s.handle(Event::Received(&peer_open(90)), t0);
+    let out = s.handle(Event::Received(&wire::keepalive()), t0);
+    assert!(sent(&out).is_empty());
+}
+
+#[test]
+fn a_session_that_drops_while_draining_forgets_the_drain() {
+    let t0 = Instant::now();
+    let mut cfg = settings();
+    cfg.graceful_shutdown = Duration::from_secs(10);
+    let (mut s, _) = established(cfg, 90, t0);
+    s.handle(Event::Announce(p("192.0.2.10/32")), t0);
+    s.handle(Event::Withdraw(p("192.0.2.10/32")), t0);
+    s.handle(Event::Closed, t0);
+    assert_eq!(s.state(), State::Idle);
+    assert_eq!(s.advertised().count(), 0);
+    // Back up: the withdrawn prefix is not announced again.
+    let restart = t0 + Duration::from_secs(5);
+    assert_eq!(s.handle(Event::Timer, restart)[0], Action::Connect);
+    s.handle(Event::Connected, restart);
+    s.handle(Event::Received(&peer_open(90)), restart);
+    assert!(sent(&s.handle(Event::Received(&wire::keepalive()), restart)).is_empty());
+}
