@@ -100,7 +100,8 @@ pub enum Event<'a> {
     Connected,
     /// The TCP connection failed or was closed (Event 18).
     Closed,
-    /// Bytes read from the connection, at most [`MAX_MESSAGE`] at a time.
+    /// Bytes read from the connection, as many as one read gave (taken a message's
+    /// worth at a time, so the session never buffers more than two messages).
     Received(&'a [u8]),
     /// Announce this prefix (again, without GRACEFUL_SHUTDOWN if it was draining).
     Announce(Prefix),
@@ -433,27 +434,32 @@ impl Session {
         ) {
             return;
         }
-        // Bounded: `rx` holds less than one message before this, and every complete
-        // message is taken out below.
-        self.rx
-            .extend_from_slice(&bytes[..bytes.len().min(MAX_MESSAGE)]);
-        let mut at = 0;
-        while self.state != State::Idle {
-            match wire::frame(&self.rx[at..]) {
-                Ok(None) => break,
-                Ok(Some((kind, len))) => {
-                    let msg = self.rx[at..at + len].to_vec();
-                    at += len;
-                    self.message(kind, &msg, now, out);
-                }
-                Err(err) => {
-                    self.fail(err, now, out);
-                    return;
+        // Bounded: `rx` holds less than one message before each piece, and every
+        // complete message is taken out before the next, so it never holds more than
+        // two messages' worth however much the shell passes at once.
+        for piece in bytes.chunks(MAX_MESSAGE) {
+            if self.state == State::Idle {
+                return;
+            }
+            self.rx.extend_from_slice(piece);
+            let mut at = 0;
+            while self.state != State::Idle {
+                match wire::frame(&self.rx[at..]) {
+                    Ok(None) => break,
+                    Ok(Some((kind, len))) => {
+                        let msg = self.rx[at..at + len].to_vec();
+                        at += len;
+                        self.message(kind, &msg, now, out);
+                    }
+                    Err(err) => {
+                        self.fail(err, now, out);
+                        return;
+                    }
                 }
             }
-        }
-        if self.state != State::Idle {
-            self.rx.drain(..at);
+            if self.state != State::Idle {
+                self.rx.drain(..at);
+            }
         }
     }
 

@@ -589,3 +589,25 @@ fn a_session_that_drops_while_draining_forgets_the_drain() {
     s.handle(Event::Received(&peer_open(90)), restart);
     assert!(sent(&s.handle(Event::Received(&wire::keepalive()), restart)).is_empty());
 }
+
+#[test]
+fn one_large_read_of_many_messages_is_taken_whole() {
+    let t0 = Instant::now();
+    let (mut s, _) = established(settings(), 90, t0);
+    let attrs = Attributes {
+        prepend_as: Some(PEER_AS),
+        local_pref: None,
+        graceful_shutdown: false,
+        next_hop: "10.0.0.1".parse().unwrap(),
+    };
+    let many: Vec<Prefix> = (0..3000u32)
+        .map(|i| Prefix::host(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))))
+        .collect();
+    let mut stream: Vec<u8> = update::announce(&many, &attrs).concat();
+    stream.extend((0..300).flat_map(|_| wire::keepalive()));
+    assert!(stream.len() > 4 * MAX_MESSAGE);
+    let out = s.handle(Event::Received(&stream), t0);
+    assert!(sent_notification(&out).is_none(), "{out:?}");
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(s.counters().prefixes_received, 3000);
+}
