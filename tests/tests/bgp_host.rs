@@ -62,6 +62,16 @@ fn link(test: &str) -> Result<Link, Error> {
 }
 
 fn speaker(lab: &mut Lab, lb: &Host, name: &str, peer: &str) -> Result<Speaker, Error> {
+    speaker_as(lab, lb, name, peer, LB_AS)
+}
+
+fn speaker_as(
+    lab: &mut Lab,
+    lb: &Host,
+    name: &str,
+    peer: &str,
+    local_as: &str,
+) -> Result<Speaker, Error> {
     let hold = HOLD.as_secs().to_string();
     let wait = GSHUT_WAIT.as_secs().to_string();
     let args = [
@@ -70,7 +80,7 @@ fn speaker(lab: &mut Lab, lb: &Host, name: &str, peer: &str) -> Result<Speaker, 
         "--remote-as",
         ROUTER_AS,
         "--local-as",
-        LB_AS,
+        local_as,
         "--local-address",
         LB,
         "--next-hop-v6",
@@ -407,6 +417,31 @@ fn a_malformed_update_gets_a_notification_and_changes_nothing_else() -> Result<(
             .is_none(),
         "the speaker must keep running"
     );
+    lab.stop_gracefully(speaker.pid)?;
+    Ok(())
+}
+
+#[test]
+fn frr_ibgp_has_an_empty_as_path_and_local_pref() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpfrribgp")?;
+    let conf = FRR_CONF.replace("remote-as 65002", "remote-as 65001");
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, &conf)?;
+    let speaker = speaker_as(&mut lab, &lb, "speaker", ROUTER, ROUTER_AS)?;
+    // An internal route: no AS in its path ("Local"), LOCAL_PREF 100 as sent.
+    for vip in [VIP, VIP6] {
+        wait_until(
+            HOLD,
+            &format!("FRR has {vip} from an internal peer"),
+            || {
+                let route = frr.route(vip);
+                route.contains("  Local\n") && route.contains("localpref 100, valid, internal")
+            },
+        )?;
+    }
     lab.stop_gracefully(speaker.pid)?;
     Ok(())
 }
