@@ -9,6 +9,7 @@
 
 pub mod addr_watch;
 mod appliance;
+pub mod bgp_peers;
 pub mod browser;
 mod command;
 mod console;

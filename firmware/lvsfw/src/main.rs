@@ -4,6 +4,8 @@
 
 mod audit;
 mod balancer;
+mod bgp_peer;
+mod bgp_speaker;
 mod board;
 mod certificate_cli;
 mod check_config;
@@ -74,6 +76,8 @@ fn main() -> ExitCode {
             balancer::vrrp::status::command(&args[2..])
         }
         Some("check-config") => check_config::run(&args[1..]),
+        // A test and debugging tool until the balancer runs BGP; not listed in the usage.
+        Some("bgp-speaker") => bgp_speaker::run(&args[1..]),
         // The build host's, for scripts/build-image; not listed in the usage.
         Some("modules-closure") => init::modules::closure_command(&args[1..]),
         Some("version") => {

@@ -1,0 +1,266 @@
+//! One BGP peer as a tokio task: it owns the TCP connection (connect-only, to port 179)
+//! and a `bgp::Session`, and feeds the session what happens (bytes read, timers,
+//! commands) and does what it says (connect, write, close, log). The session decides
+//! everything; this file only moves bytes and time.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::time::Duration;
+
+use bgp::{Action, Event, Prefix, Session, Settings, State};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// The port a BGP speaker listens on (RFC 4271 §8.2.1.2); we only connect to it.
+pub const PORT: u16 = 179;
+/// A write that takes longer than this (the peer stopped reading and the socket's
+/// buffer is full) ends the connection: the session then restarts as after a close.
+const WRITE_LIMIT: Duration = Duration::from_secs(5);
+/// One read is at most one largest message (RFC 4271 §4.1): the session's own buffer
+/// holds less than a message plus one read.
+const READ_SIZE: usize = bgp::wire::MAX_MESSAGE;
+
+pub enum Command {
+    Announce(Prefix),
+    Withdraw(Prefix),
+    /// Cease/Administrative Shutdown to the peer, and the task ends.
+    Stop,
+}
+
+pub struct Peer {
+    pub address: IpAddr,
+    pub port: u16,
+    /// The local address to connect from; the kernel picks one when `None`.
+    pub local: Option<IpAddr>,
+    pub settings: Settings,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// A router that is down is retried every ConnectRetryTime (or IdleHoldTime) for as long
+/// as it stays down: the same line each time would fill the console. A line that repeats
+/// the one before is counted instead, and the count is logged with the next new line.
+#[derive(Default)]
+struct Repeats {
+    last: String,
+    count: u32,
+}
+
+impl Repeats {
+    fn info(&mut self, line: String) {
+        if line == self.last {
+            self.count = self.count.saturating_add(1);
+            return;
+        }
+        self.flush();
+        log::info!("{line}");
+        self.last = line;
+    }
+
+    /// Before any other line: how often the last one was left out.
+    fn flush(&mut self) {
+        if self.count > 0 {
+            log::info!("(the line before repeated {} more times)", self.count);
+        }
+        self.count = 0;
+        self.last.clear();
+    }
+}
+
+/// What woke the task.
+enum Input {
+    Command(Option<Command>),
+    Timer,
+    Connected(io::Result<TcpStream>),
+    Read(io::Result<usize>),
+}
+
+/// Runs the peer until [`Command::Stop`] or until `commands` is closed.
+pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
+    let who = format!("peer {}", peer.address);
+    let mut session = Session::new(peer.settings.clone());
+    let mut conn: Option<TcpStream> = None;
+    let mut connecting: Option<Connecting> = None;
+    let mut buf = vec![0u8; READ_SIZE];
+    let mut quiet = Repeats::default();
+    let mut actions = session.handle(Event::Start, std::time::Instant::now());
+    loop {
+        // Doing an action can produce an event (a failed write closes the connection).
+        while !actions.is_empty() {
+            let mut closed = false;
+            for action in actions.drain(..) {
+                closed |= perform(
+                    action,
+                    &who,
+                    &peer,
+                    &session,
+                    &mut conn,
+                    &mut connecting,
+                    &mut quiet,
+                )
+                .await;
+            }
+            if closed {
+                conn = None;
+                actions = session.handle(Event::Closed, std::time::Instant::now());
+            }
+        }
+        let deadline = session.next_deadline().map(Instant::from_std);
+        let input = tokio::select! {
+            c = commands.recv() => Input::Command(c),
+            () = sleep_until(deadline) => Input::Timer,
+            r = finish_connect(&mut connecting) => Input::Connected(r),
+            r = read_some(&mut conn, &mut buf) => Input::Read(r),
+        };
+        let now = std::time::Instant::now();
+        actions = match input {
+            Input::Command(Some(Command::Announce(p))) => session.handle(Event::Announce(p), now),
+            Input::Command(Some(Command::Withdraw(p))) => session.handle(Event::Withdraw(p), now),
+            Input::Command(Some(Command::Stop) | None) => {
+                for action in session.handle(Event::Stop, now) {
+                    perform(
+                        action,
+                        &who,
+                        &peer,
+                        &session,
+                        &mut conn,
+                        &mut connecting,
+                        &mut quiet,
+                    )
+                    .await;
+                }
+                return;
+            }
+            Input::Timer => session.handle(Event::Timer, now),
+            Input::Connected(r) => {
+                connecting = None;
+                match r {
+                    Ok(stream) => {
+                        let _ = stream.set_nodelay(true);
+                        conn = Some(stream);
+                        session.handle(Event::Connected, now)
+                    }
+                    Err(e) => {
+                        quiet.info(format!("{who}: connecting to port {}: {e}", peer.port));
+                        session.handle(Event::Closed, now)
+                    }
+                }
+            }
+            Input::Read(Ok(n)) if n > 0 => session.handle(Event::Received(&buf[..n]), now),
+            Input::Read(r) => {
+                if let Err(e) = r {
+                    quiet.info(format!("{who}: reading: {e}"));
+                }
+                conn = None;
+                session.handle(Event::Closed, now)
+            }
+        };
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn finish_connect(connecting: &mut Option<Connecting>) -> io::Result<TcpStream> {
+    match connecting {
+        Some(fut) => fut.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn read_some(conn: &mut Option<TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
+    match conn {
+        Some(stream) => stream.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn connect(peer: &Peer) -> Connecting {
+    let remote = SocketAddr::new(peer.address, peer.port);
+    let local = peer.local;
+    Box::pin(async move {
+        let socket = if remote.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(local) = local {
+            socket.bind(SocketAddr::new(local, 0))?;
+        }
+        socket.connect(remote).await
+    })
+}
+
+/// Does one action; true if the connection broke while writing.
+async fn perform(
+    action: Action,
+    who: &str,
+    peer: &Peer,
+    session: &Session,
+    conn: &mut Option<TcpStream>,
+    connecting: &mut Option<Connecting>,
+    quiet: &mut Repeats,
+) -> bool {
+    match action {
+        Action::Connect => *connecting = Some(connect(peer)),
+        Action::Disconnect => {
+            *connecting = None;
+            if let Some(mut stream) = conn.take() {
+                let _ = stream.shutdown().await;
+            }
+        }
+        Action::Send(bytes) => {
+            let Some(stream) = conn.as_mut() else {
+                return false;
+            };
+            match tokio::time::timeout(WRITE_LIMIT, stream.write_all(&bytes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    log::warn!("{who}: writing: {e}");
+                    return true;
+                }
+                Err(_) => {
+                    log::warn!("{who}: a write did not finish within {WRITE_LIMIT:?}");
+                    return true;
+                }
+            }
+        }
+        Action::State { from, to } => {
+            if to == State::Established {
+                quiet.flush();
+                let n = session.negotiated();
+                let hold = n.map_or(0, |n| n.hold_time);
+                let keepalive = n.map_or(0, |n| n.keepalive);
+                let yes = |b: bool| if b { "yes" } else { "no" };
+                log::info!(
+                    "{who}: session up (AS {}, hold time {hold} s, keepalive {keepalive} s, IPv4 unicast {}, IPv6 unicast {})",
+                    session.settings().remote_as,
+                    yes(n.is_some_and(|n| n.ipv4)),
+                    yes(n.is_some_and(|n| n.ipv6)),
+                );
+            } else if from == State::Established {
+                log::warn!("{who}: session down ({from} -> {to})");
+            } else {
+                log::debug!("{who}: {from} -> {to}");
+            }
+        }
+        Action::NotificationSent(n, why) => {
+            quiet.flush();
+            log::warn!("{who}: sent NOTIFICATION {n}: {why}")
+        }
+        Action::NotificationReceived(n) => {
+            quiet.flush();
+            log::warn!("{who} sent NOTIFICATION {n}")
+        }
+        Action::Note(text) => quiet.info(format!("{who}: {text}")),
+    }
+    false
+}

@@ -1,0 +1,447 @@
+//! Issue 18's speaker against real routers, in network namespaces, no VM: `lvsfw
+//! bgp-speaker` announces a VIP (IPv4 and IPv6) to FRR's bgpd and to BIRD 2, withdraws
+//! it after a graceful-shutdown period (RFC 8326) the router must show, notices a frozen
+//! router by its hold timer, logs a router's NOTIFICATION by name, and answers a fake
+//! router's malformed UPDATE with the right NOTIFICATION.
+//!
+//! Bounds are the protocol's own (hold time, graceful-shutdown wait) with a margin for a
+//! shared 2-core box; the measured times are printed, not asserted.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use lvsfw_lab::bgp_peers::{wait_until, Bird, FrrBgpd, Speaker};
+use lvsfw_lab::{Error, Host, Lab, Net};
+use nix::sys::signal::Signal;
+
+const ROUTER: &str = "192.168.0.1";
+const LB: &str = "192.168.0.101";
+const ROUTER6: &str = "2001:db8::1";
+const LB6: &str = "2001:db8::101";
+const VIP: &str = "192.0.2.10/32";
+const VIP6: &str = "2001:db8:10::10/128";
+const ROUTER_AS: &str = "65001";
+const LB_AS: &str = "65002";
+/// The hold time the speaker offers (the routers offer the same): 9 s, keepalives 3 s.
+const HOLD: Duration = Duration::from_secs(9);
+const GSHUT_WAIT: Duration = Duration::from_secs(3);
+const MARGIN: Duration = Duration::from_secs(3);
+
+struct Link {
+    lab: Lab,
+    router: Host,
+    lb: Host,
+}
+
+fn link(test: &str) -> Result<Link, Error> {
+    let mut lab = Lab::new(test, false)?;
+    let router = lab.add_host("router", Net::Ext, &format!("{ROUTER}/24"), None)?;
+    let lb = lab.add_host("lb", Net::Ext, &format!("{LB}/24"), None)?;
+    // IPv6 on the link too, so that the IPv6 route's next hop is directly connected
+    // (BIRD checks that of an external peer's routes).
+    router.run(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{ROUTER6}/64"),
+        "dev",
+        "eth0",
+        "nodad",
+    ])?;
+    lb.run(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{LB6}/64"),
+        "dev",
+        "eth0",
+        "nodad",
+    ])?;
+    Ok(Link { lab, router, lb })
+}
+
+fn speaker(lab: &mut Lab, lb: &Host, name: &str, peer: &str) -> Result<Speaker, Error> {
+    speaker_as(lab, lb, name, peer, LB_AS)
+}
+
+fn speaker_as(
+    lab: &mut Lab,
+    lb: &Host,
+    name: &str,
+    peer: &str,
+    local_as: &str,
+) -> Result<Speaker, Error> {
+    let hold = HOLD.as_secs().to_string();
+    let wait = GSHUT_WAIT.as_secs().to_string();
+    let args = [
+        "--peer",
+        peer,
+        "--remote-as",
+        ROUTER_AS,
+        "--local-as",
+        local_as,
+        "--local-address",
+        LB,
+        "--next-hop-v6",
+        LB6,
+        "--hold-time",
+        &hold,
+        "--graceful-shutdown",
+        &wait,
+        "--connect-retry",
+        "1",
+        "--idle-hold",
+        "1",
+        VIP,
+        VIP6,
+    ];
+    Speaker::start(lab, lb, name, &args)
+}
+
+const FRR_CONF: &str = "hostname router
+log stdout informational
+router bgp 65001
+ bgp router-id 192.168.0.1
+ no bgp ebgp-requires-policy
+ neighbor 192.168.0.101 remote-as 65002
+ neighbor 192.168.0.101 timers 3 9
+ address-family ipv6 unicast
+  neighbor 192.168.0.101 activate
+ exit-address-family
+";
+
+/// Announce, graceful shutdown seen, withdrawn, announced again: what one router shows.
+trait Router {
+    fn has(&self, prefix: &str) -> bool;
+    fn graceful_shutdown(&self, prefix: &str) -> bool;
+    fn established(&self) -> bool;
+}
+
+impl Router for FrrBgpd {
+    fn has(&self, prefix: &str) -> bool {
+        self.route(prefix).contains(&format!("  {LB_AS}\n"))
+    }
+    fn graceful_shutdown(&self, prefix: &str) -> bool {
+        self.route(prefix).contains("Community: graceful-shutdown")
+    }
+    fn established(&self) -> bool {
+        self.vtysh(&["show bgp neighbors 192.168.0.101"])
+            .contains("BGP state = Established")
+    }
+}
+
+impl Router for Bird {
+    fn has(&self, prefix: &str) -> bool {
+        self.route(prefix)
+            .contains(&format!("BGP.as_path: {LB_AS}"))
+    }
+    fn graceful_shutdown(&self, prefix: &str) -> bool {
+        self.route(prefix).contains("(65535,0)")
+    }
+    fn established(&self) -> bool {
+        self.birdc("show protocols lb").contains("Established")
+    }
+}
+
+/// The announce / graceful shutdown / withdraw / announce-again cycle against `router`.
+fn announce_and_withdraw(
+    lab: &mut Lab,
+    speaker: &Speaker,
+    router: &dyn Router,
+    name: &str,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    for vip in [VIP, VIP6] {
+        wait_until(HOLD, &format!("{name} has {vip}"), || router.has(vip))?;
+        assert!(
+            !router.graceful_shutdown(vip),
+            "{vip} tagged before any withdraw"
+        );
+    }
+    eprintln!(
+        "{name}: speaker start to both routes in the router's table: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(speaker.count("session up"), 1, "{}", speaker.log_text());
+
+    lab.signal(speaker.pid, Signal::SIGUSR1)?;
+    let asked = Instant::now();
+    for vip in [VIP, VIP6] {
+        wait_until(
+            MARGIN,
+            &format!("{name} shows {vip} with GRACEFUL_SHUTDOWN"),
+            || router.graceful_shutdown(vip),
+        )?;
+    }
+    let tagged = asked.elapsed();
+    for vip in [VIP, VIP6] {
+        wait_until(
+            GSHUT_WAIT + MARGIN,
+            &format!("{vip} gone from {name}"),
+            || !router.has(vip),
+        )?;
+    }
+    let gone = asked.elapsed();
+    eprintln!("{name}: withdraw asked → GRACEFUL_SHUTDOWN seen {tagged:?}, route gone {gone:?} (wait {GSHUT_WAIT:?})");
+    assert!(
+        gone >= GSHUT_WAIT - Duration::from_millis(100),
+        "withdrawn before the graceful-shutdown wait: {gone:?}"
+    );
+
+    lab.signal(speaker.pid, Signal::SIGUSR2)?;
+    for vip in [VIP, VIP6] {
+        wait_until(MARGIN, &format!("{vip} back in {name}"), || {
+            router.has(vip) && !router.graceful_shutdown(vip)
+        })?;
+    }
+    assert!(router.established());
+    Ok(())
+}
+
+#[test]
+fn frr_announce_graceful_shutdown_withdraw() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpfrr")?;
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, FRR_CONF)?;
+    let speaker = speaker(&mut lab, &lb, "speaker", ROUTER)?;
+    announce_and_withdraw(&mut lab, &speaker, &frr, "FRR")?;
+    lab.stop_gracefully(speaker.pid)?;
+    wait_until(MARGIN, "FRR sees the session end", || !frr.established())?;
+    assert!(!frr.has(VIP));
+    assert_eq!(
+        speaker.count("sent NOTIFICATION Cease/Administrative Shutdown"),
+        1
+    );
+    Ok(())
+}
+
+#[test]
+fn frr_frozen_is_a_hold_timer_expiry_and_its_shutdown_a_clear_line() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpfrrhold")?;
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, FRR_CONF)?;
+    let speaker = speaker(&mut lab, &lb, "speaker", ROUTER)?;
+    speaker.wait_count("session up", 1, HOLD)?;
+
+    lab.signal(frr.pid, Signal::SIGSTOP)?;
+    let frozen = Instant::now();
+    let line = "peer 192.168.0.1: sent NOTIFICATION Hold Timer Expired (4/0)";
+    let result = speaker.wait_count(line, 1, HOLD + MARGIN);
+    lab.signal(frr.pid, Signal::SIGCONT)?;
+    result?;
+    eprintln!(
+        "FRR frozen → Hold Timer Expired sent after {:?} (hold time {HOLD:?})",
+        frozen.elapsed()
+    );
+    assert!(
+        frozen.elapsed() >= HOLD - Duration::from_secs(3),
+        "expired early: {:?}",
+        frozen.elapsed()
+    );
+    // Back by itself once the router answers again.
+    speaker.wait_count("session up", 2, HOLD + MARGIN)?;
+
+    frr.vtysh(&[
+        "configure terminal",
+        "router bgp 65001",
+        "neighbor 192.168.0.101 shutdown message planned maintenance",
+    ]);
+    let line = "peer 192.168.0.1 sent NOTIFICATION Cease/Administrative Shutdown (6/2): \"planned maintenance\"";
+    speaker.wait_count(line, 1, MARGIN)?;
+    assert_eq!(speaker.count("session down"), 2);
+    lab.stop_gracefully(speaker.pid)?;
+    Ok(())
+}
+
+fn bird_conf() -> String {
+    format!(
+        "router id {ROUTER};
+log stderr all;
+protocol device {{ }}
+protocol bgp lb {{
+    local {ROUTER} as {ROUTER_AS};
+    neighbor {LB} as {LB_AS};
+    hold time 9;
+    keepalive time 3;
+    passive on;
+    # BIRD waits 60 s after an error before it takes a session again by default.
+    error wait time 1, 2;
+    ipv4 {{ import all; export none; }};
+    ipv6 {{ import all; export none; }};
+}}
+"
+    )
+}
+
+#[test]
+fn bird_announce_withdraw_hold_and_shutdown() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpbird")?;
+    let bird = Bird::start(&mut lab, &router, "bird", &bird_conf())?;
+    let speaker = speaker(&mut lab, &lb, "speaker", ROUTER)?;
+    announce_and_withdraw(&mut lab, &speaker, &bird, "BIRD")?;
+
+    lab.signal(bird.pid, Signal::SIGSTOP)?;
+    let frozen = Instant::now();
+    let result = speaker.wait_count(
+        "sent NOTIFICATION Hold Timer Expired (4/0)",
+        1,
+        HOLD + MARGIN,
+    );
+    lab.signal(bird.pid, Signal::SIGCONT)?;
+    result?;
+    eprintln!(
+        "BIRD frozen → Hold Timer Expired sent after {:?} (hold time {HOLD:?})",
+        frozen.elapsed()
+    );
+    speaker.wait_count("session up", 2, HOLD + MARGIN)?;
+
+    bird.birdc("disable lb \"going away\"");
+    let line =
+        "peer 192.168.0.1 sent NOTIFICATION Cease/Administrative Shutdown (6/2): \"going away\"";
+    speaker.wait_count(line, 1, MARGIN)?;
+    lab.stop_gracefully(speaker.pid)?;
+    Ok(())
+}
+
+/// One BGP message from its type and body (RFC 4271 §4.1).
+fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![0xff; 16];
+    m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    m.push(kind);
+    m.extend_from_slice(body);
+    m
+}
+
+/// Reads one whole message (bounded by the stream's read timeout); its type and body.
+fn read_message(stream: &mut TcpStream) -> Result<(u8, Vec<u8>), Error> {
+    let mut head = [0u8; 19];
+    stream.read_exact(&mut head)?;
+    let len = usize::from(u16::from_be_bytes([head[16], head[17]]));
+    let mut body = vec![0; len.saturating_sub(19)];
+    stream.read_exact(&mut body)?;
+    Ok((head[18], body))
+}
+
+/// Skips the speaker's UPDATEs and KEEPALIVEs (at most 10) to its NOTIFICATION's body.
+fn read_notification(stream: &mut TcpStream) -> Result<Vec<u8>, Error> {
+    for _ in 0..10 {
+        let (kind, body) = read_message(stream)?;
+        match kind {
+            3 => return Ok(body),
+            2 | 4 => continue,
+            other => {
+                return Err(Error(format!(
+                    "message type {other} where a NOTIFICATION was due"
+                )))
+            }
+        }
+    }
+    Err(Error("no NOTIFICATION within 10 messages".into()))
+}
+
+/// The fake router's side of a session up to Established: the speaker's OPEN read, ours
+/// (AS 65001, hold 9 s, 4-octet AS capability) sent, KEEPALIVEs exchanged.
+fn establish(listener: &TcpListener) -> Result<TcpStream, Error> {
+    let (mut stream, _) = listener.accept()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let (kind, _) = read_message(&mut stream)?;
+    assert_eq!(kind, 1, "the speaker's first message is its OPEN");
+    let mut open = vec![4, 0xfd, 0xe9, 0, 9, 192, 168, 0, 1];
+    open.extend_from_slice(&[8, 2, 6, 65, 4, 0, 0, 0xfd, 0xe9]);
+    stream.write_all(&message(1, &open))?;
+    stream.write_all(&message(4, &[]))?;
+    // Its KEEPALIVE, then the UPDATEs of the VIPs.
+    let (kind, _) = read_message(&mut stream)?;
+    assert_eq!(kind, 4);
+    Ok(stream)
+}
+
+#[test]
+fn a_malformed_update_gets_a_notification_and_changes_nothing_else() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpfake")?;
+    let listener = router.in_netns(|| TcpListener::bind((ROUTER, 179)))??;
+    let speaker = speaker(&mut lab, &lb, "speaker", ROUTER)?;
+    let mut stream = establish(&listener)?;
+    speaker.wait_count("session up", 1, MARGIN)?;
+    // An UPDATE whose path attribute length (200) runs past the message's end.
+    let bad = message(2, &[0, 0, 0, 200, 0x40, 1, 1, 0]);
+    stream.write_all(&bad)?;
+    let body = read_notification(&mut stream)?;
+    assert_eq!(
+        body.get(..2),
+        Some(&[3u8, 1][..]),
+        "NOTIFICATION UPDATE Message Error/Malformed Attribute List"
+    );
+    let line =
+        "peer 192.168.0.1: sent NOTIFICATION UPDATE Message Error/Malformed Attribute List (3/1)";
+    speaker.wait_count(line, 1, MARGIN)?;
+    // The connection is closed after it, and nothing else is sent.
+    let mut rest = Vec::new();
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.read_to_end(&mut rest)?;
+    assert!(
+        rest.is_empty(),
+        "{} octets after the NOTIFICATION",
+        rest.len()
+    );
+    // Nothing else changed: the speaker still runs and comes back to a good router.
+    let mut again = establish(&listener)?;
+    speaker.wait_count("session up", 2, MARGIN)?;
+    // A bad marker this time: Message Header Error/Connection Not Synchronized.
+    let mut bad = message(4, &[]);
+    bad[3] = 0;
+    again.write_all(&bad)?;
+    let body = read_notification(&mut again)?;
+    assert_eq!(
+        body.get(..2),
+        Some(&[1u8, 1][..]),
+        "Message Header Error/Connection Not Synchronized"
+    );
+    assert!(
+        lab.wait_exit(speaker.pid, Duration::from_millis(100))
+            .is_none(),
+        "the speaker must keep running"
+    );
+    lab.stop_gracefully(speaker.pid)?;
+    Ok(())
+}
+
+#[test]
+fn frr_ibgp_has_an_empty_as_path_and_local_pref() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpfrribgp")?;
+    let conf = FRR_CONF.replace("remote-as 65002", "remote-as 65001");
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, &conf)?;
+    let speaker = speaker_as(&mut lab, &lb, "speaker", ROUTER, ROUTER_AS)?;
+    // An internal route: no AS in its path ("Local"), LOCAL_PREF 100 as sent.
+    for vip in [VIP, VIP6] {
+        wait_until(
+            HOLD,
+            &format!("FRR has {vip} from an internal peer"),
+            || {
+                let route = frr.route(vip);
+                route.contains("  Local\n") && route.contains("localpref 100, valid, internal")
+            },
+        )?;
+    }
+    lab.stop_gracefully(speaker.pid)?;
+    Ok(())
+}
