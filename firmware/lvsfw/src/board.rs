@@ -14,8 +14,6 @@ use netif::NicMatch;
 
 use crate::roles::RoleLink;
 
-pub const PATH: &str = "/etc/lvsfw/board.conf";
-
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Board {
     pub name: String,

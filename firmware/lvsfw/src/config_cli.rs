@@ -15,11 +15,6 @@ use std::time::Duration;
 
 use crate::ops::{self, saved, Login, Paths};
 
-/// The checked keepalived.conf waiting for `config apply`.
-pub const CANDIDATE_PATH: &str = "/run/lvsfw/candidate.conf";
-/// First-boot setup's defaults, one a line (address/prefix, gateway, hostname), written
-/// by `restore` for PID 1.
-pub const SETUP_DEFAULTS_PATH: &str = "/run/lvsfw/setup.defaults";
 /// Exit code: no admin password is set.
 pub const NO_PASSWORD: u8 = 3;
 /// Exit code: applied, but something configured does not run.
@@ -185,7 +180,7 @@ fn applied(result: Result<ops::Applied, String>) -> ExitCode {
 
 /// The running files changed: the balancer reads them again, and says what runs.
 pub fn reload_balancer() -> ExitCode {
-    let path = Path::new(crate::balancer::control::PATH);
+    let path = Path::new(paths::BALANCER_SOCKET);
     match crate::balancer::control::request_reload(path) {
         Ok(report) => {
             print!("{}", report.text());
@@ -204,7 +199,7 @@ pub fn reload_balancer() -> ExitCode {
 
 /// At boot: the disk's configuration and certificate go into service (ops::boot); the
 /// exit code says what the console opens: 0 login, NO_PASSWORD setup, RESTORE_FAILED
-/// the recovery prompt (the reason is left in saved::RESTORE_FAILED_PATH for the page).
+/// the recovery prompt (the reason is left in paths::RESTORE_FAILED for the page).
 fn restore(paths: &Paths) -> ExitCode {
     let board = std::fs::read_to_string(&paths.board)
         .ok()
@@ -216,10 +211,10 @@ fn restore(paths: &Paths) -> ExitCode {
         std::time::SystemTime::now(),
     );
     print!("{said}");
-    let failed = Path::new(saved::RESTORE_FAILED_PATH);
+    let failed = Path::new(paths::RESTORE_FAILED);
     match boot {
         ops::boot::Boot::Failed(why) => {
-            let _ = write_whole(failed, format!("{why}\n").as_bytes());
+            let _ = paths::write_atomic(failed, format!("{why}\n").as_bytes(), true);
             ExitCode::from(RESTORE_FAILED)
         }
         ops::boot::Boot::Login => {
@@ -235,14 +230,15 @@ fn restore(paths: &Paths) -> ExitCode {
 
 /// No admin password: first-boot setup is due; its defaults are left for PID 1.
 fn setup_due(paths: &Paths) -> ExitCode {
-    let board_hostname = std::fs::read_to_string(crate::board::PATH)
+    let board_hostname = std::fs::read_to_string(paths::BOARD)
         .ok()
         .and_then(|t| crate::board::parse(&t).ok())
         .and_then(|b| b.hostname);
     let defaults = ops::setup_defaults(paths, board_hostname.as_deref());
-    let _ = write_whole(
-        Path::new(SETUP_DEFAULTS_PATH),
+    let _ = paths::write_atomic(
+        Path::new(paths::SETUP_DEFAULTS),
         format!("{}\n", defaults.join("\n")).as_bytes(),
+        true,
     );
     ExitCode::from(NO_PASSWORD)
 }
@@ -326,8 +322,7 @@ fn import(file: &Path, paths: &Paths) -> Result<String, String> {
         }
     };
     ops::start_candidate(paths)?;
-    write_whole(candidate, text.as_bytes())
-        .map_err(|e| format!("{}: {e}\n", candidate.display()))?;
+    paths::write_atomic(candidate, text.as_bytes(), true).map_err(|e| format!("{e}\n"))?;
     let mut summary: String = read.notes.iter().map(|n| format!("note: {n}\n")).collect();
     summary.push_str(&format!(
         "imported: {}; \"config apply\" puts it in service\n",
@@ -336,22 +331,10 @@ fn import(file: &Path, paths: &Paths) -> Result<String, String> {
     Ok(summary)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over
-/// `path`, so a reader sees the old file or the new one, never a part.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("new");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paths::write_atomic;
 
     #[test]
     fn a_valid_paste_becomes_the_candidate() {
@@ -361,7 +344,7 @@ mod tests {
         let pasted = dir.join("pasted.conf");
         let candidate = &paths.candidate_conf;
         let seed = include_str!("../../config/testdata/seed-3-1.conf");
-        write_whole(&pasted, seed.as_bytes()).unwrap();
+        write_atomic(&pasted, seed.as_bytes(), true).unwrap();
         let summary = import(&pasted, &paths).unwrap();
         assert!(
             summary.ends_with("imported: 1 virtual server, 0 VRRP instances; \"config apply\" puts it in service\n"),
@@ -370,9 +353,10 @@ mod tests {
         assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);
 
         // An invalid paste names each error and leaves the candidate as it was.
-        write_whole(
+        write_atomic(
             &pasted,
             b"virtual_server 10.0.0.1 80 {\n  quorum none\n  delay_lop 6\n}\n",
+            true,
         )
         .unwrap();
         let report = import(&pasted, &paths).unwrap_err();
@@ -387,12 +371,13 @@ mod tests {
 
         // Checked against the candidate's interfaces: 3-1's real servers must sit
         // behind int for NAT.
-        write_whole(
+        write_atomic(
             &paths.running_json,
             br#"{"interfaces": [{"role": "int", "addresses": ["10.0.0.1/24"]}]}"#,
+            true,
         )
         .unwrap();
-        write_whole(&pasted, seed.as_bytes()).unwrap();
+        write_atomic(&pasted, seed.as_bytes(), true).unwrap();
         let report = import(&pasted, &paths).unwrap_err();
         assert!(report.contains("pasted:"), "{report}");
         assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);

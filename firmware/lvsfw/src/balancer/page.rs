@@ -697,7 +697,7 @@ impl Backend for WebBackend {
     }
 
     fn page_closed(&self) -> Option<String> {
-        crate::ops::saved::restore_failed(Path::new(crate::ops::saved::RESTORE_FAILED_PATH))
+        crate::ops::saved::restore_failed(Path::new(paths::RESTORE_FAILED))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The clock: a task of its own asks the configured NTP servers (the `ntp` crate decides
 //! what to send and what an answer means), steps or slews the kernel's clock as told,
-//! and publishes what it knows (a watch for the page, [`STATUS_PATH`] for the console's
+//! and publishes what it knows (a watch for the page, [`paths::TIME`] for the console's
 //! `show time`). It only waits on its sockets and its deadline, so it never holds up
 //! the VRRP tasks that share the runtime.
 //!
@@ -16,8 +16,6 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use web::backend::TimeStatus;
 
-/// What `show time` reads: the [`TimeStatus`] as JSON, rewritten whole when it changes.
-pub const STATUS_PATH: &str = "/run/lvsfw/time";
 const NTP_PORT: u16 = 123;
 
 /// Starts the task; it follows `servers` (the configuration's `ntp_servers`).
@@ -295,10 +293,10 @@ fn publish(
         *had = new.clone();
         !same
     });
-    if changed || !Path::new(STATUS_PATH).exists() {
+    if changed || !Path::new(paths::TIME).exists() {
         let text = serde_json::to_string(&new).unwrap_or_default();
-        if let Err(e) = crate::config_cli::write_whole(Path::new(STATUS_PATH), text.as_bytes()) {
-            log::warn!("{STATUS_PATH}: {e}");
+        if let Err(e) = paths::write_atomic(Path::new(paths::TIME), text.as_bytes(), true) {
+            log::warn!("{e}");
         }
     }
 }

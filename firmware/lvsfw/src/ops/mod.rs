@@ -30,8 +30,6 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, Interface, IpPrefix, PasswordHash, Role, Route};
 
-use crate::config_cli::write_whole;
-
 /// The admin password's length, in characters.
 pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=128;
 /// PBKDF2 rounds of a new password hash; unit tests use the least the model takes.
@@ -40,9 +38,6 @@ const ITERATIONS: u32 = if cfg!(test) {
 } else {
     config::password::DEFAULT_ITERATIONS
 };
-
-/// Where the page's certificate and key are in service.
-pub const TLS_DIR: &str = "/etc/lvsfw/tls";
 
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -69,15 +64,15 @@ pub struct Paths {
 impl Paths {
     pub fn appliance() -> Paths {
         Paths {
-            running_json: crate::balancer::CONFIG_PATH.into(),
-            running_conf: crate::balancer::KEEPALIVED_PATH.into(),
-            candidate_json: "/run/lvsfw/candidate.json".into(),
-            candidate_conf: crate::config_cli::CANDIDATE_PATH.into(),
-            saved_digest: "/run/lvsfw/saved.sha256".into(),
-            board: crate::board::PATH.into(),
-            candidate_base: "/run/lvsfw/candidate.base".into(),
-            tls: tls::TlsPaths::under(Path::new(TLS_DIR)),
-            rollback: "/run/lvsfw/rollback.json".into(),
+            running_json: paths::CONFIG_JSON.into(),
+            running_conf: paths::KEEPALIVED_CONF.into(),
+            candidate_json: paths::CANDIDATE_JSON.into(),
+            candidate_conf: paths::CANDIDATE_CONF.into(),
+            saved_digest: paths::SAVED_DIGEST.into(),
+            board: paths::BOARD.into(),
+            candidate_base: paths::CANDIDATE_BASE.into(),
+            tls: tls::TlsPaths::under(Path::new(paths::TLS_DIR)),
+            rollback: paths::ROLLBACK.into(),
         }
     }
 
@@ -123,7 +118,7 @@ fn remove_optional(path: &Path) -> Result<(), String> {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
-    write_whole(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    paths::write_atomic(path, text.as_bytes(), true).map_err(|e| e.to_string())
 }
 
 /// The configuration in service. A missing config.json is an empty configuration.

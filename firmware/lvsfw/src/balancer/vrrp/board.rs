@@ -53,7 +53,7 @@ impl Board {
             instances: entries.clone(),
         };
         if let Err(e) = status::write(&self.path, &file) {
-            log::warn!("{}: {e}", self.path.display());
+            log::warn!("{e}");
         }
     }
 

@@ -16,8 +16,6 @@ use serde::{Deserialize, Serialize};
 // The page's date format, so that the console and the page show the same.
 use web::utc;
 
-pub const DEFAULT_PATH: &str = "/run/lvsfw/vrrp.json";
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Drops {
     pub ttl: u64,
@@ -132,16 +130,10 @@ pub fn unix_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Writes `status` to `path` atomically (temporary file in the same directory, rename).
+/// Writes `status` to `path` atomically ([`paths::write_atomic`]).
 pub fn write(path: &Path, status: &StatusFile) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = PathBuf::from(path);
-    tmp.set_extension(format!("tmp.{}", std::process::id()));
     let text = serde_json::to_string_pretty(status).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(&tmp, path)
+    paths::write_atomic(path, (text + "\n").as_bytes(), false)
 }
 
 pub fn read(path: &Path) -> Result<StatusFile, String> {
@@ -217,7 +209,7 @@ pub fn render(status: &StatusFile, now_ms: u64, alive: bool) -> String {
 /// `lvsfw vrrp status [--json] [--status FILE]`
 pub fn command(args: &[String]) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let mut path = PathBuf::from(DEFAULT_PATH);
+    let mut path = PathBuf::from(paths::VRRP_STATUS);
     let mut json = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
