@@ -16,6 +16,8 @@ use update::verify::open_signed;
 use update::Slot;
 
 mod install;
+/// What one slot holds (the page, `/api/status` and `show slots` show the same).
+pub use ::status::SlotStatus;
 pub use install::{install_file, Installed, Installing, Target, SLOT_MANIFEST, SLOT_VERSION};
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
@@ -197,26 +199,11 @@ pub fn write_grubenv(esp: &Path, env: &Env) -> Result<(), String> {
         .map_err(|e| fail(&e))
 }
 
-/// What one slot holds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SlotState {
-    pub slot: String,
-    /// `None`: the slot is empty (or an update into it did not finish).
-    pub version: Option<String>,
-    pub running: bool,
-    pub good: bool,
-    /// grubenv's `next`: the next boot tries it once.
-    pub next: bool,
-    /// Who signed what the slot holds (`NAME (ID)` when this firmware trusts the key),
-    /// from the signed header the update left beside it; `None`: it has none.
-    pub signed_by: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Slots {
     pub running_version: String,
     pub running: Option<String>,
-    pub slots: Vec<SlotState>,
+    pub slots: Vec<SlotStatus>,
     /// grubenv's `min_version`: no update below it is taken.
     pub min_version: Option<String>,
     /// Why there are no slots, or what is odd about them.
@@ -282,7 +269,7 @@ fn read_trusting(esp: Result<PathBuf, String>, running: Option<Slot>, keys: &Key
         .and_then(|e| e.get("next"))
         .and_then(Slot::parse);
     for slot in [Slot::A, Slot::B] {
-        slots.slots.push(SlotState {
+        slots.slots.push(SlotStatus {
             slot: slot.letter().into(),
             version: slot_version(&esp, slot),
             running: running == Some(slot),

@@ -201,18 +201,7 @@ fn read_number(path: &Path) -> Option<u64> {
 }
 
 fn counters(s: &ipvs::Stats) -> Counters {
-    Counters {
-        conns: s.conns,
-        in_packets: s.in_packets,
-        out_packets: s.out_packets,
-        in_bytes: s.in_bytes,
-        out_bytes: s.out_bytes,
-        cps: s.cps,
-        in_pps: s.in_pps,
-        out_pps: s.out_pps,
-        in_bps: s.in_bps,
-        out_bps: s.out_bps,
-    }
+    Counters::from(*s)
 }
 
 /// A service as the page and `ipvsadm` name it: `TCP 192.168.0.100:80`, `FWM 5`.
@@ -406,21 +395,9 @@ impl WebBackend {
         let list = file
             .instances
             .into_iter()
-            .map(|i| VrrpStatus {
-                vips: vips(&i.name),
-                name: i.name,
-                sync_group: i.sync_group,
-                interface: i.interface,
-                vrid: i.vrid,
-                version: i.version,
-                state: i.state,
-                reason: i.reason,
-                priority: i.priority,
-                master: i.master.map(|m| m.to_string()),
-                since_ms: i.since_ms,
-                adverts_sent: i.adverts_sent,
-                adverts_received: i.adverts_received,
-                became_master: i.became_master,
+            .map(|i| {
+                let vips = vips(&i.name);
+                VrrpStatus::new(i, vips)
             })
             .collect();
         (list, None)
@@ -459,6 +436,14 @@ impl WebBackend {
 }
 
 impl Backend for WebBackend {
+    /// The configuration page's question: the VRRP status file alone, not the whole
+    /// status (IPVS table, interfaces, slots).
+    fn vrrp_states(&self) -> Vec<(String, web::backend::VrrpState)> {
+        super::vrrp::status::read(&self.vrrp_status_path)
+            .map(|f| f.instances.into_iter().map(|i| (i.name, i.state)).collect())
+            .unwrap_or_default()
+    }
+
     fn status(&self) -> Status {
         let running = self.running.borrow().clone();
         let health = self.health.borrow().clone();
@@ -487,18 +472,7 @@ impl Backend for WebBackend {
             services,
             ipvs_note,
             interfaces: interfaces(),
-            slots: shown
-                .slots
-                .into_iter()
-                .map(|s| web::backend::SlotStatus {
-                    slot: s.slot,
-                    version: s.version,
-                    running: s.running,
-                    good: s.good,
-                    next: s.next,
-                    signed_by: s.signed_by,
-                })
-                .collect(),
+            slots: shown.slots,
             slots_note: shown.note,
             time: self.time.borrow().clone(),
         }

@@ -11,10 +11,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Instant;
 
+use ::status::TimeStatus;
 use ntp::{Adjust, Client, Event, NtpTime};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
-use web::backend::TimeStatus;
 
 const NTP_PORT: u16 = 123;
 
@@ -213,7 +213,7 @@ fn millis(ns: i64) -> f64 {
 
 /// `2026-12-05 00:20:01.234Z`.
 pub fn precise_utc(ms: u64) -> String {
-    let whole = web::utc(ms);
+    let whole = ::status::time::utc(ms);
     format!("{}.{:03}Z", whole.trim_end_matches('Z'), ms % 1000)
 }
 
@@ -323,7 +323,7 @@ pub fn render(status: Option<&TimeStatus>, now_ms: u64) -> String {
     if let (Some(offset), Some(delay), Some(at)) = (s.offset_ms, s.delay_ms, s.last_sync_ms) {
         out.push_str(&format!(
             "last sync: {} ({} s ago) from {}, offset {offset:+.3} ms, delay {delay:.3} ms\n",
-            web::utc(at),
+            ::status::time::utc(at),
             now_ms.saturating_sub(at) / 1000,
             s.server.as_deref().unwrap_or("?"),
         ));
@@ -331,7 +331,7 @@ pub fn render(status: Option<&TimeStatus>, now_ms: u64) -> String {
     if let (Some(at), Some(by)) = (s.last_step_ms, s.last_step_by_ms) {
         out.push_str(&format!(
             "last step: {} by {:+.3} s\n",
-            web::utc(at),
+            ::status::time::utc(at),
             by / 1000.0
         ));
     }

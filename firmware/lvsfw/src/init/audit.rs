@@ -33,7 +33,7 @@ pub struct Audit {
 /// `2026-12-05T00:20:30Z`.
 fn stamp(now: SystemTime) -> String {
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let c = web::Civil::from_unix(secs);
+    let c = ::status::time::Civil::from_unix(secs);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         c.year, c.month, c.day, c.hour, c.minute, c.second

@@ -1212,7 +1212,7 @@ fn show_time() -> String {
     use crate::balancer::time;
     let status = std::fs::read_to_string(paths::TIME)
         .ok()
-        .and_then(|t| serde_json::from_str::<web::backend::TimeStatus>(&t).ok());
+        .and_then(|t| serde_json::from_str::<::status::TimeStatus>(&t).ok());
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);

@@ -172,7 +172,7 @@ pub fn remove_installed(paths: &TlsPaths) -> Result<bool, String> {
 /// the two ways to pin it.
 pub fn describe(pair: &Pair, installed: bool) -> Result<String, String> {
     let s = certificate::summary(&pair.chain)?;
-    let date = |secs: u64| web::utc(secs.saturating_mul(1000));
+    let date = |secs: u64| ::status::time::utc(secs.saturating_mul(1000));
     Ok(format!(
         "certificate: {}\nnames: {}\nvalid: {} to {}\nSHA-256 fingerprint: {}\nSPKI pin (sha256, base64): {}\n",
         if installed {
