@@ -212,6 +212,23 @@ pub struct Stats {
     pub out_bps: u64,
 }
 
+impl From<Stats> for status::Counters {
+    fn from(s: Stats) -> status::Counters {
+        status::Counters {
+            conns: s.conns,
+            in_packets: s.in_packets,
+            out_packets: s.out_packets,
+            in_bytes: s.in_bytes,
+            out_bytes: s.out_bytes,
+            cps: s.cps,
+            in_pps: s.in_pps,
+            out_pps: s.out_pps,
+            in_bps: s.in_bps,
+            out_bps: s.out_bps,
+        }
+    }
+}
+
 /// A service as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceStatus {

@@ -4,14 +4,14 @@
 //!
 //! - in PID 1 it waits in a small queue for PID 1's loop ([`take_local`]);
 //! - in any other process (the balancer with the page, a console job, `lvsfw update`)
-//!   it goes to PID 1 as one datagram on [`SOCKET`], without blocking (a full or absent
+//!   it goes to PID 1 as one datagram on [`paths::AUDIT_SOCKET`], without blocking (a full or absent
 //!   socket: the line is printed as an ordinary log line instead, marked as such).
 //!
 //! PID 1 owns the trail (`init::audit`): it stamps each line with the wall clock, keeps
 //! the last [`RING_LINES`] in a ring of their own (the page's 500-line log ring is for
 //! everything else, so junk requests cannot push these out), logs each line with source
 //! `audit` (and so to syslog), persists it to the configuration partition's audit area,
-//! and writes the ring to [`SHOWN_PATH`] for the page and `show audit`.
+//! and writes the ring to [`paths::AUDIT`] for the page and `show audit`.
 //!
 //! A datagram is one line by construction: no text in an ordinary log line (a request
 //! path, a header) can pose as an audit line.
@@ -19,10 +19,6 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-/// PID 1's datagram socket for audit lines from other processes.
-pub const SOCKET: &str = "/run/lvsfw/audit.sock";
-/// The ring as text, newest last, rewritten by PID 1 when a line is added.
-pub const SHOWN_PATH: &str = "/run/lvsfw/audit";
 /// Lines the ring keeps (the partition's area keeps 256 too).
 pub const RING_LINES: usize = 256;
 /// The longest line taken; the rest is cut (one entry of the persisted area).
@@ -81,7 +77,7 @@ pub fn submit(text: &str, in_pid1: bool) -> Result<(), String> {
     let socket = std::os::unix::net::UnixDatagram::unbound().map_err(|_| line.clone())?;
     socket.set_nonblocking(true).map_err(|_| line.clone())?;
     socket
-        .send_to(line.as_bytes(), SOCKET)
+        .send_to(line.as_bytes(), paths::AUDIT_SOCKET)
         .map(|_| ())
         .map_err(|_| line)
 }
@@ -94,7 +90,7 @@ pub fn take_local() -> Vec<String> {
 
 /// `show audit` and the page: the ring PID 1 wrote, or why there is none.
 pub fn shown() -> String {
-    std::fs::read_to_string(SHOWN_PATH).unwrap_or_else(|e| format!("(no audit trail: {e})\n"))
+    std::fs::read_to_string(paths::AUDIT).unwrap_or_else(|e| format!("(no audit trail: {e})\n"))
 }
 
 #[cfg(test)]

@@ -16,9 +16,6 @@ use std::time::Duration;
 
 use crate::ops::{self, saved, Login, Op, Paths};
 
-/// First-boot setup's defaults, one a line (address/prefix, gateway, hostname), written
-/// by `restore` for PID 1.
-pub const SETUP_DEFAULTS_PATH: &str = "/run/lvsfw/setup.defaults";
 /// Exit code: no admin password is set.
 pub const NO_PASSWORD: u8 = 3;
 /// Exit code: applied, but something configured does not run.
@@ -127,7 +124,7 @@ pub fn run(args: &[String]) -> ExitCode {
 
 /// The running files changed: the balancer reads them again, and says what runs.
 pub fn reload_balancer() -> ExitCode {
-    let path = Path::new(crate::balancer::control::PATH);
+    let path = Path::new(paths::BALANCER_SOCKET);
     match crate::balancer::control::request_reload(path) {
         Ok(report) => {
             print!("{}", report.text());
@@ -146,7 +143,7 @@ pub fn reload_balancer() -> ExitCode {
 
 /// At boot: the disk's configuration and certificate go into service (ops::boot); the
 /// exit code says what the console opens: 0 login, NO_PASSWORD setup, RESTORE_FAILED
-/// the recovery prompt (the reason is left in saved::RESTORE_FAILED_PATH for the page).
+/// the recovery prompt (the reason is left in paths::RESTORE_FAILED for the page).
 fn restore(paths: &Paths) -> ExitCode {
     let board = std::fs::read_to_string(&paths.board)
         .ok()
@@ -158,10 +155,10 @@ fn restore(paths: &Paths) -> ExitCode {
         std::time::SystemTime::now(),
     );
     print!("{said}");
-    let failed = Path::new(saved::RESTORE_FAILED_PATH);
+    let failed = Path::new(paths::RESTORE_FAILED);
     match boot {
         ops::boot::Boot::Failed(why) => {
-            let _ = write_whole(failed, format!("{why}\n").as_bytes());
+            let _ = paths::write_atomic(failed, format!("{why}\n").as_bytes(), true);
             ExitCode::from(RESTORE_FAILED)
         }
         ops::boot::Boot::Login => {
@@ -177,14 +174,15 @@ fn restore(paths: &Paths) -> ExitCode {
 
 /// No admin password: first-boot setup is due; its defaults are left for PID 1.
 fn setup_due(paths: &Paths) -> ExitCode {
-    let board_hostname = std::fs::read_to_string(crate::board::PATH)
+    let board_hostname = std::fs::read_to_string(paths::BOARD)
         .ok()
         .and_then(|t| crate::board::parse(&t).ok())
         .and_then(|b| b.hostname);
     let defaults = ops::setup_defaults(paths, board_hostname.as_deref());
-    let _ = write_whole(
-        Path::new(SETUP_DEFAULTS_PATH),
+    let _ = paths::write_atomic(
+        Path::new(paths::SETUP_DEFAULTS),
         format!("{}\n", defaults.join("\n")).as_bytes(),
+        true,
     );
     ExitCode::from(NO_PASSWORD)
 }
@@ -242,9 +240,6 @@ fn factory_reset() -> Result<String, String> {
     }
 }
 
-/// Kept for the modules that write a file whole through this name.
-pub use crate::ops::write_whole;
-
 /// `config import FILE` as the console ran it before the operations API (tests).
 #[cfg(test)]
 fn import(file: &Path, paths: &Paths) -> Result<String, String> {
@@ -255,6 +250,7 @@ fn import(file: &Path, paths: &Paths) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paths::write_atomic;
 
     #[test]
     fn a_valid_paste_becomes_the_candidate() {
@@ -264,7 +260,7 @@ mod tests {
         let pasted = dir.join("pasted.conf");
         let candidate = &paths.candidate_conf;
         let seed = include_str!("../../config/testdata/seed-3-1.conf");
-        write_whole(&pasted, seed.as_bytes()).unwrap();
+        write_atomic(&pasted, seed.as_bytes(), true).unwrap();
         let summary = import(&pasted, &paths).unwrap();
         assert!(
             summary.ends_with("imported: 1 virtual server, 0 VRRP instances; \"config apply\" puts it in service\n"),
@@ -273,9 +269,10 @@ mod tests {
         assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);
 
         // An invalid paste names each error and leaves the candidate as it was.
-        write_whole(
+        write_atomic(
             &pasted,
             b"virtual_server 10.0.0.1 80 {\n  quorum none\n  delay_lop 6\n}\n",
+            true,
         )
         .unwrap();
         let report = import(&pasted, &paths).unwrap_err();
@@ -290,12 +287,13 @@ mod tests {
 
         // Checked against the candidate's interfaces: 3-1's real servers must sit
         // behind int for NAT.
-        write_whole(
+        write_atomic(
             &paths.running_json,
             br#"{"interfaces": [{"role": "int", "addresses": ["10.0.0.1/24"]}]}"#,
+            true,
         )
         .unwrap();
-        write_whole(&pasted, seed.as_bytes()).unwrap();
+        write_atomic(&pasted, seed.as_bytes(), true).unwrap();
         let report = import(&pasted, &paths).unwrap_err();
         assert!(report.contains("pasted:"), "{report}");
         assert_eq!(std::fs::read_to_string(candidate).unwrap(), seed);

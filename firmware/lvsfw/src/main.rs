@@ -6,7 +6,7 @@ mod audit;
 mod balancer;
 mod bgp_peer;
 mod bgp_speaker;
-mod board;
+use config::board;
 mod certificate_cli;
 mod check_config;
 mod config_cli;

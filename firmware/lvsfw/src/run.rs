@@ -20,8 +20,8 @@ struct Options {
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut keepalived = None;
-    let mut status = PathBuf::from(vrrp::status::DEFAULT_PATH);
-    let mut ipvs_owned = PathBuf::from("/run/lvsfw/ipvs.owned");
+    let mut status = PathBuf::from(paths::VRRP_STATUS);
+    let mut ipvs_owned = PathBuf::from(paths::IPVS_OWNED);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || {

@@ -16,13 +16,12 @@ use update::verify::open_signed;
 use update::Slot;
 
 mod install;
-pub use install::{install_file, Installed, Installing, Target, LOCK, SLOT_MANIFEST, SLOT_VERSION};
+/// What one slot holds (the page, `/api/status` and `show slots` show the same).
+pub use ::status::SlotStatus;
+pub use install::{install_file, Installed, Installing, Target, SLOT_MANIFEST, SLOT_VERSION};
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
 pub const ESP_PARTNAME: &str = "lvsfw-esp";
-pub const ESP_MOUNT: &str = "/run/lvsfw/esp";
-/// The running image's version, one line, put into the initramfs by build-image.
-pub const VERSION_PATH: &str = "/etc/lvsfw/version";
 pub(crate) const GRUBENV: &str = "grub/grubenv";
 /// grubenv's lowest version this box takes (update::verify's floor); raised by an update
 /// that carries a higher one, never lowered.
@@ -32,7 +31,7 @@ const FAT_OPTIONS: &str = "codepage=437,iocharset=utf8";
 
 /// The running image's version: /etc/lvsfw/version, else the binary's own.
 pub fn running_version() -> String {
-    std::fs::read_to_string(VERSION_PATH)
+    std::fs::read_to_string(paths::VERSION)
         .ok()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -72,23 +71,24 @@ fn is_mounted(target: &str) -> bool {
 
 /// Whether the ESP is mounted, or its partition is there to be mounted.
 pub fn esp_present() -> bool {
-    is_mounted(ESP_MOUNT) || find_esp(Path::new("/sys/class/block"), Path::new("/dev")).is_some()
+    is_mounted(paths::ESP_MOUNT)
+        || find_esp(Path::new("/sys/class/block"), Path::new("/dev")).is_some()
 }
 
-/// The ESP mounted read-only at [`ESP_MOUNT`] (mounted now if it was not); `Err` says
+/// The ESP mounted read-only at [`paths::ESP_MOUNT`] (mounted now if it was not); `Err` says
 /// why there is none. The vfat modules come from the board's module list.
 pub fn mount_esp() -> Result<PathBuf, String> {
-    if is_mounted(ESP_MOUNT) {
-        return Ok(ESP_MOUNT.into());
+    if is_mounted(paths::ESP_MOUNT) {
+        return Ok(paths::ESP_MOUNT.into());
     }
     let node = find_esp(Path::new("/sys/class/block"), Path::new("/dev")).ok_or_else(|| {
         format!("no boot slots: no disk partition is named {ESP_PARTNAME} (not booted from an lvsfw disk image)")
     })?;
-    std::fs::create_dir_all(ESP_MOUNT).map_err(|e| format!("{ESP_MOUNT}: {e}"))?;
+    std::fs::create_dir_all(paths::ESP_MOUNT).map_err(|e| format!("{}: {e}", paths::ESP_MOUNT))?;
     use nix::mount::{mount, MsFlags};
     mount(
         Some(&node),
-        ESP_MOUNT,
+        paths::ESP_MOUNT,
         Some("vfat"),
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         // Named, not the kernel's default: Debian's is iso8859-1/ascii, whose modules
@@ -97,19 +97,20 @@ pub fn mount_esp() -> Result<PathBuf, String> {
     )
     .map_err(|e| {
         format!(
-            "mounting {} (the ESP) on {ESP_MOUNT}: {}",
+            "mounting {} (the ESP) on {}: {}",
             node.display(),
+            paths::ESP_MOUNT,
             e.desc()
         )
     })?;
-    Ok(ESP_MOUNT.into())
+    Ok(paths::ESP_MOUNT.into())
 }
 
 /// The ESP where PID 1 mounted it at boot, for readers that should not mount it
 /// themselves (the page).
 pub fn esp_if_mounted() -> Result<PathBuf, String> {
-    if is_mounted(ESP_MOUNT) {
-        Ok(ESP_MOUNT.into())
+    if is_mounted(paths::ESP_MOUNT) {
+        Ok(paths::ESP_MOUNT.into())
     } else {
         Err("no boot slots: not booted from an lvsfw disk image (no ESP mounted)".into())
     }
@@ -124,7 +125,7 @@ fn remount(writable: bool) -> Result<(), String> {
     }
     mount(
         None::<&str>,
-        ESP_MOUNT,
+        paths::ESP_MOUNT,
         None::<&str>,
         flags,
         Some(FAT_OPTIONS),
@@ -137,14 +138,14 @@ fn remount(writable: bool) -> Result<(), String> {
 
 /// The ESP writable while this lives: Linux marks a FAT volume dirty while it is
 /// mounted read-write, so a power cut at any other time leaves it clean. An ESP other
-/// than [`ESP_MOUNT`] (the tests' folders) is written as it is.
+/// than [`paths::ESP_MOUNT`] (the tests' folders) is written as it is.
 pub struct WritableEsp {
     remounted: bool,
 }
 
 impl WritableEsp {
     pub fn new(esp: &Path) -> std::io::Result<WritableEsp> {
-        let remounted = esp == Path::new(ESP_MOUNT);
+        let remounted = esp == Path::new(paths::ESP_MOUNT);
         if remounted {
             remount(true).map_err(std::io::Error::other)?;
         }
@@ -198,26 +199,11 @@ pub fn write_grubenv(esp: &Path, env: &Env) -> Result<(), String> {
         .map_err(|e| fail(&e))
 }
 
-/// What one slot holds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SlotState {
-    pub slot: String,
-    /// `None`: the slot is empty (or an update into it did not finish).
-    pub version: Option<String>,
-    pub running: bool,
-    pub good: bool,
-    /// grubenv's `next`: the next boot tries it once.
-    pub next: bool,
-    /// Who signed what the slot holds (`NAME (ID)` when this firmware trusts the key),
-    /// from the signed header the update left beside it; `None`: it has none.
-    pub signed_by: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Slots {
     pub running_version: String,
     pub running: Option<String>,
-    pub slots: Vec<SlotState>,
+    pub slots: Vec<SlotStatus>,
     /// grubenv's `min_version`: no update below it is taken.
     pub min_version: Option<String>,
     /// Why there are no slots, or what is odd about them.
@@ -283,7 +269,7 @@ fn read_trusting(esp: Result<PathBuf, String>, running: Option<Slot>, keys: &Key
         .and_then(|e| e.get("next"))
         .and_then(Slot::parse);
     for slot in [Slot::A, Slot::B] {
-        slots.slots.push(SlotState {
+        slots.slots.push(SlotStatus {
             slot: slot.letter().into(),
             version: slot_version(&esp, slot),
             running: running == Some(slot),

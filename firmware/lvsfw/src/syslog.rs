@@ -96,7 +96,7 @@ fn about(message: &str) -> Source {
 
 /// RFC 5424 §6.2.3 TIMESTAMP of a wall-clock time (UTC, microseconds).
 pub fn timestamp(unix_micros: u64) -> String {
-    let c = web::Civil::from_unix(unix_micros / 1_000_000);
+    let c = ::status::time::Civil::from_unix(unix_micros / 1_000_000);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
         c.year,

@@ -68,15 +68,15 @@ fn finish(result: Result<String, String>) -> ExitCode {
 
 /// This box's board name, from its board file.
 fn board_name() -> Result<String, String> {
-    let text = std::fs::read_to_string(board::PATH).map_err(|e| {
+    let text = std::fs::read_to_string(paths::BOARD).map_err(|e| {
         format!(
             "{}: {e}: this box's board is unknown, so no update can be checked against it",
-            board::PATH
+            paths::BOARD
         )
     })?;
     board::parse(&text)
         .map(|b| b.name)
-        .map_err(|_| format!("{}: has errors; no update is applied", board::PATH))
+        .map_err(|_| format!("{}: has errors; no update is applied", paths::BOARD))
 }
 
 /// The box an update goes to: its board, running slot and version, the ESP and the
@@ -113,7 +113,7 @@ impl ThisBox {
             running_version: &self.running_version,
             keys: &self.keys,
             allow_downgrade,
-            lock: Path::new(slots::LOCK),
+            lock: Path::new(paths::UPDATE_LOCK),
         }
     }
 

@@ -95,14 +95,9 @@ impl Owned {
             .unwrap_or_default()
     }
 
-    /// Written to a temporary file and renamed, so a crash leaves the old or the new record.
+    /// Replaced whole, so a crash leaves the old or the new record; an error names `path`.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("tmp");
-        fs::write(&tmp, self.to_text())?;
-        fs::rename(&tmp, path)
+        paths::write_atomic(path, self.to_text().as_bytes(), false)
     }
 }
 

@@ -169,6 +169,34 @@ pub struct DropCounters {
     pub unicast_src: u64,
 }
 
+impl From<DropCounters> for status::Drops {
+    fn from(d: DropCounters) -> status::Drops {
+        status::Drops {
+            ttl: d.ttl,
+            version: d.version,
+            vrid: d.vrid,
+            auth: d.auth,
+            interval: d.interval,
+            addresses: d.addresses,
+            length: d.length,
+            checksum: d.checksum,
+            kind: d.kind,
+            unicast_src: d.unicast_src,
+        }
+    }
+}
+
+impl From<State> for status::VrrpState {
+    fn from(s: State) -> status::VrrpState {
+        match s {
+            State::Initialize => status::VrrpState::Init,
+            State::Backup => status::VrrpState::Backup,
+            State::Master => status::VrrpState::Master,
+            State::Fault => status::VrrpState::Fault,
+        }
+    }
+}
+
 impl DropCounters {
     pub fn total(&self) -> u64 {
         self.ttl

@@ -44,7 +44,7 @@ impl Backend for Memory {
                 interface: "mgmt".into(),
                 vrid: 51,
                 version: 2,
-                state: "MASTER".into(),
+                state: web::backend::VrrpState::Master,
                 priority: 101,
                 master: Some("10.0.0.1".into()),
                 since_ms: Some(1_700_000_000_000),

@@ -8,6 +8,9 @@ use std::net::IpAddr;
 
 use config::Config;
 use serde::Serialize;
+// The status model every front end shares (the lvsfw-status crate), under the names the
+// page has always used.
+pub use status::{Counters, SlotStatus, TimeStatus, VrrpState, VrrpStatus};
 
 /// A change to put in service: each part that is `Some` is written whole (a temporary
 /// file renamed over the old one) and the balancer reloads, as on SIGHUP. The caller has
@@ -83,6 +86,15 @@ pub struct Notices {
 pub trait Backend: Send + Sync + 'static {
     /// A snapshot of everything the status page shows.
     fn status(&self) -> Status;
+    /// Each VRRP instance's name and state, for a page that shows no more of the status
+    /// (the configuration page); by default taken from [`Backend::status`].
+    fn vrrp_states(&self) -> Vec<(String, VrrpState)> {
+        self.status()
+            .vrrp
+            .into_iter()
+            .map(|i| (i.name, i.state))
+            .collect()
+    }
     /// The native configuration the balancer runs with; `None` when it has none (no
     /// config.json, or an invalid one).
     fn native(&self) -> Option<Config>;
@@ -211,64 +223,6 @@ pub struct Status {
     pub time: TimeStatus,
 }
 
-/// The clock as NTP keeps it: the page, `/api/status`, and the console's `show time`
-/// (which reads it from the file the balancer writes).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct TimeStatus {
-    /// The configured NTP servers; empty: the clock is not kept by NTP.
-    pub servers: Vec<String>,
-    pub synchronised: bool,
-    /// The server whose answer was used last, its stratum, the offset it measured
-    /// (positive: the clock was behind) and the round trip.
-    pub server: Option<String>,
-    pub stratum: Option<u8>,
-    pub offset_ms: Option<f64>,
-    pub delay_ms: Option<f64>,
-    /// When that answer was used, in milliseconds since the epoch (after correction).
-    pub last_sync_ms: Option<u64>,
-    /// The last step of the clock: when (ms since the epoch, after it) and by how much.
-    pub last_step_ms: Option<u64>,
-    pub last_step_by_ms: Option<f64>,
-    /// What went wrong with each server that has a problem: "192.0.2.1: no answer".
-    pub problems: Vec<String>,
-}
-
-/// One boot slot of the A/B update.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SlotStatus {
-    pub slot: String,
-    /// `None`: the slot is empty.
-    pub version: Option<String>,
-    pub running: bool,
-    /// grubenv's good slot: the one grub boots.
-    pub good: bool,
-    /// The next boot tries it once.
-    pub next: bool,
-    /// The key that signed the slot's update, as `show slots` names it.
-    pub signed_by: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct VrrpStatus {
-    pub name: String,
-    pub sync_group: Option<String>,
-    pub interface: String,
-    pub vrid: u8,
-    pub version: u8,
-    /// keepalived's words: INIT, BACKUP, MASTER, FAULT; or NOT RUNNING with `reason`.
-    pub state: String,
-    /// Why the instance does not run.
-    pub reason: Option<String>,
-    pub priority: u8,
-    pub master: Option<String>,
-    /// Milliseconds since the Unix epoch.
-    pub since_ms: Option<u64>,
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    pub became_master: u64,
-    pub vips: Vec<String>,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServiceStatus {
     /// As ipvsadm names it: `TCP 192.168.0.100:80`, `FWM 5`.
@@ -297,20 +251,6 @@ pub struct RealServerStatus {
     pub active_conns: u32,
     pub inactive_conns: u32,
     pub stats: Counters,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counters {
-    pub conns: u64,
-    pub in_packets: u64,
-    pub out_packets: u64,
-    pub in_bytes: u64,
-    pub out_bytes: u64,
-    pub cps: u64,
-    pub in_pps: u64,
-    pub out_pps: u64,
-    pub in_bps: u64,
-    pub out_bps: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -59,7 +59,7 @@ fn seconds(t: SystemTime) -> u64 {
 }
 
 fn date(secs: u64) -> String {
-    crate::pages::utc(secs.saturating_mul(1000))
+    status::time::utc(secs.saturating_mul(1000))
 }
 
 /// Makes the box's own key and a self-signed certificate for its host name and

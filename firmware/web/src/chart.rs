@@ -156,7 +156,7 @@ pub fn timeline(transitions: &[Transition], now_ms: u64, width: u32) -> String {
         let _ = write!(
             svg,
             r##"<g class="mark"><title>{} {} {} &#8594; {}</title><rect x="{:.1}" y="{}" width="3" height="7" fill="{}"/></g>"##,
-            crate::pages::utc(t.at_ms),
+            status::time::utc(t.at_ms),
             t.what,
             text(&t.subject),
             text(&t.to),

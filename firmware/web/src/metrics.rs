@@ -6,18 +6,6 @@ use std::fmt::Write;
 
 use crate::backend::Status;
 
-/// The state as a number too, so that a graph or an alert needs no label matching:
-/// 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 4 NOT RUNNING (could not start; tried again).
-fn state_number(state: &str) -> u8 {
-    match state {
-        "BACKUP" => 1,
-        "MASTER" => 2,
-        "FAULT" => 3,
-        "NOT RUNNING" => 4,
-        _ => 0,
-    }
-}
-
 /// A label value with `\`, `"` and line breaks escaped as the format wants.
 fn label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -106,8 +94,8 @@ pub fn render(status: &Status) -> String {
         for i in vrrp {
             o.sample(
                 "lvsfw_vrrp_state",
-                &[("instance", &i.name), ("state", &i.state)],
-                state_number(&i.state),
+                &[("instance", &i.name), ("state", i.state.as_str())],
+                i.state.number(),
             );
         }
         o.family("lvsfw_vrrp_priority", "gauge", "VRRP priority in use.");
@@ -270,7 +258,7 @@ mod tests {
             vrrp: vec![
                 VrrpStatus {
                     name: "VI_1".into(),
-                    state: "MASTER".into(),
+                    state: crate::backend::VrrpState::Master,
                     priority: 100,
                     became_master: 1,
                     adverts_sent: 5,
@@ -278,7 +266,7 @@ mod tests {
                 },
                 VrrpStatus {
                     name: "VI_2".into(),
-                    state: "NOT RUNNING".into(),
+                    state: crate::backend::VrrpState::NotRunning,
                     reason: Some("why".into()),
                     ..VrrpStatus::default()
                 },

@@ -6,6 +6,8 @@ use serde::Serialize;
 use tinytemplate::TinyTemplate;
 
 use crate::backend::{Counters, Status};
+// The one way every front end writes a time (the status model's).
+pub use status::time::{utc, Civil};
 
 const LAYOUT: &str = include_str!("templates/layout.html");
 const CSS: &str = include_str!("templates/style.css");
@@ -177,55 +179,6 @@ pub fn rate_text(bytes_per_s: u64) -> String {
     }
 }
 
-/// `2026-11-25 12:31:36Z`, from milliseconds since the epoch (UTC; the appliance has no
-/// time zone).
-pub fn utc(ms: u64) -> String {
-    let t = Civil::from_unix(ms / 1000);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    )
-}
-
-/// A moment in UTC as the calendar says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
-    pub year: i64,
-    /// 1 to 12.
-    pub month: u8,
-    pub day: u8,
-    pub hour: u8,
-    pub minute: u8,
-    pub second: u8,
-    /// 0 is Sunday.
-    pub weekday: u8,
-}
-
-impl Civil {
-    pub fn from_unix(secs: u64) -> Civil {
-        let (days, rest) = (secs / 86400, secs % 86400);
-        // Howard Hinnant's days-to-civil algorithm.
-        let z = days as i64 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        Civil {
-            year: yoe + era * 400 + i64::from(month <= 2),
-            month: month as u8,
-            day: day as u8,
-            hour: (rest / 3600) as u8,
-            minute: (rest / 60 % 60) as u8,
-            second: (rest % 60) as u8,
-            // 1970-01-01 was a Thursday.
-            weekday: ((days + 4) % 7) as u8,
-        }
-    }
-}
-
 #[derive(Serialize)]
 pub struct StatusView {
     version: String,
@@ -357,8 +310,8 @@ impl StatusView {
                 .map(|i| VrrpView {
                     name: i.name.clone(),
                     sync_group: i.sync_group.clone(),
-                    state: i.state.clone(),
-                    state_class: i.state.replace(' ', "-"),
+                    state: i.state.to_string(),
+                    state_class: i.state.as_str().replace(' ', "-"),
                     reason: i.reason.clone(),
                     priority: i.priority,
                     master: i.master.clone().unwrap_or_else(|| "unknown".into()),

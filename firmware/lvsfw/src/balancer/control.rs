@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 use super::page::Reload;
 use super::report::Report;
 
-pub const PATH: &str = "/run/lvsfw/balancer.sock";
 const REQUEST: &[u8] = b"reload\n";
 /// How long a client may take to send its request.
 const REQUEST_WAIT: Duration = Duration::from_secs(2);

@@ -8,8 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-/// Written by the balancer, read by PID 1 (the boot-slot trial and the watchdog).
-pub const PATH: &str = "/run/lvsfw/heartbeat";
 const EVERY: Duration = Duration::from_secs(1);
 
 /// How long ago the heartbeat at `path` was last rewritten; `None` when there is none.
@@ -24,11 +22,6 @@ pub fn age(path: &Path) -> Option<Duration> {
 
 /// Runs until the balancer ends; `ready` says what to write.
 pub async fn run(path: PathBuf, mut ready: watch::Receiver<bool>) {
-    let temporary = path.with_extension("tmp");
-    // /run/lvsfw is PID 1's, but a balancer started by hand may be first.
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
     let mut ticker = tokio::time::interval(EVERY);
     let mut failing = false;
     loop {
@@ -37,12 +30,12 @@ pub async fn run(path: PathBuf, mut ready: watch::Receiver<bool>) {
         } else {
             "starting\n"
         };
-        // Replaced whole, so PID 1 never reads half a word.
-        let written =
-            std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, &path));
+        // Replaced whole, so PID 1 never reads half a word; /run/lvsfw is PID 1's, but
+        // a balancer started by hand may be first (write_atomic makes it).
+        let written = paths::write_atomic(&path, text.as_bytes(), false);
         match written {
             Err(e) if !failing => {
-                log::error!("{}: {e}", path.display());
+                log::error!("{e}");
                 failing = true;
             }
             Err(_) => {}

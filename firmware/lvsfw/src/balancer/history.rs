@@ -79,17 +79,21 @@ pub async fn sample(history: Shared) {
 
 /// Notes the VRRP instances' state changes until `states` closes (the VRRP tasks
 /// stopped; the next ones are followed by the next call).
-pub async fn follow_vrrp(history: Shared, mut states: watch::Receiver<Vec<(String, String)>>) {
-    let mut had: BTreeMap<String, String> = BTreeMap::new();
+pub async fn follow_vrrp(
+    history: Shared,
+    mut states: watch::Receiver<Vec<(String, ::status::VrrpState)>>,
+) {
+    let mut had: BTreeMap<String, ::status::VrrpState> = BTreeMap::new();
     loop {
-        let now: BTreeMap<String, String> = states.borrow_and_update().iter().cloned().collect();
+        let now: BTreeMap<String, ::status::VrrpState> =
+            states.borrow_and_update().iter().cloned().collect();
         for (name, state) in &now {
             if had.get(name) != Some(state) {
                 lock(&history).transition(Transition {
                     at_ms: now_ms(),
                     what: "vrrp",
                     subject: name.clone(),
-                    to: state.clone(),
+                    to: state.to_string(),
                 });
             }
         }

@@ -14,8 +14,6 @@ use crate::roles;
 
 mod statics;
 
-/// What lvsfw added to the kernel, kept on tmpfs across restarts of the balancer.
-const OWNED_PATH: &str = "/run/lvsfw/netif.owned";
 /// The loopback interface's index: the kernel creates it first in every namespace.
 const LOOPBACK_INDEX: u32 = 1;
 
@@ -248,7 +246,7 @@ impl InterfaceReconciler {
             .map(|p| format!("interfaces: {p}"))
             .collect();
         let desired = wanted.desired;
-        let mut owned = Owned::load(Path::new(OWNED_PATH));
+        let mut owned = Owned::load(Path::new(paths::NETIF_OWNED));
         let ops = netif::plan(&desired, &actual, &owned);
         let mut failures = 0;
         for op in &ops {
@@ -274,8 +272,8 @@ impl InterfaceReconciler {
             ip_rules: owned.ip_rules,
             ..Owned::from_desired(&desired)
         };
-        if let Err(e) = record.save(Path::new(OWNED_PATH)) {
-            log::error!("{OWNED_PATH}: {e}");
+        if let Err(e) = record.save(Path::new(paths::NETIF_OWNED)) {
+            log::error!("{e}");
         }
         if !first && statics.changes > 0 {
             log::info!(

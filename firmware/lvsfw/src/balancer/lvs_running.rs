@@ -29,7 +29,7 @@ impl Lvs {
     ) -> Lvs {
         // Kept open for the life of the balancer: a reload sends the next plan on it.
         let (plans, rx) = tokio::sync::mpsc::channel(4);
-        let worker = lvs::IpvsWorker::start(IPVS_OWNED_PATH.into());
+        let worker = lvs::IpvsWorker::start(paths::IPVS_OWNED.into());
         Lvs {
             plans,
             worker_problem: worker.problem(),

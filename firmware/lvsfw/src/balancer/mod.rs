@@ -58,14 +58,6 @@ pub mod vrrp;
 
 use report::Report;
 
-pub const CONFIG_PATH: &str = "/etc/lvsfw/config.json";
-/// The pasted keepalived.conf, when there is one.
-pub const KEEPALIVED_PATH: &str = "/etc/lvsfw/keepalived.conf";
-/// Which IPVS services lvsfw made, across restarts of the balancer.
-const IPVS_OWNED_PATH: &str = "/run/lvsfw/ipvs.owned";
-/// What is configured but does not run, one line each (empty: everything runs); PID 1's
-/// `show status` reads it. Rewritten whole whenever it changes.
-pub const NOT_RUNNING_PATH: &str = "/run/lvsfw/not-running";
 /// How often a part that could not start (a VRRP instance, the sync daemon) is tried
 /// again: it starts about this soon after its cause is gone.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
@@ -74,9 +66,6 @@ const IPVS_REPORT_WAIT: Duration = Duration::from_secs(20);
 /// How often the interfaces are compared with the configuration again, so that a link
 /// taken down or an address removed by hand comes back.
 const RECONCILE_EVERY: Duration = Duration::from_secs(10);
-/// In a test image only (build-image with LVSFW_TEST_BREAK_BALANCER=1): the balancer
-/// fails at start, so that the update test sees a trial fall back.
-const TEST_BREAK_PATH: &str = "/etc/lvsfw/test-break-balancer";
 
 struct Options {
     board: Option<PathBuf>,
@@ -87,8 +76,8 @@ struct Options {
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         board: None,
-        config: CONFIG_PATH.into(),
-        keepalived: KEEPALIVED_PATH.into(),
+        config: paths::CONFIG_JSON.into(),
+        keepalived: paths::KEEPALIVED_CONF.into(),
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -114,14 +103,15 @@ pub fn run(args: &[String]) -> ExitCode {
 async fn serve(options: Options) -> ExitCode {
     // The page's log shows the balancer's newest lines.
     crate::logger::keep_recent(true);
-    if Path::new(TEST_BREAK_PATH).exists() {
+    if Path::new(paths::TEST_BREAK_BALANCER).exists() {
         log::error!(
-            "{TEST_BREAK_PATH} exists: this test image's balancer fails at start on purpose"
+            "{} exists: this test image's balancer fails at start on purpose",
+            paths::TEST_BREAK_BALANCER
         );
         return ExitCode::FAILURE;
     }
     let (ready_tx, ready_rx) = watch::channel(false);
-    tokio::spawn(heartbeat::run(heartbeat::PATH.into(), ready_rx));
+    tokio::spawn(heartbeat::run(paths::HEARTBEAT.into(), ready_rx));
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -216,7 +206,7 @@ async fn serve(options: Options) -> ExitCode {
         tls_rx,
     );
     let control = reload_tx;
-    tokio::spawn(async move { control::serve(Path::new(control::PATH), control).await });
+    tokio::spawn(async move { control::serve(Path::new(paths::BALANCER_SOCKET), control).await });
     // Real servers are added only once the interfaces that reach them are up: the
     // kernel refuses a NAT destination it has no route to.
     let first = b.load_keepalived().await;
@@ -325,7 +315,7 @@ fn start_web(
         not_running,
         config_path: b.options.config.clone(),
         keepalived_path: b.options.keepalived.clone(),
-        vrrp_status_path: vrrp::status::DEFAULT_PATH.into(),
+        vrrp_status_path: paths::VRRP_STATUS.into(),
         started: std::time::Instant::now(),
         listen: listen.clone(),
         certificate_names: Default::default(),
@@ -401,12 +391,12 @@ impl Balancer {
             *had = now.clone();
             changed
         });
-        if changed || !Path::new(NOT_RUNNING_PATH).exists() {
+        if changed || !Path::new(paths::NOT_RUNNING).exists() {
             let text: String = now.iter().map(|l| format!("{l}\n")).collect();
             if let Err(e) =
-                crate::config_cli::write_whole(Path::new(NOT_RUNNING_PATH), text.as_bytes())
+                paths::write_atomic(Path::new(paths::NOT_RUNNING), text.as_bytes(), true)
             {
-                log::warn!("{NOT_RUNNING_PATH}: {e}");
+                log::warn!("{e}");
             }
         }
     }

@@ -197,21 +197,9 @@ impl WebBackend {
         let list = file
             .instances
             .into_iter()
-            .map(|i| VrrpStatus {
-                vips: vips(&i.name),
-                name: i.name,
-                sync_group: i.sync_group,
-                interface: i.interface,
-                vrid: i.vrid,
-                version: i.version,
-                state: i.state,
-                reason: i.reason,
-                priority: i.priority,
-                master: i.master.map(|m| m.to_string()),
-                since_ms: i.since_ms,
-                adverts_sent: i.adverts_sent,
-                adverts_received: i.adverts_received,
-                became_master: i.became_master,
+            .map(|i| {
+                let vips = vips(&i.name);
+                VrrpStatus::new(i, vips)
             })
             .collect();
         (list, None)
@@ -255,6 +243,14 @@ impl WebBackend {
 }
 
 impl Backend for WebBackend {
+    /// The configuration page's question: the VRRP status file alone, not the whole
+    /// status (IPVS table, interfaces, slots).
+    fn vrrp_states(&self) -> Vec<(String, web::backend::VrrpState)> {
+        super::vrrp::status::read(&self.vrrp_status_path)
+            .map(|f| f.instances.into_iter().map(|i| (i.name, i.state)).collect())
+            .unwrap_or_default()
+    }
+
     fn status(&self) -> Status {
         let running = self.running.borrow().clone();
         let health = self.health.borrow().clone();
@@ -283,18 +279,7 @@ impl Backend for WebBackend {
             services,
             ipvs_note,
             interfaces: interfaces(),
-            slots: shown
-                .slots
-                .into_iter()
-                .map(|s| web::backend::SlotStatus {
-                    slot: s.slot,
-                    version: s.version,
-                    running: s.running,
-                    good: s.good,
-                    next: s.next,
-                    signed_by: s.signed_by,
-                })
-                .collect(),
+            slots: shown.slots,
             slots_note: shown.note,
             time: self.time.borrow().clone(),
         }
@@ -483,7 +468,7 @@ impl Backend for WebBackend {
     }
 
     fn page_closed(&self) -> Option<String> {
-        crate::ops::saved::restore_failed(Path::new(crate::ops::saved::RESTORE_FAILED_PATH))
+        crate::ops::saved::restore_failed(Path::new(paths::RESTORE_FAILED))
     }
 }
 

@@ -7,6 +7,8 @@
 use ipvs::{Client, SyncDaemon, SyncState};
 use tokio::sync::watch;
 
+use ::status::VrrpState;
+
 /// How soon a daemon the kernel refused to start is tried again.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -21,16 +23,16 @@ pub struct Follow {
 /// The daemon the kernel should run for an instance state: MASTER sends, every other
 /// state (BACKUP, FAULT, INIT) receives, and an instance that does not run (or is not
 /// known yet) has none: the daemon follows only an instance that runs.
-pub fn wanted(state: Option<&str>) -> Option<SyncState> {
+pub fn wanted(state: Option<VrrpState>) -> Option<SyncState> {
     match state {
-        Some("MASTER") => Some(SyncState::Master),
-        None | Some(super::vrrp::status::NOT_RUNNING) => None,
+        Some(VrrpState::Master) => Some(SyncState::Master),
+        None | Some(VrrpState::NotRunning) => None,
         Some(_) => Some(SyncState::Backup),
     }
 }
 
 /// Runs until `states` closes (the VRRP tasks stopped); then stops both daemons.
-pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, String)>>) {
+pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, VrrpState)>>) {
     // Nothing runs before the follower starts; a daemon left by a crashed balancer is
     // stopped by the first switch.
     let mut applied: Option<Option<SyncState>> = None;
@@ -39,8 +41,8 @@ pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, String
             .borrow_and_update()
             .iter()
             .find(|(name, _)| *name == follow.instance)
-            .map(|(_, state)| state.clone());
-        let want = wanted(state.as_deref());
+            .map(|(_, state)| *state);
+        let want = wanted(state);
         if applied != Some(want) {
             let f = follow.clone();
             match tokio::task::spawn_blocking(move || switch(&f, want)).await {
@@ -123,11 +125,11 @@ mod tests {
 
     #[test]
     fn the_master_sends_every_other_state_receives_and_a_stopped_instance_has_none() {
-        assert_eq!(wanted(Some("MASTER")), Some(SyncState::Master));
-        for state in ["BACKUP", "FAULT", "INIT"] {
+        assert_eq!(wanted(Some(VrrpState::Master)), Some(SyncState::Master));
+        for state in [VrrpState::Backup, VrrpState::Fault, VrrpState::Init] {
             assert_eq!(wanted(Some(state)), Some(SyncState::Backup), "{state}");
         }
-        assert_eq!(wanted(Some(super::super::vrrp::status::NOT_RUNNING)), None);
+        assert_eq!(wanted(Some(VrrpState::NotRunning)), None);
         assert_eq!(wanted(None), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The clock: a task of its own asks the configured NTP servers (the `ntp` crate decides
 //! what to send and what an answer means), steps or slews the kernel's clock as told,
-//! and publishes what it knows (a watch for the page, [`STATUS_PATH`] for the console's
+//! and publishes what it knows (a watch for the page, [`paths::TIME`] for the console's
 //! `show time`). It only waits on its sockets and its deadline, so it never holds up
 //! the VRRP tasks that share the runtime.
 //!
@@ -11,13 +11,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Instant;
 
+use ::status::TimeStatus;
 use ntp::{Adjust, Client, Event, NtpTime};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
-use web::backend::TimeStatus;
 
-/// What `show time` reads: the [`TimeStatus`] as JSON, rewritten whole when it changes.
-pub const STATUS_PATH: &str = "/run/lvsfw/time";
 const NTP_PORT: u16 = 123;
 
 /// Starts the task; it follows `servers` (the configuration's `ntp_servers`).
@@ -215,7 +213,7 @@ fn millis(ns: i64) -> f64 {
 
 /// `2026-12-05 00:20:01.234Z`.
 pub fn precise_utc(ms: u64) -> String {
-    let whole = web::utc(ms);
+    let whole = ::status::time::utc(ms);
     format!("{}.{:03}Z", whole.trim_end_matches('Z'), ms % 1000)
 }
 
@@ -295,10 +293,10 @@ fn publish(
         *had = new.clone();
         !same
     });
-    if changed || !Path::new(STATUS_PATH).exists() {
+    if changed || !Path::new(paths::TIME).exists() {
         let text = serde_json::to_string(&new).unwrap_or_default();
-        if let Err(e) = crate::config_cli::write_whole(Path::new(STATUS_PATH), text.as_bytes()) {
-            log::warn!("{STATUS_PATH}: {e}");
+        if let Err(e) = paths::write_atomic(Path::new(paths::TIME), text.as_bytes(), true) {
+            log::warn!("{e}");
         }
     }
 }
@@ -325,7 +323,7 @@ pub fn render(status: Option<&TimeStatus>, now_ms: u64) -> String {
     if let (Some(offset), Some(delay), Some(at)) = (s.offset_ms, s.delay_ms, s.last_sync_ms) {
         out.push_str(&format!(
             "last sync: {} ({} s ago) from {}, offset {offset:+.3} ms, delay {delay:.3} ms\n",
-            web::utc(at),
+            ::status::time::utc(at),
             now_ms.saturating_sub(at) / 1000,
             s.server.as_deref().unwrap_or("?"),
         ));
@@ -333,7 +331,7 @@ pub fn render(status: Option<&TimeStatus>, now_ms: u64) -> String {
     if let (Some(at), Some(by)) = (s.last_step_ms, s.last_step_by_ms) {
         out.push_str(&format!(
             "last step: {} by {:+.3} s\n",
-            web::utc(at),
+            ::status::time::utc(at),
             by / 1000.0
         ));
     }

@@ -44,7 +44,7 @@ impl VrrpRunning {
             if k.vrrp_instances.is_empty() {
                 return;
             }
-            let running = vrrp::Vrrp::new(vrrp::status::DEFAULT_PATH.into());
+            let running = vrrp::Vrrp::new(paths::VRRP_STATUS.into());
             tokio::spawn(self.alerts.clone().follow_vrrp(running.states()));
             tokio::spawn(history::follow_vrrp(self.charts.clone(), running.states()));
             self.running = Some((running, wanted));

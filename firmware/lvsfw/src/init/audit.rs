@@ -12,7 +12,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audit::{Ring, SHOWN_PATH, SOCKET};
+use crate::audit::Ring;
 
 /// Datagrams read per turn of the loop.
 const READ_PER_TURN: usize = 64;
@@ -33,7 +33,7 @@ pub struct Audit {
 /// `2026-12-05T00:20:30Z`.
 fn stamp(now: SystemTime) -> String {
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let c = web::Civil::from_unix(secs);
+    let c = ::status::time::Civil::from_unix(secs);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         c.year, c.month, c.day, c.hour, c.minute, c.second
@@ -43,15 +43,18 @@ fn stamp(now: SystemTime) -> String {
 impl Audit {
     /// The socket; the partition comes later ([`Audit::attach_store`]).
     pub fn open() -> Audit {
-        let _ = std::fs::create_dir_all("/run/lvsfw");
-        let _ = std::fs::remove_file(SOCKET);
-        let socket = UnixDatagram::bind(SOCKET)
+        let _ = std::fs::create_dir_all(paths::RUN_DIR);
+        let _ = std::fs::remove_file(paths::AUDIT_SOCKET);
+        let socket = UnixDatagram::bind(paths::AUDIT_SOCKET)
             .and_then(|s| {
                 s.set_nonblocking(true)?;
                 Ok(s)
             })
             .map_err(|e| {
-                log::error!("audit socket {SOCKET}: {e}; only PID 1's own lines are audited")
+                log::error!(
+                    "audit socket {}: {e}; only PID 1's own lines are audited",
+                    paths::AUDIT_SOCKET
+                )
             })
             .ok();
         Audit {
@@ -116,8 +119,7 @@ impl Audit {
             self.persist(Duration::ZERO);
         }
         if std::mem::take(&mut self.changed) {
-            let _ =
-                crate::config_cli::write_whole(Path::new(SHOWN_PATH), self.ring.text().as_bytes());
+            let _ = paths::write_atomic(Path::new(paths::AUDIT), self.ring.text().as_bytes(), true);
         }
     }
 

@@ -77,9 +77,10 @@ mod tests {
         let mut config = config::Config::default();
         config.admin.password = Some(ops::hash_password(password).unwrap());
         config.admin.console_idle_timeout = Some(idle);
-        crate::config_cli::write_whole(
+        paths::write_atomic(
             &paths.running_json,
             config::native::to_json(&config).as_bytes(),
+            true,
         )
         .unwrap();
         paths

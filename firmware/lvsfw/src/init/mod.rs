@@ -39,7 +39,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{sethostname, sync, Pid};
 
 use crate::board::{self, Board};
-use crate::config_cli::{NOT_ALL_RUNNING, NO_PASSWORD, RESTORE_FAILED, SETUP_DEFAULTS_PATH};
+use crate::config_cli::{NOT_ALL_RUNNING, NO_PASSWORD, RESTORE_FAILED};
 use crate::ops::{Change, Confirm, Op, Secrets};
 use backoff::Backoff;
 use jobs::{Job, Kind};
@@ -66,11 +66,6 @@ const DEBUG_TOOL_LIMIT: Duration = Duration::from_secs(300);
 const RESTORE_LIMIT: Duration = Duration::from_secs(30);
 /// How long the console's last words may take at power-off.
 const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(2);
-/// Where `config import` leaves the pasted text for its checker.
-const PASTED_PATH: &str = "/run/lvsfw/pasted.conf";
-/// Where `certificate import` leaves the pasted chain and key (mode 0600; the checker
-/// removes it).
-const PASTED_CERTIFICATE_PATH: &str = "/run/lvsfw/pasted-certificate.pem";
 
 const HANDLED_SIGNALS: [Signal; 6] = [
     Signal::SIGCHLD,
@@ -159,14 +154,15 @@ fn start() -> Pid1 {
     let restore_failed = !matches!(restored, Some(c) if c == 0 || c == i32::from(NO_PASSWORD));
     if restore_failed && restored != Some(i32::from(RESTORE_FAILED)) {
         // It did not finish, so it did not say why: the page must stay closed anyway.
-        let _ = crate::config_cli::write_whole(
-            Path::new(crate::ops::saved::RESTORE_FAILED_PATH),
+        let _ = paths::write_atomic(
+            Path::new(paths::RESTORE_FAILED),
             b"the restore did not finish\n",
+            true,
         );
     }
     pid1.buttons = open_power_buttons();
     pid1.balancer_args = match board {
-        Some(_) => vec!["balancer".into(), "--board".into(), board::PATH.into()],
+        Some(_) => vec!["balancer".into(), "--board".into(), paths::BOARD.into()],
         None => vec!["balancer".into()],
     };
     pid1.trial = Trial::at_boot(restore_failed);
@@ -228,7 +224,7 @@ fn restore_saved() -> Option<i32> {
 fn setup_defaults() -> [String; 4] {
     use std::io::Read as _;
     let mut text = String::new();
-    let _ = std::fs::File::open(SETUP_DEFAULTS_PATH)
+    let _ = std::fs::File::open(paths::SETUP_DEFAULTS)
         .and_then(|f| f.take(1024).read_to_string(&mut text));
     let mut lines = text.lines().map(str::trim);
     let mut next = || lines.next().unwrap_or("").to_string();
@@ -259,10 +255,10 @@ fn setup_defaults() -> [String; 4] {
 }
 
 fn load_board() -> Option<Board> {
-    let text = match std::fs::read_to_string(board::PATH) {
+    let text = match std::fs::read_to_string(paths::BOARD) {
         Ok(text) => text,
         Err(e) => {
-            log::error!("{}: {e}", board::PATH);
+            log::error!("{}: {e}", paths::BOARD);
             return None;
         }
     };
@@ -270,11 +266,11 @@ fn load_board() -> Option<Board> {
         Ok(board) => Some(board),
         Err(issues) => {
             for issue in issues.iter() {
-                log::error!("{}:{issue}", board::PATH);
+                log::error!("{}:{issue}", paths::BOARD);
             }
             log::error!(
                 "{}: not used; no modules loaded and NIC roles unmapped",
-                board::PATH
+                paths::BOARD
             );
             None
         }
@@ -644,8 +640,7 @@ impl Pid1 {
             .balancer
             .pid
             .map(|_| now.saturating_duration_since(self.balancer.started));
-        let heartbeat =
-            crate::balancer::heartbeat::age(Path::new(crate::balancer::heartbeat::PATH));
+        let heartbeat = crate::balancer::heartbeat::age(Path::new(paths::HEARTBEAT));
         dog.tick(now, watchdog::balancer_alive(heartbeat, running_for));
     }
 
@@ -848,14 +843,14 @@ impl Pid1 {
                 Kind::Plain,
             ),
             Request::ImportCertificate(text) => {
-                let path = Path::new(PASTED_CERTIFICATE_PATH);
+                let path = Path::new(paths::PASTED_CERTIFICATE);
                 if let Err(e) = crate::ops::tls::write_secret(path, &text) {
                     self.say(&format!("error: {e}; nothing installed\n"));
                     self.finish(Outcome::Done);
                     return;
                 }
                 self.job(
-                    &start(&["certificate", "install", PASTED_CERTIFICATE_PATH]),
+                    &start(&["certificate", "install", paths::PASTED_CERTIFICATE]),
                     jobs::Input::Nothing,
                     TOOL_LIMIT,
                     Kind::Apply,
@@ -863,14 +858,14 @@ impl Pid1 {
             }
             Request::Import(text) => {
                 if let Err(e) =
-                    crate::config_cli::write_whole(Path::new(PASTED_PATH), text.as_bytes())
+                    paths::write_atomic(Path::new(paths::PASTED_CONF), text.as_bytes(), true)
                 {
-                    self.say(&format!("error: {PASTED_PATH}: {e}; nothing imported\n"));
+                    self.say(&format!("error: {e}; nothing imported\n"));
                     self.finish(Outcome::Done);
                     return;
                 }
                 self.job(
-                    &start(&["config", "import", PASTED_PATH]),
+                    &start(&["config", "import", paths::PASTED_CONF]),
                     jobs::Input::Nothing,
                     TOOL_LIMIT,
                     Kind::Plain,
@@ -1224,9 +1219,9 @@ impl Pid1 {
 /// `show time`: the wall clock now, and what the balancer's time task last wrote.
 fn show_time() -> String {
     use crate::balancer::time;
-    let status = std::fs::read_to_string(time::STATUS_PATH)
+    let status = std::fs::read_to_string(paths::TIME)
         .ok()
-        .and_then(|t| serde_json::from_str::<web::backend::TimeStatus>(&t).ok());
+        .and_then(|t| serde_json::from_str::<::status::TimeStatus>(&t).ok());
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -1236,7 +1231,7 @@ fn show_time() -> String {
 fn not_running_lines() -> String {
     use std::io::Read as _;
     let mut text = String::new();
-    let read = std::fs::File::open(crate::balancer::NOT_RUNNING_PATH)
+    let read = std::fs::File::open(paths::NOT_RUNNING)
         .and_then(|f| f.take(16 << 10).read_to_string(&mut text));
     match read {
         Err(_) => "running: not known (the balancer has not said yet)\n".into(),

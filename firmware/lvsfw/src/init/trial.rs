@@ -140,7 +140,7 @@ impl Trial {
 }
 
 fn heartbeat() -> Heartbeat {
-    let path = std::path::Path::new(heartbeat::PATH);
+    let path = std::path::Path::new(paths::HEARTBEAT);
     let Some(age) = heartbeat::age(path) else {
         return Heartbeat::Absent;
     };

@@ -164,7 +164,7 @@ fn locate(sys: &Path, dev: &Path) -> Result<PathBuf, DiskError> {
     if let Some(node) = find_partition(sys, dev, PARTITION_NAME) {
         return Ok(node);
     }
-    let board = std::fs::read_to_string(crate::board::PATH)
+    let board = std::fs::read_to_string(paths::BOARD)
         .ok()
         .and_then(|text| crate::board::parse(&text).ok())
         .ok_or_else(|| {

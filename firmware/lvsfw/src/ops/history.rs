@@ -136,7 +136,7 @@ impl History {
                 out,
                 "{:>5}  {:<20}  {:<24}  {}",
                 r.rev,
-                web::utc(r.time.saturating_mul(1000)),
+                ::status::time::utc(r.time.saturating_mul(1000)),
                 r.who,
                 r.summary
             );

@@ -47,11 +47,6 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, Interface, IpPrefix, PasswordHash, Role, Route};
 
-/// The candidate's keepalived.conf; PID 1 names it for the console's `config import`.
-pub const CANDIDATE_PATH: &str = "/run/lvsfw/candidate.conf";
-/// Where the page's certificate and key are in service.
-pub const TLS_DIR: &str = "/etc/lvsfw/tls";
-
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub running_json: PathBuf,
@@ -79,16 +74,16 @@ pub struct Paths {
 impl Paths {
     pub fn appliance() -> Paths {
         Paths {
-            running_json: crate::balancer::CONFIG_PATH.into(),
-            running_conf: crate::balancer::KEEPALIVED_PATH.into(),
-            candidate_json: "/run/lvsfw/candidate.json".into(),
-            candidate_conf: CANDIDATE_PATH.into(),
-            candidate_changes: "/run/lvsfw/candidate.changes".into(),
-            saved_digest: "/run/lvsfw/saved.sha256".into(),
-            board: crate::board::PATH.into(),
-            candidate_base: "/run/lvsfw/candidate.base".into(),
-            tls: tls::TlsPaths::under(Path::new(TLS_DIR)),
-            rollback: "/run/lvsfw/rollback.json".into(),
+            running_json: paths::CONFIG_JSON.into(),
+            running_conf: paths::KEEPALIVED_CONF.into(),
+            candidate_json: paths::CANDIDATE_JSON.into(),
+            candidate_conf: paths::CANDIDATE_CONF.into(),
+            candidate_changes: paths::CANDIDATE_CHANGES.into(),
+            saved_digest: paths::SAVED_DIGEST.into(),
+            board: paths::BOARD.into(),
+            candidate_base: paths::CANDIDATE_BASE.into(),
+            tls: tls::TlsPaths::under(Path::new(paths::TLS_DIR)),
+            rollback: paths::ROLLBACK.into(),
         }
     }
 
@@ -135,7 +130,7 @@ pub(super) fn remove_optional(path: &Path) -> Result<(), String> {
 }
 
 pub(super) fn write(path: &Path, text: &str) -> Result<(), String> {
-    write_whole(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    paths::write_atomic(path, text.as_bytes(), true).map_err(|e| e.to_string())
 }
 
 /// The configuration in service. A missing config.json is an empty configuration.
@@ -209,19 +204,6 @@ pub(super) fn native(text: &str, what: &str) -> Result<Config, String> {
         }
         report
     })
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over
-/// `path`, so a reader sees the old file or the new one, never a part.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("new");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -43,8 +43,8 @@ fn digest(bytes: &[u8]) -> String {
 }
 
 fn remember(digest_path: &Path, bytes: &[u8]) -> Result<(), String> {
-    super::write_whole(digest_path, format!("{}\n", digest(bytes)).as_bytes())
-        .map_err(|e| format!("{}: {e}", digest_path.display()))
+    paths::write_atomic(digest_path, format!("{}\n", digest(bytes)).as_bytes(), true)
+        .map_err(|e| e.to_string())
 }
 
 /// What runs now (the configuration and the page's certificate), as `save` would write it.
@@ -339,11 +339,7 @@ pub fn restore(paths: &Paths, store: &Store) -> Result<Restored, String> {
     Ok(Restored::Saved)
 }
 
-/// Left by PID 1 when the saved configuration could not be restored at boot: why. While
-/// it exists the page stays closed (what runs is not the operator's configuration).
-pub const RESTORE_FAILED_PATH: &str = "/run/lvsfw/restore-failed";
-
-/// The reason [`RESTORE_FAILED_PATH`] (or `path`) holds, if it exists.
+/// The reason [`paths::RESTORE_FAILED`] (or `path`) holds, if it exists.
 pub fn restore_failed(path: &std::path::Path) -> Option<String> {
     use std::io::Read as _;
     let mut text = String::new();

@@ -237,8 +237,7 @@ pub fn stage_keepalived(paths: &Paths, text: &str, name: &str) -> Result<String,
     };
     start_candidate(paths)?;
     let candidate = &paths.candidate_conf;
-    write_whole(candidate, text.as_bytes())
-        .map_err(|e| format!("{}: {e}\n", candidate.display()))?;
+    paths::write_atomic(candidate, text.as_bytes(), true).map_err(|e| format!("{e}\n"))?;
     let mut summary: String = read.notes.iter().map(|n| format!("note: {n}\n")).collect();
     summary.push_str(&format!(
         "imported: {}; \"config apply\" puts it in service\n",

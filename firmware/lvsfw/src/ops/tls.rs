@@ -5,7 +5,6 @@
 //! and are saved with it on the configuration partition ([`super::saved`]).
 
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -66,28 +65,9 @@ impl From<Pair> for PairText {
     }
 }
 
-/// Writes a secret file whole (temporary file, sync, rename), readable by root only.
+/// Writes a secret file whole, readable by root only ([`paths::write_secret`]).
 pub fn write_secret(path: &Path, text: &str) -> Result<(), String> {
-    let what = |e: std::io::Error| format!("{}: {e}", path.display());
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(what)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(what)?;
-    }
-    let tmp = path.with_extension("new");
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(what)?;
-        file.write_all(text.as_bytes()).map_err(what)?;
-        file.sync_all().map_err(what)?;
-    }
-    std::fs::rename(&tmp, path).map_err(what)
+    paths::write_secret(path, text.as_bytes()).map_err(|e| e.to_string())
 }
 
 fn read_pair(key: &Path, chain: &Path) -> Result<Option<PairText>, String> {
@@ -192,7 +172,7 @@ pub fn remove_installed(paths: &TlsPaths) -> Result<bool, String> {
 /// the two ways to pin it.
 pub fn describe(pair: &Pair, installed: bool) -> Result<String, String> {
     let s = certificate::summary(&pair.chain)?;
-    let date = |secs: u64| web::utc(secs.saturating_mul(1000));
+    let date = |secs: u64| ::status::time::utc(secs.saturating_mul(1000));
     Ok(format!(
         "certificate: {}\nnames: {}\nvalid: {} to {}\nSHA-256 fingerprint: {}\nSPKI pin (sha256, base64): {}\n",
         if installed {
@@ -215,6 +195,7 @@ pub fn describe(pair: &Pair, installed: bool) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_772_323_200) // 2026-03-01

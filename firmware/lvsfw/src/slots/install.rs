@@ -37,8 +37,6 @@ use crate::slots::good_slot;
 pub const SLOT_MANIFEST: &str = "manifest";
 /// The file that says a slot is complete: written last by an update, removed first.
 pub const SLOT_VERSION: &str = "version";
-/// Held while an update is written: one at a time, from any front end.
-pub const LOCK: &str = "/run/lvsfw/update.lock";
 
 /// Where an update goes, and what this box asks of it besides a trusted signature.
 pub struct Target<'a> {

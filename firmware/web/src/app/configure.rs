@@ -294,13 +294,7 @@ impl App {
         let model = keepalived::read_text(&candidate_text, TEXT_NAME)
             .map(|r| r.config)
             .unwrap_or_default();
-        let vrrp_states: Vec<(String, String)> = self
-            .backend
-            .status()
-            .vrrp
-            .into_iter()
-            .map(|i| (i.name, i.state))
-            .collect();
+        let vrrp_states = self.backend.vrrp_states();
         let text = extras.text.unwrap_or(candidate_text);
         let (text_errors, annotated) = match &extras.text_issues {
             Some(issues) => annotate(&text, issues),
@@ -338,7 +332,7 @@ impl App {
                     state: vrrp_states
                         .iter()
                         .find(|(n, _)| *n == i.name)
-                        .map(|(_, s)| s.clone())
+                        .map(|(_, s)| s.to_string())
                         .unwrap_or_else(|| "not running".into()),
                     interface: i.interface.clone(),
                     vrid: i.vrid,

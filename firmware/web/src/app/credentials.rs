@@ -168,8 +168,8 @@ impl App {
                 "names": s.dns_names.join(", "),
                 "sha256": s.sha256,
                 "spki": s.spki_sha256,
-                "from": crate::pages::utc(s.not_before * 1000),
-                "to": crate::pages::utc(s.not_after * 1000),
+                "from": status::time::utc(s.not_before * 1000),
+                "to": status::time::utc(s.not_after * 1000),
             }),
             Err(e) => json!({ "error": e }),
         }

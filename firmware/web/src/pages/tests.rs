@@ -71,7 +71,7 @@ fn the_status_page_shows_vrrp_ipvs_and_interfaces_escaped() {
         vrrp: vec![
             VrrpStatus {
                 name: "VI_<1>".into(),
-                state: "MASTER".into(),
+                state: crate::backend::VrrpState::Master,
                 priority: 101,
                 master: Some("192.168.0.101".into()),
                 since_ms: Some(1_000),
@@ -80,7 +80,7 @@ fn the_status_page_shows_vrrp_ipvs_and_interfaces_escaped() {
             },
             VrrpStatus {
                 name: "VI_INT".into(),
-                state: "NOT RUNNING".into(),
+                state: crate::backend::VrrpState::NotRunning,
                 reason: Some("VRRP socket on int: Address not available".into()),
                 ..VrrpStatus::default()
             },

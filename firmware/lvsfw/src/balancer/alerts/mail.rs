@@ -316,7 +316,7 @@ pub fn rfc5322_date(unix_secs: u64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let t = web::Civil::from_unix(unix_secs);
+    let t = ::status::time::Civil::from_unix(unix_secs);
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
         DAYS[usize::from(t.weekday)],

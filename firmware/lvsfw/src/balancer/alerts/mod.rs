@@ -127,7 +127,10 @@ impl Alerts {
     /// stopped), mailing what the configuration's policy says. A watch keeps only the
     /// newest states: a state held for less time than this task takes to wake is not
     /// mailed.
-    pub async fn follow_vrrp(self, mut states: watch::Receiver<Vec<(String, String)>>) {
+    pub async fn follow_vrrp(
+        self,
+        mut states: watch::Receiver<Vec<(String, ::status::VrrpState)>>,
+    ) {
         let mut policy = self.vrrp.clone();
         let mut mailer = vrrp::Mailer::new(policy.borrow_and_update().clone());
         loop {

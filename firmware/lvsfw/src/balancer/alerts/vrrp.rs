@@ -88,7 +88,7 @@ impl Mailer {
     }
 
     /// The alerts for `states` (each instance's name and state word).
-    pub fn update(&mut self, states: &[(String, String)]) -> Vec<Alert> {
+    pub fn update(&mut self, states: &[(String, ::status::VrrpState)]) -> Vec<Alert> {
         let mut out = Vec::new();
         let state_of = |name: &str| {
             states
@@ -159,9 +159,9 @@ mod tests {
             .config
     }
 
-    fn states(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn states(list: &[(&str, &str)]) -> Vec<(String, ::status::VrrpState)> {
         list.iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .map(|(n, s)| (n.to_string(), s.parse().unwrap()))
             .collect()
     }
 

@@ -269,16 +269,9 @@ fn load_owned(path: &PathBuf) -> BTreeSet<ServiceKey> {
     text.lines().filter_map(parse_key).collect()
 }
 
-fn save_owned(path: &PathBuf, owned: &BTreeSet<ServiceKey>) {
+fn save_owned(path: &std::path::Path, owned: &BTreeSet<ServiceKey>) {
     let text: String = owned.iter().map(|k| format!("{}\n", key_text(k))).collect();
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let tmp = path.with_extension("tmp");
-    if std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .is_err()
-    {
+    if paths::write_atomic(path, text.as_bytes(), false).is_err() {
         log::warn!("{}: not written", path.display());
     }
 }

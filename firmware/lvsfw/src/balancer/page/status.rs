@@ -13,18 +13,7 @@ fn read_number(path: &Path) -> Option<u64> {
 }
 
 fn counters(s: &ipvs::Stats) -> Counters {
-    Counters {
-        conns: s.conns,
-        in_packets: s.in_packets,
-        out_packets: s.out_packets,
-        in_bytes: s.in_bytes,
-        out_bytes: s.out_bytes,
-        cps: s.cps,
-        in_pps: s.in_pps,
-        out_pps: s.out_pps,
-        in_bps: s.in_bps,
-        out_bps: s.out_bps,
-    }
+    Counters::from(*s)
 }
 
 /// A service as the page and `ipvsadm` name it: `TCP 192.168.0.100:80`, `FWM 5`.

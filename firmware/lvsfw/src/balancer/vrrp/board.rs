@@ -7,14 +7,14 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
-use super::status::{self, InstanceStatus};
+use super::status::{self, Instance, VrrpState};
 
 /// Every instance's status, shared by the group tasks and written to one file.
 pub struct Board {
     path: std::path::PathBuf,
-    entries: Mutex<Vec<InstanceStatus>>,
+    entries: Mutex<Vec<Instance>>,
     /// Each instance's state word, for what follows VRRP (the IPVS sync daemon).
-    states: watch::Sender<Vec<(String, String)>>,
+    states: watch::Sender<Vec<(String, VrrpState)>>,
 }
 
 impl Board {
@@ -26,11 +26,11 @@ impl Board {
         })
     }
 
-    pub fn states(&self) -> watch::Receiver<Vec<(String, String)>> {
+    pub fn states(&self) -> watch::Receiver<Vec<(String, VrrpState)>> {
         self.states.subscribe()
     }
 
-    pub fn update(&self, fresh: Vec<InstanceStatus>) {
+    pub fn update(&self, fresh: Vec<Instance>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         for entry in fresh {
             match entries.iter_mut().find(|e| e.name == entry.name) {
@@ -38,10 +38,8 @@ impl Board {
                 None => entries.push(entry),
             }
         }
-        let states: Vec<(String, String)> = entries
-            .iter()
-            .map(|e| (e.name.clone(), e.state.clone()))
-            .collect();
+        let states: Vec<(String, VrrpState)> =
+            entries.iter().map(|e| (e.name.clone(), e.state)).collect();
         self.states.send_if_modified(|old| {
             let changed = *old != states;
             *old = states;
@@ -53,7 +51,7 @@ impl Board {
             instances: entries.clone(),
         };
         if let Err(e) = status::write(&self.path, &file) {
-            log::warn!("{}: {e}", self.path.display());
+            log::warn!("{e}");
         }
     }
 

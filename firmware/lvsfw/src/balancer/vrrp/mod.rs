@@ -125,7 +125,7 @@ impl Vrrp {
             said.push(line);
             for member in &u.members {
                 if let Some(instance) = k.vrrp_instances.iter().find(|i| i.name == *member) {
-                    entries.push(status::InstanceStatus::not_running(
+                    entries.push(status::not_running(
                         instance,
                         &k.global,
                         u.name.clone(),
@@ -174,7 +174,7 @@ impl Vrrp {
     }
 
     /// Each instance's state word, until the instances stop (for the mail alerts).
-    pub fn states(&self) -> watch::Receiver<Vec<(String, String)>> {
+    pub fn states(&self) -> watch::Receiver<Vec<(String, status::VrrpState)>> {
         self.board.states()
     }
 

@@ -8,105 +8,37 @@
 //! (the pid in it tells a reader whether the writer still lives), and the same file can
 //! feed the console and the page later.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 // The page's date format, so that the console and the page show the same.
-use web::utc;
+use ::status::time::{ago, utc};
+pub use ::status::{Drops, Instance, VrrpState};
 
-pub const DEFAULT_PATH: &str = "/run/lvsfw/vrrp.json";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Drops {
-    pub ttl: u64,
-    pub version: u64,
-    pub vrid: u64,
-    pub auth: u64,
-    pub interval: u64,
-    pub addresses: u64,
-    pub length: u64,
-    pub checksum: u64,
-    #[serde(rename = "type")]
-    pub kind: u64,
-    /// keepalived's check_unicast_src: from an address that is not a unicast peer.
-    #[serde(default)]
-    pub unicast_src: u64,
-}
-
-impl From<vrrp::DropCounters> for Drops {
-    fn from(d: vrrp::DropCounters) -> Drops {
-        Drops {
-            ttl: d.ttl,
-            version: d.version,
-            vrid: d.vrid,
-            auth: d.auth,
-            interval: d.interval,
-            addresses: d.addresses,
-            length: d.length,
-            checksum: d.checksum,
-            kind: d.kind,
-            unicast_src: d.unicast_src,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstanceStatus {
-    pub name: String,
-    pub sync_group: Option<String>,
-    pub interface: String,
-    pub vrid: u8,
-    pub version: u8,
-    /// keepalived's words: INIT, BACKUP, MASTER, FAULT; or [`NOT_RUNNING`] with the
-    /// reason.
-    pub state: String,
-    pub priority: u8,
-    /// The current master's address when known (ours when MASTER).
-    pub master: Option<IpAddr>,
-    /// When the current state was entered, milliseconds since the Unix epoch.
-    pub since_ms: Option<u64>,
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    pub became_master: u64,
-    pub drops: Drops,
-    /// Why the instance does not run (state [`NOT_RUNNING`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// In FAULT: what tracking found (an interface down, a vrrp_script failing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
-}
-
-/// The state of an instance that could not start; it is tried again until it runs.
-pub const NOT_RUNNING: &str = "NOT RUNNING";
-
-impl InstanceStatus {
-    /// An instance of keepalived.conf that does not run, and why.
-    pub fn not_running(
-        instance: &config::keepalived::VrrpInstance,
-        global: &config::keepalived::GlobalDefs,
-        sync_group: Option<String>,
-        reason: String,
-    ) -> InstanceStatus {
-        InstanceStatus {
-            name: instance.name.clone(),
-            sync_group,
-            interface: instance.interface.clone(),
-            vrid: instance.vrid,
-            version: instance.effective_version(global),
-            state: NOT_RUNNING.into(),
-            priority: instance.priority,
-            master: None,
-            since_ms: None,
-            adverts_sent: 0,
-            adverts_received: 0,
-            became_master: 0,
-            drops: Drops::default(),
-            reason: Some(reason),
-            fault: None,
-        }
+/// An instance of keepalived.conf that does not run, and why.
+pub fn not_running(
+    instance: &config::keepalived::VrrpInstance,
+    global: &config::keepalived::GlobalDefs,
+    sync_group: Option<String>,
+    reason: String,
+) -> Instance {
+    Instance {
+        name: instance.name.clone(),
+        sync_group,
+        interface: instance.interface.clone(),
+        vrid: instance.vrid,
+        version: instance.effective_version(global),
+        state: VrrpState::NotRunning,
+        priority: instance.priority,
+        master: None,
+        since_ms: None,
+        adverts_sent: 0,
+        adverts_received: 0,
+        became_master: 0,
+        drops: Drops::default(),
+        reason: Some(reason),
+        fault: None,
     }
 }
 
@@ -114,16 +46,7 @@ impl InstanceStatus {
 pub struct StatusFile {
     pub pid: u32,
     pub written_ms: u64,
-    pub instances: Vec<InstanceStatus>,
-}
-
-pub fn state_name(state: vrrp::State) -> &'static str {
-    match state {
-        vrrp::State::Initialize => "INIT",
-        vrrp::State::Backup => "BACKUP",
-        vrrp::State::Master => "MASTER",
-        vrrp::State::Fault => "FAULT",
-    }
+    pub instances: Vec<Instance>,
 }
 
 pub fn unix_ms(t: SystemTime) -> u64 {
@@ -132,31 +55,15 @@ pub fn unix_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Writes `status` to `path` atomically (temporary file in the same directory, rename).
+/// Writes `status` to `path` atomically ([`paths::write_atomic`]).
 pub fn write(path: &Path, status: &StatusFile) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = PathBuf::from(path);
-    tmp.set_extension(format!("tmp.{}", std::process::id()));
     let text = serde_json::to_string_pretty(status).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(&tmp, path)
+    paths::write_atomic(path, (text + "\n").as_bytes(), false)
 }
 
 pub fn read(path: &Path) -> Result<StatusFile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn ago(now_ms: u64, then_ms: u64) -> String {
-    let d = Duration::from_millis(now_ms.saturating_sub(then_ms));
-    let s = d.as_secs();
-    match s {
-        0..=119 => format!("{:.1} s ago", d.as_secs_f64()),
-        120..=7199 => format!("{} min ago", s / 60),
-        _ => format!("{} h ago", s / 3600),
-    }
 }
 
 /// The table `lvsfw vrrp status` prints.
@@ -217,7 +124,7 @@ pub fn render(status: &StatusFile, now_ms: u64, alive: bool) -> String {
 /// `lvsfw vrrp status [--json] [--status FILE]`
 pub fn command(args: &[String]) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let mut path = PathBuf::from(DEFAULT_PATH);
+    let mut path = PathBuf::from(paths::VRRP_STATUS);
     let mut json = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -276,13 +183,13 @@ mod tests {
         let status = StatusFile {
             pid: 42,
             written_ms: 10_000,
-            instances: vec![InstanceStatus {
+            instances: vec![Instance {
                 name: "VI_1".into(),
                 sync_group: None,
                 interface: "ext".into(),
                 vrid: 51,
                 version: 2,
-                state: "MASTER".into(),
+                state: VrrpState::Master,
                 priority: 100,
                 master: Some("192.168.0.101".parse().unwrap()),
                 since_ms: Some(4_000),

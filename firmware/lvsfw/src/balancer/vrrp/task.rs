@@ -21,7 +21,7 @@ use super::board::Board;
 use super::pacer::Pacer;
 use super::scripts::Scripts;
 use super::spec::{AutoPriority, GroupSpec, MemberSpec};
-use super::status::{self, InstanceStatus};
+use super::status::{self, VrrpState};
 use super::timer::Deadline;
 use super::tracking::{Object, Reading, Tracking};
 
@@ -451,8 +451,8 @@ impl GroupTask {
                     log::info!(
                         "{}: {} -> {}{group}",
                         self.members[i].spec.name,
-                        status::state_name(from),
-                        status::state_name(to)
+                        VrrpState::from(from),
+                        VrrpState::from(to)
                     );
                     if to != State::Master {
                         self.left_master(i);
@@ -485,7 +485,7 @@ impl GroupTask {
             .zip(&self.members)
             .map(|(instance, m)| {
                 let s = instance.settings();
-                InstanceStatus {
+                status::Instance {
                     name: m.spec.name.clone(),
                     sync_group: self.name.clone(),
                     interface: m.spec.ifname.clone(),
@@ -494,7 +494,7 @@ impl GroupTask {
                         Version::V2 => 2,
                         Version::V3 => 3,
                     },
-                    state: status::state_name(instance.state()).into(),
+                    state: instance.state().into(),
                     priority: instance.priority(),
                     master: instance.master_ip(),
                     since_ms: instance

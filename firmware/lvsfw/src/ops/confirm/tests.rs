@@ -1,5 +1,5 @@
 use super::*;
-use crate::ops::write_whole;
+use paths::write_atomic;
 
 fn pending(deadline: u64) -> Pending {
     Pending {
@@ -66,11 +66,11 @@ fn what_needs_a_confirmation_by_default() {
 fn a_change_while_one_is_pending_joins_it() {
     let tmp = tempfile::tempdir().unwrap();
     let paths = Paths::under(tmp.path());
-    write_whole(&paths.running_json, b"{\"hostname\": \"first\"}\n").unwrap();
+    write_atomic(&paths.running_json, b"{\"hostname\": \"first\"}\n", true).unwrap();
     let first = arm_for(&paths, Some(2), None, None, "console")
         .unwrap()
         .unwrap();
-    write_whole(&paths.running_json, b"{\"hostname\": \"second\"}\n").unwrap();
+    write_atomic(&paths.running_json, b"{\"hostname\": \"second\"}\n", true).unwrap();
     let joined = arm_for(&paths, Some(5), None, None, "page")
         .unwrap()
         .unwrap();
@@ -88,7 +88,7 @@ fn a_change_while_one_is_pending_joins_it() {
 fn arm_confirm_and_roll_back() {
     let tmp = tempfile::tempdir().unwrap();
     let paths = Paths::under(tmp.path());
-    write_whole(&paths.running_json, b"{\"hostname\": \"old\"}\n").unwrap();
+    write_atomic(&paths.running_json, b"{\"hostname\": \"old\"}\n", true).unwrap();
     assert_eq!(super::pending(&paths).unwrap(), None);
     assert!(confirm(&paths, "test")
         .unwrap_err()
@@ -101,8 +101,8 @@ fn arm_confirm_and_roll_back() {
         .unwrap_err()
         .contains("refused while a change waits"));
     assert!(refuse_while_pending(&paths, "config save").is_err());
-    write_whole(&paths.running_json, b"{\"hostname\": \"new\"}\n").unwrap();
-    write_whole(&paths.running_conf, b"virtual_server_group g {\n}\n").unwrap();
+    write_atomic(&paths.running_json, b"{\"hostname\": \"new\"}\n", true).unwrap();
+    write_atomic(&paths.running_conf, b"virtual_server_group g {\n}\n", true).unwrap();
 
     // Not due yet: nothing happens.
     assert_eq!(roll_back_if_due(&paths, p.deadline - 1).unwrap(), None);
@@ -120,7 +120,7 @@ fn arm_confirm_and_roll_back() {
 
     // Confirmed: the change stays and the rollback never comes.
     let p = arm(&paths, 5, "console", "rollback asked for").unwrap();
-    write_whole(&paths.running_json, b"{\"hostname\": \"kept\"}\n").unwrap();
+    write_atomic(&paths.running_json, b"{\"hostname\": \"kept\"}\n", true).unwrap();
     assert!(confirm(&paths, "test").unwrap().starts_with("confirmed"));
     assert_eq!(roll_back_if_due(&paths, p.deadline + 1).unwrap(), None);
     assert_eq!(
