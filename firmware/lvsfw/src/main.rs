@@ -8,10 +8,12 @@ mod board;
 mod certificate_cli;
 mod check_config;
 mod config_cli;
+mod heartbeat_age;
 mod init;
 mod ipvs_bench;
 mod ipvs_cli;
 mod logger;
+mod modules;
 mod ops;
 mod ping;
 mod roles;
@@ -20,6 +22,7 @@ mod service;
 mod show_cli;
 mod slots;
 mod syslog;
+mod time_text;
 mod update_cli;
 
 use std::process::ExitCode;
@@ -75,7 +78,7 @@ fn main() -> ExitCode {
         }
         Some("check-config") => check_config::run(&args[1..]),
         // The build host's, for scripts/build-image; not listed in the usage.
-        Some("modules-closure") => init::modules::closure_command(&args[1..]),
+        Some("modules-closure") => modules::closure_command(&args[1..]),
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

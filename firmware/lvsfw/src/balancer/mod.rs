@@ -21,6 +21,7 @@ mod history;
 mod interfaces;
 mod keepalived_file;
 pub mod lvs;
+mod lvs_modules;
 mod lvs_running;
 pub mod page;
 pub mod report;
@@ -146,7 +147,7 @@ async fn serve(options: Options) -> ExitCode {
     });
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
     let (not_running_tx, not_running_rx) = watch::channel(Vec::new());
-    let (tls_tx, tls_rx) = watch::channel(page::load_tls(&crate::ops::Paths::appliance().tls));
+    let (tls_tx, tls_rx) = page::load_tls_at_start(crate::ops::Paths::appliance().tls);
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let (mail, alerts) = alerts::start();
     let charts = history::Shared::default();
@@ -159,13 +160,14 @@ async fn serve(options: Options) -> ExitCode {
             .unwrap_or_default(),
     );
     let time = time::start(ntp_servers);
+    let lvs = Lvs::new(health_tx, alerts.clone(), board.as_ref());
     let mut b = Balancer {
         options,
         board,
         config,
         kernel,
         interfaces: InterfaceReconciler::default(),
-        lvs: Lvs::new(health_tx, alerts.clone()),
+        lvs,
         vrrp: VrrpRunning {
             running: None,
             alerts,

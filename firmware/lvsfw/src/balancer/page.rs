@@ -20,7 +20,7 @@ use web::backend::{
 use web::{Applied, Backend, Change, Listen, Notices, Scheme};
 
 mod tls;
-pub use tls::{load_tls, plain_http_for_benchmark, CertificateNames};
+pub use tls::{load_tls, load_tls_at_start, plain_http_for_benchmark, CertificateNames};
 
 use super::lvs::ServerHealth;
 use super::report::Report;
