@@ -166,12 +166,12 @@ impl ModulesDep {
 /// When PID 1 loads a board module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Round {
-    /// Before the balancer starts: NIC and disk drivers, the watchdog's, VLAN and bond
-    /// support, and any module this firmware does not know (the safe default).
+    /// Before the balancer starts: NIC and disk drivers, the watchdog's, and any module
+    /// this firmware does not know (the safe default).
     First,
-    /// Once the balancer runs, while it brings the interfaces up: IPVS (the balancer
-    /// loads what its configuration uses itself, at once), the power button, the ESP's
-    /// vfat (the boot-slot trial waits for it anyway).
+    /// Once the balancer runs, while it brings the interfaces up: IPVS, VLAN and bond
+    /// support (the balancer loads what its configuration uses itself, at once: see
+    /// [`ensure`]), the power button, the ESP's vfat (the boot-slot trial waits for it).
     Later,
 }
 
@@ -181,7 +181,10 @@ pub fn round(module: &str) -> Round {
     let later = name == "ip_vs"
         || name.starts_with("ip_vs_")
         || name.starts_with("nls_")
-        || matches!(name.as_str(), "button" | "evdev" | "vfat" | "fat");
+        || matches!(
+            name.as_str(),
+            "button" | "evdev" | "vfat" | "fat" | "8021q" | "bonding"
+        );
     if later {
         Round::Later
     } else {
@@ -217,6 +220,33 @@ pub fn ipvs_modules<'a>(
         }
     }
     wanted
+}
+
+/// For the balancer: loads those of `names` that the kernel does not have yet
+/// (/sys/module/NAME) and the board lists (`board`: only those are in the image), with
+/// the board's `options`; says in the log what it loaded and what it could not. The
+/// names the kernel has afterwards.
+pub fn ensure(board: &[String], options: &[(String, String)], names: &[String]) -> Vec<String> {
+    let present = |name: &String| Path::new("/sys/module").join(name).exists();
+    let listed = |name: &String| board.iter().any(|m| normalize(m) == *name);
+    let mut missing = Vec::new();
+    for name in names.iter().filter(|n| !present(n)) {
+        if listed(name) {
+            missing.push(name.clone());
+        } else {
+            log::warn!("kernel module {name} is needed but not among the board's modules");
+        }
+    }
+    if !missing.is_empty() {
+        let count = load(&running_root(), &missing, options);
+        log::info!("loaded {count} kernel modules for {}", missing.join(", "));
+        for name in missing.iter().filter(|n| !present(n)) {
+            log::error!(
+                "kernel module {name} could not be loaded (see above): what needs it is refused"
+            );
+        }
+    }
+    names.iter().filter(|n| present(n)).cloned().collect()
 }
 
 /// `/lib/modules/<release>` of the running kernel.

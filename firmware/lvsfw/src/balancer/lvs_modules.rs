@@ -14,8 +14,6 @@ pub struct IpvsModules {
     options: Vec<(String, String)>,
     /// Loaded (or found loaded) already: not looked at again.
     loaded: BTreeSet<String>,
-    /// Said once: the board does not list it.
-    unlisted_said: BTreeSet<String>,
 }
 
 impl IpvsModules {
@@ -25,61 +23,30 @@ impl IpvsModules {
             board: board.map(|b| b.modules.clone()).unwrap_or_default(),
             options: board.map(|b| b.module_options.clone()).unwrap_or_default(),
             loaded: BTreeSet::new(),
-            unlisted_said: BTreeSet::new(),
         }
     }
 
-    /// Loads what `k`'s virtual servers need and is not loaded yet.
+    /// Loads what `k`'s virtual servers need and is not loaded yet (`ip_vs` at least).
     pub async fn ensure(&mut self, k: &Keepalived) {
         if self.board.is_empty() {
             return;
         }
-        let wanted = crate::modules::ipvs_modules(
+        let names: Vec<String> = crate::modules::ipvs_modules(
             k.virtual_servers
                 .iter()
                 .map(|vs| (vs.lb_algo.as_str(), vs.persistence_engine.as_deref())),
-        );
-        let listed = |name: &String| {
-            self.board
-                .iter()
-                .any(|m| m.replace('-', "_") == name.as_str())
-        };
-        let mut load = Vec::new();
-        for name in wanted.into_iter().filter(|n| !self.loaded.contains(n)) {
-            if listed(&name) {
-                load.push(name);
-            } else if self.unlisted_said.insert(name.clone()) {
-                log::warn!(
-                    "kernel module {name} is not among the board's modules: not loaded, so IPVS may refuse what needs it"
-                );
-            }
-        }
-        if load.is_empty() {
+        )
+        .into_iter()
+        .filter(|n| !self.loaded.contains(n))
+        .collect();
+        if names.is_empty() {
             return;
         }
-        let options = self.options.clone();
-        let names = load.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            // The kernel's word on what is loaded: /sys/module/NAME.
-            let present = |name: &String| std::path::Path::new("/sys/module").join(name).exists();
-            let missing: Vec<String> = names.iter().filter(|n| !present(n)).cloned().collect();
-            if !missing.is_empty() {
-                let count =
-                    crate::modules::load(&crate::modules::running_root(), &missing, &options);
-                log::info!(
-                    "loaded {count} kernel modules for IPVS ({})",
-                    missing.join(", ")
-                );
-            }
-            names.into_iter().filter(present).collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
-        for name in &load {
-            if !loaded.contains(name) {
-                log::error!("kernel module {name} could not be loaded (see above): IPVS may refuse what needs it");
-            }
-        }
+        let (board, options) = (self.board.clone(), self.options.clone());
+        let loaded =
+            tokio::task::spawn_blocking(move || crate::modules::ensure(&board, &options, &names))
+                .await
+                .unwrap_or_default();
         self.loaded.extend(loaded);
     }
 }

@@ -46,6 +46,11 @@ impl Lvs {
         self.worker_problem.clone()
     }
 
+    /// The IPVS modules `k` needs (lvs_modules).
+    pub(super) async fn ensure_modules(&mut self, k: &config::keepalived::Keepalived) {
+        self.modules.ensure(k).await;
+    }
+
     /// Puts the virtual servers of `k` in service (starting the task on first use) and
     /// waits, a bounded time, for what did not work.
     pub(super) async fn apply(&mut self, k: &config::keepalived::Keepalived) -> Vec<String> {

@@ -151,7 +151,8 @@ async fn serve(options: Options) -> ExitCode {
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let (mail, alerts) = alerts::start();
     let charts = history::Shared::default();
-    tokio::spawn(history::sample(charts.clone()));
+    // Sampled once IPVS is loaded (below).
+    let charts_sampled = charts.clone();
     tokio::spawn(history::follow_health(charts.clone(), health_rx.clone()));
     let (ntp, ntp_servers) = watch::channel(
         config
@@ -200,6 +201,12 @@ async fn serve(options: Options) -> ExitCode {
     // Real servers are added only once the interfaces that reach them are up: the
     // kernel refuses a NAT destination it has no route to.
     let first = b.load_keepalived().await;
+    // IPVS itself even without virtual servers: the charts, `show ipvs` and ipvsadm
+    // read it (lvs_modules; the first apply has loaded it when there are any).
+    b.lvs
+        .ensure_modules(&config::keepalived::Keepalived::default())
+        .await;
+    tokio::spawn(history::sample(charts_sampled));
     log_report("start", &first);
     b.publish();
     b.set_ready(&ready_tx);

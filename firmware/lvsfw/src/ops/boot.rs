@@ -325,6 +325,32 @@ mod tests {
     }
 
     #[test]
+    fn without_a_disk_the_certificate_can_come_after_the_restore_with_the_same_words() {
+        let b = boot_files();
+        let absent = || Err(DiskError::Absent("no disk".into()));
+        let (boot, said) = restore_with(&b.paths, absent(), None, now(), true);
+        assert_eq!(boot, Boot::SetupDue);
+        assert!(!said.contains("certificate"), "{said}");
+        assert!(tls::served(&b.paths.tls).is_err());
+        let later = certificate_later(&b.paths, None, now());
+        assert_eq!(
+            later,
+            "made the box's own key and certificate; not saved (no configuration disk): a new one comes at the next boot\n"
+        );
+        let first = pin(&b.paths);
+        // Once made, nothing more (and the same key).
+        assert_eq!(certificate_later(&b.paths, None, now()), "");
+        assert_eq!(pin(&b.paths), first);
+        // With a disk the certificate is made and saved during the restore, as before.
+        let d = boot_files();
+        let (_, said) = restore_with(&d.paths, store(&d), None, now(), true);
+        assert!(
+            said.contains("made the box's own key and certificate; saved"),
+            "{said}"
+        );
+    }
+
+    #[test]
     fn a_saved_configuration_with_a_password_opens_the_login() {
         let b = boot_files();
         super::super::set_password(&b.paths, "set at the console").unwrap();
