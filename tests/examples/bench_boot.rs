@@ -2,7 +2,8 @@
 //! "balancer: interfaces up" on the console, over several boots one after another:
 //! the direct (-kernel) boot, then each board's disk image under SeaBIOS and OVMF with
 //! the sizes of its parts. Run with `scripts/bench-boot` (root; expects
-//! `scripts/build-image` of both boards).
+//! `scripts/build-image` of both boards). `LVSFW_BENCH_BEFORE=DIR` boots an older
+//! build's files (a copy of its out/BOARD) the same way and prints its figures beside.
 
 use std::path::Path;
 use std::time::Duration;
@@ -98,61 +99,113 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
+/// What the direct (-kernel) boots of one build measured: ms from QEMU's start to
+/// "interfaces up", and on the kernel clock /init to modules loaded and to
+/// "interfaces up"; each sorted.
+struct Direct {
+    binary: u64,
+    initramfs: u64,
+    times: Vec<f64>,
+    to_modules: Vec<f64>,
+    to_up: Vec<f64>,
+}
+
+/// Boots the build in `image` (an out/BOARD directory) `boots` times with `-kernel`.
+fn direct_boots(
+    lab: &mut Lab,
+    image: &Path,
+    tag: &str,
+    boots: usize,
+) -> Result<Direct, Box<dyn std::error::Error>> {
+    // The lab boots what LVSFW_OUT names (lvsfw_lab::image_dir); this example runs
+    // alone, so setting it here reaches no other thread.
+    std::env::set_var("LVSFW_OUT", image);
+    let mut d = Direct {
+        binary: std::fs::metadata(image.join("lvsfw"))?.len(),
+        initramfs: std::fs::metadata(image.join("initramfs.cpio"))?.len(),
+        times: Vec::new(),
+        to_modules: Vec::new(),
+        to_up: Vec::new(),
+    };
+    for n in 0..boots {
+        let name = format!("{tag}{n}");
+        let mut vm = lab.boot(ApplianceSpec {
+            name: name.clone(),
+            ..ApplianceSpec::default()
+        })?;
+        vm.wait_for("balancer: interfaces up", Duration::from_secs(60))?;
+        d.times.push(vm.started().elapsed().as_secs_f64() * 1000.0);
+        vm.kill();
+        let log = std::fs::read_to_string(lab.dir.join(format!("{name}.console.log")))?;
+        let (modules, up) =
+            init_phases(&log).ok_or("the console has no /init, modules or interfaces-up line")?;
+        d.to_modules.push(modules);
+        d.to_up.push(up);
+    }
+    for v in [&mut d.times, &mut d.to_modules, &mut d.to_up] {
+        v.sort_by(|a, b| a.total_cmp(b));
+    }
+    Ok(d)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let boots: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
     let image = lvsfw_lab::image_dir();
-    let binary = std::fs::metadata(image.join("lvsfw"))?.len();
-    let initramfs = std::fs::metadata(image.join("initramfs.cpio"))?.len();
+    // LVSFW_BENCH_BEFORE=DIR: an older build's out/BOARD files (lvsfw, vmlinuz,
+    // initramfs.cpio, cmdline), booted the same way, its figures beside these.
+    let before_dir = std::env::var_os("LVSFW_BENCH_BEFORE").map(std::path::PathBuf::from);
     let mut lab = Lab::new("benchboot", false)?;
-    let mut times = Vec::new();
-    let (mut to_modules, mut to_up) = (Vec::new(), Vec::new());
-    for n in 0..boots {
-        let name = format!("b{n}");
-        let mut vm = lab.boot(ApplianceSpec {
-            name: name.clone(),
-            ..ApplianceSpec::default()
-        })?;
-        vm.wait_for("balancer: interfaces up", Duration::from_secs(60))?;
-        times.push(vm.started().elapsed().as_secs_f64() * 1000.0);
-        vm.kill();
-        let log = std::fs::read_to_string(lab.dir.join(format!("{name}.console.log")))?;
-        let (modules, up) =
-            init_phases(&log).ok_or("the console has no /init, modules or interfaces-up line")?;
-        to_modules.push(modules);
-        to_up.push(up);
+    let now = direct_boots(&mut lab, &image, "b", boots)?;
+    let before = match &before_dir {
+        Some(dir) => Some(direct_boots(&mut lab, dir, "o", boots)?),
+        None => None,
+    };
+    std::env::set_var("LVSFW_OUT", &image);
+    let beside = |f: &dyn Fn(&Direct) -> String| {
+        before
+            .as_ref()
+            .map_or(String::new(), |b| format!(" {} |", f(b)))
+    };
+    match &before_dir {
+        Some(dir) => {
+            println!("| what | this build | before ({}) |", dir.display());
+            println!("|---|---|---|");
+        }
+        None => {
+            println!("| what | value |");
+            println!("|---|---|");
+        }
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    to_modules.sort_by(|a, b| a.total_cmp(b));
-    to_up.sort_by(|a, b| a.total_cmp(b));
-    println!("| what | value |");
-    println!("|---|---|");
+    let bytes = |b: u64| format!("{b} bytes ({:.2} MiB)", b as f64 / 1048576.0);
     println!(
-        "| lvsfw binary (static, musl) | {binary} bytes ({:.2} MiB) |",
-        binary as f64 / 1048576.0
+        "| lvsfw binary (static, musl) | {} |{}",
+        bytes(now.binary),
+        beside(&|d| bytes(d.binary))
     );
     println!(
-        "| initramfs (uncompressed cpio) | {initramfs} bytes ({:.2} MiB) |",
-        initramfs as f64 / 1048576.0
+        "| initramfs (uncompressed cpio) | {} |{}",
+        bytes(now.initramfs),
+        beside(&|d| bytes(d.initramfs))
     );
     println!(
-        "| QEMU start to \"interfaces up\", median of {boots} boots (TCG) | {:.0} ms |",
-        median(&times)
+        "| QEMU start to \"interfaces up\", median of {boots} boots (TCG) | {:.0} ms |{}",
+        median(&now.times),
+        beside(&|d| format!("{:.0} ms", median(&d.times)))
+    );
+    let range = |d: &Direct| format!("{:.0} / {:.0} ms", d.times[0], d.times[d.times.len() - 1]);
+    println!("| min / max | {} |{}", range(&now), beside(&range));
+    println!(
+        "| /init to its kernel modules loaded, median (kernel clock) | {:.0} ms |{}",
+        median(&now.to_modules),
+        beside(&|d| format!("{:.0} ms", median(&d.to_modules)))
     );
     println!(
-        "| min / max | {:.0} / {:.0} ms |",
-        times[0],
-        times[times.len() - 1]
-    );
-    println!(
-        "| /init to its kernel modules loaded, median (kernel clock) | {:.0} ms |",
-        median(&to_modules)
-    );
-    println!(
-        "| /init to \"interfaces up\", median (kernel clock; issue 19's goal: under 300 ms) | {:.0} ms |",
-        median(&to_up)
+        "| /init to \"interfaces up\", median (kernel clock; issue 19's goal: under 300 ms) | {:.0} ms |{}",
+        median(&now.to_up),
+        beside(&|d| format!("{:.0} ms", median(&d.to_up)))
     );
 
     let image_boots_each = boots.min(3);

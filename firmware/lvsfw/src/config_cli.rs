@@ -100,10 +100,23 @@ pub fn run(args: &[String]) -> ExitCode {
         return code;
     }
     let code = match args.as_slice() {
-        ["restore"] => return restore(&paths),
+        ["restore"] => return restore(&paths, false),
+        // PID 1 at boot: the certificate is made after the balancer starts, when no
+        // disk would keep it (ops::boot::restore).
+        ["restore", "--certificate-later"] => return restore(&paths, true),
+        ["restore", "--certificate"] => {
+            let board = std::fs::read_to_string(&paths.board)
+                .ok()
+                .and_then(|t| crate::board::parse(&t).ok());
+            print!(
+                "{}",
+                ops::boot::certificate_later(&paths, board.as_ref(), std::time::SystemTime::now())
+            );
+            ExitCode::SUCCESS
+        }
         // Again, from the console's recovery prompt: the balancer runs and reads it.
         ["restore", "--reload"] => {
-            let code = restore(&paths);
+            let code = restore(&paths, false);
             let _ = reload_balancer();
             return code;
         }
@@ -144,15 +157,16 @@ pub fn reload_balancer() -> ExitCode {
 /// At boot: the disk's configuration and certificate go into service (ops::boot); the
 /// exit code says what the console opens: 0 login, NO_PASSWORD setup, RESTORE_FAILED
 /// the recovery prompt (the reason is left in paths::RESTORE_FAILED for the page).
-fn restore(paths: &Paths) -> ExitCode {
+fn restore(paths: &Paths, certificate_later: bool) -> ExitCode {
     let board = std::fs::read_to_string(&paths.board)
         .ok()
         .and_then(|t| crate::board::parse(&t).ok());
-    let (boot, said) = ops::boot::restore(
+    let (boot, said) = ops::boot::restore_with(
         paths,
         ops::disk::open(),
         board.as_ref(),
         std::time::SystemTime::now(),
+        certificate_later,
     );
     print!("{said}");
     let failed = Path::new(paths::RESTORE_FAILED);

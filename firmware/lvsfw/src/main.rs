@@ -10,10 +10,12 @@ use config::board;
 mod certificate_cli;
 mod check_config;
 mod config_cli;
+mod heartbeat_age;
 mod init;
 mod ipvs_bench;
 mod ipvs_cli;
 mod logger;
+mod modules;
 mod ops;
 mod ping;
 mod roles;
@@ -22,6 +24,7 @@ mod service;
 mod show_cli;
 mod slots;
 mod syslog;
+mod time_text;
 mod update_cli;
 
 use std::process::ExitCode;
@@ -79,7 +82,7 @@ fn main() -> ExitCode {
         // A test and debugging tool until the balancer runs BGP; not listed in the usage.
         Some("bgp-speaker") => bgp_speaker::run(&args[1..]),
         // The build host's, for scripts/build-image; not listed in the usage.
-        Some("modules-closure") => init::modules::closure_command(&args[1..]),
+        Some("modules-closure") => modules::closure_command(&args[1..]),
         Some("version") => {
             println!("lvsfw {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -3,22 +3,12 @@
 //! marks a tried boot slot good on `ready`, and takes a file that stops changing as a
 //! balancer that hangs.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 const EVERY: Duration = Duration::from_secs(1);
-
-/// How long ago the heartbeat at `path` was last rewritten; `None` when there is none.
-pub fn age(path: &Path) -> Option<Duration> {
-    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(
-        SystemTime::now()
-            .duration_since(modified)
-            .unwrap_or(Duration::ZERO),
-    )
-}
 
 /// Runs until the balancer ends; `ready` says what to write.
 pub async fn run(path: PathBuf, mut ready: watch::Receiver<bool>) {
@@ -50,27 +40,5 @@ pub async fn run(path: PathBuf, mut ready: watch::Receiver<bool>) {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_heartbeat_age_comes_from_the_file_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("heartbeat");
-        assert_eq!(age(&path), None);
-        std::fs::write(&path, "ready\n").unwrap();
-        assert!(age(&path).unwrap() < Duration::from_secs(5));
-        let old = SystemTime::now() - Duration::from_secs(120);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        assert!(age(&path).unwrap() >= Duration::from_secs(119));
     }
 }

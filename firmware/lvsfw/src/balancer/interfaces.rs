@@ -214,6 +214,28 @@ impl InterfaceReconciler {
             Err(e) => Some(format!("sysctl {e}")),
         };
         let mut wanted = desired(board, config, k, class_net, &actual);
+        // VLAN and bond support: PID 1 loads them after the NICs' drivers, so the first
+        // pass loads what the roles need itself.
+        let vlan = wanted
+            .virtuals
+            .iter()
+            .any(|v| matches!(v.kind, LinkKind::Vlan { .. }));
+        let bond = wanted
+            .virtuals
+            .iter()
+            .any(|v| matches!(v.kind, LinkKind::Bond { .. }));
+        let needed: Vec<String> = [("8021q", vlan), ("bonding", bond)]
+            .into_iter()
+            .filter(|&(name, wanted)| wanted && !Path::new("/sys/module").join(name).exists())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if !needed.is_empty() {
+            let (modules, options) = (board.modules.clone(), board.module_options.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                crate::modules::ensure(&modules, &options, &needed)
+            })
+            .await;
+        }
         // VLANs and bonds first: the rest describes them by their index.
         let (made, mut problems) = netif::plan_virtual(&wanted.virtuals, &actual, &ROLE_NAMES);
         let mut failures = Vec::new();

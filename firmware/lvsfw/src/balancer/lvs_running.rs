@@ -12,6 +12,8 @@ pub(super) struct Lvs {
     pub(super) worker_problem: watch::Receiver<Option<String>>,
     /// The `lvs_timeouts` last put in the kernel.
     timeouts: Option<config::keepalived::LvsTimeouts>,
+    /// The IPVS modules, loaded as the virtual servers come to need them.
+    modules: super::lvs_modules::IpvsModules,
 }
 
 /// What the LVS task starts with.
@@ -26,6 +28,7 @@ impl Lvs {
     pub(super) fn new(
         health: watch::Sender<Arc<Vec<lvs::ServerHealth>>>,
         alerts: alerts::Alerts,
+        board: Option<&crate::board::Board>,
     ) -> Lvs {
         // Kept open for the life of the balancer: a reload sends the next plan on it.
         let (plans, rx) = tokio::sync::mpsc::channel(4);
@@ -35,11 +38,17 @@ impl Lvs {
             worker_problem: worker.problem(),
             start: Some((rx, health, worker, alerts)),
             timeouts: None,
+            modules: super::lvs_modules::IpvsModules::new(board),
         }
     }
 
     pub(super) fn worker_problem(&self) -> watch::Receiver<Option<String>> {
         self.worker_problem.clone()
+    }
+
+    /// The IPVS modules `k` needs (lvs_modules).
+    pub(super) async fn ensure_modules(&mut self, k: &config::keepalived::Keepalived) {
+        self.modules.ensure(k).await;
     }
 
     /// Puts the virtual servers of `k` in service (starting the task on first use) and
@@ -48,6 +57,9 @@ impl Lvs {
         if let Some((rx, health, worker, alerts)) = self.start.take() {
             tokio::spawn(lvs::run_reporting(rx, worker, health, alerts));
         }
+        // Before anything of IPVS: its module and the schedulers named (PID 1 may not
+        // have come to them yet; a reload may name one not loaded).
+        self.modules.ensure(k).await;
         let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
         let (done, answer) = tokio::sync::oneshot::channel();
         let apply = lvs::Apply {

@@ -43,6 +43,7 @@ mod history;
 mod interfaces;
 mod keepalived_file;
 pub mod lvs;
+mod lvs_modules;
 mod lvs_running;
 pub mod page;
 pub mod report;
@@ -158,11 +159,12 @@ async fn serve(options: Options) -> ExitCode {
     });
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
     let (not_running_tx, not_running_rx) = watch::channel(Vec::new());
-    let (tls_tx, tls_rx) = watch::channel(page::load_tls(&crate::ops::Paths::appliance().tls));
+    let (tls_tx, tls_rx) = page::load_tls_at_start(crate::ops::Paths::appliance().tls);
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let (mail, alerts) = alerts::start();
     let charts = history::Shared::default();
-    tokio::spawn(history::sample(charts.clone()));
+    // Sampled once IPVS is loaded (below).
+    let charts_sampled = charts.clone();
     tokio::spawn(history::follow_health(charts.clone(), health_rx.clone()));
     let (ntp, ntp_servers) = watch::channel(
         config
@@ -171,13 +173,14 @@ async fn serve(options: Options) -> ExitCode {
             .unwrap_or_default(),
     );
     let time = time::start(ntp_servers);
+    let lvs = Lvs::new(health_tx, alerts.clone(), board.as_ref());
     let mut b = Balancer {
         options,
         board,
         config,
         kernel,
         interfaces: InterfaceReconciler::default(),
-        lvs: Lvs::new(health_tx, alerts.clone()),
+        lvs,
         vrrp: VrrpRunning {
             running: None,
             alerts,
@@ -210,6 +213,12 @@ async fn serve(options: Options) -> ExitCode {
     // Real servers are added only once the interfaces that reach them are up: the
     // kernel refuses a NAT destination it has no route to.
     let first = b.load_keepalived().await;
+    // IPVS itself even without virtual servers: the charts, `show ipvs` and ipvsadm
+    // read it (lvs_modules; the first apply has loaded it when there are any).
+    b.lvs
+        .ensure_modules(&config::keepalived::Keepalived::default())
+        .await;
+    tokio::spawn(history::sample(charts_sampled));
     log_report("start", &first);
     b.publish();
     b.set_ready(&ready_tx);

@@ -22,7 +22,7 @@ mod status;
 mod tls;
 pub(in crate::balancer) use status::{endpoint, service_name};
 use status::{interfaces, rss_kb, services};
-pub use tls::{load_tls, plain_http_for_benchmark, CertificateNames};
+pub use tls::{load_tls, load_tls_at_start, plain_http_for_benchmark, CertificateNames};
 
 use super::lvs::ServerHealth;
 use super::report::Report;

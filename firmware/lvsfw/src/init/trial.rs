@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use update::trial::{decide, good_slot, Heartbeat, Observation, Verdict};
 use update::Slot;
 
-use crate::balancer::heartbeat;
+use crate::heartbeat_age;
 use crate::slots;
 
 /// How often a trial is looked at.
@@ -141,7 +141,7 @@ impl Trial {
 
 fn heartbeat() -> Heartbeat {
     let path = std::path::Path::new(paths::HEARTBEAT);
-    let Some(age) = heartbeat::age(path) else {
+    let Some(age) = heartbeat_age::age(path) else {
         return Heartbeat::Absent;
     };
     let content = slots::read_small(path, 64).unwrap_or_default();

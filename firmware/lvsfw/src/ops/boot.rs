@@ -51,12 +51,27 @@ pub fn certificate_names(
     (hostname, addresses)
 }
 
-/// Restores what `disk` holds; `(what the console opens, what to print)`.
+/// Restores what `disk` holds; `(what the console opens, what to print)`: the
+/// certificate made at once (the tests' shorthand for [`restore_with`]).
+#[cfg(test)]
 pub fn restore(
     paths: &Paths,
     disk: Result<Store, DiskError>,
     board: Option<&crate::board::Board>,
     now: SystemTime,
+) -> (Boot, String) {
+    restore_with(paths, disk, board, now, false)
+}
+
+/// [`restore`]; with `certificate_later` and no configuration disk (so nothing to save it on), the box's
+/// own certificate is left to [`certificate_later`], which PID 1 runs once the
+/// balancer has started: making one takes about a second at boot under emulation.
+pub fn restore_with(
+    paths: &Paths,
+    disk: Result<Store, DiskError>,
+    board: Option<&crate::board::Board>,
+    now: SystemTime,
+    certificate_later: bool,
 ) -> (Boot, String) {
     let mut said = String::new();
     let restored = match &disk {
@@ -93,8 +108,14 @@ pub fn restore(
             "nothing saved on the configuration disk: the factory configuration is in service\n"
         }
     });
+    let later = certificate_later && matches!(disk, Err(DiskError::Absent(_)));
     let (hostname, addresses) = certificate_names(paths, board);
-    match tls::ensure_own(&paths.tls, &hostname, &addresses, now) {
+    let made = if later {
+        Ok(None)
+    } else {
+        tls::ensure_own(&paths.tls, &hostname, &addresses, now)
+    };
+    match made {
         Ok(None) => {}
         Ok(Some(what)) => {
             said.push_str(&what);
@@ -135,6 +156,24 @@ pub fn restore(
         },
         said,
     )
+}
+
+/// The second half of a boot without a configuration disk (`restore` with
+/// `certificate_later`): the box's own certificate, when there is none yet; what to
+/// print, the words `restore` would have said.
+pub fn certificate_later(
+    paths: &Paths,
+    board: Option<&crate::board::Board>,
+    now: SystemTime,
+) -> String {
+    let (hostname, addresses) = certificate_names(paths, board);
+    match tls::ensure_own(&paths.tls, &hostname, &addresses, now) {
+        Ok(None) => String::new(),
+        Ok(Some(what)) => {
+            format!("{what}; not saved (no configuration disk): a new one comes at the next boot\n")
+        }
+        Err(e) => format!("error: the page's certificate: {e}\n"),
+    }
 }
 
 /// An empty configuration in service: no addresses on any NIC, no services, no VRRP.
@@ -282,6 +321,32 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&b.paths.running_json).unwrap(),
             FACTORY
+        );
+    }
+
+    #[test]
+    fn without_a_disk_the_certificate_can_come_after_the_restore_with_the_same_words() {
+        let b = boot_files();
+        let absent = || Err(DiskError::Absent("no disk".into()));
+        let (boot, said) = restore_with(&b.paths, absent(), None, now(), true);
+        assert_eq!(boot, Boot::SetupDue);
+        assert!(!said.contains("certificate"), "{said}");
+        assert!(tls::served(&b.paths.tls).is_err());
+        let later = certificate_later(&b.paths, None, now());
+        assert_eq!(
+            later,
+            "made the box's own key and certificate; not saved (no configuration disk): a new one comes at the next boot\n"
+        );
+        let first = pin(&b.paths);
+        // Once made, nothing more (and the same key).
+        assert_eq!(certificate_later(&b.paths, None, now()), "");
+        assert_eq!(pin(&b.paths), first);
+        // With a disk the certificate is made and saved during the restore, as before.
+        let d = boot_files();
+        let (_, said) = restore_with(&d.paths, store(&d), None, now(), true);
+        assert!(
+            said.contains("made the box's own key and certificate; saved"),
+            "{said}"
         );
     }
 

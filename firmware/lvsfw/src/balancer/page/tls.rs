@@ -9,6 +9,20 @@ use super::WebBackend;
 /// if installed, else the box's own); `None`, said in the log, when there is none
 /// usable: HTTPS connections are then closed.
 pub fn load_tls(paths: &crate::ops::tls::TlsPaths) -> Option<Arc<rustls::ServerConfig>> {
+    load_tls_or(paths, true)
+}
+
+/// [`load_tls`]; with `say_none` false, no certificate at all is not said (at start,
+/// when PID 1 is still making the box's own).
+fn load_tls_or(
+    paths: &crate::ops::tls::TlsPaths,
+    say_none: bool,
+) -> Option<Arc<rustls::ServerConfig>> {
+    if !say_none
+        && crate::ops::tls::read(paths).is_ok_and(|f| f.own.is_none() && f.installed.is_none())
+    {
+        return None;
+    }
     let loaded = crate::ops::tls::served(paths).and_then(|(pair, installed)| {
         web::tls::server_config(&pair).map(|config| (config, installed))
     });
@@ -29,6 +43,57 @@ pub fn load_tls(paths: &crate::ops::tls::TlsPaths) -> Option<Arc<rustls::ServerC
             None
         }
     }
+}
+
+/// What the page serves HTTPS with; `None`: HTTPS connections are closed.
+type Served = Option<Arc<rustls::ServerConfig>>;
+
+/// How long the balancer waits at start for the box's own certificate (PID 1 makes it
+/// after starting the balancer when no disk keeps one), looking every [`CERTIFICATE_EVERY`].
+const CERTIFICATE_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+const CERTIFICATE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The TLS configuration at the balancer's start, and when there is no certificate yet,
+/// a task that serves it as soon as it is there (said as [`load_tls`] says it), or says
+/// after [`CERTIFICATE_WITHIN`] that there is none, as it would have at once.
+pub fn load_tls_at_start(
+    paths: crate::ops::tls::TlsPaths,
+) -> (
+    tokio::sync::watch::Sender<Served>,
+    tokio::sync::watch::Receiver<Served>,
+) {
+    let first = load_tls_or(&paths, false);
+    let waiting = first.is_none()
+        && crate::ops::tls::read(&paths).is_ok_and(|f| f.own.is_none() && f.installed.is_none());
+    let (tx, rx) = tokio::sync::watch::channel(first);
+    if waiting {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + CERTIFICATE_WITHIN;
+            loop {
+                tokio::time::sleep(CERTIFICATE_EVERY).await;
+                // Served already (a reload found one): nothing to wait for.
+                if tx.borrow().is_some() {
+                    return;
+                }
+                let last = tokio::time::Instant::now() >= deadline;
+                if let Some(config) = load_tls_or(&paths, last) {
+                    tx.send_if_modified(|had| {
+                        let none = had.is_none();
+                        if none {
+                            *had = Some(config);
+                        }
+                        none
+                    });
+                    return;
+                }
+                if last {
+                    return;
+                }
+            }
+        });
+    }
+    (tx, rx)
 }
 
 /// `lvsfw.debug lvsfw.bench-plain-http` on the kernel command line: port 80 serves the

@@ -1,4 +1,8 @@
 //! Kernel modules: the board's list, with dependencies from modules.dep, loaded in order.
+//! PID 1 loads them in two rounds ([`Round`]): what the interfaces and disks need before
+//! the balancer starts, the rest once it runs; the balancer loads the IPVS modules its
+//! configuration uses itself before it programs IPVS ([`ipvs_modules`]). Every module
+//! of the board is in both the image ([`closure_command`]) and one of the rounds.
 //! Soft dependencies (modules.softdep `pre:`) are loaded first as modprobe would, but may
 //! fail: libcrc32c asks the crypto API for "crc32c" (crc32c_intel needs SSE 4.2, the
 //! generic one always loads), r8169 wants the realtek PHY driver.
@@ -159,6 +163,100 @@ impl ModulesDep {
     }
 }
 
+/// When PID 1 loads a board module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    /// Before the balancer starts: NIC and disk drivers, the watchdog's, and any module
+    /// this firmware does not know (the safe default).
+    First,
+    /// Once the balancer runs, while it brings the interfaces up: IPVS, VLAN and bond
+    /// support (the balancer loads what its configuration uses itself, at once: see
+    /// [`ensure`]), the power button, the ESP's vfat (the boot-slot trial waits for it).
+    Later,
+}
+
+/// The round a module of the board's list is loaded in.
+pub fn round(module: &str) -> Round {
+    let name = normalize(module);
+    let later = name == "ip_vs"
+        || name.starts_with("ip_vs_")
+        || name.starts_with("nls_")
+        || matches!(
+            name.as_str(),
+            "button" | "evdev" | "vfat" | "fat" | "8021q" | "bonding"
+        );
+    if later {
+        Round::Later
+    } else {
+        Round::First
+    }
+}
+
+/// The board's modules in `round`, in the board's order.
+pub fn in_round(wanted: &[String], which: Round) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|m| round(m) == which)
+        .cloned()
+        .collect()
+}
+
+/// The IPVS modules the virtual servers `(scheduler, persistence engine)` need: `ip_vs`
+/// and, for each, `ip_vs_SCHEDULER` and `ip_vs_pe_ENGINE` (the names the kernel itself
+/// would ask modprobe for), each once, in order.
+pub fn ipvs_modules<'a>(
+    services: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<String> {
+    let mut wanted = vec!["ip_vs".to_string()];
+    for (scheduler, engine) in services {
+        let names = [
+            Some(format!("ip_vs_{scheduler}")),
+            engine.map(|e| format!("ip_vs_pe_{e}")),
+        ];
+        for name in names.into_iter().flatten().map(|n| normalize(&n)) {
+            if !wanted.contains(&name) {
+                wanted.push(name);
+            }
+        }
+    }
+    wanted
+}
+
+/// For the balancer: loads those of `names` that the kernel does not have yet
+/// (/sys/module/NAME) and the board lists (`board`: only those are in the image), with
+/// the board's `options`; says in the log what it loaded and what it could not. The
+/// names the kernel has afterwards.
+pub fn ensure(board: &[String], options: &[(String, String)], names: &[String]) -> Vec<String> {
+    let present = |name: &String| Path::new("/sys/module").join(name).exists();
+    let listed = |name: &String| board.iter().any(|m| normalize(m) == *name);
+    let mut missing = Vec::new();
+    for name in names.iter().filter(|n| !present(n)) {
+        if listed(name) {
+            missing.push(name.clone());
+        } else {
+            log::warn!("kernel module {name} is needed but not among the board's modules");
+        }
+    }
+    if !missing.is_empty() {
+        let count = load(&running_root(), &missing, options);
+        log::info!("loaded {count} kernel modules for {}", missing.join(", "));
+        for name in missing.iter().filter(|n| !present(n)) {
+            log::error!(
+                "kernel module {name} could not be loaded (see above): what needs it is refused"
+            );
+        }
+    }
+    names.iter().filter(|n| present(n)).cloned().collect()
+}
+
+/// `/lib/modules/<release>` of the running kernel.
+pub fn running_root() -> PathBuf {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Path::new("/lib/modules").join(release)
+}
+
 /// Loads the board's modules from `root` (`/lib/modules/<release>`), each with the
 /// board's options for it (`options`: name and `KEY=VALUE` words); returns how many were
 /// loaded now. Failures are logged and do not stop the others.
@@ -268,6 +366,59 @@ kernel/net/core/failover.ko:
 
     fn paths(order: Vec<Load>) -> Vec<String> {
         order.into_iter().map(|load| load.path).collect()
+    }
+
+    #[test]
+    fn pid1_loads_drivers_first_and_ipvs_vlans_bonds_the_power_button_and_vfat_later() {
+        let board = strings(&[
+            "virtio_pci",
+            "virtio_net",
+            "virtio_blk",
+            "vfat",
+            "nls_cp437",
+            "button",
+            "evdev",
+            "ip_vs",
+            "ip_vs_rr",
+            "ip_vs_pe_sip",
+            "8021q",
+            "bonding",
+            "i6300esb",
+        ]);
+        assert_eq!(
+            in_round(&board, Round::First),
+            strings(&["virtio_pci", "virtio_net", "virtio_blk", "i6300esb"])
+        );
+        assert_eq!(
+            in_round(&board, Round::Later),
+            strings(&[
+                "vfat",
+                "nls_cp437",
+                "button",
+                "evdev",
+                "ip_vs",
+                "ip_vs_rr",
+                "ip_vs_pe_sip",
+                "8021q",
+                "bonding"
+            ])
+        );
+        // Every module is in one round: the image (modules-closure) and PID 1 agree.
+        let mut both = in_round(&board, Round::First);
+        both.extend(in_round(&board, Round::Later));
+        both.sort();
+        let mut all = board.clone();
+        all.sort();
+        assert_eq!(both, all);
+    }
+
+    #[test]
+    fn the_ipvs_modules_are_those_the_virtual_servers_name() {
+        assert_eq!(ipvs_modules([]), strings(&["ip_vs"]));
+        assert_eq!(
+            ipvs_modules([("wlc", None), ("rr", Some("sip")), ("wlc", None)]),
+            strings(&["ip_vs", "ip_vs_wlc", "ip_vs_rr", "ip_vs_pe_sip"])
+        );
     }
 
     #[test]
