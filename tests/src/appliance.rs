@@ -345,6 +345,11 @@ impl Appliance {
         self.console.wait_for(pattern, timeout)
     }
 
+    /// [`Console::wait_for_all`]: lines of PID 1 and the balancer in either order.
+    pub fn wait_for_all(&mut self, patterns: &[&str], timeout: Duration) -> Result<(), Error> {
+        self.console.wait_for_all(patterns, timeout)
+    }
+
     pub fn send_line(&mut self, line: &str) -> Result<(), Error> {
         self.console.send_line(line)
     }
@@ -356,18 +361,48 @@ impl Appliance {
         self.send_line(line)?;
         // The echo follows the prompt on its line; the output starts after it.
         self.wait_for(line, Duration::from_secs(10))?;
-        let out = self.console.wait_through(PROMPT, limit)?;
-        Ok(out
-            .lines()
-            .map(|l| l.trim_start_matches("\x1b[K"))
-            .filter(|l| !l.ends_with(PROMPT) && !l.is_empty())
+        let mut out = self.console.wait_through(PROMPT, limit)?;
+        // A log line that arrives while the line is being typed is printed above it, and
+        // the prompt comes again with what was typed: the answer follows that copy, not
+        // the first echo. Such an output holds only log lines and copies of the prompt;
+        // read on (bounded: a copy per log line, 2 s each) and keep what follows the
+        // last copy.
+        for _ in 0..5 {
+            let kept = kept_lines(&out);
+            let retyped = kept.iter().any(|l| l.starts_with(PROMPT));
+            let answer: Vec<&&str> = kept.iter().filter(|l| !l.starts_with(PROMPT)).collect();
+            let only_log = answer.iter().all(|l| is_log_line(l));
+            if !only_log || (answer.is_empty() && !retyped) {
+                break;
+            }
+            let Ok(more) = self.console.wait_through(PROMPT, Duration::from_secs(2)) else {
+                break;
+            };
+            let whole = out + &more;
+            out = match whole.rfind(line) {
+                Some(at) => whole[at + line.len()..].to_string(),
+                None => whole,
+            };
+        }
+        Ok(kept_lines(&out)
+            .into_iter()
+            .filter(|l| !l.starts_with(PROMPT))
             .collect::<Vec<_>>()
             .join("\n"))
     }
 
     /// The page's certificate as `show certificate` prints it: (its SPKI pin, its PEM).
     pub fn certificate(&mut self) -> Result<(String, String), Error> {
-        let shown = self.command("show certificate", Duration::from_secs(20))?;
+        // Without a configuration disk the box makes its certificate after the balancer
+        // starts: "no certificate yet" for a moment after boot.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let shown = loop {
+            let shown = self.command("show certificate", Duration::from_secs(20))?;
+            if !shown.contains("no certificate yet") || std::time::Instant::now() > deadline {
+                break shown;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        };
         let pin = shown
             .lines()
             .find_map(|l| l.strip_prefix("SPKI pin (sha256, base64): "))
@@ -426,4 +461,19 @@ impl Drop for Appliance {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A command's output lines: without the prompt's line and empty ones.
+fn kept_lines(out: &str) -> Vec<&str> {
+    out.lines()
+        .map(|l| l.trim_start_matches("\x1b[K"))
+        .filter(|l| !l.ends_with("lvsfw> ") && !l.is_empty())
+        .collect()
+}
+
+/// A kernel-stamped log line (`[    5.814487] init: ...`), not a command's answer.
+fn is_log_line(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(stamp, _)| stamp.trim().parse::<f64>().is_ok())
 }

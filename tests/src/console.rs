@@ -119,6 +119,35 @@ impl Console {
         }
     }
 
+    /// Waits until each of `patterns` appears after everything matched so far, in any
+    /// order (lines of two processes, such as PID 1's and the balancer's, whose order is
+    /// not fixed); then goes on after the last of them.
+    pub fn wait_for_all(&mut self, patterns: &[&str], timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let t = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
+                let from = self.cursor.saturating_sub(t.dropped).min(t.bytes.len());
+                let text = String::from_utf8_lossy(&t.bytes[from..]).into_owned();
+                let ends: Option<Vec<usize>> = patterns
+                    .iter()
+                    .map(|p| {
+                        let at = text.find(p)?;
+                        Some(text[at..].find('\n').map_or(text.len(), |i| at + i))
+                    })
+                    .collect();
+                if let Some(ends) = ends {
+                    self.cursor = t.dropped + from + ends.into_iter().max().unwrap_or(0);
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(self.not_seen(&patterns.join("\" and \""), timeout));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The error for a line that did not come: what was awaited, and the console's tail.
     fn not_seen(&self, pattern: &str, timeout: Duration) -> Error {
         Error(format!(

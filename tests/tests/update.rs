@@ -62,11 +62,14 @@ fn refused(
 /// Boots `image` and waits until the balancer is ready on `slot`'s `version`.
 fn boot(lab: &mut Lab, spec: ApplianceSpec, version: &str) -> Result<Appliance, Error> {
     let mut lb1 = lab.boot(spec)?;
-    lb1.wait_for(
-        &format!("running slot A (version {version}), the good slot"),
+    // PID 1's trial line and the balancer's ready line come in either order.
+    lb1.wait_for_all(
+        &[
+            &format!("running slot A (version {version}), the good slot"),
+            "ready: the configuration is applied",
+        ],
         BOOT,
     )?;
-    lb1.wait_for("ready: the configuration is applied", BOOT)?;
     lb1.wait_for("lvsfw> ", SHORT)?;
     Ok(lb1)
 }
@@ -286,15 +289,17 @@ fn bad_updates_change_nothing_a_signed_one_is_kept_and_a_failing_one_left() -> R
         ),
         BOOT,
     )?;
-    lb1.wait_for(
-        &format!("running slot B (version {v2_version}), the good slot"),
+    lb1.wait_for_all(
+        &[
+            &format!("running slot B (version {v2_version}), the good slot"),
+            "ready: the configuration is applied",
+        ],
         BOOT,
     )?;
     println!(
         "back on the good version {:?} after the reboot into the broken one",
         rebooted.elapsed()
     );
-    lb1.wait_for("ready: the configuration is applied", BOOT)?;
     lb1.wait_for("lvsfw> ", SHORT)?;
     let slots = lb1.command("show slots", SHORT)?;
     assert!(

@@ -532,11 +532,13 @@ fn updates_through_the_page_refused_kept_and_left() -> Result<(), Error> {
         ),
         BOOT,
     )?;
-    lb1.wait_for(
-        &format!("running slot B (version {v2v}), the good slot"),
+    lb1.wait_for_all(
+        &[
+            &format!("running slot B (version {v2v}), the good slot"),
+            "ready: the configuration is applied",
+        ],
         BOOT,
     )?;
-    lb1.wait_for("ready: the configuration is applied", BOOT)?;
     println!(
         "back on slot B {:.1} s after the page's reboot into the broken build",
         clicked.elapsed().as_secs_f64()

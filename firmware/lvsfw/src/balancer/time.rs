@@ -82,15 +82,22 @@ async fn run(mut servers: watch::Receiver<Vec<IpAddr>>, status: watch::Sender<Ti
                 let _ = socket.send_to(packet, to).await;
             }
         }
+        let mut stepped = None;
         if let Some(adjust) = out.adjust {
-            if let Some(step) = apply(adjust) {
-                last_step = Some(step);
+            if let Some((at, by, said)) = apply(adjust) {
+                last_step = Some((at, by));
+                stepped = Some(said);
             }
+        }
+        // Published before the step is logged: whoever reacts to the log line (an
+        // operator's `show time`) finds the status that goes with it.
+        publish(&status, &configured, &client, &mono, last_step);
+        if let Some(said) = stepped {
+            log::warn!("{said}");
         }
         for event in out.events {
             log_event(&event);
         }
-        publish(&status, &configured, &client, &mono, last_step);
     }
 }
 
@@ -144,22 +151,23 @@ fn nonce() -> u64 {
     u64::from_ne_bytes(b)
 }
 
-/// Does `adjust` to the kernel's clock; for a step, when (ms since the epoch) and by how
-/// many milliseconds.
-fn apply(adjust: Adjust) -> Option<(u64, f64)> {
+/// Does `adjust` to the kernel's clock; for a step, when (ms since the epoch), by how
+/// many milliseconds, and the warning that says it (logged by the caller once the
+/// status shows the step).
+fn apply(adjust: Adjust) -> Option<(u64, f64, String)> {
     match adjust {
         Adjust::Step(by) => {
             let before = wall_ms();
             match step(by) {
                 Ok(()) => {
                     let after = wall_ms();
-                    log::warn!(
+                    let said = format!(
                         "clock stepped by {} (from {} to {})",
                         seconds(by),
                         precise_utc(before),
                         precise_utc(after)
                     );
-                    Some((after, by as f64 / 1e6))
+                    Some((after, by as f64 / 1e6, said))
                 }
                 Err(e) => {
                     log::error!("clock not stepped by {}: {e}", seconds(by));
