@@ -118,7 +118,10 @@ fn a_broken_config_is_reported_once_and_the_console_stays_usable() -> Result<(),
         config_json: Some("{\n  \"interfaces\": [\n    {\"role\": \"ext\", \"addresses\": [\"192.168.0.300/24\"]}\n  ]\n}\n".into()),
         ..ApplianceSpec::default()
     })?;
-    let line = lb1.wait_for("balancer: error: /etc/lvsfw/config.json", BOOT)?;
+    // The whole line: the console may hold only its start when the words are seen.
+    let line = lb1
+        .console
+        .wait_for_line("balancer: error: /etc/lvsfw/config.json", BOOT)?;
     assert!(
         line.ends_with("/etc/lvsfw/config.json: interfaces[0].addresses[0]: \"192.168.0.300\" is not an IPv4 or IPv6 address"),
         "{line}"
@@ -142,7 +145,9 @@ fn a_broken_config_is_reported_once_and_the_console_stays_usable() -> Result<(),
         config_json: Some("{\n  \"hostname\": \"lb2\"\n  \"interfaces\": []\n}\n".into()),
         ..ApplianceSpec::default()
     })?;
-    let line = lb2.wait_for("balancer: error: /etc/lvsfw/config.json", BOOT)?;
+    let line = lb2
+        .console
+        .wait_for_line("balancer: error: /etc/lvsfw/config.json", BOOT)?;
     assert!(
         line.ends_with("/etc/lvsfw/config.json:3:3: expected `,` or `}`"),
         "{line}"
@@ -158,7 +163,10 @@ fn a_broken_board_file_is_reported_and_the_console_stays_usable() -> Result<(), 
         board_conf: Some("name qemu-x86_64\nnic ext pci 00:10.0\n".into()),
         ..ApplianceSpec::default()
     })?;
-    let line = lb1.wait_for("init: error: /etc/lvsfw/board.conf:", BOOT)?;
+    // The whole line: the console may hold only its start when the words are seen.
+    let line = lb1
+        .console
+        .wait_for_line("init: error: /etc/lvsfw/board.conf:", BOOT)?;
     assert!(
         line.ends_with("/etc/lvsfw/board.conf:2:9: \"00:10.0\" is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:00:10.0)"),
         "{line}"

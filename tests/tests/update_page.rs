@@ -349,7 +349,7 @@ fn api_refusals(
     // Cut at a random byte: the box sees the end of the connection, abandons what it
     // wrote and says so in its log.
     let said = admin.in_netns(|| api_cut(api, good.len(), &good[..cut]))??;
-    let line = lb1.wait_for("upload stopped: ", UPLOAD)?;
+    let line = lb1.console.wait_for_line("upload stopped: ", UPLOAD)?;
     assert!(
         line.contains(&format!(
             "the upload ended after {cut} of {} bytes; nothing changed",
