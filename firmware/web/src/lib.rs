@@ -26,5 +26,4 @@ pub use app::{native_json, App, NoRandom, Options, Random, MIN_PASSWORD_LEN};
 pub use backend::{
     Applied, Backend, Candidates, Change, Names, NotApplied, Notices, Pending, Status,
 };
-pub use pages::{utc, Civil};
 pub use server::{serve, Handler, Listen, Scheme, ServerLimits, Shared};

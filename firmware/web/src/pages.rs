@@ -7,7 +7,7 @@ use tinytemplate::TinyTemplate;
 
 use crate::backend::{Counters, Status};
 // The one way every front end writes a time (the status model's).
-pub use status::time::{utc, Civil};
+use status::time::utc;
 
 const LAYOUT: &str = include_str!("templates/layout.html");
 const CSS: &str = include_str!("templates/style.css");
