@@ -10,6 +10,7 @@ use config::Config;
 use serde::Serialize;
 // The status model every front end shares (the lvsfw-status crate), under the names the
 // page has always used.
+pub use status::bgp::{BgpNeighborStatus, BgpPrefixStatus, BgpStatus};
 pub use status::{Counters, SlotStatus, TimeStatus, VrrpState, VrrpStatus};
 
 /// A change to put in service: each part that is `Some` is written whole (a temporary
@@ -221,6 +222,9 @@ pub struct Status {
     pub slots_note: Option<String>,
     /// The clock and its NTP servers.
     pub time: TimeStatus,
+    /// The BGP speaker, when the configuration has a `bgp` block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<BgpStatus>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

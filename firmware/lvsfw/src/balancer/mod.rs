@@ -37,6 +37,7 @@ use crate::board;
 use interfaces::InterfaceReconciler;
 
 pub mod alerts;
+pub mod bgp;
 pub mod control;
 pub mod heartbeat;
 mod history;
@@ -174,6 +175,7 @@ async fn serve(options: Options) -> ExitCode {
     );
     let time = time::start(ntp_servers);
     let lvs = Lvs::new(health_tx, alerts.clone(), board.as_ref());
+    let bgp = bgp::Handle::start(health_rx.clone(), paths::BGP_STATUS.into());
     let mut b = Balancer {
         options,
         board,
@@ -195,6 +197,8 @@ async fn serve(options: Options) -> ExitCode {
         tls: tls_tx,
         ntp,
         time,
+        bgp,
+        bgp_problems: Vec::new(),
     };
     let mut ipvs_problem = b.lvs.worker_problem();
     b.pass().await;
@@ -227,6 +231,7 @@ async fn serve(options: Options) -> ExitCode {
         tokio::select! {
             _ = ticker.tick() => {
                 b.pass().await;
+                b.bgp_links().await;
                 b.publish();
             }
             // While something does not run, look every second whether its cause is gone:
@@ -282,6 +287,8 @@ async fn serve(options: Options) -> ExitCode {
     }
     let stopping = std::time::Instant::now();
     log::info!("stopping");
+    // The routers move the traffic away first (graceful shutdown), then VRRP lets go.
+    b.bgp.stop().await;
     b.vrrp.stop().await;
     log::info!("stopped in {} ms", stopping.elapsed().as_millis());
     ExitCode::SUCCESS
@@ -325,6 +332,7 @@ fn start_web(
         config_path: b.options.config.clone(),
         keepalived_path: b.options.keepalived.clone(),
         vrrp_status_path: paths::VRRP_STATUS.into(),
+        bgp_status_path: paths::BGP_STATUS.into(),
         started: std::time::Instant::now(),
         listen: listen.clone(),
         certificate_names: Default::default(),
@@ -368,6 +376,10 @@ struct Balancer {
     ntp: watch::Sender<Vec<std::net::IpAddr>>,
     /// What the time task says of the clock, for the page.
     time: watch::Receiver<web::backend::TimeStatus>,
+    /// The BGP task (route health injection).
+    bgp: bgp::Handle,
+    /// Why BGP sessions of the configuration do not run.
+    bgp_problems: Vec<String>,
 }
 
 impl Balancer {
@@ -389,7 +401,39 @@ impl Balancer {
         out.extend(self.interfaces.problems().iter().cloned());
         out.extend(self.vrrp.problems());
         out.extend(self.lvs.worker_problem.borrow().clone());
+        out.extend(self.bgp_problems.iter().cloned());
         out
+    }
+
+    /// The BGP task hears whether ext and int are up (read from the kernel: a VIP on a
+    /// link that is down serves nobody). Only while a `bgp` block is in service.
+    async fn bgp_links(&mut self) {
+        let has_bgp = self
+            .running
+            .borrow()
+            .keepalived
+            .as_ref()
+            .is_some_and(|k| k.bgp.is_some());
+        if !has_bgp {
+            return;
+        }
+        let up = match self.kernel.read().await {
+            Ok(actual) => {
+                let link = |name: &str| actual.links.iter().find(|l| l.name == name).map(|l| l.up);
+                link("ext") == Some(true) && link("int") != Some(false)
+            }
+            Err(e) => {
+                log::warn!("BGP: reading the links: {e}");
+                false
+            }
+        };
+        self.bgp.send(bgp::Msg::Links(up)).await;
+    }
+
+    /// The drain file, as ops left it.
+    async fn bgp_drain(&mut self) {
+        let drained = Path::new(paths::DRAIN).exists();
+        self.bgp.send(bgp::Msg::Drain(drained)).await;
     }
 
     /// Tells the page and PID 1 what does not run, when that changed.
@@ -460,11 +504,34 @@ impl Balancer {
                 self.vrrp
                     .apply(&k, &self.kernel, self.board.as_ref(), self.config.as_ref())
                     .await;
+                let plan = match k
+                    .bgp
+                    .as_ref()
+                    .map(|b| bgp::plan::plan(b, self.config.as_ref()))
+                {
+                    None => {
+                        self.bgp_problems.clear();
+                        None
+                    }
+                    Some(Ok(plan)) => {
+                        self.bgp_problems.clear();
+                        Some(plan)
+                    }
+                    Some(Err(problems)) => {
+                        self.bgp_problems = problems;
+                        None
+                    }
+                };
+                self.bgp.send(bgp::Msg::Configure(plan)).await;
+                self.bgp.send(bgp::Msg::Serving(true)).await;
+                self.bgp_drain().await;
                 report
                     .said
                     .push(format!("keepalived.conf: {}", k.summary()));
                 self.running.send_modify(|r| r.keepalived = Some(k));
+                self.bgp_links().await;
                 report.not_running.extend(lvs);
+                report.not_running.extend(self.bgp_problems.iter().cloned());
             }
             Loaded::Absent => report.said.push("no keepalived.conf".into()),
             Loaded::Invalid => {
