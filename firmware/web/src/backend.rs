@@ -141,6 +141,11 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Asks PID 1 to reboot.
     fn reboot(&self) -> Result<(), String>;
+    /// `drain` (true) or its end: BGP withdraws every prefix, flows keep going. What it
+    /// did, for the page.
+    fn drain(&self, _on: bool, _who: &str) -> Result<String, String> {
+        Err("this appliance runs no BGP".into())
+    }
     /// The newest lines of the balancer's log, oldest first.
     fn log_lines(&self) -> Vec<String>;
     /// The newest errors and warnings, kept apart so that a flood of other lines

@@ -303,6 +303,18 @@ impl Backend for WebBackend {
         }
     }
 
+    fn drain(&self, on: bool, who: &str) -> Result<String, String> {
+        let op = Op::Drain {
+            on,
+            who: who.to_string(),
+        };
+        let report = ops::execute(&self.paths(), op).map_err(|e| e.to_string())?;
+        if report.in_service {
+            self.reload()?;
+        }
+        Ok(report.said.trim_end().to_string())
+    }
+
     fn apply(&self, change: Change) -> Result<Applied, String> {
         // The operations API's direct put: the console's rule and state for a rollback
         // (ops::confirm), the files written whole, all or none.
