@@ -156,26 +156,18 @@ impl Task {
     /// Sessions that are gone or changed end; new ones start. An unchanged one keeps
     /// its session and its routes.
     async fn configure(&mut self, plan: Option<Plan>) {
-        let specs: BTreeMap<IpAddr, PeerSpec> = plan
-            .iter()
-            .flat_map(|p| p.peers.iter().map(|s| (s.address, s.clone())))
-            .collect();
-        let gone: Vec<IpAddr> = self
-            .peers
-            .iter()
-            .filter(|(a, r)| specs.get(a) != Some(&r.spec))
-            .map(|(a, _)| *a)
-            .collect();
+        let running: BTreeMap<IpAddr, &PeerSpec> =
+            self.peers.iter().map(|(a, r)| (*a, &r.spec)).collect();
+        let wanted = plan.as_ref().map_or(&[][..], |p| p.peers.as_slice());
+        let (gone, specs) = plan::changes(&running, wanted);
         for address in gone {
             if let Some(r) = self.peers.remove(&address) {
                 log::info!("BGP neighbor {address}: removed or changed; its session ends");
                 let _ = r.commands.send(Command::Stop).await;
             }
         }
-        for (address, spec) in specs {
-            if self.peers.contains_key(&address) {
-                continue;
-            }
+        for spec in specs {
+            let address = spec.address;
             let (commands, rx) = mpsc::channel(PEER_QUEUE);
             let (status_tx, status) = watch::channel(PeerStatus::new());
             let peer = Peer {

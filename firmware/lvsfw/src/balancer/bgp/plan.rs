@@ -116,6 +116,25 @@ pub fn plan(b: &Bgp, native: Option<&Config>) -> Result<Plan, Vec<String>> {
     })
 }
 
+/// A reload's sessions: which running ones end (gone, or any setting changed) and which
+/// start (new, or changed). One whose spec is the same keeps its session and its routes.
+pub fn changes(
+    running: &std::collections::BTreeMap<IpAddr, &PeerSpec>,
+    wanted: &[PeerSpec],
+) -> (Vec<IpAddr>, Vec<PeerSpec>) {
+    let stop = running
+        .iter()
+        .filter(|(a, spec)| !wanted.iter().any(|w| w.address == **a && w == **spec))
+        .map(|(a, _)| *a)
+        .collect();
+    let start = wanted
+        .iter()
+        .filter(|w| running.get(&w.address).is_none_or(|spec| *spec != *w))
+        .cloned()
+        .collect();
+    (stop, start)
+}
+
 fn v4(a: IpAddr) -> Option<Ipv4Addr> {
     match a {
         IpAddr::V4(a) => Some(a),

@@ -157,3 +157,37 @@ fn the_plan_fills_in_source_addresses_and_the_router_id_from_the_box() {
         Ipv4Addr::new(10, 0, 0, 1)
     );
 }
+
+#[test]
+fn a_reload_restarts_only_the_sessions_that_changed() {
+    let spec = |last: u8, hold: u16| {
+        let address = IpAddr::from([192, 168, 0, last]);
+        let mut settings = Settings::new(
+            65001,
+            65000,
+            Ipv4Addr::new(192, 168, 0, 101),
+            IpAddr::from([192, 168, 0, 101]),
+        );
+        settings.hold_time = hold;
+        PeerSpec {
+            address,
+            port: 179,
+            local: IpAddr::from([192, 168, 0, 101]),
+            settings,
+        }
+    };
+    let (a, b, c) = (spec(1, 90), spec(2, 90), spec(3, 90));
+    let running: std::collections::BTreeMap<IpAddr, &PeerSpec> =
+        [(a.address, &a), (b.address, &b)].into_iter().collect();
+    // a unchanged, b's hold time changed, c new; nothing of a is touched.
+    let b2 = spec(2, 9);
+    let (stop, start) = changes(&running, &[a.clone(), b2.clone(), c.clone()]);
+    assert_eq!(stop, [b.address]);
+    assert_eq!(start, [b2, c]);
+    // Everything gone: every session ends, none starts.
+    let (stop, start) = changes(&running, &[]);
+    assert_eq!(stop, [a.address, b.address]);
+    assert!(start.is_empty());
+    // The same again: nothing.
+    assert_eq!(changes(&running, &[a.clone(), b.clone()]), (vec![], vec![]));
+}
