@@ -35,6 +35,8 @@ use plan::{PeerSpec, Plan};
 
 /// The most the stop waits for graceful shutdown: PID 1 gives the balancer 5 s.
 pub const STOP_WAIT: Duration = Duration::from_secs(4);
+/// How long the sessions get, together, to send their Cease and close.
+const PEER_STOP_WAIT: Duration = Duration::from_millis(500);
 /// How often the status file is brought up to date with the sessions.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Commands waiting for one peer task (it takes them as fast as they come).
@@ -235,9 +237,15 @@ impl Task {
             // before the Cease.
             tokio::time::sleep(wait.min(STOP_WAIT) + Duration::from_millis(100)).await;
         }
-        for (_, r) in std::mem::take(&mut self.peers) {
+        // Every session is told at once and waited for together: with 16 neighbors the
+        // stop still fits in PID 1's grace.
+        let peers = std::mem::take(&mut self.peers);
+        for r in peers.values() {
             let _ = r.commands.send(Command::Stop).await;
-            let _ = tokio::time::timeout(Duration::from_millis(500), r.task).await;
+        }
+        let deadline = tokio::time::Instant::now() + PEER_STOP_WAIT;
+        for (_, r) in peers {
+            let _ = tokio::time::timeout_at(deadline, r.task).await;
         }
         let _ = std::fs::remove_file(&self.status_path);
     }
