@@ -3,7 +3,7 @@
 //! servers' checks have run; with `quorum 2` a real server stopped withdraws it (the
 //! GRACEFUL_SHUTDOWN community first) and its return announces it again; the console's
 //! `drain` withdraws it with both servers up and `drain off` ends that; `show bgp` says
-//! each of these.
+//! each of these; a reload that adds a neighbor leaves the router's session as it was.
 
 mod common;
 
@@ -128,6 +128,17 @@ fn the_vip_follows_quorum_and_drain_at_the_console() -> Result<(), Error> {
     wait_until(MARGIN, "the VIP back after the drain", || {
         has(&frr) && !tagged(&frr)
     })?;
+    // A reload that adds a neighbor (nobody there) keeps the session that did not change.
+    let with_second = format!(
+        "{SEED_3_1}{}",
+        BGP.replace(
+            "    announce {",
+            "    neighbor 192.168.0.2 {\n        remote_as 65003\n        connect_retry 2\n    }\n    announce {"
+        )
+    );
+    import_and_apply(&mut lb1, &with_second)?;
+    show_bgp_until(&mut lb1, "192.168.0.2 ")?;
+    assert!(has(&frr) && !tagged(&frr), "{}", frr.route(VIP));
     // The session stayed up through all of it.
     let shown = frr.vtysh(&["show bgp neighbors 192.168.0.101"]);
     assert!(shown.contains("established 1; dropped 0"), "{shown}");
