@@ -3,7 +3,7 @@
 //! servers' checks have run; with `quorum 2` a real server stopped withdraws it (the
 //! GRACEFUL_SHUTDOWN community first) and its return announces it again; the console's
 //! `drain` withdraws it with both servers up and `drain off` ends that; `show bgp` says
-//! each of these; a reload that adds a neighbor leaves the router's session as it was.
+//! each of these; int's cable cut withdraws it at once; a reload that adds a neighbor leaves the router's session as it was.
 
 mod common;
 
@@ -128,6 +128,16 @@ fn the_vip_follows_quorum_and_drain_at_the_console() -> Result<(), Error> {
     wait_until(MARGIN, "the VIP back after the drain", || {
         has(&frr) && !tagged(&frr)
     })?;
+    // int's cable cut: the box cannot reach its real servers; withdrawn within the
+    // task's once-a-second look at the links, long before a check would notice.
+    lb1.set_link("int", false)?;
+    graceful_withdraw(&frr, Duration::from_secs(5), "int's cable cut")?;
+    show_bgp_until(&mut lb1, "ext or int is down")?;
+    lb1.set_link("int", true)?;
+    wait_until(MARGIN, "the VIP back with int", || {
+        has(&frr) && !tagged(&frr)
+    })?;
+
     // A reload that adds a neighbor (nobody there) keeps the session that did not change.
     let with_second = format!(
         "{SEED_3_1}{}",

@@ -231,7 +231,6 @@ async fn serve(options: Options) -> ExitCode {
         tokio::select! {
             _ = ticker.tick() => {
                 b.pass().await;
-                b.bgp_links().await;
                 b.publish();
             }
             // While something does not run, look every second whether its cause is gone:
@@ -405,29 +404,11 @@ impl Balancer {
         out
     }
 
-    /// The BGP task hears whether ext and int are up (read from the kernel: a VIP on a
-    /// link that is down serves nobody). Only while a `bgp` block is in service.
+    /// The BGP task looks at ext and int itself (a VIP on a link that is down serves
+    /// nobody): told once, it reads their flags every second.
     async fn bgp_links(&mut self) {
-        let has_bgp = self
-            .running
-            .borrow()
-            .keepalived
-            .as_ref()
-            .is_some_and(|k| k.bgp.is_some());
-        if !has_bgp {
-            return;
-        }
-        let up = match self.kernel.read().await {
-            Ok(actual) => {
-                let link = |name: &str| actual.links.iter().find(|l| l.name == name).map(|l| l.up);
-                link("ext") == Some(true) && link("int") != Some(false)
-            }
-            Err(e) => {
-                log::warn!("BGP: reading the links: {e}");
-                false
-            }
-        };
-        self.bgp.send(bgp::Msg::Links(up)).await;
+        let names = [config::Role::Ext, config::Role::Int].map(|r| r.name().to_string());
+        self.bgp.send(bgp::Msg::WatchLinks(names.to_vec())).await;
     }
 
     /// The drain file, as ops left it.

@@ -47,8 +47,11 @@ pub enum Msg {
     Configure(Option<Plan>),
     /// keepalived.conf's virtual servers are in service.
     Serving(bool),
-    /// ext and int are up.
+    /// Whether the links are up, as the caller knows it (`lvsfw run` on a host: yes).
     Links(bool),
+    /// Links the task looks at itself every second (the appliance: ext and int), up
+    /// meaning administratively up with a carrier, as keepalived's track_interface.
+    WatchLinks(Vec<String>),
     Drain(bool),
     /// Withdraw everything gracefully, end the sessions, then answer.
     Stop(oneshot::Sender<()>),
@@ -96,6 +99,9 @@ struct Task {
     state: plan::Box,
     health: watch::Receiver<Arc<Vec<ServerHealth>>>,
     judged: Vec<(Prefix, bool, String)>,
+    /// The links of [`Msg::WatchLinks`] and the probe that reads them.
+    watch: Vec<String>,
+    probe: Option<netif::link_probe::LinkProbe>,
     status_path: PathBuf,
     written: Option<::status::bgp::BgpStatus>,
 }
@@ -116,6 +122,8 @@ async fn run(
         },
         health,
         judged: Vec::new(),
+        watch: Vec::new(),
+        probe: None,
         status_path,
         written: None,
     };
@@ -127,6 +135,15 @@ async fn run(
                 Some(Msg::Configure(plan)) => t.configure(plan).await,
                 Some(Msg::Serving(on)) => t.state.serving = on,
                 Some(Msg::Links(up)) => t.state.links_up = up,
+                Some(Msg::WatchLinks(names)) => {
+                    if t.probe.is_none() {
+                        t.probe = netif::link_probe::LinkProbe::new()
+                            .map_err(|e| log::error!("BGP: cannot look at the links: {e}"))
+                            .ok();
+                    }
+                    t.watch = names;
+                    t.look_at_links();
+                }
                 Some(Msg::Drain(on)) => {
                     if on != t.state.drained {
                         log::warn!("BGP: {}", if on { "drained: every prefix withdrawn, existing flows still served" } else { "drain ended: prefixes announced again as they are ready" });
@@ -145,8 +162,10 @@ async fn run(
             },
             Ok(()) = t.health.changed() => {}
             _ = tick.tick() => {
-                t.write_status();
-                continue;
+                if !t.look_at_links() {
+                    t.write_status();
+                    continue;
+                }
             }
         }
         t.announce().await;
@@ -191,6 +210,28 @@ impl Task {
             );
         }
         self.plan = plan;
+    }
+
+    /// The watched links read again; true when whether they are all up changed.
+    fn look_at_links(&mut self) -> bool {
+        if self.watch.is_empty() {
+            return false;
+        }
+        let up = self
+            .probe
+            .as_ref()
+            .is_some_and(|p| self.watch.iter().all(|name| p.is_up(name)));
+        if up == self.state.links_up {
+            return false;
+        }
+        if !up {
+            log::warn!(
+                "BGP: {} not all up: nothing is announced",
+                self.watch.join(" and ")
+            );
+        }
+        self.state.links_up = up;
+        true
     }
 
     /// Judges every prefix and tells each peer what changed.
