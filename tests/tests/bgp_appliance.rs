@@ -3,7 +3,9 @@
 //! servers' checks have run; with `quorum 2` a real server stopped withdraws it (the
 //! GRACEFUL_SHUTDOWN community first) and its return announces it again; the console's
 //! `drain` withdraws it with both servers up and `drain off` ends that; `show bgp` says
-//! each of these; int's cable cut withdraws it at once; a reload that adds a neighbor leaves the router's session as it was.
+//! each of these; int's cable cut withdraws it at once; a reload that adds a neighbor leaves
+//! the router's session as it was; the power button withdraws it gracefully before the box
+//! goes.
 
 mod common;
 
@@ -161,5 +163,18 @@ fn the_vip_follows_quorum_and_drain_at_the_console() -> Result<(), Error> {
     // The session stayed up through all of it.
     let shown = frr.vtysh(&["show bgp neighbors 192.168.0.101"]);
     assert!(shown.contains("established 1; dropped 0"), "{shown}");
+
+    // The power button: the VIP withdrawn gracefully before the balancer stops, within
+    // PID 1's grace (no kill), and the box powers off.
+    let since = Instant::now();
+    lb1.monitor("system_powerdown")?;
+    graceful_withdraw(&frr, since, MARGIN, "power button")?;
+    let status = lb1.wait_exit(Duration::from_secs(20))?;
+    assert!(
+        status.is_some(),
+        "QEMU still running 20 s after the power button"
+    );
+    lb1.wait_for("init: balancer stopped (exit code 0)", Duration::ZERO)?;
+    eprintln!("power button → QEMU gone after {:?}", since.elapsed());
     Ok(())
 }
