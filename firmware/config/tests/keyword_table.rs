@@ -53,6 +53,25 @@ fn within(path: &str, body: &str) -> String {
         }
         "url" => format!("url {{\n path /\n{body}\n}}"),
         "authentication" => format!("authentication {{\n auth_type PASS\n auth_pass x\n{body}\n}}"),
+        // lvsfw's bgp block needs its AS, and a virtual server for what it announces.
+        "bgp" => {
+            let local = if body.starts_with("local_as") {
+                ""
+            } else {
+                " local_as 65001\n"
+            };
+            return format!(
+                "virtual_server 10.0.0.1 80 {{\n protocol TCP\n}}\nbgp {{\n{local}{body}\n}}\n"
+            );
+        }
+        "neighbor" => {
+            let remote = if body.starts_with("remote_as") {
+                ""
+            } else {
+                " remote_as 65000\n"
+            };
+            format!("neighbor 192.0.2.1 {{\n{remote}{body}\n}}")
+        }
         "vrrp_track_process" | "track_file" | "vrrp_track_file" | "track_group"
         | "bfd_instance" => return format!("{last} one {{\n{body}\n}}\n"),
         // the rest: a block of that name (a check, host, SSL, garp_group, ...)

@@ -9,6 +9,8 @@ use config::keepalived::*;
 use config::{native, Config};
 use proptest::prelude::*;
 
+#[path = "roundtrip/bgp.rs"]
+mod bgp;
 #[path = "roundtrip/lvs.rs"]
 mod lvs;
 use lvs::*;
@@ -430,7 +432,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn generated_models_round_trip(k in keepalived()) {
+    fn generated_models_round_trip(k in bgp::with_bgp(keepalived())) {
         // The generator makes valid models only; say so if it ever does not.
         let findings = validate(&k, None);
         prop_assert!(findings.is_empty(), "{findings:?}");

@@ -37,6 +37,10 @@ pub enum Command {
     /// PID 1's view: version, uptime, the balancer process, configuration state.
     ShowStatus,
     ShowVrrp,
+    /// The BGP speaker: neighbors, state, uptime, announced prefixes, last NOTIFICATION.
+    ShowBgp,
+    /// `drain` (true) / `drain off`: BGP withdraws every prefix, flows keep going.
+    Drain(bool),
     ShowIpvs(IpvsColumns),
     ShowInterfaces,
     ShowConfig,
@@ -178,6 +182,7 @@ const WORDS: &[Node] = &[
         next: &[
             leaf("status"),
             leaf("vrrp"),
+            leaf("bgp"),
             Node {
                 word: "ipvs",
                 next: IPVS_OPTIONS,
@@ -223,6 +228,10 @@ const WORDS: &[Node] = &[
             leaf("confirm"),
             leaf("history"),
         ],
+    },
+    Node {
+        word: "drain",
+        next: &[leaf("off")],
     },
     leaf("update"),
     leaf("ping"),
@@ -324,6 +333,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["help"] | ["?"] => Command::Help,
         ["status"] | ["show", "status"] => Command::ShowStatus,
         ["show", "vrrp"] => Command::ShowVrrp,
+        ["show", "bgp"] => Command::ShowBgp,
+        ["drain"] => Command::Drain(true),
+        ["drain", "off"] => Command::Drain(false),
         ["show", "ipvs"] => Command::ShowIpvs(IpvsColumns::Connections),
         ["show", "ipvs", "--stats"] => Command::ShowIpvs(IpvsColumns::Stats),
         ["show", "ipvs", "--rate"] => Command::ShowIpvs(IpvsColumns::Rate),

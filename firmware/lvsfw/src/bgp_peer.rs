@@ -7,12 +7,12 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bgp::{Action, Event, Prefix, Session, Settings, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// The port a BGP speaker listens on (RFC 4271 §8.2.1.2); we only connect to it.
@@ -37,6 +37,41 @@ pub struct Peer {
     /// The local address to connect from; the kernel picks one when `None`.
     pub local: Option<IpAddr>,
     pub settings: Settings,
+}
+
+/// What the session looks like now, for `show bgp`, the page and /metrics: published
+/// after every batch of the session's actions (only when something changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub state: State,
+    /// When the session last changed state (wall clock, for the page).
+    pub since: SystemTime,
+    /// Since when it is Established.
+    pub established_since: Option<SystemTime>,
+    /// What the peer has from us, and whether each is tagged GRACEFUL_SHUTDOWN.
+    pub advertised: Vec<(Prefix, bool)>,
+    /// The last NOTIFICATION sent or received: who sent it, what it said, when.
+    pub last_notification: Option<(String, SystemTime)>,
+    pub counters: bgp::session::Counters,
+}
+
+impl PeerStatus {
+    pub fn new() -> PeerStatus {
+        PeerStatus {
+            state: State::Idle,
+            since: SystemTime::now(),
+            established_since: None,
+            advertised: Vec::new(),
+            last_notification: None,
+            counters: Default::default(),
+        }
+    }
+}
+
+impl Default for PeerStatus {
+    fn default() -> Self {
+        PeerStatus::new()
+    }
 }
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
@@ -79,19 +114,36 @@ enum Input {
     Read(io::Result<usize>),
 }
 
-/// Runs the peer until [`Command::Stop`] or until `commands` is closed.
-pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
+/// Runs the peer until [`Command::Stop`] or until `commands` is closed; what the
+/// session looks like goes out on `status`.
+pub async fn run(
+    peer: Peer,
+    mut commands: mpsc::Receiver<Command>,
+    status: watch::Sender<PeerStatus>,
+) {
     let who = format!("peer {}", peer.address);
     let mut session = Session::new(peer.settings.clone());
     let mut conn: Option<TcpStream> = None;
     let mut connecting: Option<Connecting> = None;
     let mut buf = vec![0u8; READ_SIZE];
     let mut quiet = Repeats::default();
+    let mut notified: Option<(String, SystemTime)> = None;
     let mut actions = session.handle(Event::Start, std::time::Instant::now());
     loop {
         // Doing an action can produce an event (a failed write closes the connection).
         while !actions.is_empty() {
             let mut closed = false;
+            for action in &actions {
+                match action {
+                    Action::NotificationSent(n, why) => {
+                        notified = Some((format!("sent {n}: {why}"), SystemTime::now()))
+                    }
+                    Action::NotificationReceived(n) => {
+                        notified = Some((format!("received {n}"), SystemTime::now()))
+                    }
+                    _ => {}
+                }
+            }
             for action in actions.drain(..) {
                 closed |= perform(
                     action,
@@ -109,6 +161,7 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
                 actions = session.handle(Event::Closed, std::time::Instant::now());
             }
         }
+        publish(&status, &session, &mut notified);
         let deadline = session.next_deadline().map(Instant::from_std);
         let input = tokio::select! {
             c = commands.recv() => Input::Command(c),
@@ -121,7 +174,8 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
             Input::Command(Some(Command::Announce(p))) => session.handle(Event::Announce(p), now),
             Input::Command(Some(Command::Withdraw(p))) => session.handle(Event::Withdraw(p), now),
             Input::Command(Some(Command::Stop) | None) => {
-                for action in session.handle(Event::Stop, now) {
+                let stop = session.handle(Event::Stop, now);
+                for action in stop {
                     perform(
                         action,
                         &who,
@@ -133,6 +187,7 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
                     )
                     .await;
                 }
+                publish(&status, &session, &mut notified);
                 return;
             }
             Input::Timer => session.handle(Event::Timer, now),
@@ -160,6 +215,41 @@ pub async fn run(peer: Peer, mut commands: mpsc::Receiver<Command>) {
             }
         };
     }
+}
+
+/// The session as [`PeerStatus`], sent when it differs from the last one.
+fn publish(
+    status: &watch::Sender<PeerStatus>,
+    session: &Session,
+    notified: &mut Option<(String, SystemTime)>,
+) {
+    let now_std = std::time::Instant::now();
+    let wall = SystemTime::now();
+    status.send_if_modified(|had| {
+        let mut next = PeerStatus {
+            state: session.state(),
+            since: had.since,
+            established_since: session
+                .established_at()
+                .map(|at| wall - now_std.saturating_duration_since(at)),
+            advertised: session.advertised().map(|(p, g)| (*p, *g)).collect(),
+            last_notification: notified.clone().or_else(|| had.last_notification.clone()),
+            counters: session.counters(),
+        };
+        if next.state != had.state {
+            next.since = wall;
+        }
+        // The same instant read twice differs by the time between: keep the first.
+        if let (Some(a), Some(b)) = (had.established_since, next.established_since) {
+            if a.duration_since(b).unwrap_or_else(|e| e.duration()) < Duration::from_secs(1) {
+                next.established_since = Some(a);
+            }
+        }
+        let changed = *had != next;
+        *had = next;
+        changed
+    });
+    *notified = None;
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

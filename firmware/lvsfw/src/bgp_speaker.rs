@@ -154,7 +154,9 @@ async fn serve(options: Options) -> ExitCode {
         let _ = tx.send(Command::Announce(*p)).await;
     }
     let prefixes = options.prefixes.clone();
-    let task = tokio::spawn(bgp_peer::run(options.peer, rx));
+    // Nobody reads the status here: the log says what happens.
+    let (status, _) = tokio::sync::watch::channel(bgp_peer::PeerStatus::new());
+    let task = tokio::spawn(bgp_peer::run(options.peer, rx, status));
     loop {
         let commands: Vec<Command> = tokio::select! {
             _ = term.recv() => break,

@@ -32,6 +32,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: lvsfw COMMAND
   balancer [--board FILE] [--config FILE]   run the balancer (PID 1 starts it)
+  bgp status [--file FILE]                  the BGP neighbors, their state and announced prefixes
   certificate show|install FILE|own         the page's certificate (`lvsfw certificate` lists them)
   check-config FILE [--json]                check a keepalived.conf or .json; print it normalized
   config import|set|validate|diff|apply|save|show|export|...
@@ -45,8 +46,10 @@ usage: lvsfw COMMAND
                                             the next boot tries it once
   update pack --board B --version V --kernel K --initrd I -o FILE
                                             make an update file (on the build host)
-  run -f FILE [--status FILE]               run a keepalived.conf's VRRP and LVS as an
-                                            ordinary process (interface names as they are)
+  run -f FILE [--status FILE] [--bgp-status FILE]
+                                            run a keepalived.conf's VRRP, LVS and BGP as an
+                                            ordinary process (interface names as they are;
+                                            SIGUSR1 drains BGP, SIGUSR2 ends the drain)
   vrrp status [--json] [--status FILE]      each VRRP instance's state, master, counters
   version                                   print the version
 As PID 1 (the appliance's /init) lvsfw runs as init.";
@@ -77,6 +80,9 @@ fn main() -> ExitCode {
         }
         Some("vrrp") if args.get(1).map(String::as_str) == Some("status") => {
             balancer::vrrp::status::command(&args[2..])
+        }
+        Some("bgp") if args.get(1).map(String::as_str) == Some("status") => {
+            balancer::bgp::status::command(&args[2..])
         }
         Some("check-config") => check_config::run(&args[1..]),
         // A test and debugging tool until the balancer runs BGP; not listed in the usage.

@@ -94,6 +94,13 @@ pub const TIME: &str = "/run/lvsfw/time";
 /// The VRRP instances' state. Written by the balancer's VRRP (and `lvsfw run`); read by
 /// the page.
 pub const VRRP_STATUS: &str = "/run/lvsfw/vrrp.json";
+/// The BGP speaker's neighbors and prefixes. Written by the balancer's BGP task (and
+/// `lvsfw run`); read by `show bgp` (`lvsfw bgp status`) and the page.
+pub const BGP_STATUS: &str = "/run/lvsfw/bgp.json";
+/// Present while the box is drained (every BGP prefix withdrawn, flows still served):
+/// written and removed by ops (`drain`, the page's Drain); read by the balancer on the
+/// reload that follows. In /run, so that a reboot ends a drain.
+pub const DRAIN: &str = "/run/lvsfw/drain";
 /// The IPVS services lvsfw made, so a restarted balancer removes only its own. Written
 /// and read by the balancer's IPVS worker (and `lvsfw run`).
 pub const IPVS_OWNED: &str = "/run/lvsfw/ipvs.owned";
@@ -128,6 +135,8 @@ pub const ALL: &[&str] = &[
     NOT_RUNNING,
     TIME,
     VRRP_STATUS,
+    BGP_STATUS,
+    DRAIN,
     IPVS_OWNED,
     NETIF_OWNED,
 ];

@@ -7,6 +7,7 @@
 //! `vrrp`) depend on this one and say how their own records become these (`From`), so
 //! that no crate copies another's fields by hand.
 
+pub mod bgp;
 pub mod time;
 
 use std::fmt;

@@ -198,6 +198,7 @@ fn allowed(path: &str) -> Option<&'static [Method]> {
         "/login" | "/password" => &[Get, Head, Post],
         "/logout"
         | "/reboot"
+        | "/system/drain"
         | "/system/token"
         | "/system/certificate"
         | "/system/update"
@@ -394,6 +395,7 @@ impl App {
             (_, "/password") => self.password_page(&auth, Vec::new(), 200),
             (Method::Post, "/api/password") => self.api_password(&auth, req, now),
             (Method::Post, "/reboot") => self.reboot(&auth, &form),
+            (Method::Post, "/system/drain") => self.drain(&auth, &form),
             (Method::Post, "/system/token") => self.token_form(&auth, &form),
             (Method::Post, "/system/certificate") => self.certificate_form(&auth, &form),
             (Method::Post, "/config/edit") => self.edit(&auth, &form),

@@ -10,6 +10,7 @@ use config::Config;
 use serde::Serialize;
 // The status model every front end shares (the lvsfw-status crate), under the names the
 // page has always used.
+pub use status::bgp::{BgpNeighborStatus, BgpPrefixStatus, BgpStatus};
 pub use status::{Counters, SlotStatus, TimeStatus, VrrpState, VrrpStatus};
 
 /// A change to put in service: each part that is `Some` is written whole (a temporary
@@ -140,6 +141,11 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Asks PID 1 to reboot.
     fn reboot(&self) -> Result<(), String>;
+    /// `drain` (true) or its end: BGP withdraws every prefix, flows keep going. What it
+    /// did, for the page.
+    fn drain(&self, _on: bool, _who: &str) -> Result<String, String> {
+        Err("this appliance runs no BGP".into())
+    }
     /// The newest lines of the balancer's log, oldest first.
     fn log_lines(&self) -> Vec<String>;
     /// The newest errors and warnings, kept apart so that a flood of other lines
@@ -221,6 +227,9 @@ pub struct Status {
     pub slots_note: Option<String>,
     /// The clock and its NTP servers.
     pub time: TimeStatus,
+    /// The BGP speaker, when the configuration has a `bgp` block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<BgpStatus>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -238,8 +238,13 @@ pub fn render(status: &Status) -> String {
             }
         }
     }
+    if let Some(b) = &status.bgp {
+        bgp::render(&mut o, b);
+    }
     o.0
 }
+
+mod bgp;
 
 #[cfg(test)]
 mod tests {

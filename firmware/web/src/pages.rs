@@ -199,6 +199,8 @@ pub struct StatusView {
     charts_note: Option<String>,
     time: String,
     time_class: &'static str,
+    /// The BGP speaker, when the configuration has a `bgp` block.
+    bgp: Option<bgp::BgpView>,
 }
 
 #[derive(Serialize)]
@@ -409,6 +411,7 @@ impl StatusView {
             transitions: Vec::new(),
             charts_note: None,
             time: time_text(&s.time),
+            bgp: s.bgp.as_ref().map(|b| bgp::view(b, now_ms)),
             time_class: match (s.time.servers.is_empty(), s.time.synchronised) {
                 (true, _) => "",
                 (false, true) => "up",
@@ -451,6 +454,8 @@ fn time_text(t: &crate::backend::TimeStatus) -> String {
     text
 }
 
+#[path = "pages/bgp.rs"]
+mod bgp;
 #[path = "pages/charts.rs"]
 mod charts;
 

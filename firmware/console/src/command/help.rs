@@ -1,13 +1,22 @@
 //! The `help` command's table.
 
 /// Usage and meaning of every command, in the order `help` lists them.
-pub(super) const HELP: [(&str, &str); 47] = [
+pub(super) const HELP: [(&str, &str); 50] = [
     ("help", "list the commands"),
     (
         "show status",
         "version, uptime, the balancer process, configuration state",
     ),
     ("show vrrp", "each VRRP instance: state, priority, master"),
+    (
+        "show bgp",
+        "BGP neighbors: state, uptime, announced prefixes, last NOTIFICATION",
+    ),
+    (
+        "drain",
+        "withdraw every BGP prefix (graceful shutdown); existing flows go on",
+    ),
+    ("drain off", "announce the ready prefixes again"),
     (
         "show ipvs [--stats|--rate]",
         "the kernel's IPVS table, as ipvsadm -Ln",

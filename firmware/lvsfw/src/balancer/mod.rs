@@ -37,6 +37,7 @@ use crate::board;
 use interfaces::InterfaceReconciler;
 
 pub mod alerts;
+pub mod bgp;
 pub mod control;
 pub mod heartbeat;
 mod history;
@@ -174,6 +175,7 @@ async fn serve(options: Options) -> ExitCode {
     );
     let time = time::start(ntp_servers);
     let lvs = Lvs::new(health_tx, alerts.clone(), board.as_ref());
+    let bgp = bgp::Handle::start(health_rx.clone(), paths::BGP_STATUS.into());
     let mut b = Balancer {
         options,
         board,
@@ -195,6 +197,8 @@ async fn serve(options: Options) -> ExitCode {
         tls: tls_tx,
         ntp,
         time,
+        bgp,
+        bgp_problems: Vec::new(),
     };
     let mut ipvs_problem = b.lvs.worker_problem();
     b.pass().await;
@@ -282,6 +286,8 @@ async fn serve(options: Options) -> ExitCode {
     }
     let stopping = std::time::Instant::now();
     log::info!("stopping");
+    // The routers move the traffic away first (graceful shutdown), then VRRP lets go.
+    b.bgp.stop().await;
     b.vrrp.stop().await;
     log::info!("stopped in {} ms", stopping.elapsed().as_millis());
     ExitCode::SUCCESS
@@ -325,6 +331,7 @@ fn start_web(
         config_path: b.options.config.clone(),
         keepalived_path: b.options.keepalived.clone(),
         vrrp_status_path: paths::VRRP_STATUS.into(),
+        bgp_status_path: paths::BGP_STATUS.into(),
         started: std::time::Instant::now(),
         listen: listen.clone(),
         certificate_names: Default::default(),
@@ -368,6 +375,10 @@ struct Balancer {
     ntp: watch::Sender<Vec<std::net::IpAddr>>,
     /// What the time task says of the clock, for the page.
     time: watch::Receiver<web::backend::TimeStatus>,
+    /// The BGP task (route health injection).
+    bgp: bgp::Handle,
+    /// Why BGP sessions of the configuration do not run.
+    bgp_problems: Vec<String>,
 }
 
 impl Balancer {
@@ -389,7 +400,21 @@ impl Balancer {
         out.extend(self.interfaces.problems().iter().cloned());
         out.extend(self.vrrp.problems());
         out.extend(self.lvs.worker_problem.borrow().clone());
+        out.extend(self.bgp_problems.iter().cloned());
         out
+    }
+
+    /// The BGP task looks at ext and int itself (a VIP on a link that is down serves
+    /// nobody): told once, it reads their flags every second.
+    async fn bgp_links(&mut self) {
+        let names = [config::Role::Ext, config::Role::Int].map(|r| r.name().to_string());
+        self.bgp.send(bgp::Msg::WatchLinks(names.to_vec())).await;
+    }
+
+    /// The drain file, as ops left it.
+    async fn bgp_drain(&mut self) {
+        let drained = Path::new(paths::DRAIN).exists();
+        self.bgp.send(bgp::Msg::Drain(drained)).await;
     }
 
     /// Tells the page and PID 1 what does not run, when that changed.
@@ -460,11 +485,34 @@ impl Balancer {
                 self.vrrp
                     .apply(&k, &self.kernel, self.board.as_ref(), self.config.as_ref())
                     .await;
+                let plan = match k
+                    .bgp
+                    .as_ref()
+                    .map(|b| bgp::plan::plan(b, self.config.as_ref()))
+                {
+                    None => {
+                        self.bgp_problems.clear();
+                        None
+                    }
+                    Some(Ok(plan)) => {
+                        self.bgp_problems.clear();
+                        Some(plan)
+                    }
+                    Some(Err(problems)) => {
+                        self.bgp_problems = problems;
+                        None
+                    }
+                };
+                self.bgp.send(bgp::Msg::Configure(plan)).await;
+                self.bgp.send(bgp::Msg::Serving(true)).await;
+                self.bgp_drain().await;
                 report
                     .said
                     .push(format!("keepalived.conf: {}", k.summary()));
                 self.running.send_modify(|r| r.keepalived = Some(k));
+                self.bgp_links().await;
                 report.not_running.extend(lvs);
+                report.not_running.extend(self.bgp_problems.iter().cloned());
             }
             Loaded::Absent => report.said.push("no keepalived.conf".into()),
             Loaded::Invalid => {

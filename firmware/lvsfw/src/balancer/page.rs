@@ -106,6 +106,8 @@ pub struct WebBackend {
     pub config_path: PathBuf,
     pub keepalived_path: PathBuf,
     pub vrrp_status_path: PathBuf,
+    /// The BGP task's status file (absent: no `bgp` block).
+    pub bgp_status_path: PathBuf,
     pub started: Instant,
     /// Where the page listens: its addresses are the names a request may give as Host.
     pub listen: watch::Receiver<Vec<Listen>>,
@@ -282,6 +284,10 @@ impl Backend for WebBackend {
             slots: shown.slots,
             slots_note: shown.note,
             time: self.time.borrow().clone(),
+            bgp: super::bgp::status::read(&self.bgp_status_path).unwrap_or_else(|e| {
+                log::warn!("{e}");
+                None
+            }),
         }
     }
 
@@ -295,6 +301,18 @@ impl Backend for WebBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", self.keepalived_path.display())),
         }
+    }
+
+    fn drain(&self, on: bool, who: &str) -> Result<String, String> {
+        let op = Op::Drain {
+            on,
+            who: who.to_string(),
+        };
+        let report = ops::execute(&self.paths(), op).map_err(|e| e.to_string())?;
+        if report.in_service {
+            self.reload()?;
+        }
+        Ok(report.said.trim_end().to_string())
     }
 
     fn apply(&self, change: Change) -> Result<Applied, String> {

@@ -214,6 +214,17 @@ impl Pid1 {
             ),
             Command::DebugRun { argv, stdin } => return self.debug_run(&argv, stdin.as_deref()),
             Command::ShowVrrp => (words(&["vrrp", "status"]), TOOL_LIMIT, Kind::Plain),
+            Command::ShowBgp => (words(&["bgp", "status"]), TOOL_LIMIT, Kind::Plain),
+            // Waits for the balancer's reload, like an apply.
+            Command::Drain(on) => (
+                Op::Drain {
+                    on,
+                    who: "console".into(),
+                }
+                .to_args(),
+                SLOW_TOOL_LIMIT,
+                Kind::Apply,
+            ),
             Command::ShowIpvs(columns) => {
                 let mut args = words(&["ipvs", "list"]);
                 args.extend(columns.option().map(str::to_string));

@@ -69,6 +69,8 @@ pub struct Paths {
     pub tls: tls::TlsPaths,
     /// A change waiting for its confirmation ([`confirm`]).
     pub rollback: PathBuf,
+    /// Present while the box is drained (`drain`); in /run, so a reboot ends it.
+    pub drain: PathBuf,
 }
 
 impl Paths {
@@ -84,6 +86,7 @@ impl Paths {
             candidate_base: paths::CANDIDATE_BASE.into(),
             tls: tls::TlsPaths::under(Path::new(paths::TLS_DIR)),
             rollback: paths::ROLLBACK.into(),
+            drain: paths::DRAIN.into(),
         }
     }
 
@@ -101,6 +104,7 @@ impl Paths {
             candidate_base: dir.join("run/candidate.base"),
             tls: tls::TlsPaths::under(&dir.join("etc/tls")),
             rollback: dir.join("run/rollback.json"),
+            drain: dir.join("run/drain"),
         }
     }
 }

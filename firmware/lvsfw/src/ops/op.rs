@@ -83,6 +83,12 @@ pub enum Op {
         rollback: Option<u32>,
         who: String,
     },
+    /// `drain` / `drain off`: BGP withdraws every prefix (gracefully) while the box
+    /// keeps serving the flows it has; not part of the configuration, ended by a reboot.
+    Drain {
+        on: bool,
+        who: String,
+    },
 }
 
 /// What an operation did.
@@ -205,7 +211,29 @@ pub fn execute(paths: &Paths, op: Op) -> Result<Report, Error> {
             said: text,
             in_service: true,
         }),
+        Op::Drain { on, who } => drain(paths, on, &who),
     }
+}
+
+/// The drain file, and the balancer told (it reads the file on its reload).
+fn drain(paths: &Paths, on: bool, who: &str) -> Result<Report, Error> {
+    let was = paths.drain.exists();
+    if on {
+        write(&paths.drain, &format!("{who}\n")).map_err(Error::Io)?;
+    } else {
+        remove_optional(&paths.drain).map_err(Error::Io)?;
+    }
+    let said = match (was, on) {
+        (false, true) => format!("drained by {who}: every BGP prefix is withdrawn (graceful shutdown first); existing flows are still served; \"drain off\" ends it\n"),
+        (true, true) => "already drained\n".to_string(),
+        (true, false) => format!("drain ended by {who}: prefixes are announced again as they are ready\n"),
+        (false, false) => "not drained\n".to_string(),
+    };
+    log::info!("{}", said.trim_end());
+    Ok(Report {
+        said,
+        in_service: was != on,
+    })
 }
 
 fn stage(paths: &Paths, change: Change) -> Result<String, String> {
@@ -331,6 +359,8 @@ impl Op {
             Op::Export(Secrets::Included) => push(a, &["export", "--with-secrets"]),
             // The page's own, in the balancer; no command line names it.
             Op::Put { .. } => push(a, &["put"]),
+            Op::Drain { on: true, .. } => push(a, &["drain"]),
+            Op::Drain { on: false, .. } => push(a, &["drain", "off"]),
         }
         args
     }
@@ -398,6 +428,14 @@ impl Op {
                 who: who.to_string(),
             },
             ["show"] => Op::Show,
+            ["drain"] => Op::Drain {
+                on: true,
+                who: CONSOLE.into(),
+            },
+            ["drain", "off"] => Op::Drain {
+                on: false,
+                who: CONSOLE.into(),
+            },
             ["export"] => Op::Export(Secrets::Hidden),
             ["export", "--with-secrets"] => Op::Export(Secrets::Included),
             _ => return None,
@@ -442,6 +480,14 @@ mod op_tests {
             },
             Op::Export(Secrets::Included),
             Op::Diff,
+            Op::Drain {
+                on: true,
+                who: CONSOLE.into(),
+            },
+            Op::Drain {
+                on: false,
+                who: CONSOLE.into(),
+            },
         ];
         for op in ops {
             let args = op.to_args();
@@ -550,5 +596,29 @@ mod op_tests {
         assert!(confirm::pending(&paths).unwrap().is_some());
         let now = config::native::from_json(&running(&paths).unwrap().native).unwrap();
         assert_eq!(now.hostname.as_deref(), Some("lb2"));
+    }
+}
+
+#[cfg(test)]
+mod drain_tests {
+    use super::*;
+
+    #[test]
+    fn drain_leaves_its_file_and_asks_for_a_reload_only_when_it_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::under(tmp.path());
+        std::fs::create_dir_all(paths.drain.parent().unwrap()).unwrap();
+        let drain = |on| Op::Drain {
+            on,
+            who: "page: admin".into(),
+        };
+        let r = execute(&paths, drain(true)).unwrap();
+        assert!(r.in_service);
+        assert!(r.said.starts_with("drained by page: admin"), "{}", r.said);
+        assert!(paths.drain.exists());
+        assert!(!execute(&paths, drain(true)).unwrap().in_service);
+        assert!(execute(&paths, drain(false)).unwrap().in_service);
+        assert!(!paths.drain.exists());
+        assert_eq!(execute(&paths, drain(false)).unwrap().said, "not drained\n");
     }
 }

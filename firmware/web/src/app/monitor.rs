@@ -83,7 +83,11 @@ impl App {
             unsaved: bool,
             token: bool,
             certificate: Value,
+            /// The BGP speaker runs: the drain form shows, saying whether it is drained.
+            bgp: bool,
+            drained: bool,
         }
+        let bgp = self.backend.status().bgp;
         let uptime = std::fs::read_to_string("/proc/uptime")
             .ok()
             .and_then(|t| t.split('.').next()?.parse::<u64>().ok())
@@ -110,8 +114,29 @@ impl App {
                     .native()
                     .is_some_and(|c| c.admin.metrics_token_sha256.is_some()),
                 certificate: self.certificate_view(),
+                bgp: bgp.is_some(),
+                drained: bgp.is_some_and(|b| b.drained),
             },
         )
+    }
+
+    /// The System page's Drain / End drain button (the console's `drain`, `drain off`).
+    pub(super) fn drain(&self, auth: &Auth, form: &Form) -> Response {
+        let on = match form.get("drain") {
+            Some("on") => true,
+            Some("off") => false,
+            _ => return self.system_page(auth, vec![Message::error("drain: on or off")], 422),
+        };
+        audited!(
+            warn,
+            "web: {} asked for drain {}",
+            auth.who(),
+            if on { "on" } else { "off" }
+        );
+        match self.backend.drain(on, &format!("page: {}", auth.who())) {
+            Ok(said) => self.system_page(auth, vec![Message::ok(said)], 200),
+            Err(e) => self.system_page(auth, vec![Message::error(e)], 500),
+        }
     }
 
     /// A full backup: the configuration in service as one native JSON document, the

@@ -1,6 +1,7 @@
 //! The site's handlers driven as a browser and an API client would, without a network:
 //! routes, login, the forced password change, CSRF, forms, the candidate, the API.
 
+use crate::backend::{BgpNeighborStatus, BgpPrefixStatus, BgpStatus};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -33,6 +34,8 @@ struct Fake {
     closed: Mutex<Option<String>>,
     installed: Mutex<Option<crate::certificate::Pair>>,
     updates: update::FakeUpdates,
+    /// `Some`: BGP runs, drained or not.
+    drained: Mutex<Option<bool>>,
 }
 
 impl Backend for Fake {
@@ -52,6 +55,32 @@ impl Backend for Fake {
                 }],
                 ..ServiceStatus::default()
             }],
+            bgp: self.drained.lock().unwrap().map(|drained| BgpStatus {
+                local_as: 65001,
+                router_id: "192.168.0.101".into(),
+                drained,
+                neighbors: vec![BgpNeighborStatus {
+                    address: "192.168.0.1".into(),
+                    remote_as: 65000,
+                    state: "Established".into(),
+                    since_ms: 1_000,
+                    established_since_ms: Some(1_000),
+                    advertised: vec!["192.168.0.100/32".into()],
+                    last_notification: Some(
+                        "received Cease/<Administrative Shutdown> (6/2)".into(),
+                    ),
+                    ..BgpNeighborStatus::default()
+                }],
+                prefixes: vec![BgpPrefixStatus {
+                    prefix: "192.168.0.100/32".into(),
+                    ready: !drained,
+                    why: if drained {
+                        "drained".into()
+                    } else {
+                        "1 virtual server(s) with quorum".into()
+                    },
+                }],
+            }),
             ..Status::default()
         }
     }
@@ -96,6 +125,14 @@ impl Backend for Fake {
     }
     fn reboot(&self) -> Result<(), String> {
         Ok(())
+    }
+    fn drain(&self, on: bool, who: &str) -> Result<String, String> {
+        let mut drained = self.drained.lock().unwrap();
+        if drained.is_none() {
+            return Err("this appliance runs no BGP".into());
+        }
+        *drained = Some(on);
+        Ok(format!("drain {on} by {who}"))
     }
     fn log_lines(&self) -> Vec<String> {
         vec!["[    1.000000] balancer: <started>".into()]
@@ -932,4 +969,45 @@ fn a_full_backup_with_the_password_hash_only_after_the_password_again() {
     // Neither the page nor the API's export shows the hash.
     assert!(!b.get("/api/config").body.contains("pbkdf2"));
     assert!(!b.get("/system").body.contains("pbkdf2"));
+}
+
+#[test]
+fn bgp_shows_on_the_status_page_and_the_system_page_drains() {
+    let mut b = browser();
+    b.ready();
+    // No BGP: no section, no button.
+    assert!(!b.get("/status").body.contains("id=\"bgp-neighbors\""));
+    assert!(!b.get("/system").body.contains("/system/drain"));
+    *b.fake.drained.lock().unwrap() = Some(false);
+    let page = b.get("/status").body;
+    assert!(
+        page.contains("<h2>BGP <small>AS 65001, router id 192.168.0.101</small></h2>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>192.168.0.1</td>"), "{page}");
+    assert!(
+        page.contains("received Cease/&lt;Administrative Shutdown&gt; (6/2)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td class=\"announced\">announced</td>"),
+        "{page}"
+    );
+    assert!(!page.contains("bgp-drained"), "{page}");
+    let system = b.get("/system").body;
+    assert!(system.contains("value=\"on\">Drain</button>"), "{system}");
+    let csrf = b.csrf.clone();
+    let a = b.post("/system/drain", &[("csrf", &csrf), ("drain", "maybe")]);
+    assert_eq!(a.status, 422);
+    let a = b.post("/system/drain", &[("csrf", &csrf), ("drain", "on")]);
+    assert!(a.body.contains("drain true by page: admin"), "{}", a.body);
+    assert!(a.body.contains("End the drain"), "{}", a.body);
+    let page = b.get("/status").body;
+    assert!(page.contains("id=\"bgp-drained\""), "{page}");
+    assert!(
+        page.contains("<td class=\"withdrawn\">withdrawn</td><td class=\"wrap\">drained</td>"),
+        "{page}"
+    );
+    let a = b.post("/system/drain", &[("csrf", &csrf), ("drain", "off")]);
+    assert!(a.body.contains("drain false by page: admin"), "{}", a.body);
 }

@@ -48,11 +48,51 @@ pub fn to_keepalived_conf(k: &Keepalived) -> String {
     for vs in &k.virtual_servers {
         lvs::virtual_server(&mut out, vs);
     }
+    if let Some(b) = &k.bgp {
+        bgp(&mut out, b);
+    }
     if !k.noted.is_empty() {
         out.blank();
         kept(&mut out, &k.noted);
     }
     out.text
+}
+
+/// lvsfw's `bgp` block: every setting that differs from its default.
+fn bgp(out: &mut Out, b: &Bgp) {
+    out.blank();
+    out.open("bgp");
+    out.kv("local_as", b.local_as);
+    out.opt("router_id", &b.router_id);
+    if b.graceful_shutdown_time != bgp_defaults::GRACEFUL_SHUTDOWN_TIME {
+        out.kv("graceful_shutdown_time", secs(b.graceful_shutdown_time));
+    }
+    if b.quorum != bgp_defaults::QUORUM {
+        out.kv("quorum", b.quorum);
+    }
+    for n in &b.neighbors {
+        out.open(format!("neighbor {}", n.address));
+        out.kv("remote_as", n.remote_as);
+        if n.port != bgp_defaults::PORT {
+            out.kv("port", n.port);
+        }
+        if n.hold_time != bgp_defaults::HOLD_TIME {
+            out.kv("hold_time", n.hold_time);
+        }
+        out.opt("keepalive", &n.keepalive);
+        out.opt_secs("connect_retry", n.connect_retry);
+        out.opt("source_ip", &n.source_ip);
+        out.opt("next_hop_v6", &n.next_hop_v6);
+        out.close();
+    }
+    if !b.announce.is_empty() {
+        out.open("announce");
+        for p in &b.announce {
+            out.line(p.to_string());
+        }
+        out.close();
+    }
+    out.close();
 }
 
 #[derive(Default)]

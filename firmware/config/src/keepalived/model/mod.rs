@@ -3,6 +3,7 @@
 //! In the native JSON each field is named by its keepalived keyword where there is one,
 //! so that an operator reads the same words in both.
 
+mod bgp;
 mod check;
 mod kept;
 mod lvs;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use bgp::*;
 pub use check::*;
 pub use kept::Kept;
 pub use lvs::*;
@@ -329,6 +331,9 @@ pub struct Keepalived {
     /// Noted top-level blocks (vrrp_track_process, track_file, SSL, ...), word for word.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub noted: Vec<Kept>,
+    /// lvsfw's own: the VIPs announced to routers by BGP while this box can serve them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<Bgp>,
 }
 
 impl Keepalived {

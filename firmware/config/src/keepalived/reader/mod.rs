@@ -6,6 +6,7 @@
 //!
 //! One file per kind of block: global_defs, VRRP, virtual servers, checks, routes.
 
+mod bgp;
 mod checks;
 mod global;
 mod lvs;
@@ -380,6 +381,17 @@ impl Reader {
                 "static_routes" => {
                     let routes = self.routes(s, Spans::ROOT, "static_routes");
                     k.static_routes.extend(routes);
+                }
+                "bgp" => {
+                    let at = self.item(Spans::ROOT, "bgp", None, s);
+                    if k.bgp.is_some() {
+                        self.error(
+                            &s.keyword,
+                            "bgp: given twice (one bgp block a configuration)",
+                        );
+                    } else {
+                        k.bgp = self.bgp(s, at);
+                    }
                 }
                 "static_rules" => {
                     let rules = self.rules(s, Spans::ROOT, "static_rules");

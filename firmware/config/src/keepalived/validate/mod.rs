@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod bgp;
 mod lvs;
 mod vrrp;
 
@@ -47,6 +48,7 @@ pub fn validate(k: &Keepalived, native: Option<&Config>) -> Vec<Finding> {
     v.statics();
     v.groups();
     v.virtual_servers();
+    v.bgp();
     v.findings
 }
 

@@ -7,6 +7,8 @@ mod timeouts;
 mod worker;
 
 pub use from_config::{plan, script_check};
+#[cfg(test)]
+pub use plan::LastCheck;
 pub use plan::{CheckId, HealthBook, Plan, QuorumChange, ServerHealth};
 pub use timeouts::set as set_timeouts;
 pub use worker::{pass, IpvsWorker};
@@ -36,14 +38,10 @@ impl From<Plan> for Apply {
 const REPORT_QUEUE: usize = 4096;
 
 /// Runs the checks of `plan` and keeps the kernel's table in step with their results,
-/// until `plans` closes. A new plan on `plans` replaces the old one (a reload): checks
-/// of servers that stay keep their state, the table changes only where it must.
-pub async fn run(plans: mpsc::Receiver<Apply>, worker: IpvsWorker, alerts: Alerts) {
-    run_reporting(plans, worker, watch::channel(Arc::default()).0, alerts).await
-}
-
-/// [`run`], publishing every real server's check result on `health` whenever one
-/// changes (the web page shows it).
+/// until `plans` closes, publishing every real server's check result on `health`
+/// whenever one changes (the web page and BGP follow it). A new plan on `plans` replaces
+/// the old one (a reload): checks of servers that stay keep their state, the table
+/// changes only where it must.
 pub async fn run_reporting(
     mut plans: mpsc::Receiver<Apply>,
     worker: IpvsWorker,

@@ -1,0 +1,84 @@
+//! lvsfw's `bgp` block: read, defaults, and each mistake named at its line and column.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{errors, model, virtual_server};
+
+fn with_bgp(body: &str) -> String {
+    format!("{}bgp {{\n{body}\n}}\n", virtual_server(""))
+}
+
+#[test]
+fn a_whole_block_reads_with_its_defaults() {
+    let k = model(&with_bgp(
+        " local_as 4200000001\n neighbor 192.0.2.1 {\n  remote_as 65000\n }\n neighbor 2001:db8::1 {\n  remote_as 65000\n  hold_time 9\n  keepalive 3\n  source_ip 2001:db8::2\n }\n announce {\n  10.0.0.1\n  10.0.0.0/24\n }",
+    ));
+    let b = k.bgp.unwrap();
+    assert_eq!(b.local_as, 4_200_000_001);
+    assert_eq!(b.graceful_shutdown_time, Duration::from_secs(3));
+    assert_eq!(b.quorum, 1);
+    assert_eq!(b.neighbors.len(), 2);
+    assert_eq!(b.neighbors[0].hold_time, 90);
+    assert_eq!(b.neighbors[0].port, 179);
+    assert_eq!(b.neighbors[1].keepalive, Some(3));
+    assert_eq!(
+        b.announce
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["10.0.0.1/32", "10.0.0.0/24"]
+    );
+}
+
+#[test]
+fn each_mistake_is_named_where_it_is() {
+    let cases: &[(&str, &str)] = &[
+        (" router_id 192.0.2.9", "k.conf:5:1: bgp: local_as is missing"),
+        (" local_as 0", "k.conf:6:11: local_as: \"0\" is not a whole number from 1 to 4294967295"),
+        (" local_as 1\n router_id 2001:db8::1", "k.conf:7:12: router_id: \"2001:db8::1\" is not an IPv4 address"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  hold_time 9\n }", "k.conf:7:2: neighbor: remote_as is missing"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  hold_time 2\n }", "k.conf:9:13: hold_time: 2 is neither 0 nor 3"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  keepalive 31\n }", "k.conf:9:3: keepalive: 31 s is more than a third of hold_time 90 s"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  source_ip 2001:db8::2\n }", "k.conf:9:3: source_ip: 2001:db8::2 is IPv6 and neighbor 192.0.2.1 is IPv4"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n }\n neighbor 192.0.2.1 {\n  remote_as 3\n }", "k.conf:10:2: neighbor 192.0.2.1: given twice"),
+        (" local_as 1\n announce {\n  10.9.9.9\n }", "k.conf:8:3: announce: 10.9.9.9/32 holds no virtual_server address"),
+        (" local_as 1\n announce {\n  10.0.0.1/24\n }", "k.conf:8:3: announce: 10.0.0.1/24 has host bits set (did you mean 10.0.0.0/24?)"),
+        (" local_as 1\n announce {\n  10.0.0.1 10.0.0.2\n }", "k.conf:8:12: announce: one prefix a line"),
+        (" local_as 1\n announce {\n  10.0.0.300\n }", "k.conf:8:3: announce: \"10.0.0.300\" is not an IPv4 or IPv6 address"),
+        (" local_as 1\n neighbour 192.0.2.1 {\n  remote_as 2\n }", "k.conf:7:2: unknown keyword \"neighbour\" in bgp (did you mean \"neighbor\"?)"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n }\n announce {\n  2001:db8::1\n }", "neighbor 192.0.2.1: IPv6 prefixes are announced over this IPv4 session: next_hop_v6 is needed"),
+    ];
+    for (body, expected) in cases {
+        let text = with_bgp(body);
+        let errors = errors(&text);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{text}\nexpected {expected:?}, got {errors:#?}"
+        );
+    }
+    let twice = format!("{}bgp {{\n local_as 2\n}}\n", with_bgp(" local_as 1"));
+    assert!(errors(&twice)
+        .iter()
+        .any(|e| e.starts_with("k.conf:8:1: bgp: given twice")));
+}
+
+#[test]
+fn the_native_json_carries_the_block_by_its_keywords() {
+    let k = model(&with_bgp(
+        " local_as 65001\n neighbor 192.0.2.1 {\n  remote_as 65000\n }\n announce {\n  10.0.0.1\n }",
+    ));
+    let config = config::Config {
+        keepalived: k,
+        ..config::Config::default()
+    };
+    let json = config::native::to_json(&config);
+    assert!(json.contains("\"local_as\": 65001"), "{json}");
+    assert!(json.contains("\"neighbor\": ["), "{json}");
+    assert!(json.contains("\"10.0.0.1/32\""), "{json}");
+    let bad = json.replace("\"remote_as\": 65000", "\"remote_as\": 0");
+    let issues = config::native::from_json(&bad).unwrap_err().to_string();
+    assert!(issues.contains("keepalived.bgp.neighbor[0]"), "{issues}");
+    assert!(issues.contains("remote_as 0 is reserved"), "{issues}");
+}
