@@ -14,6 +14,8 @@ pub(super) struct Lvs {
     timeouts: Option<config::keepalived::LvsTimeouts>,
     /// The IPVS modules, loaded as the virtual servers come to need them.
     modules: super::lvs_modules::IpvsModules,
+    /// The FNAT rules last put in the kernel; `None` before any (no table then).
+    source_nat: Option<Vec<ipvs::fullnat::SourceNat>>,
 }
 
 /// What the LVS task starts with.
@@ -39,6 +41,7 @@ impl Lvs {
             start: Some((rx, health, worker, alerts)),
             timeouts: None,
             modules: super::lvs_modules::IpvsModules::new(board),
+            source_nat: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl Lvs {
         // have come to them yet; a reload may name one not loaded).
         self.modules.ensure(k).await;
         let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
+        problems.extend(self.set_source_nat(k).await);
         let (done, answer) = tokio::sync::oneshot::channel();
         let apply = lvs::Apply {
             plan: lvs::plan(k),
@@ -99,6 +103,32 @@ impl Lvs {
                 vec![e]
             }
             Err(e) => vec![format!("lvs_timeouts: {e}")],
+        }
+    }
+
+    /// FNAT's source rewrite, when what `k` asks for changed: before IPVS takes the
+    /// services, so that their first connections are rewritten.
+    async fn set_source_nat(&mut self, k: &config::keepalived::Keepalived) -> Vec<String> {
+        let wanted = lvs::source_nat::wanted(k);
+        let last = self.source_nat.as_deref().unwrap_or_default();
+        if wanted == last && (self.source_nat.is_some() || wanted.is_empty()) {
+            return Vec::new();
+        }
+        let rules = wanted.clone();
+        match tokio::task::spawn_blocking(move || lvs::source_nat::apply(&rules)).await {
+            Ok(Ok(())) => {
+                match wanted.len() {
+                    0 => log::info!("FNAT: none configured; nf_tables table inet lvsfw removed"),
+                    n => log::info!("FNAT: {n} masquerade rule(s) in nf_tables table inet lvsfw"),
+                }
+                self.source_nat = Some(wanted);
+                Vec::new()
+            }
+            Ok(Err(e)) => {
+                log::error!("{e}");
+                vec![e]
+            }
+            Err(e) => vec![format!("FNAT: {e}")],
         }
     }
 
