@@ -83,7 +83,10 @@ fn a_real_server_without_a_route_to_the_clients_answers_through_fnat() -> Result
     // A reload to plain NAT removes the rule and the table: :80 is then like :81.
     import_and_apply(&mut lb1, &conf("NAT"))?;
     let conntrack = command_output(&mut lb1, "debug cat /proc/sys/net/ipv4/vs/conntrack")?;
-    assert!(conntrack.contains('0'), "IPVS conntrack off again: {conntrack}");
+    assert!(
+        conntrack.contains('0'),
+        "IPVS conntrack off again: {conntrack}"
+    );
     assert_eq!(ask(&s, 80)?, "", "after the reload :80 is plain NAT");
     Ok(())
 }

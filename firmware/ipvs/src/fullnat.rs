@@ -130,7 +130,13 @@ impl Batch {
 
     fn nftables(&mut self, msg: u16, flags: u16, attrs: &[Attr]) {
         let kind = (NFNL_SUBSYS_NFTABLES << 8) | msg;
-        self.message(kind, NLM_F_REQUEST | NLM_F_ACK | flags, NFPROTO_INET, 0, attrs);
+        self.message(
+            kind,
+            NLM_F_REQUEST | NLM_F_ACK | flags,
+            NFPROTO_INET,
+            0,
+            attrs,
+        );
     }
 }
 

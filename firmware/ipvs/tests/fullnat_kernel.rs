@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use ipvs::fullnat::{apply, SourceNat};
 use ipvs::{Protocol, ServiceKey};
 
-
 #[test]
 fn the_kernel_takes_the_table_replaces_it_and_removes_it() {
     // A thread of its own: unshare moves only the calling thread.

@@ -75,7 +75,10 @@ fn no_rules_is_a_batch_that_only_removes_the_table() {
     );
     // The table's create and delete are acknowledged, the batch's frame is not.
     assert_eq!(acked, [102, 103]);
-    for m in messages(&bytes).iter().filter(|m| m.0 >> 8 == NFNL_SUBSYS_NFTABLES) {
+    for m in messages(&bytes)
+        .iter()
+        .filter(|m| m.0 >> 8 == NFNL_SUBSYS_NFTABLES)
+    {
         assert_eq!(m.2, NFPROTO_INET);
         assert_eq!(attr::string_of(&attribute(&m.4, NFTA_TABLE_NAME)), "lvsfw");
     }
@@ -95,7 +98,10 @@ fn a_service_is_a_nat_chain_on_postrouting_with_one_masquerade_rule() {
     assert_eq!(acked.len(), 5);
     let chain = &all[4];
     assert_eq!(chain.0 & 0xff, NFT_MSG_NEWCHAIN);
-    assert_eq!(attr::string_of(&attribute(&chain.4, NFTA_CHAIN_TYPE)), "nat");
+    assert_eq!(
+        attr::string_of(&attribute(&chain.4, NFTA_CHAIN_TYPE)),
+        "nat"
+    );
     let hook = attribute(&chain.4, NFTA_CHAIN_HOOK);
     assert_eq!(attribute(&hook, NFTA_HOOK_HOOKNUM), 4u32.to_be_bytes());
     assert_eq!(attribute(&hook, NFTA_HOOK_PRIORITY), 100u32.to_be_bytes());
@@ -127,7 +133,10 @@ fn a_real_server_of_its_own_is_matched_on_the_reply_side_and_ipv6_uses_the_v6_ke
     let exprs = rule_expressions(&messages(&bytes)[5].4);
     let names: Vec<&str> = exprs.iter().map(|(n, _)| n.as_str()).collect();
     // Port 0: every port, so no port match on the original side.
-    assert_eq!(names, ["ct", "cmp", "ct", "cmp", "ct", "cmp", "ct", "cmp", "masq"]);
+    assert_eq!(
+        names,
+        ["ct", "cmp", "ct", "cmp", "ct", "cmp", "ct", "cmp", "masq"]
+    );
     assert_eq!(ct_key(&exprs[0].1), (NFT_CT_DST_IP6, ORIGINAL));
     assert_eq!(compared(&exprs[1].1).len(), 16);
     assert_eq!(compared(&exprs[3].1), [17]);

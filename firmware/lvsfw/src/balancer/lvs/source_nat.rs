@@ -146,6 +146,9 @@ mod tests {
         );
         let rules = wanted(&k);
         assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].real_server, Some(("10.0.0.1".parse().unwrap(), 80)));
+        assert_eq!(
+            rules[0].real_server,
+            Some(("10.0.0.1".parse().unwrap(), 80))
+        );
     }
 }
