@@ -3,6 +3,7 @@
 
 mod from_config;
 mod plan;
+pub mod sloppy;
 mod timeouts;
 mod worker;
 
