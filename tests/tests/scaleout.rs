@@ -323,6 +323,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         echo_timeout: Duration::from_secs(20),
         lifetime: Duration::from_secs(400),
     };
+    let connecting = Instant::now();
     let flows = Flows::start(
         &client,
         CLIENT.parse().unwrap(),
@@ -330,6 +331,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         spec,
         Duration::from_secs(60),
     )?;
+    let connected_in = connecting.elapsed();
     let since = Instant::now();
     all_echoed_after(
         &flows,
@@ -374,6 +376,8 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         "lb4 in the route after {in_route:?}; it took up {taken_up} flows; broken {broken_add}"
     );
     assert!(taken_up > 0, "the router moved no flow to lb4");
+    // The new box picks as the others do.
+    assert_eq!(through_box(&probe, 4)?, per_box[0], "lb4 and lb1 disagree");
     rows.push(Row {
         event: "add lb4",
         broken: broken_add,
@@ -487,9 +491,12 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         .collect();
 
     println!("\nscale-out behind ECMP: {FLOWS} flows, 3 real servers, mh + mh-port, DR, sloppy_tcp; BGP hold 3 s / keepalive 1 s");
-    println!("connections on lb1..lb3 before the add: {connections_before:?}");
+    println!(
+        "{FLOWS} flows connected in {:.1} s; connections on lb1..lb3 before the add (with {PROBES} probes each): {connections_before:?}",
+        connected_in.as_secs_f64()
+    );
     println!("spread over the real servers: {spread:?}");
-    println!("same real server for {PROBES} tuples sent through each of lb1..lb3 directly: yes");
+    println!("same real server for {PROBES} tuples sent through each of lb1..lb4 directly: yes");
     println!();
     println!("| event | flows broken | flows moved / time | note |");
     println!("|---|---:|---|---|");
