@@ -25,4 +25,4 @@ pub use model::{
     Destination, Encap, EncapCsum, EncapKind, Forward, Info, Protocol, Service, ServiceKey, Stats,
     SyncDaemon, SyncState, Timeouts,
 };
-pub use reconcile::{reconcile, Op, Table};
+pub use reconcile::{keeps_order, reconcile, Op, Table};

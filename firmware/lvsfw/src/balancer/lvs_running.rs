@@ -65,6 +65,7 @@ impl Lvs {
         self.modules.ensure(k).await;
         let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
         problems.extend(self.set_source_nat(k).await);
+        problems.extend(set_sloppy(k).await);
         let (done, answer) = tokio::sync::oneshot::channel();
         let apply = lvs::Apply {
             plan: lvs::plan(k),
@@ -144,5 +145,25 @@ impl Lvs {
                 IPVS_REPORT_WAIT.as_secs()
             )],
         }
+    }
+}
+
+/// `sloppy_tcp` / `sloppy_sctp` of the `bgp` block into the kernel (lvs::sloppy); what
+/// could not be set.
+async fn set_sloppy(k: &config::keepalived::Keepalived) -> Vec<String> {
+    let wanted = lvs::sloppy::wanted(k);
+    let proc_sys = std::path::Path::new("/proc/sys");
+    match tokio::task::spawn_blocking(move || lvs::sloppy::apply(proc_sys, &wanted)).await {
+        Ok(Ok(changed)) => {
+            for c in changed {
+                log::info!("IPVS: {c}");
+            }
+            Vec::new()
+        }
+        Ok(Err(e)) => {
+            log::error!("IPVS: {e}");
+            vec![format!("IPVS: {e}")]
+        }
+        Err(e) => vec![format!("IPVS sloppy_tcp/sloppy_sctp: {e}")],
     }
 }

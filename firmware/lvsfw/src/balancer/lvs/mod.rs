@@ -3,6 +3,7 @@
 
 mod from_config;
 mod plan;
+pub mod sloppy;
 pub mod source_nat;
 mod timeouts;
 mod worker;
