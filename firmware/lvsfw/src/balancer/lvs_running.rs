@@ -64,8 +64,8 @@ impl Lvs {
         // have come to them yet; a reload may name one not loaded).
         self.modules.ensure(k).await;
         let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
+        problems.extend(set_vs_sysctls(k).await);
         problems.extend(self.set_source_nat(k).await);
-        problems.extend(set_sloppy(k).await);
         let (done, answer) = tokio::sync::oneshot::channel();
         let apply = lvs::Apply {
             plan: lvs::plan(k),
@@ -150,10 +150,10 @@ impl Lvs {
 
 /// `sloppy_tcp` / `sloppy_sctp` of the `bgp` block into the kernel (lvs::sloppy); what
 /// could not be set.
-async fn set_sloppy(k: &config::keepalived::Keepalived) -> Vec<String> {
-    let wanted = lvs::sloppy::wanted(k);
+async fn set_vs_sysctls(k: &config::keepalived::Keepalived) -> Vec<String> {
+    let wanted = lvs::vs_sysctls::wanted(k);
     let proc_sys = std::path::Path::new("/proc/sys");
-    match tokio::task::spawn_blocking(move || lvs::sloppy::apply(proc_sys, &wanted)).await {
+    match tokio::task::spawn_blocking(move || lvs::vs_sysctls::apply(proc_sys, &wanted)).await {
         Ok(Ok(changed)) => {
             for c in changed {
                 log::info!("IPVS: {c}");
@@ -164,6 +164,6 @@ async fn set_sloppy(k: &config::keepalived::Keepalived) -> Vec<String> {
             log::error!("IPVS: {e}");
             vec![format!("IPVS: {e}")]
         }
-        Err(e) => vec![format!("IPVS sloppy_tcp/sloppy_sctp: {e}")],
+        Err(e) => vec![format!("IPVS settings: {e}")],
     }
 }

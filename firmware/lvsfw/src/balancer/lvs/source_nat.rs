@@ -13,10 +13,6 @@ use super::from_config::service_keys;
 /// every connection of the box.
 pub const MODULES: [&str; 3] = ["nft_ct", "nft_masq", "nft_chain_nat"];
 
-/// IPVS keeps conntrack entries for its connections only with this on, and netfilter
-/// can rewrite only connections it tracks.
-const CONNTRACK: &str = "/proc/sys/net/ipv4/vs/conntrack";
-
 /// The rules `k` asks for: one per service whose real servers (and sorry server) are all
 /// FNAT; where only some are, one per such real server, so that the others (DR, TUN,
 /// NAT) are left as they are.
@@ -70,14 +66,9 @@ pub fn used(k: &Keepalived) -> bool {
     !wanted(k).is_empty()
 }
 
-/// Puts `rules` in the kernel: IPVS's conntrack on while there are any, then the table
-/// replaced whole. Blocking (netlink, procfs).
+/// Puts `rules` in the kernel, the table replaced whole (IPVS's conntrack, which they
+/// need, is vs_sysctls'). Blocking (netlink).
 pub fn apply(rules: &[SourceNat]) -> Result<(), String> {
-    let on = if rules.is_empty() { "0" } else { "1" };
-    let now = std::fs::read_to_string(CONNTRACK).map_err(|e| format!("FNAT: {CONNTRACK}: {e}"))?;
-    if now.trim() != on {
-        std::fs::write(CONNTRACK, on).map_err(|e| format!("FNAT: {CONNTRACK}: {e}"))?;
-    }
     ipvs::fullnat::apply(rules).map_err(|e| format!("FNAT: {e}"))
 }
 

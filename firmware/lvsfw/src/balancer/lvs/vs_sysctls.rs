@@ -1,7 +1,9 @@
-//! The `bgp` block's `sloppy_tcp` and `sloppy_sctp`: the kernel's `net.ipv4.vs.sloppy_tcp`
-//! and `sloppy_sctp`. With several boxes behind a router's ECMP, a flow whose SYN went to
+//! The kernel's IPVS settings (`net.ipv4.vs.*`) the configuration decides. The `bgp`
+//! block's `sloppy_tcp` and `sloppy_sctp`: with several boxes behind a router's ECMP, a flow whose SYN went to
 //! one box reaches another when a box is added or removed; without these, IPVS there
-//! drops its first packet as one of no connection it knows. Desired state: each is 1
+//! drops its first packet as one of no connection it knows. `conntrack`, on while a
+//! virtual server uses FNAT: IPVS keeps conntrack entries for its connections only then,
+//! and netfilter rewrites only connections it tracks. Desired state: each is 1
 //! while configured and 0 otherwise (also after it is taken out), written only when the
 //! kernel holds something else. The files exist once `ip_vs` is loaded.
 
@@ -10,7 +12,7 @@ use std::path::Path;
 use config::keepalived::Keepalived;
 
 /// The sysctls under /proc/sys, and the value each should hold for `k`.
-pub fn wanted(k: &Keepalived) -> [(&'static str, &'static str); 2] {
+pub fn wanted(k: &Keepalived) -> [(&'static str, &'static str); 3] {
     let on = |b: bool| if b { "1" } else { "0" };
     let (tcp, sctp) = k
         .bgp
@@ -19,6 +21,7 @@ pub fn wanted(k: &Keepalived) -> [(&'static str, &'static str); 2] {
     [
         ("net/ipv4/vs/sloppy_tcp", on(tcp)),
         ("net/ipv4/vs/sloppy_sctp", on(sctp)),
+        ("net/ipv4/vs/conntrack", on(super::source_nat::used(k))),
     ]
 }
 
@@ -76,6 +79,20 @@ mod tests {
         let changed = apply(&dir, &wanted(&Keepalived::default())).unwrap();
         assert_eq!(changed, vec!["net.ipv4.vs.sloppy_tcp = 0"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn conntrack_is_on_only_while_a_virtual_server_uses_fnat() {
+        let text = "virtual_server 192.168.0.100 80 {\n lb_kind FNAT\n protocol TCP\n\
+                    real_server 10.0.0.1 80 {\n }\n}\n";
+        let fnat = config::keepalived::read_text(text, "k.conf")
+            .unwrap()
+            .config;
+        assert!(wanted(&fnat).contains(&("net/ipv4/vs/conntrack", "1")));
+        let nat = config::keepalived::read_text(&text.replace("FNAT", "NAT"), "k.conf")
+            .unwrap()
+            .config;
+        assert!(wanted(&nat).contains(&("net/ipv4/vs/conntrack", "0")));
     }
 
     #[test]
