@@ -9,13 +9,16 @@
 //! 3. Both speakers killed hard (SIGKILL, no Cease): FRR drops the BFD speaker's route
 //!    within about the detection time, the other's only at hold-timer expiry (9 s).
 //!
+//! 4. BIRD 2 with `bfd on` as the router once: up on both sides, and the dead box's
+//!    route gone within about the detection time.
+//!
 //! Times are printed; the asserted bounds are the protocols' own (before the hold time)
 //! with a margin for a shared 2-core box.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lvsfw_lab::bgp_peers::{wait_until, Speaker};
+use lvsfw_lab::bgp_peers::{wait_until, Bird, Speaker};
 use lvsfw_lab::peers::lvsfw_bin;
 use lvsfw_lab::{Error, Host, Lab, Net};
 use nix::sys::signal::Signal;
@@ -363,6 +366,98 @@ fn bfd_takes_a_dead_speaker_out_in_the_detection_time_and_a_frozen_router_resets
             .filter(|l| l.contains("ADJCHANGE") || l.contains("BFD") || l.contains("Hold Timer"))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    Ok(())
+}
+
+fn bird_conf() -> String {
+    format!(
+        "router id {ROUTER};
+log stderr all;
+protocol device {{ }}
+protocol bfd {{
+    interface \"*\" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }};
+}}
+protocol bgp lb {{
+    local {ROUTER} as 65001;
+    neighbor {LB} as 65002;
+    hold time 9;
+    keepalive time 3;
+    passive on;
+    error wait time 1, 2;
+    bfd on;
+    ipv4 {{ import all; export none; }};
+}}
+"
+    )
+}
+
+#[test]
+fn bird_with_bfd_drops_a_dead_box_in_the_detection_time() -> Result<(), Error> {
+    let mut lab = Lab::new("bgpbfdbird", false)?;
+    let router = lab.add_host("router", Net::Ext, &format!("{ROUTER}/24"), None)?;
+    let lb = lab.add_host("lb", Net::Ext, &format!("{LB}/24"), None)?;
+    lab.add_nic(&lb, Net::Int, "eth1")?;
+    lb.run(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{LB_INT}/24"),
+        "dev",
+        "eth1",
+        "nodad",
+    ])?;
+    let rs = lab.add_host("rs", Net::Int, &format!("{RS}/24"), None)?;
+    let _httpd = lab.serve_http(&rs, "rs1")?;
+    let bird = Bird::start(&mut lab, &router, "bird", &bird_conf())?;
+    let conf = lab.dir.join("lb.conf");
+    std::fs::write(&conf, keepalived_conf())?;
+    let conf = conf.to_string_lossy().into_owned();
+    let status = lab.dir.join("lb.bgp.json").to_string_lossy().into_owned();
+    let vrrp_status = lab.dir.join("lb.vrrp.json").to_string_lossy().into_owned();
+    let owned = lab.dir.join("lb.ipvs.owned").to_string_lossy().into_owned();
+    let bin = lvsfw_bin()?.to_string_lossy().into_owned();
+    let lvsfw = lab.spawn(
+        &lb,
+        &[
+            &bin,
+            "run",
+            "-f",
+            &conf,
+            "--status",
+            &vrrp_status,
+            "--bgp-status",
+            &status,
+            "--ipvs-owned",
+            &owned,
+        ],
+        "lb",
+    )?;
+    let in_bird =
+        || !bird.route(VIP).contains("Network not found") && bird.route(VIP).contains(VIP);
+    let took = wait_until(
+        UP,
+        "BIRD's BFD session Up, our BFD Up, the route in BIRD",
+        || {
+            bird.birdc("show bfd sessions").contains(" Up ")
+                && bgp_status(&lb, &status).contains("    BFD: Up for")
+                && in_bird()
+        },
+    )?;
+    eprintln!("BIRD: BFD up and the route in after {took:?}");
+    eprintln!("{}", bird.birdc("show bfd sessions"));
+
+    let killed = Instant::now();
+    lb.run(&["ip", "link", "set", "eth0", "down"])?;
+    lab.signal(lvsfw, Signal::SIGKILL)?;
+    let gone = wait_until(HOLD, "the dead box's route gone from BIRD", || !in_bird())?;
+    eprintln!(
+        "BIRD: hard kill → route gone after {gone:?} (detection 300 ms, hold time {HOLD:?}); {:?} since the kill",
+        killed.elapsed()
+    );
+    assert!(
+        gone < Duration::from_secs(3),
+        "with BFD the route went only after {gone:?}"
     );
     Ok(())
 }
