@@ -82,3 +82,65 @@ fn the_native_json_carries_the_block_by_its_keywords() {
     assert!(issues.contains("keepalived.bgp.neighbor[0]"), "{issues}");
     assert!(issues.contains("remote_as 0 is reserved"), "{issues}");
 }
+
+#[test]
+fn bfd_reads_alone_or_with_keepalived_timers_and_each_mistake_is_named() {
+    use config::keepalived::BgpBfd;
+    let k = model(&with_bgp(
+        " local_as 65001\n neighbor 192.0.2.1 {\n  remote_as 65000\n  bfd\n }\n neighbor 192.0.2.2 {\n  remote_as 65000\n  bfd {\n   min_rx 300\n   min_tx 200\n   idle_tx 2000\n   multiplier 3\n   passive\n  }\n }",
+    ));
+    let b = k.bgp.unwrap();
+    // keepalived's defaults (keepalived/include/bfd.h).
+    assert_eq!(
+        b.neighbors[0].bfd,
+        Some(BgpBfd {
+            min_rx: 10,
+            min_tx: 10,
+            idle_tx: 1000,
+            multiplier: 5,
+            passive: false
+        })
+    );
+    assert_eq!(
+        b.neighbors[1].bfd,
+        Some(BgpBfd {
+            min_rx: 300,
+            min_tx: 200,
+            idle_tx: 2000,
+            multiplier: 3,
+            passive: true
+        })
+    );
+    let cases: &[(&str, &str)] = &[
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   min_rx 0\n  }\n }", "k.conf:10:11: min_rx: \"0\" is not a whole number from 1 to 10000"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   idle_tx 500\n  }\n }", "k.conf:10:12: idle_tx: \"500\" is not a whole number from 1000 to 10000"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   multiplier 256\n  }\n }", "k.conf:10:15: multiplier: \"256\" is not a whole number from 1 to 255"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   ttl 255\n  }\n }", "k.conf:10:4: bfd: ttl: single hop only, TTL 255 sent and required (RFC 5881 §5)"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   mintx 5\n  }\n }", "k.conf:10:4: unknown keyword \"mintx\" in bfd (did you mean \"min_tx\"?)"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd on\n }", "k.conf:9:7: bfd: takes no value"),
+    ];
+    for (body, expected) in cases {
+        let text = with_bgp(body);
+        let errors = errors(&text);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{text}\nexpected {expected:?}, got {errors:#?}"
+        );
+    }
+    // The native JSON is validated too: keepalived's ranges.
+    let k = model(&with_bgp(
+        " local_as 65001\n neighbor 192.0.2.1 {\n  remote_as 65000\n  bfd {\n   min_rx 300\n  }\n }",
+    ));
+    let config = config::Config {
+        keepalived: k,
+        ..config::Config::default()
+    };
+    let json = config::native::to_json(&config);
+    assert!(json.contains("\"min_rx\": 300"), "{json}");
+    let bad = json.replace("\"min_rx\": 300", "\"min_rx\": 0");
+    let issues = config::native::from_json(&bad).unwrap_err().to_string();
+    assert!(
+        issues.contains("min_rx: 0 ms is not from 1 to 10000 ms"),
+        "{issues}"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod audit;
 mod balancer;
+mod bfd_link;
 mod bgp_peer;
 mod bgp_speaker;
 use config::board;

@@ -18,9 +18,25 @@ fn neighbor(n: usize) -> impl Strategy<Value = BgpNeighbor> {
         proptest::option::of(any::<u16>()),
         prop_oneof![Just(179u16), 1u16..],
         any::<bool>(),
+        proptest::option::of(
+            (
+                1u32..=10_000,
+                1u32..=10_000,
+                1000u32..=10_000,
+                1u8..,
+                any::<bool>(),
+            )
+                .prop_map(|(min_rx, min_tx, idle_tx, multiplier, passive)| BgpBfd {
+                    min_rx,
+                    min_tx,
+                    idle_tx,
+                    multiplier,
+                    passive,
+                }),
+        ),
     )
         .prop_map(
-            move |(remote_as, hold_time, keepalive, connect_retry, source, nh6, port, v6)| {
+            move |(remote_as, hold_time, keepalive, connect_retry, source, nh6, port, v6, bfd)| {
                 let address = if v6 {
                     IpAddr::from(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16 + 1))
                 } else {
@@ -46,6 +62,7 @@ fn neighbor(n: usize) -> impl Strategy<Value = BgpNeighbor> {
                     connect_retry,
                     source_ip,
                     next_hop_v6: nh6.map(|h| Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, h)),
+                    bfd,
                 }
             },
         )

@@ -85,6 +85,9 @@ fn bgp(out: &mut Out, b: &Bgp) {
         out.opt_secs("connect_retry", n.connect_retry);
         out.opt("source_ip", &n.source_ip);
         out.opt("next_hop_v6", &n.next_hop_v6);
+        if let Some(f) = &n.bfd {
+            bgp_bfd(out, f);
+        }
         out.close();
     }
     if !b.announce.is_empty() {
@@ -93,6 +96,30 @@ fn bgp(out: &mut Out, b: &Bgp) {
             out.line(p.to_string());
         }
         out.close();
+    }
+    out.close();
+}
+
+/// A neighbor's `bfd`: alone with keepalived's defaults, else a block of what differs.
+fn bgp_bfd(out: &mut Out, f: &BgpBfd) {
+    if *f == BgpBfd::default() {
+        out.line("bfd");
+        return;
+    }
+    out.open("bfd");
+    let d = BgpBfd::default();
+    for (key, value, default) in [
+        ("min_rx", f.min_rx, d.min_rx),
+        ("min_tx", f.min_tx, d.min_tx),
+        ("idle_tx", f.idle_tx, d.idle_tx),
+        ("multiplier", f.multiplier.into(), d.multiplier.into()),
+    ] {
+        if value != default {
+            out.kv(key, value);
+        }
+    }
+    if f.passive {
+        out.line("passive");
     }
     out.close();
 }

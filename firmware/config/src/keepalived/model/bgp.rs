@@ -16,6 +16,11 @@
 //!         connect_retry 120
 //!         source_ip 192.168.0.101
 //!         next_hop_v6 2001:db8::101
+//!         bfd {                        # BFD (RFC 5880/5881) for this neighbor
+//!             min_rx 300               # keepalived's bfd_instance keywords, in ms
+//!             min_tx 300
+//!             multiplier 3
+//!         }
 //!     }
 //!     announce {
 //!         192.168.0.100
@@ -128,6 +133,70 @@ pub struct BgpNeighbor {
     /// The IPv6 next hop of IPv6 VIPs announced over an IPv4 session (RFC 4760 §3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// BFD to this neighbor (single hop, RFC 5881): its session going down resets the
+    /// BGP session at once instead of at the hold timer's expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BgpBfd>,
+}
+
+/// A neighbor's BFD timers: keepalived's `bfd_instance` keywords, units and defaults
+/// (keepalived/include/bfd.h). The neighbor's address and `source_ip` are the session's
+/// `neighbor_ip` and `source_ip`; the TTL is always 255 (single hop, RFC 5881 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpBfd {
+    /// Required Min RX Interval, milliseconds (1..=10000).
+    #[serde(default = "bfd_defaults::min_rx")]
+    pub min_rx: u32,
+    /// Desired Min TX Interval while Up, milliseconds (1..=10000).
+    #[serde(default = "bfd_defaults::min_tx")]
+    pub min_tx: u32,
+    /// Desired Min TX Interval while not Up, milliseconds (1000..=10000, RFC 5880 §6.8.3).
+    #[serde(default = "bfd_defaults::idle_tx")]
+    pub idle_tx: u32,
+    /// Detect Mult (1..=255).
+    #[serde(default = "bfd_defaults::multiplier")]
+    pub multiplier: u8,
+    /// Wait for the router to speak first (RFC 5880 §6.1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub passive: bool,
+}
+
+pub mod bfd_defaults {
+    /// keepalived's BFD_MINRX_DEFAULT, BFD_MINTX_DEFAULT, BFD_IDLETX_DEFAULT,
+    /// BFD_MULTIPLIER_DEFAULT.
+    pub const MIN_RX: u32 = 10;
+    pub const MIN_TX: u32 = 10;
+    pub const IDLE_TX: u32 = 1000;
+    pub const MULTIPLIER: u8 = 5;
+    /// keepalived's ranges: its "sensible" maxima (it warns above them; lvsfw refuses).
+    pub const INTERVAL_MAX: u32 = 10_000;
+    pub const IDLE_TX_MIN: u32 = 1000;
+
+    pub fn min_rx() -> u32 {
+        MIN_RX
+    }
+    pub fn min_tx() -> u32 {
+        MIN_TX
+    }
+    pub fn idle_tx() -> u32 {
+        IDLE_TX
+    }
+    pub fn multiplier() -> u8 {
+        MULTIPLIER
+    }
+}
+
+impl Default for BgpBfd {
+    fn default() -> Self {
+        BgpBfd {
+            min_rx: bfd_defaults::MIN_RX,
+            min_tx: bfd_defaults::MIN_TX,
+            idle_tx: bfd_defaults::IDLE_TX,
+            multiplier: bfd_defaults::MULTIPLIER,
+            passive: false,
+        }
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -149,6 +218,7 @@ impl BgpNeighbor {
             connect_retry: None,
             source_ip: None,
             next_hop_v6: None,
+            bfd: None,
         }
     }
 }
