@@ -33,6 +33,25 @@ fn a_whole_block_reads_with_its_defaults() {
 }
 
 #[test]
+fn the_group_s_connection_sync_reads_and_excludes_keepalived_s_global_one() {
+    let k = model(&with_bgp(" local_as 1\n lvs_sync_daemon int id 7"));
+    let sync = k.bgp.unwrap().lvs_sync_daemon.unwrap();
+    assert_eq!((sync.interface.as_str(), sync.id), ("int", 7));
+    let k = model(&with_bgp(" local_as 1\n lvs_sync_daemon ext"));
+    assert_eq!(k.bgp.unwrap().lvs_sync_daemon.unwrap().id, 0);
+    let both = format!(
+        "global_defs {{\n lvs_sync_daemon int VI_1\n}}\n{}",
+        with_bgp(" local_as 1\n lvs_sync_daemon int")
+    );
+    let e = errors(&both);
+    assert!(
+        e.iter()
+            .any(|l| l.contains("lvs_sync_daemon: given in global_defs")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn each_mistake_is_named_where_it_is() {
     let cases: &[(&str, &str)] = &[
         (" router_id 192.0.2.9", "k.conf:5:1: bgp: local_as is missing"),
@@ -48,6 +67,9 @@ fn each_mistake_is_named_where_it_is() {
         (" local_as 1\n announce {\n  10.0.0.1 10.0.0.2\n }", "k.conf:8:12: announce: one prefix a line"),
         (" local_as 1\n announce {\n  10.0.0.300\n }", "k.conf:8:3: announce: \"10.0.0.300\" is not an IPv4 or IPv6 address"),
         (" local_as 1\n neighbour 192.0.2.1 {\n  remote_as 2\n }", "k.conf:7:2: unknown keyword \"neighbour\" in bgp (did you mean \"neighbor\"?)"),
+        (" local_as 1\n lvs_sync_daemon", "k.conf:7:2: lvs_sync_daemon: expected INTERFACE [id N] in the bgp block"),
+        (" local_as 1\n lvs_sync_daemon int VI_1", "k.conf:7:22: lvs_sync_daemon: expected INTERFACE [id N] in the bgp block"),
+        (" local_as 1\n lvs_sync_daemon int id 256", "k.conf:7:25: lvs_sync_daemon: \"256\" is not a sync id (0 to 255)"),
         (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n }\n announce {\n  2001:db8::1\n }", "neighbor 192.0.2.1: IPv6 prefixes are announced over this IPv4 session: next_hop_v6 is needed"),
     ];
     for (body, expected) in cases {

@@ -77,15 +77,20 @@ pub fn with_bgp(base: impl Strategy<Value = Keepalived>) -> impl Strategy<Value 
             proptest::option::of(any::<[u8; 4]>()),
             (0u64..=3_600_000).prop_map(|ms| Duration::from_millis(ms / 10 * 10)),
             1u32..10,
-            any::<(bool, bool)>(),
+            (
+                any::<(bool, bool)>(),
+                proptest::option::of((any::<bool>(), any::<u8>())),
+            ),
             (0..3usize).prop_flat_map(|n| (0..n).map(neighbor).collect::<Vec<_>>()),
             proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
         )),
     )
         .prop_map(|(mut k, b)| {
-            let Some((local_as, router_id, gst, quorum, sloppy, mut neighbors, picks)) = b else {
+            let Some((local_as, router_id, gst, quorum, (sloppy, sync), mut neighbors, picks)) = b
+            else {
                 return k;
             };
+            let global_sync = k.global.lvs_sync_daemon.clone();
             let addresses: Vec<IpAddr> = k
                 .virtual_servers
                 .iter()
@@ -120,6 +125,13 @@ pub fn with_bgp(base: impl Strategy<Value = Keepalived>) -> impl Strategy<Value 
                 quorum,
                 sloppy_tcp: sloppy.0,
                 sloppy_sctp: sloppy.1,
+                // One of the two: global_defs' follows a VRRP instance.
+                lvs_sync_daemon: sync.filter(|_| global_sync.is_none()).map(|(int, id)| {
+                    GroupSync {
+                        interface: if int { "int" } else { "ext" }.into(),
+                        id,
+                    }
+                }),
                 neighbors: std::mem::take(&mut neighbors),
                 announce,
             });

@@ -72,6 +72,12 @@ fn bgp(out: &mut Out, b: &Bgp) {
     }
     out.flag("sloppy_tcp", b.sloppy_tcp);
     out.flag("sloppy_sctp", b.sloppy_sctp);
+    if let Some(sync) = &b.lvs_sync_daemon {
+        match sync.id {
+            0 => out.kv("lvs_sync_daemon", &sync.interface),
+            id => out.kv("lvs_sync_daemon", format!("{} id {id}", sync.interface)),
+        }
+    }
     for n in &b.neighbors {
         out.open(format!("neighbor {}", n.address));
         out.kv("remote_as", n.remote_as);

@@ -9,6 +9,7 @@
 //!     quorum 1                         # live real servers each virtual server needs
 //!     sloppy_tcp                       # accept TCP flows whose SYN went to another box
 //!     sloppy_sctp                      # the same for SCTP
+//!     lvs_sync_daemon int id 7         # IPVS connection sync, every box master and backup
 //!     neighbor 192.168.0.1 {
 //!         remote_as 65000
 //!         hold_time 90
@@ -89,6 +90,13 @@ pub struct Bgp {
     /// The same for SCTP (`net.ipv4.vs.sloppy_sctp`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub sloppy_sctp: bool,
+    /// `lvs_sync_daemon INTERFACE [id N]`: the kernel's IPVS connection sync between the
+    /// boxes of the group, a second line behind `mh`: each box sends its connections
+    /// (the master daemon) and takes the others' (the backup daemon) at once, so a box
+    /// the router moves a flow to may know it already. keepalived's own (global_defs,
+    /// INTERFACE VRRP_INSTANCE) follows one VRRP instance instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_sync_daemon: Option<GroupSync>,
     #[serde(default, rename = "neighbor", skip_serializing_if = "Vec::is_empty")]
     pub neighbors: Vec<BgpNeighbor>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -104,10 +112,26 @@ impl Bgp {
             quorum: bgp_defaults::QUORUM,
             sloppy_tcp: false,
             sloppy_sctp: false,
+            lvs_sync_daemon: None,
             neighbors: Vec::new(),
             announce: Vec::new(),
         }
     }
+}
+
+/// The bgp block's `lvs_sync_daemon INTERFACE [id N]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSync {
+    pub interface: String,
+    /// The kernel's sync id (0 to 255): a box takes only the connections of senders
+    /// with its own; 0 (the default) takes every sender's.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

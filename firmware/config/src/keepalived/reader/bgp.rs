@@ -34,6 +34,7 @@ impl Reader {
                 }
                 "sloppy_tcp" => bgp.sloppy_tcp = self.flag(st),
                 "sloppy_sctp" => bgp.sloppy_sctp = self.flag(st),
+                "lvs_sync_daemon" => bgp.lvs_sync_daemon = self.group_sync(st),
                 "neighbor" => {
                     let n = bgp.neighbors.len();
                     let item = self
@@ -173,5 +174,28 @@ impl Reader {
             }
         }
         b
+    }
+}
+
+impl Reader {
+    /// The bgp block's `lvs_sync_daemon INTERFACE [id N]`.
+    fn group_sync(&mut self, s: &Stmt) -> Option<GroupSync> {
+        const EXPECTED: &str = "lvs_sync_daemon: expected INTERFACE [id N] in the bgp block (no VRRP instance: every box runs both daemons)";
+        let [ifname, rest @ ..] = s.args.as_slice() else {
+            self.error(&s.keyword, EXPECTED);
+            return None;
+        };
+        let id = match rest {
+            [] => 0,
+            [w, v] if w.text == "id" => self.parse(s, v, "a sync id (0 to 255)")?,
+            [extra, ..] => {
+                self.error(extra, EXPECTED);
+                return None;
+            }
+        };
+        Some(GroupSync {
+            interface: ifname.text.clone(),
+            id,
+        })
     }
 }

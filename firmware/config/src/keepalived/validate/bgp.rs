@@ -11,6 +11,12 @@ impl Validator<'_> {
         if b.quorum == 0 {
             self.push("bgp.quorum", "quorum: must be at least 1");
         }
+        if b.lvs_sync_daemon.is_some() && self.k.global.lvs_sync_daemon.is_some() {
+            self.push(
+                "bgp.lvs_sync_daemon",
+                "lvs_sync_daemon: given in global_defs (following a VRRP instance) and in the bgp block (every box both ways); the kernel runs one of each daemon, so only one of them",
+            );
+        }
         self.too_many("bgp", b.neighbors.len(), MAX_BGP_NEIGHBORS, "bgp: neighbor");
         self.too_many("bgp", b.announce.len(), MAX_BGP_ANNOUNCE, "bgp: announce");
         let mut seen = HashSet::new();
