@@ -15,10 +15,10 @@
 //! Times are printed; the asserted bounds are the protocols' own (before the hold time)
 //! with a margin for a shared 2-core box.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lvsfw_lab::bgp_peers::{wait_until, Bird, Speaker};
+use lvsfw_lab::ecmp_router::EcmpRouter;
 use lvsfw_lab::peers::lvsfw_bin;
 use lvsfw_lab::{Error, Host, Lab, Net};
 use nix::sys::signal::Signal;
@@ -94,79 +94,16 @@ bgp {{
     )
 }
 
-/// FRR's zebra, bfdd and bgpd in the router's namespace, with their sockets, pid files
-/// and configuration in the lab's folder (bgpd reaches bfdd through zebra).
-struct Frr {
-    pids: Vec<u32>,
-    host: Host,
-    dir: PathBuf,
-}
+/// FRR (zebra, bfdd, bgpd) as the router: the lab's one FRR router.
+struct Frr(EcmpRouter);
 
 impl Frr {
     fn start(lab: &mut Lab, host: &Host) -> Result<Frr, Error> {
-        let dir = lab.dir.join("frr");
-        std::fs::create_dir_all(&dir)?;
-        let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-        let zserv = p("zserv.api");
-        let mut pids = Vec::new();
-        for (daemon, conf) in [
-            ("zebra", "hostname router\nlog stdout informational\n"),
-            ("bfdd", BFDD_CONF),
-            ("bgpd", BGPD_CONF),
-        ] {
-            std::fs::write(dir.join(format!("{daemon}.conf")), conf)?;
-        }
-        // zebra and bfdd run as Debian's frr user (only bgpd can skip it, and root is
-        // not in the frrvty group): their folder is theirs.
-        let chown = std::process::Command::new("chown")
-            .args(["-R", "frr:frr", &p("")])
-            .status()?;
-        if !chown.success() {
-            return Err(Error(format!("chown frr {}: {chown}", dir.display())));
-        }
-        for daemon in ["zebra", "bfdd", "bgpd"] {
-            let mut args = vec![
-                format!("/usr/lib/frr/{daemon}"),
-                "-f".into(),
-                p(&format!("{daemon}.conf")),
-                "-i".into(),
-                p(&format!("{daemon}.pid")),
-                "--vty_socket".into(),
-                p(""),
-                "-z".into(),
-                zserv.clone(),
-                "-A".into(),
-                "127.0.0.1".into(),
-                "-P".into(),
-                "0".into(),
-            ];
-            match daemon {
-                "bfdd" => args.extend(["--bfdctl".into(), p("bfdd.sock")]),
-                "bgpd" => args.extend(["-l".into(), ROUTER.into()]),
-                _ => {}
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            pids.push(lab.spawn(host, &args, daemon)?);
-            let vty = dir.join(format!("{daemon}.vty"));
-            wait_until(
-                Duration::from_secs(10),
-                &format!("{daemon}'s vty socket"),
-                || vty.exists(),
-            )?;
-        }
-        Ok(Frr {
-            pids,
-            host: host.clone(),
-            dir,
-        })
+        EcmpRouter::start_with_bfd(lab, host, BGPD_CONF, Some(BFDD_CONF)).map(Frr)
     }
 
     fn vtysh(&self, command: &str) -> String {
-        let vty = self.dir.to_string_lossy();
-        self.host
-            .output(&["vtysh", "--vty_socket", &vty, "-c", command])
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
+        self.0.vtysh(&[command])
     }
 
     /// The IPv4 unicast table, one line per best path.
@@ -175,8 +112,8 @@ impl Frr {
     }
 
     fn signal_all(&self, lab: &mut Lab, signal: Signal) -> Result<(), Error> {
-        for pid in &self.pids {
-            lab.signal(*pid, signal)?;
+        for pid in self.0.pids() {
+            lab.signal(pid, signal)?;
         }
         Ok(())
     }
