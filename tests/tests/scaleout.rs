@@ -9,7 +9,8 @@
 //! through each box directly), the flows must spread evenly over the real servers, and
 //! the flows must survive a fourth box added (the router moves some of them to it: it
 //! takes them up mid-stream), a box drained at the console, and a box killed hard (the
-//! router moves its flows when the BGP hold time runs out). It prints the figures as a
+//! router moves its flows when the BGP hold time runs out, or at once when BFD runs with
+//! the box: lb3's session has BFD, lb4's only its hold time). It prints the figures as a
 //! table: flows broken per event, drain to the box's last flow, kill to traffic moved.
 
 mod common;
@@ -39,6 +40,10 @@ const PROBES: u16 = 40;
 const PROBE_PORTS: u16 = 30000;
 /// BGP: hold 3 s, keepalive 1 s on both sides.
 const HOLD: Duration = Duration::from_secs(3);
+/// The box whose session has BFD (200 ms × 3 both ways), killed beside one without.
+const BFD_BOX: usize = 3;
+const BFD_MS: u32 = 200;
+const BFD_MULTIPLIER: u32 = 3;
 /// Drains of lb2 (median of these).
 const DRAINS: usize = 3;
 /// Time for the boxes to boot, check their servers and announce.
@@ -72,6 +77,10 @@ router bgp 65001
             " neighbor {a} remote-as 65002\n neighbor {a} timers 1 3\n neighbor {a} timers connect 1\n"
         ));
     }
+    let bfd_box = box_ext(BFD_BOX);
+    conf.push_str(&format!(
+        " neighbor {bfd_box} bfd\n neighbor {bfd_box} bfd profile lb\n"
+    ));
     conf.push_str(" address-family ipv4 unicast\n  maximum-paths 8\n");
     for n in 1..=4 {
         conf.push_str(&format!("  neighbor {} route-map FROM-LB in\n", box_ext(n)));
@@ -80,7 +89,20 @@ router bgp 65001
     conf
 }
 
-fn keepalived_conf() -> String {
+fn bfdd_conf() -> String {
+    format!(
+        "hostname router\nlog stdout informational\nbfd\n profile lb\n  receive-interval {BFD_MS}\n  transmit-interval {BFD_MS}\n  detect-multiplier {BFD_MULTIPLIER}\n !\n!\n"
+    )
+}
+
+fn keepalived_conf(n: usize) -> String {
+    let bfd = if n == BFD_BOX {
+        format!(
+            "        bfd {{\n            min_rx {BFD_MS}\n            min_tx {BFD_MS}\n            multiplier {BFD_MULTIPLIER}\n        }}\n"
+        )
+    } else {
+        String::new()
+    };
     let mut conf = format!(
         "virtual_server {VIP} {PORT} {{
     delay_loop 3
@@ -112,7 +134,7 @@ bgp {{
         hold_time 3
         keepalive 1
         connect_retry 1
-    }}
+{bfd}    }}
     announce {{
         {VIP}
     }}
@@ -137,7 +159,7 @@ fn boot_box(lab: &mut Lab, n: usize) -> Result<Appliance, Error> {
         config_json: Some(json),
         files: vec![(
             "etc/lvsfw/keepalived.conf".into(),
-            keepalived_conf().into_bytes(),
+            keepalived_conf(n).into_bytes(),
         )],
         ..ApplianceSpec::default()
     })
@@ -286,7 +308,8 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     for n in 1..=3 {
         servers.push(real_server(&mut lab, n)?);
     }
-    let router = EcmpRouter::start(&mut lab, &router_host, &frr_conf())?;
+    let router =
+        EcmpRouter::start_with_bfd(&mut lab, &router_host, &frr_conf(), Some(&bfdd_conf()))?;
 
     let booted = Instant::now();
     let mut boxes: Vec<Appliance> = Vec::new();
@@ -429,10 +452,13 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         ),
     });
 
-    // Kill lb3 hard, then (lb2 back first) lb4: the router notices when the hold time
-    // runs out.
-    let mut kill_outs = Vec::new();
-    let mut forwarding = Vec::new();
+    // Kill lb3 hard, then (lb2 back first) lb4: the router notices when BFD's detection
+    // time (lb3) or the hold time (lb4) runs out.
+    assert!(
+        router.vtysh(&["show bfd peers"]).contains("Status: up"),
+        "lb3's BFD session is up: {}",
+        router.vtysh(&["show bfd peers"])
+    );
     let mut broken_kill = 0;
     for (victim, survivors) in [(3, vec![1, 4]), (4, vec![1, 2])] {
         if victim == 4 {
@@ -452,31 +478,32 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
             router.next_hops(VIP) == survivors
         })?;
         let out = killed_at.elapsed();
-        kill_outs.push(out);
-        forwarding.push(all_echoed_after(
-            &flows,
-            killed_at,
-            Duration::from_secs(40),
-        )?);
-        broken_kill += broken(&flows.snapshot()) - before;
-        eprintln!(
-            "kill lb{victim}: out of the route after {out:?}; all echoed after {:?}",
-            forwarding.last()
-        );
+        let echoed = all_echoed_after(&flows, killed_at, Duration::from_secs(40))?;
+        let broken_now = broken(&flows.snapshot()) - before;
+        broken_kill += broken_now;
+        eprintln!("kill lb{victim}: out of the route after {out:?}; all echoed after {echoed:?}");
+        let detection = if victim == BFD_BOX {
+            format!("BFD {BFD_MS} ms × {BFD_MULTIPLIER}")
+        } else {
+            format!("hold {} s, no BFD", HOLD.as_secs())
+        };
+        rows.push(Row {
+            event: if victim == BFD_BOX {
+                "kill lb3 (QEMU quit), BFD"
+            } else {
+                "kill lb4 (QEMU quit), no BFD"
+            },
+            broken: broken_now,
+            moved: format!(
+                "kill → out of the route {:.2} s ({detection})",
+                out.as_secs_f64()
+            ),
+            note: format!(
+                "every flow echoed again {:.2} s after the kill",
+                echoed.as_secs_f64()
+            ),
+        });
     }
-    rows.push(Row {
-        event: "kill lb3, then lb4 (QEMU quit)",
-        broken: broken_kill,
-        moved: format!(
-            "kill → out of the route {} (hold {} s)",
-            figures(&kill_outs),
-            HOLD.as_secs()
-        ),
-        note: format!(
-            "every flow echoed again after the kill {}",
-            figures(&forwarding)
-        ),
-    });
 
     let states = flows.stop();
     let broken_list: Vec<String> = states
@@ -503,7 +530,6 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     for r in &rows {
         println!("| {} | {} | {} | {} |", r.event, r.broken, r.moved, r.note);
     }
-    println!("| BFD | - | not yet | |");
     println!(
         "| pair mode (VRRP), hard failover, for comparison | - | 3609.6 ms wire (v2 advert_int 1) / 361.3 ms (v3 advert_int 0.1) | scripts/bench-vrrp, README |"
     );
