@@ -31,6 +31,8 @@ pub fn lvsfw_bin() -> Result<PathBuf, Error> {
 pub struct Lvsfw {
     pub pid: u32,
     pub status: PathBuf,
+    /// Where its BGP task writes (a `bgp` block's routes and sessions).
+    pub bgp_status: PathBuf,
     pub host: Host,
     pub name: String,
 }
@@ -55,6 +57,7 @@ impl Lvsfw {
         let status = lab.dir.join(format!("{name}.vrrp.json"));
         let _ = std::fs::remove_file(&status);
         let owned = lab.dir.join(format!("{name}.ipvs.owned"));
+        let bgp_status = lab.dir.join(format!("{name}.bgp.json"));
         let args = [
             bin.to_string_lossy().into_owned(),
             "run".into(),
@@ -64,15 +67,29 @@ impl Lvsfw {
             status.to_string_lossy().into_owned(),
             "--ipvs-owned".into(),
             owned.to_string_lossy().into_owned(),
+            "--bgp-status".into(),
+            bgp_status.to_string_lossy().into_owned(),
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let pid = lab.spawn(host, &args, name)?;
         Ok(Lvsfw {
             pid,
             status,
+            bgp_status,
             host: host.clone(),
             name: name.into(),
         })
+    }
+
+    /// What `lvsfw bgp status` says of it now (empty when it cannot be run).
+    pub fn bgp(&self) -> String {
+        let (Ok(bin), file) = (lvsfw_bin(), self.bgp_status.to_string_lossy()) else {
+            return String::new();
+        };
+        self.host
+            .output(&[&bin.to_string_lossy(), "bgp", "status", "--file", &file])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
     }
 
     /// The instance's state as `lvsfw vrrp status --json` reports it now.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use lvsfw_lab::bgp_peers::{wait_until, Bird, Speaker};
 use lvsfw_lab::ecmp_router::EcmpRouter;
-use lvsfw_lab::peers::lvsfw_bin;
+use lvsfw_lab::peers::Lvsfw;
 use lvsfw_lab::{Error, Host, Lab, Net};
 use nix::sys::signal::Signal;
 
@@ -119,15 +119,6 @@ impl Frr {
     }
 }
 
-fn bgp_status(lb: &Host, file: &str) -> String {
-    let bin = lvsfw_bin()
-        .map(|b| b.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    lb.output(&[&bin, "bgp", "status", "--file", file])
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
 fn count(path: &std::path::Path, text: &str) -> usize {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -157,29 +148,8 @@ fn bfd_takes_a_dead_speaker_out_in_the_detection_time_and_a_frozen_router_resets
     let _httpd = lab.serve_http(&rs, "rs1")?;
     let frr = Frr::start(&mut lab, &router)?;
 
-    let conf = lab.dir.join("lb.conf");
-    std::fs::write(&conf, keepalived_conf())?;
-    let conf = conf.to_string_lossy().into_owned();
-    let status = lab.dir.join("lb.bgp.json").to_string_lossy().into_owned();
-    let vrrp_status = lab.dir.join("lb.vrrp.json").to_string_lossy().into_owned();
-    let owned = lab.dir.join("lb.ipvs.owned").to_string_lossy().into_owned();
-    let bin = lvsfw_bin()?.to_string_lossy().into_owned();
-    let lvsfw = lab.spawn(
-        &lb,
-        &[
-            &bin,
-            "run",
-            "-f",
-            &conf,
-            "--status",
-            &vrrp_status,
-            "--bgp-status",
-            &status,
-            "--ipvs-owned",
-            &owned,
-        ],
-        "lb",
-    )?;
+    let run = Lvsfw::start(&mut lab, &lb, "lb", &keepalived_conf())?;
+    let lvsfw = run.pid;
     let log = lab.log_path("lb");
     let plain = Speaker::start(
         &mut lab,
@@ -209,14 +179,14 @@ fn bfd_takes_a_dead_speaker_out_in_the_detection_time_and_a_frozen_router_resets
     })?;
     eprintln!("BFD up in FRR after {took:?}");
     wait_until(UP, "lvsfw bgp status shows BFD Up", || {
-        bgp_status(&lb, &status).contains("    BFD: Up for")
+        run.bgp().contains("    BFD: Up for")
     })?;
     wait_until(UP, "both routes in FRR", || {
         let t = frr.table();
         t.contains(VIP) && t.contains(VIP2)
     })?;
     eprintln!("{}", frr.vtysh("show bfd peers"));
-    eprintln!("{}", bgp_status(&lb, &status));
+    eprintln!("{}", run.bgp());
     let shown = frr.vtysh(&format!("show bgp neighbors {LB}"));
     assert!(
         shown.contains("BFD: Type: single hop") || shown.contains("Status: Up"),
@@ -252,7 +222,7 @@ fn bfd_takes_a_dead_speaker_out_in_the_detection_time_and_a_frozen_router_resets
     wait_until(UP, "BFD up again on both sides, both routes in FRR", || {
         let t = frr.table();
         frr.vtysh("show bfd peers").contains("Status: up")
-            && bgp_status(&lb, &status).contains("    BFD: Up for")
+            && run.bgp().contains("    BFD: Up for")
             && t.contains(VIP)
             && t.contains(VIP2)
     })?;
@@ -347,29 +317,8 @@ fn bird_with_bfd_drops_a_dead_box_in_the_detection_time() -> Result<(), Error> {
     let rs = lab.add_host("rs", Net::Int, &format!("{RS}/24"), None)?;
     let _httpd = lab.serve_http(&rs, "rs1")?;
     let bird = Bird::start(&mut lab, &router, "bird", &bird_conf())?;
-    let conf = lab.dir.join("lb.conf");
-    std::fs::write(&conf, keepalived_conf())?;
-    let conf = conf.to_string_lossy().into_owned();
-    let status = lab.dir.join("lb.bgp.json").to_string_lossy().into_owned();
-    let vrrp_status = lab.dir.join("lb.vrrp.json").to_string_lossy().into_owned();
-    let owned = lab.dir.join("lb.ipvs.owned").to_string_lossy().into_owned();
-    let bin = lvsfw_bin()?.to_string_lossy().into_owned();
-    let lvsfw = lab.spawn(
-        &lb,
-        &[
-            &bin,
-            "run",
-            "-f",
-            &conf,
-            "--status",
-            &vrrp_status,
-            "--bgp-status",
-            &status,
-            "--ipvs-owned",
-            &owned,
-        ],
-        "lb",
-    )?;
+    let run = Lvsfw::start(&mut lab, &lb, "lb", &keepalived_conf())?;
+    let lvsfw = run.pid;
     let in_bird =
         || !bird.route(VIP).contains("Network not found") && bird.route(VIP).contains(VIP);
     let took = wait_until(
@@ -377,7 +326,7 @@ fn bird_with_bfd_drops_a_dead_box_in_the_detection_time() -> Result<(), Error> {
         "BIRD's BFD session Up, our BFD Up, the route in BIRD",
         || {
             bird.birdc("show bfd sessions").contains(" Up ")
-                && bgp_status(&lb, &status).contains("    BFD: Up for")
+                && run.bgp().contains("    BFD: Up for")
                 && in_bird()
         },
     )?;

@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use lvsfw_lab::bgp_peers::{wait_until, FrrBgpd};
-use lvsfw_lab::peers::lvsfw_bin;
-use lvsfw_lab::{Error, Host, Lab, Net};
+use lvsfw_lab::peers::Lvsfw;
+use lvsfw_lab::{Error, Lab, Net};
 use nix::sys::signal::Signal;
 
 const ROUTER: &str = "192.168.0.1";
@@ -114,15 +114,6 @@ fn announced_untagged(frr: &FrrBgpd, why: &str, limit: Duration) -> Result<Durat
     )
 }
 
-fn bgp_status(lb: &Host, file: &str) -> String {
-    let bin = lvsfw_bin()
-        .map(|b| b.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    lb.output(&[&bin, "bgp", "status", "--file", file])
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
 #[test]
 fn frr_sees_the_vip_only_while_its_real_server_is_healthy_and_not_drained() -> Result<(), Error> {
     let mut lab = Lab::new("bgprhi", false)?;
@@ -142,34 +133,13 @@ fn frr_sees_the_vip_only_while_its_real_server_is_healthy_and_not_drained() -> R
     let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, FRR_CONF)?;
 
     // The real server is down at the start: nothing may be announced.
-    let conf = lab.dir.join("lb.conf");
-    std::fs::write(&conf, keepalived_conf())?;
-    let status = lab.dir.join("lb.bgp.json").to_string_lossy().into_owned();
-    let bin = lvsfw_bin()?.to_string_lossy().into_owned();
-    let vrrp_status = lab.dir.join("lb.vrrp.json").to_string_lossy().into_owned();
-    let owned = lab.dir.join("lb.ipvs.owned").to_string_lossy().into_owned();
-    let conf = conf.to_string_lossy().into_owned();
-    let lvsfw = lab.spawn(
-        &lb,
-        &[
-            &bin,
-            "run",
-            "-f",
-            &conf,
-            "--status",
-            &vrrp_status,
-            "--bgp-status",
-            &status,
-            "--ipvs-owned",
-            &owned,
-        ],
-        "lb",
-    )?;
+    let run = Lvsfw::start(&mut lab, &lb, "lb", &keepalived_conf())?;
+    let lvsfw = run.pid;
     wait_until(SESSION_UP, "the session is Established", || {
-        bgp_status(&lb, &status).contains(" Established ")
+        run.bgp().contains(" Established ")
     })?;
     wait_until(CHECK_DOWN + MARGIN, "the prefix judged down", || {
-        bgp_status(&lb, &status).contains("0 live real server(s), quorum 1")
+        run.bgp().contains("0 live real server(s), quorum 1")
     })?;
     assert!(
         !has(&frr),
@@ -183,7 +153,7 @@ fn frr_sees_the_vip_only_while_its_real_server_is_healthy_and_not_drained() -> R
     eprintln!("real server started → {VIP} in FRR after {took:?}");
     // The status file follows the sessions within a second.
     wait_until(MARGIN, "lvsfw bgp status shows the VIP announced", || {
-        let shown = bgp_status(&lb, &status);
+        let shown = run.bgp();
         shown.contains(&format!("announced: {VIP}\n"))
             && shown.contains("192.168.0.100/32           yes")
     })?;
@@ -199,7 +169,7 @@ fn frr_sees_the_vip_only_while_its_real_server_is_healthy_and_not_drained() -> R
     lab.signal(lvsfw, Signal::SIGUSR1)?;
     graceful_withdraw(&frr, Instant::now(), "drain")?;
     wait_until(MARGIN, "lvsfw bgp status shows the drain", || {
-        let shown = bgp_status(&lb, &status);
+        let shown = run.bgp();
         shown.contains("DRAINED") && shown.contains("no        drained")
     })?;
     lab.signal(lvsfw, Signal::SIGUSR2)?;
