@@ -8,9 +8,9 @@ use config::{Config, Role};
 use netif::kernel::Kernel;
 use netif::{nic, Actual, Desired, DesiredLink, DesiredVirtual, LinkKind, Op, Owned};
 
-use crate::board::Board;
-use crate::board::RoleLink;
-use crate::roles;
+use config::board::Board;
+use config::board::RoleLink;
+use netif::roles;
 
 mod statics;
 
@@ -231,10 +231,9 @@ impl InterfaceReconciler {
             .collect();
         if !needed.is_empty() {
             let (modules, options) = (board.modules.clone(), board.module_options.clone());
-            let _ = tokio::task::spawn_blocking(move || {
-                crate::modules::ensure(&modules, &options, &needed)
-            })
-            .await;
+            let _ =
+                tokio::task::spawn_blocking(move || modules::ensure(&modules, &options, &needed))
+                    .await;
         }
         // VLANs and bonds first: the rest describes them by their index.
         let (made, mut problems) = netif::plan_virtual(&wanted.virtuals, &actual, &ROLE_NAMES);

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(crate) enum Loaded {
+pub enum Loaded {
     /// Boxed: the model is a few hundred bytes, the other variants none.
     Config {
         config: Box<config::keepalived::Keepalived>,
@@ -16,7 +16,7 @@ pub(crate) enum Loaded {
 /// With the appliance's own configuration (`native`), what only both show is checked
 /// too: a priority of 255 only for the address owner, NAT real servers reachable
 /// through an int address.
-pub(crate) fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
+pub fn load_keepalived(path: &Path, native: Option<&Config>) -> Loaded {
     if !path.exists() {
         return Loaded::Absent;
     }

@@ -33,11 +33,12 @@ use netif::kernel::Kernel;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-use crate::board;
+use config::board;
 use interfaces::InterfaceReconciler;
 
 pub mod alerts;
 pub mod bgp;
+pub mod bgp_peer;
 pub mod control;
 pub mod heartbeat;
 mod history;
@@ -49,12 +50,13 @@ mod lvs_running;
 pub mod page;
 pub mod report;
 mod routes;
+pub mod service;
 mod sync_daemon;
 pub mod time;
 mod vrrp_running;
 use lvs_running::Lvs;
 
-pub(crate) use keepalived_file::{load_keepalived, Loaded};
+pub use keepalived_file::{load_keepalived, Loaded};
 use vrrp_running::VrrpRunning;
 pub mod vrrp;
 
@@ -104,7 +106,7 @@ pub fn run(args: &[String]) -> ExitCode {
 
 async fn serve(options: Options) -> ExitCode {
     // The page's log shows the balancer's newest lines.
-    crate::logger::keep_recent(true);
+    logger::keep_recent(true);
     if Path::new(paths::TEST_BREAK_BALANCER).exists() {
         log::error!(
             "{} exists: this test image's balancer fails at start on purpose",
@@ -160,7 +162,7 @@ async fn serve(options: Options) -> ExitCode {
     });
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
     let (not_running_tx, not_running_rx) = watch::channel(Vec::new());
-    let (tls_tx, tls_rx) = page::load_tls_at_start(crate::ops::Paths::appliance().tls);
+    let (tls_tx, tls_rx) = page::load_tls_at_start(ops::Paths::appliance().tls);
     let (reload_tx, mut reloads) = tokio::sync::mpsc::channel::<page::Reload>(4);
     let (mail, alerts) = alerts::start();
     let charts = history::Shared::default();
@@ -243,13 +245,13 @@ async fn serve(options: Options) -> ExitCode {
             }
             Ok(()) = ipvs_problem.changed() => b.publish(),
             _ = rollback.tick() => {
-                let paths = crate::ops::Paths {
+                let paths = ops::Paths {
                     running_json: b.options.config.clone(),
                     running_conf: b.options.keepalived.clone(),
-                    ..crate::ops::Paths::appliance()
+                    ..ops::Paths::appliance()
                 };
                 let due = tokio::task::spawn_blocking(move || {
-                    crate::ops::confirm::roll_back_if_due(&paths, crate::ops::confirm::boot_now())
+                    ops::confirm::roll_back_if_due(&paths, ops::confirm::boot_now())
                 })
                 .await;
                 match due {
@@ -446,7 +448,7 @@ impl Balancer {
         if let (Some(board), Some(config)) = (&self.board, &self.config) {
             self.interfaces.pass(&self.kernel, board, config, k).await;
         }
-        let wanted = page::listen_addresses(self.board.as_ref(), self.config.as_ref());
+        let wanted = ops::listen::listen_addresses(self.board.as_ref(), self.config.as_ref());
         self.listen.send_if_modified(|had| {
             let changed = *had != wanted;
             *had = wanted;
@@ -547,7 +549,7 @@ impl Balancer {
         let mut refused = Vec::new();
         // A certificate installed on the page or at the console: new connections get it.
         self.tls
-            .send_replace(page::load_tls(&crate::ops::Paths::appliance().tls));
+            .send_replace(page::load_tls(&ops::Paths::appliance().tls));
         // The native part first: keepalived.conf's addresses may depend on it.
         if self.options.config.exists() {
             match load_config(&self.options.config) {

@@ -1,5 +1,5 @@
 //! The IPVS modules the virtual servers use, loaded by the balancer before it programs
-//! IPVS: PID 1 loads IPVS only after the interfaces' drivers (crate::modules::Round), so
+//! IPVS: PID 1 loads IPVS only after the interfaces' drivers (modules::Round), so
 //! at start and at every reload the balancer makes sure of `ip_vs` and of the scheduler
 //! and persistence engine each virtual server names. A module that cannot be loaded is
 //! said in the log; IPVS then refuses the service, and the reload's report says so.
@@ -18,7 +18,7 @@ pub struct IpvsModules {
 
 impl IpvsModules {
     /// Without a board nothing is loaded, as PID 1 loads nothing then.
-    pub fn new(board: Option<&crate::board::Board>) -> IpvsModules {
+    pub fn new(board: Option<&config::board::Board>) -> IpvsModules {
         IpvsModules {
             board: board.map(|b| b.modules.clone()).unwrap_or_default(),
             options: board.map(|b| b.module_options.clone()).unwrap_or_default(),
@@ -31,7 +31,7 @@ impl IpvsModules {
         if self.board.is_empty() {
             return;
         }
-        let names: Vec<String> = crate::modules::ipvs_modules(
+        let names: Vec<String> = modules::ipvs_modules(
             k.virtual_servers
                 .iter()
                 .map(|vs| (vs.lb_algo.as_str(), vs.persistence_engine.as_deref())),
@@ -43,10 +43,9 @@ impl IpvsModules {
             return;
         }
         let (board, options) = (self.board.clone(), self.options.clone());
-        let loaded =
-            tokio::task::spawn_blocking(move || crate::modules::ensure(&board, &options, &names))
-                .await
-                .unwrap_or_default();
+        let loaded = tokio::task::spawn_blocking(move || modules::ensure(&board, &options, &names))
+            .await
+            .unwrap_or_default();
         self.loaded.extend(loaded);
     }
 }

@@ -28,7 +28,7 @@ impl Lvs {
     pub(super) fn new(
         health: watch::Sender<Arc<Vec<lvs::ServerHealth>>>,
         alerts: alerts::Alerts,
-        board: Option<&crate::board::Board>,
+        board: Option<&config::board::Board>,
     ) -> Lvs {
         // Kept open for the life of the balancer: a reload sends the next plan on it.
         let (plans, rx) = tokio::sync::mpsc::channel(4);

@@ -6,35 +6,30 @@
 //! message on the reload channel has the balancer's own loop read them again, and the
 //! page waits for what it said.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use config::keepalived::Keepalived;
-use config::{Config, Role};
+use config::Config;
 use tokio::sync::{mpsc, watch};
 use web::backend::{Status, VrrpStatus};
-use web::{Applied, Backend, Change, Listen, Notices, Scheme};
+use web::{Applied, Backend, Change, Listen, Notices};
 
 mod candidates;
 mod status;
 mod tls;
-pub(in crate::balancer) use status::{endpoint, service_name};
+pub(crate) use status::{endpoint, service_name};
 use status::{interfaces, rss_kb, services};
 pub use tls::{load_tls, load_tls_at_start, plain_http_for_benchmark, CertificateNames};
 
 use super::lvs::ServerHealth;
 use super::report::Report;
-use crate::board::Board;
 #[cfg(test)]
-use crate::ops::put::{config_file_json, write_files};
-use crate::ops::{self, Op};
+use ops::put::{config_file_json, write_files};
+use ops::{self, Op};
 
-/// The page's port on the management address, and the plain-HTTP port that only
-/// redirects to it.
-pub const HTTPS_PORT: u16 = 443;
-pub const HTTP_PORT: u16 = 80;
 /// How long the page waits for the balancer to take a reload.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);
 /// `lvsfw config save` writes and syncs the disk; a hung one is killed after this.
@@ -52,47 +47,6 @@ pub struct Running {
 pub struct Reload {
     /// Room for the one answer, so the balancer never waits to give it.
     pub done: std::sync::mpsc::SyncSender<Report>,
-}
-
-/// The management addresses: `admin.management_address`, else every address of the
-/// mgmt link (a NIC, or a VLAN the board or the configuration makes), or of int on a
-/// box without mgmt; never ext. Each is bound to
-/// its NIC, so the page does not answer on another one.
-pub fn listen_addresses(board: Option<&Board>, config: Option<&Config>) -> Vec<Listen> {
-    // Without a board file the NICs keep their kernel names; nothing is known to be
-    // the management NIC.
-    let (Some(board), Some(config)) = (board, config) else {
-        return Vec::new();
-    };
-    let role = if crate::roles::link(board, Some(config), Role::Mgmt).is_some() {
-        Role::Mgmt
-    } else {
-        Role::Int
-    };
-    let listen = |addr: IpAddr| {
-        [(HTTPS_PORT, Scheme::Https), (HTTP_PORT, Scheme::Http)].map(|(port, scheme)| Listen {
-            addr: SocketAddr::new(addr, port),
-            device: Some(role.name().to_string()),
-            scheme,
-        })
-    };
-    let mut out: Vec<Listen> = match config.admin.management_address {
-        Some(addr) => listen(addr).to_vec(),
-        None => config
-            .interface(role)
-            .map(|i| {
-                i.addresses
-                    .iter()
-                    .map(|p| p.addr)
-                    // A link-local address needs a scope; it is not a management address.
-                    .filter(|a| !matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
-                    .flat_map(listen)
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
-    out.sort();
-    out
 }
 
 pub struct WebBackend {
@@ -165,11 +119,11 @@ fn run_tool(program: &Path, args: &[&str], limit: Duration) -> Result<String, St
 
 impl WebBackend {
     /// The appliance's configuration files, with the running ones this balancer reads.
-    fn paths(&self) -> crate::ops::Paths {
-        crate::ops::Paths {
+    fn paths(&self) -> ops::Paths {
+        ops::Paths {
             running_json: self.config_path.clone(),
             running_conf: self.keepalived_path.clone(),
-            ..crate::ops::Paths::appliance()
+            ..ops::Paths::appliance()
         }
     }
 
@@ -262,8 +216,7 @@ impl Backend for WebBackend {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e)),
         };
-        let shown =
-            crate::slots::read(crate::slots::esp_if_mounted(), crate::slots::running_slot());
+        let shown = slots::read(slots::esp_if_mounted(), slots::running_slot());
         Status {
             version: shown.running_version,
             hostname: nix::unistd::gethostname()
@@ -339,27 +292,23 @@ impl Backend for WebBackend {
     }
 
     fn certificate(&self) -> Result<(String, bool), String> {
-        crate::ops::tls::served(&crate::ops::Paths::appliance().tls)
+        ops::tls::served(&ops::Paths::appliance().tls)
             .map(|(pair, installed)| (pair.chain, installed))
     }
 
     fn install_certificate(&self, pair: Option<web::certificate::Pair>) -> Result<String, String> {
-        let tls = crate::ops::Paths::appliance().tls;
+        let tls = ops::Paths::appliance().tls;
         let said = match pair {
             Some(pair) => {
-                let s = crate::ops::tls::install(
-                    &tls,
-                    &pair.chain,
-                    &pair.key,
-                    std::time::SystemTime::now(),
-                )?;
+                let s =
+                    ops::tls::install(&tls, &pair.chain, &pair.key, std::time::SystemTime::now())?;
                 format!(
                     "Installed: SHA-256 {}, SPKI pin {}.",
                     s.sha256, s.spki_sha256
                 )
             }
             None => {
-                crate::ops::tls::remove_installed(&tls)?;
+                ops::tls::remove_installed(&tls)?;
                 "The box's own certificate is served again.".to_string()
             }
         };
@@ -375,8 +324,8 @@ impl Backend for WebBackend {
         &self,
         allow_downgrade: bool,
     ) -> Result<Box<dyn web::backend::UpdateSink>, String> {
-        let upload = crate::update_cli::Upload::begin(allow_downgrade)?;
-        Ok(Box::new(upload))
+        let upload = slots::Upload::begin(allow_downgrade)?;
+        Ok(Box::new(PageUpload(upload)))
     }
 
     /// `lvsfw config save`, the console's own command, as a child: the running
@@ -443,30 +392,30 @@ impl Backend for WebBackend {
     }
 
     fn version(&self) -> String {
-        crate::slots::running_version()
+        slots::running_version()
     }
 
     fn notices(&self) -> Notices {
         Notices {
-            unsaved: crate::ops::saved::state(&self.paths()) == crate::ops::saved::State::Unsaved,
+            unsaved: ops::saved::state(&self.paths()) == ops::saved::State::Unsaved,
             not_running: self.not_running.borrow().clone(),
-            rollback: crate::ops::confirm::pending(&self.paths())
+            rollback: ops::confirm::pending(&self.paths())
                 .ok()
                 .flatten()
-                .map(|p| p.describe(crate::ops::confirm::boot_now())),
+                .map(|p| p.describe(ops::confirm::boot_now())),
         }
     }
 
     fn log_lines(&self) -> Vec<String> {
-        crate::logger::recent()
+        logger::recent()
     }
 
     fn log_problems(&self) -> Vec<String> {
-        crate::logger::recent_problems()
+        logger::recent_problems()
     }
 
     fn audit_lines(&self) -> Vec<String> {
-        crate::audit::shown().lines().map(str::to_string).collect()
+        logger::audit::shown().lines().map(str::to_string).collect()
     }
 
     fn candidates(&self) -> Option<&dyn web::Candidates> {
@@ -486,7 +435,20 @@ impl Backend for WebBackend {
     }
 
     fn page_closed(&self) -> Option<String> {
-        crate::ops::saved::restore_failed(Path::new(paths::RESTORE_FAILED))
+        ops::saved::restore_failed(Path::new(paths::RESTORE_FAILED))
+    }
+}
+
+/// An update uploaded to the page, written into the other slot as its bytes arrive.
+struct PageUpload(slots::Upload);
+
+impl web::backend::UpdateSink for PageUpload {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.push(bytes)
+    }
+
+    fn finish(self: Box<Self>) -> Result<String, String> {
+        self.0.finish()
     }
 }
 

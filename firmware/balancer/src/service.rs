@@ -18,7 +18,7 @@ pub fn run<O, Fut>(
 where
     Fut: Future<Output = ExitCode>,
 {
-    crate::logger::init(component);
+    logger::init(component);
     let options = match parse(args) {
         Ok(o) => o,
         Err(why) => {

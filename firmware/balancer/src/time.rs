@@ -16,7 +16,7 @@ use ntp::{Adjust, Client, Event, NtpTime};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
-use crate::time_text::precise_utc;
+use status::time_text::precise_utc;
 
 const NTP_PORT: u16 = 123;
 

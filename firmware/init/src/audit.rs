@@ -1,4 +1,4 @@
-//! PID 1 owns the audit trail (see [`crate::audit`]): it takes lines from its own queue
+//! PID 1 owns the audit trail (see [`logger::audit`]): it takes lines from its own queue
 //! and from the datagram socket, stamps them with the wall clock, keeps them in their
 //! ring, logs them (source `audit`, so to syslog too), writes the ring for the page and
 //! `show audit`, and appends each to the configuration partition's audit area.
@@ -12,7 +12,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audit::Ring;
+use logger::audit::Ring;
 
 /// Datagrams read per turn of the loop.
 const READ_PER_TURN: usize = 64;
@@ -70,7 +70,7 @@ impl Audit {
     /// Once the configuration disk is known (after the restore): the lines persisted
     /// before this boot come first in the ring.
     pub fn attach_store(&mut self) {
-        match crate::ops::disk::open() {
+        match ops::disk::open() {
             Ok(store) => {
                 match store.audit_entries() {
                     Ok(entries) => {
@@ -100,13 +100,13 @@ impl Audit {
     /// Takes new lines (PID 1's own and the socket's), persists what it can, and
     /// rewrites the shown ring when it changed.
     pub fn collect(&mut self) {
-        let mut lines = crate::audit::take_local();
+        let mut lines = logger::audit::take_local();
         if let Some(socket) = &self.socket {
             let mut buf = [0u8; 1024];
             for _ in 0..READ_PER_TURN {
                 match socket.recv(&mut buf) {
                     Ok(n) => {
-                        lines.push(crate::audit::one_line(&String::from_utf8_lossy(&buf[..n])))
+                        lines.push(logger::audit::one_line(&String::from_utf8_lossy(&buf[..n])))
                     }
                     Err(_) => break,
                 }
@@ -128,7 +128,7 @@ impl Audit {
             return;
         }
         let stamped = format!("{} {line}", stamp(SystemTime::now()));
-        crate::logger::write_as("audit", log::Level::Info, line);
+        logger::write_as("audit", log::Level::Info, line);
         self.ring.push(stamped.clone());
         self.changed = true;
         if self.store.is_some() {

@@ -14,16 +14,15 @@ use super::power_button::PowerButton;
 use super::session::Start;
 use super::trial::Trial;
 use super::{jobs, mounts, watchdog, Pid1, RESTORE_LIMIT};
-use crate::board::{self, Board};
-use crate::config_cli::{NO_PASSWORD, RESTORE_FAILED};
-use crate::modules;
+use config::board::{self, Board};
+use ops::exit_code::{NO_PASSWORD, RESTORE_FAILED};
 
 pub(super) fn start() -> Pid1 {
     mounts::mount_all();
     let board = load_board();
     log::info!(
         "lvsfw {} starting on board {}",
-        crate::slots::running_version(),
+        slots::running_version(),
         board.as_ref().map_or("(unknown)", |b| b.name.as_str())
     );
     let hostname = board
@@ -54,7 +53,7 @@ pub(super) fn start() -> Pid1 {
     // Before the balancer starts: it reads the restored configuration.
     let restored = restore_saved();
     pid1.audit.attach_store();
-    log::info!(target: "audit", "system: booted lvsfw {}", crate::slots::running_version());
+    log::info!(target: "audit", "system: booted lvsfw {}", slots::running_version());
     let restore_failed = !matches!(restored, Some(c) if c == 0 || c == i32::from(NO_PASSWORD));
     if restore_failed && restored != Some(i32::from(RESTORE_FAILED)) {
         // It did not finish, so it did not say why: the page must stay closed anyway.

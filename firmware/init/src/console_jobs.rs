@@ -18,8 +18,8 @@ use super::session::{Outcome, Request};
 use super::show::show_time;
 use super::supervisor::describe;
 use super::{terminal, Pid1, RESTORE_LIMIT};
-use crate::config_cli::{NOT_ALL_RUNNING, NO_PASSWORD};
-use crate::ops::{Change, Confirm, Op, Secrets};
+use ops::exit_code::{NOT_ALL_RUNNING, NO_PASSWORD};
+use ops::{Change, Confirm, Op, Secrets};
 
 /// A console job (`show ipvs`, `config apply`) that takes longer than this is killed.
 const TOOL_LIMIT: Duration = Duration::from_secs(10);
@@ -72,8 +72,7 @@ impl Pid1 {
 
     pub(super) fn finish(&mut self, outcome: Outcome) {
         // Whoever changed the running files (a job, the page), the prompt tells.
-        let unsaved = crate::ops::saved::state(&crate::ops::Paths::appliance())
-            == crate::ops::saved::State::Unsaved;
+        let unsaved = ops::saved::state(&ops::Paths::appliance()) == ops::saved::State::Unsaved;
         self.session.set_unsaved(unsaved);
         let mut out = String::new();
         if self.terminal.as_ref().is_some_and(|t| !t.at_line_start()) {
@@ -112,7 +111,7 @@ impl Pid1 {
             ),
             Request::ImportCertificate(text) => {
                 let path = Path::new(paths::PASTED_CERTIFICATE);
-                if let Err(e) = crate::ops::tls::write_secret(path, &text) {
+                if let Err(e) = ops::tls::write_secret(path, &text) {
                     self.say(&format!("error: {e}; nothing installed\n"));
                     self.finish(Outcome::Done);
                     return;

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::session::Session;
-use crate::ops::{self, Paths};
+use ops::{self, Paths};
 
 /// How often a logged-in console looks at the password while nothing is typed.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -70,7 +70,7 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::init::session::{Outcome, Start};
+    use crate::session::{Outcome, Start};
 
     fn set_up(dir: &std::path::Path, password: &str, idle: u32) -> Paths {
         let paths = Paths::under(dir);

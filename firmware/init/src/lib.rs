@@ -12,6 +12,7 @@ mod backoff;
 mod boot;
 mod console_jobs;
 mod guard;
+mod heartbeat_age;
 mod jobs;
 pub mod kmsg;
 mod logs;
@@ -59,8 +60,8 @@ const HANDLED_SIGNALS: [Signal; 6] = [
 ];
 
 pub fn run() -> ! {
-    crate::logger::init("init");
-    crate::logger::keep(true);
+    logger::init("init");
+    logger::keep(true);
     let mut pid1 = catch_unwind(start).unwrap_or_else(|_| {
         log::error!("start-up panicked; continuing with what is set up");
         let mut pid1 = Pid1::minimal();
@@ -168,9 +169,9 @@ impl Pid1 {
             board_name: None,
             trial: None,
             watchdog: None,
-            guard: guard::Guard::new(crate::ops::Paths::appliance()),
+            guard: guard::Guard::new(ops::Paths::appliance()),
             audit: audit::Audit::open(),
-            syslog: syslog::Forwarder::new(crate::ops::Paths::appliance().running_json),
+            syslog: syslog::Forwarder::new(ops::Paths::appliance().running_json),
         }
     }
 
@@ -178,7 +179,7 @@ impl Pid1 {
     /// [`Logs`].
     fn open_console(&mut self, start: Start) {
         let mut terminal = Terminal::open();
-        crate::logger::capture(true);
+        logger::capture(true);
         let mut out = String::new();
         self.session = Session::new(start, &mut out);
         self.session.allow_debug(self.debug);

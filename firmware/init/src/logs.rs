@@ -99,7 +99,7 @@ impl Logs {
                 Err(_) => break,
             }
         }
-        for (line, shown) in crate::logger::take_captured() {
+        for (line, shown) in logger::take_captured() {
             if shown {
                 self.remember(line);
             } else {
@@ -222,7 +222,7 @@ impl Logs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::init::session::Start;
+    use crate::session::Start;
 
     fn session() -> Session {
         Session::new(Start::Open, &mut String::new())
@@ -294,10 +294,7 @@ mod tests {
         assert_eq!(t.queued(), "", "not over the setup question");
         assert_eq!(logs.deadline(), None, "nothing to wake up for");
         // Setup ends (as if its job finished): the lines follow.
-        s.finish(
-            crate::init::session::Outcome::LoginAccepted,
-            &mut String::new(),
-        );
+        s.finish(crate::session::Outcome::LoginAccepted, &mut String::new());
         logs.deliver(&mut t, &s, false);
         assert!(
             t.queued().contains("[ 5.0] balancer: interfaces up\n"),
@@ -329,7 +326,7 @@ mod tests {
         assert!(logs.recent_bytes <= RECENT_BYTES);
         // A full console: lines are counted, not queued. 10 + the cut long line fell
         // out of the pending queue, the rest could not be queued.
-        t.write(&"z".repeat(crate::init::terminal::MAX_QUEUE));
+        t.write(&"z".repeat(crate::terminal::MAX_QUEUE));
         logs.deliver(&mut t, &session(), false);
         let queued = t.queued();
         assert!(

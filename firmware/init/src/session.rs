@@ -15,9 +15,8 @@ use console::{Command, Editor, Input};
 
 use super::paste::{self, Paste, Pasted};
 use super::setup::{Answer, Questions};
-use crate::ops;
 #[cfg(test)]
-use crate::ops::Setup;
+use ops::Setup;
 
 pub use requests::{Outcome, PasteOf, Request, Start};
 

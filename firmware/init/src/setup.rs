@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use config::IpPrefix;
 
-use crate::ops::{self, Setup};
+use ops::{self, Setup};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {

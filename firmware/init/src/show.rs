@@ -12,17 +12,17 @@ impl Pid1 {
             ),
             None => "not running".into(),
         };
-        let paths = crate::ops::Paths::appliance();
-        let saved = match crate::ops::saved::state(&paths) {
-            crate::ops::saved::State::Saved => "running as saved".to_string(),
-            crate::ops::saved::State::Unsaved => {
+        let paths = ops::Paths::appliance();
+        let saved = match ops::saved::state(&paths) {
+            ops::saved::State::Saved => "running as saved".to_string(),
+            ops::saved::State::Unsaved => {
                 "applied since the last save (\"config save\" keeps it; a reboot loses it)".into()
             }
-            crate::ops::saved::State::Unknown(why) => {
+            ops::saved::State::Unknown(why) => {
                 format!("not known whether it is saved ({why})")
             }
         };
-        let mut candidate = if crate::ops::has_candidate(&paths) {
+        let mut candidate = if ops::has_candidate(&paths) {
             "; a candidate differs from it (\"config diff\", \"config apply\")"
         } else {
             ""
@@ -38,7 +38,7 @@ impl Pid1 {
         let restarts = self.balancer.restarts;
         let mut out = format!(
             "lvsfw {} on {hostname}\nuptime: {} s\nbalancer: {balancer}, {}\nconfiguration: {saved}{candidate}\n",
-            crate::slots::running_version(),
+            slots::running_version(),
             self.booted.elapsed().as_secs(),
             config::count(restarts as usize, "restart", "restarts"),
         );
@@ -50,12 +50,12 @@ impl Pid1 {
         let kernel = nix::sys::utsname::uname()
             .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default();
-        let slot = crate::slots::running_slot()
+        let slot = slots::running_slot()
             .map(|s| format!(" (boot slot {s}; \"show slots\" for both)"))
             .unwrap_or_default();
         format!(
             "lvsfw {}{slot}\nkernel {kernel}\nboard {}\n",
-            crate::slots::running_version(),
+            slots::running_version(),
             self.board_name.as_deref().unwrap_or("(unknown)")
         )
     }
@@ -71,7 +71,7 @@ pub(super) fn show_time() -> String {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    crate::time_text::render(status.as_ref(), now_ms)
+    status::time_text::render(status.as_ref(), now_ms)
 }
 
 fn not_running_lines() -> String {

@@ -231,7 +231,7 @@ impl Pid1 {
         }
         // A moment for remote syslog to take the last lines (a reboot among them).
         self.syslog.pump();
-        crate::logger::capture(false);
+        logger::capture(false);
         sync();
         loop {
             let Err(e) = reboot(mode);

@@ -1,6 +1,6 @@
 //! Remote syslog's shell in PID 1: the sockets. Every log line PID 1 sees is offered
 //! ([`Forwarder::offer`]); each configured server takes what its levels let through into
-//! its own bounded queue ([`crate::syslog::Queue`]), and [`Forwarder::pump`] sends what
+//! its own bounded queue ([`wire::Queue`]), and [`Forwarder::pump`] sends what
 //! the sockets take right now: everything is non-blocking, so a server that is
 //! unreachable, or accepts TCP and never reads, fills its queue (then the oldest lines
 //! go, counted) and costs PID 1 nothing else. TCP reconnects with a doubling delay.
@@ -17,7 +17,9 @@ use config::syslog::{SyslogServer, Transport};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::backoff::Backoff;
-use crate::syslog::{format, frame, parse_line, Queue};
+use wire::{format, frame, parse_line, Queue};
+
+mod wire;
 
 const LOOK_EVERY: Duration = Duration::from_secs(5);
 /// A TCP connect that has not completed by then is given up (and tried again later).

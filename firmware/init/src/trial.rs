@@ -11,7 +11,6 @@ use update::trial::{decide, good_slot, Heartbeat, Observation, Verdict};
 use update::Slot;
 
 use crate::heartbeat_age;
-use crate::slots;
 
 /// How often a trial is looked at.
 const EVERY: Duration = Duration::from_secs(1);

@@ -53,7 +53,7 @@ impl Ring {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.lines.len()
     }
 }

@@ -11,6 +11,8 @@
 //! The newest lines of the process are also kept in memory (a ring of at most
 //! [`RING_LINES`] lines of at most [`RING_LINE_BYTES`] bytes) for the web page's log.
 
+pub mod audit;
+
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

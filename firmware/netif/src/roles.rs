@@ -38,7 +38,7 @@ pub fn find(
 ) -> Result<u32, String> {
     match link(board, config, role) {
         None => Err(format!("board {} has no {role} NIC", board.name)),
-        Some(RoleLink::Nic(matcher)) => netif::nic::find(class_net, &matcher)
+        Some(RoleLink::Nic(matcher)) => crate::nic::find(class_net, &matcher)
             .map(|found| found.index)
             .ok_or_else(|| format!("{role}: no NIC at {matcher}")),
         Some(RoleLink::Vlan(Vlan { id, on })) => by_name(role, links)
@@ -63,7 +63,7 @@ mod tests {
     #[test]
     fn the_configuration_s_vlan_wins_and_adds_a_role() {
         let board =
-            crate::board::parse("name two\nnic ext pci 0000:00:10.0\nnic int pci 0000:00:11.0\n")
+            config::board::parse("name two\nnic ext pci 0000:00:10.0\nnic int pci 0000:00:11.0\n")
                 .unwrap();
         assert_eq!(present(&board, None), vec![Role::Ext, Role::Int]);
         let config = config::native::from_json(

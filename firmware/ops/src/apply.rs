@@ -7,8 +7,8 @@ use super::*;
 /// bonds, and the VLANs `config` makes.
 pub fn board_roles(paths: &Paths, config: Option<&Config>) -> Option<Vec<Role>> {
     let text = std::fs::read_to_string(&paths.board).ok()?;
-    let board = crate::board::parse(&text).ok()?;
-    Some(crate::roles::present(&board, config))
+    let board = config::board::parse(&text).ok()?;
+    Some(netif::roles::present(&board, config))
 }
 
 /// keepalived.conf text checked as a candidate part: alone, against the interfaces and

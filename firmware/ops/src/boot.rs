@@ -29,10 +29,10 @@ pub enum Boot {
 }
 
 /// What the running configuration gives the certificate: the host name and the
-/// management addresses (the page's own rule, [`crate::balancer::page::listen_addresses`]).
+/// management addresses (the page's own rule, [`crate::listen::listen_addresses`]).
 pub fn certificate_names(
     paths: &Paths,
-    board: Option<&crate::board::Board>,
+    board: Option<&config::board::Board>,
 ) -> (String, Vec<IpAddr>) {
     let config = running(paths)
         .ok()
@@ -42,11 +42,10 @@ pub fn certificate_names(
         .and_then(|c| c.hostname.clone())
         .or_else(|| board.and_then(|b| b.hostname.clone()))
         .unwrap_or_else(|| "lvsfw".into());
-    let mut addresses: Vec<IpAddr> =
-        crate::balancer::page::listen_addresses(board, config.as_ref())
-            .iter()
-            .map(|l| l.addr.ip())
-            .collect();
+    let mut addresses: Vec<IpAddr> = crate::listen::listen_addresses(board, config.as_ref())
+        .iter()
+        .map(|l| l.addr.ip())
+        .collect();
     addresses.dedup();
     (hostname, addresses)
 }
@@ -57,7 +56,7 @@ pub fn certificate_names(
 pub fn restore(
     paths: &Paths,
     disk: Result<Store, DiskError>,
-    board: Option<&crate::board::Board>,
+    board: Option<&config::board::Board>,
     now: SystemTime,
 ) -> (Boot, String) {
     restore_with(paths, disk, board, now, false)
@@ -69,7 +68,7 @@ pub fn restore(
 pub fn restore_with(
     paths: &Paths,
     disk: Result<Store, DiskError>,
-    board: Option<&crate::board::Board>,
+    board: Option<&config::board::Board>,
     now: SystemTime,
     certificate_later: bool,
 ) -> (Boot, String) {
@@ -163,7 +162,7 @@ pub fn restore_with(
 /// print, the words `restore` would have said.
 pub fn certificate_later(
     paths: &Paths,
-    board: Option<&crate::board::Board>,
+    board: Option<&config::board::Board>,
     now: SystemTime,
 ) -> String {
     let (hostname, addresses) = certificate_names(paths, board);
@@ -188,7 +187,7 @@ fn put_nothing_in_service(paths: &Paths) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const FACTORY: &str = include_str!("../../../../board/qemu-x86_64/config.json");
+    const FACTORY: &str = include_str!("../../../board/qemu-x86_64/config.json");
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_772_323_200)

@@ -166,7 +166,7 @@ fn locate(sys: &Path, dev: &Path) -> Result<PathBuf, DiskError> {
     }
     let board = std::fs::read_to_string(paths::BOARD)
         .ok()
-        .and_then(|text| crate::board::parse(&text).ok())
+        .and_then(|text| config::board::parse(&text).ok())
         .ok_or_else(|| {
             DiskError::Absent("no usable board file, so no configuration disk".into())
         })?;

@@ -25,7 +25,9 @@ pub mod boot;
 pub mod confirm;
 mod diff;
 pub mod disk;
+pub mod exit_code;
 pub mod history;
+pub mod listen;
 mod login;
 mod op;
 pub mod put;
@@ -90,8 +92,7 @@ impl Paths {
         }
     }
 
-    /// The same names under `dir` (tests).
-    #[cfg(test)]
+    /// The same names under `dir` (the tests, here and in the binary's front ends).
     pub fn under(dir: &Path) -> Paths {
         Paths {
             running_json: dir.join("etc/config.json"),
@@ -117,7 +118,7 @@ pub struct Texts {
     pub keepalived: Option<String>,
 }
 
-pub(super) fn read_optional(path: &Path) -> Result<Option<String>, String> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, String> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -125,7 +126,7 @@ pub(super) fn read_optional(path: &Path) -> Result<Option<String>, String> {
     }
 }
 
-pub(super) fn remove_optional(path: &Path) -> Result<(), String> {
+pub(crate) fn remove_optional(path: &Path) -> Result<(), String> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -133,7 +134,7 @@ pub(super) fn remove_optional(path: &Path) -> Result<(), String> {
     }
 }
 
-pub(super) fn write(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), String> {
     paths::write_atomic(path, text.as_bytes(), true).map_err(|e| e.to_string())
 }
 
@@ -159,7 +160,7 @@ pub fn has_candidate(paths: &Paths) -> bool {
 }
 
 /// A digest of the running configuration, both files.
-pub(super) fn running_digest(paths: &Paths) -> Result<String, String> {
+pub(crate) fn running_digest(paths: &Paths) -> Result<String, String> {
     let texts = running(paths)?;
     let mut context = ring::digest::Context::new(&ring::digest::SHA256);
     context.update(texts.native.as_bytes());
@@ -200,7 +201,7 @@ pub fn discard(paths: &Paths) -> Result<String, String> {
     })
 }
 
-pub(super) fn native(text: &str, what: &str) -> Result<Config, String> {
+pub(crate) fn native(text: &str, what: &str) -> Result<Config, String> {
     config::native::from_json(text).map_err(|issues| {
         let mut report = format!("the {what} configuration is not valid:\n");
         for issue in issues.iter() {

@@ -515,7 +515,7 @@ mod op_tests {
     fn a_change_staged_by_one_front_end_is_the_others_candidate() {
         let tmp = tempfile::tempdir().unwrap();
         let paths = Paths::under(tmp.path());
-        let seed = include_str!("../../../config/testdata/seed-3-1.conf");
+        let seed = include_str!("../../config/testdata/seed-3-1.conf");
         let page = Op::Stage {
             change: Change::Keepalived {
                 text: seed.into(),

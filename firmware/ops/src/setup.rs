@@ -138,7 +138,7 @@ pub fn unaddressed_roles_note(paths: &Paths) -> String {
 pub fn board_has_mgmt_nic(paths: &Paths) -> bool {
     std::fs::read_to_string(&paths.board)
         .ok()
-        .and_then(|t| crate::board::parse(&t).ok())
+        .and_then(|t| config::board::parse(&t).ok())
         .is_none_or(|b| b.nic(Role::Mgmt).is_some())
 }
 

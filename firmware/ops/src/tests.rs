@@ -11,7 +11,7 @@ const LAB: &str = r#"{
   "routes": []
 }
 "#;
-const SEED_3_1: &str = include_str!("../../../config/testdata/seed-3-1.conf");
+const SEED_3_1: &str = include_str!("../../config/testdata/seed-3-1.conf");
 
 struct Dir {
     _tmp: tempfile::TempDir,
@@ -398,8 +398,8 @@ fn apply_refuses_what_the_box_cannot_bind_at_its_line_and_changes_nothing() {
 #[test]
 fn a_factory_new_box_gives_ext_and_int_no_address() {
     for factory in [
-        include_str!("../../../../board/qemu-x86_64/config.json"),
-        include_str!("../../../../board/pc-x86_64/config.json"),
+        include_str!("../../../board/qemu-x86_64/config.json"),
+        include_str!("../../../board/pc-x86_64/config.json"),
     ] {
         let config = config::native::from_json(factory).unwrap();
         assert_eq!(config.interface(Role::Ext), None, "{factory}");
@@ -412,7 +412,7 @@ fn a_factory_new_box_gives_ext_and_int_no_address() {
 
 #[test]
 fn setup_says_which_roles_stay_down_without_an_address() {
-    let d = dir(include_str!("../../../../board/qemu-x86_64/config.json"));
+    let d = dir(include_str!("../../../board/qemu-x86_64/config.json"));
     write(
         &d.paths.board,
         "name b\nnic ext pci 0000:00:10.0\nnic int pci 0000:00:11.0\nnic mgmt pci 0000:00:12.0\n",
@@ -470,8 +470,8 @@ fn a_candidate_older_than_the_running_configuration_is_not_applied() {
 
 #[test]
 fn setup_on_a_two_nic_box_puts_management_on_int_or_a_vlan_of_it() {
-    let factory = include_str!("../../../../board/qemu-2nic-x86_64/config.json");
-    let board = include_str!("../../../../board/qemu-2nic-x86_64/board.conf");
+    let factory = include_str!("../../../board/qemu-2nic-x86_64/config.json");
+    let board = include_str!("../../../board/qemu-2nic-x86_64/board.conf");
     let d = dir(factory);
     write(&d.paths.board, board).unwrap();
     // The factory's management address is int's, and the VLAN question is asked.

@@ -31,7 +31,7 @@ use update::version::Version;
 use update::Slot;
 
 use super::{read_grubenv, write_grubenv, WritableEsp, MIN_VERSION};
-use crate::slots::good_slot;
+use crate::good_slot;
 
 /// The signed header of the update a slot holds, as it came: who signed the slot.
 pub const SLOT_MANIFEST: &str = "manifest";

@@ -16,9 +16,11 @@ use update::verify::open_signed;
 use update::Slot;
 
 mod install;
+mod this_box;
 /// What one slot holds (the page, `/api/status` and `show slots` show the same).
 pub use ::status::SlotStatus;
 pub use install::{install_file, Installed, Installing, Target, SLOT_MANIFEST, SLOT_VERSION};
+pub use this_box::{apply, ThisBox, Upload};
 
 /// The GPT partition name of the ESP (`PARTNAME=` in sysfs).
 pub const ESP_PARTNAME: &str = "lvsfw-esp";

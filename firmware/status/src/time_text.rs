@@ -2,11 +2,11 @@
 //! answers the console's `show time` with them, the balancer logs its clock steps
 //! with [`precise_utc`].
 
-use ::status::TimeStatus;
+use crate::TimeStatus;
 
 /// `2026-12-05 00:20:01.234Z`.
 pub fn precise_utc(ms: u64) -> String {
-    let whole = ::status::time::utc(ms);
+    let whole = crate::time::utc(ms);
     format!("{}.{:03}Z", whole.trim_end_matches('Z'), ms % 1000)
 }
 
@@ -32,7 +32,7 @@ pub fn render(status: Option<&TimeStatus>, now_ms: u64) -> String {
     if let (Some(offset), Some(delay), Some(at)) = (s.offset_ms, s.delay_ms, s.last_sync_ms) {
         out.push_str(&format!(
             "last sync: {} ({} s ago) from {}, offset {offset:+.3} ms, delay {delay:.3} ms\n",
-            ::status::time::utc(at),
+            crate::time::utc(at),
             now_ms.saturating_sub(at) / 1000,
             s.server.as_deref().unwrap_or("?"),
         ));
@@ -40,7 +40,7 @@ pub fn render(status: Option<&TimeStatus>, now_ms: u64) -> String {
     if let (Some(at), Some(by)) = (s.last_step_ms, s.last_step_by_ms) {
         out.push_str(&format!(
             "last step: {} by {:+.3} s\n",
-            ::status::time::utc(at),
+            crate::time::utc(at),
             by / 1000.0
         ));
     }

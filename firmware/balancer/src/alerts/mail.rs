@@ -9,7 +9,7 @@ use config::keepalived::GlobalDefs;
 use ipvs::ServiceKey;
 
 use super::smtp::Envelope;
-use crate::balancer::lvs::QuorumChange;
+use crate::lvs::QuorumChange;
 
 /// keepalived's `smtp_connect_timeout` default (DEFAULT_SMTP_CONNECTION_TIMEOUT).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

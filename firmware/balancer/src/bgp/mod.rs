@@ -29,8 +29,8 @@ use bgp::Prefix;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::balancer::lvs::ServerHealth;
 use crate::bgp_peer::{self, Command, Peer, PeerStatus};
+use crate::lvs::ServerHealth;
 use plan::{PeerSpec, Plan};
 
 /// The most the stop waits for graceful shutdown: PID 1 gives the balancer 5 s.

@@ -10,7 +10,7 @@ use config::keepalived::Bgp;
 use config::{Config, Role};
 use ipvs::ServiceKey;
 
-use crate::balancer::lvs::ServerHealth;
+use crate::lvs::ServerHealth;
 
 /// One neighbor's session as it runs: a change to any of it restarts the session, an
 /// unchanged one keeps it through a reload.

@@ -1,7 +1,7 @@
 use std::time::SystemTime;
 
 use super::*;
-use crate::balancer::lvs::LastCheck;
+use crate::lvs::LastCheck;
 use ipvs::Protocol;
 
 fn key(addr: [u8; 4], port: u16) -> ServiceKey {

@@ -10,9 +10,9 @@ use netif::kernel::Kernel;
 use netif::routes::{plan, RouteSpec, RuleSpec};
 use netif::{Desired, Owned};
 
-use crate::balancer::routes;
-use crate::balancer::vrrp::{LinkInfo, RoleNames};
-use crate::board::Board;
+use crate::routes;
+use crate::vrrp::{LinkInfo, RoleNames};
+use config::board::Board;
 
 /// Adds each `static_ipaddress` line to the link of its `dev` role, as the operator's
 /// own addresses are; the problems of lines that name no usable role.
@@ -70,7 +70,7 @@ pub(super) async fn routes_and_rules(
     {
         return out;
     }
-    let links = match crate::balancer::vrrp::links(kernel).await {
+    let links = match crate::vrrp::links(kernel).await {
         Ok(links) => links,
         Err(e) => {
             out.problems

@@ -393,7 +393,7 @@ virtual_server 192.168.0.101 80 {
 
     #[test]
     fn the_seed_3_1_plan() {
-        let text = include_str!("../../../../config/testdata/seed-3-1.conf");
+        let text = include_str!("../../../config/testdata/seed-3-1.conf");
         let k = config::keepalived::read_text(text, "seed-3-1.conf")
             .unwrap()
             .config;

@@ -1,11 +1,11 @@
 //! The page's side of the one candidate: every change goes through the operations API
-//! ([`crate::ops::execute`]) on the files the console uses, so the two front ends see
+//! ([`ops::execute`]) on the files the console uses, so the two front ends see
 //! and apply the same candidate.
 
 use web::{Applied, NotApplied, Pending};
 
 use super::WebBackend;
-use crate::ops::{self, Change, Op};
+use ops::{self, Change, Op};
 
 impl web::Candidates for WebBackend {
     fn pending(&self) -> Result<Option<Pending>, String> {

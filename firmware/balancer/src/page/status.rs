@@ -6,7 +6,7 @@ use std::path::Path;
 
 use web::backend::{Counters, InterfaceStatus, RealServerStatus, ServiceStatus};
 
-use crate::balancer::lvs::ServerHealth;
+use crate::lvs::ServerHealth;
 
 fn read_number(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
@@ -17,14 +17,14 @@ fn counters(s: &ipvs::Stats) -> Counters {
 }
 
 /// A service as the page and `ipvsadm` name it: `TCP 192.168.0.100:80`, `FWM 5`.
-pub(in crate::balancer) fn service_name(key: &ipvs::ServiceKey) -> String {
+pub(crate) fn service_name(key: &ipvs::ServiceKey) -> String {
     key.to_string()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-pub(in crate::balancer) fn endpoint(addr: IpAddr, port: u16) -> String {
+pub(crate) fn endpoint(addr: IpAddr, port: u16) -> String {
     match addr {
         IpAddr::V6(a) => format!("[{a}]:{port}"),
         IpAddr::V4(a) => format!("{a}:{port}"),
@@ -47,7 +47,7 @@ fn real_server(address: String, h: Option<&ServerHealth>) -> RealServerStatus {
         address,
         health: health_word(h),
         last_check: last.map(|l| l.reason.clone()),
-        last_check_ms: last.map(|l| crate::balancer::vrrp::status::unix_ms(l.at)),
+        last_check_ms: last.map(|l| crate::vrrp::status::unix_ms(l.at)),
         ..RealServerStatus::default()
     }
 }

@@ -1,13 +1,5 @@
 use super::*;
 
-fn board(with_mgmt: bool) -> Board {
-    let mut text = "name b\nnic ext pci 0000:00:10.0\nnic int pci 0000:00:11.0\n".to_string();
-    if with_mgmt {
-        text.push_str("nic mgmt pci 0000:00:12.0\n");
-    }
-    crate::board::parse(&text).unwrap()
-}
-
 fn native(json: &str) -> Config {
     config::native::from_json(json).unwrap()
 }
@@ -16,37 +8,6 @@ const THREE: &str = r#"{"interfaces": [
     {"role": "ext", "addresses": ["192.168.0.101/24"]},
     {"role": "int", "addresses": ["192.168.33.20/24"]},
     {"role": "mgmt", "addresses": ["10.1.0.1/24", "fd01::1/64", "fe80::1/64"]}]}"#;
-
-#[test]
-fn the_page_listens_on_mgmt_never_on_ext() {
-    let c = native(THREE);
-    let l = listen_addresses(Some(&board(true)), Some(&c));
-    let shown: Vec<String> = l.iter().map(|l| l.to_string()).collect();
-    assert_eq!(
-        shown,
-        [
-            "http://10.1.0.1:80 on mgmt",
-            "https://10.1.0.1:443 on mgmt",
-            "http://[fd01::1]:80 on mgmt",
-            "https://[fd01::1]:443 on mgmt"
-        ]
-    );
-    // A board without mgmt: the int address.
-    let l = listen_addresses(Some(&board(false)), Some(&c));
-    assert_eq!(l.len(), 2);
-    assert_eq!(l[0].to_string(), "http://192.168.33.20:80 on int");
-    // admin.management_address picks one.
-    let c = native(&THREE.replace(
-        "]}]}",
-        "]}], \"admin\": {\"management_address\": \"fd01::1\"}}",
-    ));
-    let l = listen_addresses(Some(&board(true)), Some(&c));
-    assert_eq!(l.len(), 2);
-    assert_eq!(l[1].to_string(), "https://[fd01::1]:443 on mgmt");
-    // Nothing known: nowhere.
-    assert!(listen_addresses(None, Some(&c)).is_empty());
-    assert!(listen_addresses(Some(&board(true)), None).is_empty());
-}
 
 #[test]
 fn config_json_keeps_the_password_and_leaves_keepalived_out() {

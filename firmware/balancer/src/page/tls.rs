@@ -8,22 +8,17 @@ use super::WebBackend;
 /// The page's TLS configuration from the certificate files in service (an operator's
 /// if installed, else the box's own); `None`, said in the log, when there is none
 /// usable: HTTPS connections are then closed.
-pub fn load_tls(paths: &crate::ops::tls::TlsPaths) -> Option<Arc<rustls::ServerConfig>> {
+pub fn load_tls(paths: &ops::tls::TlsPaths) -> Option<Arc<rustls::ServerConfig>> {
     load_tls_or(paths, true)
 }
 
 /// [`load_tls`]; with `say_none` false, no certificate at all is not said (at start,
 /// when PID 1 is still making the box's own).
-fn load_tls_or(
-    paths: &crate::ops::tls::TlsPaths,
-    say_none: bool,
-) -> Option<Arc<rustls::ServerConfig>> {
-    if !say_none
-        && crate::ops::tls::read(paths).is_ok_and(|f| f.own.is_none() && f.installed.is_none())
-    {
+fn load_tls_or(paths: &ops::tls::TlsPaths, say_none: bool) -> Option<Arc<rustls::ServerConfig>> {
+    if !say_none && ops::tls::read(paths).is_ok_and(|f| f.own.is_none() && f.installed.is_none()) {
         return None;
     }
-    let loaded = crate::ops::tls::served(paths).and_then(|(pair, installed)| {
+    let loaded = ops::tls::served(paths).and_then(|(pair, installed)| {
         web::tls::server_config(&pair).map(|config| (config, installed))
     });
     match loaded {
@@ -57,14 +52,14 @@ const CERTIFICATE_EVERY: std::time::Duration = std::time::Duration::from_millis(
 /// a task that serves it as soon as it is there (said as [`load_tls`] says it), or says
 /// after [`CERTIFICATE_WITHIN`] that there is none, as it would have at once.
 pub fn load_tls_at_start(
-    paths: crate::ops::tls::TlsPaths,
+    paths: ops::tls::TlsPaths,
 ) -> (
     tokio::sync::watch::Sender<Served>,
     tokio::sync::watch::Receiver<Served>,
 ) {
     let first = load_tls_or(&paths, false);
     let waiting = first.is_none()
-        && crate::ops::tls::read(&paths).is_ok_and(|f| f.own.is_none() && f.installed.is_none());
+        && ops::tls::read(&paths).is_ok_and(|f| f.own.is_none() && f.installed.is_none());
     let (tx, rx) = tokio::sync::watch::channel(first);
     if waiting {
         let tx = tx.clone();
@@ -118,7 +113,7 @@ impl WebBackend {
     /// The DNS names of the served certificate, read again only when its files change
     /// (this is asked on every request).
     pub(super) fn certificate_names(&self) -> Vec<String> {
-        let tls = crate::ops::Paths::appliance().tls;
+        let tls = ops::Paths::appliance().tls;
         let stamp = [&tls.installed_chain, &tls.own_chain]
             .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
         let mut cache = self
@@ -126,7 +121,7 @@ impl WebBackend {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if cache.0 != stamp {
-            let names = crate::ops::tls::served(&tls)
+            let names = ops::tls::served(&tls)
                 .and_then(|(pair, _)| web::certificate::summary(&pair.chain))
                 .map(|s| s.dns_names)
                 .unwrap_or_default();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::balancer::vrrp::{HostNames, LinkInfo};
+use crate::vrrp::{HostNames, LinkInfo};
 
 fn links() -> Vec<LinkInfo> {
     vec![

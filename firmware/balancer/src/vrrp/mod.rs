@@ -224,7 +224,7 @@ impl Vrrp {
 /// configuration, for a VLAN) gives it: a NIC found by PCI address or MAC (so also
 /// before it was renamed to its role), a VLAN or bond by its name.
 pub struct RoleNames<'a> {
-    pub board: Option<&'a crate::board::Board>,
+    pub board: Option<&'a config::board::Board>,
     pub config: Option<&'a config::Config>,
     pub links: &'a [LinkInfo],
     pub class_net: &'a std::path::Path,
@@ -241,7 +241,7 @@ impl Resolve for RoleNames<'_> {
             .iter()
             .map(|l| (l.index, l.name.as_str()))
             .collect();
-        let index = crate::roles::find(board, self.config, role, self.class_net, &names)?;
+        let index = netif::roles::find(board, self.config, role, self.class_net, &names)?;
         self.links
             .iter()
             .find(|l| l.index == index)

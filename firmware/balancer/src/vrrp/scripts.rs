@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::tracking::{Reading, ScriptResult};
-use crate::balancer::lvs;
+use crate::lvs;
 
 /// One vrrp_script to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

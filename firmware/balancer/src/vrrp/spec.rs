@@ -461,12 +461,12 @@ fn virtual_routes(
         .iter()
         .position(|x| x.name == i.name)
         .unwrap_or(0);
-    let priorities = crate::balancer::routes::rule_priorities(k);
+    let priorities = crate::routes::rule_priorities(k);
     let own = priorities
         .get(at + 1)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let got = crate::balancer::routes::resolve_all(
+    let got = crate::routes::resolve_all(
         ("virtual_routes", &i.virtual_routes),
         ("virtual_rules", &i.virtual_rules, own),
         names,

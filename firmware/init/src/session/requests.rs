@@ -3,7 +3,7 @@
 
 use console::Command;
 
-use crate::ops::Setup;
+use ops::Setup;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasteOf {
@@ -28,7 +28,7 @@ impl Start {
     /// `code` (`None`: it did not end in time, or could not start). Only a restore that
     /// said so leads to setup or the login; anything else is a failed restore.
     pub fn after_restore(code: Option<i32>, setup_defaults: impl FnOnce() -> [String; 4]) -> Start {
-        use crate::config_cli::{NO_PASSWORD, RESTORE_FAILED};
+        use ops::exit_code::{NO_PASSWORD, RESTORE_FAILED};
         match code {
             Some(0) => Start::Login,
             Some(c) if c == i32::from(NO_PASSWORD) => Start::Setup(setup_defaults()),

@@ -44,7 +44,7 @@ pub fn parse_line(line: &str) -> Option<Line<'_>> {
     let (component, message) = rest.split_once(": ")?;
     // The firmware's logger writes `error: ` and `warning: `; PID 1 writes the kernel's
     // other severities too (init/kmsg.rs), in the same words.
-    let (severity, message) = crate::init::kmsg::SEVERITY_PREFIX
+    let (severity, message) = crate::kmsg::SEVERITY_PREFIX
         .iter()
         .zip(SEVERITIES)
         .filter(|(word, _)| !word.is_empty())

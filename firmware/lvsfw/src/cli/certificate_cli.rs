@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use crate::ops::{tls, Paths};
+use ops::{tls, Paths};
 
 const USAGE: &str = "\
 usage: lvsfw certificate COMMAND
@@ -42,7 +42,7 @@ pub fn run(args: &[String]) -> ExitCode {
         // The balancer reads the certificate files again: new connections get it.
         Ok(said) => {
             print!("{said}");
-            crate::config_cli::reload_balancer()
+            crate::cli::config_cli::reload_balancer()
         }
         Err(why) => {
             println!("error: {}", why.trim_end());

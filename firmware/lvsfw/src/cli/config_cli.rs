@@ -1,4 +1,4 @@
-//! `lvsfw config ...`: the configuration operations of [`crate::ops`] as commands
+//! `lvsfw config ...`: the configuration operations of [`ops`] as commands
 //! ([`ops::Op::from_args`] reads them), and boot's and the console session's own. PID 1
 //! runs them as children for the console, so that reading untrusted text (a paste, a
 //! password) and the slow parts (hashing, the disk) never happen in PID 1 itself.
@@ -14,15 +14,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::ops::{self, saved, Login, Op, Paths};
+use ops::exit_code::{NOT_ALL_RUNNING, NO_PASSWORD, RESTORE_FAILED};
+use ops::{self, saved, Login, Op, Paths};
 
-/// Exit code: no admin password is set.
-pub const NO_PASSWORD: u8 = 3;
-/// Exit code: applied, but something configured does not run.
-pub const NOT_ALL_RUNNING: u8 = 4;
-/// Exit code of `restore`: the saved configuration could not be read; nothing is in
-/// service (see ops::boot).
-pub const RESTORE_FAILED: u8 = 4;
 /// A wrong password is answered after this long, so that guessing is slow.
 const REFUSED_DELAY: Duration = Duration::from_secs(2);
 
@@ -107,7 +101,7 @@ pub fn run(args: &[String]) -> ExitCode {
         ["restore", "--certificate"] => {
             let board = std::fs::read_to_string(&paths.board)
                 .ok()
-                .and_then(|t| crate::board::parse(&t).ok());
+                .and_then(|t| config::board::parse(&t).ok());
             print!(
                 "{}",
                 ops::boot::certificate_later(&paths, board.as_ref(), std::time::SystemTime::now())
@@ -138,7 +132,7 @@ pub fn run(args: &[String]) -> ExitCode {
 /// The running files changed: the balancer reads them again, and says what runs.
 pub fn reload_balancer() -> ExitCode {
     let path = Path::new(paths::BALANCER_SOCKET);
-    match crate::balancer::control::request_reload(path) {
+    match balancer::control::request_reload(path) {
         Ok(report) => {
             print!("{}", report.text());
             if report.all_running() {
@@ -160,7 +154,7 @@ pub fn reload_balancer() -> ExitCode {
 fn restore(paths: &Paths, certificate_later: bool) -> ExitCode {
     let board = std::fs::read_to_string(&paths.board)
         .ok()
-        .and_then(|t| crate::board::parse(&t).ok());
+        .and_then(|t| config::board::parse(&t).ok());
     let (boot, said) = ops::boot::restore_with(
         paths,
         ops::disk::open(),
@@ -190,7 +184,7 @@ fn restore(paths: &Paths, certificate_later: bool) -> ExitCode {
 fn setup_due(paths: &Paths) -> ExitCode {
     let board_hostname = std::fs::read_to_string(paths::BOARD)
         .ok()
-        .and_then(|t| crate::board::parse(&t).ok())
+        .and_then(|t| config::board::parse(&t).ok())
         .and_then(|b| b.hostname);
     let defaults = ops::setup_defaults(paths, board_hostname.as_deref());
     let _ = paths::write_atomic(
@@ -209,7 +203,7 @@ fn setup(paths: &Paths) -> Result<String, String> {
     // The box's own certificate for its new names (the same key: the same pin).
     let board = std::fs::read_to_string(&paths.board)
         .ok()
-        .and_then(|t| crate::board::parse(&t).ok());
+        .and_then(|t| config::board::parse(&t).ok());
     let (hostname, addresses) = ops::boot::certificate_names(paths, board.as_ref());
     let now = std::time::SystemTime::now();
     let certificate = ops::tls::reissue_own(&paths.tls, &hostname, &addresses, now)
@@ -273,7 +267,7 @@ mod tests {
         let paths = Paths::under(dir);
         let pasted = dir.join("pasted.conf");
         let candidate = &paths.candidate_conf;
-        let seed = include_str!("../../config/testdata/seed-3-1.conf");
+        let seed = include_str!("../../../config/testdata/seed-3-1.conf");
         write_atomic(&pasted, seed.as_bytes(), true).unwrap();
         let summary = import(&pasted, &paths).unwrap();
         assert!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ipvs::{Client, Destination, Forward, Protocol, Service, ServiceKey, Table};
 
-use crate::balancer::lvs::pass;
+use balancer::lvs::pass;
 
 const USAGE: &str = "usage: lvsfw ipvs bench SERVICES DESTINATIONS RUNS RULES-FILE";
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use netif::kernel::Kernel;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::balancer::{self, alerts, bgp, lvs, vrrp};
+use balancer::{self, alerts, bgp, lvs, vrrp};
 
 pub const USAGE: &str = "lvsfw run -f FILE [--status FILE] [--bgp-status FILE] [--ipvs-owned FILE]";
 
@@ -49,7 +49,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 }
 
 pub fn run(args: &[String]) -> ExitCode {
-    crate::service::run("lvsfw", args, parse_args, serve)
+    balancer::service::run("lvsfw", args, parse_args, serve)
 }
 
 async fn serve(options: Options) -> ExitCode {

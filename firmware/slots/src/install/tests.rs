@@ -5,9 +5,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::slots::{
-    mark_good, read, read_grubenv, read_trusting, slot_version, write_grubenv, GRUBENV,
-};
+use crate::{mark_good, read, read_grubenv, read_trusting, slot_version, write_grubenv, GRUBENV};
 use update::testing::{key, keyring, Update};
 use update::verify::open_signed;
 

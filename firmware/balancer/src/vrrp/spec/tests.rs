@@ -1,5 +1,5 @@
 use super::*;
-use crate::balancer::vrrp::tracking::Object;
+use crate::vrrp::tracking::Object;
 
 fn prefix(s: &str) -> IpPrefix {
     s.parse().unwrap()

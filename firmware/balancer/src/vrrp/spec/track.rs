@@ -15,7 +15,7 @@
 use config::keepalived::{Keepalived, SyncGroup, VrrpInstance};
 
 use super::{LinkInfo, Resolve, Vip};
-use crate::balancer::vrrp::tracking::{Object, Tracked};
+use crate::vrrp::tracking::{Object, Tracked};
 
 const OWNER: u8 = vrrp::instance::OWNER_PRIORITY;
 
