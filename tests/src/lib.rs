@@ -15,6 +15,8 @@ mod command;
 mod console;
 mod cpio;
 pub mod disk_image;
+pub mod ecmp_router;
+pub mod flows;
 pub mod host_program;
 pub mod http;
 mod lab;

@@ -19,6 +19,20 @@ while True:
     threading.Thread(target=echo, args=(c,), daemon=True).start()
 ";
 
+/// `PEER_ADDRESS PORT`: answers every TCP connection to PORT with the address it came
+/// from (`peer ADDRESS`) and closes it: what a real server sees of the client.
+pub const PEER_ADDRESS: &str = "
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('', int(sys.argv[1])))
+s.listen(16)
+while True:
+    c, peer = s.accept()
+    c.sendall(('peer %s\\n' % peer[0]).encode())
+    c.close()
+";
+
 /// `LONG_CLIENT ADDRESS FLAG`: one connection to ADDRESS:9000, echoes "one", waits for
 /// the file FLAG (at most 300 s), echoes "two" on the same connection. A connection
 /// reset in between ends it with a traceback instead of "second two".

@@ -31,14 +31,15 @@ impl IpvsModules {
         if self.board.is_empty() {
             return;
         }
-        let names: Vec<String> = modules::ipvs_modules(
+        let mut names: Vec<String> = modules::ipvs_modules(
             k.virtual_servers
                 .iter()
                 .map(|vs| (vs.lb_algo.as_str(), vs.persistence_engine.as_deref())),
-        )
-        .into_iter()
-        .filter(|n| !self.loaded.contains(n))
-        .collect();
+        );
+        if super::lvs::source_nat::used(k) {
+            names.extend(super::lvs::source_nat::MODULES.map(String::from));
+        }
+        names.retain(|n| !self.loaded.contains(n));
         if names.is_empty() {
             return;
         }

@@ -14,6 +14,8 @@ pub(super) struct Lvs {
     timeouts: Option<config::keepalived::LvsTimeouts>,
     /// The IPVS modules, loaded as the virtual servers come to need them.
     modules: super::lvs_modules::IpvsModules,
+    /// The FNAT rules last put in the kernel; `None` before any (no table then).
+    source_nat: Option<Vec<ipvs::fullnat::SourceNat>>,
 }
 
 /// What the LVS task starts with.
@@ -39,6 +41,7 @@ impl Lvs {
             start: Some((rx, health, worker, alerts)),
             timeouts: None,
             modules: super::lvs_modules::IpvsModules::new(board),
+            source_nat: None,
         }
     }
 
@@ -61,6 +64,8 @@ impl Lvs {
         // have come to them yet; a reload may name one not loaded).
         self.modules.ensure(k).await;
         let mut problems = self.set_timeouts(k.global.lvs_timeouts).await;
+        problems.extend(set_vs_sysctls(k).await);
+        problems.extend(self.set_source_nat(k).await);
         let (done, answer) = tokio::sync::oneshot::channel();
         let apply = lvs::Apply {
             plan: lvs::plan(k),
@@ -102,6 +107,32 @@ impl Lvs {
         }
     }
 
+    /// FNAT's source rewrite, when what `k` asks for changed: before IPVS takes the
+    /// services, so that their first connections are rewritten.
+    async fn set_source_nat(&mut self, k: &config::keepalived::Keepalived) -> Vec<String> {
+        let wanted = lvs::source_nat::wanted(k);
+        let last = self.source_nat.as_deref().unwrap_or_default();
+        if wanted == last && (self.source_nat.is_some() || wanted.is_empty()) {
+            return Vec::new();
+        }
+        let rules = wanted.clone();
+        match tokio::task::spawn_blocking(move || lvs::source_nat::apply(&rules)).await {
+            Ok(Ok(())) => {
+                match wanted.len() {
+                    0 => log::info!("FNAT: none configured; nf_tables table inet lvsfw removed"),
+                    n => log::info!("FNAT: {n} masquerade rule(s) in nf_tables table inet lvsfw"),
+                }
+                self.source_nat = Some(wanted);
+                Vec::new()
+            }
+            Ok(Err(e)) => {
+                log::error!("{e}");
+                vec![e]
+            }
+            Err(e) => vec![format!("FNAT: {e}")],
+        }
+    }
+
     pub(super) async fn reconciled(
         &self,
         answer: tokio::sync::oneshot::Receiver<Vec<String>>,
@@ -114,5 +145,25 @@ impl Lvs {
                 IPVS_REPORT_WAIT.as_secs()
             )],
         }
+    }
+}
+
+/// `sloppy_tcp` / `sloppy_sctp` of the `bgp` block into the kernel (lvs::sloppy); what
+/// could not be set.
+async fn set_vs_sysctls(k: &config::keepalived::Keepalived) -> Vec<String> {
+    let wanted = lvs::vs_sysctls::wanted(k);
+    let proc_sys = std::path::Path::new("/proc/sys");
+    match tokio::task::spawn_blocking(move || lvs::vs_sysctls::apply(proc_sys, &wanted)).await {
+        Ok(Ok(changed)) => {
+            for c in changed {
+                log::info!("IPVS: {c}");
+            }
+            Vec::new()
+        }
+        Ok(Err(e)) => {
+            log::error!("IPVS: {e}");
+            vec![format!("IPVS: {e}")]
+        }
+        Err(e) => vec![format!("IPVS settings: {e}")],
     }
 }

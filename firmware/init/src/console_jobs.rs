@@ -103,8 +103,10 @@ impl Pid1 {
                 SLOW_TOOL_LIMIT,
                 Kind::Setup(answers.management),
             ),
+            // The password goes to the child on its standard input, never in its
+            // arguments (which /proc shows to every process).
             Request::SetPassword(password) => self.job(
-                &start(&["config", "set", "password"]),
+                &Op::at_console(Change::Password(password.clone())).to_args(),
                 jobs::Input::Text(password.as_bytes()),
                 SLOW_TOOL_LIMIT,
                 Kind::Plain,
@@ -132,7 +134,7 @@ impl Pid1 {
                     return;
                 }
                 self.job(
-                    &start(&["config", "import", paths::PASTED_CONF]),
+                    &Op::at_console(Change::Import(paths::PASTED_CONF.into())).to_args(),
                     jobs::Input::Nothing,
                     TOOL_LIMIT,
                     Kind::Plain,

@@ -412,7 +412,7 @@ fn op_message(op: &Op) -> (IpvsMessage, String) {
     }
 }
 
-fn set_receive_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
+pub(crate) fn set_receive_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
     // SAFETY: the descriptor belongs to `socket`, which outlives this borrow.
     let fd = unsafe { BorrowedFd::borrow_raw(socket.as_raw_fd()) };
     setsockopt(

@@ -4,7 +4,8 @@
 //! - [`message`]: those as IPVS generic-netlink messages, both ways (no I/O);
 //! - [`reconcile`]: desired table against the kernel's ⇒ the fewest operations (no I/O);
 //! - [`client`]: a netlink socket that sends requests and collects replies;
-//! - [`listing`]: the table printed the way `ipvsadm -Ln` prints it.
+//! - [`listing`]: the table printed the way `ipvsadm -Ln` prints it;
+//! - [`fullnat`]: FNAT's source rewrite, an nf_tables table of masquerade rules.
 //!
 //! Our own encoding on netlink-packet-generic rather than `netlink-packet-ipvs` 0.0.1
 //! (written for an older netlink-packet-core, no destinations' statistics or sync daemon)
@@ -13,6 +14,7 @@
 mod attr;
 pub mod client;
 mod constants;
+pub mod fullnat;
 pub mod listing;
 pub mod message;
 pub mod model;
@@ -23,4 +25,4 @@ pub use model::{
     Destination, Encap, EncapCsum, EncapKind, Forward, Info, Protocol, Service, ServiceKey, Stats,
     SyncDaemon, SyncState, Timeouts,
 };
-pub use reconcile::{reconcile, Op, Table};
+pub use reconcile::{keeps_order, reconcile, Op, Table};

@@ -49,11 +49,26 @@ pub enum Op {
     DelDestination(ServiceKey, IpAddr, u16),
 }
 
+/// Whether the order of a service's destinations in the kernel matters: the `mh`
+/// scheduler (Maglev hashing) fills its lookup table by taking the destinations in list
+/// order, so two boxes hold the same table only if they list the same destinations in
+/// the same order. For such a service lvsfw keeps the kernel's list in one canonical
+/// order, by address and port (see [`reconcile`]).
+pub fn keeps_order(service: &Service) -> bool {
+    service.scheduler == "mh"
+}
+
 /// Operations that turn `actual` into `desired`, touching nothing that already matches.
 ///
 /// `owned` limits deletions: a service of the kernel's table that lvsfw does not own (an
 /// operator's ipvsadm rule) is left alone. Destinations are removed before they are
 /// added, so a service never briefly holds both an old and a new set.
+///
+/// For a service whose order matters ([`keeps_order`]) the kernel's list is kept sorted
+/// by address and port, the order a new service gets its destinations in: the kernel
+/// appends a new destination, so the ones that sort after it are deleted and added again
+/// behind it. Their connections stay: the kernel keeps a deleted destination that still
+/// has connections and takes it back when it is added again.
 pub fn reconcile(desired: &Table, actual: &Table, owned: &dyn Fn(&ServiceKey) -> bool) -> Vec<Op> {
     let mut ops = Vec::new();
     for (key, (service, dests)) in &desired.services {
@@ -69,9 +84,19 @@ pub fn reconcile(desired: &Table, actual: &Table, owned: &dyn Fn(&ServiceKey) ->
                 for ((addr, port), _) in have_dests.iter().filter(|(k, _)| !dests.contains_key(k)) {
                     ops.push(Op::DelDestination(*key, *addr, *port));
                 }
+                // The first destination to add; kept ones after it move behind it.
+                let first_new = dests.keys().find(|k| !have_dests.contains_key(k));
+                let moved =
+                    |k: &(IpAddr, u16)| keeps_order(service) && first_new.is_some_and(|f| k > f);
+                for (addr, port) in dests.keys().filter(|k| have_dests.contains_key(k)) {
+                    if moved(&(*addr, *port)) {
+                        ops.push(Op::DelDestination(*key, *addr, *port));
+                    }
+                }
                 for (k, d) in dests {
                     match have_dests.get(k) {
                         None => ops.push(Op::AddDestination(*key, d.clone())),
+                        Some(_) if moved(k) => ops.push(Op::AddDestination(*key, d.clone())),
                         Some(have) if have != d => ops.push(Op::EditDestination(*key, d.clone())),
                         Some(_) => {}
                     }
@@ -172,6 +197,50 @@ mod tests {
                 Op::AddDestination(key(80), dest(13, 1)),
             ]
         );
+    }
+
+    #[test]
+    fn an_mh_service_keeps_its_destinations_in_order_when_one_is_added_between() {
+        let mh = |dests: &[(u8, u32)]| {
+            let mut t = Table::default();
+            t.insert_service(Service::new(key(80), "mh"));
+            for &(last, weight) in dests {
+                t.insert_destination(&key(80), dest(last, weight));
+            }
+            t
+        };
+        let actual = mh(&[(11, 1), (13, 1), (14, 0)]);
+        // 12 sorts before 13 and 14: they go and come back behind it (14 at its new
+        // weight); 11 stays where it is.
+        let desired = mh(&[(11, 1), (12, 1), (13, 1), (14, 1)]);
+        assert_eq!(
+            reconcile(&desired, &actual, &everything_owned),
+            vec![
+                Op::DelDestination(key(80), IpAddr::from([192, 168, 33, 13]), 80),
+                Op::DelDestination(key(80), IpAddr::from([192, 168, 33, 14]), 80),
+                Op::AddDestination(key(80), dest(12, 1)),
+                Op::AddDestination(key(80), dest(13, 1)),
+                Op::AddDestination(key(80), dest(14, 1)),
+            ]
+        );
+        // Added at the end: nothing moves. A weight change alone: an edit in place.
+        let desired = mh(&[(11, 1), (13, 0), (14, 0), (15, 1)]);
+        assert_eq!(
+            reconcile(&desired, &actual, &everything_owned),
+            vec![
+                Op::EditDestination(key(80), dest(13, 0)),
+                Op::AddDestination(key(80), dest(15, 1)),
+            ]
+        );
+        // Any other scheduler: the new one is only appended.
+        let mut rr = desired.clone();
+        rr.insert_service(Service::new(key(80), "rr"));
+        let mut rr_actual = actual.clone();
+        rr_actual.insert_service(Service::new(key(80), "rr"));
+        rr.insert_destination(&key(80), dest(12, 1));
+        assert!(!reconcile(&rr, &rr_actual, &everything_owned)
+            .iter()
+            .any(|op| matches!(op, Op::DelDestination(..))));
     }
 
     #[test]

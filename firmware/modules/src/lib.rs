@@ -2,7 +2,8 @@
 //! PID 1 loads them in two rounds ([`Round`]): what the interfaces and disks need before
 //! the balancer starts, the rest once it runs; the balancer loads the IPVS modules its
 //! configuration uses itself before it programs IPVS ([`ipvs_modules`]). Every module
-//! of the board is in both the image ([`closure_command`]) and one of the rounds.
+//! of the board is in both the image ([`closure_command`]) and one of the rounds; the
+//! nf_tables modules of FNAT only in the image, for the balancer ([`Round::OnDemand`]).
 //! Soft dependencies (modules.softdep `pre:`) are loaded first as modprobe would, but may
 //! fail: libcrc32c asks the crypto API for "crc32c" (crc32c_intel needs SSE 4.2, the
 //! generic one always loads), r8169 wants the realtek PHY driver.
@@ -173,6 +174,9 @@ pub enum Round {
     /// support (the balancer loads what its configuration uses itself, at once: see
     /// [`ensure`]), the power button, the ESP's vfat (the boot-slot trial waits for it).
     Later,
+    /// Never by PID 1: only the balancer, when the configuration uses it (nf_tables for
+    /// FNAT: with conntrack loaded the box would track every connection).
+    OnDemand,
 }
 
 /// The round a module of the board's list is loaded in.
@@ -185,7 +189,9 @@ pub fn round(module: &str) -> Round {
             name.as_str(),
             "button" | "evdev" | "vfat" | "fat" | "8021q" | "bonding"
         );
-    if later {
+    if name.starts_with("nft_") {
+        Round::OnDemand
+    } else if later {
         Round::Later
     } else {
         Round::First
@@ -384,6 +390,7 @@ kernel/net/core/failover.ko:
             "8021q",
             "bonding",
             "i6300esb",
+            "nft_masq",
         ]);
         assert_eq!(
             in_round(&board, Round::First),
@@ -403,9 +410,11 @@ kernel/net/core/failover.ko:
                 "bonding"
             ])
         );
+        assert_eq!(in_round(&board, Round::OnDemand), strings(&["nft_masq"]));
         // Every module is in one round: the image (modules-closure) and PID 1 agree.
         let mut both = in_round(&board, Round::First);
         both.extend(in_round(&board, Round::Later));
+        both.extend(in_round(&board, Round::OnDemand));
         both.sort();
         let mut all = board.clone();
         all.sort();

@@ -335,6 +335,7 @@ impl Op {
                     push(a, &["set", "ntp"]);
                     a.extend(servers.iter().cloned());
                 }
+                // The password itself goes on standard input.
                 Change::Password(_) => push(a, &["set", "password"]),
                 Change::Import(file) => push(a, &["import", &file.to_string_lossy()]),
                 // The page's own; the command line takes a file.

@@ -29,7 +29,7 @@ pub fn plan(k: &Keepalived) -> Plan {
 
 /// The IPVS services one virtual_server stands for: one, or one per address and mark of
 /// its virtual_server_group (validation made sure the group exists).
-fn service_keys(k: &Keepalived, vs: &keepalived::VirtualServer) -> Vec<ServiceKey> {
+pub(super) fn service_keys(k: &Keepalived, vs: &keepalived::VirtualServer) -> Vec<ServiceKey> {
     let protocol = match vs.protocol {
         keepalived::Protocol::Tcp => Protocol::Tcp,
         keepalived::Protocol::Udp => Protocol::Udp,
@@ -112,7 +112,8 @@ fn virtual_service(vs: &keepalived::VirtualServer, key: ServiceKey) -> VirtualSe
 
 fn forward(kind: LbKind) -> Forward {
     match kind {
-        LbKind::Nat => Forward::Masq,
+        // IPVS forwards FNAT as NAT; the source rewrite is netfilter's (source_nat).
+        LbKind::Nat | LbKind::Fnat => Forward::Masq,
         LbKind::Dr => Forward::Route,
         LbKind::Tun => Forward::Tunnel,
     }

@@ -3,7 +3,9 @@
 
 mod from_config;
 mod plan;
+pub mod source_nat;
 mod timeouts;
+pub mod vs_sysctls;
 mod worker;
 
 pub use from_config::{plan, script_check};

@@ -241,12 +241,18 @@ impl Plan {
             let key = vs.service.key;
             table.insert_service(vs.service.clone());
             let mut live_weight = 0u64;
+            let keep_dead = ipvs::keeps_order(&vs.service);
             for rs in &vs.real_servers {
                 let alive = health.alive(key, rs);
                 if alive {
                     live_weight += u64::from(rs.weight);
                 }
-                if alive || rs.inhibit_on_failure {
+                // `mh` builds its lookup table from the kernel's destination list in list
+                // order: a server removed and added back would go to the end of the list
+                // on this box only, and the boxes of a group would pick different real
+                // servers for the same flow. A dead one stays with weight 0 (ip_vs_mh
+                // skips it), as with inhibit_on_failure.
+                if alive || rs.inhibit_on_failure || keep_dead {
                     let mut dest = Destination::new(
                         rs.addr,
                         rs.port,

@@ -200,7 +200,7 @@ fn where_keepalived_warns_lvsfw_notes_and_takes_its_fallback() {
         vec![
             "k.conf:3:2: state: \"EQUAL\" is not MASTER or BACKUP; BACKUP, as keepalived does",
             "k.conf:8:2: lb_algo: \"random\" is not a scheduler IPVS has (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh); ignored, as keepalived does, so rr stays",
-            "k.conf:9:2: lb_kind: \"MASQ\" is not NAT, DR or TUN; ignored, as keepalived does, so NAT stays",
+            "k.conf:9:2: lb_kind: \"MASQ\" is not NAT, DR, TUN or FNAT; ignored, as keepalived does, so NAT stays",
         ]
     );
 }

@@ -60,12 +60,13 @@ pub fn with_bgp(base: impl Strategy<Value = Keepalived>) -> impl Strategy<Value 
             proptest::option::of(any::<[u8; 4]>()),
             (0u64..=3_600_000).prop_map(|ms| Duration::from_millis(ms / 10 * 10)),
             1u32..10,
+            any::<(bool, bool)>(),
             (0..3usize).prop_flat_map(|n| (0..n).map(neighbor).collect::<Vec<_>>()),
             proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
         )),
     )
         .prop_map(|(mut k, b)| {
-            let Some((local_as, router_id, gst, quorum, mut neighbors, picks)) = b else {
+            let Some((local_as, router_id, gst, quorum, sloppy, mut neighbors, picks)) = b else {
                 return k;
             };
             let addresses: Vec<IpAddr> = k
@@ -100,6 +101,8 @@ pub fn with_bgp(base: impl Strategy<Value = Keepalived>) -> impl Strategy<Value 
                 router_id: router_id.map(Into::into),
                 graceful_shutdown_time: gst,
                 quorum,
+                sloppy_tcp: sloppy.0,
+                sloppy_sctp: sloppy.1,
                 neighbors: std::mem::take(&mut neighbors),
                 announce,
             });

@@ -139,7 +139,8 @@ pub(super) fn real_server(v: usize, r: usize) -> impl Strategy<Value = RealServe
             proptest::option::of(prop_oneof![
                 Just(LbKind::Dr),
                 Just(LbKind::Nat),
-                Just(LbKind::Tun)
+                Just(LbKind::Tun),
+                Just(LbKind::Fnat)
             ]),
             proptest::option::of(0u32..5000),
             proptest::collection::vec(noted(&["notify_up", "notify_down"]), 0..2),
@@ -181,7 +182,12 @@ pub(super) fn virtual_server(v: usize, groups: usize) -> impl Strategy<Value = V
     let settings = (
         centis(86400),
         proptest::sample::select(SCHEDULERS.to_vec()),
-        prop_oneof![Just(LbKind::Nat), Just(LbKind::Dr), Just(LbKind::Tun)],
+        prop_oneof![
+            Just(LbKind::Nat),
+            Just(LbKind::Dr),
+            Just(LbKind::Tun),
+            Just(LbKind::Fnat)
+        ],
         prop_oneof![
             Just(Protocol::Tcp),
             Just(Protocol::Udp),

@@ -95,6 +95,17 @@ fn a_dead_server_is_removed_without_inhibit_on_failure() {
 }
 
 #[test]
+fn a_dead_server_of_an_mh_service_stays_with_weight_0_without_inhibit_on_failure() {
+    let mut plan = seed_31(false);
+    plan.services[0].service = Service::new(key(), "mh");
+    let mut health = HealthBook::default();
+    health.set(check(11, 0), false, String::new());
+    assert_eq!(weights(&plan.desired(&mut health)), vec![(11, 0), (12, 1)]);
+    health.set(check(11, 0), true, String::new());
+    assert_eq!(weights(&plan.desired(&mut health)), vec![(11, 1), (12, 1)]);
+}
+
+#[test]
 fn every_checker_must_be_up() {
     let mut plan = seed_31(false);
     plan.services[0].real_servers[0] = rs(11, 5, false, 2);

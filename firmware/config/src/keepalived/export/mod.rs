@@ -70,6 +70,8 @@ fn bgp(out: &mut Out, b: &Bgp) {
     if b.quorum != bgp_defaults::QUORUM {
         out.kv("quorum", b.quorum);
     }
+    out.flag("sloppy_tcp", b.sloppy_tcp);
+    out.flag("sloppy_sctp", b.sloppy_sctp);
     for n in &b.neighbors {
         out.open(format!("neighbor {}", n.address));
         out.kv("remote_as", n.remote_as);

@@ -7,6 +7,8 @@
 //!     router_id 192.168.0.101          # default: an IPv4 source_ip, else ext's address
 //!     graceful_shutdown_time 3         # RFC 8326 wait before a withdraw (default 3 s)
 //!     quorum 1                         # live real servers each virtual server needs
+//!     sloppy_tcp                       # accept TCP flows whose SYN went to another box
+//!     sloppy_sctp                      # the same for SCTP
 //!     neighbor 192.168.0.1 {
 //!         remote_as 65000
 //!         hold_time 90
@@ -73,6 +75,15 @@ pub struct Bgp {
     /// Live real servers each virtual server of a VIP needs for the VIP to be announced.
     #[serde(default = "bgp_defaults::quorum")]
     pub quorum: u32,
+    /// The kernel's `net.ipv4.vs.sloppy_tcp`: IPVS takes up a TCP flow it sees first in
+    /// mid-stream (its SYN went to another box of the group, which the router's ECMP
+    /// now passes by), so a flow survives a box added or removed. keepalived has no
+    /// keyword for it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sloppy_tcp: bool,
+    /// The same for SCTP (`net.ipv4.vs.sloppy_sctp`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sloppy_sctp: bool,
     #[serde(default, rename = "neighbor", skip_serializing_if = "Vec::is_empty")]
     pub neighbors: Vec<BgpNeighbor>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -86,6 +97,8 @@ impl Bgp {
             router_id: None,
             graceful_shutdown_time: bgp_defaults::GRACEFUL_SHUTDOWN_TIME,
             quorum: bgp_defaults::QUORUM,
+            sloppy_tcp: false,
+            sloppy_sctp: false,
             neighbors: Vec::new(),
             announce: Vec::new(),
         }
@@ -115,6 +128,10 @@ pub struct BgpNeighbor {
     /// The IPv6 next hop of IPv6 VIPs announced over an IPv4 session (RFC 4760 §3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_v6: Option<Ipv6Addr>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_179(p: &u16) -> bool {

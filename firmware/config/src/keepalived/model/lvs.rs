@@ -42,6 +42,10 @@ pub enum LbKind {
     Nat,
     Dr,
     Tun,
+    /// NAT with the source rewritten to the box's own address ("full NAT", DPVS's
+    /// `lb_kind FNAT`; keepalived has no such kind): replies come back to this box
+    /// whatever the real server's gateway, and the real server does not see the client.
+    Fnat,
 }
 
 impl LbKind {
@@ -50,11 +54,12 @@ impl LbKind {
             LbKind::Nat => "NAT",
             LbKind::Dr => "DR",
             LbKind::Tun => "TUN",
+            LbKind::Fnat => "FNAT",
         }
     }
 
     pub fn from_keyword(word: &str) -> Option<LbKind> {
-        [LbKind::Nat, LbKind::Dr, LbKind::Tun]
+        [LbKind::Nat, LbKind::Dr, LbKind::Tun, LbKind::Fnat]
             .into_iter()
             .find(|k| k.keyword() == word)
     }

@@ -31,6 +31,8 @@ impl Reader {
                         .number(st, 1, u64::from(u32::MAX))
                         .map_or(bgp.quorum, |n| n as u32)
                 }
+                "sloppy_tcp" => bgp.sloppy_tcp = self.flag(st),
+                "sloppy_sctp" => bgp.sloppy_sctp = self.flag(st),
                 "neighbor" => {
                     let n = bgp.neighbors.len();
                     let item = self

@@ -258,7 +258,7 @@ impl Reader {
         }
     }
 
-    /// `lb_kind` / `lvs_method`: NAT, DR or TUN, and after TUN keepalived's tunnel
+    /// `lb_kind` / `lvs_method`: NAT, DR, TUN or FNAT, and after TUN keepalived's tunnel
     /// options (`type ipip|gue|gre`, `port N`, `nocsum|csum|remcsum`) where `options`
     /// (a sorry server takes none here). keepalived ignores another method with a
     /// warning ("unknown routing method"): a note, and the setting stays.
@@ -269,14 +269,14 @@ impl Reader {
         options: bool,
     ) -> Option<(LbKind, Option<Tunnel>)> {
         let [w, rest @ ..] = st.args.as_slice() else {
-            self.one(st, "NAT, DR or TUN");
+            self.one(st, "NAT, DR, TUN or FNAT");
             return None;
         };
         let kind = LbKind::from_keyword(&w.text);
         let Some(kind) = kind else {
             let stays = keeps.map_or(String::new(), |k| format!(", so {} stays", k.keyword()));
             let message = format!(
-                "\"{}\" is not NAT, DR or TUN; ignored, as keepalived does{stays}",
+                "\"{}\" is not NAT, DR, TUN or FNAT; ignored, as keepalived does{stays}",
                 w.text
             );
             self.lenient(st, &message);

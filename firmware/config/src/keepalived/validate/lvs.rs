@@ -240,6 +240,8 @@ impl Validator<'_> {
                     format!("weight: {} is not from 0 to 65535", rs.weight),
                 );
             }
+            // FNAT's replies come back to the box's own address from wherever the real
+            // server is.
             if vs.lb_kind == LbKind::Nat {
                 self.nat_reachable(rs, &rs_at);
             }

@@ -1,0 +1,129 @@
+//! A router that spreads flows over several balancers by ECMP (issue 18's scale-out
+//! lab): FRR's zebra and bgpd from Debian in a lab namespace, bgpd with multipath, zebra
+//! installing what bgpd chose into the namespace's kernel, and the kernel hashing each
+//! flow over the next hops by its addresses and ports (`fib_multipath_hash_policy` 1).
+//!
+//! zebra insists that the user it runs as is in FRR's `frrvty` group, which root is
+//! not; both daemons run as Debian's `frr` user (which is), keeping the capabilities
+//! they need. Their files live in a folder of the lab's, open to that user.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::bgp_peers::wait_until;
+use crate::command::Error;
+use crate::lab::{Host, Lab};
+
+pub struct EcmpRouter {
+    pub host: Host,
+    pub zebra: u32,
+    pub bgpd: u32,
+    dir: PathBuf,
+}
+
+impl EcmpRouter {
+    /// Starts zebra, then bgpd with `bgpd_conf`, in `host`'s namespace, after setting
+    /// the namespace's forwarding, L4 multipath hash and no reverse-path filter (the
+    /// real servers' replies come in on another interface than the VIP's route).
+    pub fn start(lab: &mut Lab, host: &Host, bgpd_conf: &str) -> Result<EcmpRouter, Error> {
+        for (key, value) in [
+            ("net.ipv4.ip_forward", "1"),
+            ("net.ipv4.fib_multipath_hash_policy", "1"),
+            ("net.ipv4.conf.all.rp_filter", "0"),
+            ("net.ipv4.conf.default.rp_filter", "0"),
+        ] {
+            host.run(&["sysctl", "-qw", &format!("{key}={value}")])?;
+        }
+        let dir = lab.dir.join(format!("frr-{}", host.name));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
+        let zebra_conf = dir.join("zebra.conf");
+        std::fs::write(&zebra_conf, "hostname router\nlog stdout informational\n")?;
+        let bgpd_path = dir.join("bgpd.conf");
+        std::fs::write(&bgpd_path, bgpd_conf)?;
+        let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        let zserv = p("zserv.api");
+        let vty = dir.to_string_lossy().into_owned();
+        let common = |conf: String, pid: String| -> Vec<String> {
+            [
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+                "-f",
+                &conf,
+                "-i",
+                &pid,
+                "-z",
+                &zserv,
+                "--vty_socket",
+                &vty,
+                "-A",
+                "127.0.0.1",
+                "-P",
+                "0",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let mut args = vec!["/usr/lib/frr/zebra".to_string()];
+        args.extend(common(p("zebra.conf"), p("zebra.pid")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let zebra = lab.spawn(host, &args, &format!("{}-zebra", host.name))?;
+        let zserv_path = dir.join("zserv.api");
+        wait_until(Duration::from_secs(10), "zebra's zserv socket", || {
+            zserv_path.exists()
+        })?;
+        let mut args = vec!["/usr/lib/frr/bgpd".to_string()];
+        args.extend(common(p("bgpd.conf"), p("bgpd.pid")));
+        args.extend(["-l".into(), host.address.clone()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let bgpd = lab.spawn(host, &args, &format!("{}-bgpd", host.name))?;
+        let vty_path = dir.join("bgpd.vty");
+        wait_until(Duration::from_secs(10), "bgpd's vty socket", || {
+            vty_path.exists()
+        })?;
+        Ok(EcmpRouter {
+            host: host.clone(),
+            zebra,
+            bgpd,
+            dir,
+        })
+    }
+
+    /// `vtysh -c` each command; the output.
+    pub fn vtysh(&self, commands: &[&str]) -> String {
+        let vty = self.dir.to_string_lossy();
+        let mut args = vec!["vtysh", "--vty_socket", &vty];
+        for c in commands {
+            args.extend_from_slice(&["-c", c]);
+        }
+        self.host
+            .output(&args)
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The next hops the namespace's kernel has for `prefix` (`ip route show`), sorted;
+    /// empty when it has no such route.
+    pub fn next_hops(&self, prefix: &str) -> Vec<String> {
+        let Ok(out) = self.host.output(&["ip", "-4", "route", "show", prefix]) else {
+            return Vec::new();
+        };
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut hops: Vec<String> = Vec::new();
+        let mut words = text.split_whitespace();
+        while let Some(w) = words.next() {
+            if w == "via" {
+                if let Some(hop) = words.next() {
+                    hops.push(hop.to_string());
+                }
+            }
+        }
+        hops.sort();
+        hops.dedup();
+        hops
+    }
+}

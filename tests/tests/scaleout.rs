@@ -1,0 +1,522 @@
+//! Scale-out behind a router's ECMP (issue 18): FRR (zebra + bgpd, multipath, the
+//! kernel hashing flows by addresses and ports) as the router, three lvsfw boxes on its
+//! downstream side announcing the same VIP by BGP, each with `lb_algo mh` + `mh-port`,
+//! `lb_kind DR` and `sloppy_tcp`; three real servers with the VIP on lo answering the
+//! clients straight through the router; a client upstream with 1,000 long-lived TCP
+//! flows, each sending a line every 1-2 s and expecting its echo.
+//!
+//! Every box must pick the same real server for the same 5-tuple (the same tuples sent
+//! through each box directly), the flows must spread evenly over the real servers, and
+//! the flows must survive a fourth box added (the router moves some of them to it: it
+//! takes them up mid-stream), a box drained at the console, and a box killed hard (the
+//! router moves its flows when the BGP hold time runs out). It prints the figures as a
+//! table: flows broken per event, drain to the box's last flow, kill to traffic moved.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::command_output;
+use lvsfw_lab::bgp_peers::wait_until;
+use lvsfw_lab::ecmp_router::EcmpRouter;
+use lvsfw_lab::flows::{which_server, EchoServer, FlowSpec, FlowState, Flows};
+use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
+
+const VIP: &str = "192.168.0.100";
+const PORT: u16 = 9000;
+const ROUTER_EXT: &str = "192.168.0.1";
+const ROUTER_INT: &str = "192.168.33.1";
+const ROUTER_UP: &str = "10.9.0.1";
+const CLIENT: &str = "10.9.0.50";
+const PROBE: &str = "192.168.0.60";
+const SERVERS: [&str; 3] = ["192.168.33.11", "192.168.33.12", "192.168.33.13"];
+const FLOWS: usize = 1000;
+/// Source ports of the flows (fixed: the same run spreads the same way every time).
+const FLOW_PORTS: u16 = 20000;
+/// Tuples sent through every box directly.
+const PROBES: u16 = 40;
+const PROBE_PORTS: u16 = 30000;
+/// BGP: hold 3 s, keepalive 1 s on both sides.
+const HOLD: Duration = Duration::from_secs(3);
+/// Drains of lb2 (median of these).
+const DRAINS: usize = 3;
+/// Time for the boxes to boot, check their servers and announce.
+const ANNOUNCED: Duration = Duration::from_secs(150);
+
+fn box_ext(n: usize) -> String {
+    format!("192.168.0.{}", 100 + n)
+}
+
+fn box_int(n: usize) -> String {
+    format!("192.168.33.{}", 20 + n)
+}
+
+fn frr_conf() -> String {
+    let mut conf = String::from(
+        "hostname router
+log stdout informational
+bgp community-list standard GSHUT seq 5 permit graceful-shutdown
+route-map FROM-LB permit 10
+ match community GSHUT
+ set local-preference 0
+route-map FROM-LB permit 20
+router bgp 65001
+ bgp router-id 192.168.0.1
+ no bgp ebgp-requires-policy
+",
+    );
+    for n in 1..=4 {
+        let a = box_ext(n);
+        conf.push_str(&format!(
+            " neighbor {a} remote-as 65002\n neighbor {a} timers 1 3\n neighbor {a} timers connect 1\n"
+        ));
+    }
+    conf.push_str(" address-family ipv4 unicast\n  maximum-paths 8\n");
+    for n in 1..=4 {
+        conf.push_str(&format!("  neighbor {} route-map FROM-LB in\n", box_ext(n)));
+    }
+    conf.push_str(" exit-address-family\n");
+    conf
+}
+
+fn keepalived_conf() -> String {
+    let mut conf = format!(
+        "virtual_server {VIP} {PORT} {{
+    delay_loop 3
+    lb_algo mh
+    mh-port
+    lb_kind DR
+    protocol TCP
+"
+    );
+    for rs in SERVERS {
+        conf.push_str(&format!(
+            "    real_server {rs} {PORT} {{
+        weight 1
+        TCP_CHECK {{
+            connect_timeout 3
+        }}
+    }}
+"
+        ));
+    }
+    conf.push_str(&format!(
+        "}}
+bgp {{
+    local_as 65002
+    graceful_shutdown_time 1
+    sloppy_tcp
+    neighbor {ROUTER_EXT} {{
+        remote_as 65001
+        hold_time 3
+        keepalive 1
+        connect_retry 1
+    }}
+    announce {{
+        {VIP}
+    }}
+}}
+"
+    ));
+    conf
+}
+
+fn boot_box(lab: &mut Lab, n: usize) -> Result<Appliance, Error> {
+    let name = format!("lb{n}");
+    let json = format!(
+        r#"{{"hostname": "{name}", "interfaces": [
+            {{"role": "ext", "addresses": ["{}/24", "{VIP}/32"]}},
+            {{"role": "int", "addresses": ["{}/24"]}}]}}"#,
+        box_ext(n),
+        box_int(n)
+    );
+    lab.boot(ApplianceSpec {
+        name,
+        memory_mib: 192,
+        config_json: Some(json),
+        files: vec![(
+            "etc/lvsfw/keepalived.conf".into(),
+            keepalived_conf().into_bytes(),
+        )],
+        ..ApplianceSpec::default()
+    })
+}
+
+/// A real server for DR: the VIP on lo, not answered for in ARP, an echo server on all
+/// its addresses that answers as `rsN`.
+fn real_server(lab: &mut Lab, n: usize) -> Result<(Host, EchoServer), Error> {
+    let rs = lab.add_host(
+        &format!("rs{n}"),
+        Net::Int,
+        &format!("{}/24", SERVERS[n - 1]),
+        Some(ROUTER_INT),
+    )?;
+    rs.run(&["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
+    for (key, value) in [
+        ("net.ipv4.conf.all.arp_ignore", "1"),
+        ("net.ipv4.conf.all.arp_announce", "2"),
+        ("net.ipv4.conf.eth0.arp_ignore", "1"),
+        ("net.ipv4.conf.eth0.arp_announce", "2"),
+    ] {
+        rs.run(&["sysctl", "-qw", &format!("{key}={value}")])?;
+    }
+    let bind = SocketAddr::from(([0, 0, 0, 0], PORT));
+    let echo = EchoServer::start(&rs, bind, &format!("rs{n}"))?;
+    Ok((rs, echo))
+}
+
+fn vip() -> SocketAddr {
+    SocketAddr::new(VIP.parse().unwrap(), PORT)
+}
+
+/// The real server each probe tuple reaches through box `n` (the probe host's route
+/// to the VIP set to that box).
+fn through_box(probe: &Host, n: usize) -> Result<Vec<String>, Error> {
+    probe.run(&[
+        "ip",
+        "route",
+        "replace",
+        &format!("{VIP}/32"),
+        "via",
+        &box_ext(n),
+    ])?;
+    (0..PROBES)
+        .map(|i| {
+            let source = SocketAddr::new(PROBE.parse().unwrap(), PROBE_PORTS + i);
+            which_server(probe, source, vip(), Duration::from_secs(5))
+        })
+        .collect()
+}
+
+/// Flows broken so far.
+fn broken(states: &[FlowState]) -> usize {
+    states.iter().filter(|s| s.broken.is_some()).count()
+}
+
+/// Connections (active + inactive) box `lb` holds for the VIP (`show ipvs`).
+fn connections(lb: &mut Appliance) -> Result<u64, Error> {
+    let shown = command_output(lb, "show ipvs")?;
+    Ok(shown
+        .lines()
+        .filter(|l| l.trim_start().starts_with("-> ") && !l.contains("RemoteAddress"))
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let active: u64 = w.get(4)?.parse().ok()?;
+            let inactive: u64 = w.get(5)?.parse().ok()?;
+            Some(active + inactive)
+        })
+        .sum())
+}
+
+/// Waits until every flow not broken has had an echo after `since`; how long after
+/// `since` the last of them came.
+fn all_echoed_after(flows: &Flows, since: Instant, limit: Duration) -> Result<Duration, Error> {
+    let mut latest = Duration::ZERO;
+    wait_until(limit, "every live flow echoed again", || {
+        let states = flows.snapshot();
+        let mut done = true;
+        latest = Duration::ZERO;
+        for s in states.iter().filter(|s| s.broken.is_none()) {
+            match s.last_echo {
+                Some(t) if t > since => latest = latest.max(t - since),
+                _ => done = false,
+            }
+        }
+        done
+    })?;
+    Ok(latest)
+}
+
+/// "median X s (min Y, max Z, n N)" of some durations.
+fn figures(d: &[Duration]) -> String {
+    let mut s: Vec<f64> = d.iter().map(Duration::as_secs_f64).collect();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => "-".into(),
+        1 => format!("{:.2} s", s[0]),
+        n => format!(
+            "median {:.2} s (min {:.2}, max {:.2}, n {n})",
+            s[n / 2],
+            s[0],
+            s[n - 1]
+        ),
+    }
+}
+
+struct Row {
+    event: &'static str,
+    broken: usize,
+    moved: String,
+    note: String,
+}
+
+#[test]
+fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Error> {
+    let test_start = Instant::now();
+    // mgmt is the router's upstream network here: the client's side.
+    let mut lab = Lab::new("scaleout", true)?;
+    let router_host = lab.add_host("router", Net::Ext, &format!("{ROUTER_EXT}/24"), None)?;
+    lab.add_nic(&router_host, Net::Int, "int0")?;
+    lab.add_nic(&router_host, Net::Mgmt, "up0")?;
+    router_host.run(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{ROUTER_INT}/24"),
+        "dev",
+        "int0",
+    ])?;
+    router_host.run(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{ROUTER_UP}/24"),
+        "dev",
+        "up0",
+    ])?;
+    let client = lab.add_host(
+        "client",
+        Net::Mgmt,
+        &format!("{CLIENT}/24"),
+        Some(ROUTER_UP),
+    )?;
+    let probe = lab.add_host("probe", Net::Ext, &format!("{PROBE}/24"), None)?;
+    let mut servers = Vec::new();
+    for n in 1..=3 {
+        servers.push(real_server(&mut lab, n)?);
+    }
+    let router = EcmpRouter::start(&mut lab, &router_host, &frr_conf())?;
+
+    let booted = Instant::now();
+    let mut boxes: Vec<Appliance> = Vec::new();
+    for n in 1..=3 {
+        boxes.push(boot_box(&mut lab, n)?);
+    }
+    let three: Vec<String> = (1..=3).map(box_ext).collect();
+    wait_until(
+        ANNOUNCED,
+        "the router has the VIP over all three boxes",
+        || router.next_hops(VIP) == three,
+    )
+    .map_err(|e| Error(format!("{e}; {}", router.vtysh(&["show bgp summary"]))))?;
+    eprintln!(
+        "three boxes booted and announced after {:?}",
+        booted.elapsed()
+    );
+
+    // The same tuples through each box directly: the same real server every time.
+    let per_box: Vec<Vec<String>> = (1..=3)
+        .map(|n| through_box(&probe, n))
+        .collect::<Result<_, _>>()?;
+    for (n, picks) in per_box.iter().enumerate().skip(1) {
+        assert_eq!(picks, &per_box[0], "lb{} and lb1 disagree", n + 1);
+    }
+    let distinct: std::collections::BTreeSet<&String> = per_box[0].iter().collect();
+    assert_eq!(distinct.len(), 3, "{PROBES} tuples reached {distinct:?}");
+
+    // 1,000 flows through the router.
+    let spec = FlowSpec {
+        count: FLOWS,
+        first_port: FLOW_PORTS,
+        period: Duration::from_secs(1),
+        echo_timeout: Duration::from_secs(20),
+        lifetime: Duration::from_secs(400),
+    };
+    let connecting = Instant::now();
+    let flows = Flows::start(
+        &client,
+        CLIENT.parse().unwrap(),
+        vip(),
+        spec,
+        Duration::from_secs(60),
+    )?;
+    let connected_in = connecting.elapsed();
+    let since = Instant::now();
+    all_echoed_after(
+        &flows,
+        since - Duration::from_secs(1),
+        Duration::from_secs(30),
+    )?;
+    let states = flows.snapshot();
+    assert_eq!(broken(&states), 0, "flows broken before any event");
+    let mut spread = std::collections::BTreeMap::<String, usize>::new();
+    for s in &states {
+        *spread
+            .entry(s.server.clone().unwrap_or_default())
+            .or_default() += 1;
+    }
+    eprintln!("spread over the real servers: {spread:?}");
+    let even = FLOWS / SERVERS.len();
+    for (rs, n) in &spread {
+        assert!(
+            n.abs_diff(even) * 10 <= even,
+            "{rs} has {n} of {FLOWS} flows, more than 10 % off {even}: {spread:?}"
+        );
+    }
+    let mut rows = Vec::new();
+    let connections_before: Vec<u64> = boxes
+        .iter_mut()
+        .map(connections)
+        .collect::<Result<_, _>>()?;
+
+    // A fourth box: the router rehashes, some flows land on it mid-stream.
+    let added = Instant::now();
+    boxes.push(boot_box(&mut lab, 4)?);
+    let four: Vec<String> = (1..=4).map(box_ext).collect();
+    wait_until(ANNOUNCED, "the router has the VIP over four boxes", || {
+        router.next_hops(VIP) == four
+    })?;
+    let in_route = added.elapsed();
+    let settled = Instant::now();
+    all_echoed_after(&flows, settled, Duration::from_secs(30))?;
+    let taken_up = connections(&mut boxes[3])?;
+    let broken_add = broken(&flows.snapshot());
+    eprintln!(
+        "lb4 in the route after {in_route:?}; it took up {taken_up} flows; broken {broken_add}"
+    );
+    assert!(taken_up > 0, "the router moved no flow to lb4");
+    // The new box picks as the others do.
+    assert_eq!(through_box(&probe, 4)?, per_box[0], "lb4 and lb1 disagree");
+    rows.push(Row {
+        event: "add lb4",
+        broken: broken_add,
+        moved: format!("{taken_up} flows to lb4"),
+        note: format!("boot to in the route {:.1} s", in_route.as_secs_f64()),
+    });
+
+    // Drain lb2 at the console, DRAINS times: the router takes it out at the graceful
+    // shutdown (the GRACEFUL_SHUTDOWN community lowers its path below the others');
+    // `drain off` brings it back.
+    let without_lb2: Vec<String> = [1, 3, 4].into_iter().map(box_ext).collect();
+    let mut drain_outs = Vec::new();
+    let mut back_ins = Vec::new();
+    let mut echoed_after_drain = Duration::ZERO;
+    for round in 0..DRAINS {
+        let drained_at = Instant::now();
+        let said = boxes[1].command("drain", Duration::from_secs(60))?;
+        assert!(said.contains("drained by console"), "{said}");
+        wait_until(Duration::from_secs(20), "lb2 out of the route", || {
+            router.next_hops(VIP) == without_lb2
+        })?;
+        drain_outs.push(drained_at.elapsed());
+        let after = all_echoed_after(&flows, Instant::now(), Duration::from_secs(30))?;
+        echoed_after_drain = echoed_after_drain.max(after);
+        if round + 1 < DRAINS {
+            let undrained_at = Instant::now();
+            let said = boxes[1].command("drain off", Duration::from_secs(60))?;
+            assert!(said.contains("drain ended by console"), "{said}");
+            wait_until(Duration::from_secs(20), "lb2 back in the route", || {
+                router.next_hops(VIP) == four
+            })?;
+            back_ins.push(undrained_at.elapsed());
+            all_echoed_after(&flows, Instant::now(), Duration::from_secs(30))?;
+        }
+    }
+    let broken_drain = broken(&flows.snapshot()) - broken_add;
+    eprintln!("drain: out of the route after {drain_outs:?}, back after {back_ins:?}; broken {broken_drain}");
+    rows.push(Row {
+        event: "drain lb2 (console), and drain off between",
+        broken: broken_drain,
+        moved: format!(
+            "drain → lb2 out of the route (no new flow on it) {}",
+            figures(&drain_outs)
+        ),
+        note: format!(
+            "drain off → back in {}; every flow echoed within {:.1} s of each drain",
+            figures(&back_ins),
+            echoed_after_drain.as_secs_f64()
+        ),
+    });
+
+    // Kill lb3 hard, then (lb2 back first) lb4: the router notices when the hold time
+    // runs out.
+    let mut kill_outs = Vec::new();
+    let mut forwarding = Vec::new();
+    let mut broken_kill = 0;
+    for (victim, survivors) in [(3, vec![1, 4]), (4, vec![1, 2])] {
+        if victim == 4 {
+            let said = boxes[1].command("drain off", Duration::from_secs(60))?;
+            assert!(said.contains("drain ended by console"), "{said}");
+            let with_lb2: Vec<String> = [1, 2, 4].into_iter().map(box_ext).collect();
+            wait_until(Duration::from_secs(20), "lb2 back in the route", || {
+                router.next_hops(VIP) == with_lb2
+            })?;
+            all_echoed_after(&flows, Instant::now(), Duration::from_secs(30))?;
+        }
+        let before = broken(&flows.snapshot());
+        let killed_at = Instant::now();
+        boxes[victim - 1].kill();
+        let survivors: Vec<String> = survivors.into_iter().map(box_ext).collect();
+        wait_until(HOLD * 4, &format!("lb{victim} out of the route"), || {
+            router.next_hops(VIP) == survivors
+        })?;
+        let out = killed_at.elapsed();
+        kill_outs.push(out);
+        forwarding.push(all_echoed_after(
+            &flows,
+            killed_at,
+            Duration::from_secs(40),
+        )?);
+        broken_kill += broken(&flows.snapshot()) - before;
+        eprintln!(
+            "kill lb{victim}: out of the route after {out:?}; all echoed after {:?}",
+            forwarding.last()
+        );
+    }
+    rows.push(Row {
+        event: "kill lb3, then lb4 (QEMU quit)",
+        broken: broken_kill,
+        moved: format!(
+            "kill → out of the route {} (hold {} s)",
+            figures(&kill_outs),
+            HOLD.as_secs()
+        ),
+        note: format!(
+            "every flow echoed again after the kill {}",
+            figures(&forwarding)
+        ),
+    });
+
+    let states = flows.stop();
+    let broken_list: Vec<String> = states
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.broken
+                .as_ref()
+                .map(|(_, why)| format!("flow {i}: {why:?}"))
+        })
+        .take(10)
+        .collect();
+
+    println!("\nscale-out behind ECMP: {FLOWS} flows, 3 real servers, mh + mh-port, DR, sloppy_tcp; BGP hold 3 s / keepalive 1 s");
+    println!(
+        "{FLOWS} flows connected in {:.1} s; connections on lb1..lb3 before the add (with {PROBES} probes each): {connections_before:?}",
+        connected_in.as_secs_f64()
+    );
+    println!("spread over the real servers: {spread:?}");
+    println!("same real server for {PROBES} tuples sent through each of lb1..lb4 directly: yes");
+    println!();
+    println!("| event | flows broken | flows moved / time | note |");
+    println!("|---|---:|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {} | {} |", r.event, r.broken, r.moved, r.note);
+    }
+    println!("| BFD | - | not yet | |");
+    println!(
+        "| pair mode (VRRP), hard failover, for comparison | - | 3609.6 ms wire (v2 advert_int 1) / 361.3 ms (v3 advert_int 0.1) | scripts/bench-vrrp, README |"
+    );
+    println!("\ntest took {:.0} s", test_start.elapsed().as_secs_f64());
+
+    assert_eq!(broken_add, 0, "{broken_list:?}");
+    assert_eq!(broken_drain, 0, "{broken_list:?}");
+    // A hard kill may break only what was in flight, and those within the echo timeout:
+    // here nothing is held on the box that the next one cannot take up.
+    assert!(
+        broken_kill <= FLOWS / 100,
+        "{broken_kill} flows broken by the kill: {broken_list:?}"
+    );
+    drop(servers);
+    Ok(())
+}
