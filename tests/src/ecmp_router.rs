@@ -1,10 +1,11 @@
 //! A router that spreads flows over several balancers by ECMP (issue 18's scale-out
 //! lab): FRR's zebra and bgpd from Debian in a lab namespace, bgpd with multipath, zebra
 //! installing what bgpd chose into the namespace's kernel, and the kernel hashing each
-//! flow over the next hops by its addresses and ports (`fib_multipath_hash_policy` 1).
+//! flow over the next hops by its addresses and ports (`fib_multipath_hash_policy` 1);
+//! with BFD, FRR's bfdd too (bgpd reaches it through zebra).
 //!
 //! zebra insists that the user it runs as is in FRR's `frrvty` group, which root is
-//! not; both daemons run as Debian's `frr` user (which is), keeping the capabilities
+//! not; the daemons run as Debian's `frr` user (which is), keeping the capabilities
 //! they need. Their files live in a folder of the lab's, open to that user.
 
 use std::os::unix::fs::PermissionsExt;
@@ -19,6 +20,7 @@ pub struct EcmpRouter {
     pub host: Host,
     pub zebra: u32,
     pub bgpd: u32,
+    pub bfdd: Option<u32>,
     dir: PathBuf,
 }
 
@@ -27,6 +29,16 @@ impl EcmpRouter {
     /// the namespace's forwarding, L4 multipath hash and no reverse-path filter (the
     /// real servers' replies come in on another interface than the VIP's route).
     pub fn start(lab: &mut Lab, host: &Host, bgpd_conf: &str) -> Result<EcmpRouter, Error> {
+        EcmpRouter::start_with_bfd(lab, host, bgpd_conf, None)
+    }
+
+    /// The same, with bfdd started from `bfdd_conf` (its profiles) before bgpd.
+    pub fn start_with_bfd(
+        lab: &mut Lab,
+        host: &Host,
+        bgpd_conf: &str,
+        bfdd_conf: Option<&str>,
+    ) -> Result<EcmpRouter, Error> {
         for (key, value) in [
             ("net.ipv4.ip_forward", "1"),
             ("net.ipv4.fib_multipath_hash_policy", "1"),
@@ -76,6 +88,22 @@ impl EcmpRouter {
         wait_until(Duration::from_secs(10), "zebra's zserv socket", || {
             zserv_path.exists()
         })?;
+        let bfdd = match bfdd_conf {
+            Some(conf) => {
+                std::fs::write(dir.join("bfdd.conf"), conf)?;
+                let mut args = vec!["/usr/lib/frr/bfdd".to_string()];
+                args.extend(common(p("bfdd.conf"), p("bfdd.pid")));
+                args.extend(["--bfdctl".into(), p("bfdd.sock")]);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let bfdd = lab.spawn(host, &args, &format!("{}-bfdd", host.name))?;
+                let vty = dir.join("bfdd.vty");
+                wait_until(Duration::from_secs(10), "bfdd's vty socket", || {
+                    vty.exists()
+                })?;
+                Some(bfdd)
+            }
+            None => None,
+        };
         let mut args = vec!["/usr/lib/frr/bgpd".to_string()];
         args.extend(common(p("bgpd.conf"), p("bgpd.pid")));
         args.extend(["-l".into(), host.address.clone()]);
@@ -89,8 +117,17 @@ impl EcmpRouter {
             host: host.clone(),
             zebra,
             bgpd,
+            bfdd,
             dir,
         })
+    }
+
+    /// Its daemons' PIDs, zebra first.
+    pub fn pids(&self) -> Vec<u32> {
+        [Some(self.zebra), self.bfdd, Some(self.bgpd)]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// `vtysh -c` each command; the output.

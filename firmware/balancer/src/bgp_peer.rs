@@ -15,6 +15,8 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::bfd_link::BfdStatus;
+
 /// The port a BGP speaker listens on (RFC 4271 §8.2.1.2); we only connect to it.
 pub const PORT: u16 = 179;
 /// A write that takes longer than this (the peer stopped reading and the socket's
@@ -37,6 +39,10 @@ pub struct Peer {
     /// The local address to connect from; the kernel picks one when `None`.
     pub local: Option<IpAddr>,
     pub settings: Settings,
+    /// The BFD session to the peer, when one is configured: going down after having
+    /// been up resets the BGP session (RFC 5882 §4.3). As FRR without `bfd strict`, the
+    /// BGP session does not wait for BFD to come up.
+    pub bfd: Option<watch::Receiver<BfdStatus>>,
 }
 
 /// What the session looks like now, for `show bgp`, the page and /metrics: published
@@ -53,6 +59,7 @@ pub struct PeerStatus {
     /// The last NOTIFICATION sent or received: who sent it, what it said, when.
     pub last_notification: Option<(String, SystemTime)>,
     pub counters: bgp::session::Counters,
+    pub bfd: Option<BfdStatus>,
 }
 
 impl PeerStatus {
@@ -64,6 +71,7 @@ impl PeerStatus {
             advertised: Vec::new(),
             last_notification: None,
             counters: Default::default(),
+            bfd: None,
         }
     }
 }
@@ -112,12 +120,14 @@ enum Input {
     Timer,
     Connected(io::Result<TcpStream>),
     Read(io::Result<usize>),
+    /// The BFD session's state changed (or its task is gone).
+    Bfd(Option<BfdStatus>),
 }
 
 /// Runs the peer until [`Command::Stop`] or until `commands` is closed; what the
 /// session looks like goes out on `status`.
 pub async fn run(
-    peer: Peer,
+    mut peer: Peer,
     mut commands: mpsc::Receiver<Command>,
     status: watch::Sender<PeerStatus>,
 ) {
@@ -128,6 +138,8 @@ pub async fn run(
     let mut buf = vec![0u8; READ_SIZE];
     let mut quiet = Repeats::default();
     let mut notified: Option<(String, SystemTime)> = None;
+    let mut bfd = peer.bfd.take();
+    let mut bfd_now: Option<BfdStatus> = bfd.as_ref().map(|b| b.borrow().clone());
     let mut actions = session.handle(Event::Start, std::time::Instant::now());
     loop {
         // Doing an action can produce an event (a failed write closes the connection).
@@ -161,13 +173,14 @@ pub async fn run(
                 actions = session.handle(Event::Closed, std::time::Instant::now());
             }
         }
-        publish(&status, &session, &mut notified);
+        publish(&status, &session, &mut notified, &bfd_now);
         let deadline = session.next_deadline().map(Instant::from_std);
         let input = tokio::select! {
             c = commands.recv() => Input::Command(c),
             () = sleep_until(deadline) => Input::Timer,
             r = finish_connect(&mut connecting) => Input::Connected(r),
             r = read_some(&mut conn, &mut buf) => Input::Read(r),
+            b = bfd_changed(&mut bfd) => Input::Bfd(b),
         };
         let now = std::time::Instant::now();
         actions = match input {
@@ -187,10 +200,36 @@ pub async fn run(
                     )
                     .await;
                 }
-                publish(&status, &session, &mut notified);
+                publish(&status, &session, &mut notified, &bfd_now);
                 return;
             }
             Input::Timer => session.handle(Event::Timer, now),
+            Input::Bfd(None) => {
+                bfd = None;
+                Vec::new()
+            }
+            Input::Bfd(Some(b)) => {
+                let was_up = bfd_now.as_ref().is_some_and(|o| o.state == bfd::State::Up);
+                let down = was_up && b.state != bfd::State::Up;
+                // The router saying AdminDown is maintenance, not a failure: the BGP
+                // session is left to its own timers (RFC 5882 §3.2).
+                let admin = b.remote_state == bfd::State::AdminDown;
+                bfd_now = Some(b.clone());
+                if down && !admin {
+                    quiet.flush();
+                    log::warn!(
+                        "{who}: BFD session down ({}): BGP session reset (was {})",
+                        b.diag,
+                        session.state()
+                    );
+                    session.handle(Event::BfdDown, now)
+                } else {
+                    if down {
+                        log::info!("{who}: BFD: the router set its session AdminDown; the BGP session is kept");
+                    }
+                    Vec::new()
+                }
+            }
             Input::Connected(r) => {
                 connecting = None;
                 match r {
@@ -222,6 +261,7 @@ fn publish(
     status: &watch::Sender<PeerStatus>,
     session: &Session,
     notified: &mut Option<(String, SystemTime)>,
+    bfd: &Option<BfdStatus>,
 ) {
     let now_std = std::time::Instant::now();
     let wall = SystemTime::now();
@@ -235,6 +275,7 @@ fn publish(
             advertised: session.advertised().map(|(p, g)| (*p, *g)).collect(),
             last_notification: notified.clone().or_else(|| had.last_notification.clone()),
             counters: session.counters(),
+            bfd: bfd.clone(),
         };
         if next.state != had.state {
             next.since = wall;
@@ -255,6 +296,17 @@ fn publish(
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The BFD session's next state; `None` once its task has gone (then never again).
+async fn bfd_changed(bfd: &mut Option<watch::Receiver<BfdStatus>>) -> Option<BfdStatus> {
+    match bfd {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => None,
+        },
         None => std::future::pending().await,
     }
 }

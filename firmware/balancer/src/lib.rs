@@ -37,6 +37,7 @@ use config::board;
 use interfaces::InterfaceReconciler;
 
 pub mod alerts;
+pub mod bfd_link;
 pub mod bgp;
 pub mod bgp_peer;
 pub mod control;

@@ -2,7 +2,9 @@
 //! connection synchronisation follows one VRRP instance. While it is MASTER the kernel
 //! sends its connections (the master daemon); otherwise it receives the master's (the
 //! backup daemon), so a backup that takes over already knows every established
-//! connection and forwards it to the same real server.
+//! connection and forwards it to the same real server. The `bgp` block's
+//! `lvs_sync_daemon INTERFACE [id N]` follows no instance: every box of the group runs
+//! both daemons at once, sending its connections and taking the others'.
 
 use ipvs::{Client, SyncDaemon, SyncState};
 use tokio::sync::watch;
@@ -16,8 +18,33 @@ const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Follow {
     pub ifname: String,
-    pub instance: String,
+    /// The VRRP instance whose state decides; `None`: a bgp group's, both daemons.
+    pub instance: Option<String>,
     pub sync_id: u32,
+}
+
+impl Follow {
+    /// The daemons the kernel should run while the instances are in `states`.
+    fn daemons(&self, states: &[(String, VrrpState)]) -> Vec<SyncState> {
+        match &self.instance {
+            None => vec![SyncState::Master, SyncState::Backup],
+            Some(instance) => wanted(
+                states
+                    .iter()
+                    .find(|(name, _)| name == instance)
+                    .map(|(_, state)| *state),
+            )
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    fn what(&self) -> String {
+        match &self.instance {
+            Some(instance) => format!("following {instance}"),
+            None => "for the bgp group".to_string(),
+        }
+    }
 }
 
 /// The daemon the kernel should run for an instance state: MASTER sends, every other
@@ -35,37 +62,34 @@ pub fn wanted(state: Option<VrrpState>) -> Option<SyncState> {
 pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, VrrpState)>>) {
     // Nothing runs before the follower starts; a daemon left by a crashed balancer is
     // stopped by the first switch.
-    let mut applied: Option<Option<SyncState>> = None;
+    let mut applied: Option<Vec<SyncState>> = None;
     loop {
-        let state = states
-            .borrow_and_update()
-            .iter()
-            .find(|(name, _)| *name == follow.instance)
-            .map(|(_, state)| *state);
-        let want = wanted(state);
-        if applied != Some(want) {
-            let f = follow.clone();
-            match tokio::task::spawn_blocking(move || switch(&f, want)).await {
+        let want = follow.daemons(&states.borrow_and_update());
+        if applied.as_ref() != Some(&want) {
+            let (f, w) = (follow.clone(), want.clone());
+            match tokio::task::spawn_blocking(move || switch(&f, &w)).await {
                 Ok(Ok(())) => {
-                    match want {
-                        Some(state) => log::info!(
-                            "IPVS sync daemon: {} on {} (id {}), following {}",
-                            if state == SyncState::Master {
-                                "master"
-                            } else {
-                                "backup"
-                            },
+                    if !want.is_empty() {
+                        let names: Vec<&str> = want
+                            .iter()
+                            .map(|s| match s {
+                                SyncState::Master => "master",
+                                SyncState::Backup => "backup",
+                            })
+                            .collect();
+                        log::info!(
+                            "IPVS sync daemon: {} on {} (id {}), {}",
+                            names.join(" and "),
                             follow.ifname,
                             follow.sync_id,
-                            follow.instance
-                        ),
-                        None if applied.is_some() => log::info!(
-                            "IPVS sync daemon: stopped while {} does not run",
-                            follow.instance
-                        ),
-                        None => {}
+                            follow.what()
+                        );
+                    } else if applied.is_some() {
+                        log::info!("IPVS sync daemon: stopped while {} does not run", {
+                            follow.instance.as_deref().unwrap_or("the group")
+                        });
                     }
-                    applied = Some(want);
+                    applied = Some(want.clone());
                 }
                 Ok(Err(ipvs::Error::Unavailable)) => {
                     log::warn!("IPVS sync daemon: the kernel has no IPVS; connections are not synchronised");
@@ -75,7 +99,7 @@ pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, VrrpSt
                 Err(e) => log::error!("IPVS sync daemon: {e}"),
             }
         }
-        if applied == Some(want) {
+        if applied.as_ref() == Some(&want) {
             if states.changed().await.is_err() {
                 break;
             }
@@ -89,19 +113,19 @@ pub async fn run(follow: Follow, mut states: watch::Receiver<Vec<(String, VrrpSt
         }
     }
     let f = follow.clone();
-    let _ = tokio::task::spawn_blocking(move || switch(&f, None)).await;
+    let _ = tokio::task::spawn_blocking(move || switch(&f, &[])).await;
 }
 
-/// Makes the kernel run the `want` daemon alone (none when `None`).
-fn switch(follow: &Follow, want: Option<SyncState>) -> Result<(), ipvs::Error> {
+/// Makes the kernel run the `want` daemons and no other.
+fn switch(follow: &Follow, want: &[SyncState]) -> Result<(), ipvs::Error> {
     let mut client = Client::connect()?;
     let running = client.sync_daemons()?;
     for daemon in &running {
-        if Some(daemon.state) != want {
+        if !want.contains(&daemon.state) {
             client.stop_sync_daemon(daemon.state)?;
         }
     }
-    if let Some(state) = want {
+    for &state in want {
         let wanted = SyncDaemon {
             state,
             interface: follow.ifname.clone(),
@@ -131,5 +155,25 @@ mod tests {
         }
         assert_eq!(wanted(Some(VrrpState::NotRunning)), None);
         assert_eq!(wanted(None), None);
+    }
+
+    #[test]
+    fn an_instance_s_follower_runs_what_its_state_says_and_a_group_s_runs_both() {
+        let follow = |instance: Option<&str>| Follow {
+            ifname: "int".into(),
+            instance: instance.map(String::from),
+            sync_id: 7,
+        };
+        let states = [
+            ("VI_1".to_string(), VrrpState::Master),
+            ("VI_2".to_string(), VrrpState::Backup),
+        ];
+        assert_eq!(follow(Some("VI_1")).daemons(&states), [SyncState::Master]);
+        assert_eq!(follow(Some("VI_2")).daemons(&states), [SyncState::Backup]);
+        assert!(follow(Some("VI_3")).daemons(&states).is_empty());
+        assert_eq!(
+            follow(None).daemons(&[]),
+            [SyncState::Master, SyncState::Backup]
+        );
     }
 }

@@ -21,6 +21,8 @@ type VrrpConfig = (
         Vec<config::keepalived::SyncGroup>,
     ),
     Vec<config::keepalived::VrrpScript>,
+    // The bgp block's connection sync, which runs beside the instances (or alone).
+    Option<config::keepalived::GroupSync>,
 );
 
 impl VrrpRunning {
@@ -34,14 +36,19 @@ impl VrrpRunning {
         board: Option<&board::Board>,
         config: Option<&Config>,
     ) {
-        let wanted = (alerts::vrrp::without_mail(k), k.vrrp_scripts.clone());
+        let group_sync = k.bgp.as_ref().and_then(|b| b.lvs_sync_daemon.clone());
+        let wanted = (
+            alerts::vrrp::without_mail(k),
+            k.vrrp_scripts.clone(),
+            group_sync,
+        );
         let same = self.running.as_ref().is_some_and(|(_, had)| *had == wanted);
         if !same {
             if let Some((old, _)) = self.running.take() {
                 log::info!("VRRP configuration changed: restarting the instances");
                 old.stop().await;
             }
-            if k.vrrp_instances.is_empty() {
+            if k.vrrp_instances.is_empty() && wanted.2.is_none() {
                 return;
             }
             let running = vrrp::Vrrp::new(paths::VRRP_STATUS.into());

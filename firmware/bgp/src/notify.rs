@@ -46,6 +46,8 @@ pub const FSM_UNEXPECTED_IN_ESTABLISHED: u8 = 3;
 // Cease subcodes (RFC 4486 §3).
 pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
 pub const ADMINISTRATIVE_RESET: u8 = 4;
+/// Cease subcode "BFD Down" (RFC 9384 §2).
+pub const BFD_DOWN: u8 = 10;
 
 /// The most data a NOTIFICATION we keep carries: a message is at most 4096 octets
 /// (RFC 4271 §4.1), of which 21 are header, code and subcode.
@@ -124,7 +126,7 @@ impl Notification {
             (CEASE, 7) => "Connection Collision Resolution",
             (CEASE, 8) => "Out of Resources",
             (CEASE, 9) => "Hard Reset",         // RFC 8538 §3
-            (CEASE, 10) => "BFD Down",          // RFC 9384 §2
+            (CEASE, BFD_DOWN) => "BFD Down",    // RFC 9384 §2
             (7, 1) => "Invalid Message Length", // RFC 7313 §5
             _ => "unknown subcode",
         };

@@ -107,6 +107,10 @@ pub enum Event<'a> {
     Announce(Prefix),
     /// Withdraw this prefix, after the graceful-shutdown wait if one is set.
     Withdraw(Prefix),
+    /// The BFD session to the peer went down after having been up: the session is
+    /// reset at once (RFC 5882 §4.3), with Cease/BFD Down (RFC 9384) in case the path
+    /// still carries it, and starts again after the idle hold time.
+    BfdDown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +260,18 @@ impl Session {
             Event::Received(bytes) => self.received(bytes, now, &mut out),
             Event::Announce(prefix) => self.announce(prefix, &mut out),
             Event::Withdraw(prefix) => self.withdraw(prefix, now, &mut out),
+            Event::BfdDown => {
+                if matches!(
+                    self.state,
+                    State::OpenSent | State::OpenConfirm | State::Established
+                ) {
+                    let n = Notification::new(notify::CEASE, notify::BFD_DOWN, &[]);
+                    self.notify(n, "the BFD session went down".into(), &mut out);
+                }
+                if self.state != State::Idle {
+                    self.go_idle_restart(now, &mut out);
+                }
+            }
         }
         out
     }

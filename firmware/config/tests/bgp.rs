@@ -33,6 +33,25 @@ fn a_whole_block_reads_with_its_defaults() {
 }
 
 #[test]
+fn the_group_s_connection_sync_reads_and_excludes_keepalived_s_global_one() {
+    let k = model(&with_bgp(" local_as 1\n lvs_sync_daemon int id 7"));
+    let sync = k.bgp.unwrap().lvs_sync_daemon.unwrap();
+    assert_eq!((sync.interface.as_str(), sync.id), ("int", 7));
+    let k = model(&with_bgp(" local_as 1\n lvs_sync_daemon ext"));
+    assert_eq!(k.bgp.unwrap().lvs_sync_daemon.unwrap().id, 0);
+    let both = format!(
+        "global_defs {{\n lvs_sync_daemon int VI_1\n}}\n{}",
+        with_bgp(" local_as 1\n lvs_sync_daemon int")
+    );
+    let e = errors(&both);
+    assert!(
+        e.iter()
+            .any(|l| l.contains("lvs_sync_daemon: given in global_defs")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn each_mistake_is_named_where_it_is() {
     let cases: &[(&str, &str)] = &[
         (" router_id 192.0.2.9", "k.conf:5:1: bgp: local_as is missing"),
@@ -48,6 +67,9 @@ fn each_mistake_is_named_where_it_is() {
         (" local_as 1\n announce {\n  10.0.0.1 10.0.0.2\n }", "k.conf:8:12: announce: one prefix a line"),
         (" local_as 1\n announce {\n  10.0.0.300\n }", "k.conf:8:3: announce: \"10.0.0.300\" is not an IPv4 or IPv6 address"),
         (" local_as 1\n neighbour 192.0.2.1 {\n  remote_as 2\n }", "k.conf:7:2: unknown keyword \"neighbour\" in bgp (did you mean \"neighbor\"?)"),
+        (" local_as 1\n lvs_sync_daemon", "k.conf:7:2: lvs_sync_daemon: expected INTERFACE [id N] in the bgp block"),
+        (" local_as 1\n lvs_sync_daemon int VI_1", "k.conf:7:22: lvs_sync_daemon: expected INTERFACE [id N] in the bgp block"),
+        (" local_as 1\n lvs_sync_daemon int id 256", "k.conf:7:25: lvs_sync_daemon: \"256\" is not a sync id (0 to 255)"),
         (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n }\n announce {\n  2001:db8::1\n }", "neighbor 192.0.2.1: IPv6 prefixes are announced over this IPv4 session: next_hop_v6 is needed"),
     ];
     for (body, expected) in cases {
@@ -81,4 +103,66 @@ fn the_native_json_carries_the_block_by_its_keywords() {
     let issues = config::native::from_json(&bad).unwrap_err().to_string();
     assert!(issues.contains("keepalived.bgp.neighbor[0]"), "{issues}");
     assert!(issues.contains("remote_as 0 is reserved"), "{issues}");
+}
+
+#[test]
+fn bfd_reads_alone_or_with_keepalived_timers_and_each_mistake_is_named() {
+    use config::keepalived::BgpBfd;
+    let k = model(&with_bgp(
+        " local_as 65001\n neighbor 192.0.2.1 {\n  remote_as 65000\n  bfd\n }\n neighbor 192.0.2.2 {\n  remote_as 65000\n  bfd {\n   min_rx 300\n   min_tx 200\n   idle_tx 2000\n   multiplier 3\n   passive\n  }\n }",
+    ));
+    let b = k.bgp.unwrap();
+    // keepalived's defaults (keepalived/include/bfd.h).
+    assert_eq!(
+        b.neighbors[0].bfd,
+        Some(BgpBfd {
+            min_rx: 10,
+            min_tx: 10,
+            idle_tx: 1000,
+            multiplier: 5,
+            passive: false
+        })
+    );
+    assert_eq!(
+        b.neighbors[1].bfd,
+        Some(BgpBfd {
+            min_rx: 300,
+            min_tx: 200,
+            idle_tx: 2000,
+            multiplier: 3,
+            passive: true
+        })
+    );
+    let cases: &[(&str, &str)] = &[
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   min_rx 0\n  }\n }", "k.conf:10:11: min_rx: \"0\" is not a whole number from 1 to 10000"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   idle_tx 500\n  }\n }", "k.conf:10:12: idle_tx: \"500\" is not a whole number from 1000 to 10000"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   multiplier 256\n  }\n }", "k.conf:10:15: multiplier: \"256\" is not a whole number from 1 to 255"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   ttl 255\n  }\n }", "k.conf:10:4: bfd: ttl: single hop only, TTL 255 sent and required (RFC 5881 §5)"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd {\n   mintx 5\n  }\n }", "k.conf:10:4: unknown keyword \"mintx\" in bfd (did you mean \"min_tx\"?)"),
+        (" local_as 1\n neighbor 192.0.2.1 {\n  remote_as 2\n  bfd on\n }", "k.conf:9:7: bfd: takes no value"),
+    ];
+    for (body, expected) in cases {
+        let text = with_bgp(body);
+        let errors = errors(&text);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{text}\nexpected {expected:?}, got {errors:#?}"
+        );
+    }
+    // The native JSON is validated too: keepalived's ranges.
+    let k = model(&with_bgp(
+        " local_as 65001\n neighbor 192.0.2.1 {\n  remote_as 65000\n  bfd {\n   min_rx 300\n  }\n }",
+    ));
+    let config = config::Config {
+        keepalived: k,
+        ..config::Config::default()
+    };
+    let json = config::native::to_json(&config);
+    assert!(json.contains("\"min_rx\": 300"), "{json}");
+    let bad = json.replace("\"min_rx\": 300", "\"min_rx\": 0");
+    let issues = config::native::from_json(&bad).unwrap_err().to_string();
+    assert!(
+        issues.contains("min_rx: 0 ms is not from 1 to 10000 ms"),
+        "{issues}"
+    );
 }

@@ -34,6 +34,34 @@ pub struct BgpNeighborStatus {
     pub notifications_received: u64,
     /// Times the session came up.
     pub established: u64,
+    /// The BFD session to the neighbor, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BfdNeighborStatus>,
+}
+
+/// One neighbor's BFD session (RFC 5880).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BfdNeighborStatus {
+    /// AdminDown, Down, Init or Up; the router's as it last said.
+    pub state: String,
+    pub remote_state: String,
+    /// Why it last left Up (RFC 5880 §4.1's diagnostic).
+    pub diag: String,
+    pub since_ms: u64,
+    /// The negotiated interval between our packets, and the detection time (0: not Up).
+    pub tx_interval_us: u64,
+    pub detection_us: u64,
+    /// Times it came up, and went down after being up.
+    pub up_transitions: u64,
+    pub down_transitions: u64,
+    pub received: u64,
+    pub sent: u64,
+    /// Received packets dropped, by reason (RFC 5880 §6.8.6, RFC 5881 §5); only non-zero.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<(String, u64)>,
+    /// Why it does not run, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use config::Config;
 use serde::Serialize;
 // The status model every front end shares (the lvsfw-status crate), under the names the
 // page has always used.
-pub use status::bgp::{BgpNeighborStatus, BgpPrefixStatus, BgpStatus};
+pub use status::bgp::{BfdNeighborStatus, BgpNeighborStatus, BgpPrefixStatus, BgpStatus};
 pub use status::{Counters, SlotStatus, TimeStatus, VrrpState, VrrpStatus};
 
 /// A change to put in service: each part that is `Some` is written whole (a temporary

@@ -29,6 +29,7 @@ use bgp::Prefix;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::bfd_link;
 use crate::bgp_peer::{self, Command, Peer, PeerStatus};
 use crate::lvs::ServerHealth;
 use plan::{PeerSpec, Plan};
@@ -104,6 +105,8 @@ struct Task {
     probe: Option<netif::link_probe::LinkProbe>,
     status_path: PathBuf,
     written: Option<::status::bgp::BgpStatus>,
+    /// The BFD sessions' task, started with the first neighbor that has `bfd`.
+    bfd: Option<bfd_link::Handle>,
 }
 
 async fn run(
@@ -126,6 +129,7 @@ async fn run(
         probe: None,
         status_path,
         written: None,
+        bfd: None,
     };
     let mut tick = tokio::time::interval(STATUS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -185,17 +189,33 @@ impl Task {
             if let Some(r) = self.peers.remove(&address) {
                 log::info!("BGP neighbor {address}: removed or changed; its session ends");
                 let _ = r.commands.send(Command::Stop).await;
+                if let (Some(_), Some(b)) = (&r.spec.bfd, &self.bfd) {
+                    b.remove(address).await;
+                }
             }
         }
         for spec in specs {
             let address = spec.address;
             let (commands, rx) = mpsc::channel(PEER_QUEUE);
             let (status_tx, status) = watch::channel(PeerStatus::new());
+            let bfd = match spec.bfd {
+                Some(settings) => {
+                    let link = self.bfd.get_or_insert_with(bfd_link::Handle::start);
+                    let bfd_spec = bfd_link::Spec {
+                        peer: address,
+                        local: spec.local,
+                        settings,
+                    };
+                    Some(link.add(bfd_spec).await)
+                }
+                None => None,
+            };
             let peer = Peer {
                 address,
                 port: spec.port,
                 local: Some(spec.local),
                 settings: spec.settings.clone(),
+                bfd,
             };
             let task = tokio::spawn(bgp_peer::run(peer, rx, status_tx));
             self.peers.insert(
@@ -283,6 +303,14 @@ impl Task {
         let peers = std::mem::take(&mut self.peers);
         for r in peers.values() {
             let _ = r.commands.send(Command::Stop).await;
+        }
+        // The routers are told the BFD sessions end on purpose (AdminDown).
+        if let Some(b) = &self.bfd {
+            for (address, r) in &peers {
+                if r.spec.bfd.is_some() {
+                    b.remove(*address).await;
+                }
+            }
         }
         let deadline = tokio::time::Instant::now() + PEER_STOP_WAIT;
         for (_, r) in peers {

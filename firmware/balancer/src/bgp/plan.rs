@@ -22,6 +22,8 @@ pub struct PeerSpec {
     /// the router sees the session from.
     pub local: IpAddr,
     pub settings: Settings,
+    /// BFD to the neighbor (from `local`), when configured.
+    pub bfd: Option<bfd::Settings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +100,13 @@ pub fn plan(b: &Bgp, native: Option<&Config>) -> Result<Plan, Vec<String>> {
                 port: n.port,
                 local,
                 settings,
+                bfd: n.bfd.map(|f| bfd::Settings {
+                    min_rx: Duration::from_millis(f.min_rx.into()),
+                    min_tx: Duration::from_millis(f.min_tx.into()),
+                    idle_tx: Duration::from_millis(f.idle_tx.into()),
+                    multiplier: f.multiplier,
+                    passive: f.passive,
+                }),
             }
         })
         .collect();

@@ -174,6 +174,7 @@ fn a_reload_restarts_only_the_sessions_that_changed() {
             port: 179,
             local: IpAddr::from([192, 168, 0, 101]),
             settings,
+            bfd: None,
         }
     };
     let (a, b, c) = (spec(1, 90), spec(2, 90), spec(3, 90));

@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ::status::bgp::{BgpNeighborStatus, BgpPrefixStatus, BgpStatus};
+use ::status::bgp::{BfdNeighborStatus, BgpNeighborStatus, BgpPrefixStatus, BgpStatus};
 use bgp::Prefix;
 
 use super::plan::{PeerSpec, Plan};
+use crate::bfd_link::BfdStatus;
 use crate::bgp_peer::PeerStatus;
 
 pub const DEFAULT_PATH: &str = paths::BGP_STATUS;
@@ -57,6 +58,7 @@ pub fn snapshot(
                 notifications_sent: s.counters.notifications_sent,
                 notifications_received: s.counters.notifications_received,
                 established: s.counters.established,
+                bfd: s.bfd.as_ref().map(bfd_status),
             })
             .collect(),
         prefixes: judged
@@ -67,6 +69,27 @@ pub fn snapshot(
                 why: why.clone(),
             })
             .collect(),
+    }
+}
+
+fn bfd_status(b: &BfdStatus) -> BfdNeighborStatus {
+    BfdNeighborStatus {
+        state: b.state.to_string(),
+        remote_state: b.remote_state.to_string(),
+        diag: b.diag.name().to_string(),
+        since_ms: ms(b.since),
+        tx_interval_us: b.tx_interval_us,
+        detection_us: b.detection_us,
+        up_transitions: b.counters.up,
+        down_transitions: b.counters.down,
+        received: b.counters.received,
+        sent: b.counters.sent,
+        dropped: bfd::Drop::ALL
+            .iter()
+            .map(|d| (d.name().to_string(), b.counters.dropped(*d)))
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        problem: b.problem.clone(),
     }
 }
 
@@ -148,6 +171,9 @@ pub fn render(s: &BgpStatus, now: SystemTime) -> String {
                 .unwrap_or_default();
             let _ = writeln!(out, "    last NOTIFICATION: {text}{ago}");
         }
+        if let Some(b) = &n.bfd {
+            let _ = writeln!(out, "    BFD: {}", bfd_line(b, now));
+        }
     }
     let _ = writeln!(out, "{:<26} {:<9} why", "prefix", "ready");
     for p in &s.prefixes {
@@ -160,6 +186,36 @@ pub fn render(s: &BgpStatus, now: SystemTime) -> String {
         );
     }
     out
+}
+
+/// One neighbor's BFD session for `show bgp`.
+fn bfd_line(b: &BfdNeighborStatus, now: u64) -> String {
+    if let Some(p) = &b.problem {
+        return format!("not running: {p}");
+    }
+    let mut line = format!(
+        "{} for {} (router: {}), up {} times",
+        b.state,
+        uptime(now.saturating_sub(b.since_ms) / 1000),
+        b.remote_state,
+        b.up_transitions
+    );
+    if b.state == "Up" {
+        let _ = write!(
+            line,
+            ", tx every {} ms, detection {} ms",
+            b.tx_interval_us / 1000,
+            b.detection_us / 1000
+        );
+    }
+    if b.diag != "No Diagnostic" {
+        let _ = write!(line, ", last down: {}", b.diag);
+    }
+    if !b.dropped.is_empty() {
+        let d: Vec<String> = b.dropped.iter().map(|(w, n)| format!("{w} {n}")).collect();
+        let _ = write!(line, ", dropped: {}", d.join(", "));
+    }
+    line
 }
 
 /// `lvsfw bgp status [--file FILE]`: the console's `show bgp`.
@@ -232,5 +288,41 @@ mod tests {
         write(&path, &s).unwrap();
         assert_eq!(read(&path), Ok(Some(s)));
         assert_eq!(uptime(90_061), "1d 01:01:01");
+    }
+
+    #[test]
+    fn show_bgp_has_a_bfd_line_per_neighbor_with_bfd() {
+        let mut n = BgpNeighborStatus {
+            address: "192.168.0.1".into(),
+            state: "Idle".into(),
+            bfd: Some(BfdNeighborStatus {
+                state: "Up".into(),
+                remote_state: "Up".into(),
+                diag: "Control Detection Time Expired".into(),
+                since_ms: 2_000,
+                tx_interval_us: 300_000,
+                detection_us: 900_000,
+                up_transitions: 2,
+                down_transitions: 1,
+                dropped: vec![("ttl".into(), 4)],
+                ..Default::default()
+            }),
+            ..BgpNeighborStatus::default()
+        };
+        let s = |n: &BgpNeighborStatus| BgpStatus {
+            neighbors: vec![n.clone()],
+            ..BgpStatus::default()
+        };
+        let text = render(&s(&n), UNIX_EPOCH + Duration::from_secs(62));
+        assert!(
+            text.contains("    BFD: Up for 0:01:00 (router: Up), up 2 times, tx every 300 ms, detection 900 ms, last down: Control Detection Time Expired, dropped: ttl 4\n"),
+            "{text}"
+        );
+        n.bfd.as_mut().unwrap().problem = Some("listening on port 3784: in use".into());
+        let text = render(&s(&n), UNIX_EPOCH + Duration::from_secs(62));
+        assert!(
+            text.contains("    BFD: not running: listening on port 3784: in use\n"),
+            "{text}"
+        );
     }
 }

@@ -141,19 +141,28 @@ impl Vrrp {
     }
 
     fn start_sync_daemon(&mut self, k: &Keepalived, names: &dyn Resolve) {
-        let Some(sync) = &k.global.lvs_sync_daemon else {
-            return;
+        // keepalived's follows a VRRP instance; the bgp block's runs both ways (validation
+        // allows one of the two).
+        let group = k.bgp.as_ref().and_then(|b| b.lvs_sync_daemon.as_ref());
+        let (interface, instance, sync_id) = match (&k.global.lvs_sync_daemon, group) {
+            (Some(sync), _) => (
+                &sync.interface,
+                Some(sync.vrrp_instance.clone()),
+                sync_id(k, sync),
+            ),
+            (None, Some(group)) => (&group.interface, None, u32::from(group.id)),
+            (None, None) => return,
         };
         if self.sync_daemon.is_some() {
             return;
         }
-        match names.link(&sync.interface) {
+        match names.link(interface) {
             Ok(link) => {
                 self.sync_daemon = Some(tokio::spawn(super::sync_daemon::run(
                     super::sync_daemon::Follow {
                         ifname: link.name.clone(),
-                        instance: sync.vrrp_instance.clone(),
-                        sync_id: sync_id(k, sync),
+                        instance,
+                        sync_id,
                     },
                     self.board.states(),
                 )));

@@ -387,6 +387,21 @@ fn stop_sends_cease_and_stays_down() {
 }
 
 #[test]
+fn bfd_down_resets_the_session_with_cease_bfd_down_and_restarts() {
+    let t0 = Instant::now();
+    let (mut s, _) = established(settings(), 90, t0);
+    let out = s.handle(Event::BfdDown, t0);
+    let n = sent_notification(&out).unwrap();
+    assert_eq!(n.to_string(), "Cease/BFD Down (6/10)");
+    assert!(out.contains(&Action::Disconnect));
+    assert_eq!(s.state(), State::Idle);
+    // Started by hand: back after the idle hold time, as after any error.
+    assert_eq!(s.next_deadline(), Some(t0 + settings().idle_hold));
+    // Idle already: nothing to do.
+    assert!(s.handle(Event::BfdDown, t0).is_empty());
+}
+
+#[test]
 fn hold_expiry_in_open_confirm_uses_the_negotiated_time() {
     let t0 = Instant::now();
     let mut s = Session::new(settings());

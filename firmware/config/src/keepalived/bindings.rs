@@ -24,9 +24,16 @@ pub fn check(k: &Keepalived, native: &Config, board_roles: Option<&[Role]>) -> V
     for (n, i) in k.vrrp_instances.iter().enumerate() {
         b.instance(i, &format!("vrrp_instances[{n}]"));
     }
-    if let Some(sync) = &k.global.lvs_sync_daemon {
-        let at = "global_defs.lvs_sync_daemon";
-        if let Some(role) = b.role(at, "lvs_sync_daemon", &sync.interface) {
+    let group_sync = k.bgp.as_ref().and_then(|g| g.lvs_sync_daemon.as_ref());
+    let syncs = [
+        k.global
+            .lvs_sync_daemon
+            .as_ref()
+            .map(|s| ("global_defs.lvs_sync_daemon", &s.interface)),
+        group_sync.map(|s| ("bgp.lvs_sync_daemon", &s.interface)),
+    ];
+    for (at, interface) in syncs.into_iter().flatten() {
+        if let Some(role) = b.role(at, "lvs_sync_daemon", interface) {
             if !b.addresses(role).iter().any(|p| p.addr.is_ipv4()) {
                 b.push(
                     at,

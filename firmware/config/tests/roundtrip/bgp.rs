@@ -18,9 +18,25 @@ fn neighbor(n: usize) -> impl Strategy<Value = BgpNeighbor> {
         proptest::option::of(any::<u16>()),
         prop_oneof![Just(179u16), 1u16..],
         any::<bool>(),
+        proptest::option::of(
+            (
+                1u32..=10_000,
+                1u32..=10_000,
+                1000u32..=10_000,
+                1u8..,
+                any::<bool>(),
+            )
+                .prop_map(|(min_rx, min_tx, idle_tx, multiplier, passive)| BgpBfd {
+                    min_rx,
+                    min_tx,
+                    idle_tx,
+                    multiplier,
+                    passive,
+                }),
+        ),
     )
         .prop_map(
-            move |(remote_as, hold_time, keepalive, connect_retry, source, nh6, port, v6)| {
+            move |(remote_as, hold_time, keepalive, connect_retry, source, nh6, port, v6, bfd)| {
                 let address = if v6 {
                     IpAddr::from(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16 + 1))
                 } else {
@@ -46,6 +62,7 @@ fn neighbor(n: usize) -> impl Strategy<Value = BgpNeighbor> {
                     connect_retry,
                     source_ip,
                     next_hop_v6: nh6.map(|h| Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, h)),
+                    bfd,
                 }
             },
         )
@@ -60,15 +77,20 @@ pub fn with_bgp(base: impl Strategy<Value = Keepalived>) -> impl Strategy<Value 
             proptest::option::of(any::<[u8; 4]>()),
             (0u64..=3_600_000).prop_map(|ms| Duration::from_millis(ms / 10 * 10)),
             1u32..10,
-            any::<(bool, bool)>(),
+            (
+                any::<(bool, bool)>(),
+                proptest::option::of((any::<bool>(), any::<u8>())),
+            ),
             (0..3usize).prop_flat_map(|n| (0..n).map(neighbor).collect::<Vec<_>>()),
             proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
         )),
     )
         .prop_map(|(mut k, b)| {
-            let Some((local_as, router_id, gst, quorum, sloppy, mut neighbors, picks)) = b else {
+            let Some((local_as, router_id, gst, quorum, (sloppy, sync), mut neighbors, picks)) = b
+            else {
                 return k;
             };
+            let global_sync = k.global.lvs_sync_daemon.clone();
             let addresses: Vec<IpAddr> = k
                 .virtual_servers
                 .iter()
@@ -103,6 +125,13 @@ pub fn with_bgp(base: impl Strategy<Value = Keepalived>) -> impl Strategy<Value 
                 quorum,
                 sloppy_tcp: sloppy.0,
                 sloppy_sctp: sloppy.1,
+                // One of the two: global_defs' follows a VRRP instance.
+                lvs_sync_daemon: sync.filter(|_| global_sync.is_none()).map(|(int, id)| {
+                    GroupSync {
+                        interface: if int { "int" } else { "ext" }.into(),
+                        id,
+                    }
+                }),
                 neighbors: std::mem::take(&mut neighbors),
                 announce,
             });

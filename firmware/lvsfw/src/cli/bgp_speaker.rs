@@ -117,6 +117,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             port,
             local,
             settings,
+            bfd: None,
         },
         prefixes,
     })

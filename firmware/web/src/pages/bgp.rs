@@ -24,6 +24,8 @@ struct NeighborView {
     advertised: String,
     notification: String,
     updates: String,
+    /// `Up, detection 900 ms` or `-` without BFD.
+    bfd: String,
 }
 
 #[derive(Serialize)]
@@ -60,6 +62,25 @@ pub(super) fn view(s: &BgpStatus, now_ms: u64) -> BgpView {
                     _ => "-".into(),
                 },
                 updates: format!("{} / {}", n.updates_sent, n.updates_received),
+                bfd: match &n.bfd {
+                    None => "-".into(),
+                    Some(b) if b.problem.is_some() => {
+                        format!("not running: {}", b.problem.as_deref().unwrap_or(""))
+                    }
+                    Some(b) if b.state == "Up" => format!(
+                        "Up {} (detection {} ms, up {} times)",
+                        ago(b.since_ms),
+                        b.detection_us / 1000,
+                        b.up_transitions
+                    ),
+                    Some(b) => format!(
+                        "{} {} (last: {}, up {} times)",
+                        b.state,
+                        ago(b.since_ms),
+                        b.diag,
+                        b.up_transitions
+                    ),
+                },
             })
             .collect(),
         prefixes: s

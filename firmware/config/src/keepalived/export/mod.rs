@@ -72,6 +72,12 @@ fn bgp(out: &mut Out, b: &Bgp) {
     }
     out.flag("sloppy_tcp", b.sloppy_tcp);
     out.flag("sloppy_sctp", b.sloppy_sctp);
+    if let Some(sync) = &b.lvs_sync_daemon {
+        match sync.id {
+            0 => out.kv("lvs_sync_daemon", &sync.interface),
+            id => out.kv("lvs_sync_daemon", format!("{} id {id}", sync.interface)),
+        }
+    }
     for n in &b.neighbors {
         out.open(format!("neighbor {}", n.address));
         out.kv("remote_as", n.remote_as);
@@ -85,6 +91,9 @@ fn bgp(out: &mut Out, b: &Bgp) {
         out.opt_secs("connect_retry", n.connect_retry);
         out.opt("source_ip", &n.source_ip);
         out.opt("next_hop_v6", &n.next_hop_v6);
+        if let Some(f) = &n.bfd {
+            bgp_bfd(out, f);
+        }
         out.close();
     }
     if !b.announce.is_empty() {
@@ -93,6 +102,30 @@ fn bgp(out: &mut Out, b: &Bgp) {
             out.line(p.to_string());
         }
         out.close();
+    }
+    out.close();
+}
+
+/// A neighbor's `bfd`: alone with keepalived's defaults, else a block of what differs.
+fn bgp_bfd(out: &mut Out, f: &BgpBfd) {
+    if *f == BgpBfd::default() {
+        out.line("bfd");
+        return;
+    }
+    out.open("bfd");
+    let d = BgpBfd::default();
+    for (key, value, default) in [
+        ("min_rx", f.min_rx, d.min_rx),
+        ("min_tx", f.min_tx, d.min_tx),
+        ("idle_tx", f.idle_tx, d.idle_tx),
+        ("multiplier", f.multiplier.into(), d.multiplier.into()),
+    ] {
+        if value != default {
+            out.kv(key, value);
+        }
+    }
+    if f.passive {
+        out.line("passive");
     }
     out.close();
 }

@@ -9,6 +9,7 @@
 //!     quorum 1                         # live real servers each virtual server needs
 //!     sloppy_tcp                       # accept TCP flows whose SYN went to another box
 //!     sloppy_sctp                      # the same for SCTP
+//!     lvs_sync_daemon int id 7         # IPVS connection sync, every box master and backup
 //!     neighbor 192.168.0.1 {
 //!         remote_as 65000
 //!         hold_time 90
@@ -16,6 +17,11 @@
 //!         connect_retry 120
 //!         source_ip 192.168.0.101
 //!         next_hop_v6 2001:db8::101
+//!         bfd {                        # BFD (RFC 5880/5881) for this neighbor
+//!             min_rx 300               # keepalived's bfd_instance keywords, in ms
+//!             min_tx 300
+//!             multiplier 3
+//!         }
 //!     }
 //!     announce {
 //!         192.168.0.100
@@ -84,6 +90,13 @@ pub struct Bgp {
     /// The same for SCTP (`net.ipv4.vs.sloppy_sctp`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub sloppy_sctp: bool,
+    /// `lvs_sync_daemon INTERFACE [id N]`: the kernel's IPVS connection sync between the
+    /// boxes of the group, a second line behind `mh`: each box sends its connections
+    /// (the master daemon) and takes the others' (the backup daemon) at once, so a box
+    /// the router moves a flow to may know it already. keepalived's own (global_defs,
+    /// INTERFACE VRRP_INSTANCE) follows one VRRP instance instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_sync_daemon: Option<GroupSync>,
     #[serde(default, rename = "neighbor", skip_serializing_if = "Vec::is_empty")]
     pub neighbors: Vec<BgpNeighbor>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -99,10 +112,26 @@ impl Bgp {
             quorum: bgp_defaults::QUORUM,
             sloppy_tcp: false,
             sloppy_sctp: false,
+            lvs_sync_daemon: None,
             neighbors: Vec::new(),
             announce: Vec::new(),
         }
     }
+}
+
+/// The bgp block's `lvs_sync_daemon INTERFACE [id N]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSync {
+    pub interface: String,
+    /// The kernel's sync id (0 to 255): a box takes only the connections of senders
+    /// with its own; 0 (the default) takes every sender's.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +157,70 @@ pub struct BgpNeighbor {
     /// The IPv6 next hop of IPv6 VIPs announced over an IPv4 session (RFC 4760 §3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// BFD to this neighbor (single hop, RFC 5881): its session going down resets the
+    /// BGP session at once instead of at the hold timer's expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BgpBfd>,
+}
+
+/// A neighbor's BFD timers: keepalived's `bfd_instance` keywords, units and defaults
+/// (keepalived/include/bfd.h). The neighbor's address and `source_ip` are the session's
+/// `neighbor_ip` and `source_ip`; the TTL is always 255 (single hop, RFC 5881 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpBfd {
+    /// Required Min RX Interval, milliseconds (1..=10000).
+    #[serde(default = "bfd_defaults::min_rx")]
+    pub min_rx: u32,
+    /// Desired Min TX Interval while Up, milliseconds (1..=10000).
+    #[serde(default = "bfd_defaults::min_tx")]
+    pub min_tx: u32,
+    /// Desired Min TX Interval while not Up, milliseconds (1000..=10000, RFC 5880 §6.8.3).
+    #[serde(default = "bfd_defaults::idle_tx")]
+    pub idle_tx: u32,
+    /// Detect Mult (1..=255).
+    #[serde(default = "bfd_defaults::multiplier")]
+    pub multiplier: u8,
+    /// Wait for the router to speak first (RFC 5880 §6.1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub passive: bool,
+}
+
+pub mod bfd_defaults {
+    /// keepalived's BFD_MINRX_DEFAULT, BFD_MINTX_DEFAULT, BFD_IDLETX_DEFAULT,
+    /// BFD_MULTIPLIER_DEFAULT.
+    pub const MIN_RX: u32 = 10;
+    pub const MIN_TX: u32 = 10;
+    pub const IDLE_TX: u32 = 1000;
+    pub const MULTIPLIER: u8 = 5;
+    /// keepalived's ranges: its "sensible" maxima (it warns above them; lvsfw refuses).
+    pub const INTERVAL_MAX: u32 = 10_000;
+    pub const IDLE_TX_MIN: u32 = 1000;
+
+    pub fn min_rx() -> u32 {
+        MIN_RX
+    }
+    pub fn min_tx() -> u32 {
+        MIN_TX
+    }
+    pub fn idle_tx() -> u32 {
+        IDLE_TX
+    }
+    pub fn multiplier() -> u8 {
+        MULTIPLIER
+    }
+}
+
+impl Default for BgpBfd {
+    fn default() -> Self {
+        BgpBfd {
+            min_rx: bfd_defaults::MIN_RX,
+            min_tx: bfd_defaults::MIN_TX,
+            idle_tx: bfd_defaults::IDLE_TX,
+            multiplier: bfd_defaults::MULTIPLIER,
+            passive: false,
+        }
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -149,6 +242,7 @@ impl BgpNeighbor {
             connect_retry: None,
             source_ip: None,
             next_hop_v6: None,
+            bfd: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 
 const BLOCK: &str = "bgp";
 const NEIGHBOR: &str = "bgp/neighbor";
+const BFD: &str = "bgp/neighbor/bfd";
 /// An AS number: 4 octets (RFC 6793); 0 is reserved (RFC 7607).
 const AS_MAX: u64 = u32::MAX as u64;
 
@@ -33,6 +34,7 @@ impl Reader {
                 }
                 "sloppy_tcp" => bgp.sloppy_tcp = self.flag(st),
                 "sloppy_sctp" => bgp.sloppy_sctp = self.flag(st),
+                "lvs_sync_daemon" => bgp.lvs_sync_daemon = self.group_sync(st),
                 "neighbor" => {
                     let n = bgp.neighbors.len();
                     let item = self
@@ -118,6 +120,10 @@ impl Reader {
                         .one(st, "an IPv6 address")
                         .and_then(|w| self.parse(st, w, "an IPv6 address"))
                 }
+                "bfd" => {
+                    let item = self.spans.child(at, "bfd", None, Some(&st.keyword.pos));
+                    n.bfd = Some(self.bgp_bfd(st, item));
+                }
                 _ => self.other(NEIGHBOR, st, &mut Vec::new()),
             }
         }
@@ -133,5 +139,63 @@ impl Reader {
             }
         }
         address.map(|_| n)
+    }
+
+    /// `bfd` alone (keepalived's defaults) or `bfd { ... }` with `bfd_instance`'s timers.
+    fn bgp_bfd(&mut self, s: &Stmt, at: Node) -> BgpBfd {
+        use bfd_defaults::{IDLE_TX_MIN, INTERVAL_MAX};
+        self.bare(s);
+        let mut b = BgpBfd::default();
+        let max = u64::from(INTERVAL_MAX);
+        for st in s.block.as_deref().unwrap_or(&[]) {
+            self.keyword(Some(at), BFD, st);
+            match st.keyword.text.as_str() {
+                "min_rx" => b.min_rx = self.number(st, 1, max).map_or(b.min_rx, |v| v as u32),
+                "min_tx" => b.min_tx = self.number(st, 1, max).map_or(b.min_tx, |v| v as u32),
+                "idle_tx" => {
+                    b.idle_tx = self
+                        .number(st, u64::from(IDLE_TX_MIN), max)
+                        .map_or(b.idle_tx, |v| v as u32)
+                }
+                "multiplier" => {
+                    b.multiplier = self.number(st, 1, 255).map_or(b.multiplier, |v| v as u8)
+                }
+                "passive" => b.passive = self.flag(st),
+                // keepalived's bfd_instance keywords that have no place here: say why.
+                k @ ("ttl" | "hoplimit" | "max_hops" | "multihop") => self.error(
+                    &st.keyword,
+                    format!("bfd: {k}: single hop only, TTL 255 sent and required (RFC 5881 §5)"),
+                ),
+                k @ ("neighbor_ip" | "neighbour_ip" | "source_ip") => self.error(
+                    &st.keyword,
+                    format!("bfd: {k}: the session runs between the neighbor's address and its source_ip"),
+                ),
+                _ => self.other(BFD, st, &mut Vec::new()),
+            }
+        }
+        b
+    }
+}
+
+impl Reader {
+    /// The bgp block's `lvs_sync_daemon INTERFACE [id N]`.
+    fn group_sync(&mut self, s: &Stmt) -> Option<GroupSync> {
+        const EXPECTED: &str = "lvs_sync_daemon: expected INTERFACE [id N] in the bgp block (no VRRP instance: every box runs both daemons)";
+        let [ifname, rest @ ..] = s.args.as_slice() else {
+            self.error(&s.keyword, EXPECTED);
+            return None;
+        };
+        let id = match rest {
+            [] => 0,
+            [w, v] if w.text == "id" => self.parse(s, v, "a sync id (0 to 255)")?,
+            [extra, ..] => {
+                self.error(extra, EXPECTED);
+                return None;
+            }
+        };
+        Some(GroupSync {
+            interface: ifname.text.clone(),
+            id,
+        })
     }
 }

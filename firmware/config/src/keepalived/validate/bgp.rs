@@ -11,6 +11,12 @@ impl Validator<'_> {
         if b.quorum == 0 {
             self.push("bgp.quorum", "quorum: must be at least 1");
         }
+        if b.lvs_sync_daemon.is_some() && self.k.global.lvs_sync_daemon.is_some() {
+            self.push(
+                "bgp.lvs_sync_daemon",
+                "lvs_sync_daemon: given in global_defs (following a VRRP instance) and in the bgp block (every box both ways); the kernel runs one of each daemon, so only one of them",
+            );
+        }
         self.too_many("bgp", b.neighbors.len(), MAX_BGP_NEIGHBORS, "bgp: neighbor");
         self.too_many("bgp", b.announce.len(), MAX_BGP_ANNOUNCE, "bgp: announce");
         let mut seen = HashSet::new();
@@ -44,6 +50,9 @@ impl Validator<'_> {
                         ),
                     );
                 }
+            }
+            if let Some(f) = &n.bfd {
+                self.bgp_bfd(&format!("{}.bfd", at()), f);
             }
             if let Some(src) = n.source_ip {
                 if src.is_ipv4() != n.address.is_ipv4() {
@@ -126,6 +135,29 @@ impl Validator<'_> {
     }
 
     /// Every address a virtual server listens on (a group's range by its ends).
+    /// keepalived's ranges for `bfd_instance` (the native JSON does not pass the reader).
+    fn bgp_bfd(&mut self, at: &str, f: &BgpBfd) {
+        use bfd_defaults::{IDLE_TX_MIN, INTERVAL_MAX};
+        for (key, v, min) in [
+            ("min_rx", f.min_rx, 1),
+            ("min_tx", f.min_tx, 1),
+            ("idle_tx", f.idle_tx, IDLE_TX_MIN),
+        ] {
+            if !(min..=INTERVAL_MAX).contains(&v) {
+                self.push(
+                    format!("{at}.{key}"),
+                    format!("{key}: {v} ms is not from {min} to {INTERVAL_MAX} ms"),
+                );
+            }
+        }
+        if f.multiplier == 0 {
+            self.push(
+                format!("{at}.multiplier"),
+                "multiplier: 0 is not from 1 to 255 (RFC 5880 §6.8.6)",
+            );
+        }
+    }
+
     fn service_addresses(&self) -> Vec<IpAddr> {
         let mut out = Vec::new();
         for vs in &self.k.virtual_servers {
