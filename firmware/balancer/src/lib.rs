@@ -148,6 +148,13 @@ async fn serve(options: Options) -> ExitCode {
         (_, None) => log::warn!("interfaces left as they are: no usable configuration"),
         _ => {}
     }
+    // The interfaces first, before the rest starts (TLS, alerts, NTP, IPVS, BGP): under
+    // emulation every part's first run costs, and the box is reachable once they are up.
+    // keepalived.conf's static addresses and routes follow with its first apply below.
+    let mut interfaces = InterfaceReconciler::default();
+    if let (Some(board), Some(config)) = (&board, &config) {
+        interfaces.pass(&kernel, board, config, None).await;
+    }
     let mut ticker = tokio::time::interval(RECONCILE_EVERY);
     ticker.tick().await;
     // A change waiting for its confirmation (ops::confirm): its file is looked at every
@@ -184,7 +191,7 @@ async fn serve(options: Options) -> ExitCode {
         board,
         config,
         kernel,
-        interfaces: InterfaceReconciler::default(),
+        interfaces,
         lvs,
         vrrp: VrrpRunning {
             running: None,
@@ -204,7 +211,7 @@ async fn serve(options: Options) -> ExitCode {
         bgp_problems: Vec::new(),
     };
     let mut ipvs_problem = b.lvs.worker_problem();
-    b.pass().await;
+    b.follow_listen();
     // The page starts once the interfaces carry its addresses.
     start_web(
         &b,
@@ -449,6 +456,11 @@ impl Balancer {
         if let (Some(board), Some(config)) = (&self.board, &self.config) {
             self.interfaces.pass(&self.kernel, board, config, k).await;
         }
+        self.follow_listen();
+    }
+
+    /// The page listens on the addresses the configuration gives the management role.
+    fn follow_listen(&self) {
         let wanted = ops::listen::listen_addresses(self.board.as_ref(), self.config.as_ref());
         self.listen.send_if_modified(|had| {
             let changed = *had != wanted;
