@@ -2,32 +2,12 @@
 //!
 //! As PID 1 it is init; `lvsfw balancer` is the supervised child that does the work.
 
-mod audit;
-mod balancer;
-mod bfd_link;
-mod bgp_peer;
-mod bgp_speaker;
-use config::board;
-mod certificate_cli;
-mod check_config;
-mod config_cli;
-mod heartbeat_age;
-mod init;
-mod ipvs_bench;
-mod ipvs_cli;
-mod logger;
-mod modules;
-mod ops;
-mod ping;
-mod roles;
-mod run;
-mod service;
-mod show_cli;
-mod slots;
-mod syslog;
-mod time_text;
-mod update_cli;
+mod cli;
 
+use cli::{
+    bgp_speaker, certificate_cli, check_config, config_cli, ipvs_bench, ipvs_cli, ping, run,
+    show_cli, update_cli,
+};
 use std::process::ExitCode;
 
 const USAGE: &str = "\

@@ -11,6 +11,7 @@ pub mod link_probe;
 pub mod nic;
 pub mod owned;
 pub mod plan;
+pub mod roles;
 pub mod routes;
 pub mod routes_kernel;
 pub mod sysctl;

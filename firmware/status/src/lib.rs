@@ -9,6 +9,7 @@
 
 pub mod bgp;
 pub mod time;
+pub mod time_text;
 
 use std::fmt;
 

@@ -1,0 +1,283 @@
+//! PID 1's start: mounts, the board, its kernel modules, the saved configuration
+//! restored, the balancer started and the console opened. Whatever fails here is
+//! logged and the rest goes on: PID 1 never dies.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::reboot::set_cad_enabled;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::sethostname;
+
+use super::power_button::PowerButton;
+use super::session::Start;
+use super::trial::Trial;
+use super::{jobs, mounts, watchdog, Pid1, RESTORE_LIMIT};
+use config::board::{self, Board};
+use ops::exit_code::{NO_PASSWORD, RESTORE_FAILED};
+
+pub(super) fn start() -> Pid1 {
+    mounts::mount_all();
+    let board = load_board();
+    log::info!(
+        "lvsfw {} starting on board {}",
+        slots::running_version(),
+        board.as_ref().map_or("(unknown)", |b| b.name.as_str())
+    );
+    let hostname = board
+        .as_ref()
+        .and_then(|b| b.hostname.clone())
+        .unwrap_or_else(|| "lvsfw".into());
+    if let Err(e) = sethostname(&hostname) {
+        log::error!("setting hostname {hostname}: {}", e.desc());
+    }
+    // The interfaces' and disks' drivers first: the restore reads the disk, the
+    // balancer brings the NICs up; the rest once it runs (modules::Round).
+    let root = modules::running_root();
+    if let Some(board) = &board {
+        let first = modules::in_round(&board.modules, modules::Round::First);
+        let loaded = modules::load(&root, &first, &board.module_options);
+        log::info!("loaded {loaded} kernel modules for the NICs and disks");
+    }
+    if let Err(e) = set_cad_enabled(false) {
+        log::warn!("ctrl-alt-del stays a hard reboot: {}", e.desc());
+    }
+    let mut pid1 = Pid1::minimal();
+    pid1.board_name = board.as_ref().map(|b| b.name.clone());
+    // After the modules (the driver is one).
+    pid1.watchdog = board
+        .as_ref()
+        .and_then(|b| b.watchdog.as_ref())
+        .and_then(|w| watchdog::HardwareWatchdog::open(&w.device, w.timeout_s));
+    // Before the balancer starts: it reads the restored configuration.
+    let restored = restore_saved();
+    pid1.audit.attach_store();
+    log::info!(target: "audit", "system: booted lvsfw {}", slots::running_version());
+    let restore_failed = !matches!(restored, Some(c) if c == 0 || c == i32::from(NO_PASSWORD));
+    if restore_failed && restored != Some(i32::from(RESTORE_FAILED)) {
+        // It did not finish, so it did not say why: the page must stay closed anyway.
+        let _ = paths::write_atomic(
+            Path::new(paths::RESTORE_FAILED),
+            b"the restore did not finish\n",
+            true,
+        );
+    }
+    pid1.balancer_args = match &board {
+        Some(_) => vec!["balancer".into(), "--board".into(), paths::BOARD.into()],
+        None => vec!["balancer".into()],
+    };
+    pid1.trial = Trial::at_boot(restore_failed);
+    pid1.start_balancer();
+    certificate_later(&mut pid1);
+    if let Some(board) = &board {
+        let later = modules::in_round(&board.modules, modules::Round::Later);
+        let loaded = below_the_balancer(|| modules::load(&root, &later, &board.module_options));
+        log::info!("loaded {loaded} more kernel modules (IPVS, power button, vfat)");
+    }
+    // After the modules (`button` and `evdev` are two).
+    pid1.buttons = open_power_buttons();
+    let start = if pid1.nologin {
+        Start::Open
+    } else {
+        Start::after_restore(restored, setup_defaults)
+    };
+    pid1.open_console(start);
+    pid1
+}
+
+/// Runs `work` at the lowest CPU priority, then back at PID 1's own: the balancer, just
+/// started, brings the interfaces up first (a VM may have one CPU).
+fn below_the_balancer<T>(work: impl FnOnce() -> T) -> T {
+    use nix::libc::{setpriority, PRIO_PROCESS};
+    // SAFETY: setpriority on the calling thread (who 0) with plain integers.
+    let lowered = unsafe { setpriority(PRIO_PROCESS, 0, 19) } == 0;
+    let out = work();
+    // SAFETY: as above; PID 1 runs as root, so it may raise its priority again.
+    if lowered && unsafe { setpriority(PRIO_PROCESS, 0, 0) } != 0 {
+        log::warn!(
+            "PID 1 stays at a low CPU priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    out
+}
+
+/// `lvsfw config restore --certificate`, not waited for (its end is reaped like any
+/// child's): the box's own certificate when the restore left it for later; what it
+/// says goes to the log. At the lowest CPU priority, below the balancer's start.
+fn certificate_later(pid1: &mut Pid1) {
+    let args = vec![
+        "config".to_string(),
+        "restore".into(),
+        "--certificate".into(),
+    ];
+    match jobs::spawn(
+        &jobs::self_exe(),
+        Some("lvsfw"),
+        &args,
+        jobs::Input::Nothing,
+        pid1.logs.writer(),
+    ) {
+        Ok(pid) => {
+            use nix::libc::{id_t, setpriority, PRIO_PROCESS};
+            // SAFETY: setpriority on our own child with plain integers; failing only
+            // leaves it at the usual priority.
+            unsafe { setpriority(PRIO_PROCESS, pid.as_raw() as id_t, 19) };
+        }
+        Err(e) => log::error!("making the page's certificate: {e}"),
+    }
+}
+
+/// `lvsfw config restore`, waited for: the saved configuration becomes the running
+/// one. Its exit code says whether an admin password is set (see config_cli).
+fn restore_saved() -> Option<i32> {
+    // The certificate, when there is no disk to keep it, comes after the balancer
+    // starts: [`certificate_later`].
+    let args = vec![
+        "config".to_string(),
+        "restore".into(),
+        "--certificate-later".into(),
+    ];
+    let pid = match jobs::spawn(
+        &jobs::self_exe(),
+        Some("lvsfw"),
+        &args,
+        jobs::Input::Nothing,
+        None,
+    ) {
+        Ok(pid) => pid,
+        Err(e) => {
+            log::error!("restoring the saved configuration: {e}");
+            return None;
+        }
+    };
+    let deadline = Instant::now() + RESTORE_LIMIT;
+    let exited = ExitWatch::open(pid);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Some(code),
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                exited.wait(deadline.saturating_duration_since(Instant::now()))
+            }
+            Ok(WaitStatus::StillAlive) => {
+                log::error!("restoring the saved configuration took too long; stopped");
+                // Not waited for: a child stuck on a dead disk may not die at once; the
+                // loop's reaper collects it whenever it does.
+                let _ = kill(pid, Signal::SIGKILL);
+                return None;
+            }
+            Ok(other) => {
+                log::error!("restoring the saved configuration: {other:?}");
+                return None;
+            }
+            Err(e) => {
+                log::error!("restoring the saved configuration: {}", e.desc());
+                return None;
+            }
+        }
+    }
+}
+
+/// Waits for a child's end without polling every few milliseconds: its pidfd becomes
+/// readable when it exits (Linux 5.3), so PID 1 goes on the moment the restore ends
+/// rather than up to a polling interval later. Without a pidfd it sleeps 20 ms a turn.
+struct ExitWatch(Option<std::os::fd::OwnedFd>);
+
+impl ExitWatch {
+    fn open(pid: nix::unistd::Pid) -> ExitWatch {
+        use std::os::fd::FromRawFd as _;
+        // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor (or -1);
+        // nothing of ours is passed by reference.
+        let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        // SAFETY: a non-negative result is a descriptor that nothing else owns.
+        ExitWatch((fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }))
+    }
+
+    /// Returns when the child has ended, or after at most `limit` (20 ms without a pidfd).
+    fn wait(&self, limit: Duration) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd as _;
+        match &self.0 {
+            Some(fd) => {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                let timeout = PollTimeout::try_from(limit).unwrap_or(PollTimeout::MAX);
+                // An error (EINTR) only ends this turn: the caller looks at the child again.
+                let _ = poll(&mut fds, timeout);
+            }
+            None => std::thread::sleep(limit.min(Duration::from_millis(20))),
+        }
+    }
+}
+
+/// First-boot setup's defaults as `restore` (or `login`) left them; a line that does not
+/// read as what it should be is no default.
+pub(super) fn setup_defaults() -> [String; 4] {
+    use std::io::Read as _;
+    let mut text = String::new();
+    let _ = std::fs::File::open(paths::SETUP_DEFAULTS)
+        .and_then(|f| f.take(1024).read_to_string(&mut text));
+    let mut lines = text.lines().map(str::trim);
+    let mut next = || lines.next().unwrap_or("").to_string();
+    let (address, gateway, hostname, vlan) = (next(), next(), next(), next());
+    [
+        if address.parse::<config::IpPrefix>().is_ok() {
+            address
+        } else {
+            String::new()
+        },
+        if gateway == "none" || gateway.parse::<std::net::IpAddr>().is_ok() {
+            gateway
+        } else {
+            "none".into()
+        },
+        if config::native::check_hostname(&hostname).is_ok() {
+            hostname
+        } else {
+            "lvsfw".into()
+        },
+        // Empty: the box has a management NIC, no VLAN question.
+        if vlan.is_empty() || vlan == "none" || vlan.parse::<u16>().is_ok() {
+            vlan
+        } else {
+            "none".into()
+        },
+    ]
+}
+
+fn load_board() -> Option<Board> {
+    let text = match std::fs::read_to_string(paths::BOARD) {
+        Ok(text) => text,
+        Err(e) => {
+            log::error!("{}: {e}", paths::BOARD);
+            return None;
+        }
+    };
+    match board::parse(&text) {
+        Ok(board) => Some(board),
+        Err(issues) => {
+            for issue in issues.iter() {
+                log::error!("{}:{issue}", paths::BOARD);
+            }
+            log::error!(
+                "{}: not used; no modules loaded and NIC roles unmapped",
+                paths::BOARD
+            );
+            None
+        }
+    }
+}
+
+/// The power button appears once the `button` and `evdev` modules have bound; devtmpfs
+/// creates its node shortly after, so look a few times.
+fn open_power_buttons() -> Vec<PowerButton> {
+    for _ in 0..20 {
+        let found = PowerButton::open_all(Path::new("/sys/class/input"), Path::new("/dev/input"));
+        if !found.is_empty() {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    log::warn!("no ACPI power button found; power off with the console or SIGTERM");
+    Vec::new()
+}
