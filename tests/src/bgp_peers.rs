@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::command::Error;
-use crate::lab::{Host, Lab};
+use crate::lab::{Host, Lab, Net};
 use crate::peers::lvsfw_bin;
 
 /// Polls `probe` every 50 ms until it is true or `limit` passes; how long it took.
@@ -188,4 +188,14 @@ impl Bird {
     pub fn route(&self, prefix: &str) -> String {
         self.birdc(&format!("show route {prefix} all"))
     }
+}
+
+/// A host that runs `lvsfw run -f` as a balancer: on ext at `ext` (an address/prefix),
+/// with a second NIC `eth1` on int at `int`, without duplicate address detection so that
+/// the address is usable at once.
+pub fn balancer_host(lab: &mut Lab, name: &str, ext: &str, int: &str) -> Result<Host, Error> {
+    let host = lab.add_host(name, Net::Ext, ext, None)?;
+    lab.add_nic(&host, Net::Int, "eth1")?;
+    host.run(&["ip", "addr", "add", int, "dev", "eth1", "nodad"])?;
+    Ok(host)
 }

@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use lvsfw_lab::bgp_peers::{wait_until, Bird, Speaker};
+use lvsfw_lab::bgp_peers::{balancer_host, wait_until, Bird, Speaker};
 use lvsfw_lab::ecmp_router::EcmpRouter;
 use lvsfw_lab::peers::Lvsfw;
 use lvsfw_lab::{Error, Host, Lab, Net};
@@ -132,18 +132,8 @@ fn bfd_takes_a_dead_speaker_out_in_the_detection_time_and_a_frozen_router_resets
 ) -> Result<(), Error> {
     let mut lab = Lab::new("bgpbfd", false)?;
     let router = lab.add_host("router", Net::Ext, &format!("{ROUTER}/24"), None)?;
-    let lb = lab.add_host("lb", Net::Ext, &format!("{LB}/24"), None)?;
+    let lb = balancer_host(&mut lab, "lb", &format!("{LB}/24"), &format!("{LB_INT}/24"))?;
     let lb2 = lab.add_host("lb2", Net::Ext, &format!("{LB2}/24"), None)?;
-    lab.add_nic(&lb, Net::Int, "eth1")?;
-    lb.run(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{LB_INT}/24"),
-        "dev",
-        "eth1",
-        "nodad",
-    ])?;
     let rs = lab.add_host("rs", Net::Int, &format!("{RS}/24"), None)?;
     let _httpd = lab.serve_http(&rs, "rs1")?;
     let frr = Frr::start(&mut lab, &router)?;
@@ -303,17 +293,7 @@ protocol bgp lb {{
 fn bird_with_bfd_drops_a_dead_box_in_the_detection_time() -> Result<(), Error> {
     let mut lab = Lab::new("bgpbfdbird", false)?;
     let router = lab.add_host("router", Net::Ext, &format!("{ROUTER}/24"), None)?;
-    let lb = lab.add_host("lb", Net::Ext, &format!("{LB}/24"), None)?;
-    lab.add_nic(&lb, Net::Int, "eth1")?;
-    lb.run(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{LB_INT}/24"),
-        "dev",
-        "eth1",
-        "nodad",
-    ])?;
+    let lb = balancer_host(&mut lab, "lb", &format!("{LB}/24"), &format!("{LB_INT}/24"))?;
     let rs = lab.add_host("rs", Net::Int, &format!("{RS}/24"), None)?;
     let _httpd = lab.serve_http(&rs, "rs1")?;
     let bird = Bird::start(&mut lab, &router, "bird", &bird_conf())?;

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use lvsfw_lab::bgp_peers::{wait_until, FrrBgpd};
+use lvsfw_lab::bgp_peers::{balancer_host, wait_until, FrrBgpd};
 use lvsfw_lab::peers::Lvsfw;
 use lvsfw_lab::{Error, Lab, Net};
 use nix::sys::signal::Signal;
@@ -118,17 +118,7 @@ fn announced_untagged(frr: &FrrBgpd, why: &str, limit: Duration) -> Result<Durat
 fn frr_sees_the_vip_only_while_its_real_server_is_healthy_and_not_drained() -> Result<(), Error> {
     let mut lab = Lab::new("bgprhi", false)?;
     let router = lab.add_host("router", Net::Ext, &format!("{ROUTER}/24"), None)?;
-    let lb = lab.add_host("lb", Net::Ext, &format!("{LB}/24"), None)?;
-    lab.add_nic(&lb, Net::Int, "eth1")?;
-    lb.run(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{LB_INT}/24"),
-        "dev",
-        "eth1",
-        "nodad",
-    ])?;
+    let lb = balancer_host(&mut lab, "lb", &format!("{LB}/24"), &format!("{LB_INT}/24"))?;
     let rs = lab.add_host("rs", Net::Int, &format!("{RS}/24"), None)?;
     let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, FRR_CONF)?;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lvsfw_lab::addresses::*;
-use lvsfw_lab::programs::{ECHO_SERVER, LONG_CLIENT};
+use lvsfw_lab::programs::LONG_CLIENT;
 use lvsfw_lab::{host_program, Error};
 
 #[test]
@@ -83,13 +83,7 @@ virtual_server {VIP} 9000 {{
 #[test]
 fn a_weight_change_keeps_established_connections() -> Result<(), Error> {
     let mut s = scenario("weight")?;
-    for rs in [s.rs1.clone(), s.rs2.clone()] {
-        s.lab.spawn(
-            &rs,
-            &["python3", "-c", ECHO_SERVER],
-            &format!("echo-{}", rs.name),
-        )?;
-    }
+    s.serve_echo()?;
     let mut lb1 = s.boot_lb1(&with_echo_service(1), vec![], "")?;
     lb1.wait_for("IPVS: 6 changes applied", Duration::from_secs(20))?;
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lvsfw_lab::addresses::*;
-use lvsfw_lab::programs::{ECHO_SERVER, LONG_CLIENT};
+use lvsfw_lab::programs::LONG_CLIENT;
 use lvsfw_lab::{Appliance, ApplianceSpec, Error};
 
 const SYNC_ID: u8 = 5;
@@ -55,13 +55,7 @@ fn client_connections(lb: &mut Appliance) -> Result<usize, Error> {
 #[test]
 fn a_connection_one_box_forwards_is_known_to_the_other() -> Result<(), Error> {
     let mut s = scenario("syncgrp")?;
-    for rs in [s.rs1.clone(), s.rs2.clone()] {
-        s.lab.spawn(
-            &rs,
-            &["python3", "-c", ECHO_SERVER],
-            &format!("echo-{}", rs.name),
-        )?;
-    }
+    s.serve_echo()?;
     let mut lb1 = s.boot_lb1(&conf(), vec![], "")?;
     // lb2 does not hold the VIP: no client packet ever reaches it.
     let mut lb2 = s.lab.boot(ApplianceSpec {

@@ -45,6 +45,18 @@ pub fn scenario(test: &str) -> Result<Scenario, Error> {
 }
 
 impl Scenario {
+    /// The lab's TCP echo service (port 9000) on both real servers.
+    pub fn serve_echo(&mut self) -> Result<(), Error> {
+        for rs in [self.rs1.clone(), self.rs2.clone()] {
+            self.lab.spawn(
+                &rs,
+                &["python3", "-c", lvsfw_lab::programs::ECHO_SERVER],
+                &format!("echo-{}", rs.name),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Boots lb1 with `keepalived_conf` and waits until its interfaces are up.
     pub fn boot_lb1(
         &mut self,
