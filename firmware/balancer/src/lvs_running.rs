@@ -14,8 +14,8 @@ pub(super) struct Lvs {
     timeouts: Option<config::keepalived::LvsTimeouts>,
     /// The IPVS modules, loaded as the virtual servers come to need them.
     modules: super::lvs_modules::IpvsModules,
-    /// The FNAT rules last put in the kernel; `None` before any (no table then).
-    source_nat: Option<Vec<ipvs::fullnat::SourceNat>>,
+    /// The FNAT rules last put in the kernel (none at start: a new kernel has no table).
+    source_nat: Vec<ipvs::fullnat::SourceNat>,
 }
 
 /// What the LVS task starts with.
@@ -41,7 +41,7 @@ impl Lvs {
             start: Some((rx, health, worker, alerts)),
             timeouts: None,
             modules: super::lvs_modules::IpvsModules::new(board),
-            source_nat: None,
+            source_nat: Vec::new(),
         }
     }
 
@@ -111,8 +111,7 @@ impl Lvs {
     /// services, so that their first connections are rewritten.
     async fn set_source_nat(&mut self, k: &config::keepalived::Keepalived) -> Vec<String> {
         let wanted = lvs::source_nat::wanted(k);
-        let last = self.source_nat.as_deref().unwrap_or_default();
-        if wanted == last && (self.source_nat.is_some() || wanted.is_empty()) {
+        if wanted == self.source_nat {
             return Vec::new();
         }
         let rules = wanted.clone();
@@ -122,7 +121,7 @@ impl Lvs {
                     0 => log::info!("FNAT: none configured; nf_tables table inet lvsfw removed"),
                     n => log::info!("FNAT: {n} masquerade rule(s) in nf_tables table inet lvsfw"),
                 }
-                self.source_nat = Some(wanted);
+                self.source_nat = wanted;
                 Vec::new()
             }
             Ok(Err(e)) => {
