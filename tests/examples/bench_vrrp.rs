@@ -655,6 +655,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("|---|---:|---|---:|---:|---:|");
     let mut goals = Vec::new();
+    let mut pair_mode = Vec::new();
     for case in [Case::V2, Case::V3, Case::V3Ipv6] {
         for kind in [Kind::Hard, Kind::Graceful] {
             let rfc = ms(kind.rfc(case));
@@ -671,6 +672,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     stats(&client),
                     stats(&served)
                 );
+                if kind == Kind::Hard && case != Case::V3Ipv6 {
+                    pair_mode.push(format!(
+                        "{} {} {} ms",
+                        case.label(),
+                        imp.name(),
+                        stats(&client)
+                    ));
+                }
                 if imp == Imp::Lvsfw {
                     // The client's worst phase: the failure right after an advert.
                     let worst = pick(imp, case, Some(kind), &|r| Some(r.wire_ms? + r.served_ms?));
@@ -680,6 +689,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    // bench-scaleout prints it beside the BGP figures of the same run.
+    lvsfw_lab::bench_results::save(
+        lvsfw_lab::bench_results::PAIR_MODE_FAILOVER,
+        &pair_mode.join("; "),
+    )?;
     println!("\n### Start to MASTER with the VIP\n");
     println!(
         "From spawning the master (priority {MASTER_PRIORITY}, `state MASTER`, no peer yet) to \

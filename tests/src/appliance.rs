@@ -79,6 +79,8 @@ pub struct Appliance {
     started: Instant,
     /// The NICs not plugged in yet: each one's QEMU device arguments.
     unplugged: Vec<(Net, String)>,
+    /// The board's NICs' MAC addresses (the lab picks them from the boot order).
+    macs: Vec<(Net, String)>,
 }
 
 impl Appliance {
@@ -240,6 +242,7 @@ impl Appliance {
             format!("unix:{},server=on,wait=off", monitor.display()),
         ]);
         let mut unplugged = Vec::new();
+        let mut macs = Vec::new();
         for (i, (net, slot)) in nets.into_iter().enumerate() {
             // The board's NICs are NET (their tap NAME-NET); more are NETSLOT (NAME-xSLOT).
             let main = i < 2 || (spec.mgmt && i == 2);
@@ -258,9 +261,11 @@ impl Appliance {
             let _ = lab.in_switch(&["link", "del", &tap]);
             lab.in_switch(&["tuntap", "add", "dev", &tap, "mode", "tap"])?;
             lab.in_switch(&["link", "set", &tap, "master", net.bridge(), "up"])?;
-            let device = format!(
-                "virtio-net-pci,netdev={id},addr={slot:#x},mac=52:54:00:{index:02x}:00:{slot:02x}"
-            );
+            let mac = format!("52:54:00:{index:02x}:00:{slot:02x}");
+            if main {
+                macs.push((net, mac.clone()));
+            }
+            let device = format!("virtio-net-pci,netdev={id},addr={slot:#x},mac={mac}");
             args.extend([
                 "-netdev".into(),
                 format!("tap,id={id},ifname={tap},script=no,downscript=no"),
@@ -307,6 +312,7 @@ impl Appliance {
             monitor,
             started,
             unplugged,
+            macs,
         })
     }
 
@@ -334,6 +340,14 @@ impl Appliance {
             return Err(Error(format!("set_link {id}: {said}")));
         }
         Ok(())
+    }
+
+    /// The MAC address of the board's NIC on `net` ("52:54:00:..").
+    pub fn mac(&self, net: Net) -> Option<&str> {
+        self.macs
+            .iter()
+            .find(|(n, _)| *n == net)
+            .map(|(_, mac)| mac.as_str())
     }
 
     /// When QEMU was started, for boot-time measurements.

@@ -220,6 +220,24 @@ impl Flows {
             .count()
     }
 
+    /// Waits until every flow not broken has had an echo after `since`; how long after
+    /// `since` the last of them came.
+    pub fn all_echoed_after(&self, since: Instant, limit: Duration) -> Result<Duration, Error> {
+        let mut latest = Duration::ZERO;
+        crate::bgp_peers::wait_until(limit, "every live flow echoed again", || {
+            let mut done = true;
+            latest = Duration::ZERO;
+            for s in self.snapshot().iter().filter(|s| s.broken.is_none()) {
+                match s.last_echo {
+                    Some(t) if t > since => latest = latest.max(t - since),
+                    _ => done = false,
+                }
+            }
+            done
+        })?;
+        Ok(latest)
+    }
+
     /// Stops every flow (each closes its connection) and waits for the threads.
     pub fn stop(mut self) -> Vec<FlowState> {
         self.stop.store(true, Ordering::SeqCst);
@@ -355,16 +373,7 @@ pub fn which_server(
     reader
         .read_line(&mut line)
         .map_err(|e| Error(format!("{source} → {to}: no echo: {e}")))?;
-    // SO_LINGER 0: close sends a reset.
-    nix::sys::socket::setsockopt(
-        &stream,
-        nix::sys::socket::sockopt::Linger,
-        &nix::libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        },
-    )
-    .map_err(|e| Error(format!("SO_LINGER: {e}")))?;
+    reset_on_close(&stream)?;
     drop(reader);
     drop(out);
     drop(stream);
@@ -372,6 +381,20 @@ pub fn which_server(
         .next()
         .map(str::to_string)
         .ok_or_else(|| Error(format!("{source} → {to}: an empty echo")))
+}
+
+/// SO_LINGER 0: the close sends a reset and leaves no TIME_WAIT, so that the same
+/// 5-tuple can be used again at once, and thousands of short connections leave nothing.
+pub(crate) fn reset_on_close(stream: &TcpStream) -> Result<(), Error> {
+    nix::sys::socket::setsockopt(
+        stream,
+        nix::sys::socket::sockopt::Linger,
+        &nix::libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        },
+    )
+    .map_err(|e| Error(format!("SO_LINGER: {e}")))
 }
 
 /// A TCP connection from a fixed source address and port.

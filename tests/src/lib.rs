@@ -9,8 +9,10 @@
 
 pub mod addr_watch;
 mod appliance;
+pub mod bench_results;
 pub mod bgp_peers;
 pub mod browser;
+pub mod churn;
 mod command;
 mod console;
 mod cpio;

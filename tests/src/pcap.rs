@@ -68,6 +68,19 @@ pub fn frames(bytes: &[u8]) -> Result<Vec<Frame>, Error> {
     Ok(out)
 }
 
+/// "52:54:00:01:00:10" as six bytes.
+pub fn parse_mac(text: &str) -> Result<[u8; 6], Error> {
+    let mut mac = [0u8; 6];
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return Err(Error(format!("{text:?} is not a MAC")));
+    }
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16).map_err(|_| Error(format!("{text:?}")))?;
+    }
+    Ok(mac)
+}
+
 /// One VRRP advertisement seen on the wire, IPv4 or IPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advert {
@@ -290,6 +303,16 @@ impl Capture {
     /// Every whole frame captured so far.
     pub fn frames(&self) -> Result<Vec<Frame>, Error> {
         frames(&std::fs::read(&self.path)?)
+    }
+
+    /// When each frame captured so far was sent to Ethernet address `mac`.
+    pub fn times_to(&self, mac: [u8; 6]) -> Result<Vec<SystemTime>, Error> {
+        Ok(self
+            .frames()?
+            .into_iter()
+            .filter(|f| f.data.get(..6) == Some(&mac[..]))
+            .map(|f| f.at)
+            .collect())
     }
 }
 

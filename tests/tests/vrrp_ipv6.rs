@@ -94,18 +94,6 @@ fn segment(test: &str) -> Result<Segment, Error> {
     })
 }
 
-fn parse_mac(text: &str) -> Result<[u8; 6], Error> {
-    let mut mac = [0u8; 6];
-    let parts: Vec<&str> = text.split(':').collect();
-    if parts.len() != 6 {
-        return Err(Error(format!("{text:?} is not a MAC")));
-    }
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16).map_err(|_| Error(format!("{text:?}")))?;
-    }
-    Ok(mac)
-}
-
 /// Every advert `from` sent is a VRRPv3 advert for our VRID to ff02::12 with hop limit
 /// 255, and there is at least one.
 fn check_adverts(capture: &Capture, from: Ipv6Addr) -> Result<(), Error> {
@@ -141,7 +129,7 @@ fn check_takeover_na(
     mac: &str,
     router: Option<bool>,
 ) -> Result<(), Error> {
-    let mac = parse_mac(mac)?;
+    let mac = pcap::parse_mac(mac)?;
     let vip: Ipv6Addr = target.parse().map_err(|_| Error(target.into()))?;
     // tcpdump writes each packet at once; give the file a moment.
     for _ in 0..20 {
