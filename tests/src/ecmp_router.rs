@@ -106,7 +106,6 @@ impl EcmpRouter {
         };
         let mut args = vec!["/usr/lib/frr/bgpd".to_string()];
         args.extend(common(p("bgpd.conf"), p("bgpd.pid")));
-        args.extend(["-l".into(), host.address.clone()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let bgpd = lab.spawn(host, &args, &format!("{}-bgpd", host.name))?;
         let vty_path = dir.join("bgpd.vty");

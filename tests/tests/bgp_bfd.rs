@@ -11,6 +11,9 @@
 //!
 //! 4. BIRD 2 with `bfd on` as the router once: up on both sides, and the dead box's
 //!    route gone within about the detection time.
+//! 5. Over IPv6 (RFC 5881 §4): FRR with an IPv6 neighbor and BFD, an IPv6 virtual
+//!    server announced; the box frozen (SIGSTOP) → its route gone within about the
+//!    detection time, FRR's BFD session Down.
 //!
 //! Times are printed; the asserted bounds are the protocols' own (before the hold time)
 //! with a margin for a shared 2-core box.
@@ -320,6 +323,146 @@ fn bird_with_bfd_drops_a_dead_box_in_the_detection_time() -> Result<(), Error> {
     eprintln!(
         "BIRD: hard kill → route gone after {gone:?} (detection 300 ms, hold time {HOLD:?}); {:?} since the kill",
         killed.elapsed()
+    );
+    assert!(
+        gone < Duration::from_secs(3),
+        "with BFD the route went only after {gone:?}"
+    );
+    Ok(())
+}
+
+const ROUTER6: &str = "fd00::1";
+const LB6: &str = "fd00::101";
+const VIP6: &str = "fd00::100/128";
+
+const BGPD6_CONF: &str = "hostname router
+log stdout informational
+router bgp 65001
+ bgp router-id 192.168.0.1
+ no bgp ebgp-requires-policy
+ neighbor fd00::101 remote-as 65002
+ neighbor fd00::101 timers 3 9
+ neighbor fd00::101 update-source fd00::1
+ neighbor fd00::101 bfd
+ neighbor fd00::101 bfd profile fast
+ address-family ipv6 unicast
+  neighbor fd00::101 activate
+ exit-address-family
+";
+
+/// An IPv6 virtual server (its real server unchecked, so always up) announced over a
+/// session to the router's IPv6 address, with BFD on that session.
+fn keepalived_conf6() -> String {
+    format!(
+        "virtual_server fd00::100 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server fd33::11 80 {{
+        weight 1
+    }}
+}}
+
+bgp {{
+    local_as 65002
+    graceful_shutdown_time 0
+    neighbor {ROUTER6} {{
+        remote_as 65001
+        hold_time 9
+        connect_retry 1
+        bfd {{
+            min_rx 100
+            min_tx 100
+            multiplier 3
+        }}
+    }}
+    announce {{
+        fd00::100
+    }}
+}}
+"
+    )
+}
+
+/// How long `lvsfw bgp status` says its (only) session has been Established, in seconds.
+fn established_for(shown: &str) -> u64 {
+    shown
+        .lines()
+        .find(|l| l.contains(" Established "))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .map(|t| {
+            t.split(':')
+                .fold(0, |a, p| a * 60 + p.parse::<u64>().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+/// RFC 5881 over IPv6: the same session and detection as over IPv4, against FRR's bfdd.
+#[test]
+fn bfd_over_ipv6_with_frr_drops_a_frozen_box_in_the_detection_time() -> Result<(), Error> {
+    let mut lab = Lab::new("bgpbfd6", false)?;
+    let router = lab.add_host("router", Net::Ext, &format!("{ROUTER}/24"), None)?;
+    let lb = balancer_host(&mut lab, "lb", &format!("{LB}/24"), &format!("{LB_INT}/24"))?;
+    for (host, addr) in [(&router, ROUTER6), (&lb, LB6)] {
+        host.run(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{addr}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])?;
+    }
+    lb.run(&["ip", "addr", "add", "fd33::20/64", "dev", "eth1", "nodad"])?;
+    let frr = EcmpRouter::start_with_bfd(&mut lab, &router, BGPD6_CONF, Some(BFDD_CONF))?;
+    let run = Lvsfw::start(&mut lab, &lb, "lb", &keepalived_conf6())?;
+    let lvsfw = run.pid;
+    let in_frr = || frr.vtysh(&["show bgp ipv6 unicast"]).contains(VIP6);
+    let took = wait_until(
+        UP,
+        "FRR's BFD peer fd00::101 up, ours up, the route in",
+        || {
+            let peers = frr.vtysh(&["show bfd peers"]);
+            peers.contains(&format!("peer {LB6}"))
+                && peers.contains("Status: up")
+                && established_for(&run.bgp()) >= 2
+                && run.bgp().contains("    BFD: Up for")
+                && in_frr()
+        },
+    )
+    .map_err(|e| {
+        Error(format!(
+            "{e}\n{}\n{}",
+            frr.vtysh(&["show bfd peers", "show bgp summary"]),
+            run.bgp()
+        ))
+    })?;
+    eprintln!("IPv6: BFD up and the route in FRR after {took:?}");
+    // FRR's bfdd makes a new session (a new discriminator, state Down) when bgpd's
+    // session comes up, and the old one's Up goes Down on both sides (RFC 5880 §6.8.6):
+    // one reset at start-up, counted here, then a steady session.
+    let resets = count(&lab.log_path("lb"), "BFD session down");
+    eprintln!("IPv6: BGP sessions reset by BFD at start-up: {resets}");
+    eprintln!("{}", frr.vtysh(&["show bfd peers"]));
+
+    // Frozen, not killed: taking the link down flushes its IPv6 addresses and a kill
+    // closes the TCP session, either of which FRR may notice without BFD.
+    let frozen = Instant::now();
+    lab.signal(lvsfw, Signal::SIGSTOP)?;
+    let gone = wait_until(HOLD, "the frozen box's IPv6 route gone from FRR", || {
+        !in_frr()
+    });
+    let down = frr.vtysh(&["show bfd peers"]);
+    lab.signal(lvsfw, Signal::SIGKILL)?;
+    let gone = gone?;
+    eprintln!(
+        "IPv6: box frozen → route gone after {gone:?} (detection 300 ms, hold time {HOLD:?}); {:?} since the freeze",
+        frozen.elapsed()
+    );
+    assert!(
+        down.contains("Status: down"),
+        "FRR's BFD session is not down:\n{down}"
     );
     assert!(
         gone < Duration::from_secs(3),

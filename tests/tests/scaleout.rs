@@ -418,6 +418,16 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         })?;
         let out_at = SystemTime::now();
         drain_outs.push(drained_at.0.elapsed());
+        if round == 0 {
+            // The flows lb2 had are still in its table, for the operator to watch end.
+            let shown = command_output(&mut boxes[1], "show bgp")?;
+            let held: u64 = shown
+                .split("IPVS still holds ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            assert!(held > 0 && shown.contains("drained for"), "{shown}");
+        }
         let after = flows.all_echoed_after(Instant::now(), Duration::from_secs(30))?;
         echoed_after_drain = echoed_after_drain.max(after);
         let to_lb2 = syns.times_to(lb2_mac)?;

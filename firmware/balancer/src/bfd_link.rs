@@ -202,7 +202,8 @@ impl Task {
                 Action::State { from, to, diag } => {
                     if from == State::Up {
                         log::warn!(
-                            "BFD {peer}: session down ({from} -> {to}, diag {diag}, detection time {} ms)",
+                            "BFD {peer}: session down ({from} -> {to}, diag {diag}, the peer's state {}, detection time {} ms)",
+                            r.session.remote_state(),
                             r.session.detection_time().as_millis()
                         );
                     } else if to == State::Up {

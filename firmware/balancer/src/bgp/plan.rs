@@ -144,10 +144,19 @@ pub fn changes(
     (stop, start)
 }
 
+/// An address that can be a router id: IPv4 and unicast. Not a loopback address, which
+/// every box has the same of (RFC 6286 §2.1: unique within the AS).
 fn v4(a: IpAddr) -> Option<Ipv4Addr> {
     match a {
-        IpAddr::V4(a) => Some(a),
-        IpAddr::V6(_) => None,
+        IpAddr::V4(a)
+            if !a.is_loopback()
+                && !a.is_unspecified()
+                && !a.is_multicast()
+                && !a.is_broadcast() =>
+        {
+            Some(a)
+        }
+        _ => None,
     }
 }
 
@@ -231,7 +240,7 @@ fn judge_one(p: Prefix, quorum: u32, health: &[ServerHealth], state: Box) -> (bo
     )
 }
 
-fn in_prefix(p: Prefix, addr: IpAddr) -> bool {
+pub(crate) fn in_prefix(p: Prefix, addr: IpAddr) -> bool {
     config::IpPrefix {
         addr: p.addr(),
         len: p.prefix_len(),

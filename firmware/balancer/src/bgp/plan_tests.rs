@@ -143,6 +143,19 @@ fn the_plan_fills_in_source_addresses_and_the_router_id_from_the_box() {
     assert_eq!(p.peers[1].local, "fd00::20".parse::<IpAddr>().unwrap());
     assert!(p.peers[1].settings.internal());
     assert_eq!(p.announce, [vip()]);
+    // IPv6 sessions only, and a loopback address first (as `run -f` lists a host's):
+    // the router id is the box's own unicast IPv4 address, never 127.0.0.1.
+    let host = config::native::from_json(
+        r#"{"interfaces": [{"role": "ext", "addresses": ["127.0.0.1/8", "fd00::101/64", "192.168.0.101/24"]}]}"#,
+    )
+    .unwrap();
+    let mut v6 = b.clone();
+    v6.neighbors.remove(0);
+    v6.neighbors[0].address = "fd00::1".parse().unwrap();
+    assert_eq!(
+        plan(&v6, Some(&host)).unwrap().router_id,
+        Ipv4Addr::new(192, 168, 0, 101)
+    );
     // A neighbor in no subnet of the box, without source_ip, cannot run: said.
     b.neighbors[0].address = "10.9.9.9".parse().unwrap();
     let problems = plan(&b, Some(&native)).unwrap_err();

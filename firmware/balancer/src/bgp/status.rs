@@ -218,6 +218,50 @@ fn bfd_line(b: &BfdNeighborStatus, now: u64) -> String {
     line
 }
 
+/// Connections IPVS holds for the services the box's prefixes cover (active, inactive):
+/// what a drain leaves to end by itself.
+fn held_connections(s: &BgpStatus) -> Result<(u64, u64), String> {
+    let prefixes: Vec<Prefix> = s
+        .prefixes
+        .iter()
+        .filter_map(|p| p.prefix.parse().ok())
+        .collect();
+    let table = ipvs::Client::connect()
+        .and_then(|mut c| c.status())
+        .map_err(|e| e.to_string())?;
+    let mut held = (0, 0);
+    for (service, dests) in &table {
+        let ipvs::ServiceKey::Addr { addr, .. } = service.service.key else {
+            continue;
+        };
+        if prefixes.iter().any(|p| super::plan::in_prefix(*p, addr)) {
+            for d in dests {
+                held.0 += u64::from(d.active_conns);
+                held.1 += u64::from(d.inactive_conns);
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// While drained: since when (the drain file's time), and the connections still held.
+fn drain_line(
+    since: Option<SystemTime>,
+    held: Result<(u64, u64), String>,
+    now: SystemTime,
+) -> String {
+    let since = since
+        .and_then(|t| now.duration_since(t).ok())
+        .map(|d| format!("drained for {}", uptime(d.as_secs())))
+        .unwrap_or_else(|| "drained".into());
+    match held {
+        Ok((active, inactive)) => format!(
+            "{since}: IPVS still holds {active} active and {inactive} inactive connections for these prefixes (they end by themselves or time out; the router sends no new flow here)"
+        ),
+        Err(e) => format!("{since}: the connections still held are unknown ({e})"),
+    }
+}
+
 /// `lvsfw bgp status [--file FILE]`: the console's `show bgp`.
 pub fn command(args: &[String]) -> std::process::ExitCode {
     let path = match args {
@@ -229,7 +273,18 @@ pub fn command(args: &[String]) -> std::process::ExitCode {
         }
     };
     match read(&path) {
-        Ok(Some(s)) => print!("{}", render(&s, SystemTime::now())),
+        Ok(Some(s)) => {
+            print!("{}", render(&s, SystemTime::now()));
+            if s.drained {
+                let since = std::fs::metadata(paths::DRAIN)
+                    .and_then(|m| m.modified())
+                    .ok();
+                println!(
+                    "{}",
+                    drain_line(since, held_connections(&s), SystemTime::now())
+                );
+            }
+        }
         Ok(None) => println!(
             "BGP does not run (no bgp block in keepalived.conf, or the balancer is stopped)"
         ),
@@ -245,6 +300,21 @@ pub fn command(args: &[String]) -> std::process::ExitCode {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_drain_says_for_how_long_and_what_is_still_held() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let line = drain_line(Some(now - Duration::from_secs(62)), Ok((12, 3)), now);
+        assert!(
+            line.starts_with("drained for 0:01:02: IPVS still holds 12 active and 3 inactive"),
+            "{line}"
+        );
+        let line = drain_line(None, Err("no IPVS".into()), now);
+        assert_eq!(
+            line,
+            "drained: the connections still held are unknown (no IPVS)"
+        );
+    }
 
     #[test]
     fn show_bgp_names_each_neighbor_and_prefix_with_its_reason() {
