@@ -10,6 +10,7 @@
 pub mod addr_watch;
 mod appliance;
 pub mod bgp_peers;
+pub mod bird_router;
 pub mod browser;
 mod command;
 mod console;
