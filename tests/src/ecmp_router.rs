@@ -2,7 +2,9 @@
 //! lab): FRR's zebra and bgpd from Debian in a lab namespace, bgpd with multipath, zebra
 //! installing what bgpd chose into the namespace's kernel, and the kernel hashing each
 //! flow over the next hops by its addresses and ports (`fib_multipath_hash_policy` 1);
-//! with BFD, FRR's bfdd too (bgpd reaches it through zebra).
+//! with BFD, FRR's bfdd too (bgpd reaches it through zebra). BIRD 2 is the other such
+//! router ([`crate::bird_router`]); the namespace's setup and the kernel's next hops are
+//! the same for both ([`route_by_flow`], [`kernel_next_hops`]).
 //!
 //! zebra insists that the user it runs as is in FRR's `frrvty` group, which root is
 //! not; the daemons run as Debian's `frr` user (which is), keeping the capabilities
@@ -25,9 +27,8 @@ pub struct EcmpRouter {
 }
 
 impl EcmpRouter {
-    /// Starts zebra, then bgpd with `bgpd_conf`, in `host`'s namespace, after setting
-    /// the namespace's forwarding, L4 multipath hash and no reverse-path filter (the
-    /// real servers' replies come in on another interface than the VIP's route).
+    /// Starts zebra, then bgpd with `bgpd_conf`, in `host`'s namespace, after making it
+    /// a router that spreads flows ([`route_by_flow`]).
     pub fn start(lab: &mut Lab, host: &Host, bgpd_conf: &str) -> Result<EcmpRouter, Error> {
         EcmpRouter::start_with_bfd(lab, host, bgpd_conf, None)
     }
@@ -39,14 +40,7 @@ impl EcmpRouter {
         bgpd_conf: &str,
         bfdd_conf: Option<&str>,
     ) -> Result<EcmpRouter, Error> {
-        for (key, value) in [
-            ("net.ipv4.ip_forward", "1"),
-            ("net.ipv4.fib_multipath_hash_policy", "1"),
-            ("net.ipv4.conf.all.rp_filter", "0"),
-            ("net.ipv4.conf.default.rp_filter", "0"),
-        ] {
-            host.run(&["sysctl", "-qw", &format!("{key}={value}")])?;
-        }
+        route_by_flow(host)?;
         let dir = lab.dir.join(format!("frr-{}", host.name));
         std::fs::create_dir_all(&dir)?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
@@ -142,24 +136,45 @@ impl EcmpRouter {
             .unwrap_or_default()
     }
 
-    /// The next hops the namespace's kernel has for `prefix` (`ip route show`), sorted;
-    /// empty when it has no such route.
+    /// The next hops the namespace's kernel has for `prefix`, as [`kernel_next_hops`].
     pub fn next_hops(&self, prefix: &str) -> Vec<String> {
-        let Ok(out) = self.host.output(&["ip", "-4", "route", "show", prefix]) else {
-            return Vec::new();
-        };
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut hops: Vec<String> = Vec::new();
-        let mut words = text.split_whitespace();
-        while let Some(w) = words.next() {
-            if w == "via" {
-                if let Some(hop) = words.next() {
-                    hops.push(hop.to_string());
-                }
+        kernel_next_hops(&self.host, prefix)
+    }
+}
+
+/// Makes `host`'s namespace a router that spreads flows over a multipath route: forwarding
+/// on, the multipath hash over addresses and ports (`fib_multipath_hash_policy` 1, so each
+/// TCP flow keeps its path), and no reverse-path filter (the real servers' replies come in
+/// on another interface than the VIP's route). Whatever routing daemon fills the FIB.
+pub fn route_by_flow(host: &Host) -> Result<(), Error> {
+    for (key, value) in [
+        ("net.ipv4.ip_forward", "1"),
+        ("net.ipv4.fib_multipath_hash_policy", "1"),
+        ("net.ipv4.conf.all.rp_filter", "0"),
+        ("net.ipv4.conf.default.rp_filter", "0"),
+    ] {
+        host.run(&["sysctl", "-qw", &format!("{key}={value}")])?;
+    }
+    Ok(())
+}
+
+/// The next hops `host`'s kernel has for `prefix` (`ip route show`: one `via` for a single
+/// path, a `nexthop via` each for a multipath route), sorted; empty when it has no such route.
+pub fn kernel_next_hops(host: &Host, prefix: &str) -> Vec<String> {
+    let Ok(out) = host.output(&["ip", "-4", "route", "show", prefix]) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut hops: Vec<String> = Vec::new();
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "via" {
+            if let Some(hop) = words.next() {
+                hops.push(hop.to_string());
             }
         }
-        hops.sort();
-        hops.dedup();
-        hops
     }
+    hops.sort();
+    hops.dedup();
+    hops
 }

@@ -11,6 +11,7 @@ pub mod addr_watch;
 mod appliance;
 pub mod bench_results;
 pub mod bgp_peers;
+pub mod bird_router;
 pub mod browser;
 pub mod churn;
 mod command;

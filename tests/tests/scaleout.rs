@@ -19,25 +19,20 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::command_output;
+use common::scaleout::{
+    boot_box, box_ext, broken_list, connections, keepalived_conf, real_server, router_and_client,
+    start_flows, vip, PORT, SERVERS, VIP,
+};
 use lvsfw_lab::bench_results::{self, PAIR_MODE_FAILOVER};
 use lvsfw_lab::bgp_peers::wait_until;
 use lvsfw_lab::churn::Churn;
 use lvsfw_lab::ecmp_router::EcmpRouter;
-use lvsfw_lab::flows::{which_server, EchoServer, FlowSpec, Flows};
+use lvsfw_lab::flows::which_server;
 use lvsfw_lab::pcap::{self, Capture};
-use lvsfw_lab::{Appliance, ApplianceSpec, Error, Host, Lab, Net};
+use lvsfw_lab::{Appliance, Error, Host, Lab, Net};
 
-const VIP: &str = "192.168.0.100";
-const PORT: u16 = 9000;
-const ROUTER_EXT: &str = "192.168.0.1";
-const ROUTER_INT: &str = "192.168.33.1";
-const ROUTER_UP: &str = "10.9.0.1";
-const CLIENT: &str = "10.9.0.50";
 const PROBE: &str = "192.168.0.60";
-const SERVERS: [&str; 3] = ["192.168.33.11", "192.168.33.12", "192.168.33.13"];
 const FLOWS: usize = 1000;
-/// Source ports of the flows (fixed: the same run spreads the same way every time).
-const FLOW_PORTS: u16 = 20000;
 /// Tuples sent through every box directly.
 const PROBES: u16 = 40;
 const PROBE_PORTS: u16 = 30000;
@@ -53,14 +48,6 @@ const DRAINS: usize = 3;
 const CHURN_EVERY: Duration = Duration::from_millis(25);
 /// Time for the boxes to boot, check their servers and announce.
 const ANNOUNCED: Duration = Duration::from_secs(150);
-
-fn box_ext(n: usize) -> String {
-    format!("192.168.0.{}", 100 + n)
-}
-
-fn box_int(n: usize) -> String {
-    format!("192.168.33.{}", 20 + n)
-}
 
 fn frr_conf() -> String {
     let mut conf = String::from(
@@ -100,101 +87,10 @@ fn bfdd_conf() -> String {
     )
 }
 
-fn keepalived_conf(n: usize) -> String {
-    let bfd = if n == BFD_BOX {
-        format!(
-            "        bfd {{\n            min_rx {BFD_MS}\n            min_tx {BFD_MS}\n            multiplier {BFD_MULTIPLIER}\n        }}\n"
-        )
-    } else {
-        String::new()
-    };
-    let mut conf = format!(
-        "virtual_server {VIP} {PORT} {{
-    delay_loop 3
-    lb_algo mh
-    mh-port
-    lb_kind DR
-    protocol TCP
-"
-    );
-    for rs in SERVERS {
-        conf.push_str(&format!(
-            "    real_server {rs} {PORT} {{
-        weight 1
-        TCP_CHECK {{
-            connect_timeout 3
-        }}
-    }}
-"
-        ));
-    }
-    conf.push_str(&format!(
-        "}}
-bgp {{
-    local_as 65002
-    graceful_shutdown_time 1
-    sloppy_tcp
-    neighbor {ROUTER_EXT} {{
-        remote_as 65001
-        hold_time 3
-        keepalive 1
-        connect_retry 1
-{bfd}    }}
-    announce {{
-        {VIP}
-    }}
-}}
-"
-    ));
-    conf
-}
-
-fn boot_box(lab: &mut Lab, n: usize) -> Result<Appliance, Error> {
-    let name = format!("lb{n}");
-    let json = format!(
-        r#"{{"hostname": "{name}", "interfaces": [
-            {{"role": "ext", "addresses": ["{}/24", "{VIP}/32"]}},
-            {{"role": "int", "addresses": ["{}/24"]}}]}}"#,
-        box_ext(n),
-        box_int(n)
-    );
-    lab.boot(ApplianceSpec {
-        name,
-        memory_mib: 192,
-        config_json: Some(json),
-        files: vec![(
-            "etc/lvsfw/keepalived.conf".into(),
-            keepalived_conf(n).into_bytes(),
-        )],
-        ..ApplianceSpec::default()
-    })
-}
-
-/// A real server for DR: the VIP on lo, not answered for in ARP, an echo server on all
-/// its addresses that answers as `rsN`.
-fn real_server(lab: &mut Lab, n: usize) -> Result<(Host, EchoServer), Error> {
-    let rs = lab.add_host(
-        &format!("rs{n}"),
-        Net::Int,
-        &format!("{}/24", SERVERS[n - 1]),
-        Some(ROUTER_INT),
-    )?;
-    rs.run(&["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
-    for (key, value) in [
-        ("net.ipv4.conf.all.arp_ignore", "1"),
-        ("net.ipv4.conf.all.arp_announce", "2"),
-        ("net.ipv4.conf.eth0.arp_ignore", "1"),
-        ("net.ipv4.conf.eth0.arp_announce", "2"),
-    ] {
-        rs.run(&["sysctl", "-qw", &format!("{key}={value}")])?;
-    }
-    let bind = SocketAddr::from(([0, 0, 0, 0], PORT));
-    let echo = EchoServer::start(&rs, bind, &format!("rs{n}"))?;
-    Ok((rs, echo))
-}
-
-fn vip() -> SocketAddr {
-    SocketAddr::new(VIP.parse().unwrap(), PORT)
+/// Box `n`'s keepalived.conf: graceful shutdown 1 s, BFD with lb3.
+fn box_conf(n: usize) -> String {
+    let bfd = (n == BFD_BOX).then_some((BFD_MS, BFD_MULTIPLIER));
+    keepalived_conf(&SERVERS, 1, bfd)
 }
 
 /// The real server each probe tuple reaches through box `n` (the probe host's route
@@ -214,22 +110,6 @@ fn through_box(probe: &Host, n: usize) -> Result<Vec<String>, Error> {
             which_server(probe, source, vip(), Duration::from_secs(5))
         })
         .collect()
-}
-
-/// Flows broken so far.
-/// Connections (active + inactive) box `lb` holds for the VIP (`show ipvs`).
-fn connections(lb: &mut Appliance) -> Result<u64, Error> {
-    let shown = command_output(lb, "show ipvs")?;
-    Ok(shown
-        .lines()
-        .filter(|l| l.trim_start().starts_with("-> ") && !l.contains("RemoteAddress"))
-        .filter_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            let active: u64 = w.get(4)?.parse().ok()?;
-            let inactive: u64 = w.get(5)?.parse().ok()?;
-            Some(active + inactive)
-        })
-        .sum())
 }
 
 /// "median X s (min Y, max Z, n N)" of some durations.
@@ -260,31 +140,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     let test_start = Instant::now();
     // mgmt is the router's upstream network here: the client's side.
     let mut lab = Lab::new("scaleout", true)?;
-    let router_host = lab.add_host("router", Net::Ext, &format!("{ROUTER_EXT}/24"), None)?;
-    lab.add_nic(&router_host, Net::Int, "int0")?;
-    lab.add_nic(&router_host, Net::Mgmt, "up0")?;
-    router_host.run(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{ROUTER_INT}/24"),
-        "dev",
-        "int0",
-    ])?;
-    router_host.run(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{ROUTER_UP}/24"),
-        "dev",
-        "up0",
-    ])?;
-    let client = lab.add_host(
-        "client",
-        Net::Mgmt,
-        &format!("{CLIENT}/24"),
-        Some(ROUTER_UP),
-    )?;
+    let (router_host, client) = router_and_client(&mut lab)?;
     let probe = lab.add_host("probe", Net::Ext, &format!("{PROBE}/24"), None)?;
     let mut servers = Vec::new();
     for n in 1..=3 {
@@ -296,7 +152,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     let booted = Instant::now();
     let mut boxes: Vec<Appliance> = Vec::new();
     for n in 1..=3 {
-        boxes.push(boot_box(&mut lab, n)?);
+        boxes.push(boot_box(&mut lab, n, box_conf(n))?);
     }
     let three: Vec<String> = (1..=3).map(box_ext).collect();
     wait_until(
@@ -321,26 +177,8 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     assert_eq!(distinct.len(), 3, "{PROBES} tuples reached {distinct:?}");
 
     // 1,000 flows through the router.
-    let spec = FlowSpec {
-        count: FLOWS,
-        first_port: FLOW_PORTS,
-        period: Duration::from_secs(1),
-        echo_timeout: Duration::from_secs(20),
-        lifetime: Duration::from_secs(400),
-    };
-    let connecting = Instant::now();
-    let flows = Flows::start(
-        &client,
-        CLIENT.parse().unwrap(),
-        vip(),
-        spec,
-        Duration::from_secs(60),
-    )?;
-    let connected_in = connecting.elapsed();
-    let since = Instant::now();
-    flows.all_echoed_after(since - Duration::from_secs(1), Duration::from_secs(30))?;
+    let (flows, connected_in) = start_flows(&client, FLOWS, Duration::from_secs(400))?;
     let states = flows.snapshot();
-    assert_eq!(flows.broken(), 0, "flows broken before any event");
     let mut spread = std::collections::BTreeMap::<String, usize>::new();
     for s in &states {
         *spread
@@ -363,7 +201,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
 
     // A fourth box: the router rehashes, some flows land on it mid-stream.
     let added = Instant::now();
-    boxes.push(boot_box(&mut lab, 4)?);
+    boxes.push(boot_box(&mut lab, 4, box_conf(4))?);
     let four: Vec<String> = (1..=4).map(box_ext).collect();
     wait_until(ANNOUNCED, "the router has the VIP over four boxes", || {
         router.next_hops(VIP) == four
@@ -555,7 +393,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     // the flows it moves to lb3 are taken up mid-stream, on the real server they had.
     let before = flows.broken();
     let returned_at = Instant::now();
-    boxes[BFD_BOX - 1] = boot_box(&mut lab, BFD_BOX)?;
+    boxes[BFD_BOX - 1] = boot_box(&mut lab, BFD_BOX, box_conf(BFD_BOX))?;
     let back: Vec<String> = [1, 2, 3].into_iter().map(box_ext).collect();
     wait_until(ANNOUNCED, "lb3 back in the route", || {
         router.next_hops(VIP) == back
@@ -577,16 +415,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     });
 
     let states = flows.stop();
-    let broken_list: Vec<String> = states
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| {
-            s.broken
-                .as_ref()
-                .map(|(_, why)| format!("flow {i}: {why:?}"))
-        })
-        .take(10)
-        .collect();
+    let broken_list = broken_list(&states);
 
     println!("\nscale-out behind ECMP: {FLOWS} flows, 3 real servers, mh + mh-port, DR, sloppy_tcp; BGP hold 3 s / keepalive 1 s");
     println!(

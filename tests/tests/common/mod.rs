@@ -2,6 +2,8 @@
 //! default route is the appliance, and one appliance whose keepalived.conf is given.
 #![allow(dead_code, unused_imports)] // each test file uses its own part of this
 
+pub mod scaleout;
+
 use std::time::{Duration, Instant};
 
 use lvsfw_lab::addresses::*;
