@@ -399,7 +399,7 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         router.next_hops(VIP) == back
     })?;
     let in_route = returned_at.elapsed();
-    flows.all_echoed_after(Instant::now(), Duration::from_secs(30))?;
+    let echoed = flows.all_echoed_after(Instant::now(), Duration::from_secs(30))?;
     let taken_up = connections(&mut boxes[BFD_BOX - 1])?;
     let broken_return = flows.broken() - before;
     eprintln!("lb3 back in the route after {in_route:?}; it took up {taken_up} flows; broken {broken_return}");
@@ -411,7 +411,11 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         event: "lb3 back after its kill (boots again)",
         broken: broken_return,
         moved: format!("{taken_up} flows to lb3"),
-        note: format!("boot to in the route {:.1} s", in_route.as_secs_f64()),
+        note: format!(
+            "boot to in the route {:.1} s; every flow echoed again {:.2} s after that",
+            in_route.as_secs_f64(),
+            echoed.as_secs_f64()
+        ),
     });
 
     let states = flows.stop();
