@@ -400,6 +400,9 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
     })?;
     let in_route = returned_at.elapsed();
     let echoed = flows.all_echoed_after(Instant::now(), Duration::from_secs(30))?;
+    // Once more: every flow has now sent a line along its new path since the echoes
+    // above, so lb3's table holds every flow the router gives it.
+    flows.all_echoed_after(Instant::now(), Duration::from_secs(30))?;
     let taken_up = connections(&mut boxes[BFD_BOX - 1])?;
     let broken_return = flows.broken() - before;
     eprintln!("lb3 back in the route after {in_route:?}; it took up {taken_up} flows; broken {broken_return}");
