@@ -399,6 +399,18 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         router.next_hops(VIP) == back
     })?;
     let in_route = returned_at.elapsed();
+    // FRR's bfdd replaces its BFD session when bgpd's comes up, which can reset the new
+    // session once (see bgp_bfd): count only once BFD is up and lb3 is in the route.
+    wait_until(
+        Duration::from_secs(60),
+        "lb3's BFD up, lb3 in the route",
+        || {
+            let peers = router.vtysh(&["show bfd peers"]);
+            peers.contains(&format!("peer {}", box_ext(BFD_BOX)))
+                && peers.contains("Status: up")
+                && router.next_hops(VIP) == back
+        },
+    )?;
     let echoed = flows.all_echoed_after(Instant::now(), Duration::from_secs(30))?;
     // Once more: every flow has now sent a line along its new path since the echoes
     // above, so lb3's table holds every flow the router gives it.
