@@ -76,10 +76,18 @@ fn keepalived_conf() -> String {
     }}
 }}
 
-bgp {{
+{}",
+        bgp_block(ROUTER, "192.168.0.100")
+    )
+}
+
+/// The bgp block both tests' boxes run: one neighbor, with BFD at 100 ms × 3.
+fn bgp_block(router: &str, vip: &str) -> String {
+    format!(
+        "bgp {{
     local_as 65002
     graceful_shutdown_time 0
-    neighbor {ROUTER} {{
+    neighbor {router} {{
         remote_as 65001
         hold_time 9
         connect_retry 1
@@ -90,7 +98,7 @@ bgp {{
         }}
     }}
     announce {{
-        192.168.0.100
+        {vip}
     }}
 }}
 "
@@ -363,24 +371,8 @@ fn keepalived_conf6() -> String {
     }}
 }}
 
-bgp {{
-    local_as 65002
-    graceful_shutdown_time 0
-    neighbor {ROUTER6} {{
-        remote_as 65001
-        hold_time 9
-        connect_retry 1
-        bfd {{
-            min_rx 100
-            min_tx 100
-            multiplier 3
-        }}
-    }}
-    announce {{
-        fd00::100
-    }}
-}}
-"
+{}",
+        bgp_block(ROUTER6, "fd00::100")
     )
 }
 
