@@ -314,6 +314,90 @@ fn bird_announce_withdraw_hold_and_shutdown() -> Result<(), Error> {
     Ok(())
 }
 
+/// BIRD as an OLD speaker (`enable as4 off`: no 4-octet AS capability, RFC 6793 §4.2):
+/// our AS_PATH reaches it in 2-octet numbers, which it reads as our AS. (BIRD refuses a
+/// 4-octet neighbor AS with as4 off; AS_TRANS and AS4_PATH are the unit tests'.)
+#[test]
+fn bird_without_4_octet_as_reads_a_2_octet_as_path() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpbirdas2")?;
+    let conf = bird_conf().replace("    passive on;", "    passive on;\n    enable as4 off;");
+    let bird = Bird::start(&mut lab, &router, "bird", &conf)?;
+    let speaker = speaker(&mut lab, &lb, "speaker", ROUTER)?;
+    let took = wait_until(HOLD + MARGIN, "the VIP in BIRD", || {
+        bird.route(VIP).contains("BGP.as_path")
+    })
+    .map_err(|e| {
+        Error(format!(
+            "{e}\n{}\n{}",
+            bird.birdc("show protocols all lb"),
+            speaker.log_text()
+        ))
+    })?;
+    let route = bird.route(VIP);
+    eprintln!("BIRD (as4 off) has the VIP after {took:?}:\n{route}");
+    let path = route
+        .lines()
+        .find(|l| l.contains("BGP.as_path"))
+        .unwrap_or_default();
+    assert!(
+        path.trim().ends_with(&format!("BGP.as_path: {LB_AS}")),
+        "{route}"
+    );
+    let shown = bird.birdc("show protocols all lb");
+    let local = shown
+        .split("Local capabilities")
+        .nth(1)
+        .and_then(|rest| rest.split("Neighbor capabilities").next())
+        .unwrap_or_default();
+    assert!(
+        !local.is_empty() && !local.contains("4-octet AS numbers"),
+        "BIRD offered the 4-octet AS capability: {shown}"
+    );
+    assert_eq!(speaker.count("NOTIFICATION"), 0, "{}", speaker.log_text());
+    Ok(())
+}
+
+/// FRR with capability negotiation off (`dont-capability-negotiate`: its OPEN offers no
+/// 4-octet AS capability, so the session runs with 2-octet numbers) and our AS above
+/// 65535: the AS_PATH FRR reads is AS_TRANS, well formed (RFC 6793 §4.2.2). FRR rebuilds
+/// the number from AS4_PATH only for a peer that did not offer the capability, which we
+/// do, so the path shows 23456.
+#[test]
+fn frr_without_4_octet_as_reads_as_trans() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpfrras2")?;
+    let conf = FRR_CONF
+        .replace(
+            " neighbor 192.168.0.101 remote-as 65002\n",
+            " neighbor 192.168.0.101 remote-as 4200000001\n neighbor 192.168.0.101 dont-capability-negotiate\n",
+        );
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, &conf)?;
+    let speaker = speaker_as(&mut lab, &lb, "speaker", ROUTER, "4200000001")?;
+    let took = wait_until(HOLD + MARGIN, "the VIP in FRR", || {
+        !frr.route(VIP).contains("Network not in table")
+    })
+    .map_err(|e| {
+        Error(format!(
+            "{e}\n{}\n{}",
+            frr.vtysh(&["show bgp neighbors 192.168.0.101"]),
+            speaker.log_text()
+        ))
+    })?;
+    let route = frr.route(VIP);
+    eprintln!("FRR (no capabilities) has the VIP after {took:?}:\n{route}");
+    let path = route.lines().nth(3).unwrap_or_default().trim();
+    assert_eq!(path, "23456", "{route}");
+    assert_eq!(speaker.count("NOTIFICATION"), 0, "{}", speaker.log_text());
+    Ok(())
+}
+
 /// One BGP message from its type and body (RFC 4271 §4.1).
 fn message(kind: u8, body: &[u8]) -> Vec<u8> {
     let mut m = vec![0xff; 16];

@@ -142,6 +142,8 @@ pub struct Negotiated {
     pub keepalive: u16,
     pub ipv4: bool,
     pub ipv6: bool,
+    /// The peer has the 4-octet AS capability (RFC 6793 §2): a NEW speaker.
+    pub four_octet_as: bool,
 }
 
 /// Counts for the status page; received routes are counted, never kept.
@@ -513,7 +515,8 @@ impl Session {
             (State::Established, wire::UPDATE) => {
                 self.restart_hold(now);
                 self.counters.updates_received += 1;
-                match update::check(msg) {
+                let four_octet = self.negotiated.as_ref().is_none_or(|n| n.four_octet_as);
+                match update::check_from(msg, four_octet) {
                     Ok(got) => {
                         self.counters.prefixes_received += got.announced as u64;
                         self.counters.withdrawals_received += got.withdrawn as u64;

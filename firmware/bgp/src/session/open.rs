@@ -21,18 +21,8 @@ impl Session {
                 format!("the peer is AS {}, configured AS {}", open.asn, s.remote_as),
             ));
         }
-        // Our AS_PATHs are written with 4-octet numbers: a peer without the capability
-        // is refused with the capability we need as data (RFC 5492 §5, RFC 6793 §3).
-        if !open.four_octet_as {
-            let mut data = vec![65, 4];
-            data.extend_from_slice(&s.local_as.to_be_bytes());
-            return Err(WireError::new(
-                notify::OPEN,
-                notify::UNSUPPORTED_CAPABILITY,
-                &data,
-                "the peer lacks the 4-octet AS capability",
-            ));
-        }
+        // A peer without the 4-octet AS capability is an OLD speaker (RFC 6793 §4.2):
+        // its OPEN's 2-octet AS was compared above; an AS above 65535 is AS_TRANS to it.
         // Internal peers must not share our identifier (RFC 6286 §2.2).
         if s.internal() && open.bgp_id == s.router_id {
             return Err(WireError::new(
@@ -64,6 +54,7 @@ impl Session {
             keepalive,
             ipv4,
             ipv6,
+            four_octet_as: open.four_octet_as,
         })
     }
 
@@ -79,6 +70,7 @@ impl Session {
             local_pref: s.internal().then_some(s.local_pref),
             graceful_shutdown,
             next_hop,
+            four_octet_as: self.negotiated.as_ref().is_none_or(|n| n.four_octet_as),
         })
     }
 }

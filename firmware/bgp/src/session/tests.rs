@@ -221,24 +221,6 @@ fn bad_opens_get_the_notification_of_rfc_4271_6_2() {
     }
     .emit();
     assert_eq!(open_error(wrong_as).subcode, notify::BAD_PEER_AS);
-    // Without the 4-octet AS capability: the 2-octet field alone, and refused.
-    let mut no_as4 = Open {
-        asn: PEER_AS,
-        hold_time: 90,
-        bgp_id: Ipv4Addr::new(10, 0, 0, 1),
-        four_octet_as: true,
-        families: vec![],
-    }
-    .emit();
-    no_as4.truncate(no_as4.len() - 8);
-    no_as4[28] = 0;
-    let len = no_as4.len() as u16;
-    no_as4[16..18].copy_from_slice(&len.to_be_bytes());
-    let n = open_error(no_as4);
-    assert_eq!(
-        (n.subcode, &n.data[..2]),
-        (notify::UNSUPPORTED_CAPABILITY, &[65u8, 4][..])
-    );
     let mut zero_id = peer_open(90);
     zero_id[24..28].fill(0);
     assert_eq!(open_error(zero_id).subcode, notify::BAD_BGP_IDENTIFIER);

@@ -4,6 +4,7 @@
 use super::tests::*;
 use super::*;
 use crate::wire::update::{Attributes, GRACEFUL_SHUTDOWN};
+use crate::wire::Open;
 
 #[test]
 fn established_announces_what_is_desired_ebgp() {
@@ -48,6 +49,80 @@ fn ibgp_has_an_empty_as_path_and_local_pref() {
     let m = &sent(&out)[0];
     assert!(contains(m, &[0x40, 2, 0]), "empty AS_PATH");
     assert!(contains(m, &[0x40, 5, 4, 0, 0, 0, 100]), "LOCAL_PREF 100");
+}
+
+/// The peer's OPEN without the 4-octet AS capability (an OLD speaker, RFC 6793): the
+/// 2-octet AS field alone.
+fn old_peer_open() -> Vec<u8> {
+    let mut open = Open {
+        asn: PEER_AS,
+        hold_time: 90,
+        bgp_id: Ipv4Addr::new(10, 0, 0, 1),
+        four_octet_as: true,
+        families: vec![],
+    }
+    .emit();
+    // Drop the capability's 8 octets (optional parameter 2, capability 65, length 4).
+    open.truncate(open.len() - 8);
+    open[28] = 0;
+    let len = open.len() as u16;
+    open[16..18].copy_from_slice(&len.to_be_bytes());
+    open
+}
+
+#[test]
+fn an_old_peer_gets_as_trans_and_as4_path_and_may_send_2_octet_paths() {
+    let t0 = Instant::now();
+    let mut s = Session::new(settings());
+    s.handle(Event::Announce(p("192.0.2.10/32")), t0);
+    s.handle(Event::Start, t0);
+    s.handle(Event::Connected, t0);
+    s.handle(Event::Received(&old_peer_open()), t0);
+    assert_eq!(s.state(), State::OpenConfirm, "an OLD speaker is a peer");
+    let out = s.handle(Event::Received(&wire::keepalive()), t0);
+    let m = &sent(&out)[0];
+    // LOCAL_AS is above 65535: AS_TRANS in a 2-octet AS_PATH, itself in AS4_PATH (RFC
+    // 6793 §4.2.2).
+    assert!(
+        contains(m, &[0x40, 2, 4, 2, 1, 0x5b, 0xa0]),
+        "AS_PATH AS_TRANS: {m:02x?}"
+    );
+    let mut as4 = vec![0xc0, 17, 6, 2, 1];
+    as4.extend_from_slice(&LOCAL_AS.to_be_bytes());
+    assert!(contains(m, &as4), "AS4_PATH: {m:02x?}");
+    assert_eq!(update::check_from(m, false).unwrap().announced, 1);
+    // A 2-octet local AS needs no AS4_PATH.
+    let mut cfg = settings();
+    cfg.local_as = 65002;
+    let mut s = Session::new(cfg);
+    s.handle(Event::Announce(p("192.0.2.10/32")), t0);
+    s.handle(Event::Start, t0);
+    s.handle(Event::Connected, t0);
+    s.handle(Event::Received(&old_peer_open()), t0);
+    let out = s.handle(Event::Received(&wire::keepalive()), t0);
+    let m = &sent(&out)[0];
+    assert!(
+        contains(m, &[0x40, 2, 4, 2, 1, 0xfd, 0xea]),
+        "AS_PATH 65002: {m:02x?}"
+    );
+    assert!(!contains(m, &[0xc0, 17]), "no AS4_PATH: {m:02x?}");
+    // The OLD peer's own UPDATE, a 2-octet AS_PATH of two ASes, is well formed for it.
+    let update = [
+        &[0xffu8; 16][..],
+        &[0, 47, 2, 0, 0, 0, 20],
+        &[0x40, 1, 1, 0],
+        &[0x40, 2, 6, 2, 2, 0xfd, 0xe9, 0xfd, 0xea],
+        &[0x40, 3, 4, 10, 0, 0, 1],
+        &[24, 198, 51, 100],
+    ]
+    .concat();
+    assert_eq!(update.len(), 47);
+    let out = s.handle(Event::Received(&update), t0);
+    assert_eq!(sent_notification(&out), None, "{out:?}");
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(update::check_from(&update, false).unwrap().announced, 1);
+    // The same octets read as 4-octet numbers overrun: a NEW peer's would be malformed.
+    assert!(update::check(&update).unwrap().treat_as_withdraw.is_some());
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -118,6 +193,7 @@ fn received_updates_are_checked_counted_and_discarded() {
         local_pref: None,
         graceful_shutdown: false,
         next_hop: "10.0.0.1".parse().unwrap(),
+        four_octet_as: true,
     };
     let msgs = update::announce(&[p("198.51.100.0/24"), p("203.0.113.0/24")], &attrs);
     s.handle(Event::Received(&msgs[0]), t0);
@@ -192,6 +268,7 @@ fn one_large_read_of_many_messages_is_taken_whole() {
         local_pref: None,
         graceful_shutdown: false,
         next_hop: "10.0.0.1".parse().unwrap(),
+        four_octet_as: true,
     };
     let many: Vec<Prefix> = (0..3000u32)
         .map(|i| Prefix::host(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))))

@@ -66,6 +66,7 @@ fn many_prefixes_are_split_into_messages_of_at_most_4096_octets() {
         local_pref: None,
         graceful_shutdown: true,
         next_hop: "10.0.0.2".parse().unwrap(),
+        four_octet_as: true,
     };
     let msgs = update::announce(&v4, &attrs);
     assert!(msgs.len() > 1);
@@ -82,6 +83,7 @@ fn many_prefixes_are_split_into_messages_of_at_most_4096_octets() {
         .collect();
     let attrs = Attributes {
         next_hop: "2001:db8::2".parse().unwrap(),
+        four_octet_as: true,
         ..attrs
     };
     for msgs in [update::announce(&v6, &attrs), update::withdraw(&v6)] {
@@ -106,6 +108,7 @@ fn update_errors() {
         local_pref: None,
         graceful_shutdown: false,
         next_hop: "10.0.0.2".parse().unwrap(),
+        four_octet_as: true,
     };
     let good = update::announce(&[p("192.0.2.0/24")], &attrs).remove(0);
     // The path attribute length points past the end.
@@ -132,6 +135,7 @@ fn update_errors() {
     // Two MP_REACH_NLRI.
     let v6 = Attributes {
         next_hop: "2001:db8::2".parse().unwrap(),
+        four_octet_as: true,
         ..attrs
     };
     let mut m = update::announce(&[p("2001:db8::/64")], &v6).remove(0);

@@ -7,8 +7,8 @@
 use std::net::IpAddr;
 
 use super::{
-    finish, header, Prefix, WireError, AFI_IPV4, AFI_IPV6, HEADER_LEN, MAX_MESSAGE, SAFI_UNICAST,
-    UPDATE,
+    finish, header, Prefix, WireError, AFI_IPV4, AFI_IPV6, AS_TRANS, HEADER_LEN, MAX_MESSAGE,
+    SAFI_UNICAST, UPDATE,
 };
 use crate::notify;
 
@@ -27,6 +27,8 @@ const AGGREGATOR: u8 = 7;
 const COMMUNITIES: u8 = 8;
 const MP_REACH: u8 = 14;
 const MP_UNREACH: u8 = 15;
+/// AS4_PATH (RFC 6793 §3): the real numbers beside an AS_PATH an OLD speaker reads.
+const AS4_PATH: u8 = 17;
 /// ORIGIN IGP (RFC 4271 §5.1.1): the VIPs are ours.
 const ORIGIN_IGP: u8 = 0;
 const AS_SEQUENCE: u8 = 2;
@@ -44,6 +46,9 @@ pub struct Attributes {
     pub graceful_shutdown: bool,
     /// Our address on the session, or the IPv6 address to use for IPv6 routes.
     pub next_hop: IpAddr,
+    /// The peer has the 4-octet AS capability (a NEW speaker, RFC 6793 §2); without it
+    /// AS_PATH carries 2-octet numbers.
+    pub four_octet_as: bool,
 }
 
 fn attribute(out: &mut Vec<u8>, flags: u8, kind: u8, value: &[u8]) {
@@ -57,16 +62,24 @@ fn attribute(out: &mut Vec<u8>, flags: u8, kind: u8, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
-/// ORIGIN, AS_PATH (4-octet AS numbers: we only speak to peers with the 4-octet AS
-/// capability, RFC 6793 §4.1), LOCAL_PREF and COMMUNITIES, common to both families.
+/// ORIGIN, AS_PATH, LOCAL_PREF and COMMUNITIES, common to both families. AS_PATH holds
+/// 4-octet numbers for a NEW peer (RFC 6793 §4.1); for an OLD one 2-octet numbers, an
+/// AS above 65535 as AS_TRANS there and itself in AS4_PATH (§4.2.2).
 fn common_attributes(attrs: &Attributes) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32);
+    let mut out = Vec::with_capacity(40);
     attribute(&mut out, TRANSITIVE, ORIGIN, &[ORIGIN_IGP]);
+    let sequence = |octets: &[u8]| [&[AS_SEQUENCE, 1][..], octets].concat();
     match attrs.prepend_as {
+        Some(asn) if attrs.four_octet_as => {
+            attribute(&mut out, TRANSITIVE, AS_PATH, &sequence(&asn.to_be_bytes()));
+        }
         Some(asn) => {
-            let mut seg = vec![AS_SEQUENCE, 1];
-            seg.extend_from_slice(&asn.to_be_bytes());
-            attribute(&mut out, TRANSITIVE, AS_PATH, &seg);
+            let two = u16::try_from(asn).unwrap_or(AS_TRANS);
+            attribute(&mut out, TRANSITIVE, AS_PATH, &sequence(&two.to_be_bytes()));
+            if u16::try_from(asn).is_err() {
+                let as4 = sequence(&asn.to_be_bytes());
+                attribute(&mut out, OPTIONAL | TRANSITIVE, AS4_PATH, &as4);
+            }
         }
         // An internal peer gets an empty AS_PATH (RFC 4271 §5.1.2 b).
         None => attribute(&mut out, TRANSITIVE, AS_PATH, &[]),
@@ -230,8 +243,15 @@ fn family_bits(afi: u16, safi: u8) -> Option<u8> {
     }
 }
 
-/// Checks a received UPDATE that [`super::frame`] delimited.
+/// Checks a received UPDATE that [`super::frame`] delimited, from a NEW speaker.
 pub fn check(msg: &[u8]) -> Result<Received, WireError> {
+    check_from(msg, true)
+}
+
+/// The same, from a peer with (NEW) or without (OLD) the 4-octet AS capability: its
+/// AS_PATH numbers are 4 or 2 octets long (RFC 6793 §4).
+pub fn check_from(msg: &[u8], four_octet_as: bool) -> Result<Received, WireError> {
+    let as_octets = if four_octet_as { 4 } else { 2 };
     let body = &msg[HEADER_LEN..];
     let malformed = |what: &str| update_error(notify::MALFORMED_ATTRIBUTE_LIST, what.to_string());
     // The two length fields must fit the message (RFC 4271 §6.3, first paragraph).
@@ -265,7 +285,7 @@ pub fn check(msg: &[u8]) -> Result<Received, WireError> {
             }
             continue;
         }
-        if let Some(why) = check_attribute(flags, kind, value, &mut got)? {
+        if let Some(why) = check_attribute(flags, kind, value, as_octets, &mut got)? {
             got.treat_as_withdraw.get_or_insert(why);
         }
     }
@@ -316,6 +336,7 @@ fn check_attribute(
     flags: u8,
     kind: u8,
     value: &[u8],
+    as_octets: usize,
     got: &mut Received,
 ) -> Result<Option<String>, WireError> {
     let well_known = matches!(
@@ -355,7 +376,7 @@ fn check_attribute(
         NEXT_HOP | MED | LOCAL_PREF if value.len() != 4 => {
             return bad(format!("attribute {kind} of {} octets", value.len()))
         }
-        AS_PATH => return Ok(check_as_path(value).err()),
+        AS_PATH => return Ok(check_as_path(value, as_octets).err()),
         // COMMUNITIES: a non-zero multiple of four octets (RFC 7606 §7.8).
         COMMUNITIES if value.is_empty() || !value.len().is_multiple_of(4) => {
             return bad(format!("COMMUNITIES of {} octets", value.len()))
@@ -367,11 +388,12 @@ fn check_attribute(
     Ok(None)
 }
 
-/// AS_PATH segments (RFC 4271 §4.3, 4-octet numbers per RFC 6793 §4.1): a known type,
-/// a non-zero count, and exactly the octets the counts say (RFC 7606 §7.2).
-fn check_as_path(mut path: &[u8]) -> Result<(), String> {
+/// AS_PATH segments (RFC 4271 §4.3; numbers of `as_octets`, 4 from a NEW speaker, RFC
+/// 6793 §4.1): a known type, a non-zero count, and exactly the octets the counts say
+/// (RFC 7606 §7.2).
+fn check_as_path(mut path: &[u8], as_octets: usize) -> Result<(), String> {
     while let [kind, count, rest @ ..] = path {
-        let len = usize::from(*count) * 4;
+        let len = usize::from(*count) * as_octets;
         if !(1..=4).contains(kind) || *count == 0 || rest.len() < len {
             return Err(format!(
                 "malformed AS_PATH segment (type {kind}, {count} ASes)"
