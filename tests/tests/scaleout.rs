@@ -399,8 +399,8 @@ fn flows_survive_a_box_added_drained_and_killed_behind_ecmp() -> Result<(), Erro
         router.next_hops(VIP) == back
     })?;
     let in_route = returned_at.elapsed();
-    // FRR's bfdd replaces its BFD session when bgpd's comes up, which can reset the new
-    // session once (see bgp_bfd): count only once BFD is up and lb3 is in the route.
+    // Count once lb3's BFD session (it starts a second after its BGP session) is up
+    // and lb3 is in the route.
     wait_until(
         Duration::from_secs(60),
         "lb3's BFD up, lb3 in the route",

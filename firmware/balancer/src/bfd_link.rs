@@ -69,8 +69,12 @@ impl BfdStatus {
 
 enum Msg {
     Add(Spec, watch::Sender<BfdStatus>),
+    Start(IpAddr),
     Remove(IpAddr),
 }
+
+/// What a session added but not started says.
+const WAITING: &str = "starts once the BGP session is established";
 
 /// The BGP task's end of the BFD task.
 pub struct Handle {
@@ -84,12 +88,20 @@ impl Handle {
         Handle { tx }
     }
 
-    /// Starts the session to `spec.peer` (replacing one there was); its state comes on
-    /// the watch.
+    /// Sets up the session to `spec.peer` (replacing one there was) without starting
+    /// it; its state comes on the watch.
     pub async fn add(&self, spec: Spec) -> watch::Receiver<BfdStatus> {
         let (status, rx) = watch::channel(BfdStatus::new());
         let _ = self.tx.send(Msg::Add(spec, status)).await;
         rx
+    }
+
+    /// Starts the session to `peer` once its BGP session is up. Before, the router's
+    /// BFD session may not be the one it keeps: FRR's bfdd makes a new one (a new
+    /// discriminator, state Down) when bgpd's session comes up, which would take an Up
+    /// session of ours Down (RFC 5880 §6.8.6) and with it the BGP session just made.
+    pub async fn start_session(&self, peer: IpAddr) {
+        let _ = self.tx.send(Msg::Start(peer)).await;
     }
 
     pub async fn remove(&self, peer: IpAddr) {
@@ -99,6 +111,8 @@ impl Handle {
 
 struct Running {
     spec: Spec,
+    /// [`Handle::start_session`] came: the session sends and takes packets.
+    started: bool,
     session: Session,
     socket: Option<StdUdpSocket>,
     status: watch::Sender<BfdStatus>,
@@ -166,19 +180,33 @@ impl Task {
         }
         let seed = self.random();
         let discriminator = self.discriminator();
-        let mut session = Session::new(spec.settings, discriminator, seed);
-        status.send_modify(|s| s.problem = problem);
-        let actions = session.handle(Event::Start, std::time::Instant::now());
-        let peer = spec.peer;
+        let session = Session::new(spec.settings, discriminator, seed);
+        status.send_modify(|s| s.problem = Some(problem.unwrap_or_else(|| WAITING.into())));
         self.sessions.insert(
-            peer,
+            spec.peer,
             Running {
                 spec,
+                started: false,
                 session,
                 socket,
                 status,
             },
         );
+    }
+
+    fn start(&mut self, peer: IpAddr) {
+        let Some(r) = self.sessions.get_mut(&peer) else {
+            return;
+        };
+        if std::mem::replace(&mut r.started, true) {
+            return;
+        }
+        r.status.send_modify(|s| {
+            if s.problem.as_deref() == Some(WAITING) {
+                s.problem = None;
+            }
+        });
+        let actions = r.session.handle(Event::Start, std::time::Instant::now());
         self.perform(peer, actions);
     }
 
@@ -259,8 +287,10 @@ impl Task {
         } else {
             self.sessions.contains_key(&from).then_some(from)
         };
-        let Some(peer) = peer else {
-            log::debug!("BFD: a packet from {from} for no session (discriminator {your:#x})");
+        let Some(peer) = peer.filter(|p| self.sessions.get(p).is_some_and(|r| r.started)) else {
+            log::debug!(
+                "BFD: a packet from {from} for no running session (discriminator {your:#x})"
+            );
             return;
         };
         let now = std::time::Instant::now();
@@ -316,6 +346,7 @@ async fn run(mut rx: mpsc::Receiver<Msg>) {
                     }
                     t.add(spec, status)
                 }
+                Some(Msg::Start(peer)) => t.start(peer),
                 Some(Msg::Remove(peer)) => {
                     if let Some(mut r) = t.sessions.remove(&peer) {
                         // Tell the router it is on purpose (RFC 5880 §6.8.16): AdminDown.

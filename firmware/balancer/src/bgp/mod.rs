@@ -40,6 +40,8 @@ pub const STOP_WAIT: Duration = Duration::from_secs(4);
 const PEER_STOP_WAIT: Duration = Duration::from_millis(500);
 /// How often the status file is brought up to date with the sessions.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// How long a BGP session is up before its BFD session starts.
+const BFD_AFTER: Duration = Duration::from_secs(1);
 /// Commands waiting for one peer task (it takes them as fast as they come).
 const PEER_QUEUE: usize = 64;
 
@@ -92,6 +94,8 @@ struct Running {
     task: JoinHandle<()>,
     /// What this peer was told to announce.
     wanted: BTreeSet<Prefix>,
+    /// Its BFD session was started (once the BGP session had been up a moment).
+    bfd_started: bool,
 }
 
 struct Task {
@@ -166,6 +170,7 @@ async fn run(
             },
             Ok(()) = t.health.changed() => {}
             _ = tick.tick() => {
+                t.start_bfd().await;
                 if !t.look_at_links() {
                     t.write_status();
                     continue;
@@ -226,10 +231,34 @@ impl Task {
                     status,
                     task,
                     wanted: BTreeSet::new(),
+                    bfd_started: false,
                 },
             );
         }
         self.plan = plan;
+    }
+
+    /// Starts the BFD session of each peer whose BGP session has been Established for
+    /// [`BFD_AFTER`]: see [`bfd_link::Handle::start_session`] for why not before.
+    async fn start_bfd(&mut self) {
+        let Some(link) = &self.bfd else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for (address, r) in &mut self.peers {
+            if r.bfd_started || r.spec.bfd.is_none() {
+                continue;
+            }
+            let up_for = r
+                .status
+                .borrow()
+                .established_since
+                .and_then(|t| now.duration_since(t).ok());
+            if up_for.is_some_and(|d| d >= BFD_AFTER) {
+                link.start_session(*address).await;
+                r.bfd_started = true;
+            }
+        }
     }
 
     /// The watched links read again; true when whether they are all up changed.
