@@ -3,7 +3,9 @@
 //! the direct (-kernel) boot, then each board's disk image under SeaBIOS and OVMF with
 //! the sizes of its parts. Run with `scripts/bench-boot` (root; expects
 //! `scripts/build-image` of both boards). `LVSFW_BENCH_BEFORE=DIR` boots an older
-//! build's files (a copy of its out/BOARD) the same way and prints its figures beside.
+//! build's files (a copy of its out/BOARD) the same way and prints its figures beside;
+//! `LVSFW_BENCH_BEFORE_MACHINE=pc` boots those on that QEMU machine instead of
+//! board/qemu-machine's (the machine an older build was measured on).
 
 use std::path::Path;
 use std::time::Duration;
@@ -138,12 +140,15 @@ impl Direct {
 fn direct_boot(
     lab: &mut Lab,
     image: &Path,
+    machine: Option<&str>,
     name: &str,
     d: &mut Direct,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    // The lab boots what LVSFW_OUT names (lvsfw_lab::image_dir); this example runs
-    // alone, so setting it here reaches no other thread.
+    // The lab boots what LVSFW_OUT names (lvsfw_lab::image_dir) on LVSFW_QEMU_MACHINE
+    // (else board/qemu-machine's); this example runs alone, so setting them here reaches
+    // no other thread.
     std::env::set_var("LVSFW_OUT", image);
+    std::env::set_var("LVSFW_QEMU_MACHINE", machine.unwrap_or_default());
     let mut vm = lab.boot(ApplianceSpec {
         name: name.to_string(),
         ..ApplianceSpec::default()
@@ -176,12 +181,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // This build and the older one in turns, so that both see the same load of the
     // machine (other builds slow an emulated boot several times over).
+    let before_machine = std::env::var("LVSFW_BENCH_BEFORE_MACHINE").ok();
     for n in 0..boots {
-        direct_boot(&mut lab, &image, &format!("b{n}"), &mut now)?;
+        direct_boot(&mut lab, &image, None, &format!("b{n}"), &mut now)?;
         if let (Some(dir), Some(b)) = (&before_dir, &mut before) {
-            direct_boot(&mut lab, dir, &format!("o{n}"), b)?;
+            direct_boot(
+                &mut lab,
+                dir,
+                before_machine.as_deref(),
+                &format!("o{n}"),
+                b,
+            )?;
         }
     }
+    std::env::remove_var("LVSFW_QEMU_MACHINE");
     now.sort();
     if let Some(b) = &mut before {
         b.sort();
@@ -192,13 +205,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .as_ref()
             .map_or(String::new(), |b| format!(" {} |", f(b)))
     };
+    let machine = lvsfw_lab::qemu_machine();
     match &before_dir {
         Some(dir) => {
-            println!("| what | this build | before ({}) |", dir.display());
+            let on = before_machine.as_deref().unwrap_or(&machine);
+            println!(
+                "| what (QEMU -machine) | this build ({machine}) | before ({}, {on}) |",
+                dir.display()
+            );
             println!("|---|---|---|");
         }
         None => {
-            println!("| what | value |");
+            println!("| what (QEMU -machine {machine}) | value |");
             println!("|---|---|");
         }
     }

@@ -1,7 +1,8 @@
 //! An lvsfw appliance in QEMU: the image's kernel and initramfs, its own files appended
 //! as a cpio, virtio NICs on taps in the lab's bridges at the PCI slots the board maps
 //! (0000:00:10.0 ext, :11.0 int, :12.0 mgmt), optionally the configuration disk
-//! (virtio-blk at :13.0), console and monitor on unix sockets.
+//! (virtio-blk at :13.0), console and monitor on unix sockets. The machine is
+//! board/qemu-machine's (q35), as for scripts/run.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -60,6 +61,8 @@ pub struct ApplianceSpec {
     pub extra_disks: Vec<PathBuf>,
     /// NICs whose tap is ready but whose device is not plugged in at boot; the test
     /// plugs them later ([`Appliance::plug`]), as a NIC that appears while running.
+    /// q35 hot-plugs only into PCIe root ports: each such NIC's slot holds a root port,
+    /// and the NIC is at [`ApplianceSpec::plugged_address`] once plugged in.
     pub unplugged: Vec<Net>,
     /// More NICs: each on a network at a PCI slot of its own (0x18 and up are free), its
     /// QEMU id `NET` and the slot in hex (`ext18`) for [`Appliance::set_link`], e.g. a
@@ -69,6 +72,46 @@ pub struct ApplianceSpec {
     /// `2025-12-05T00:00:00`, UTC); the kernel sets its clock from it at boot. `None`:
     /// the host's time.
     pub rtc_base: Option<String>,
+}
+
+/// The QEMU machine (`-machine`): board/qemu-machine's first word, shared with
+/// scripts/run; `LVSFW_QEMU_MACHINE` overrides it for a comparison (bench-boot's
+/// `LVSFW_BENCH_BEFORE_MACHINE`).
+pub fn machine() -> String {
+    if let Some(machine) = std::env::var("LVSFW_QEMU_MACHINE")
+        .ok()
+        .filter(|m| !m.is_empty())
+    {
+        return machine;
+    }
+    include_str!("../../board/qemu-machine")
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or("q35")
+        .to_string()
+}
+
+/// The PCI slot of a board NIC's role (board/qemu-x86_64/board.conf).
+fn slot_of(net: Net) -> u8 {
+    match net {
+        Net::Ext => 0x10,
+        Net::Int => 0x11,
+        Net::Mgmt => 0x12,
+    }
+}
+
+impl ApplianceSpec {
+    /// Where an [`ApplianceSpec::unplugged`] NIC appears once plugged in: behind its
+    /// slot's PCIe root port, whose bus numbers follow the slots (the root ports are the
+    /// only bridges): `0000:01:00.0` for the first.
+    pub fn plugged_address(&self, net: Net) -> Option<String> {
+        let mut slots: Vec<u8> = self.unplugged.iter().map(|n| slot_of(*n)).collect();
+        slots.sort_unstable();
+        let bus = slots.iter().position(|s| *s == slot_of(net))? + 1;
+        Some(format!("0000:{bus:02x}:00.0"))
+    }
 }
 
 pub struct Appliance {
@@ -144,9 +187,9 @@ impl Appliance {
         let _ = std::fs::remove_file(&console_socket);
         let _ = std::fs::remove_file(&monitor);
 
-        let mut nets = vec![(Net::Ext, 0x10), (Net::Int, 0x11)];
+        let mut nets = vec![(Net::Ext, slot_of(Net::Ext)), (Net::Int, slot_of(Net::Int))];
         if spec.mgmt {
-            nets.push((Net::Mgmt, 0x12));
+            nets.push((Net::Mgmt, slot_of(Net::Mgmt)));
         }
         nets.extend(spec.extra_nics.iter().copied());
         let mut args: Vec<String> = [
@@ -158,7 +201,7 @@ impl Appliance {
             "tcg",
             "-nodefaults",
             "-machine",
-            "pc",
+            &machine(),
             "-smp",
             "1",
             "-display",
@@ -271,6 +314,15 @@ impl Appliance {
                 format!("tap,id={id},ifname={tap},script=no,downscript=no"),
             ]);
             if main && spec.unplugged.contains(&net) {
+                // The root port takes the NIC's slot; the NIC goes in as its only device.
+                let port = format!("hp{slot:x}");
+                args.extend([
+                    "-device".into(),
+                    format!("pcie-root-port,id={port},chassis={slot},slot={slot},addr={slot:#x}"),
+                ]);
+                let device = format!(
+                    "virtio-net-pci,netdev={id},bus={port},mac=52:54:00:{index:02x}:00:{slot:02x}"
+                );
                 unplugged.push((net, device));
             } else {
                 args.extend(["-device".into(), device]);

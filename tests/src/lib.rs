@@ -33,7 +33,7 @@ pub mod programs;
 pub mod seed;
 pub mod updates;
 
-pub use appliance::{Appliance, ApplianceSpec, Boot};
+pub use appliance::{machine as qemu_machine, Appliance, ApplianceSpec, Boot};
 pub use command::{run, Error};
 pub use console::Console;
 pub use lab::{Host, Lab, Net};
