@@ -37,7 +37,13 @@ pub fn run(args: &[String]) -> ExitCode {
         eprintln!("usage: lvsfw show interfaces");
         return ExitCode::from(2);
     }
-    let read = balancer::read_interfaces();
+    let read = match balancer::read_interfaces() {
+        Ok(read) => read,
+        Err(e) => {
+            eprintln!("show interfaces: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match read {
         Ok(actual) => {
             print!("{}", render(&actual));
