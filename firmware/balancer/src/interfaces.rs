@@ -14,6 +14,21 @@ use netif::roles;
 
 mod statics;
 
+/// The kernel's links, addresses and routes read once on a runtime of its own, for
+/// `lvsfw show interfaces`. Here and not in the binary's front end: an async function is
+/// compiled into each package that awaits it, and the balancer already awaits
+/// `Kernel::read`, so one copy of it (and of what it inlines) serves both. The outer error:
+/// no runtime; the inner: the kernel could not be read.
+pub fn read_once() -> std::io::Result<Result<Actual, String>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(async {
+        let kernel = Kernel::connect().map_err(|e| e.to_string())?;
+        kernel.read().await.map_err(|e| e.to_string())
+    }))
+}
+
 /// The loopback interface's index: the kernel creates it first in every namespace.
 const LOOPBACK_INDEX: u32 = 1;
 

@@ -41,7 +41,9 @@ pub mod alerts;
 pub mod bfd_link;
 pub mod bgp;
 pub mod bgp_peer;
+pub mod bgp_speaker;
 pub mod control;
+pub mod foreground;
 pub mod heartbeat;
 mod history;
 mod interfaces;
@@ -59,6 +61,7 @@ pub mod time;
 mod vrrp_running;
 use lvs_running::Lvs;
 
+pub use interfaces::read_once as read_interfaces;
 pub use keepalived_file::{load_keepalived, Loaded};
 use vrrp_running::VrrpRunning;
 pub mod vrrp;

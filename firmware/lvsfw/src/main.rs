@@ -5,8 +5,7 @@
 mod cli;
 
 use cli::{
-    bgp_speaker, certificate_cli, check_config, config_cli, ipvs_bench, ipvs_cli, ping, run,
-    show_cli, update_cli,
+    certificate_cli, check_config, config_cli, ipvs_bench, ipvs_cli, ping, show_cli, update_cli,
 };
 use std::process::ExitCode;
 
@@ -48,7 +47,7 @@ fn main() -> ExitCode {
             ipvs_bench::run(&args[2..])
         }
         Some("ipvs") => ipvs_cli::run(&args[1..]),
-        Some("run") => run::run(&args[1..]),
+        Some("run") => balancer::foreground::run(&args[1..]),
         Some("ping") => ping::run(&args[1..]),
         Some("show") => show_cli::run(&args[1..]),
         Some("slots") => update_cli::slots(&args[1..]),
@@ -67,7 +66,7 @@ fn main() -> ExitCode {
         }
         Some("check-config") => check_config::run(&args[1..]),
         // A test and debugging tool until the balancer runs BGP; not listed in the usage.
-        Some("bgp-speaker") => bgp_speaker::run(&args[1..]),
+        Some("bgp-speaker") => balancer::bgp_speaker::run(&args[1..]),
         // The build host's, for scripts/build-image; not listed in the usage.
         Some("modules-closure") => modules::closure_command(&args[1..]),
         Some("version") => {

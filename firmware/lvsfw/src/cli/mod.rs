@@ -2,13 +2,11 @@
 //! ...): each reads its arguments, calls the role packages (ops, slots, balancer) and
 //! says what happened; main.rs picks one by its subcommand.
 
-pub mod bgp_speaker;
 pub mod certificate_cli;
 pub mod check_config;
 pub mod config_cli;
 pub mod ipvs_bench;
 pub mod ipvs_cli;
 pub mod ping;
-pub mod run;
 pub mod show_cli;
 pub mod update_cli;

@@ -30,7 +30,6 @@ pub fn cat(args: &[String]) -> ExitCode {
     }
 }
 
-use netif::kernel::Kernel;
 use netif::Actual;
 
 pub fn run(args: &[String]) -> ExitCode {
@@ -38,20 +37,13 @@ pub fn run(args: &[String]) -> ExitCode {
         eprintln!("usage: lvsfw show interfaces");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
+    let read = match balancer::read_interfaces() {
+        Ok(read) => read,
         Err(e) => {
             eprintln!("show interfaces: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let read = runtime.block_on(async {
-        let kernel = Kernel::connect().map_err(|e| e.to_string())?;
-        kernel.read().await.map_err(|e| e.to_string())
-    });
     match read {
         Ok(actual) => {
             print!("{}", render(&actual));

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use netif::kernel::Kernel;
 use tokio::signal::unix::{signal, SignalKind};
 
-use balancer::{self, alerts, bgp, lvs, vrrp};
+use crate::{alerts, bgp, lvs, vrrp};
 
 pub const USAGE: &str = "lvsfw run -f FILE [--status FILE] [--bgp-status FILE] [--ipvs-owned FILE]";
 
@@ -49,7 +49,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 }
 
 pub fn run(args: &[String]) -> ExitCode {
-    balancer::service::run("lvsfw", args, parse_args, serve)
+    crate::service::run("lvsfw", args, parse_args, serve)
 }
 
 async fn serve(options: Options) -> ExitCode {
@@ -65,18 +65,18 @@ async fn serve(options: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let k = match balancer::load_keepalived(&options.keepalived, None) {
-        balancer::Loaded::Config { config, notes } => {
+    let k = match crate::load_keepalived(&options.keepalived, None) {
+        crate::Loaded::Config { config, notes } => {
             for note in notes {
                 log::info!("note: {note}");
             }
             config
         }
-        balancer::Loaded::Absent => {
+        crate::Loaded::Absent => {
             log::error!("{}: no such file", options.keepalived.display());
             return ExitCode::FAILURE;
         }
-        balancer::Loaded::Invalid => return ExitCode::FAILURE,
+        crate::Loaded::Invalid => return ExitCode::FAILURE,
     };
     let kernel = match Kernel::connect() {
         Ok(k) => k,

@@ -14,7 +14,7 @@ use bgp::{Prefix, Settings};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use balancer::bgp_peer::{self, Command, Peer};
+use crate::bgp_peer::{self, Command, Peer};
 
 pub const USAGE: &str = "lvsfw bgp-speaker --peer ADDRESS --remote-as N --local-as N \
 [--local-address A] [--router-id A] [--port N] [--hold-time S] [--keepalive S] \
@@ -124,7 +124,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 }
 
 pub fn run(args: &[String]) -> ExitCode {
-    balancer::service::run("bgp", args, parse_args, serve)
+    crate::service::run("bgp", args, parse_args, serve)
 }
 
 async fn serve(options: Options) -> ExitCode {
