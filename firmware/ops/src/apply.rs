@@ -251,8 +251,8 @@ pub fn apply_candidate(paths: &Paths, confirm: Confirm, who: &str) -> Result<App
     })
 }
 
-/// Whether an export carries the admin password's hash: a hash can be cracked offline,
-/// so it leaves the box only in a backup asked for as such.
+/// Whether an export carries the secrets ([`Config::hide_secrets`]: the admin password's
+/// hash, the BGP TCP-MD5 keys): they leave the box only in a backup asked for as such.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrets {
     Hidden,
@@ -267,7 +267,7 @@ pub fn export(paths: &Paths, secrets: Secrets) -> Result<String, String> {
         config.keepalived = read.config;
     }
     if secrets == Secrets::Hidden {
-        config.admin.password = None;
+        config.hide_secrets();
     }
     Ok(config::native::to_json(&config))
 }
@@ -329,7 +329,7 @@ pub fn show(paths: &Paths) -> Result<String, String> {
         None => out.push_str("keepalived.conf: none (no virtual servers, no VRRP)\n"),
         Some(text) => {
             out.push_str("keepalived.conf:\n");
-            out.push_str(text);
+            out.push_str(&config::keepalived::hide_secrets(text));
             if !text.ends_with('\n') {
                 out.push('\n');
             }
