@@ -188,7 +188,10 @@ fn a_neighbor_s_tcp_md5_password_reads_and_is_never_shown() {
     assert!(debug.contains("Md5Password(hidden)"), "{debug}");
     // keepalived.conf is the file itself: it keeps the key, and reads back the same.
     let exported = config::keepalived::to_keepalived_conf(&k);
-    assert!(exported.contains(&format!("password {KEY}\n")), "{exported}");
+    assert!(
+        exported.contains(&format!("password {KEY}\n")),
+        "{exported}"
+    );
     assert!(exported.contains("password \"with space\"\n"), "{exported}");
     assert_eq!(model(&exported).bgp, k.bgp);
     // What people read: `show config`'s text and the export without secrets.
@@ -251,7 +254,15 @@ fn a_wrong_password_is_named_where_it_is_without_the_key() {
         "k".repeat(80)
     ));
     let k = model(&text);
-    assert_eq!(k.bgp.unwrap().neighbors[0].password.as_ref().unwrap().reveal().len(), 80);
+    assert_eq!(
+        k.bgp.unwrap().neighbors[0]
+            .password
+            .as_ref()
+            .unwrap()
+            .reveal()
+            .len(),
+        80
+    );
     // The native JSON is checked the same way, and says so without the key.
     let bad = format!("{{\"address\": \"192.0.2.1\", \"remote_as\": 2, \"password\": \"{long}\"}}");
     let e = serde_json::from_str::<config::keepalived::BgpNeighbor>(&bad)

@@ -53,6 +53,7 @@ pub fn snapshot(
                     .collect(),
                 last_notification: s.last_notification.as_ref().map(|n| n.0.clone()),
                 last_notification_ms: s.last_notification.as_ref().map(|n| ms(n.1)),
+                last_error: s.last_error.clone(),
                 updates_sent: s.counters.updates_sent,
                 updates_received: s.counters.updates_received,
                 notifications_sent: s.counters.notifications_sent,
@@ -170,6 +171,9 @@ pub fn render(s: &BgpStatus, now: SystemTime) -> String {
                 .map(|t| format!(" ({} ago)", uptime(now.saturating_sub(t) / 1000)))
                 .unwrap_or_default();
             let _ = writeln!(out, "    last NOTIFICATION: {text}{ago}");
+        }
+        if let Some(why) = &n.last_error {
+            let _ = writeln!(out, "    last error: {why}");
         }
         if let Some(b) = &n.bfd {
             let _ = writeln!(out, "    BFD: {}", bfd_line(b, now));

@@ -63,10 +63,7 @@ mod tests {
             shown.contains("    password (hidden) # the router's\n"),
             "{shown}"
         );
-        assert!(
-            shown.contains(" password (hidden) }"),
-            "{shown}"
-        );
+        assert!(shown.contains(" password (hidden) }"), "{shown}");
         assert_eq!(
             shown.replace("(hidden)", ""),
             text.replace("s3cret-key", "").replace("\"two words\"", "")

@@ -38,7 +38,18 @@ fn neighbor(n: usize) -> impl Strategy<Value = BgpNeighbor> {
         proptest::option::of("[ !#-~]{1,80}"),
     )
         .prop_map(
-            move |(remote_as, hold_time, keepalive, connect_retry, source, nh6, port, v6, bfd, key)| {
+            move |(
+                remote_as,
+                hold_time,
+                keepalive,
+                connect_retry,
+                source,
+                nh6,
+                port,
+                v6,
+                bfd,
+                key,
+            )| {
                 let address = if v6 {
                     IpAddr::from(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16 + 1))
                 } else {

@@ -191,7 +191,10 @@ impl Md5Password {
                 text.len()
             ));
         }
-        if let Some(at) = text.bytes().position(|b| !(b' '..=b'~').contains(&b) || b == b'"') {
+        if let Some(at) = text
+            .bytes()
+            .position(|b| !(b' '..=b'~').contains(&b) || b == b'"')
+        {
             return Err(format!(
                 "character {} is not printable ASCII (or is a '\"')",
                 at + 1
