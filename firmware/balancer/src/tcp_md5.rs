@@ -120,5 +120,15 @@ mod tests {
             let e = set_key(&socket, "10.0.0.1".parse().unwrap(), &[b'k'; 81]).unwrap_err();
             assert!(!e.to_string().contains("kkk"), "{e}");
         }
+        // What the kernel refuses (here an IPv6 peer on an IPv4 socket) is said, without
+        // the key.
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let e = set_key(&v4, "::2".parse().unwrap(), b"s3cret-never-shown").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("setting the TCP-MD5 key (TCP_MD5SIG) for ::2: "),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
     }
 }

@@ -126,12 +126,28 @@ pub(super) fn diff_texts(
         &redact(&old_native, None),
         &redact(&new_native, Some(&old_native)),
     ));
+    // The BGP neighbors' TCP-MD5 keys hidden on both sides; a change of a key alone is
+    // still said, without either key.
+    let (old_conf, new_conf) = (
+        old.keepalived.as_deref().unwrap_or(""),
+        new.keepalived.as_deref().unwrap_or(""),
+    );
+    let (old_shown, new_shown) = (
+        config::keepalived::hide_secrets(old_conf),
+        config::keepalived::hide_secrets(new_conf),
+    );
     out.push_str(&diff::unified(
         &format!("{old_name} keepalived.conf"),
         &format!("{new_name} keepalived.conf"),
-        old.keepalived.as_deref().unwrap_or(""),
-        new.keepalived.as_deref().unwrap_or(""),
+        &old_shown,
+        &new_shown,
     ));
+    if old_shown == new_shown && old_conf != new_conf {
+        let _ = writeln!(
+            out,
+            "{new_name} keepalived.conf: a BGP neighbor's password changed (keys not shown)"
+        );
+    }
     out
 }
 

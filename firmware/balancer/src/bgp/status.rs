@@ -337,6 +337,7 @@ mod tests {
                 last_notification_ms: Some(0),
                 updates_sent: 3,
                 updates_received: 1,
+                last_error: Some("connecting to port 179: setting the TCP-MD5 key (TCP_MD5SIG) for 192.168.0.1: Invalid argument (os error 22)".into()),
                 ..BgpNeighborStatus::default()
             }],
             prefixes: vec![BgpPrefixStatus {
@@ -353,6 +354,7 @@ mod tests {
              192.168.0.1                     65000  Established       1:01:01        3/1\n\
              \x20   announced: 192.168.0.100/32 (graceful shutdown)\n\
              \x20   last NOTIFICATION: received Cease/Administrative Shutdown (6/2) (1:01:02 ago)\n\
+             \x20   last error: connecting to port 179: setting the TCP-MD5 key (TCP_MD5SIG) for 192.168.0.1: Invalid argument (os error 22)\n\
              prefix                     ready     why\n\
              192.168.0.100/32           no        TCP 192.168.0.100:80: 0 live real server(s), quorum 1\n"
         );
