@@ -1,8 +1,9 @@
 //! Issue 18's speaker against real routers, in network namespaces, no VM: `lvsfw
 //! bgp-speaker` announces a VIP (IPv4 and IPv6) to FRR's bgpd and to BIRD 2, withdraws
 //! it after a graceful-shutdown period (RFC 8326) the router must show, notices a frozen
-//! router by its hold timer, logs a router's NOTIFICATION by name, and answers a fake
-//! router's malformed UPDATE with the right NOTIFICATION.
+//! router by its hold timer, logs a router's NOTIFICATION by name, answers a fake
+//! router's malformed UPDATE with the right NOTIFICATION, and signs its segments with
+//! TCP-MD5 (RFC 2385) for a router with `neighbor X password`.
 //!
 //! Bounds are the protocol's own (hold time, graceful-shutdown wait) with a margin for a
 //! shared 2-core box; the measured times are printed, not asserted.
@@ -11,7 +12,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use lvsfw_lab::bgp_peers::{wait_until, Bird, FrrBgpd, Speaker};
+use lvsfw_lab::bgp_peers::{balancer_host, wait_until, Bird, FrrBgpd, Speaker};
+use lvsfw_lab::peers::Lvsfw;
 use lvsfw_lab::{Error, Host, Lab, Net};
 use nix::sys::signal::Signal;
 
@@ -72,6 +74,17 @@ fn speaker_as(
     peer: &str,
     local_as: &str,
 ) -> Result<Speaker, Error> {
+    speaker_with(lab, lb, name, peer, local_as, &[])
+}
+
+fn speaker_with(
+    lab: &mut Lab,
+    lb: &Host,
+    name: &str,
+    peer: &str,
+    local_as: &str,
+    extra: &[&str],
+) -> Result<Speaker, Error> {
     let hold = HOLD.as_secs().to_string();
     let wait = GSHUT_WAIT.as_secs().to_string();
     let args = [
@@ -93,9 +106,8 @@ fn speaker_as(
         "1",
         "--idle-hold",
         "1",
-        VIP,
-        VIP6,
     ];
+    let args = [&args[..], extra, &[VIP, VIP6]].concat();
     Speaker::start(lab, lb, name, &args)
 }
 
@@ -527,5 +539,176 @@ fn frr_ibgp_has_an_empty_as_path_and_local_pref() -> Result<(), Error> {
         )?;
     }
     lab.stop_gracefully(speaker.pid)?;
+    Ok(())
+}
+
+/// The router's TCP-MD5 key, and one it does not have. Long enough to be unmistakable
+/// in a log.
+const MD5_KEY: &str = "lab-Md5-key-7f3a";
+const WRONG_KEY: &str = "lab-Md5-wrong-9c1e";
+
+fn frr_with_password() -> String {
+    FRR_CONF.replace(
+        " neighbor 192.168.0.101 remote-as 65002\n",
+        &format!(
+            " neighbor 192.168.0.101 remote-as 65002\n neighbor 192.168.0.101 password {MD5_KEY}\n"
+        ),
+    )
+}
+
+/// The router kernel's count of segments dropped for a missing or wrong TCP-MD5
+/// signature (per namespace).
+fn md5_drops(router: &Host) -> u64 {
+    let out = router
+        .output(&[
+            "nstat",
+            "-asz",
+            "TcpExtTCPMD5Failure",
+            "TcpExtTCPMD5NotFound",
+        ])
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.lines()
+        .filter(|l| l.starts_with("TcpExt"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn frr_with_a_tcp_md5_password_establishes_with_the_same_key() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpmd5")?;
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, &frr_with_password())?;
+    let speaker = speaker_with(
+        &mut lab,
+        &lb,
+        "speaker",
+        ROUTER,
+        LB_AS,
+        &["--password", MD5_KEY],
+    )?;
+    let took = wait_until(HOLD + MARGIN, "the VIP in FRR over TCP-MD5", || {
+        frr.has(VIP)
+    })
+    .map_err(|e| {
+        Error(format!(
+            "{e}\n{}\n{}",
+            frr.vtysh(&["show bgp neighbors 192.168.0.101"]),
+            speaker.log_text()
+        ))
+    })?;
+    eprintln!("FRR (password) has the VIP after {took:?}");
+    assert!(frr.established());
+    // FRR's own view: the session is signed (it shows that it has a key, not the key).
+    let neighbor = frr.vtysh(&["show bgp neighbors 192.168.0.101"]);
+    assert!(
+        neighbor.contains("Peer Authentication Enabled"),
+        "{neighbor}"
+    );
+    assert_eq!(speaker.count("session up"), 1, "{}", speaker.log_text());
+    lab.stop_gracefully(speaker.pid)?;
+    let log = speaker.log_text();
+    assert!(!log.contains(MD5_KEY), "the key is in the log:\n{log}");
+    Ok(())
+}
+
+#[test]
+fn frr_with_a_tcp_md5_password_never_establishes_with_a_wrong_key() -> Result<(), Error> {
+    let Link {
+        mut lab,
+        router,
+        lb,
+    } = link("bgpmd5bad")?;
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, &frr_with_password())?;
+    let before = md5_drops(&router);
+    let speaker = speaker_with(
+        &mut lab,
+        &lb,
+        "speaker",
+        ROUTER,
+        LB_AS,
+        &["--password", WRONG_KEY],
+    )?;
+    // The router's kernel drops every segment of ours: no session, whatever the wait.
+    let watched = Duration::from_secs(10);
+    let started = Instant::now();
+    while started.elapsed() < watched {
+        assert!(!frr.established(), "{}", speaker.log_text());
+        assert_eq!(speaker.count("session up"), 0, "{}", speaker.log_text());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(!frr.has(VIP));
+    // ... and it is the signature it drops them for (else this test proves nothing).
+    let drops = md5_drops(&router) - before;
+    eprintln!("router kernel: {drops} segments dropped for their TCP-MD5 signature in {watched:?}");
+    assert!(drops > 0, "no TCP-MD5 drop counted on the router");
+    lab.stop_gracefully(speaker.pid)?;
+    let log = speaker.log_text();
+    assert!(!log.contains(WRONG_KEY), "the key is in the log:\n{log}");
+    Ok(())
+}
+
+/// The same through the configuration: `lvsfw run -f` with `password` in the neighbor
+/// block signs the session the router requires, and neither its log, `lvsfw bgp status`
+/// nor the status file it writes holds the key.
+#[test]
+fn run_with_a_neighbor_password_establishes_and_never_shows_the_key() -> Result<(), Error> {
+    let mut lab = Lab::new("bgpmd5run", false)?;
+    let router = lab.add_host("router", Net::Ext, &format!("{ROUTER}/24"), None)?;
+    let lb = balancer_host(&mut lab, "lb", &format!("{LB}/24"), "192.168.33.20/24")?;
+    let frr = FrrBgpd::start(&mut lab, &router, "bgpd", ROUTER, &frr_with_password())?;
+    let conf = format!(
+        "virtual_server 192.0.2.10 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.168.33.11 80 {{
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+}}
+
+bgp {{
+    local_as {LB_AS}
+    neighbor {ROUTER} {{
+        remote_as {ROUTER_AS}
+        hold_time 9
+        connect_retry 1
+        password {MD5_KEY}
+    }}
+    announce {{
+        {VIP}
+    }}
+}}
+"
+    );
+    let run = Lvsfw::start(&mut lab, &lb, "lb", &conf)?;
+    let took = wait_until(HOLD + MARGIN, "the signed session Established", || {
+        run.bgp().contains(" Established ") && frr.established()
+    })
+    .map_err(|e| {
+        let log = std::fs::read_to_string(lab.log_path("lb")).unwrap_or_default();
+        Error(format!("{e}\n{}\n{log}", run.bgp()))
+    })?;
+    eprintln!("run -f with a password: Established after {took:?}");
+    let neighbor = frr.vtysh(&["show bgp neighbors 192.168.0.101"]);
+    assert!(
+        neighbor.contains("Peer Authentication Enabled"),
+        "{neighbor}"
+    );
+    let mut shown = vec![
+        run.bgp(),
+        std::fs::read_to_string(&run.bgp_status).unwrap_or_default(),
+    ];
+    lab.stop_gracefully(run.pid)?;
+    shown.push(std::fs::read_to_string(lab.log_path("lb")).unwrap_or_default());
+    for text in shown {
+        assert!(!text.is_empty());
+        assert!(!text.contains(MD5_KEY), "the key is shown:\n{text}");
+    }
     Ok(())
 }

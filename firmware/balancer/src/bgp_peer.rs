@@ -39,6 +39,8 @@ pub struct Peer {
     /// The local address to connect from; the kernel picks one when `None`.
     pub local: Option<IpAddr>,
     pub settings: Settings,
+    /// The session's TCP-MD5 key (RFC 2385), set on the socket before connecting.
+    pub password: Option<config::keepalived::Md5Password>,
     /// The BFD session to the peer, when one is configured: going down after having
     /// been up resets the BGP session (RFC 5882 §4.3). As FRR without `bfd strict`, the
     /// BGP session does not wait for BFD to come up.
@@ -60,6 +62,9 @@ pub struct PeerStatus {
     pub last_notification: Option<(String, SystemTime)>,
     pub counters: bgp::session::Counters,
     pub bfd: Option<BfdStatus>,
+    /// Why the last connection attempt failed (cleared by one that succeeds): a router
+    /// that is down, or a TCP-MD5 key the kernel did not take.
+    pub last_error: Option<String>,
 }
 
 impl PeerStatus {
@@ -72,6 +77,7 @@ impl PeerStatus {
             last_notification: None,
             counters: Default::default(),
             bfd: None,
+            last_error: None,
         }
     }
 }
@@ -138,6 +144,7 @@ pub async fn run(
     let mut buf = vec![0u8; READ_SIZE];
     let mut quiet = Repeats::default();
     let mut notified: Option<(String, SystemTime)> = None;
+    let mut last_error: Option<String> = None;
     let mut bfd = peer.bfd.take();
     let mut bfd_now: Option<BfdStatus> = bfd.as_ref().map(|b| b.borrow().clone());
     let mut actions = session.handle(Event::Start, std::time::Instant::now());
@@ -173,7 +180,7 @@ pub async fn run(
                 actions = session.handle(Event::Closed, std::time::Instant::now());
             }
         }
-        publish(&status, &session, &mut notified, &bfd_now);
+        publish(&status, &session, &mut notified, &bfd_now, &last_error);
         let deadline = session.next_deadline().map(Instant::from_std);
         let input = tokio::select! {
             c = commands.recv() => Input::Command(c),
@@ -200,7 +207,7 @@ pub async fn run(
                     )
                     .await;
                 }
-                publish(&status, &session, &mut notified, &bfd_now);
+                publish(&status, &session, &mut notified, &bfd_now, &last_error);
                 return;
             }
             Input::Timer => session.handle(Event::Timer, now),
@@ -234,12 +241,15 @@ pub async fn run(
                 connecting = None;
                 match r {
                     Ok(stream) => {
+                        last_error = None;
                         let _ = stream.set_nodelay(true);
                         conn = Some(stream);
                         session.handle(Event::Connected, now)
                     }
                     Err(e) => {
-                        quiet.info(format!("{who}: connecting to port {}: {e}", peer.port));
+                        let why = format!("connecting to port {}: {e}", peer.port);
+                        quiet.info(format!("{who}: {why}"));
+                        last_error = Some(why);
                         session.handle(Event::Closed, now)
                     }
                 }
@@ -262,6 +272,7 @@ fn publish(
     session: &Session,
     notified: &mut Option<(String, SystemTime)>,
     bfd: &Option<BfdStatus>,
+    last_error: &Option<String>,
 ) {
     let now_std = std::time::Instant::now();
     let wall = SystemTime::now();
@@ -276,6 +287,7 @@ fn publish(
             last_notification: notified.clone().or_else(|| had.last_notification.clone()),
             counters: session.counters(),
             bfd: bfd.clone(),
+            last_error: last_error.clone(),
         };
         if next.state != had.state {
             next.since = wall;
@@ -328,12 +340,17 @@ async fn read_some(conn: &mut Option<TcpStream>, buf: &mut [u8]) -> io::Result<u
 fn connect(peer: &Peer) -> Connecting {
     let remote = SocketAddr::new(peer.address, peer.port);
     let local = peer.local;
+    let password = peer.password.clone();
     Box::pin(async move {
         let socket = if remote.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
             TcpSocket::new_v6()?
         };
+        // Before connect(): the router drops an unsigned SYN.
+        if let Some(p) = &password {
+            crate::tcp_md5::set_key(&socket, remote.ip(), p.reveal().as_bytes())?;
+        }
         if let Some(local) = local {
             socket.bind(SocketAddr::new(local, 0))?;
         }

@@ -18,7 +18,8 @@ use crate::bgp_peer::{self, Command, Peer};
 
 pub const USAGE: &str = "lvsfw bgp-speaker --peer ADDRESS --remote-as N --local-as N \
 [--local-address A] [--router-id A] [--port N] [--hold-time S] [--keepalive S] \
-[--connect-retry S] [--idle-hold S] [--graceful-shutdown S] [--next-hop-v6 A] PREFIX...";
+[--connect-retry S] [--idle-hold S] [--graceful-shutdown S] [--next-hop-v6 A] \
+[--password KEY] PREFIX...";
 
 struct Options {
     peer: Peer,
@@ -30,6 +31,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let (mut remote_as, mut local_as) = (None, None);
     let (mut local, mut router_id, mut next_hop_v6) = (None, None, None);
     let mut port = bgp_peer::PORT;
+    let mut password = None;
     let mut numbers: Vec<(&str, u64)> = Vec::new();
     let mut prefixes = Vec::new();
     let mut args = args.iter();
@@ -53,6 +55,14 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--next-hop-v6" => next_hop_v6 = Some(address(value()?)?),
             "--remote-as" => remote_as = Some(number(value()?)?),
             "--local-as" => local_as = Some(number(value()?)?),
+            // TCP-MD5 (RFC 2385), checked as the config's `password`; a test tool's
+            // argument (visible in /proc), never logged.
+            "--password" => {
+                password = Some(
+                    config::keepalived::Md5Password::new(value()?)
+                        .map_err(|why| format!("--password: {why}"))?,
+                )
+            }
             "--port" => {
                 port = u16::try_from(number(value()?)?).map_err(|_| format!("{arg}: not a port"))?
             }
@@ -117,6 +127,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             port,
             local,
             settings,
+            password,
             bfd: None,
         },
         prefixes,
@@ -228,6 +239,11 @@ mod tests {
             .unwrap()
             .contains("RFC 4271"));
         assert!(with(&["192.0.2.1/24"]).err().unwrap().contains("host bits"));
+        let key = with(&["--password", "s3cret"]).unwrap().peer.password;
+        assert_eq!(key.unwrap().reveal(), "s3cret");
+        let e = with(&["--password", &"k".repeat(81)]).err().unwrap();
+        assert!(e.contains("--password: is 81 bytes long"), "{e}");
+        assert!(!e.contains("kkk"), "{e}");
         assert!(
             args(&["--peer", "10.0.0.1", "--remote-as", "0", "--local-as", "1"])
                 .err()

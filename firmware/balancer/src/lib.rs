@@ -57,6 +57,7 @@ mod routes;
 pub mod service;
 mod start;
 mod sync_daemon;
+pub mod tcp_md5;
 pub mod time;
 mod vrrp_running;
 use lvs_running::Lvs;

@@ -66,6 +66,18 @@ impl Config {
     pub fn interface(&self, role: Role) -> Option<&Interface> {
         self.interfaces.iter().find(|i| i.role == role)
     }
+
+    /// Takes out what must not leave the box unless asked for as a backup: the admin
+    /// password's hash (it can be cracked offline) and the BGP neighbors' TCP-MD5 keys.
+    /// The one place that knows which fields are secret.
+    pub fn hide_secrets(&mut self) {
+        self.admin.password = None;
+        if let Some(bgp) = &mut self.keepalived.bgp {
+            for n in &mut bgp.neighbors {
+                n.password = None;
+            }
+        }
+    }
 }
 
 /// What a NIC is for. The board maps each role to one physical NIC.

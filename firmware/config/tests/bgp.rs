@@ -166,3 +166,108 @@ fn bfd_reads_alone_or_with_keepalived_timers_and_each_mistake_is_named() {
         "{issues}"
     );
 }
+
+/// A key long enough to be unmistakable in any text it must not be in.
+const KEY: &str = "Xy7-tcp-md5-secret";
+
+#[test]
+fn a_neighbor_s_tcp_md5_password_reads_and_is_never_shown() {
+    let text = with_bgp(&format!(
+        " local_as 65001\n neighbor 192.0.2.1 {{\n  remote_as 65000\n  password {KEY}\n }}\n neighbor 192.0.2.2 {{\n  remote_as 65000\n  password \"with space\"\n }}"
+    ));
+    let k = model(&text);
+    let b = k.bgp.clone().unwrap();
+    assert_eq!(b.neighbors[0].password.as_ref().unwrap().reveal(), KEY);
+    assert_eq!(
+        b.neighbors[1].password.as_ref().unwrap().reveal(),
+        "with space"
+    );
+    // Debug (what a log line of the model or a plan would print) hides it.
+    let debug = format!("{b:?}");
+    assert!(!debug.contains(KEY), "{debug}");
+    assert!(debug.contains("Md5Password(hidden)"), "{debug}");
+    // keepalived.conf is the file itself: it keeps the key, and reads back the same.
+    let exported = config::keepalived::to_keepalived_conf(&k);
+    assert!(
+        exported.contains(&format!("password {KEY}\n")),
+        "{exported}"
+    );
+    assert!(exported.contains("password \"with space\"\n"), "{exported}");
+    assert_eq!(model(&exported).bgp, k.bgp);
+    // What people read: `show config`'s text and the export without secrets.
+    let shown = config::keepalived::hide_secrets(&text);
+    assert!(!shown.contains(KEY), "{shown}");
+    assert!(!shown.contains("with space"), "{shown}");
+    assert!(shown.contains("password (hidden)"), "{shown}");
+    let mut config = config::Config {
+        keepalived: k,
+        ..config::Config::default()
+    };
+    let json = config::native::to_json(&config);
+    assert!(json.contains(KEY), "a backup keeps it: {json}");
+    config.hide_secrets();
+    let json = config::native::to_json(&config);
+    assert!(!json.contains(KEY), "{json}");
+    assert!(!json.contains("password"), "{json}");
+}
+
+#[test]
+fn a_wrong_password_is_named_where_it_is_without_the_key() {
+    let long = "k".repeat(81);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("  password {long}"),
+            "k.conf:9:12: password: is 81 bytes long; the kernel takes at most 80 (TCP_MD5SIG_MAXKEYLEN)",
+        ),
+        (
+            "  password".into(),
+            "k.conf:9:3: password: expected the TCP-MD5 key (1 to 80 characters)",
+        ),
+        (
+            format!("  password {KEY} {KEY}"),
+            "k.conf:9:3: password: expected the TCP-MD5 key",
+        ),
+        (
+            "  password \"\"".into(),
+            "k.conf:9:12: password: is empty (1 to 80 characters)",
+        ),
+        (
+            "  password \"tab\there\"".into(),
+            "k.conf:9:12: password: character 4 is not printable ASCII",
+        ),
+    ];
+    for (line, expected) in &cases {
+        let text = with_bgp(&format!(
+            " local_as 1\n neighbor 192.0.2.1 {{\n  remote_as 2\n{line}\n }}"
+        ));
+        let errors = errors(&text);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{text}\nexpected {expected:?}, got {errors:#?}"
+        );
+        let all = errors.join("\n");
+        assert!(!all.contains(KEY) && !all.contains(&long), "{all}");
+    }
+    // 80 bytes is the most the kernel takes, and is taken.
+    let text = with_bgp(&format!(
+        " local_as 1\n neighbor 192.0.2.1 {{\n  remote_as 2\n  password {}\n }}",
+        "k".repeat(80)
+    ));
+    let k = model(&text);
+    assert_eq!(
+        k.bgp.unwrap().neighbors[0]
+            .password
+            .as_ref()
+            .unwrap()
+            .reveal()
+            .len(),
+        80
+    );
+    // The native JSON is checked the same way, and says so without the key.
+    let bad = format!("{{\"address\": \"192.0.2.1\", \"remote_as\": 2, \"password\": \"{long}\"}}");
+    let e = serde_json::from_str::<config::keepalived::BgpNeighbor>(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("password: is 81 bytes long"), "{e}");
+    assert!(!e.contains(&long), "{e}");
+}

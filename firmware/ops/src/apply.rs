@@ -126,12 +126,28 @@ pub(super) fn diff_texts(
         &redact(&old_native, None),
         &redact(&new_native, Some(&old_native)),
     ));
+    // The BGP neighbors' TCP-MD5 keys hidden on both sides; a change of a key alone is
+    // still said, without either key.
+    let (old_conf, new_conf) = (
+        old.keepalived.as_deref().unwrap_or(""),
+        new.keepalived.as_deref().unwrap_or(""),
+    );
+    let (old_shown, new_shown) = (
+        config::keepalived::hide_secrets(old_conf),
+        config::keepalived::hide_secrets(new_conf),
+    );
     out.push_str(&diff::unified(
         &format!("{old_name} keepalived.conf"),
         &format!("{new_name} keepalived.conf"),
-        old.keepalived.as_deref().unwrap_or(""),
-        new.keepalived.as_deref().unwrap_or(""),
+        &old_shown,
+        &new_shown,
     ));
+    if old_shown == new_shown && old_conf != new_conf {
+        let _ = writeln!(
+            out,
+            "{new_name} keepalived.conf: a BGP neighbor's password changed (keys not shown)"
+        );
+    }
     out
 }
 
@@ -251,8 +267,8 @@ pub fn apply_candidate(paths: &Paths, confirm: Confirm, who: &str) -> Result<App
     })
 }
 
-/// Whether an export carries the admin password's hash: a hash can be cracked offline,
-/// so it leaves the box only in a backup asked for as such.
+/// Whether an export carries the secrets ([`Config::hide_secrets`]: the admin password's
+/// hash, the BGP TCP-MD5 keys): they leave the box only in a backup asked for as such.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrets {
     Hidden,
@@ -267,7 +283,7 @@ pub fn export(paths: &Paths, secrets: Secrets) -> Result<String, String> {
         config.keepalived = read.config;
     }
     if secrets == Secrets::Hidden {
-        config.admin.password = None;
+        config.hide_secrets();
     }
     Ok(config::native::to_json(&config))
 }
@@ -329,7 +345,7 @@ pub fn show(paths: &Paths) -> Result<String, String> {
         None => out.push_str("keepalived.conf: none (no virtual servers, no VRRP)\n"),
         Some(text) => {
             out.push_str("keepalived.conf:\n");
-            out.push_str(text);
+            out.push_str(&config::keepalived::hide_secrets(text));
             if !text.ends_with('\n') {
                 out.push('\n');
             }

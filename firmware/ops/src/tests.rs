@@ -217,6 +217,34 @@ fn an_export_shows_no_password_hash_unless_a_backup_asks_for_it() {
 }
 
 #[test]
+fn show_export_and_diff_never_show_a_bgp_password() {
+    let d = dir(LAB);
+    let with_key = |key: &str| {
+        format!(
+            "{SEED_3_1}\nbgp {{\n local_as 65002\n neighbor 192.168.0.1 {{\n  remote_as 65001\n  password {key}\n }}\n}}\n"
+        )
+    };
+    start_candidate(&d.paths).unwrap();
+    write(&d.paths.candidate_conf, &with_key("Md5-key-one")).unwrap();
+    apply(&d.paths).unwrap();
+    let shown = show(&d.paths).unwrap();
+    assert!(!shown.contains("Md5-key-one"), "{shown}");
+    assert!(shown.contains("  password (hidden)\n"), "{shown}");
+    let plain = export(&d.paths, Secrets::Hidden).unwrap();
+    assert!(!plain.contains("Md5-key-one"), "{plain}");
+    let backup = export(&d.paths, Secrets::Included).unwrap();
+    assert!(backup.contains("Md5-key-one"), "a backup keeps it");
+    start_candidate(&d.paths).unwrap();
+    write(&d.paths.candidate_conf, &with_key("Md5-key-two")).unwrap();
+    let changed = diff(&d.paths).unwrap();
+    assert!(!changed.contains("Md5-key-"), "{changed}");
+    assert!(
+        changed.contains("a BGP neighbor's password changed"),
+        "{changed}"
+    );
+}
+
+#[test]
 fn setup_sets_mgmt_gateway_hostname_and_password_and_login_checks_it() {
     let d = dir(LAB);
     assert_eq!(

@@ -37,6 +37,9 @@ pub struct BgpNeighborStatus {
     /// The BFD session to the neighbor, when configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<BfdNeighborStatus>,
+    /// Why the last connection attempt failed, until one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// One neighbor's BFD session (RFC 5880).

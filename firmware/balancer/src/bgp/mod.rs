@@ -220,6 +220,7 @@ impl Task {
                 port: spec.port,
                 local: Some(spec.local),
                 settings: spec.settings.clone(),
+                password: spec.password.clone(),
                 bfd,
             };
             let task = tokio::spawn(bgp_peer::run(peer, rx, status_tx));

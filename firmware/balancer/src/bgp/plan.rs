@@ -24,6 +24,8 @@ pub struct PeerSpec {
     pub settings: Settings,
     /// BFD to the neighbor (from `local`), when configured.
     pub bfd: Option<bfd::Settings>,
+    /// The TCP-MD5 key: a new one restarts the session like any other change.
+    pub password: Option<config::keepalived::Md5Password>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +109,7 @@ pub fn plan(b: &Bgp, native: Option<&Config>) -> Result<Plan, Vec<String>> {
                     multiplier: f.multiplier,
                     passive: f.passive,
                 }),
+                password: n.password.clone(),
             }
         })
         .collect();

@@ -188,6 +188,7 @@ fn a_reload_restarts_only_the_sessions_that_changed() {
             local: IpAddr::from([192, 168, 0, 101]),
             settings,
             bfd: None,
+            password: None,
         }
     };
     let (a, b, c) = (spec(1, 90), spec(2, 90), spec(3, 90));
@@ -204,4 +205,41 @@ fn a_reload_restarts_only_the_sessions_that_changed() {
     assert!(start.is_empty());
     // The same again: nothing.
     assert_eq!(changes(&running, &[a.clone(), b.clone()]), (vec![], vec![]));
+}
+
+#[test]
+fn a_new_tcp_md5_key_restarts_the_session_and_the_same_one_keeps_it() {
+    use config::keepalived::Md5Password;
+    let key = |k: &str| Some(Md5Password::new(k).unwrap());
+    let spec = |password| PeerSpec {
+        address: IpAddr::from([192, 168, 0, 1]),
+        port: 179,
+        local: IpAddr::from([192, 168, 0, 101]),
+        settings: Settings::new(
+            65001,
+            65000,
+            Ipv4Addr::new(192, 168, 0, 101),
+            IpAddr::from([192, 168, 0, 101]),
+        ),
+        bfd: None,
+        password,
+    };
+    let old = spec(key("old-key"));
+    let running: std::collections::BTreeMap<IpAddr, &PeerSpec> =
+        [(old.address, &old)].into_iter().collect();
+    assert_eq!(changes(&running, &[spec(key("old-key"))]), (vec![], vec![]));
+    for new in [key("new-key"), None] {
+        let (stop, start) = changes(&running, &[spec(new.clone())]);
+        assert_eq!(stop, [old.address]);
+        assert_eq!(start, [spec(new)]);
+    }
+    // The plan carries it from the neighbor; its Debug (a log line) does not show it.
+    let mut b = config::keepalived::Bgp::new(65001);
+    let mut n = config::keepalived::BgpNeighbor::new(IpAddr::from([192, 168, 0, 1]), 65000);
+    n.source_ip = Some(IpAddr::from([192, 168, 0, 101]));
+    n.password = key("plan-key");
+    b.neighbors.push(n);
+    let p = plan(&b, None).unwrap();
+    assert_eq!(p.peers[0].password, key("plan-key"));
+    assert!(!format!("{p:?}").contains("plan-key"));
 }

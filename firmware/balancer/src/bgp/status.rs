@@ -53,6 +53,7 @@ pub fn snapshot(
                     .collect(),
                 last_notification: s.last_notification.as_ref().map(|n| n.0.clone()),
                 last_notification_ms: s.last_notification.as_ref().map(|n| ms(n.1)),
+                last_error: s.last_error.clone(),
                 updates_sent: s.counters.updates_sent,
                 updates_received: s.counters.updates_received,
                 notifications_sent: s.counters.notifications_sent,
@@ -170,6 +171,9 @@ pub fn render(s: &BgpStatus, now: SystemTime) -> String {
                 .map(|t| format!(" ({} ago)", uptime(now.saturating_sub(t) / 1000)))
                 .unwrap_or_default();
             let _ = writeln!(out, "    last NOTIFICATION: {text}{ago}");
+        }
+        if let Some(why) = &n.last_error {
+            let _ = writeln!(out, "    last error: {why}");
         }
         if let Some(b) = &n.bfd {
             let _ = writeln!(out, "    BFD: {}", bfd_line(b, now));
@@ -333,6 +337,7 @@ mod tests {
                 last_notification_ms: Some(0),
                 updates_sent: 3,
                 updates_received: 1,
+                last_error: Some("connecting to port 179: setting the TCP-MD5 key (TCP_MD5SIG) for 192.168.0.1: Invalid argument (os error 22)".into()),
                 ..BgpNeighborStatus::default()
             }],
             prefixes: vec![BgpPrefixStatus {
@@ -349,6 +354,7 @@ mod tests {
              192.168.0.1                     65000  Established       1:01:01        3/1\n\
              \x20   announced: 192.168.0.100/32 (graceful shutdown)\n\
              \x20   last NOTIFICATION: received Cease/Administrative Shutdown (6/2) (1:01:02 ago)\n\
+             \x20   last error: connecting to port 179: setting the TCP-MD5 key (TCP_MD5SIG) for 192.168.0.1: Invalid argument (os error 22)\n\
              prefix                     ready     why\n\
              192.168.0.100/32           no        TCP 192.168.0.100:80: 0 live real server(s), quorum 1\n"
         );

@@ -7,6 +7,7 @@
 
 mod bindings;
 mod export;
+mod hide;
 pub mod model;
 mod reader;
 mod spans;
@@ -17,6 +18,7 @@ mod validate;
 use std::path::Path;
 
 pub use export::{route_line, rule_line, to_keepalived_conf};
+pub use hide::{hide_secrets, HIDDEN};
 pub use model::*;
 pub use spans::Spans;
 pub use validate::{validate, Finding};

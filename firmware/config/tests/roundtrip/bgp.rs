@@ -34,9 +34,22 @@ fn neighbor(n: usize) -> impl Strategy<Value = BgpNeighbor> {
                     passive,
                 }),
         ),
+        // Printable ASCII without '"' (a keepalived.conf word cannot hold it).
+        proptest::option::of("[ !#-~]{1,80}"),
     )
         .prop_map(
-            move |(remote_as, hold_time, keepalive, connect_retry, source, nh6, port, v6, bfd)| {
+            move |(
+                remote_as,
+                hold_time,
+                keepalive,
+                connect_retry,
+                source,
+                nh6,
+                port,
+                v6,
+                bfd,
+                key,
+            )| {
                 let address = if v6 {
                     IpAddr::from(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16 + 1))
                 } else {
@@ -63,6 +76,7 @@ fn neighbor(n: usize) -> impl Strategy<Value = BgpNeighbor> {
                     source_ip,
                     next_hop_v6: nh6.map(|h| Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, h)),
                     bfd,
+                    password: key.map(|k| Md5Password::new(&k).expect("the pattern is valid")),
                 }
             },
         )

@@ -91,6 +91,9 @@ fn bgp(out: &mut Out, b: &Bgp) {
         out.opt_secs("connect_retry", n.connect_retry);
         out.opt("source_ip", &n.source_ip);
         out.opt("next_hop_v6", &n.next_hop_v6);
+        if let Some(p) = &n.password {
+            out.kv("password", word(p.reveal()));
+        }
         if let Some(f) = &n.bfd {
             bgp_bfd(out, f);
         }

@@ -17,6 +17,7 @@
 //!         connect_retry 120
 //!         source_ip 192.168.0.101
 //!         next_hop_v6 2001:db8::101
+//!         password S3cret              # TCP-MD5 (RFC 2385), the router's `password`
 //!         bfd {                        # BFD (RFC 5880/5881) for this neighbor
 //!             min_rx 300               # keepalived's bfd_instance keywords, in ms
 //!             min_tx 300
@@ -161,6 +162,70 @@ pub struct BgpNeighbor {
     /// BGP session at once instead of at the hold timer's expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<BgpBfd>,
+    /// The TCP-MD5 key of the session (RFC 2385), as the router's `neighbor X password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Md5Password>,
+}
+
+/// The kernel's TCP_MD5SIG_MAXKEYLEN: the longest key `setsockopt(TCP_MD5SIG)` takes.
+pub const MD5_MAX_KEY: usize = 80;
+
+/// A BGP neighbor's TCP-MD5 key (RFC 2385). Its `Debug` never shows it, and no error
+/// about it quotes it, so that no log line, message or status file carries it; only the
+/// configuration files themselves (keepalived.conf, a backup export asked for with its
+/// secrets) hold it in clear. [`crate::Config::hide_secrets`] takes it out of the rest.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Md5Password(String);
+
+impl Md5Password {
+    /// 1 to [`MD5_MAX_KEY`] printable ASCII characters (space included, `"` not: a
+    /// keepalived.conf word cannot hold it). The error never quotes the key.
+    pub fn new(text: &str) -> Result<Md5Password, String> {
+        if text.is_empty() {
+            return Err("is empty (1 to 80 characters)".into());
+        }
+        if text.len() > MD5_MAX_KEY {
+            return Err(format!(
+                "is {} bytes long; the kernel takes at most {MD5_MAX_KEY} (TCP_MD5SIG_MAXKEYLEN)",
+                text.len()
+            ));
+        }
+        if let Some(at) = text
+            .bytes()
+            .position(|b| !(b' '..=b'~').contains(&b) || b == b'"')
+        {
+            return Err(format!(
+                "character {} is not printable ASCII (or is a '\"')",
+                at + 1
+            ));
+        }
+        Ok(Md5Password(text.to_string()))
+    }
+
+    /// The key itself: for the socket option and the configuration file only.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Md5Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Md5Password(hidden)")
+    }
+}
+
+impl TryFrom<String> for Md5Password {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Md5Password::new(&text).map_err(|why| format!("password: {why}"))
+    }
+}
+
+impl From<Md5Password> for String {
+    fn from(p: Md5Password) -> String {
+        p.0
+    }
 }
 
 /// A neighbor's BFD timers: keepalived's `bfd_instance` keywords, units and defaults
@@ -243,6 +308,7 @@ impl BgpNeighbor {
             source_ip: None,
             next_hop_v6: None,
             bfd: None,
+            password: None,
         }
     }
 }

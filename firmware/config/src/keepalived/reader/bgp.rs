@@ -120,6 +120,15 @@ impl Reader {
                         .one(st, "an IPv6 address")
                         .and_then(|w| self.parse(st, w, "an IPv6 address"))
                 }
+                "password" => {
+                    // `one`'s and this error name the place, never the key.
+                    if let Some(w) = self.one(st, "the TCP-MD5 key (1 to 80 characters)") {
+                        match Md5Password::new(&w.text) {
+                            Ok(p) => n.password = Some(p),
+                            Err(why) => self.error(w, format!("password: {why}")),
+                        }
+                    }
+                }
                 "bfd" => {
                     let item = self.spans.child(at, "bfd", None, Some(&st.keyword.pos));
                     n.bfd = Some(self.bgp_bfd(st, item));
