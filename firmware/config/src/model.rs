@@ -68,13 +68,19 @@ impl Config {
     }
 
     /// Takes out what must not leave the box unless asked for as a backup: the admin
-    /// password's hash (it can be cracked offline) and the BGP neighbors' TCP-MD5 keys.
-    /// The one place that knows which fields are secret.
+    /// password's hash (it can be cracked offline), the BGP neighbors' TCP-MD5 keys and
+    /// the VRRP instances' `auth_pass` (emptied: such an export does not import until
+    /// it is given again). The one place that knows which fields are secret.
     pub fn hide_secrets(&mut self) {
         self.admin.password = None;
         if let Some(bgp) = &mut self.keepalived.bgp {
             for n in &mut bgp.neighbors {
                 n.password = None;
+            }
+        }
+        for instance in &mut self.keepalived.vrrp_instances {
+            if let Some(auth) = &mut instance.auth {
+                auth.auth_pass.clear();
             }
         }
     }

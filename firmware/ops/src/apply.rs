@@ -126,8 +126,8 @@ pub(super) fn diff_texts(
         &redact(&old_native, None),
         &redact(&new_native, Some(&old_native)),
     ));
-    // The BGP neighbors' TCP-MD5 keys hidden on both sides; a change of a key alone is
-    // still said, without either key.
+    // The secrets (BGP TCP-MD5 keys, VRRP auth_pass) hidden on both sides; a change of a
+    // secret alone is still said, without either value.
     let (old_conf, new_conf) = (
         old.keepalived.as_deref().unwrap_or(""),
         new.keepalived.as_deref().unwrap_or(""),
@@ -145,7 +145,7 @@ pub(super) fn diff_texts(
     if old_shown == new_shown && old_conf != new_conf {
         let _ = writeln!(
             out,
-            "{new_name} keepalived.conf: a BGP neighbor's password changed (keys not shown)"
+            "{new_name} keepalived.conf: a secret changed (a BGP neighbor's password or a VRRP auth_pass; values not shown)"
         );
     }
     out

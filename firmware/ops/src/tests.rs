@@ -217,6 +217,38 @@ fn an_export_shows_no_password_hash_unless_a_backup_asks_for_it() {
 }
 
 #[test]
+fn show_export_and_diff_never_show_a_vrrp_auth_pass() {
+    let d = dir(LAB);
+    let seed = format!(
+        "{SEED_3_1}\nvrrp_instance VI_1 {{\n interface ext\n virtual_router_id 51\n priority 150\n authentication {{\n  auth_type PASS\n  auth_pass sfjpvrrp\n }}\n virtual_ipaddress {{\n  192.168.0.200/24\n }}\n}}\n"
+    );
+    start_candidate(&d.paths).unwrap();
+    write(&d.paths.candidate_conf, &seed).unwrap();
+    apply(&d.paths).unwrap();
+    let shown = show(&d.paths).unwrap();
+    assert!(!shown.contains("sfjpvrrp"), "{shown}");
+    assert!(shown.contains("auth_pass (hidden)"), "{shown}");
+    assert!(!export(&d.paths, Secrets::Hidden)
+        .unwrap()
+        .contains("sfjpvrrp"));
+    assert!(export(&d.paths, Secrets::Included)
+        .unwrap()
+        .contains("sfjpvrrp"));
+    start_candidate(&d.paths).unwrap();
+    write(
+        &d.paths.candidate_conf,
+        &seed.replace("sfjpvrrp", "other-pw"),
+    )
+    .unwrap();
+    let changed = diff(&d.paths).unwrap();
+    assert!(
+        !changed.contains("sfjpvrrp") && !changed.contains("other-pw"),
+        "{changed}"
+    );
+    assert!(changed.contains("a secret changed"), "{changed}");
+}
+
+#[test]
 fn show_export_and_diff_never_show_a_bgp_password() {
     let d = dir(LAB);
     let with_key = |key: &str| {
@@ -239,7 +271,7 @@ fn show_export_and_diff_never_show_a_bgp_password() {
     let changed = diff(&d.paths).unwrap();
     assert!(!changed.contains("Md5-key-"), "{changed}");
     assert!(
-        changed.contains("a BGP neighbor's password changed"),
+        changed.contains("a secret changed (a BGP neighbor's password or a VRRP auth_pass"),
         "{changed}"
     );
 }

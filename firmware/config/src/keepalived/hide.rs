@@ -1,5 +1,6 @@
-//! keepalived.conf text for people to read: the BGP neighbors' TCP-MD5 keys replaced by
-//! `(hidden)` (see [`super::Md5Password`]), everything else as written.
+//! keepalived.conf text for people to read: the secrets replaced by `(hidden)` — the BGP
+//! neighbors' TCP-MD5 keys (see [`super::Md5Password`]) and the VRRP instances'
+//! `auth_pass` — everything else as written.
 
 use super::tree::{self, Stmt, Word};
 use crate::Issues;
@@ -7,14 +8,22 @@ use crate::Issues;
 /// What a hidden key reads as.
 pub const HIDDEN: &str = "(hidden)";
 
-/// `text` with the value of every `password` of a `bgp` block's neighbors hidden. Text
-/// that does not read is still hidden word by word where it does.
+/// `text` with the value of every `password` of a `bgp` block's neighbors and every
+/// `auth_pass` of a `vrrp_instance`'s `authentication` hidden. Text that does not read
+/// is still hidden word by word where it does.
 pub fn hide_secrets(text: &str) -> String {
     let stmts = tree::read_text(text, "keepalived.conf", &mut Issues::default());
     let mut words: Vec<&Word> = Vec::new();
     for bgp in stmts.iter().filter(|s| s.keyword.text == "bgp") {
         for neighbor in children(bgp).filter(|s| s.keyword.text == "neighbor") {
             for p in children(neighbor).filter(|s| s.keyword.text == "password") {
+                words.extend(&p.args);
+            }
+        }
+    }
+    for instance in stmts.iter().filter(|s| s.keyword.text == "vrrp_instance") {
+        for auth in children(instance).filter(|s| s.keyword.text == "authentication") {
+            for p in children(auth).filter(|s| s.keyword.text == "auth_pass") {
                 words.extend(&p.args);
             }
         }
@@ -52,6 +61,15 @@ fn children(s: &Stmt) -> impl Iterator<Item = &Stmt> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vrrp_auth_pass_is_hidden_too() {
+        let text = "vrrp_instance VI_1 {\n  state MASTER\n  authentication {\n    auth_type PASS\n    auth_pass vrrp-s3c\n  }\n}\n";
+        let shown = hide_secrets(text);
+        assert!(!shown.contains("vrrp-s3c"), "{shown}");
+        assert!(shown.contains("    auth_pass (hidden)\n"), "{shown}");
+        assert!(shown.contains("auth_type PASS"), "{shown}");
+    }
 
     #[test]
     fn keys_are_hidden_and_the_rest_kept() {
