@@ -28,6 +28,18 @@ pub(super) fn peer_open(hold_time: u16) -> Vec<u8> {
     .emit()
 }
 
+/// The peer's OPEN with no Multiprotocol capability: IPv4 unicast alone.
+pub(super) fn peer_open_without_multiprotocol() -> Vec<u8> {
+    Open {
+        asn: PEER_AS,
+        hold_time: 90,
+        bgp_id: Ipv4Addr::new(10, 0, 0, 1),
+        four_octet_as: true,
+        families: vec![],
+    }
+    .emit()
+}
+
 pub(super) fn sent(actions: &[Action]) -> Vec<Vec<u8>> {
     actions
         .iter()
@@ -240,15 +252,7 @@ fn a_peer_without_multiprotocol_gets_ipv4_only() {
     s.handle(Event::Announce(p("2001:db8::10/128")), t0);
     s.handle(Event::Start, t0);
     s.handle(Event::Connected, t0);
-    let open = Open {
-        asn: PEER_AS,
-        hold_time: 90,
-        bgp_id: Ipv4Addr::new(10, 0, 0, 1),
-        four_octet_as: true,
-        families: vec![],
-    }
-    .emit();
-    s.handle(Event::Received(&open), t0);
+    s.handle(Event::Received(&peer_open_without_multiprotocol()), t0);
     let out = s.handle(Event::Received(&wire::keepalive()), t0);
     assert_eq!(kinds(&out), vec![wire::UPDATE]);
     assert!(out

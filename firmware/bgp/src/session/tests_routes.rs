@@ -4,7 +4,6 @@
 use super::tests::*;
 use super::*;
 use crate::wire::update::{Attributes, GRACEFUL_SHUTDOWN};
-use crate::wire::Open;
 
 #[test]
 fn established_announces_what_is_desired_ebgp() {
@@ -54,14 +53,7 @@ fn ibgp_has_an_empty_as_path_and_local_pref() {
 /// The peer's OPEN without the 4-octet AS capability (an OLD speaker, RFC 6793): the
 /// 2-octet AS field alone.
 fn old_peer_open() -> Vec<u8> {
-    let mut open = Open {
-        asn: PEER_AS,
-        hold_time: 90,
-        bgp_id: Ipv4Addr::new(10, 0, 0, 1),
-        four_octet_as: true,
-        families: vec![],
-    }
-    .emit();
+    let mut open = peer_open_without_multiprotocol();
     // Drop the capability's 8 octets (optional parameter 2, capability 65, length 4).
     open.truncate(open.len() - 8);
     open[28] = 0;
