@@ -22,10 +22,7 @@ fn dir() -> PathBuf {
 pub fn save(name: &str, text: &str) -> Result<(), Error> {
     let dir = dir();
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join(name);
-    let temporary = dir.join(format!(".{name}.new"));
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, &path)?;
+    paths::write_atomic(&dir.join(name), text.as_bytes(), false)?;
     Ok(())
 }
 
@@ -39,4 +36,18 @@ pub fn load(name: &str) -> Option<(String, Duration)> {
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .unwrap_or_default();
     Some((text.trim().to_string(), age))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_saved_figure_is_read_back_with_its_age() {
+        let name = format!("unit-test-{}", std::process::id());
+        super::save(&name, "v2 3300 ms\n").unwrap();
+        let (text, age) = super::load(&name).unwrap();
+        assert_eq!(text, "v2 3300 ms");
+        assert!(age < std::time::Duration::from_secs(60), "{age:?}");
+        std::fs::remove_file(super::dir().join(&name)).unwrap();
+        assert!(super::load(&name).is_none());
+    }
 }
