@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nix::sched::{setns, CloneFlags};
-
 use crate::command::Error;
 use crate::lab::Host;
 
@@ -40,18 +38,17 @@ impl Churn {
     /// Starts opening a connection to `to` from `host` every `every` (or as fast as the
     /// path answers, if slower).
     pub fn start(host: &Host, to: SocketAddr, every: Duration) -> Result<Churn, Error> {
-        let path = format!("/run/netns/{}", host.namespace);
-        let ns = std::fs::File::open(&path).map_err(|e| Error(format!("{path}: {e}")))?;
+        let namespace = crate::netns::Namespace::open(host)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .stack_size(256 * 1024)
             .spawn(move || {
                 let mut report = ChurnReport::default();
-                // setns moves only this thread, which lives for the churn.
-                if let Err(e) = setns(&ns, CloneFlags::CLONE_NEWNET) {
+                // Only this thread moves, and it lives for the churn.
+                if let Err(e) = namespace.enter() {
                     report.failed += 1;
-                    report.failures.push(format!("setns {path}: {e}"));
+                    report.failures.push(e.0);
                     return report;
                 }
                 let started = Instant::now();

@@ -10,17 +10,35 @@ use crate::lab::Host;
 /// Runs `f` on a thread inside `host`'s network namespace and returns its result. The
 /// thread is scoped, so `f` may borrow from the caller.
 pub fn within<T: Send>(host: &Host, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
-    let path = format!("/run/netns/{}", host.namespace);
+    let namespace = Namespace::open(host)?;
     std::thread::scope(|scope| {
         scope
-            .spawn(move || -> Result<T, String> {
-                let ns = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-                // setns moves only this thread, which ends after f.
-                setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {path}: {e}"))?;
+            .spawn(move || -> Result<T, Error> {
+                // Only this thread moves, and it ends after f.
+                namespace.enter()?;
                 Ok(f())
             })
             .join()
             .map_err(|_| Error(format!("in {}: the thread panicked", host.name)))?
-            .map_err(Error)
     })
+}
+
+/// A lab namespace, opened: a thread of this process can move into it.
+pub struct Namespace {
+    file: std::fs::File,
+    path: String,
+}
+
+impl Namespace {
+    pub fn open(host: &Host) -> Result<Namespace, Error> {
+        let path = format!("/run/netns/{}", host.namespace);
+        let file = std::fs::File::open(&path).map_err(|e| Error(format!("{path}: {e}")))?;
+        Ok(Namespace { file, path })
+    }
+
+    /// Moves the calling thread (only it) into the namespace.
+    pub fn enter(&self) -> Result<(), Error> {
+        setns(&self.file, CloneFlags::CLONE_NEWNET)
+            .map_err(|e| Error(format!("setns {}: {e}", self.path)))
+    }
 }
