@@ -139,13 +139,16 @@ pub async fn run(
 ) {
     let who = format!("peer {}", peer.address);
     let mut session = Session::new(peer.settings.clone());
-    let mut conn: Option<TcpStream> = None;
-    let mut connecting: Option<Connecting> = None;
     let mut buf = vec![0u8; READ_SIZE];
-    let mut quiet = Repeats::default();
     let mut notified: Option<(String, SystemTime)> = None;
     let mut last_error: Option<String> = None;
     let mut bfd = peer.bfd.take();
+    let mut wire = Wire {
+        peer,
+        conn: None,
+        connecting: None,
+        quiet: Repeats::default(),
+    };
     let mut bfd_now: Option<BfdStatus> = bfd.as_ref().map(|b| b.borrow().clone());
     let mut actions = session.handle(Event::Start, std::time::Instant::now());
     loop {
@@ -164,19 +167,10 @@ pub async fn run(
                 }
             }
             for action in actions.drain(..) {
-                closed |= perform(
-                    action,
-                    &who,
-                    &peer,
-                    &session,
-                    &mut conn,
-                    &mut connecting,
-                    &mut quiet,
-                )
-                .await;
+                closed |= wire.perform(action, &who, &session).await;
             }
             if closed {
-                conn = None;
+                wire.conn = None;
                 actions = session.handle(Event::Closed, std::time::Instant::now());
             }
         }
@@ -185,8 +179,8 @@ pub async fn run(
         let input = tokio::select! {
             c = commands.recv() => Input::Command(c),
             () = sleep_until(deadline) => Input::Timer,
-            r = finish_connect(&mut connecting) => Input::Connected(r),
-            r = read_some(&mut conn, &mut buf) => Input::Read(r),
+            r = finish_connect(&mut wire.connecting) => Input::Connected(r),
+            r = read_some(&mut wire.conn, &mut buf) => Input::Read(r),
             b = bfd_changed(&mut bfd) => Input::Bfd(b),
         };
         let now = std::time::Instant::now();
@@ -196,16 +190,7 @@ pub async fn run(
             Input::Command(Some(Command::Stop) | None) => {
                 let stop = session.handle(Event::Stop, now);
                 for action in stop {
-                    perform(
-                        action,
-                        &who,
-                        &peer,
-                        &session,
-                        &mut conn,
-                        &mut connecting,
-                        &mut quiet,
-                    )
-                    .await;
+                    wire.perform(action, &who, &session).await;
                 }
                 publish(&status, &session, &mut notified, &bfd_now, &last_error);
                 return;
@@ -223,7 +208,7 @@ pub async fn run(
                 let admin = b.remote_state == bfd::State::AdminDown;
                 bfd_now = Some(b.clone());
                 if down && !admin {
-                    quiet.flush();
+                    wire.quiet.flush();
                     log::warn!(
                         "{who}: BFD session down ({}): BGP session reset (was {})",
                         b.diag,
@@ -238,17 +223,17 @@ pub async fn run(
                 }
             }
             Input::Connected(r) => {
-                connecting = None;
+                wire.connecting = None;
                 match r {
                     Ok(stream) => {
                         last_error = None;
                         let _ = stream.set_nodelay(true);
-                        conn = Some(stream);
+                        wire.conn = Some(stream);
                         session.handle(Event::Connected, now)
                     }
                     Err(e) => {
-                        let why = format!("connecting to port {}: {e}", peer.port);
-                        quiet.info(format!("{who}: {why}"));
+                        let why = format!("connecting to port {}: {e}", wire.peer.port);
+                        wire.quiet.info(format!("{who}: {why}"));
                         last_error = Some(why);
                         session.handle(Event::Closed, now)
                     }
@@ -257,9 +242,9 @@ pub async fn run(
             Input::Read(Ok(n)) if n > 0 => session.handle(Event::Received(&buf[..n]), now),
             Input::Read(r) => {
                 if let Err(e) = r {
-                    quiet.info(format!("{who}: reading: {e}"));
+                    wire.quiet.info(format!("{who}: reading: {e}"));
                 }
-                conn = None;
+                wire.conn = None;
                 session.handle(Event::Closed, now)
             }
         };
@@ -358,68 +343,77 @@ fn connect(peer: &Peer) -> Connecting {
     })
 }
 
-/// Does one action; true if the connection broke while writing.
-async fn perform(
-    action: Action,
-    who: &str,
-    peer: &Peer,
-    session: &Session,
-    conn: &mut Option<TcpStream>,
-    connecting: &mut Option<Connecting>,
-    quiet: &mut Repeats,
-) -> bool {
-    match action {
-        Action::Connect => *connecting = Some(connect(peer)),
-        Action::Disconnect => {
-            *connecting = None;
-            if let Some(mut stream) = conn.take() {
-                let _ = stream.shutdown().await;
-            }
-        }
-        Action::Send(bytes) => {
-            let Some(stream) = conn.as_mut() else {
-                return false;
-            };
-            match tokio::time::timeout(WRITE_LIMIT, stream.write_all(&bytes)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    log::warn!("{who}: writing: {e}");
-                    return true;
-                }
-                Err(_) => {
-                    log::warn!("{who}: a write did not finish within {WRITE_LIMIT:?}");
-                    return true;
+/// The peer's connection as the session's actions left it: the TCP stream once
+/// connected, the attempt while connecting, and the log's repeat counter.
+struct Wire {
+    peer: Peer,
+    conn: Option<TcpStream>,
+    connecting: Option<Connecting>,
+    quiet: Repeats,
+}
+
+impl Wire {
+    /// Does one action; true if the connection broke while writing.
+    async fn perform(&mut self, action: Action, who: &str, session: &Session) -> bool {
+        let Wire {
+            peer,
+            conn,
+            connecting,
+            quiet,
+        } = self;
+        match action {
+            Action::Connect => *connecting = Some(connect(peer)),
+            Action::Disconnect => {
+                *connecting = None;
+                if let Some(mut stream) = conn.take() {
+                    let _ = stream.shutdown().await;
                 }
             }
-        }
-        Action::State { from, to } => {
-            if to == State::Established {
+            Action::Send(bytes) => {
+                let Some(stream) = conn.as_mut() else {
+                    return false;
+                };
+                match tokio::time::timeout(WRITE_LIMIT, stream.write_all(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        log::warn!("{who}: writing: {e}");
+                        return true;
+                    }
+                    Err(_) => {
+                        log::warn!("{who}: a write did not finish within {WRITE_LIMIT:?}");
+                        return true;
+                    }
+                }
+            }
+            Action::State { from, to } => {
+                if to == State::Established {
+                    quiet.flush();
+                    let n = session.negotiated();
+                    let hold = n.map_or(0, |n| n.hold_time);
+                    let keepalive = n.map_or(0, |n| n.keepalive);
+                    let yes = |b: bool| if b { "yes" } else { "no" };
+                    log::info!(
+                        "{who}: session up (AS {}, hold time {hold} s, keepalive {keepalive} s, IPv4 unicast {}, IPv6 unicast {})",
+                        session.settings().remote_as,
+                        yes(n.is_some_and(|n| n.ipv4)),
+                        yes(n.is_some_and(|n| n.ipv6)),
+                    );
+                } else if from == State::Established {
+                    log::warn!("{who}: session down ({from} -> {to})");
+                } else {
+                    log::debug!("{who}: {from} -> {to}");
+                }
+            }
+            Action::NotificationSent(n, why) => {
                 quiet.flush();
-                let n = session.negotiated();
-                let hold = n.map_or(0, |n| n.hold_time);
-                let keepalive = n.map_or(0, |n| n.keepalive);
-                let yes = |b: bool| if b { "yes" } else { "no" };
-                log::info!(
-                    "{who}: session up (AS {}, hold time {hold} s, keepalive {keepalive} s, IPv4 unicast {}, IPv6 unicast {})",
-                    session.settings().remote_as,
-                    yes(n.is_some_and(|n| n.ipv4)),
-                    yes(n.is_some_and(|n| n.ipv6)),
-                );
-            } else if from == State::Established {
-                log::warn!("{who}: session down ({from} -> {to})");
-            } else {
-                log::debug!("{who}: {from} -> {to}");
+                log::warn!("{who}: sent NOTIFICATION {n}: {why}")
             }
+            Action::NotificationReceived(n) => {
+                quiet.flush();
+                log::warn!("{who} sent NOTIFICATION {n}")
+            }
+            Action::Note(text) => quiet.info(format!("{who}: {text}")),
         }
-        Action::NotificationSent(n, why) => {
-            quiet.flush();
-            log::warn!("{who}: sent NOTIFICATION {n}: {why}")
-        }
-        Action::NotificationReceived(n) => {
-            quiet.flush();
-            log::warn!("{who} sent NOTIFICATION {n}")
-        }
-        Action::Note(text) => quiet.info(format!("{who}: {text}")),
+        false
     }
-    false
 }
