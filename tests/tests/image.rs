@@ -131,7 +131,10 @@ fn the_watchdog_resets_a_hung_balancer() -> Result<(), Error> {
     let mut lab = Lab::new("img-wdog", false)?;
     let copy = image_copy(&lab, "pc-x86_64", "lb1")?;
     let mut lb1 = boot_image(&mut lab, "pc-x86_64", "lb1", Boot::Bios(copy), true)?;
-    let armed = lb1.wait_for("watchdog /dev/watchdog armed", BOOT)?;
+    // The whole line: its end ("resets 20 s after") may reach the console later.
+    let armed = lb1
+        .console
+        .wait_for_line("watchdog /dev/watchdog armed", BOOT)?;
     let armed_at = Instant::now();
     assert!(armed.contains("resets 20 s after"), "{armed}");
     lb1.wait_for("balancer: interfaces up", BOOT)?;
