@@ -6,8 +6,7 @@ use super::*;
 /// The roles of the box, when its board file can be read: the board's NICs, VLANs and
 /// bonds, and the VLANs `config` makes.
 pub fn board_roles(paths: &Paths, config: Option<&Config>) -> Option<Vec<Role>> {
-    let text = std::fs::read_to_string(&paths.board).ok()?;
-    let board = config::board::parse(&text).ok()?;
+    let board = paths.board()?;
     Some(netif::roles::present(&board, config))
 }
 

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 use store::Store;
 
 use super::disk::DiskError;
+use super::exit_code::{NO_PASSWORD, RESTORE_FAILED};
 use super::saved::{self, Restored};
 use super::{password_of, remove_optional, running, tls, write, Paths};
 
@@ -26,6 +27,50 @@ pub enum Boot {
     SetupDue,
     /// The saved configuration could not be read: why.
     Failed(String),
+}
+
+/// Boot's restore whole, as `lvsfw config restore` (and PID 1's own child) runs it: the
+/// disk's configuration in service, the reason for a failure left in
+/// [`paths::RESTORE_FAILED`] for the page, first-boot setup's defaults when no password
+/// is set. `(exit code, what to print)`: 0 login, [`NO_PASSWORD`] setup,
+/// [`RESTORE_FAILED`] the recovery prompt.
+pub fn at_boot(paths: &Paths, certificate_later: bool) -> (u8, String) {
+    let board = paths.board();
+    let (boot, said) = restore_with(
+        paths,
+        super::disk::open(),
+        board.as_ref(),
+        SystemTime::now(),
+        certificate_later,
+    );
+    let failed = std::path::Path::new(paths::RESTORE_FAILED);
+    let code = match boot {
+        Boot::Failed(why) => {
+            let _ = paths::write_atomic(failed, format!("{why}\n").as_bytes(), true);
+            RESTORE_FAILED
+        }
+        Boot::Login => {
+            let _ = std::fs::remove_file(failed);
+            0
+        }
+        Boot::SetupDue => {
+            let _ = std::fs::remove_file(failed);
+            setup_due(paths, board.as_ref())
+        }
+    };
+    (code, said)
+}
+
+/// No admin password: first-boot setup is due; its defaults are left for PID 1.
+pub fn setup_due(paths: &Paths, board: Option<&config::board::Board>) -> u8 {
+    let board_hostname = board.and_then(|b| b.hostname.as_deref());
+    let defaults = super::setup_defaults(paths, board_hostname);
+    let _ = paths::write_atomic(
+        std::path::Path::new(paths::SETUP_DEFAULTS),
+        format!("{}\n", defaults.join("\n")).as_bytes(),
+        true,
+    );
+    NO_PASSWORD
 }
 
 /// What the running configuration gives the certificate: the host name and the

@@ -92,6 +92,13 @@ impl Paths {
         }
     }
 
+    /// The board file as parsed; none when it cannot be read or is not valid (PID 1
+    /// logs why at boot).
+    pub fn board(&self) -> Option<config::board::Board> {
+        let text = std::fs::read_to_string(&self.board).ok()?;
+        config::board::parse(&text).ok()
+    }
+
     /// The same names under `dir` (the tests, here and in the binary's front ends).
     pub fn under(dir: &Path) -> Paths {
         Paths {

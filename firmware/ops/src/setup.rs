@@ -136,10 +136,7 @@ pub fn unaddressed_roles_note(paths: &Paths) -> String {
 
 /// Whether the board has a management NIC of its own (else management lives on int).
 pub fn board_has_mgmt_nic(paths: &Paths) -> bool {
-    std::fs::read_to_string(&paths.board)
-        .ok()
-        .and_then(|t| config::board::parse(&t).ok())
-        .is_none_or(|b| b.nic(Role::Mgmt).is_some())
+    paths.board().is_none_or(|b| b.nic(Role::Mgmt).is_some())
 }
 
 /// What first-boot setup offers when Enter is pressed: the running configuration's

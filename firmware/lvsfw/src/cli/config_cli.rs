@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ops::exit_code::{NOT_ALL_RUNNING, NO_PASSWORD, RESTORE_FAILED};
+use ops::exit_code::NOT_ALL_RUNNING;
 use ops::{self, saved, Login, Op, Paths};
 
 /// A wrong password is answered after this long, so that guessing is slow.
@@ -99,9 +99,7 @@ pub fn run(args: &[String]) -> ExitCode {
         // disk would keep it (ops::boot::restore).
         ["restore", "--certificate-later"] => return restore(&paths, true),
         ["restore", "--certificate"] => {
-            let board = std::fs::read_to_string(&paths.board)
-                .ok()
-                .and_then(|t| config::board::parse(&t).ok());
+            let board = paths.board();
             print!(
                 "{}",
                 ops::boot::certificate_later(&paths, board.as_ref(), std::time::SystemTime::now())
@@ -148,51 +146,16 @@ pub fn reload_balancer() -> ExitCode {
     }
 }
 
-/// At boot: the disk's configuration and certificate go into service (ops::boot); the
-/// exit code says what the console opens: 0 login, NO_PASSWORD setup, RESTORE_FAILED
-/// the recovery prompt (the reason is left in paths::RESTORE_FAILED for the page).
+/// At boot (ops::boot::at_boot); the exit code says what the console opens.
 fn restore(paths: &Paths, certificate_later: bool) -> ExitCode {
-    let board = std::fs::read_to_string(&paths.board)
-        .ok()
-        .and_then(|t| config::board::parse(&t).ok());
-    let (boot, said) = ops::boot::restore_with(
-        paths,
-        ops::disk::open(),
-        board.as_ref(),
-        std::time::SystemTime::now(),
-        certificate_later,
-    );
+    let (code, said) = ops::boot::at_boot(paths, certificate_later);
     print!("{said}");
-    let failed = Path::new(paths::RESTORE_FAILED);
-    match boot {
-        ops::boot::Boot::Failed(why) => {
-            let _ = paths::write_atomic(failed, format!("{why}\n").as_bytes(), true);
-            ExitCode::from(RESTORE_FAILED)
-        }
-        ops::boot::Boot::Login => {
-            let _ = std::fs::remove_file(failed);
-            ExitCode::SUCCESS
-        }
-        ops::boot::Boot::SetupDue => {
-            let _ = std::fs::remove_file(failed);
-            setup_due(paths)
-        }
-    }
+    ExitCode::from(code)
 }
 
-/// No admin password: first-boot setup is due; its defaults are left for PID 1.
+/// No admin password: first-boot setup is due (ops::boot::setup_due).
 fn setup_due(paths: &Paths) -> ExitCode {
-    let board_hostname = std::fs::read_to_string(paths::BOARD)
-        .ok()
-        .and_then(|t| config::board::parse(&t).ok())
-        .and_then(|b| b.hostname);
-    let defaults = ops::setup_defaults(paths, board_hostname.as_deref());
-    let _ = paths::write_atomic(
-        Path::new(paths::SETUP_DEFAULTS),
-        format!("{}\n", defaults.join("\n")).as_bytes(),
-        true,
-    );
-    ExitCode::from(NO_PASSWORD)
+    ExitCode::from(ops::boot::setup_due(paths, paths.board().as_ref()))
 }
 
 fn setup(paths: &Paths) -> Result<String, String> {
@@ -201,10 +164,7 @@ fn setup(paths: &Paths) -> Result<String, String> {
     let mut said = applied.report;
     said.push_str(&ops::unaddressed_roles_note(paths));
     // The box's own certificate for its new names (the same key: the same pin).
-    let board = std::fs::read_to_string(&paths.board)
-        .ok()
-        .and_then(|t| config::board::parse(&t).ok());
-    let (hostname, addresses) = ops::boot::certificate_names(paths, board.as_ref());
+    let (hostname, addresses) = ops::boot::certificate_names(paths, paths.board().as_ref());
     let now = std::time::SystemTime::now();
     let certificate = ops::tls::reissue_own(&paths.tls, &hostname, &addresses, now)
         .or_else(|_| ops::tls::ensure_own(&paths.tls, &hostname, &addresses, now).map(|_| ()))
