@@ -21,8 +21,13 @@ use std::sync::Mutex;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use nix::time::{clock_gettime, ClockId};
 
-struct ConsoleLogger {
-    component: &'static str,
+struct ConsoleLogger;
+
+/// What every line of this process is said by ([`init`]).
+static COMPONENT: Mutex<&'static str> = Mutex::new("lvsfw");
+
+fn component() -> &'static str {
+    *COMPONENT.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Log for ConsoleLogger {
@@ -36,13 +41,14 @@ impl Log for ConsoleLogger {
         }
         // The audit trail's lines go to its owner, PID 1 (crate::audit).
         let mut message = record.args().to_string();
+        let component = component();
         if record.target() == "audit" {
-            match crate::audit::submit(&message, self.component == "init") {
+            match crate::audit::submit(&message, component == "init") {
                 Ok(()) => return,
                 Err(line) => message = format!("audit line not recorded (no PID 1 socket): {line}"),
             }
         }
-        emit(self.component, record.level(), &message);
+        emit(component, record.level(), &message);
     }
 
     fn flush(&self) {}
@@ -176,9 +182,17 @@ pub fn recent_problems() -> Vec<String> {
 }
 
 /// Installs the console logger for this process; `component` names it in every line.
+///
+/// A child PID 1 forked (boot's restore going on as the balancer) calls it again: it then
+/// takes the logger over as `component`, with nothing of PID 1's kept or captured.
 pub fn init(component: &'static str) {
-    let logger = Box::leak(Box::new(ConsoleLogger { component }));
-    if log::set_logger(logger).is_ok() {
+    *COMPONENT.lock().unwrap_or_else(|p| p.into_inner()) = component;
+    capture(false);
+    keep(false);
+    drop(take_captured());
+    drop(crate::audit::take_local());
+    static LOGGER: ConsoleLogger = ConsoleLogger;
+    if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(LevelFilter::Info);
     }
 }
@@ -206,10 +220,8 @@ mod tests {
     #[test]
     fn an_error_stays_when_a_flood_of_other_lines_pushes_it_out_of_the_ring() {
         let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let logger = ConsoleLogger {
-            component: "balancer",
-        };
-        log::set_max_level(LevelFilter::Info);
+        init("balancer");
+        let logger = ConsoleLogger;
         keep_recent(true);
         let line = |level, text: &str| {
             logger.log(
@@ -237,8 +249,8 @@ mod tests {
     #[test]
     fn captured_lines_wait_and_are_bounded() {
         let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let logger = ConsoleLogger { component: "init" };
-        log::set_max_level(LevelFilter::Info);
+        init("init");
+        let logger = ConsoleLogger;
         capture(true);
         for n in 0..MAX_CAPTURED + 5 {
             logger.log(
@@ -254,6 +266,28 @@ mod tests {
         assert!(lines[0].0.ends_with("init: line 5\n"), "{}", lines[0].0);
         assert!(!lines[0].1, "not written out");
         assert!(take_captured().is_empty());
+    }
+
+    #[test]
+    fn a_forked_child_takes_the_logger_over_with_nothing_of_pid_1_kept() {
+        let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        init("init");
+        keep(true);
+        log::info!("PID 1's line");
+        log::info!(target: "audit", "PID 1's audit line");
+        init("balancer");
+        assert!(take_captured().is_empty(), "PID 1's kept lines are gone");
+        assert!(crate::audit::take_local().is_empty());
+        keep(true);
+        log::info!("the balancer's line");
+        let lines = take_captured();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].0.ends_with("] balancer: the balancer's line\n"),
+            "{}",
+            lines[0].0
+        );
+        keep(false);
     }
 
     #[test]
