@@ -3,21 +3,19 @@
 //! logged and the rest goes on: PID 1 never dies.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::reboot::set_cad_enabled;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::sethostname;
 
 use super::power_button::PowerButton;
 use super::session::Start;
 use super::trial::Trial;
-use super::{jobs, mounts, watchdog, Pid1, RESTORE_LIMIT};
+use super::{first_start, jobs, mounts, watchdog, BalancerMain, Pid1};
 use config::board::{self, Board};
 use ops::exit_code::{NO_PASSWORD, RESTORE_FAILED};
 
-pub(super) fn start() -> Pid1 {
+pub(super) fn start(balancer: BalancerMain) -> Pid1 {
     mounts::mount_all();
     let board = load_board();
     log::info!(
@@ -50,8 +48,13 @@ pub(super) fn start() -> Pid1 {
         .as_ref()
         .and_then(|b| b.watchdog.as_ref())
         .and_then(|w| watchdog::HardwareWatchdog::open(&w.device, w.timeout_s));
-    // Before the balancer starts: it reads the restored configuration.
-    let restored = restore_saved();
+    pid1.balancer_args = match &board {
+        Some(_) => vec!["balancer".into(), "--board".into(), paths::BOARD.into()],
+        None => vec!["balancer".into()],
+    };
+    // Before the balancer starts: it reads the restored configuration. Its process
+    // goes on as the balancer (first_start).
+    let restored = first_start::restore(&mut pid1, balancer);
     pid1.audit.attach_store();
     log::info!(target: "audit", "system: booted lvsfw {}", slots::running_version());
     let restore_failed = !matches!(restored, Some(c) if c == 0 || c == i32::from(NO_PASSWORD));
@@ -63,12 +66,10 @@ pub(super) fn start() -> Pid1 {
             true,
         );
     }
-    pid1.balancer_args = match &board {
-        Some(_) => vec!["balancer".into(), "--board".into(), paths::BOARD.into()],
-        None => vec!["balancer".into()],
-    };
     pid1.trial = Trial::at_boot(restore_failed);
-    pid1.start_balancer();
+    if pid1.balancer.pid.is_none() {
+        pid1.start_balancer();
+    }
     certificate_later(&mut pid1);
     if let Some(board) = &board {
         let later = modules::in_round(&board.modules, modules::Round::Later);
@@ -105,108 +106,23 @@ fn below_the_balancer<T>(work: impl FnOnce() -> T) -> T {
 
 /// `lvsfw config restore --certificate`, not waited for (its end is reaped like any
 /// child's): the box's own certificate when the restore left it for later; what it
-/// says goes to the log. At the lowest CPU priority, below the balancer's start.
+/// says goes to the log. At the lowest CPU priority, below the balancer's start: started
+/// from there too, since loading the binary again is most of a child's start under
+/// emulation (the child keeps the priority it was forked with).
 fn certificate_later(pid1: &mut Pid1) {
-    let args = vec![
-        "config".to_string(),
-        "restore".into(),
-        "--certificate".into(),
-    ];
-    match jobs::spawn(
-        &jobs::self_exe(),
-        Some("lvsfw"),
-        &args,
-        jobs::Input::Nothing,
-        pid1.logs.writer(),
-    ) {
-        Ok(pid) => {
-            use nix::libc::{id_t, setpriority, PRIO_PROCESS};
-            // SAFETY: setpriority on our own child with plain integers; failing only
-            // leaves it at the usual priority.
-            unsafe { setpriority(PRIO_PROCESS, pid.as_raw() as id_t, 19) };
-        }
-        Err(e) => log::error!("making the page's certificate: {e}"),
-    }
-}
-
-/// `lvsfw config restore`, waited for: the saved configuration becomes the running
-/// one. Its exit code says whether an admin password is set (see config_cli).
-fn restore_saved() -> Option<i32> {
-    // The certificate, when there is no disk to keep it, comes after the balancer
-    // starts: [`certificate_later`].
-    let args = vec![
-        "config".to_string(),
-        "restore".into(),
-        "--certificate-later".into(),
-    ];
-    let pid = match jobs::spawn(
-        &jobs::self_exe(),
-        Some("lvsfw"),
-        &args,
-        jobs::Input::Nothing,
-        None,
-    ) {
-        Ok(pid) => pid,
-        Err(e) => {
-            log::error!("restoring the saved configuration: {e}");
-            return None;
-        }
-    };
-    let deadline = Instant::now() + RESTORE_LIMIT;
-    let exited = ExitWatch::open(pid);
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return Some(code),
-            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                exited.wait(deadline.saturating_duration_since(Instant::now()))
-            }
-            Ok(WaitStatus::StillAlive) => {
-                log::error!("restoring the saved configuration took too long; stopped");
-                // Not waited for: a child stuck on a dead disk may not die at once; the
-                // loop's reaper collects it whenever it does.
-                let _ = kill(pid, Signal::SIGKILL);
-                return None;
-            }
-            Ok(other) => {
-                log::error!("restoring the saved configuration: {other:?}");
-                return None;
-            }
-            Err(e) => {
-                log::error!("restoring the saved configuration: {}", e.desc());
-                return None;
-            }
-        }
-    }
-}
-
-/// Waits for a child's end without polling every few milliseconds: its pidfd becomes
-/// readable when it exits (Linux 5.3), so PID 1 goes on the moment the restore ends
-/// rather than up to a polling interval later. Without a pidfd it sleeps 20 ms a turn.
-struct ExitWatch(Option<std::os::fd::OwnedFd>);
-
-impl ExitWatch {
-    fn open(pid: nix::unistd::Pid) -> ExitWatch {
-        use std::os::fd::FromRawFd as _;
-        // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor (or -1);
-        // nothing of ours is passed by reference.
-        let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
-        // SAFETY: a non-negative result is a descriptor that nothing else owns.
-        ExitWatch((fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }))
-    }
-
-    /// Returns when the child has ended, or after at most `limit` (20 ms without a pidfd).
-    fn wait(&self, limit: Duration) {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        use std::os::fd::AsFd as _;
-        match &self.0 {
-            Some(fd) => {
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                let timeout = PollTimeout::try_from(limit).unwrap_or(PollTimeout::MAX);
-                // An error (EINTR) only ends this turn: the caller looks at the child again.
-                let _ = poll(&mut fds, timeout);
-            }
-            None => std::thread::sleep(limit.min(Duration::from_millis(20))),
-        }
+    let args = ["config", "restore", "--certificate"].map(String::from);
+    let output = pid1.logs.writer();
+    let started = below_the_balancer(|| {
+        jobs::spawn(
+            &jobs::self_exe(),
+            Some("lvsfw"),
+            &args,
+            jobs::Input::Nothing,
+            output,
+        )
+    });
+    if let Err(e) = started {
+        log::error!("making the page's certificate: {e}");
     }
 }
 

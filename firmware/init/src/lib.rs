@@ -11,6 +11,7 @@ mod audit;
 mod backoff;
 mod boot;
 mod console_jobs;
+mod first_start;
 mod guard;
 mod heartbeat_age;
 mod jobs;
@@ -59,10 +60,15 @@ const HANDLED_SIGNALS: [Signal; 6] = [
     Signal::SIGUSR1,
 ];
 
-pub fn run() -> ! {
+/// The balancer's entry (`lvsfw balancer ARGS` without the word `balancer`): the binary
+/// hands it over, so that PID 1 can start the balancer in a process it forked
+/// (first_start) without depending on the balancer's crate.
+pub type BalancerMain = fn(&[String]) -> std::process::ExitCode;
+
+pub fn run(balancer: BalancerMain) -> ! {
     logger::init("init");
     logger::keep(true);
-    let mut pid1 = catch_unwind(start).unwrap_or_else(|_| {
+    let mut pid1 = catch_unwind(|| start(balancer)).unwrap_or_else(|_| {
         log::error!("start-up panicked; continuing with what is set up");
         let mut pid1 = Pid1::minimal();
         let start = if pid1.nologin {

@@ -36,7 +36,7 @@ As PID 1 (the appliance's /init) lvsfw runs as init.";
 
 fn main() -> ExitCode {
     if std::process::id() == 1 {
-        init::run();
+        init::run(balancer::run);
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
