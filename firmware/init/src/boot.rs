@@ -11,7 +11,7 @@ use nix::unistd::sethostname;
 use super::power_button::PowerButton;
 use super::session::Start;
 use super::trial::Trial;
-use super::{first_start, jobs, mounts, watchdog, BalancerMain, Pid1};
+use super::{first_start, jobs, mounts, watchdog, BalancerMain, Logs, Pid1};
 use config::board::{self, Board};
 use ops::exit_code::{NO_PASSWORD, RESTORE_FAILED};
 
@@ -38,23 +38,27 @@ pub(super) fn start(balancer: BalancerMain) -> Pid1 {
         let loaded = modules::load(&root, &first, &board.module_options);
         log::info!("loaded {loaded} kernel modules for the NICs and disks");
     }
+    let logs = Logs::new();
+    let balancer_args = match &board {
+        Some(_) => vec!["balancer".into(), "--board".into(), paths::BOARD.into()],
+        None => vec!["balancer".into()],
+    };
+    // The restore (the balancer reads what it restores), whose process goes on as the
+    // balancer (first_start); PID 1's own start-up meanwhile waits below them.
+    let restore = first_start::begin(logs.writer(), &balancer_args, balancer);
+    let mut low = restore.forked().then(BelowTheBalancer::start);
     if let Err(e) = set_cad_enabled(false) {
         log::warn!("ctrl-alt-del stays a hard reboot: {}", e.desc());
     }
-    let mut pid1 = Pid1::minimal();
+    let mut pid1 = Pid1::minimal(logs);
     pid1.board_name = board.as_ref().map(|b| b.name.clone());
+    pid1.balancer_args = balancer_args;
     // After the modules (the driver is one).
     pid1.watchdog = board
         .as_ref()
         .and_then(|b| b.watchdog.as_ref())
         .and_then(|w| watchdog::HardwareWatchdog::open(&w.device, w.timeout_s));
-    pid1.balancer_args = match &board {
-        Some(_) => vec!["balancer".into(), "--board".into(), paths::BOARD.into()],
-        None => vec!["balancer".into()],
-    };
-    // Before the balancer starts: it reads the restored configuration. Its process
-    // goes on as the balancer (first_start).
-    let restored = first_start::restore(&mut pid1, balancer);
+    let restored = restore.finish(&mut pid1);
     pid1.audit.attach_store();
     log::info!(target: "audit", "system: booted lvsfw {}", slots::running_version());
     let restore_failed = !matches!(restored, Some(c) if c == 0 || c == i32::from(NO_PASSWORD));
@@ -68,14 +72,18 @@ pub(super) fn start(balancer: BalancerMain) -> Pid1 {
     }
     pid1.trial = Trial::at_boot(restore_failed);
     if pid1.balancer.pid.is_none() {
+        // Started anew, it keeps PID 1's priority: the usual one.
+        drop(low.take());
         pid1.start_balancer();
     }
+    let low = low.unwrap_or_else(BelowTheBalancer::start);
     certificate_later(&mut pid1);
     if let Some(board) = &board {
         let later = modules::in_round(&board.modules, modules::Round::Later);
-        let loaded = below_the_balancer(|| modules::load(&root, &later, &board.module_options));
+        let loaded = modules::load(&root, &later, &board.module_options);
         log::info!("loaded {loaded} more kernel modules (IPVS, power button, vfat)");
     }
+    drop(low);
     // After the modules (`button` and `evdev` are two).
     pid1.buttons = open_power_buttons();
     let start = if pid1.nologin {
@@ -87,41 +95,46 @@ pub(super) fn start(balancer: BalancerMain) -> Pid1 {
     pid1
 }
 
-/// Runs `work` at the lowest CPU priority, then back at PID 1's own: the balancer, just
-/// started, brings the interfaces up first (a VM may have one CPU).
-fn below_the_balancer<T>(work: impl FnOnce() -> T) -> T {
-    use nix::libc::{setpriority, PRIO_PROCESS};
-    // SAFETY: setpriority on the calling thread (who 0) with plain integers.
-    let lowered = unsafe { setpriority(PRIO_PROCESS, 0, 19) } == 0;
-    let out = work();
-    // SAFETY: as above; PID 1 runs as root, so it may raise its priority again.
-    if lowered && unsafe { setpriority(PRIO_PROCESS, 0, 0) } != 0 {
-        log::warn!(
-            "PID 1 stays at a low CPU priority: {}",
-            std::io::Error::last_os_error()
-        );
+/// PID 1 at the lowest CPU priority while this lives, then back at its own: the balancer,
+/// just started, brings the interfaces up first (a VM may have one CPU). A child PID 1
+/// starts meanwhile keeps the low priority.
+struct BelowTheBalancer {
+    lowered: bool,
+}
+
+impl BelowTheBalancer {
+    fn start() -> BelowTheBalancer {
+        // SAFETY: setpriority on the calling thread (who 0) with plain integers.
+        let lowered = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, 19) } == 0;
+        BelowTheBalancer { lowered }
     }
-    out
+}
+
+impl Drop for BelowTheBalancer {
+    fn drop(&mut self) {
+        // SAFETY: as above; PID 1 runs as root, so it may raise its priority again.
+        if self.lowered && unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, 0) } != 0 {
+            log::warn!(
+                "PID 1 stays at a low CPU priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 /// `lvsfw config restore --certificate`, not waited for (its end is reaped like any
 /// child's): the box's own certificate when the restore left it for later; what it
-/// says goes to the log. At the lowest CPU priority, below the balancer's start: started
-/// from there too, since loading the binary again is most of a child's start under
-/// emulation (the child keeps the priority it was forked with).
+/// says goes to the log. Started below the balancer ([`BelowTheBalancer`]): loading the
+/// binary anew is most of a child's start under emulation.
 fn certificate_later(pid1: &mut Pid1) {
     let args = ["config", "restore", "--certificate"].map(String::from);
-    let output = pid1.logs.writer();
-    let started = below_the_balancer(|| {
-        jobs::spawn(
-            &jobs::self_exe(),
-            Some("lvsfw"),
-            &args,
-            jobs::Input::Nothing,
-            output,
-        )
-    });
-    if let Err(e) = started {
+    if let Err(e) = jobs::spawn(
+        &jobs::self_exe(),
+        Some("lvsfw"),
+        &args,
+        jobs::Input::Nothing,
+        pid1.logs.writer(),
+    ) {
         log::error!("making the page's certificate: {e}");
     }
 }

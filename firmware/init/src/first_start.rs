@@ -28,21 +28,26 @@ use super::{jobs, BalancerMain, Pid1, RESTORE_LIMIT};
 /// The exit code of a Rust program that panicked; PID 1 reads it as "did not finish".
 const PANICKED: i32 = 101;
 
-/// Restores the saved configuration; the restore's exit code (None: it did not finish).
-/// When the balancer already runs afterwards, `pid1.balancer.pid` says so.
-pub(super) fn restore(pid1: &mut Pid1, balancer: BalancerMain) -> Option<i32> {
+/// The restore under way: in a forked child that goes on as the balancer, or (PID 1 has
+/// more than one thread, or no pipe or fork) to be started anew.
+pub(super) enum Restore {
+    Forked { child: Pid, word: OwnedFd },
+    Anew,
+}
+
+/// Starts the restore in a copy of PID 1 that then runs the balancer with `args` (its
+/// output into `output`, PID 1's log pipe). Returns in PID 1 only.
+pub(super) fn begin(output: Option<OwnedFd>, args: &[String], balancer: BalancerMain) -> Restore {
     if !single_threaded() {
-        return restore_started_anew();
+        return Restore::Anew;
     }
     let (word_from_child, word_to_pid1) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(ends) => ends,
         Err(e) => {
             log::warn!("restore: no pipe ({}); started anew", e.desc());
-            return restore_started_anew();
+            return Restore::Anew;
         }
     };
-    let output = pid1.logs.writer();
-    let args = pid1.balancer_args.clone();
     // The child's copy of an unwritten buffer would be written twice.
     let _ = std::io::stdout().flush();
     // SAFETY: PID 1 has no other thread (checked above; nothing since starts one), so
@@ -51,22 +56,40 @@ pub(super) fn restore(pid1: &mut Pid1, balancer: BalancerMain) -> Option<i32> {
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(word_from_child);
-            restore_then_balancer(word_to_pid1, output, &args, balancer)
+            restore_then_balancer(word_to_pid1, output, args, balancer)
         }
-        Ok(ForkResult::Parent { child }) => {
-            drop(word_to_pid1);
-            drop(output);
-            let code = wait_for_word(&word_from_child, child);
-            if code.is_some() {
-                pid1.balancer.pid = Some(child);
-                pid1.balancer.started = Instant::now();
-                log::info!("balancer started (pid {child}, the restore's process going on)");
-            }
-            code
-        }
+        Ok(ForkResult::Parent { child }) => Restore::Forked {
+            child,
+            word: word_from_child,
+        },
         Err(e) => {
             log::warn!("restore: fork: {}; started anew", e.desc());
-            restore_started_anew()
+            Restore::Anew
+        }
+    }
+}
+
+impl Restore {
+    /// Whether the balancer will be running once the restore is done.
+    pub(super) fn forked(&self) -> bool {
+        matches!(self, Restore::Forked { .. })
+    }
+
+    /// Waits for the restore (started anew now if it was not forked); its exit code, None
+    /// when it did not finish. When the balancer runs afterwards, `pid1.balancer.pid`
+    /// says so.
+    pub(super) fn finish(self, pid1: &mut Pid1) -> Option<i32> {
+        match self {
+            Restore::Forked { child, word } => {
+                let code = wait_for_word(&word, child);
+                if code.is_some() {
+                    pid1.balancer.pid = Some(child);
+                    pid1.balancer.started = Instant::now();
+                    log::info!("balancer started (pid {child}, the restore's process going on)");
+                }
+                code
+            }
+            Restore::Anew => restore_started_anew(),
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn run(balancer: BalancerMain) -> ! {
     logger::keep(true);
     let mut pid1 = catch_unwind(|| start(balancer)).unwrap_or_else(|_| {
         log::error!("start-up panicked; continuing with what is set up");
-        let mut pid1 = Pid1::minimal();
+        let mut pid1 = Pid1::minimal(Logs::new());
         let start = if pid1.nologin {
             Start::Open
         } else {
@@ -134,7 +134,7 @@ struct Pid1 {
 }
 
 impl Pid1 {
-    fn minimal() -> Pid1 {
+    fn minimal(logs: Logs) -> Pid1 {
         let mut mask = SigSet::empty();
         for s in HANDLED_SIGNALS {
             mask.add(s);
@@ -151,7 +151,7 @@ impl Pid1 {
             signals,
             terminal: None,
             session: Session::new(Start::Open, &mut unused),
-            logs: Logs::new(),
+            logs,
             kmsg: kmsg::Kmsg::default(),
             buttons: Vec::new(),
             balancer: Balancer {

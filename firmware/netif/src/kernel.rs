@@ -124,12 +124,19 @@ impl Kernel {
     pub async fn apply(&self, op: &Op) -> Result<(), Error> {
         let link = self.handle.link();
         match op {
-            Op::Rename { index, from, to } => {
-                let down = LinkUnspec::new_with_index(*index).down().build();
-                link.set(down)
-                    .execute()
-                    .await
-                    .map_err(context(format!("taking {from} down to rename it")))?;
+            Op::Rename {
+                index,
+                from,
+                to,
+                up,
+            } => {
+                if *up {
+                    let down = LinkUnspec::new_with_index(*index).down().build();
+                    link.set(down)
+                        .execute()
+                        .await
+                        .map_err(context(format!("taking {from} down to rename it")))?;
+                }
                 let rename = LinkUnspec::new_with_index(*index).name(to.clone()).build();
                 link.set(rename)
                     .execute()

@@ -53,11 +53,14 @@ pub struct Actual {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// The kernel renames only a link that is down; the kernel shell takes it down first.
+    /// The kernel renames only a link that is down: the kernel shell takes an `up` one
+    /// down first (a SetUp follows when it is wanted up). One that is down, as every NIC
+    /// is at boot, costs one request, not two.
     Rename {
         index: u32,
         from: String,
         to: String,
+        up: bool,
     },
     SetMtu {
         index: u32,
@@ -118,6 +121,7 @@ pub fn plan(desired: &Desired, actual: &Actual, owned: &Owned) -> Vec<Op> {
                 index: want.index,
                 from: have.name.clone(),
                 to: want.name.clone(),
+                up: have.up,
             });
         }
         if let Some(mtu) = want.mtu.filter(|&m| m != have.mtu) {
@@ -293,13 +297,15 @@ mod tests {
                 Op::Rename {
                     index: 3,
                     from: "eth1".into(),
-                    to: "ext".into()
+                    to: "ext".into(),
+                    up: false
                 },
                 Op::SetUp { index: 3 },
                 Op::Rename {
                     index: 2,
                     from: "eth0".into(),
-                    to: "int".into()
+                    to: "int".into(),
+                    up: false
                 },
                 Op::SetMtu {
                     index: 2,
@@ -320,6 +326,26 @@ mod tests {
     }
 
     #[test]
+    fn a_link_renamed_while_up_is_said_up_and_raised_again() {
+        let mut running = fresh_boot();
+        running.links[1].up = true;
+        let ops = plan(&lb1(), &running, &Owned::default());
+        let rename = ops.iter().position(|op| {
+            *op == Op::Rename {
+                index: 2,
+                from: "eth0".into(),
+                to: "int".into(),
+                up: true,
+            }
+        });
+        let raise = ops.iter().position(|op| *op == Op::SetUp { index: 2 });
+        assert!(
+            matches!((rename, raise), (Some(r), Some(u)) if r < u),
+            "{ops:?}"
+        );
+    }
+
+    #[test]
     fn a_link_not_wanted_up_is_named_but_never_raised() {
         let mut quiet = lb1();
         quiet.links[1] = DesiredLink {
@@ -333,7 +359,8 @@ mod tests {
         assert!(ops.contains(&Op::Rename {
             index: 2,
             from: "eth0".into(),
-            to: "int".into()
+            to: "int".into(),
+            up: false
         }));
         assert!(!ops.contains(&Op::SetUp { index: 2 }), "{ops:?}");
         assert!(ops.contains(&Op::SetUp { index: 3 }));
