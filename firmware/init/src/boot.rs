@@ -17,6 +17,7 @@ use ops::exit_code::{NO_PASSWORD, RESTORE_FAILED};
 
 pub(super) fn start(balancer: BalancerMain) -> Pid1 {
     mounts::mount_all();
+    let rcu = ExpeditedRcu::start();
     let board = load_board();
     log::info!(
         "lvsfw {} starting on board {}",
@@ -84,6 +85,7 @@ pub(super) fn start(balancer: BalancerMain) -> Pid1 {
         log::info!("loaded {loaded} more kernel modules (IPVS, power button, vfat)");
     }
     drop(low);
+    drop(rcu);
     // After the modules (`button` and `evdev` are two).
     pid1.buttons = open_power_buttons();
     let start = if pid1.nologin {
@@ -93,6 +95,38 @@ pub(super) fn start(balancer: BalancerMain) -> Pid1 {
     };
     pid1.open_console(start);
     pid1
+}
+
+/// The kernel's RCU grace periods expedited while this lives: renaming a NIC (and other
+/// steps of the first start) waits for one under RTNL, 10 to 20 ms each on a VM's one
+/// CPU, against one or two expedited. The kernel expedites them itself until it starts
+/// /init (rcu_end_inkernel_boot); this carries that on through PID 1's start only, since
+/// an expedited one interrupts every CPU (rcupdate.rcu_expedited in the kernel's
+/// documentation).
+struct ExpeditedRcu {
+    on: bool,
+}
+
+/// 1 expedites every RCU grace period, 0 leaves them to the kernel.
+const RCU_EXPEDITED: &str = "/sys/kernel/rcu_expedited";
+
+impl ExpeditedRcu {
+    fn start() -> ExpeditedRcu {
+        // Already on (the kernel's command line says rcupdate.rcu_expedited=1): left so.
+        let already = std::fs::read_to_string(RCU_EXPEDITED).is_ok_and(|v| v.trim() != "0");
+        let on = !already && std::fs::write(RCU_EXPEDITED, "1").is_ok();
+        ExpeditedRcu { on }
+    }
+}
+
+impl Drop for ExpeditedRcu {
+    fn drop(&mut self) {
+        if self.on {
+            if let Err(e) = std::fs::write(RCU_EXPEDITED, "0") {
+                log::warn!("{RCU_EXPEDITED} stays 1: {e}");
+            }
+        }
+    }
 }
 
 /// PID 1 at the lowest CPU priority while this lives, then back at its own: the balancer,
