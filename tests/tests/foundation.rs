@@ -93,7 +93,27 @@ fn system_powerdown_powers_off_cleanly_within_10_s() -> Result<(), Error> {
 fn a_killed_balancer_is_restarted_and_the_interfaces_stay_up() -> Result<(), Error> {
     let mut lab = Lab::new("supervise", false)?;
     let client = lab.add_host("client", Net::Ext, &format!("{CLIENT}/24"), Some(LB1_EXT))?;
-    let mut lb1 = boot_lb1(&mut lab)?;
+    let mut lb1 = lab.boot(ApplianceSpec {
+        name: "lb1".into(),
+        config_json: Some(lb1_config()),
+        ..ApplianceSpec::default()
+    })?;
+    // The first balancer is the restore's process going on (init/src/first_start.rs); a
+    // fall-back to two processes started anew would still boot, only slower.
+    lb1.wait_for_all(
+        &["the restore's process going on)", "balancer: interfaces up"],
+        BOOT,
+    )?;
+    // RCU grace periods are expedited through PID 1's start only: by the time the
+    // console answers, the kernel decides again.
+    let rcu = lb1.command(
+        "debug cat /sys/kernel/rcu_expedited",
+        Duration::from_secs(10),
+    )?;
+    assert!(
+        rcu.lines().any(|l| l.trim() == "0") && !rcu.lines().any(|l| l.trim() == "1"),
+        "/sys/kernel/rcu_expedited after the start: {rcu:?}"
+    );
     lb1.send_line("debug kill-balancer")?;
     lb1.wait_for(
         "init: error: balancer exited (killed by SIGKILL), restarting in",
