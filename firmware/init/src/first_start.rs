@@ -95,8 +95,8 @@ impl Restore {
 }
 
 /// The child's word: the restore's exit code. None when the child ended without one (the
-/// restore panicked) or took too long (then it is killed; the loop's reaper collects it
-/// whenever it dies: a child stuck on a dead disk may not die at once).
+/// restore panicked) or took too long or the pipe failed (then it is killed; the loop's
+/// reaper collects it whenever it dies: a child stuck on a dead disk may not die at once).
 fn wait_for_word(word: &OwnedFd, child: Pid) -> Option<i32> {
     use std::os::fd::AsFd as _;
     let deadline = Instant::now() + RESTORE_LIMIT;
@@ -123,6 +123,8 @@ fn wait_for_word(word: &OwnedFd, child: Pid) -> Option<i32> {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
                 log::error!("restoring the saved configuration: {}", e.desc());
+                // Not left to go on as a balancer PID 1 does not know of.
+                let _ = kill(child, Signal::SIGKILL);
                 None
             }
         };
@@ -137,7 +139,9 @@ fn restore_then_balancer(
     balancer: BalancerMain,
 ) -> ! {
     let code = catch_unwind(restore_in_child).unwrap_or_else(|_| exit_now(PANICKED));
-    // A failed write leaves PID 1 waiting: the child stops, and PID 1 starts both anew.
+    // Without its word PID 1 cannot know it runs: the child stops, PID 1 sees the pipe
+    // close, takes the restore as unfinished (the page stays closed) and starts the
+    // balancer anew.
     if nix::unistd::write(&word, &[code as u8]) != Ok(1) {
         exit_now(1);
     }
@@ -167,8 +171,9 @@ fn restore_in_child() -> i32 {
     i32::from(code)
 }
 
-/// The rest of what jobs::spawn gives the balancer: its output into PID 1's log pipe,
-/// and none of PID 1's other descriptors (the console, the watchdog, the audit socket).
+/// The rest of what jobs::spawn gives the balancer: its output into PID 1's log pipe
+/// (stdin is /dev/null already), and none of the other descriptors PID 1 held when it
+/// forked (the log pipe's read end among them).
 fn as_a_started_child(output: Option<OwnedFd>) {
     if let Some(output) = output {
         let _ = nix::unistd::dup2_stdout(&output);
