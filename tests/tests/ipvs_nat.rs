@@ -278,5 +278,29 @@ fn debians_ipvsadm_agrees_with_lvsfw_ipvs_list() -> Result<(), Error> {
     );
     let timeouts = command_output(&mut lb1, &format!("debug run {ipvsadm} -L --timeout"))?;
     assert!(timeouts.contains("7200 60 120"), "lvs_timeouts: {timeouts}");
+
+    // Only the schedulers the configuration names are loaded (issue 19); one that only an
+    // ipvsadm names comes when the kernel asks /sbin/modprobe for it (lvsfw again).
+    for unused in ["ip_vs_dh", "ip_vs_lblcr"] {
+        let seen = command_output(&mut lb1, &format!("debug cat /sys/module/{unused}/refcnt"))?;
+        assert!(seen.contains("No such file"), "{unused} is loaded: {seen}");
+    }
+    let added = command_output(
+        &mut lb1,
+        &format!("debug run {ipvsadm} -A -t 10.10.10.10:81 -s dh"),
+    )?;
+    assert!(added.contains("debug run: exit code 0 "), "{added}");
+    let loaded = command_output(&mut lb1, "debug cat /sys/module/ip_vs_dh/refcnt")?;
+    assert!(!loaded.contains("No such file"), "ip_vs_dh: {loaded}");
+    // Nothing more than what was asked for.
+    let seen = command_output(&mut lb1, "debug cat /sys/module/ip_vs_lblcr/refcnt")?;
+    assert!(
+        seen.contains("No such file"),
+        "ip_vs_lblcr is loaded: {seen}"
+    );
+    let _ = command_output(
+        &mut lb1,
+        &format!("debug run {ipvsadm} -D -t 10.10.10.10:81"),
+    )?;
     Ok(())
 }

@@ -82,7 +82,7 @@ pub(super) fn start(balancer: BalancerMain) -> Pid1 {
     if let Some(board) = &board {
         let later = modules::in_round(&board.modules, modules::Round::Later);
         let loaded = modules::load(&root, &later, &board.module_options);
-        log::info!("loaded {loaded} more kernel modules (IPVS, power button, vfat)");
+        log::info!("loaded {loaded} more kernel modules (power button, vfat, VLANs, bonds)");
     }
     drop(low);
     drop(rcu);

@@ -5,7 +5,8 @@
 mod cli;
 
 use cli::{
-    certificate_cli, check_config, config_cli, ipvs_bench, ipvs_cli, ping, show_cli, update_cli,
+    certificate_cli, check_config, config_cli, ipvs_bench, ipvs_cli, modprobe, ping, show_cli,
+    update_cli,
 };
 use std::process::ExitCode;
 
@@ -39,6 +40,11 @@ fn main() -> ExitCode {
         init::run(balancer::run);
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The image's /sbin/modprobe is this binary, which the kernel runs for a module.
+    let program = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&program).file_name() == Some(std::ffi::OsStr::new("modprobe")) {
+        return modprobe::run(&args);
+    }
     match args.first().map(String::as_str) {
         Some("balancer") => balancer::run(&args[1..]),
         Some("config") => config_cli::run(&args[1..]),

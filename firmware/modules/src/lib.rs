@@ -1,12 +1,15 @@
 //! Kernel modules: the board's list, with dependencies from modules.dep, loaded in order.
 //! PID 1 loads them in two rounds ([`Round`]): what the interfaces and disks need before
 //! the balancer starts, the rest once it runs; the balancer loads the IPVS modules its
-//! configuration uses itself before it programs IPVS ([`ipvs_modules`]). Every module
-//! of the board is in both the image ([`closure_command`]) and one of the rounds; the
-//! nf_tables modules of FNAT only in the image, for the balancer ([`Round::OnDemand`]).
+//! configuration uses itself before it programs IPVS ([`ipvs_modules`]), and the kernel
+//! asks for one that something else names ([`kernel_request`]). Every module of the
+//! board is in the image ([`closure_command`]); IPVS's and FNAT's nf_tables modules only
+//! load on demand ([`Round::OnDemand`]).
 //! Soft dependencies (modules.softdep `pre:`) are loaded first as modprobe would, but may
 //! fail: libcrc32c asks the crypto API for "crc32c" (crc32c_intel needs SSE 4.2, the
 //! generic one always loads), r8169 wants the realtek PHY driver.
+
+pub mod kernel_request;
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -170,26 +173,26 @@ pub enum Round {
     /// Before the balancer starts: NIC and disk drivers, the watchdog's, and any module
     /// this firmware does not know (the safe default).
     First,
-    /// Once the balancer runs, while it brings the interfaces up: IPVS, VLAN and bond
-    /// support (the balancer loads what its configuration uses itself, at once: see
-    /// [`ensure`]), the power button, the ESP's vfat (the boot-slot trial waits for it).
+    /// Once the balancer runs, while it brings the interfaces up: VLAN and bond support
+    /// (the balancer loads what its configuration uses itself, at once: see [`ensure`]),
+    /// the power button, the ESP's vfat (the boot-slot trial waits for it).
     Later,
-    /// Never by PID 1: only the balancer, when the configuration uses it (nf_tables for
-    /// FNAT: with conntrack loaded the box would track every connection).
+    /// Never by PID 1: IPVS and its schedulers and persistence engines, which the balancer
+    /// loads as its configuration names them and the kernel asks for when something else
+    /// names one ([`kernel_request`]); nf_tables for FNAT (with conntrack loaded the box
+    /// would track every connection).
     OnDemand,
 }
 
 /// The round a module of the board's list is loaded in.
 pub fn round(module: &str) -> Round {
     let name = normalize(module);
-    let later = name == "ip_vs"
-        || name.starts_with("ip_vs_")
-        || name.starts_with("nls_")
+    let later = name.starts_with("nls_")
         || matches!(
             name.as_str(),
             "button" | "evdev" | "vfat" | "fat" | "8021q" | "bonding"
         );
-    if name.starts_with("nft_") {
+    if name.starts_with("nft_") || name == "ip_vs" || name.starts_with("ip_vs_") {
         Round::OnDemand
     } else if later {
         Round::Later
@@ -375,7 +378,7 @@ kernel/net/core/failover.ko:
     }
 
     #[test]
-    fn pid1_loads_drivers_first_and_ipvs_vlans_bonds_the_power_button_and_vfat_later() {
+    fn pid1_loads_drivers_first_vlans_bonds_the_power_button_and_vfat_later_and_never_ipvs() {
         let board = strings(&[
             "virtio_pci",
             "virtio_net",
@@ -398,19 +401,12 @@ kernel/net/core/failover.ko:
         );
         assert_eq!(
             in_round(&board, Round::Later),
-            strings(&[
-                "vfat",
-                "nls_cp437",
-                "button",
-                "evdev",
-                "ip_vs",
-                "ip_vs_rr",
-                "ip_vs_pe_sip",
-                "8021q",
-                "bonding"
-            ])
+            strings(&["vfat", "nls_cp437", "button", "evdev", "8021q", "bonding"])
         );
-        assert_eq!(in_round(&board, Round::OnDemand), strings(&["nft_masq"]));
+        assert_eq!(
+            in_round(&board, Round::OnDemand),
+            strings(&["ip_vs", "ip_vs_rr", "ip_vs_pe_sip", "nft_masq"])
+        );
         // Every module is in one round: the image (modules-closure) and PID 1 agree.
         let mut both = in_round(&board, Round::First);
         both.extend(in_round(&board, Round::Later));

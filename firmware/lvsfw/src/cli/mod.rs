@@ -7,6 +7,7 @@ pub mod check_config;
 pub mod config_cli;
 pub mod ipvs_bench;
 pub mod ipvs_cli;
+pub mod modprobe;
 pub mod ping;
 pub mod show_cli;
 pub mod update_cli;
