@@ -292,6 +292,11 @@ fn debians_ipvsadm_agrees_with_lvsfw_ipvs_list() -> Result<(), Error> {
     assert!(added.contains("debug run: exit code 0 "), "{added}");
     let loaded = command_output(&mut lb1, "debug cat /sys/module/ip_vs_dh/refcnt")?;
     assert!(!loaded.contains("No such file"), "ip_vs_dh: {loaded}");
+    let log = command_output(&mut lb1, "show log")?;
+    assert!(
+        log.contains("kernel: modprobe: loaded 1 kernel modules for ip_vs_dh"),
+        "the kernel's modprobe helper did not say so:\n{log}"
+    );
     // Nothing more than what was asked for.
     let seen = command_output(&mut lb1, "debug cat /sys/module/ip_vs_lblcr/refcnt")?;
     assert!(

@@ -63,6 +63,12 @@ pub fn write_as(component: &str, level: Level, message: &str) {
 }
 
 fn emit(component: &str, level: Level, message: &str) {
+    if KERNEL_LOG.load(Ordering::Relaxed) {
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(kernel_log_record(component, level, message).as_bytes());
+        return;
+    }
     let line = format_line(boot_time_micros(), component, level, message);
     let problem = level <= Level::Warn;
     let capturing = CAPTURING.load(Ordering::Relaxed);
@@ -77,6 +83,27 @@ fn emit(component: &str, level: Level, message: &str) {
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
     remember(&line, problem);
+}
+
+static KERNEL_LOG: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process's lines are records for the kernel's log: its stderr is
+/// /dev/kmsg (the kernel's modprobe helper has no other output), which stamps them and
+/// which PID 1 shows as the kernel's lines, with their severity.
+pub fn to_kernel_log() {
+    KERNEL_LOG.store(true, Ordering::Relaxed);
+}
+
+/// A /dev/kmsg record: `<PRIORITY>component: message` (facility user, the line's
+/// severity; the kernel adds the time).
+fn kernel_log_record(component: &str, level: Level, message: &str) -> String {
+    let severity = match level {
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    };
+    format!("<{}>{component}: {message}\n", 8 + severity)
 }
 
 /// Lines kept while capturing; older ones are dropped first.
@@ -288,6 +315,23 @@ mod tests {
             lines[0].0
         );
         keep(false);
+    }
+
+    #[test]
+    fn a_kernel_log_record_has_the_user_facility_and_the_lines_severity() {
+        assert_eq!(
+            kernel_log_record(
+                "modprobe",
+                Level::Info,
+                "loaded 1 kernel modules for ip_vs_dh"
+            ),
+            "<14>modprobe: loaded 1 kernel modules for ip_vs_dh\n"
+        );
+        assert_eq!(
+            kernel_log_record("modprobe", Level::Error, "x"),
+            "<11>modprobe: x\n"
+        );
+        assert_eq!(kernel_log_record("m", Level::Warn, "y"), "<12>m: y\n");
     }
 
     #[test]

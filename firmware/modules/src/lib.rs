@@ -283,7 +283,12 @@ pub fn load(root: &Path, wanted: &[String], options: &[(String, String)]) -> usi
         }
     };
     let mut loaded = 0;
-    for load in order {
+    for load in still_to_load(order, |name| {
+        Path::new("/sys/module")
+            .join(name)
+            .join("initstate")
+            .exists()
+    }) {
         let path: PathBuf = root.join(&load.path);
         let name = name_of(&load.path);
         let params = options
@@ -300,6 +305,35 @@ pub fn load(root: &Path, wanted: &[String], options: &[(String, String)]) -> usi
         }
     }
     loaded
+}
+
+/// Those of `order` the kernel does not have yet (`present`: /sys/module/NAME/initstate,
+/// which only a loaded module has), and no soft dependency of a module it has: asking
+/// the kernel again reads and checks the file's signature again before it answers
+/// EEXIST, and an optional one that cannot load (crc32c_intel) would be tried and logged
+/// again on every request. A soft dependency comes right before the module that wants it
+/// (with its own dependencies): [`ModulesDep::load_order`].
+fn still_to_load(order: Vec<Load>, present: impl Fn(&str) -> bool) -> Vec<Load> {
+    let wanted_by: Vec<Option<String>> = (0..order.len())
+        .map(|i| {
+            order[i..]
+                .iter()
+                .find(|load| !load.optional)
+                .map(|load| name_of(&load.path))
+        })
+        .collect();
+    order
+        .into_iter()
+        .zip(wanted_by)
+        .filter(|(load, wanting)| {
+            if present(&name_of(&load.path)) {
+                return false;
+            }
+            // A soft dependency is for the module after it: none once that one is in.
+            !load.optional || !wanting.as_deref().is_some_and(&present)
+        })
+        .map(|(load, _)| load)
+        .collect()
 }
 
 /// `lvsfw modules-closure DIR MODULE...` on the build host: the module files (paths as
@@ -516,6 +550,29 @@ alias pci:v000010ECd00008168sv*sd*bc*sc*i* r8169
                 load("kernel/net/netfilter/ipvs/ip_vs.ko", false),
             ]
         );
+    }
+
+    #[test]
+    fn what_the_kernel_has_is_not_loaded_again_nor_the_soft_dependencies_of_it() {
+        let order = soft().load_order(&strings(&["ip_vs"])).unwrap();
+        // libcrc32c's soft dependencies (crc32c_intel, crc32c_generic) go with it.
+        let have = ["libcrc32c", "nf_conntrack"];
+        assert_eq!(
+            still_to_load(order.clone(), |name| have.contains(&name)),
+            vec![load("kernel/net/netfilter/ipvs/ip_vs.ko", false)]
+        );
+        // The generic crc32c loaded, libcrc32c not: it and its other provider still go.
+        assert_eq!(
+            still_to_load(order.clone(), |name| name == "crc32c_generic"),
+            vec![
+                load("kernel/arch/x86/crypto/crc32c-intel.ko", true),
+                load("kernel/lib/libcrc32c.ko", false),
+                load("kernel/net/netfilter/nf_conntrack.ko", false),
+                load("kernel/net/netfilter/ipvs/ip_vs.ko", false),
+            ]
+        );
+        // Nothing loaded yet: all of it, the soft dependencies first as before.
+        assert_eq!(still_to_load(order.clone(), |_| false), order);
     }
 
     #[test]

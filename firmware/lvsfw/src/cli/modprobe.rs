@@ -29,6 +29,7 @@ pub fn run(args: &[String]) -> ExitCode {
         let _ = nix::unistd::dup2_stderr(kmsg);
     }
     logger::init("modprobe");
+    logger::to_kernel_log();
     let present = modules::ensure(&board.modules, &board.module_options, &wanted);
     if present.is_empty() {
         ExitCode::FAILURE
