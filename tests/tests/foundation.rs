@@ -114,6 +114,15 @@ fn a_killed_balancer_is_restarted_and_the_interfaces_stay_up() -> Result<(), Err
         rcu.lines().any(|l| l.trim() == "0") && !rcu.lines().any(|l| l.trim() == "1"),
         "/sys/kernel/rcu_expedited after the start: {rcu:?}"
     );
+    // The kernel's module requests go to the image's modprobe once PID 1 has started.
+    let modprobe = lb1.command(
+        "debug cat /proc/sys/kernel/modprobe",
+        Duration::from_secs(10),
+    )?;
+    assert!(
+        modprobe.lines().any(|l| l.trim() == "/lib/lvsfw/modprobe"),
+        "/proc/sys/kernel/modprobe: {modprobe:?}"
+    );
     lb1.send_line("debug kill-balancer")?;
     lb1.wait_for(
         "init: error: balancer exited (killed by SIGKILL), restarting in",

@@ -280,7 +280,7 @@ fn debians_ipvsadm_agrees_with_lvsfw_ipvs_list() -> Result<(), Error> {
     assert!(timeouts.contains("7200 60 120"), "lvs_timeouts: {timeouts}");
 
     // Only the schedulers the configuration names are loaded (issue 19); one that only an
-    // ipvsadm names comes when the kernel asks /sbin/modprobe for it (lvsfw again).
+    // ipvsadm names comes when the kernel asks the image's modprobe for it (lvsfw again).
     for unused in ["ip_vs_dh", "ip_vs_lblcr"] {
         let seen = command_output(&mut lb1, &format!("debug cat /sys/module/{unused}/refcnt"))?;
         assert!(seen.contains("No such file"), "{unused} is loaded: {seen}");

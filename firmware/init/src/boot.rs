@@ -86,6 +86,7 @@ pub(super) fn start(balancer: BalancerMain) -> Pid1 {
     }
     drop(low);
     drop(rcu);
+    answer_the_kernels_module_requests();
     // After the modules (`button` and `evdev` are two).
     pid1.buttons = open_power_buttons();
     let start = if pid1.nologin {
@@ -128,6 +129,19 @@ impl Drop for ExpeditedRcu {
         }
     }
 }
+
+/// From now on the kernel's own module requests (an IPVS scheduler only an ipvsadm
+/// names) go to the image's modprobe ([`paths::MODPROBE`]); until now they failed at once.
+fn answer_the_kernels_module_requests() {
+    if let Err(e) = std::fs::write(KERNEL_MODPROBE, paths::MODPROBE) {
+        log::warn!(
+            "{KERNEL_MODPROBE}: {e}; the kernel cannot ask for a module (IPVS schedulers load only as the configuration names them)"
+        );
+    }
+}
+
+/// Which program the kernel runs for a module it needs.
+const KERNEL_MODPROBE: &str = "/proc/sys/kernel/modprobe";
 
 /// PID 1 at the lowest CPU priority while this lives, then back at its own: the balancer,
 /// just started, brings the interfaces up first (a VM may have one CPU). A child PID 1

@@ -40,7 +40,8 @@ fn main() -> ExitCode {
         init::run(balancer::run);
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // The image's /sbin/modprobe is this binary, which the kernel runs for a module.
+    // The image's modprobe (paths::MODPROBE) is this binary, which the kernel runs for a
+    // module.
     let program = std::env::args_os().next().unwrap_or_default();
     if std::path::Path::new(&program).file_name() == Some(std::ffi::OsStr::new("modprobe")) {
         return modprobe::run(&args);

@@ -1,9 +1,10 @@
 //! The kernel's own module requests. A kernel that needs a module it does not have
 //! (request_module: the IPVS scheduler an `ipvsadm -A ... -s dh` names, the IPVS
-//! netlink family, a VLAN's link type) runs `/sbin/modprobe -q -- NAME`
-//! (kernel/module/kmod.c), NAME a module or an alias. The image's /sbin/modprobe is this
-//! binary: it loads what NAME means among the board's modules, the only ones the image
-//! has, with the board's options. A NAME that means none of them is refused quietly, as
+//! netlink family, a VLAN's link type) runs `MODPROBE -q -- NAME` (kernel/module/kmod.c),
+//! NAME a module or an alias. The image's modprobe (paths::MODPROBE, which PID 1 names
+//! in /proc/sys/kernel/modprobe once it has started) is this binary: it loads what NAME
+//! means among the board's modules, the only ones the image has, with the board's
+//! options. A NAME that means none of them is refused quietly, as
 //! `modprobe -q` refuses a module it does not have; the kernel asks for many such (a
 //! network protocol family, a crypto algorithm it has built in under another name).
 

@@ -141,6 +141,14 @@ pub const ALL: &[&str] = &[
     NETIF_OWNED,
 ];
 
+/// The image's modprobe for the kernel's own module requests: a symlink to /init (the
+/// binary answers as `modprobe`, cli/modprobe.rs). Written by the image build; named in
+/// /proc/sys/kernel/modprobe by PID 1 once its start is done. Not the kernel's default
+/// /sbin/modprobe: during the start the kernel asks for modules that nothing here has
+/// (the crypto API, at the first module's signature check), and each ask would start
+/// the binary anew and wait for it.
+pub const MODPROBE: &str = "/lib/lvsfw/modprobe";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! `/sbin/modprobe -q -- NAME`, as the kernel runs it when it needs a module
+//! `modprobe -q -- NAME`, as the kernel runs it when it needs a module
 //! (modules::kernel_request): the board's module NAME means is loaded, nothing else.
 //! This is what loads an IPVS scheduler only when something uses it: the balancer loads
 //! those its configuration names itself; one that only an `ipvsadm` names comes here.
